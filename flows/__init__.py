@@ -1,0 +1,17 @@
+"""Prefect flows: the orchestration shell over ``ipi``. All logic lives in ``ipi``.
+
+Importing this package sets Prefect defaults that matter on a fresh machine
+(they only apply when the environment does not already set them): a temporary
+API server can take 20 s to start, right at Prefect's own timeout; no telemetry;
+the ``ipi`` library's log records go to the flow run's log.
+"""
+
+import os
+
+for _key, _value in {
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "ipi",
+}.items():
+    os.environ.setdefault(_key, _value)

@@ -1,0 +1,57 @@
+"""The daily flow: for each account, ingest -> score -> alert.
+
+Each task is one call into ``ipi.pipeline``. A file that fails is set aside
+and the rest of the run goes on; the flow then fails, naming the files, so a
+scheduler or the ``ipi run`` exit code shows it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from ipi import pipeline
+from ipi.alerts import AlertRun
+from ipi.errors import IngestFailed
+from ipi.score import ScoreRun
+from ipi.settings import Account, Settings, load_settings
+
+
+@task(cache_policy=NO_CACHE)
+def ingest(settings: Settings, account: Account, day: date) -> pipeline.IngestRun:
+    return pipeline.ingest_drops(settings, account, day)
+
+
+@task(cache_policy=NO_CACHE)
+def score(settings: Settings, account: Account, day: date, loaded_days: list[date]) -> ScoreRun:
+    return pipeline.score(settings, account, day, loaded_days)
+
+
+@task(cache_policy=NO_CACHE)
+def alert(settings: Settings, account: Account, day: date) -> AlertRun:
+    return pipeline.alert(settings, account, day)
+
+
+@flow(name="ipi-daily")
+def daily(config: str | None = None, day: date | None = None) -> dict[str, object]:
+    """Run the day for every configured account (``config``: a TOML file, else $IPI_CONFIG)."""
+    settings = load_settings(config)
+    day = day or date.today()
+    log = get_run_logger()
+    failures: list[tuple[str, str]] = []
+    summary: dict[str, object] = {}
+    for account in settings.accounts:
+        ing = ingest(settings, account, day)
+        failures += [(f"{account.name}/{name}", why) for name, why in ing.failed]
+        sc = score(settings, account, day, ing.days)
+        al = alert(settings, account, day)
+        summary[account.name] = {
+            "loaded": len(ing.loaded), "skipped": len(ing.skipped), "failed": len(ing.failed),
+            "scored": sc.days, "alerts": [d.status for d in al.deliveries],
+        }
+        log.info("%s on %s: %s", account.name, day, summary[account.name])
+    if failures:
+        raise IngestFailed(failures)
+    return summary

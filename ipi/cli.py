@@ -1,0 +1,193 @@
+"""The ``ipi`` command: a thin shell over the library; errors become one clear line.
+
+``run`` and ``demo`` start the Prefect flow in ``flows/``; that import happens
+inside those commands, so the library itself never needs Prefect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ipi import __version__
+from ipi.errors import IngestFailed, IpiError
+
+log = logging.getLogger("ipi")
+
+SCORE_FIELDS = ("account", "marketplace", "date", "score", "score_low", "score_high",
+                "excess_pct", "sell_through", "stranded_pct", "in_stock_rate", "status")
+
+
+def _day(s: str) -> date:
+    try:
+        return date.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a date: use YYYY-MM-DD") from None
+
+
+def _fmt(v: Any, field: str) -> str:
+    if v is None:
+        return "-"
+    if field in ("score", "score_low", "score_high"):
+        return f"{v:.0f}"
+    if field in ("excess_pct", "stranded_pct"):
+        return f"{v:.1f}%"
+    if field == "in_stock_rate":
+        return f"{100 * v:.0f}%"
+    if field == "sell_through":
+        return f"{v:.2f}"
+    return str(v)
+
+
+def print_table(rows: Sequence[dict[str, Any]], out: Any = None) -> None:
+    out = out or sys.stdout
+    heads = {"score_low": "low", "score_high": "high", "excess_pct": "excess",
+             "sell_through": "sell-thru", "stranded_pct": "stranded", "in_stock_rate": "in-stock",
+             "marketplace": "mkt"}
+    cols = list(SCORE_FIELDS)
+    cells = [[_fmt(r.get(c), c) for c in cols] for r in rows]
+    titles = [heads.get(c, c) for c in cols]
+    widths = [max([len(t)] + [len(row[i]) for row in cells]) for i, t in enumerate(titles)]
+    print("  ".join(t.ljust(w) for t, w in zip(titles, widths, strict=True)), file=out)
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)), file=out)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from ipi.settings import load_settings
+
+    return load_settings(args.config)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _settings(args)  # fail on a bad configuration before starting Prefect
+    from flows.daily import daily
+
+    daily(config=args.config, day=args.date)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ipi import pipeline
+    from ipi.sources.files import FileDrops
+
+    settings = _settings(args)
+    account = settings.account(args.account)
+    day = args.date or date.today()
+    missing = [p for p in args.paths if not p.exists()]
+    if missing:
+        raise IpiError(f"no such file or folder: {', '.join(map(str, missing))}")
+    store = pipeline.open_store(settings)
+    run = pipeline.ingest(store, account, FileDrops(args.paths[0], paths=list(args.paths),
+                                                     move_done=False), day)
+    for r in run.loaded:
+        parts = ", ".join(f"{m} {d}" for m, d in r.partitions)
+        print(f"loaded  {r.path}: {r.report_type}, {r.rows} rows ({parts}; date from "
+              f"{r.date_source})")
+    for r in run.skipped:
+        print(f"skipped {r.path}: already loaded")
+    if run.loaded:
+        sc = pipeline.score(settings, account, day, run.days)
+        print(f"rescored {sc.days} day(s) of {account.name}")
+    if run.failed:
+        raise IngestFailed(run.failed)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from ipi import pipeline
+    from ipi.score import scores
+
+    settings = _settings(args)
+    account = settings.account(args.account).name if args.account else None
+    rows = scores(pipeline.open_store(settings), account, start=args.date, end=args.date)
+    if not args.date:
+        keep = args.history
+        by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for r in rows:
+            by_key.setdefault((r["account"], r["marketplace"]), []).append(r)
+        rows = [r for group in by_key.values() for r in group[-keep:]]
+    if args.json:
+        out = [{k: (str(r[k]) if k == "date" else r[k]) for k in SCORE_FIELDS} for r in rows]
+        print(json.dumps(out, indent=2))
+    elif not rows:
+        print("no scores yet: drop reports and run `ipi run`, or `ipi ingest PATH`")
+    else:
+        print_table(rows)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from flows.demo import run_demo
+
+    return run_demo(args.dir, days=args.days, flow_days=args.flow_days)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ipi", description="Watch Amazon's Inventory Performance "
+                                "Index every day: reports, factors, an estimate, alerts.")
+    p.add_argument("--version", action="version", version=f"ipi {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what every step does")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--config", help="TOML configuration file (default: $IPI_CONFIG)")
+
+    sp = sub.add_parser("demo", help="run a synthetic seller end to end, no set-up needed")
+    sp.add_argument("--dir", type=Path, default=Path("ipi-demo"),
+                    help="folder for the demo's data, drops and alerts (default: ./ipi-demo)")
+    sp.add_argument("--days", type=int, default=120, help="days of history (default 120)")
+    sp.add_argument("--flow-days", type=int, default=42,
+                    help="of those, the last days run through the daily flow (default 42)")
+    sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("run", help="run the daily flow once: ingest drops, score, alert")
+    common(sp)
+    sp.add_argument("--date", type=_day, help="the day to run for (default: today)")
+    sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("ingest", help="load report files or folders into the store")
+    common(sp)
+    sp.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    sp.add_argument("--account", help="the account the files belong to (default: the only one)")
+    sp.add_argument("--date", type=_day,
+                    help="the day for files that name none in content or file name "
+                         "(default: today)")
+    sp.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("score", help="show the estimates: latest day, or --history N days")
+    common(sp)
+    sp.add_argument("--account", help="only this account")
+    sp.add_argument("--date", type=_day, help="only this day")
+    sp.add_argument("--history", type=int, default=1, metavar="N",
+                    help="the last N days per account and marketplace (default 1)")
+    sp.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    sp.set_defaults(func=cmd_score)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except IngestFailed as exc:
+        print(f"ipi: {exc}", file=sys.stderr)
+        return 1
+    except IpiError as exc:
+        print(f"ipi: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ipi: interrupted; loads are atomic, nothing was half-written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

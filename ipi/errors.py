@@ -1,0 +1,68 @@
+"""Every error ipi raises on purpose, grouped by what the operator should do.
+
+    IpiError
+    ├── ConfigError            fix the configuration (file, environment, credentials)
+    ├── BadInput               fix or replace an input file; other files still load
+    │   ├── UnknownReport      the header matches no report type ipi knows
+    │   ├── MissingColumn      a required column is absent
+    │   ├── BadValue           a value does not have the column's type
+    │   └── BadFile            empty, truncated, undecodable, duplicated keys
+    ├── StoreBusy              retry later: another ipi process holds the database
+    ├── IngestFailed           some files were moved aside; the rest loaded (lists them)
+    └── DeliveryError          an alert could not be delivered; it stays in the outbox
+
+Messages name the input and the fix, and never contain a secret.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class IpiError(Exception):
+    """Base of every error ipi raises on purpose."""
+
+
+class ConfigError(IpiError):
+    """The configuration is wrong or incomplete; the message says which key."""
+
+
+class BadInput(IpiError):
+    """An input file cannot be loaded as it is."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+class UnknownReport(BadInput):
+    """The header matches no report type ipi knows."""
+
+
+class MissingColumn(BadInput):
+    """A required column is absent from the header."""
+
+
+class BadValue(BadInput):
+    """A value cannot be read as its column's type."""
+
+
+class BadFile(BadInput):
+    """The file is empty, truncated, undecodable or inconsistent."""
+
+
+class StoreBusy(IpiError):
+    """Another process holds the DuckDB file; retry when it has finished."""
+
+
+class IngestFailed(IpiError):
+    """Some files failed and were moved aside; everything else loaded."""
+
+    def __init__(self, failures: list[tuple[str, str]]) -> None:
+        self.failures = failures
+        lines = "\n".join(f"  {name}: {reason}" for name, reason in failures)
+        super().__init__(f"{len(failures)} file(s) failed and were moved aside:\n{lines}")
+
+
+class DeliveryError(IpiError):
+    """An alert could not be delivered; it stays in the outbox for the next run."""

@@ -1,0 +1,79 @@
+"""The daily steps for one account, as plain functions: ingest, score, alert.
+
+``flows/`` wraps each in a Prefect task; the CLI and tests can call them
+directly. Each step opens the store for its own short transactions.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from ipi.alerts import AlertRun, Notifier, alert_account
+from ipi.errors import BadInput
+from ipi.score import ScoreRun, score_range
+from ipi.settings import Account, Settings
+from ipi.sources import ReportSource
+from ipi.sources.files import FileDrops
+from ipi.store import Store
+from ipi.store.load import LoadResult, load_file
+
+log = logging.getLogger(__name__)
+
+# Sell-through looks back 90 days: a file loaded for a day changes the scores of
+# the days that use it as their 30/60/90-day snapshot too.
+LOOKBACK = timedelta(days=90)
+
+
+@dataclass
+class IngestRun:
+    account: str
+    loaded: list[LoadResult] = field(default_factory=list)
+    skipped: list[LoadResult] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
+
+    @property
+    def days(self) -> list[date]:
+        return sorted({d for r in self.loaded for _, d in r.partitions})
+
+
+def open_store(settings: Settings) -> Store:
+    return Store(settings.database_path, data_dir=settings.data_dir)
+
+
+def ingest(store: Store, account: Account, source: ReportSource, day: date) -> IngestRun:
+    """Load every file the source has; a bad file is set aside and the rest still load."""
+    run = IngestRun(account.name)
+    for fetched in source.fetch(account, day):
+        try:
+            result = load_file(store, account.name, fetched.path, ingest_day=day,
+                               default_marketplace=fetched.marketplace, source=fetched.source,
+                               declared_charset=fetched.charset)
+        except BadInput as exc:
+            reason = str(exc).removeprefix(f"{fetched.path}: ")
+            log.error("%s failed: %s", fetched.path.name, reason)
+            source.failed(fetched, reason)
+            run.failed.append((fetched.path.name, reason))
+            continue
+        source.done(fetched)
+        (run.skipped if result.skipped else run.loaded).append(result)
+    return run
+
+
+def ingest_drops(settings: Settings, account: Account, day: date) -> IngestRun:
+    return ingest(open_store(settings), account, FileDrops(settings.drop_dir(account)), day)
+
+
+def score(settings: Settings, account: Account, day: date,
+          loaded_days: list[date] | None = None) -> ScoreRun:
+    """Recompute ``day`` and every day the newly loaded files can change."""
+    start = min([day, *(loaded_days or [])])
+    end = max([day, *((d + LOOKBACK) for d in (loaded_days or []))])
+    return score_range(open_store(settings), account.name, start, end)
+
+
+def alert(settings: Settings, account: Account, day: date) -> AlertRun:
+    notifier = Notifier(settings.apprise_urls(), settings.alerts.apprise_config)
+    return alert_account(open_store(settings), notifier, account.name, day,
+                         settings.threshold(account), settings.alerts.top_skus)

@@ -1,0 +1,48 @@
+"""Amazon report types ipi reads: one module each, and detection from the header.
+
+To add a report type: write ``ipi/reports/<report_type_lowercase>.py`` with a
+``SPEC``, list it in ``_MODULES``, add its table in a new migration, and drop
+golden files in ``tests/data/reports/<REPORT_TYPE>/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ipi.errors import UnknownReport
+from ipi.reports import (
+    get_fba_inventory_planning_data,
+    get_fba_myi_unsuppressed_inventory_data,
+    get_stranded_inventory_ui_data,
+)
+from ipi.reports._base import Column, ReportSpec, normalize_header, stage
+
+_MODULES = (
+    get_fba_inventory_planning_data,
+    get_stranded_inventory_ui_data,
+    get_fba_myi_unsuppressed_inventory_data,
+)
+REGISTRY: dict[str, ReportSpec] = {m.SPEC.report_type: m.SPEC for m in _MODULES}
+
+# A header must carry at least this share of a report's signature columns.
+_MIN_MATCH = 0.5
+
+
+def detect(header: Sequence[str], path: Path | str) -> ReportSpec:
+    """The report type whose signature columns the header carries best."""
+    scored = sorted(((spec.match(header), spec) for spec in REGISTRY.values()),
+                    key=lambda t: t[0], reverse=True)
+    best_score, best = scored[0]
+    if best_score < _MIN_MATCH:
+        shown = ", ".join(h for h in list(header)[:8])
+        raise UnknownReport(
+            f"the header ({shown}{', ...' if len(header) > 8 else ''}) matches no report type "
+            f"ipi reads ({', '.join(REGISTRY)}); drop the tab-separated report as Seller "
+            "Central or the SP-API gives it",
+            path=path,
+        )
+    return best
+
+
+__all__ = ["REGISTRY", "Column", "ReportSpec", "detect", "normalize_header", "stage"]

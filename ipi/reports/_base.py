@@ -1,0 +1,265 @@
+"""What every report module shares: column specs, header matching, staging in DuckDB.
+
+A report module declares a ``ReportSpec``; ``stage`` reads the file with
+DuckDB's own CSV reader into a temporary table of typed columns named after
+the spec, checks types and keys in SQL, and never loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import duckdb
+
+from ipi.errors import BadFile, BadValue, MissingColumn
+from ipi.reports._decode import Prepared, prepared
+
+STAGE = "_ipi_stage"
+
+# Amazon writes marketplace codes or ids; GB is how some reports spell UK.
+MARKETPLACE_IDS = {
+    "ATVPDKIKX0DER": "US", "A2EUQ1WTGCTBG2": "CA", "A1AM78C64UM0Y8": "MX",
+    "A2Q3Y263D00KWC": "BR", "A1F83G8C2ARO7P": "UK", "A1PA6795UKMFR9": "DE",
+    "A13V1IB3VIYZZH": "FR", "APJ6JRA9NG5V4": "IT", "A1RKKUPIHCS9HS": "ES",
+    "A1805IZSGTT6HS": "NL", "A2NODRKZP88ZB9": "SE", "A1C3SOZRARQ6R3": "PL",
+    "A21TJRUUN4KGV": "IN", "A1VC38T7YXB528": "JP", "A39IBJ37TRP1C6": "AU",
+    "A19VAU5U5O7RUS": "SG", "A2VIGQ35RCS4UG": "AE", "A17E79C6D8DWNP": "SA", "GB": "UK",
+}
+
+
+def normalize_header(name: str) -> str:
+    """'Total Reserved Quantity', 'total_reserved_quantity' -> 'total-reserved-quantity'."""
+    return re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # our snake_case name, the column in the DuckDB table
+    headers: tuple[str, ...]  # Amazon's header names for it, current name first
+    type: str = "VARCHAR"  # VARCHAR | BIGINT | DOUBLE | DATE
+    required: bool = False
+    key: bool = False  # part of the natural key within a (marketplace, day): never empty
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    report_type: str
+    table: str
+    columns: tuple[Column, ...]
+    # Header names typical of this report: detection scores a header by how many it has.
+    signature: tuple[str, ...]
+    date_column: str | None = None  # a column holding the snapshot date, if the report has one
+    marketplace_column: str | None = None
+    unique: bool = True  # whether the key columns identify a row (else they only must be set)
+    description: str = ""
+    _by_name: dict[str, Column] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.key)
+
+    def match(self, header: Sequence[str]) -> float:
+        """Share of this report's signature headers present in ``header``."""
+        have = {normalize_header(h) for h in header}
+        sig = [normalize_header(s) for s in self.signature]
+        return sum(s in have for s in sig) / len(sig)
+
+    def locate(self, header: Sequence[str], path: Path) -> dict[str, int]:
+        """Column name -> field index, by header name; error on a missing required column."""
+        index: dict[str, int] = {}
+        for i, h in enumerate(header):
+            index.setdefault(normalize_header(h), i)
+        found: dict[str, int] = {}
+        for col in self.columns:
+            for h in col.headers:
+                if normalize_header(h) in index:
+                    found[col.name] = index[normalize_header(h)]
+                    break
+            else:
+                if col.required:
+                    raise MissingColumn(
+                        f"{self.report_type} report lacks the required column "
+                        f"'{col.headers[0]}'; download the full report from Seller Central "
+                        "(not a custom column selection)",
+                        path=path,
+                    )
+        return found
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _cast(expr: str, type_: str) -> str:
+    v = f"NULLIF(trim({expr}), '')"
+    if type_ == "DATE":
+        # ISO dates (optionally with a time) or US MM/DD/YYYY as some reports write them.
+        return (
+            f"COALESCE(TRY_CAST(left({v}, 10) AS DATE), "
+            f"TRY_CAST(TRY_STRPTIME({v}, '%m/%d/%Y') AS DATE))"
+        )
+    if type_ in ("BIGINT", "DOUBLE"):
+        # A thousands separator is not a decimal point; Amazon writes plain numbers.
+        return f"TRY_CAST({v} AS {type_})"
+    return v
+
+
+def _duckdb_error(exc: duckdb.Error, path: Path, n_fields: int) -> BadFile:
+    text = str(exc)
+    m = re.search(r"CSV Error on Line: (\d+)", text)
+    cols = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if m and cols:
+        return BadFile(
+            f"line {m.group(1)} has {cols.group(2)} fields where the header has "
+            f"{cols.group(1)}: the file looks truncated or damaged; download it again",
+            path=path,
+        )
+    first = text.splitlines()[0] if text else type(exc).__name__
+    where = f" ({m.group(0)})" if m else ""
+    return BadFile(f"DuckDB cannot read it{where}: {first}", path=path)
+
+
+def _read_sql(spec: ReportSpec, prep: Prepared, found: dict[str, int]) -> str:
+    n = len(prep.header)
+    cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
+    select = ", ".join(f'c{i} AS "{name}"' for name, i in found.items())
+    return (
+        f"CREATE OR REPLACE TEMP TABLE {STAGE}_raw AS SELECT {select} FROM read_csv("
+        f"{_lit(str(prep.path))}, delim='\\t', header=false, skip=1, quote='', escape='', "
+        f"auto_detect=false, columns={cols})"
+    )
+
+
+def _check_values(con: duckdb.DuckDBPyConnection, spec: ReportSpec, found: dict[str, int],
+                  path: Path) -> None:
+    typed = [c for c in spec.columns if c.name in found and c.type != "VARCHAR"]
+    checks = []
+    for c in typed:
+        raw = f'"{c.name}"'
+        bad = f"NULLIF(trim({raw}), '') IS NOT NULL AND {_cast(raw, c.type)} IS NULL"
+        checks.append(f"count(*) FILTER (WHERE {bad})")
+    for c in spec.columns:
+        if c.key and c.name in found:
+            checks.append(f"count(*) FILTER (WHERE NULLIF(trim(\"{c.name}\"), '') IS NULL)")
+    if not checks:
+        return
+    counts = con.execute(f"SELECT {', '.join(checks)} FROM {STAGE}_raw").fetchone() or ()
+    for c, n in zip(typed, counts, strict=False):
+        if n:
+            raw = f'"{c.name}"'
+            line, value = con.execute(
+                f"SELECT line, v FROM (SELECT row_number() OVER () + 1 AS line, {raw} AS v "
+                f"FROM {STAGE}_raw) WHERE NULLIF(trim(v), '') IS NOT NULL "
+                f"AND {_cast('v', c.type)} IS NULL ORDER BY line LIMIT 1"
+            ).fetchone() or (0, "")
+            kind = {"BIGINT": "a whole number", "DOUBLE": "a number", "DATE": "a date"}[c.type]
+            raise BadValue(
+                f"column '{c.headers[0]}' of {spec.report_type} must hold {kind}, but line "
+                f"{line} has {value!r} ({n} bad value(s) in all); fix the file or download "
+                "it again",
+                path=path,
+            )
+    for c, n in zip([c for c in spec.columns if c.key and c.name in found],
+                    counts[len(typed):], strict=False):
+        if n:
+            raise BadValue(
+                f"column '{c.headers[0]}' of {spec.report_type} is empty on {n} line(s); "
+                "every row needs it",
+                path=path,
+            )
+
+
+@dataclass(frozen=True)
+class Staged:
+    spec: ReportSpec
+    rows: int
+    charset: str
+
+
+def stage(
+    con: duckdb.DuckDBPyConnection,
+    spec: ReportSpec | Callable[[Sequence[str], Path], ReportSpec],
+    path: Path,
+    *,
+    default_date: date | None,
+    default_marketplace: str | None,
+    declared_charset: str | None = None,
+) -> Staged:
+    """Read ``path`` into the temp table ``_ipi_stage``.
+
+    ``spec`` is the report's spec, or a function choosing it from the header.
+    The stage has the spec's columns, typed, plus ``snapshot_date`` and
+    ``marketplace`` (from the file when it has them, else the defaults).
+    """
+    with ExitStack() as stack:
+        prep = stack.enter_context(prepared(path, declared_charset))
+        if not isinstance(spec, ReportSpec):
+            spec = spec(prep.header, path)
+        found = spec.locate(prep.header, path)
+        try:
+            con.execute(_read_sql(spec, prep, found))
+        except duckdb.Error as exc:
+            raise _duckdb_error(exc, path, len(prep.header)) from None
+    _check_values(con, spec, found, path)
+
+    exprs = []
+    for c in spec.columns:
+        exprs.append(f'{_cast(chr(34) + c.name + chr(34), c.type)} AS "{c.name}"'
+                     if c.name in found else f'CAST(NULL AS {c.type}) AS "{c.name}"')
+    if spec.date_column and spec.date_column in found:
+        date_expr = f"COALESCE(\"{spec.date_column}\"::DATE, ?::DATE)"
+    else:
+        date_expr = "?::DATE"
+    mp_default = "?::VARCHAR"
+    if spec.marketplace_column and spec.marketplace_column in found:
+        mcol = f'upper(NULLIF(trim("{spec.marketplace_column}"), \'\'))'
+        ids = ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in MARKETPLACE_IDS.items())
+        mp_expr = f"COALESCE(COALESCE(MAP {{{ids}}}[{mcol}], {mcol}), {mp_default})"
+    else:
+        mp_expr = mp_default
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT {date_expr} AS snapshot_date, "
+        f"{mp_expr} AS marketplace, * FROM (SELECT {', '.join(exprs)} FROM {STAGE}_raw)",
+        [default_date, default_marketplace],
+    )
+    con.execute(f"DROP TABLE {STAGE}_raw")
+    if spec.key and spec.unique:
+        keys = ", ".join(f'"{k}"' for k in spec.key)
+        dup = con.execute(
+            f"SELECT marketplace, snapshot_date, {keys}, count(*) FROM {STAGE} "
+            f"GROUP BY ALL HAVING count(*) > 1 LIMIT 1"
+        ).fetchone()
+        if dup:
+            raise BadFile(
+                f"{spec.report_type}: {', '.join(spec.key)} {dup[2:-1]!s} appears {dup[-1]} "
+                f"times for {dup[0]} on {dup[1]}; a report lists each once: download it again",
+                path=path,
+            )
+    row = con.execute(f"SELECT count(*) FROM {STAGE}").fetchone()
+    return Staged(spec, int(row[0]) if row else 0, prep.charset)
+
+
+def parse_bytes(spec: ReportSpec, data: bytes, *, charset: str | None = None,
+                name: str = "report.tsv") -> list[dict[str, Any]]:
+    """Parse a report held in memory into typed rows (for tests and ad-hoc use)."""
+    with TemporaryDirectory(prefix="ipi-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        con = duckdb.connect()
+        try:
+            stage(con, spec, path, default_date=None, default_marketplace=None,
+                  declared_charset=charset)
+            cur = con.execute(f"SELECT * FROM {STAGE}")
+            names = [d[0] for d in cur.description or ()]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        finally:
+            con.close()
+
+

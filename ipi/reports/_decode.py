@@ -1,0 +1,130 @@
+"""Turn whatever Amazon or a seller gave us into a plain UTF-8 file DuckDB can read.
+
+Charset order: the declared one (SP-API Content-Type), else UTF-8, else cp1252
+(what Seller Central emits for EU/US accounts with accented product names).
+A BOM and CRLF line ends are accepted; gzip is recognised by its magic bytes,
+never by the file name. Plain UTF-8 files are handed to DuckDB as they are
+(after a streaming validity check): copying them would double the cost of the
+common case. DuckDB itself cannot fall back: a failed read aborts the load's
+transaction.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import shutil
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from ipi.errors import BadFile
+
+GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 22
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A readable UTF-8 (or cp1252, see ``charset``) file and its header fields."""
+
+    path: Path
+    header: list[str]
+    charset: str  # the charset the original was decoded with
+    compressed: bool
+
+
+def is_gzip(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def _gunzip(src: Path, dst: Path, original: Path) -> None:
+    try:
+        with gzip.open(src, "rb") as fin, dst.open("wb") as fout:
+            shutil.copyfileobj(fin, fout, _CHUNK)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise BadFile(
+            f"the gzip data is truncated or damaged ({exc}); download the report again",
+            path=original,
+        ) from None
+
+
+def transcode(src: Path, dst: Path, charset: str, original: Path) -> None:
+    """Re-encode ``src`` from ``charset`` to UTF-8, streaming."""
+    try:
+        decoder = codecs.getincrementaldecoder(charset)()
+    except LookupError:
+        raise BadFile(f"unknown charset {charset!r}", path=original) from None
+    try:
+        with src.open("rb") as fin, dst.open("w", encoding="utf-8", newline="") as fout:
+            while chunk := fin.read(_CHUNK):
+                fout.write(decoder.decode(chunk))
+            fout.write(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:
+        raise BadFile(
+            f"cannot be decoded as {charset} (byte {exc.object[exc.start:exc.end]!r} "
+            f"at offset {exc.start} of a chunk); save it again as UTF-8",
+            path=original,
+        ) from None
+
+
+def is_utf8(path: Path) -> bool:
+    """Whether the whole file decodes as UTF-8 (streaming: memory stays flat)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _first_line(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.readline(1 << 20)
+
+
+def decode_header(raw: bytes, charset: str | None) -> tuple[list[str], str]:
+    """Split the header line; return the fields and the charset that read them."""
+    for cs in [charset] if charset else ["utf-8", "cp1252"]:
+        try:
+            text = raw.decode(cs)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        text = text.removeprefix("\ufeff").rstrip("\r\n")
+        return text.split("\t"), cs
+    return [], "unknown"
+
+
+@contextmanager
+def prepared(path: Path, declared_charset: str | None = None) -> Iterator[Prepared]:
+    """Yield the file as UTF-8 text, made in a temporary folder when needed."""
+    if path.stat().st_size == 0:
+        raise BadFile("the file is empty (0 bytes); download the report again", path=path)
+    with TemporaryDirectory(prefix="ipi-") as tmp:
+        current = path
+        compressed = is_gzip(path)
+        if compressed:
+            current = Path(tmp) / "gunzipped"
+            _gunzip(path, current, path)
+            if current.stat().st_size == 0:
+                raise BadFile("the gzip file holds no data; download it again", path=path)
+        charset = declared_charset.lower() if declared_charset else None
+        if charset is None and not is_utf8(current):
+            # Decided on the whole file, not its first line: an ASCII header is common
+            # above cp1252 product names.
+            charset = "cp1252"
+        header, charset_used = decode_header(_first_line(current), charset)
+        if not header or header == [""]:
+            raise BadFile("the first line is empty: a report starts with its header", path=path)
+        if charset_used not in ("utf-8", "utf8"):
+            utf8 = Path(tmp) / "utf8"
+            transcode(current, utf8, charset_used, path)
+            current = utf8
+        yield Prepared(current, header, charset_used, compressed)

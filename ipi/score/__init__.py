@@ -1,0 +1,94 @@
+"""Factors per account, marketplace and day, and the score estimate with its band."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ipi.score.factors import compute_factors
+from ipi.score.model import MODEL, estimate, factors_for
+from ipi.store import Store, duck, utcnow
+
+SCORE_COLUMNS = (
+    "account", "marketplace", "date", "units_on_hand", "excess_units", "excess_pct",
+    "units_shipped_t90", "avg_units_on_hand", "sell_through", "sell_through_approx",
+    "stranded_units", "stranded_pct", "in_stock_rate", "in_stock_days", "in_stock_approx",
+    "score", "score_low", "score_high", "status", "notes", "model",
+)
+
+
+@dataclass(frozen=True)
+class ScoreRun:
+    account: str
+    days: int  # (marketplace, day) rows computed
+    changed: int  # rows written because they were new or different
+
+
+def score_range(store: Store, account: str, start: date, end: date) -> ScoreRun:
+    """Recompute factors and estimates for every day with data in [start, end]."""
+    with store.begin() as conn:
+        con = duck(conn)
+        rows = compute_factors(con, account, start, end)
+        new = [_with_estimate(account, r) for r in rows]
+        old = {
+            (r[1], r[2]): r
+            for r in con.execute(
+                f"SELECT {', '.join(SCORE_COLUMNS)} FROM daily_score "
+                "WHERE account = ? AND date BETWEEN ? AND ?", [account, start, end]
+            ).fetchall()
+        }
+        changed = [row for row in new if old.get((row[1], row[2])) != row]
+        if changed:
+            con.executemany(
+                "DELETE FROM daily_score WHERE account = ? AND marketplace = ? AND date = ?",
+                [row[:3] for row in changed],
+            )
+            con.executemany(
+                f"INSERT INTO daily_score ({', '.join(SCORE_COLUMNS)}, computed_at) "
+                f"VALUES ({', '.join('?' * (len(SCORE_COLUMNS) + 1))})",
+                [(*row, utcnow()) for row in changed],
+            )
+    return ScoreRun(account, len(new), len(changed))
+
+
+def _round(x: Any, nd: int = 4) -> Any:
+    return round(float(x), nd) if x is not None else None
+
+
+def _with_estimate(account: str, r: dict[str, Any]) -> tuple[Any, ...]:
+    mp = r["marketplace"]
+    values = {
+        "excess": r["excess_pct"], "sell_through": r["sell_through"],
+        "stranded": r["stranded_pct"], "in_stock": r["in_stock_rate"],
+    }
+    approx = {f for f, flag in (("sell_through", r["sell_through_approx"]),
+                                ("in_stock", r["in_stock_approx"])) if flag}
+    est = estimate(values, factors=factors_for(mp), approximate=approx)
+    return (
+        account, mp, r["date"], _round(r["units_on_hand"]), _round(r["excess_units"]),
+        _round(r["excess_pct"]), _round(r["units_shipped_t90"]),
+        _round(r["avg_units_on_hand"]), _round(r["sell_through"]),
+        bool(r["sell_through_approx"]), _round(r["stranded_units"]), _round(r["stranded_pct"]),
+        _round(r["in_stock_rate"]), r["in_stock_days"], bool(r["in_stock_approx"]),
+        est.score, est.low, est.high, est.status, est.notes or None, MODEL,
+    )
+
+
+def scores(store: Store, account: str | None = None, *, start: date | None = None,
+           end: date | None = None) -> list[dict[str, Any]]:
+    """Stored daily scores, oldest first."""
+    where, params = ["TRUE"], []
+    if account:
+        where.append("account = ?")
+        params.append(account)
+    if start:
+        where.append("date >= ?")
+        params.append(start)
+    if end:
+        where.append("date <= ?")
+        params.append(end)
+    return store.query(
+        f"SELECT * FROM daily_score WHERE {' AND '.join(where)} ORDER BY account, marketplace, date",
+        params,
+    )

@@ -1,0 +1,173 @@
+"""The four IPI factors, as Amazon defines them, computed in DuckDB SQL.
+
+One query computes every (marketplace, day) of a date range for an account,
+with window functions over the stored snapshots, so a day costs the same
+whatever the length of the history.
+
+- FBA units on hand: ``afn-warehouse-quantity`` summed over the MYI report
+  (fulfillable + unsellable + reserved); without an MYI report that day, the
+  planning report's available + reserved + unfulfillable.
+- excess %: Σ ``estimated-excess-quantity`` / units on hand × 100.
+- sell-through: Σ ``units-shipped-t90`` / mean(units on hand today and 30, 60,
+  90 days ago). When one of those snapshots is missing: the average on hand that
+  Amazon's own per-SKU ``sell-through`` implies (t90 / sell-through), else the
+  mean of the snapshots there are; marked approximate.
+- stranded %: Σ (fulfillable + unfulfillable + reserved) over the stranded
+  report / units on hand × 100; no stranded report that day means no value
+  (a header-only report means 0).
+- in-stock rate: over each ASIN with units shipped in the past 60 days, the
+  share of the past 30 days' MYI snapshots in which it had fulfillable units,
+  weighted by those 60-day units; approximate with fewer than 30 snapshots.
+  The 60-day units come from the latest planning report of the last 30 days,
+  since the planning report drops most out-of-stock SKUs.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import duckdb
+
+from ipi.reports import get_fba_inventory_planning_data as planning
+from ipi.reports import get_fba_myi_unsuppressed_inventory_data as myi
+from ipi.reports import get_stranded_inventory_ui_data as stranded
+
+FACTOR_SQL = f"""
+WITH
+parts AS (
+    SELECT marketplace, snapshot_date AS d, report_type FROM report_partition
+    WHERE account = $account AND snapshot_date BETWEEN $start - 120 AND $end
+),
+days AS (
+    SELECT DISTINCT marketplace, d FROM parts WHERE d BETWEEN $start AND $end
+),
+myi_day AS (
+    SELECT marketplace, snapshot_date AS d, sum(coalesce(afn_warehouse_quantity, 0)) AS units
+    FROM fba_myi_inventory
+    WHERE account = $account AND snapshot_date BETWEEN $start - 120 AND $end
+    GROUP BY ALL
+),
+plan_day AS (
+    SELECT marketplace, snapshot_date AS d,
+        sum(coalesce(available, 0) + coalesce(reserved_quantity, 0)
+            + coalesce(unfulfillable_quantity, 0)) AS units,
+        sum(coalesce(estimated_excess_quantity, 0)) AS excess_units,
+        sum(coalesce(units_shipped_t90, 0)) AS shipped_t90,
+        -- the average on hand Amazon used per SKU, where its sell-through says it
+        sum(CASE WHEN sell_through > 0 THEN units_shipped_t90 / sell_through
+                 ELSE coalesce(available, 0) + coalesce(reserved_quantity, 0)
+                      + coalesce(unfulfillable_quantity, 0) END) AS report_avg,
+        count(sell_through) AS with_sell_through
+    FROM fba_inventory_planning
+    WHERE account = $account AND snapshot_date BETWEEN $start - 120 AND $end
+    GROUP BY ALL
+),
+has AS (
+    SELECT marketplace, d,
+        bool_or(report_type = '{planning.REPORT_TYPE}') AS has_planning,
+        bool_or(report_type = '{myi.REPORT_TYPE}') AS has_myi,
+        bool_or(report_type = '{stranded.REPORT_TYPE}') AS has_stranded
+    FROM parts GROUP BY ALL
+),
+onhand AS (
+    SELECT h.marketplace, h.d,
+        CASE WHEN h.has_myi THEN coalesce(m.units, 0)
+             WHEN h.has_planning THEN coalesce(p.units, 0) END AS units
+    FROM has h
+    LEFT JOIN myi_day m ON m.marketplace = h.marketplace AND m.d = h.d
+    LEFT JOIN plan_day p ON p.marketplace = h.marketplace AND p.d = h.d
+),
+strand AS (
+    SELECT marketplace, snapshot_date AS d,
+        sum(coalesce(fulfillable_qty, 0) + coalesce(unfulfillable_qty, 0)
+            + coalesce(reserved_quantity, 0)) AS units
+    FROM stranded_inventory
+    WHERE account = $account AND snapshot_date BETWEEN $start AND $end
+    GROUP BY ALL
+),
+myi_asin AS (
+    SELECT marketplace, snapshot_date AS d, asin,
+        bool_or(coalesce(afn_fulfillable_quantity, 0) > 0)::INTEGER AS in_stock
+    FROM fba_myi_inventory
+    WHERE account = $account AND snapshot_date BETWEEN $start - 29 AND $end
+        AND asin IS NOT NULL
+    GROUP BY ALL
+),
+myi_snaps AS (
+    SELECT marketplace, d, count(*) OVER (
+        PARTITION BY marketplace ORDER BY d
+        RANGE BETWEEN INTERVAL 29 DAYS PRECEDING AND CURRENT ROW) AS snaps
+    FROM (SELECT DISTINCT marketplace, d FROM parts
+          WHERE report_type = '{myi.REPORT_TYPE}' AND d >= $start - 29)
+),
+asin_window AS (
+    SELECT marketplace, d, asin, sum(in_stock) OVER (
+        PARTITION BY marketplace, asin ORDER BY d
+        RANGE BETWEEN INTERVAL 29 DAYS PRECEDING AND CURRENT ROW) AS in_days
+    FROM myi_asin
+),
+plan_asin AS (
+    SELECT marketplace, snapshot_date AS d, asin, sum(coalesce(units_shipped_t60, 0)) AS t60
+    FROM fba_inventory_planning
+    WHERE account = $account AND snapshot_date BETWEEN $start - 29 AND $end
+        AND asin IS NOT NULL
+    GROUP BY ALL
+),
+weighted AS (
+    SELECT a.marketplace, a.d, a.in_days, w.t60
+    FROM asin_window a
+    ASOF LEFT JOIN plan_asin w
+        ON a.marketplace = w.marketplace AND a.asin = w.asin AND a.d >= w.d
+    WHERE a.d BETWEEN $start AND $end AND w.t60 > 0 AND a.d - w.d <= 29
+),
+instock AS (
+    SELECT w.marketplace, w.d, sum(w.t60 * w.in_days / s.snaps) / sum(w.t60) AS rate,
+        any_value(s.snaps) AS snaps
+    FROM weighted w JOIN myi_snaps s ON s.marketplace = w.marketplace AND s.d = w.d
+    GROUP BY ALL
+)
+SELECT x.marketplace, x.d AS date, o0.units AS units_on_hand,
+    CASE WHEN h.has_planning THEN coalesce(p.excess_units, 0) END AS excess_units,
+    CASE WHEN h.has_planning AND o0.units > 0
+         THEN 100.0 * coalesce(p.excess_units, 0) / o0.units END AS excess_pct,
+    CASE WHEN h.has_planning THEN coalesce(p.shipped_t90, 0) END AS units_shipped_t90,
+    CASE WHEN o30.units IS NOT NULL AND o60.units IS NOT NULL AND o90.units IS NOT NULL
+         THEN (o0.units + o30.units + o60.units + o90.units) / 4.0
+         WHEN p.with_sell_through > 0 THEN p.report_avg
+         ELSE (o0.units + coalesce(o30.units, 0) + coalesce(o60.units, 0)
+               + coalesce(o90.units, 0))
+              / (1 + (o30.units IS NOT NULL)::INT + (o60.units IS NOT NULL)::INT
+                 + (o90.units IS NOT NULL)::INT) END AS avg_units_on_hand,
+    NOT (o30.units IS NOT NULL AND o60.units IS NOT NULL AND o90.units IS NOT NULL)
+        AS sell_through_approx,
+    CASE WHEN h.has_stranded THEN coalesce(s.units, 0) END AS stranded_units,
+    CASE WHEN h.has_stranded AND o0.units > 0
+         THEN 100.0 * coalesce(s.units, 0) / o0.units END AS stranded_pct,
+    i.rate AS in_stock_rate,
+    i.snaps AS in_stock_days,
+    coalesce(i.snaps, 0) < 30 AS in_stock_approx
+FROM days x
+JOIN has h ON h.marketplace = x.marketplace AND h.d = x.d
+LEFT JOIN onhand o0 ON o0.marketplace = x.marketplace AND o0.d = x.d
+LEFT JOIN onhand o30 ON o30.marketplace = x.marketplace AND o30.d = x.d - 30
+LEFT JOIN onhand o60 ON o60.marketplace = x.marketplace AND o60.d = x.d - 60
+LEFT JOIN onhand o90 ON o90.marketplace = x.marketplace AND o90.d = x.d - 90
+LEFT JOIN plan_day p ON p.marketplace = x.marketplace AND p.d = x.d
+LEFT JOIN strand s ON s.marketplace = x.marketplace AND s.d = x.d
+LEFT JOIN instock i ON i.marketplace = x.marketplace AND i.d = x.d
+ORDER BY x.d, x.marketplace
+"""
+
+
+def compute_factors(con: duckdb.DuckDBPyConnection, account: str, start: date,
+                    end: date) -> list[dict[str, Any]]:
+    """Factor values per marketplace and day with data in [start, end]."""
+    cur = con.execute(FACTOR_SQL, {"account": account, "start": start, "end": end})
+    names = [d[0] for d in cur.description or ()]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    for r in rows:
+        st = r["units_shipped_t90"]
+        avg = r["avg_units_on_hand"]
+        r["sell_through"] = (st / avg) if st is not None and avg else None
+    return rows

@@ -1,0 +1,174 @@
+"""One typed Settings object, read once per run from a TOML file and the environment.
+
+The file holds no secrets. Alert URLs that carry tokens or passwords come from
+the environment (``IPI_APPRISE_URLS``) and are kept as ``SecretStr`` so they are
+never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from ipi.errors import ConfigError
+
+CONFIG_ENV = "IPI_CONFIG"
+APPRISE_URLS_ENV = "IPI_APPRISE_URLS"
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Account(_Model):
+    name: str
+    marketplaces: tuple[str, ...] = ("US",)
+    drop_dir: Path | None = None  # default: <data_dir>/drops/<name>
+    threshold: float | None = None  # overrides policy.threshold for this account
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", v):
+            raise ValueError("use letters, digits, '-', '_' or '.' (it names folders)")
+        return v
+
+    @field_validator("marketplaces")
+    @classmethod
+    def _upper(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("list at least one marketplace, e.g. [\"US\"]")
+        return tuple(m.upper() for m in v)
+
+
+class Policy(_Model):
+    threshold: float = 450.0
+
+
+class Alerts(_Model):
+    # URLs without secrets may live in the file; the rest come from IPI_APPRISE_URLS.
+    urls: tuple[str, ...] = ()
+    apprise_config: Path | None = None
+    top_skus: int = 3
+
+
+class Settings(_Model):
+    data_dir: Path = Path("data")
+    database: Path | None = None  # default: <data_dir>/ipi.duckdb
+    policy: Policy = Field(default_factory=Policy)
+    alerts: Alerts = Field(default_factory=Alerts)
+    accounts: tuple[Account, ...] = ()
+    env_apprise_urls: SecretStr | None = None
+    config_path: Path | None = None
+
+    @property
+    def database_path(self) -> Path:
+        return self.database or self.data_dir / "ipi.duckdb"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    def drop_dir(self, account: Account) -> Path:
+        return account.drop_dir or self.data_dir / "drops" / account.name
+
+    def threshold(self, account: Account) -> float:
+        return account.threshold if account.threshold is not None else self.policy.threshold
+
+    def account(self, name: str | None) -> Account:
+        """The named account, or the only one when no name is given."""
+        if not self.accounts:
+            raise ConfigError(f"no [[accounts]] in {self.config_path or 'the configuration'}")
+        if name is None:
+            if len(self.accounts) == 1:
+                return self.accounts[0]
+            names = ", ".join(a.name for a in self.accounts)
+            raise ConfigError(f"several accounts are configured ({names}): pass --account NAME")
+        for a in self.accounts:
+            if a.name == name:
+                return a
+        names = ", ".join(a.name for a in self.accounts)
+        raise ConfigError(f"no account named {name!r} in the configuration (known: {names})")
+
+    def apprise_urls(self) -> list[str]:
+        urls = list(self.alerts.urls)
+        if self.env_apprise_urls is not None:
+            urls += [u for u in re.split(r"[\s,]+", self.env_apprise_urls.get_secret_value()) if u]
+        return urls
+
+
+def _resolve(base: Path, value: Any) -> Any:
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def settings_from_dict(
+    raw: dict[str, Any], *, base_dir: Path, env: dict[str, str] | None = None
+) -> Settings:
+    """Build Settings from parsed TOML; relative paths are relative to ``base_dir``."""
+    env = dict(os.environ) if env is None else env
+    raw = dict(raw)
+    store = raw.pop("store", {})
+    data: dict[str, Any] = {
+        "data_dir": _resolve(base_dir, store.get("data_dir", "data")),
+        "database": _resolve(base_dir, store.get("database")),
+    }
+    unknown = set(store) - {"data_dir", "database"}
+    if unknown:
+        raise ConfigError(f"unknown key(s) in [store]: {', '.join(sorted(unknown))}")
+    if "policy" in raw:
+        data["policy"] = raw.pop("policy")
+    if "alerts" in raw:
+        alerts = dict(raw.pop("alerts"))
+        if "apprise_config" in alerts:
+            alerts["apprise_config"] = _resolve(base_dir, alerts["apprise_config"])
+        data["alerts"] = alerts
+    accounts = []
+    for acc in raw.pop("accounts", []):
+        acc = dict(acc)
+        if "drop_dir" in acc:
+            acc["drop_dir"] = _resolve(base_dir, acc["drop_dir"])
+        accounts.append(acc)
+    data["accounts"] = accounts
+    if raw:
+        raise ConfigError(f"unknown section(s) in the configuration: {', '.join(sorted(raw))}")
+    if env.get(APPRISE_URLS_ENV):
+        data["env_apprise_urls"] = SecretStr(env[APPRISE_URLS_ENV])
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+    names = [a.name for a in settings.accounts]
+    if len(set(names)) != len(names):
+        raise ConfigError("account names must be unique in [[accounts]]")
+    return settings
+
+
+def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None = None) -> Settings:
+    """Read the TOML file named by ``path`` or ``$IPI_CONFIG``."""
+    env = dict(os.environ) if env is None else env
+    if path is None:
+        path = env.get(CONFIG_ENV)
+    if not path:
+        raise ConfigError(
+            f"no configuration: pass --config FILE or set {CONFIG_ENV} "
+            "(start from config/ipi.example.toml)"
+        )
+    path = Path(path).expanduser().resolve()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
+    settings = settings_from_dict(raw, base_dir=path.parent, env=env)
+    return settings.model_copy(update={"config_path": path})

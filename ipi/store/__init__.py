@@ -1,0 +1,107 @@
+"""The DuckDB store, reached through SQLAlchemy (duckdb-engine).
+
+DuckDB lets one process hold the file at a time, even for reading. Connections
+are therefore short (no pool): open, do one unit of work, close. A process that
+finds the file held waits up to ``busy_timeout`` seconds, then says which
+process holds it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+from ipi.errors import StoreBusy
+from ipi.store.migrations import MIGRATIONS
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return "Could not set lock" in str(exc) or "Conflicting lock" in str(exc)
+
+
+class Store:
+    def __init__(self, path: Path, *, data_dir: Path | None = None,
+                 busy_timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.data_dir = data_dir or self.path.parent
+        self.busy_timeout = busy_timeout
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine = sa.create_engine(f"duckdb:///{self.path}", poolclass=NullPool)
+        self._migrated = False
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        """One transaction on a fresh connection; committed on success, else rolled back."""
+        if not self._migrated:
+            self._migrated = True
+            self.migrate()
+        with self._connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[sa.Connection]:
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.05
+        while True:
+            try:
+                conn = self.engine.connect()
+                break
+            except (sa.exc.OperationalError, duckdb.IOException) as exc:
+                if not _is_lock_error(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    pid = re.search(r"PID (\d+)", str(exc))
+                    who = f"process {pid.group(1)}" if pid else "another process"
+                    raise StoreBusy(
+                        f"the database {self.path} is held by {who} (probably a running ipi "
+                        f"flow); waited {self.busy_timeout:.0f}s. Retry when it has finished."
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations this database lacks; return their names."""
+        applied: list[str] = []
+        with self._connect() as conn, conn.begin():
+            conn.exec_driver_sql(
+                "CREATE TABLE IF NOT EXISTS ipi_migration "
+                "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+            )
+            done = {r[0] for r in conn.exec_driver_sql("SELECT name FROM ipi_migration")}
+            for name, sql in MIGRATIONS:
+                if name in done:
+                    continue
+                duck(conn).execute(sql)
+                conn.exec_driver_sql(
+                    "INSERT INTO ipi_migration VALUES (?, ?)", (name, utcnow())
+                )
+                applied.append(name)
+        self._migrated = True
+        return applied
+
+    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        with self.begin() as conn:
+            result = conn.exec_driver_sql(sql, tuple(params))
+            return [dict(r._mapping) for r in result]
+
+
+def duck(conn: sa.Connection) -> duckdb.DuckDBPyConnection:
+    """The DuckDB connection under a SQLAlchemy one, for DuckDB-only SQL (read_csv, temp tables)."""
+    return conn.connection.driver_connection  # type: ignore[return-value]

@@ -1,0 +1,117 @@
+"""Named schema migrations, applied in order and recorded in ``ipi_migration``.
+
+Never edit a migration that has shipped: add a new one. Natural keys
+throughout. The report tables carry no PRIMARY KEY index: a load replaces whole
+(account, marketplace, day) partitions and checks key uniqueness in the stage,
+and an ART index would slow million-row loads several-fold.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_landing_and_reports",
+        """
+        CREATE TABLE raw_file (
+            sha256 VARCHAR PRIMARY KEY,
+            size_bytes BIGINT NOT NULL,
+            landing_path VARCHAR NOT NULL,   -- relative to the data folder
+            first_seen_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE ingested_file (
+            account VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            report_type VARCHAR NOT NULL,
+            original_name VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,          -- 'file' or, later, 'sp-api:<report id>'
+            charset VARCHAR NOT NULL,
+            date_source VARCHAR NOT NULL,     -- content | file name | ingestion day
+            rows BIGINT NOT NULL,
+            -- the day the file's rows get when it names none (file name, else ingestion):
+            -- the same bytes dropped for another day are another load (a header-only
+            -- stranded report is byte-identical every day)
+            default_date DATE NOT NULL,
+            ingested_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (account, sha256, default_date)
+        );
+        CREATE TABLE report_partition (
+            account VARCHAR NOT NULL,
+            marketplace VARCHAR NOT NULL,
+            report_type VARCHAR NOT NULL,
+            snapshot_date DATE NOT NULL,
+            sha256 VARCHAR NOT NULL,          -- the file whose rows are loaded now
+            rows BIGINT NOT NULL,
+            loaded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (account, marketplace, report_type, snapshot_date)
+        );
+        CREATE TABLE fba_inventory_planning (
+            account VARCHAR NOT NULL, marketplace VARCHAR NOT NULL,
+            snapshot_date DATE NOT NULL, sku VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
+            fnsku VARCHAR, asin VARCHAR, product_name VARCHAR, condition VARCHAR,
+            available BIGINT, pending_removal_quantity BIGINT, reserved_quantity BIGINT,
+            unfulfillable_quantity BIGINT, inbound_quantity BIGINT,
+            units_shipped_t7 BIGINT, units_shipped_t30 BIGINT, units_shipped_t60 BIGINT,
+            units_shipped_t90 BIGINT, sell_through DOUBLE, days_of_supply DOUBLE,
+            estimated_excess_quantity DOUBLE, recommended_action VARCHAR,
+            healthy_inventory_level DOUBLE,
+            inv_age_0_to_90_days BIGINT, inv_age_91_to_180_days BIGINT,
+            inv_age_181_to_270_days BIGINT, inv_age_271_to_365_days BIGINT,
+            inv_age_365_plus_days BIGINT, inv_age_366_to_455_days BIGINT,
+            inv_age_456_plus_days BIGINT,
+            currency VARCHAR, your_price DOUBLE, storage_type VARCHAR, storage_volume DOUBLE,
+            alert VARCHAR
+        );
+        CREATE TABLE stranded_inventory (
+            account VARCHAR NOT NULL, marketplace VARCHAR NOT NULL,
+            snapshot_date DATE NOT NULL, sku VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
+            asin VARCHAR, fnsku VARCHAR, product_name VARCHAR, condition VARCHAR,
+            primary_action VARCHAR, date_stranded DATE, date_to_take_auto_removal DATE,
+            status_primary VARCHAR, status_secondary VARCHAR, error_message VARCHAR,
+            stranded_reason VARCHAR, fulfilled_by VARCHAR,
+            fulfillable_qty BIGINT, unfulfillable_qty BIGINT, reserved_quantity BIGINT,
+            inbound_shipped_qty BIGINT, your_price DOUBLE
+        );
+        CREATE TABLE fba_myi_inventory (
+            account VARCHAR NOT NULL, marketplace VARCHAR NOT NULL,
+            snapshot_date DATE NOT NULL, sku VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
+            fnsku VARCHAR, asin VARCHAR, product_name VARCHAR, condition VARCHAR,
+            your_price DOUBLE, mfn_listing_exists VARCHAR, mfn_fulfillable_quantity BIGINT,
+            afn_listing_exists VARCHAR, afn_warehouse_quantity BIGINT,
+            afn_fulfillable_quantity BIGINT, afn_unsellable_quantity BIGINT,
+            afn_reserved_quantity BIGINT, afn_total_quantity BIGINT, per_unit_volume DOUBLE,
+            afn_inbound_working_quantity BIGINT, afn_inbound_shipped_quantity BIGINT,
+            afn_inbound_receiving_quantity BIGINT, afn_researching_quantity BIGINT
+        );
+        """,
+    ),
+    (
+        "0002_scores_and_alerts",
+        """
+        CREATE TABLE daily_score (
+            account VARCHAR NOT NULL, marketplace VARCHAR NOT NULL, date DATE NOT NULL,
+            units_on_hand DOUBLE, excess_units DOUBLE, excess_pct DOUBLE,
+            units_shipped_t90 DOUBLE, avg_units_on_hand DOUBLE, sell_through DOUBLE,
+            sell_through_approx BOOLEAN, stranded_units DOUBLE, stranded_pct DOUBLE,
+            in_stock_rate DOUBLE, in_stock_days INTEGER, in_stock_approx BOOLEAN,
+            score DOUBLE, score_low DOUBLE, score_high DOUBLE,
+            status VARCHAR NOT NULL,          -- ok | approximate | partial | no data
+            notes VARCHAR, model VARCHAR NOT NULL, computed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (account, marketplace, date)
+        );
+        CREATE TABLE alert_state (
+            account VARCHAR NOT NULL, marketplace VARCHAR NOT NULL, rule VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,           -- normal | firing
+            since DATE, last_date DATE, last_value DOUBLE, updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (account, marketplace, rule)
+        );
+        CREATE TABLE alert_outbox (
+            key VARCHAR PRIMARY KEY,          -- same event, same key: never sent twice
+            account VARCHAR NOT NULL, date DATE NOT NULL, kind VARCHAR NOT NULL,
+            title VARCHAR NOT NULL, body VARCHAR NOT NULL, tags VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,          -- pending | sent | no-targets
+            created_at TIMESTAMP NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            last_attempt_at TIMESTAMP, last_error VARCHAR, sent_at TIMESTAMP
+        );
+        """,
+    ),
+]
