@@ -45,6 +45,13 @@ def open_store(settings: Settings) -> Store:
 def ingest(store: Store, account: Account, source: ReportSource, day: date) -> IngestRun:
     """Load every file the source has; a bad file is set aside and the rest still load."""
     run = IngestRun(account.name)
+    with store.session():
+        _ingest_all(store, account, source, day, run)
+    return run
+
+
+def _ingest_all(store: Store, account: Account, source: ReportSource, day: date,
+                run: IngestRun) -> None:
     for fetched in source.fetch(account, day):
         try:
             result = load_file(store, account.name, fetched.path, ingest_day=day,
@@ -58,7 +65,6 @@ def ingest(store: Store, account: Account, source: ReportSource, day: date) -> I
             continue
         source.done(fetched)
         (run.skipped if result.skipped else run.loaded).append(result)
-    return run
 
 
 def ingest_drops(settings: Settings, account: Account, day: date) -> IngestRun:

@@ -25,16 +25,23 @@ _MODULES = (
 )
 REGISTRY: dict[str, ReportSpec] = {m.SPEC.report_type: m.SPEC for m in _MODULES}
 
-# A header must carry at least this share of a report's signature columns.
-_MIN_MATCH = 0.5
+# A header must carry half of a report's signature columns, or three of them: enough
+# for a custom download that kept only the columns ipi needs.
+_MIN_SHARE, _MIN_HITS = 0.5, 3
 
 
 def detect(header: Sequence[str], path: Path | str) -> ReportSpec:
     """The report type whose signature columns the header carries best."""
     scored = sorted(((spec.match(header), spec) for spec in REGISTRY.values()),
-                    key=lambda t: t[0], reverse=True)
-    best_score, best = scored[0]
-    if best_score < _MIN_MATCH:
+                    key=lambda t: t[0][1], reverse=True)
+    (hits, share), best = scored[0]
+    if share < _MIN_SHARE and hits < _MIN_HITS:
+        if len(header) == 1 and header[0].count(",") >= 3:
+            raise UnknownReport(
+                "the file is comma-separated (saved from a spreadsheet?); ipi reads the "
+                "tab-separated report as Seller Central or the SP-API gives it",
+                path=path,
+            )
         shown = ", ".join(h for h in list(header)[:8])
         raise UnknownReport(
             f"the header ({shown}{', ...' if len(header) > 8 else ''}) matches no report type "

@@ -65,11 +65,11 @@ class ReportSpec:
     def key(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.key)
 
-    def match(self, header: Sequence[str]) -> float:
-        """Share of this report's signature headers present in ``header``."""
+    def match(self, header: Sequence[str]) -> tuple[int, float]:
+        """How many, and what share, of this report's signature headers ``header`` has."""
         have = {normalize_header(h) for h in header}
-        sig = [normalize_header(s) for s in self.signature]
-        return sum(s in have for s in sig) / len(sig)
+        hits = sum(normalize_header(s) in have for s in self.signature)
+        return hits, hits / len(self.signature)
 
     def locate(self, header: Sequence[str], path: Path) -> dict[str, int]:
         """Column name -> field index, by header name; error on a missing required column."""

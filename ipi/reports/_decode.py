@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import re
 import shutil
 import zlib
 from collections.abc import Iterator
@@ -25,6 +26,9 @@ from ipi.errors import BadFile
 
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 22
+# DuckDB's read_csv expands these in a path: "stock?.txt" or "plan [DE].txt" would
+# read the files beside it that the pattern matches, too or instead.
+_GLOB = re.compile(r"[*?\[]")
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,11 @@ def prepared(path: Path, declared_charset: str | None = None) -> Iterator[Prepar
             _gunzip(path, current, path)
             if current.stat().st_size == 0:
                 raise BadFile("the gzip file holds no data; download it again", path=path)
+        with current.open("rb") as f:
+            magic = f.read(4)
+        if magic in (b"PK\x03\x04", b"\xd0\xcf\x11\xe0"):
+            raise BadFile("this is a spreadsheet (xlsx/xls) or a zip, not a report: download "
+                          "the report as tab-separated text", path=path)
         charset = declared_charset.lower() if declared_charset else None
         if charset is None and not is_utf8(current):
             # Decided on the whole file, not its first line: an ASCII header is common
@@ -127,4 +136,11 @@ def prepared(path: Path, declared_charset: str | None = None) -> Iterator[Prepar
             utf8 = Path(tmp) / "utf8"
             transcode(current, utf8, charset_used, path)
             current = utf8
+        if _GLOB.search(str(current)):
+            alias = Path(tmp) / "report"
+            try:
+                alias.symlink_to(current.resolve())
+            except OSError:  # no symlinks here (Windows without the privilege)
+                shutil.copyfile(current, alias)
+            current = alias
         yield Prepared(current, header, charset_used, compressed)

@@ -41,15 +41,36 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = sa.create_engine(f"duckdb:///{self.path}", poolclass=NullPool)
         self._migrated = False
+        self._held: sa.Connection | None = None
 
     @contextmanager
     def begin(self) -> Iterator[sa.Connection]:
-        """One transaction on a fresh connection; committed on success, else rolled back."""
+        """One transaction, committed on success, else rolled back.
+
+        On a fresh connection, or on the one a surrounding ``session()`` holds.
+        """
         if not self._migrated:
             self._migrated = True
             self.migrate()
+        if self._held is not None:
+            with self._held.begin():
+                yield self._held
+            return
         with self._connect() as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Hold one connection for several transactions (opening DuckDB costs ~60 ms)."""
+        if self._held is not None:
+            yield
+            return
+        with self._connect() as conn:
+            self._held = conn
+            try:
+                yield
+            finally:
+                self._held = None
 
     @contextmanager
     def _connect(self) -> Iterator[sa.Connection]:

@@ -1,0 +1,156 @@
+"""Shared fixtures: real DuckDB files, a real SMTP server and webhook on loopback,
+a real Prefect API for flow tests, and a small synthetic seller."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Prefect reads these at import: set them before anything imports it.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+from ipi.demo import Simulation, simulate  # noqa: E402
+from ipi.settings import Settings, load_settings  # noqa: E402
+from ipi.store import Store  # noqa: E402
+
+DEMO_START = date(2026, 6, 1)
+
+
+@pytest.fixture(autouse=True)
+def _no_ipi_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build their settings explicitly: no IPI_* variable leaks in from the shell."""
+    for key in list(os.environ):
+        if key.startswith("IPI_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def fresh_db(tmp_path: Path) -> Store:
+    return Store(tmp_path / "data" / "ipi.duckdb", data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def demo_sim() -> Simulation:
+    """A small synthetic seller: 40 SKUs, 100 report days from 2026-06-01, with the story."""
+    return simulate(DEMO_START, 100, n_skus=40, seed=11)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., tuple[Settings, Path]]:
+    """Write a TOML configuration in tmp_path and load it the way `ipi` does."""
+
+    def make(*, urls: list[str] | None = None, accounts: str | None = None,
+             extra: str = "") -> tuple[Settings, Path]:
+        accounts = accounts or '[[accounts]]\nname = "acme"\nmarketplaces = ["US"]\n'
+        text = (f'[store]\ndata_dir = "data"\n\n[alerts]\nurls = {json.dumps(urls or [])}\n'
+                f"{extra}\n{accounts}")
+        path = tmp_path / "ipi.toml"
+        path.write_text(text, encoding="utf-8")
+        return load_settings(path, env={}), path
+
+    return make
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Mailbox:
+    port: int
+    messages: list[Any] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return (f"mailto://127.0.0.1:{self.port}?from=ipi@example.com"
+                "&to=oncall@example.com&mode=insecure")
+
+    def texts(self) -> list[str]:
+        return [m.content.decode("utf-8", "replace") for m in self.messages]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Mailbox]:
+    """A real SMTP server on 127.0.0.1 that keeps what it receives."""
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox(_free_port())
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            box.messages.append(envelope)
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Webhook:
+    port: int
+    received: list[dict[str, Any]] = field(default_factory=list)
+    fail_next: int = 0  # answer 500 to this many requests first
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.port}/hook"
+
+
+@pytest.fixture
+def webhook_server() -> Iterator[Webhook]:
+    """A real HTTP webhook on 127.0.0.1 that records JSON bodies; can be told to fail."""
+    hook = Webhook(_free_port())
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if hook.fail_next > 0:
+                hook.fail_next -= 1
+                self.send_response(500)
+                self.end_headers()
+                return
+            hook.received.append(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", hook.port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """One temporary Prefect API for the whole session, heartbeats off (they cost ~1 s a run)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90), \
+            temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield

@@ -1,0 +1,96 @@
+"""The daily Prefect flow, really run, over file drops: ingest -> score -> alert."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from flows.daily import daily
+from ipi import pipeline
+from ipi.demo import Simulation, write_day
+from ipi.errors import IngestFailed
+from ipi.settings import Settings, settings_from_dict
+from ipi.sources.files import FAILED, PROCESSED, FileDrops
+from tests.conftest import Webhook
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+@pytest.fixture(scope="session")
+def history(tmp_path_factory: pytest.TempPathFactory, demo_sim: Simulation) -> Path:
+    """A data folder holding the demo seller's first 70 days, loaded and scored once."""
+    root = tmp_path_factory.mktemp("history")
+    archive = root / "archive"
+    for i in range(70):
+        write_day(demo_sim, i, archive)
+    settings = settings_from_dict({"accounts": [{"name": "acme"}]}, base_dir=root, env={})
+    account = settings.accounts[0]
+    run = pipeline.ingest(pipeline.open_store(settings), account,
+                          FileDrops(archive, move_done=False), demo_sim.day(0))
+    pipeline.score(settings, account, demo_sim.day(0), run.days)
+    return settings.data_dir
+
+
+@pytest.fixture
+def drops(make_settings: Callable[..., tuple[Settings, Path]], webhook_server: Webhook,
+          history: Path) -> tuple[Settings, Path, Path]:
+    """Account acme, alerting to the webhook, with 70 days of history already loaded."""
+    settings, config = make_settings(urls=[webhook_server.url])
+    shutil.copytree(history, settings.data_dir)
+    return settings, config, settings.drop_dir(settings.accounts[0])
+
+
+def test_given_todays_drops_when_flow_runs_then_reports_load_and_day_is_scored(
+        drops: tuple[Settings, Path, Path], demo_sim: Simulation) -> None:
+    """The flow loads the day's three reports, moves them to processed/ and scores the day."""
+    settings, config, drop = drops
+    day = demo_sim.day(70)
+    write_day(demo_sim, 70, drop)
+    summary = daily(config=str(config), day=day)
+    assert summary["acme"]["loaded"] == 3 and summary["acme"]["failed"] == 0
+    assert sorted(p.name for p in (drop / PROCESSED).iterdir()) == sorted(
+        p.name for p in write_day(demo_sim, 70, config.parent / "again"))
+    rows = pipeline.open_store(settings).query(
+        "SELECT score, status FROM daily_score WHERE date = ?", [day])
+    assert len(rows) == 1 and rows[0]["score"] is not None
+
+
+def test_given_story_when_flow_runs_daily_then_one_alert_fires_and_one_resolves(
+        drops: tuple[Settings, Path, Path], demo_sim: Simulation,
+        webhook_server: Webhook) -> None:
+    """Day by day through the demo story: one page when the estimate falls under 450, one
+    resolved notice when it recovers, none on the days between or on a rerun."""
+    settings, config, drop = drops
+    for i in range(70, 100):
+        write_day(demo_sim, i, drop)
+        daily(config=str(config), day=demo_sim.day(i))
+    daily(config=str(config), day=demo_sim.day(99))  # a rerun of the last day
+    kinds = ["RESOLVED" if "[RESOLVED]" in m["message"] else "FIRING"
+             for m in webhook_server.received]
+    assert kinds == ["FIRING", "RESOLVED"]
+    scores = [r["score"] for r in pipeline.open_store(settings).query(
+        "SELECT score FROM daily_score WHERE date >= ? ORDER BY date", [demo_sim.day(70)])]
+    assert min(scores) < 450 < scores[-1]
+    assert "Fix first" in webhook_server.received[0]["message"]
+
+
+def test_given_a_bad_file_then_it_is_set_aside_the_rest_loads_and_the_flow_fails(
+        drops: tuple[Settings, Path, Path], demo_sim: Simulation) -> None:
+    """A broken drop is moved to failed/ with its reason; the good ones load; the run fails
+    naming the file."""
+    settings, config, drop = drops
+    write_day(demo_sim, 70, drop)
+    (drop / "broken.txt").write_text("sku\tfnsku\nonly\tjunk\n")
+    with pytest.raises(IngestFailed) as err:
+        daily(config=str(config), day=demo_sim.day(70))
+    assert "broken.txt" in str(err.value) and "matches no report type" in str(err.value)
+    assert (drop / FAILED / "broken.txt").exists()
+    reason = (drop / FAILED / "broken.txt.reason.txt").read_text()
+    assert "matches no report type" in reason
+    assert len(list((drop / PROCESSED).iterdir())) == 3
+    day = pipeline.open_store(settings).query(
+        "SELECT count(*) AS n FROM daily_score WHERE date = ?", [demo_sim.day(70)])
+    assert day == [{"n": 1}]

@@ -1,0 +1,112 @@
+"""The four factors computed in SQL over stored snapshots, checked against hand-computed values."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from ipi.score import score_range, scores
+from ipi.store import Store
+from ipi.store.load import load_file
+
+D = date(2026, 4, 30)
+MYI = "sku\tasin\tafn-listing-exists\tmfn-listing-exists\tafn-warehouse-quantity\t" \
+      "afn-fulfillable-quantity\n"
+PLAN = "snapshot-date\tsku\tasin\tavailable\tunits-shipped-t60\tunits-shipped-t90\t" \
+       "estimated-excess-quantity\tsell-through\tmarketplace\n"
+STRANDED = "primary-action\tdate-stranded\tstranded-reason\tasin\tsku\tfulfillable-qty\t" \
+           "unfulfillable-qty\treserved-quantity\n"
+
+
+def put(store: Store, folder: Path, name: str, text: str, mp: str = "US") -> None:
+    path = folder / name
+    path.write_text(text)
+    load_file(store, "acme", path, ingest_day=D, default_marketplace=mp)
+
+
+def seller(store: Store, folder: Path, *, full_history: bool, mp: str = "US") -> None:
+    """ASIN A (SKU SA) sells 2 units in 60 days and was in stock half of the last 30 days;
+    ASIN B (SKU SB) sells 3 and was always in stock. On hand: 100 today, 80, 60 and 80 units
+    30, 60 and 90 days ago. 120 units shipped in 90 days; 25 excess; 5 stranded."""
+    days = range(30) if full_history else range(1)
+    for k in days:
+        day = D - timedelta(days=k)
+        a_stock = 4 if k % 2 else 0  # in stock on 15 of the 30 days, out today
+        put(store, folder, f"myi-{mp}-{day}.txt",
+            MYI + f"SA\tA\tYes\tNo\t{a_stock}\t{a_stock}\nSB\tB\tYes\tNo\t{100 - a_stock}\t"
+                  f"{100 - a_stock}\n", mp)
+    if full_history:
+        for k, units in ((30, 80), (60, 60), (90, 80)):
+            put(store, folder, f"myi-{mp}-{D - timedelta(days=k)}.txt",
+                MYI + f"SB\tB\tYes\tNo\t{units}\t{units}\n", mp)
+    # Amazon's own sell-through says SB's average on hand was 80 (80 / 1.0) and SA's 40.
+    put(store, folder, f"plan-{mp}.txt",
+        PLAN + f"{D}\tSA\tA\t0\t2\t40\t0\t1.0\t{mp}\n{D}\tSB\tB\t100\t3\t80\t25\t1.0\t{mp}\n", mp)
+    put(store, folder, f"stranded-{mp}-{D}.txt",
+        STRANDED + "Relist\t2026-04-01\tListing closed\tB\tSB\t3\t0\t2\n", mp)
+
+
+def test_factors_match_amazons_definitions(fresh_db: Store, tmp_path: Path) -> None:
+    """With full history: excess 25 %, sell-through 120/80 = 1.5, stranded 5 %, in-stock 80 %."""
+    seller(fresh_db, tmp_path, full_history=True)
+    score_range(fresh_db, "acme", D, D)
+    [row] = scores(fresh_db, "acme", start=D, end=D)
+    assert row["units_on_hand"] == 100
+    assert row["excess_pct"] == pytest.approx(25.0)
+    assert row["avg_units_on_hand"] == pytest.approx(80.0)
+    assert row["sell_through"] == pytest.approx(1.5)
+    assert row["sell_through_approx"] is False
+    assert row["stranded_pct"] == pytest.approx(5.0)
+    # IPI-FACTS' example: (2 x 50 % + 3 x 100 %) / 5 = 80 %
+    assert row["in_stock_rate"] == pytest.approx(0.8)
+    assert (row["in_stock_days"], row["in_stock_approx"]) == (30, False)
+    assert row["status"] == "ok" and row["score"] is not None
+
+
+def test_given_one_day_of_history_then_factors_are_marked_approximate(
+        fresh_db: Store, tmp_path: Path) -> None:
+    """Without the 30/60/90-day snapshots, sell-through uses the average Amazon's own
+    sell-through implies and says so; in-stock from one day is approximate too."""
+    seller(fresh_db, tmp_path, full_history=False)
+    score_range(fresh_db, "acme", D, D)
+    [row] = scores(fresh_db, "acme")
+    assert row["sell_through_approx"] is True
+    assert row["avg_units_on_hand"] == pytest.approx(40 + 80)  # 40/1.0 + 80/1.0
+    assert row["sell_through"] == pytest.approx(1.0)
+    assert row["in_stock_days"] == 1 and row["in_stock_approx"] is True
+    assert row["in_stock_rate"] == pytest.approx(0.6)  # A out today, B in: 3/5
+    assert row["status"] == "approximate"
+
+
+def test_given_no_stranded_report_then_stranded_is_no_data_and_band_widens(
+        fresh_db: Store, tmp_path: Path) -> None:
+    """A day without a stranded report has no stranded value, never 0 %; the band widens."""
+    seller(fresh_db, tmp_path, full_history=True)
+    fresh_db.query("DELETE FROM report_partition WHERE report_type = "
+                   "'GET_STRANDED_INVENTORY_UI_DATA'")
+    score_range(fresh_db, "acme", D, D)
+    [row] = scores(fresh_db, "acme")
+    assert row["stranded_pct"] is None
+    assert row["status"] == "partial" and "stranded" in row["notes"]
+    assert row["score_high"] - row["score_low"] > 120
+
+
+def test_canada_is_scored_without_in_stock(fresh_db: Store, tmp_path: Path) -> None:
+    """In CA the in-stock rate is computed but not used by the estimate."""
+    seller(fresh_db, tmp_path, full_history=True, mp="CA")
+    score_range(fresh_db, "acme", D, D)
+    [row] = scores(fresh_db, "acme")
+    assert row["marketplace"] == "CA" and row["in_stock_rate"] == pytest.approx(0.8)
+    assert row["status"] == "ok"
+
+
+def test_rescoring_the_same_day_changes_nothing(fresh_db: Store, tmp_path: Path) -> None:
+    """Recomputing a day with the same data writes nothing, not even a new timestamp."""
+    seller(fresh_db, tmp_path, full_history=True)
+    first = score_range(fresh_db, "acme", D, D)
+    before = scores(fresh_db, "acme")
+    again = score_range(fresh_db, "acme", D, D)
+    assert (first.changed, again.changed) == (1, 0)
+    assert scores(fresh_db, "acme") == before

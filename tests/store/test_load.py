@@ -1,0 +1,183 @@
+"""Loads: idempotent, atomic, content-addressed raw bytes, snapshot dates."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from ipi.demo import Simulation, write_day
+from ipi.store import Store
+from ipi.store.load import date_from_name, load_file
+from ipi.store.migrations import MIGRATIONS
+
+PLAN = "GET_FBA_INVENTORY_PLANNING_DATA"
+STRANDED_HEADER = ("primary-action\tdate-stranded\tstranded-reason\tasin\tsku\t"
+                   "fulfillable-qty\n")
+
+
+def snapshot(store: Store) -> dict[str, list[dict]]:
+    """Everything a load can touch, minus load timestamps."""
+    return {
+        "planning": store.query("SELECT * EXCLUDE (sha256) FROM fba_inventory_planning "
+                                "ORDER BY snapshot_date, sku"),
+        "myi": store.query("SELECT * FROM fba_myi_inventory ORDER BY snapshot_date, sku"),
+        "stranded": store.query("SELECT * FROM stranded_inventory ORDER BY snapshot_date, sku"),
+        "partitions": store.query("SELECT * EXCLUDE (loaded_at) FROM report_partition "
+                                  "ORDER BY ALL"),
+        "files": store.query("SELECT * EXCLUDE (ingested_at) FROM ingested_file ORDER BY ALL"),
+    }
+
+
+def load_day(store: Store, sim: Simulation, i: int, folder: Path) -> list[Path]:
+    paths = write_day(sim, i, folder / str(i))
+    for p in paths:
+        load_file(store, "acme", p, ingest_day=sim.day(i), default_marketplace="US")
+    return paths
+
+
+def test_migrations_are_recorded_once(fresh_db: Store) -> None:
+    """The schema is created by named migrations, recorded, and not applied twice."""
+    assert fresh_db.migrate() == [name for name, _ in MIGRATIONS]
+    assert fresh_db.migrate() == []
+    names = [r["name"] for r in fresh_db.query("SELECT name FROM ipi_migration ORDER BY name")]
+    assert names == [name for name, _ in MIGRATIONS]
+
+
+def test_given_loaded_day_when_same_files_dropped_again_then_nothing_changes(
+        fresh_db: Store, demo_sim: Simulation, tmp_path: Path) -> None:
+    """Dropping the same files twice skips them and leaves every table as it was."""
+    paths = load_day(fresh_db, demo_sim, 5, tmp_path)
+    before = snapshot(fresh_db)
+    results = [load_file(fresh_db, "acme", p, ingest_day=date(2030, 1, 1),
+                         default_marketplace="US") for p in paths]
+    assert all(r.skipped for r in results)
+    assert snapshot(fresh_db) == before
+
+
+def test_given_loaded_day_when_corrected_file_arrives_then_day_is_replaced(
+        fresh_db: Store, demo_sim: Simulation, tmp_path: Path) -> None:
+    """A new download for a day already loaded replaces that day's rows, not adds to them."""
+    load_day(fresh_db, demo_sim, 5, tmp_path)
+    plan = next((tmp_path / "5").glob("5*.txt"))
+    lines = plan.read_text().splitlines()
+    fixed = tmp_path / "fixed.txt"
+    fixed.write_text("\n".join(lines[:3]) + "\n")  # header + 2 SKUs
+    load_file(fresh_db, "acme", fixed, ingest_day=date(2030, 1, 1), default_marketplace="US")
+    rows = fresh_db.query("SELECT sku FROM fba_inventory_planning WHERE snapshot_date = ? "
+                          "ORDER BY sku", [demo_sim.day(5)])
+    assert [r["sku"] for r in rows] == sorted(line.split("\t")[1] for line in lines[1:3])
+    part = fresh_db.query("SELECT rows FROM report_partition WHERE report_type = ?", [PLAN])
+    assert part == [{"rows": 2}]
+
+
+def test_raw_bytes_are_kept_by_sha256(fresh_db: Store, demo_sim: Simulation,
+                                      tmp_path: Path) -> None:
+    """Every ingested file's original bytes sit in the landing zone under their sha256."""
+    paths = load_day(fresh_db, demo_sim, 3, tmp_path)
+    raw = fresh_db.query("SELECT sha256, landing_path, size_bytes FROM raw_file ORDER BY ALL")
+    assert len(raw) == 3
+    by_sha = {hashlib.sha256(p.read_bytes()).hexdigest(): p for p in paths}
+    for r in raw:
+        kept = fresh_db.data_dir / r["landing_path"]
+        assert kept.read_bytes() == by_sha[r["sha256"]].read_bytes()
+        assert r["size_bytes"] == kept.stat().st_size
+
+
+def test_snapshot_date_from_content_then_file_name_then_ingestion_day(
+        fresh_db: Store, tmp_path: Path) -> None:
+    """The date comes from the content, else the file name, else the day of ingestion."""
+    a = tmp_path / "stranded_2026-03-04.txt"
+    b = tmp_path / "stranded.txt"
+    a.write_text(STRANDED_HEADER + "Relist\t2026-02-01\tListing closed\tB01\tS1\t5\n")
+    b.write_text(STRANDED_HEADER + "Relist\t2026-02-01\tListing closed\tB01\tS1\t7\n")
+    ra = load_file(fresh_db, "acme", a, ingest_day=date(2026, 5, 5), default_marketplace="US")
+    rb = load_file(fresh_db, "acme", b, ingest_day=date(2026, 5, 5), default_marketplace="US")
+    assert (ra.date_source, ra.partitions) == ("file name", [("US", date(2026, 3, 4))])
+    assert (rb.date_source, rb.partitions) == ("ingestion day", [("US", date(2026, 5, 5))])
+    plan = tmp_path / "plan_2020-01-01.txt"  # content wins over the name
+    plan.write_text("snapshot-date\tsku\tasin\tavailable\tunits-shipped-t60\t"
+                    "units-shipped-t90\testimated-excess-quantity\tmarketplace\n"
+                    "2026-04-02\tS1\tB01\t10\t3\t4\t0\tUS\n")
+    rp = load_file(fresh_db, "acme", plan, ingest_day=date(2026, 5, 5), default_marketplace="US")
+    assert (rp.date_source, rp.partitions) == ("content", [("US", date(2026, 4, 2))])
+
+
+def test_given_identical_header_only_reports_on_two_days_then_both_days_load(
+        fresh_db: Store, tmp_path: Path) -> None:
+    """Byte-identical files for different days (an empty stranded report) are two loads."""
+    for d in ("2026-03-04", "2026-03-05"):
+        (tmp_path / f"stranded-{d}.txt").write_text(STRANDED_HEADER)
+        r = load_file(fresh_db, "acme", tmp_path / f"stranded-{d}.txt",
+                      ingest_day=date(2026, 5, 5), default_marketplace="US")
+        assert not r.skipped
+    days = fresh_db.query("SELECT snapshot_date, rows FROM report_partition ORDER BY ALL")
+    assert days == [{"snapshot_date": date(2026, 3, 4), "rows": 0},
+                    {"snapshot_date": date(2026, 3, 5), "rows": 0}]
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("stranded-20261009.tsv", date(2026, 10, 9)),
+    ("Inventory_2026-10-09.txt", date(2026, 10, 9)),
+    ("report_2026_10_09_v2.txt", date(2026, 10, 9)),
+    ("50000000123.txt", None),
+    ("2026-13-40.txt", None),
+])
+def test_date_from_name(name: str, expected: date | None) -> None:
+    """Dates in file names are read in ISO order with -, _, . or nothing between parts."""
+    assert date_from_name(name) == expected
+
+
+KILLER = textwrap.dedent("""
+    import sys
+    from datetime import date
+    from pathlib import Path
+    from ipi.store import Store
+    from ipi.store.load import load_file
+    store = Store(Path(sys.argv[1]), data_dir=Path(sys.argv[2]))
+    print("start", flush=True)
+    load_file(store, "acme", Path(sys.argv[3]), ingest_day=date(2026, 1, 1),
+              default_marketplace="US")
+    print("done", flush=True)
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.2, 0.6, 1.2])
+def test_given_load_killed_midway_then_previous_state_is_intact(
+        tmp_path: Path, delay: float) -> None:
+    """SIGKILL during a big load leaves the day either as it was or fully replaced."""
+    data = tmp_path / "data"
+    store = Store(data / "ipi.duckdb", data_dir=data)
+    header = ("snapshot-date\tsku\tasin\tavailable\tunits-shipped-t60\tunits-shipped-t90\t"
+              "estimated-excess-quantity\tmarketplace\n")
+    small = tmp_path / "small.txt"
+    small.write_text(header + "".join(f"2026-01-01\tOLD-{i}\tB{i}\t1\t1\t1\t0\tUS\n"
+                                      for i in range(5)))
+    load_file(store, "acme", small, ingest_day=date(2026, 1, 1), default_marketplace="US")
+    big = tmp_path / "big.txt"
+    with big.open("w") as f:
+        f.write(header)
+        for i in range(300_000):
+            f.write(f"2026-01-01\tNEW-{i}\tB{i}\t{i % 50}\t3\t4\t{i % 7}\tUS\n")
+    proc = subprocess.Popen([sys.executable, "-c", KILLER, str(data / "ipi.duckdb"), str(data),
+                             str(big)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "start"
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    after = Store(data / "ipi.duckdb", data_dir=data)
+    skus = after.query("SELECT count(*) AS n, min(sku) AS lo FROM fba_inventory_planning")[0]
+    part = after.query("SELECT rows FROM report_partition")
+    assert (skus["n"], skus["lo"], part) in [
+        (5, "OLD-0", [{"rows": 5}]),  # killed before the commit: as before
+        (300_000, "NEW-0", [{"rows": 300_000}]),  # killed after it: fully replaced
+    ]

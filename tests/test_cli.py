@@ -1,0 +1,126 @@
+"""The `ipi` command: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ipi.cli import SCORE_FIELDS, main
+from ipi.demo import Simulation, write_day
+from ipi.settings import Settings
+
+
+@pytest.fixture
+def config(make_settings: Callable[..., tuple[Settings, Path]]) -> Path:
+    return make_settings()[1]
+
+
+def test_given_report_files_when_ingest_then_loaded_and_scored(
+        config: Path, demo_sim: Simulation, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`ipi ingest` loads a folder of downloads, says what each file was, and rescores."""
+    for i in range(3):
+        write_day(demo_sim, i, tmp_path / "downloads")
+    assert main(["ingest", str(tmp_path / "downloads"), "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("loaded  ") == 9 and "GET_STRANDED_INVENTORY_UI_DATA" in out
+    assert "date from content" in out and "date from file name" in out
+    assert "rescored 3 day(s) of acme" in out
+    assert main(["ingest", str(tmp_path / "downloads"), "--config", str(config)]) == 0
+    assert capsys.readouterr().out.count("already loaded") == 9
+
+
+def test_given_bad_file_when_ingest_then_exit_1_naming_it_and_rest_loaded(
+        config: Path, demo_sim: Simulation, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad file fails the command (exit 1) with its name and reason; the others load."""
+    folder = tmp_path / "downloads"
+    write_day(demo_sim, 0, folder)
+    (folder / "empty.txt").write_bytes(b"")
+    assert main(["ingest", str(folder), "--config", str(config)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.count("loaded  ") == 3
+    assert "empty.txt: the file is empty" in captured.err
+    assert (folder / "failed" / "empty.txt.reason.txt").exists()
+
+
+def test_score_json_has_the_documented_fields(
+        config: Path, demo_sim: Simulation, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`ipi score --json` gives one object per account, marketplace and day, with the fields
+    the README lists; --history picks how many days."""
+    for i in range(3):
+        write_day(demo_sim, i, tmp_path / "d")
+    main(["ingest", str(tmp_path / "d"), "--config", str(config)])
+    capsys.readouterr()
+    assert main(["score", "--json", "--history", "2", "--config", str(config)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["date"] for r in rows] == [str(demo_sim.day(1)), str(demo_sim.day(2))]
+    assert all(tuple(r) == SCORE_FIELDS for r in rows)
+    assert all(r["account"] == "acme" and r["marketplace"] == "US" for r in rows)
+    assert main(["score", "--config", str(config)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:4] == ["account", "mkt", "date", "score"] and len(table) == 2
+
+
+def test_without_configuration_the_error_says_what_to_do(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """No --config and no IPI_CONFIG: exit 2 and one line naming both and the example."""
+    assert main(["score"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--config" in err and "IPI_CONFIG" in err
+    assert "config/ipi.example.toml" in err
+
+
+@pytest.mark.parametrize("toml, message", [
+    ('[[accounts]]\nname = "a b"\n', "accounts.0.name"),
+    ('[store]\ndata_dir = "d"\ncolour = 1\n', "unknown key(s) in [store]: colour"),
+    ('[policy]\nthreshold = "low"\n', "policy.threshold"),
+    ("[[accounts]\n", "not valid TOML"),
+])
+def test_bad_configuration_is_one_clear_line(tmp_path: Path, toml: str, message: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Configuration mistakes name the key and the file."""
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    assert main(["score", "--config", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_secret_alert_urls_never_reach_output_or_database(
+        make_settings: Callable[..., tuple[Settings, Path]], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A token in IPI_APPRISE_URLS is used but never printed or stored."""
+    _, config = make_settings()
+    token = "xoxb-SECRET-TOKEN-1234"
+    monkeypatch.setenv("IPI_APPRISE_URLS", f"bogus://{token}@hooks")
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "x.txt").write_text("nothing\there\n")
+    code = main(["ingest", str(folder), "--config", str(config)])
+    captured = capsys.readouterr()
+    assert code == 1 and token not in captured.out + captured.err
+    for f in (tmp_path / "data").rglob("*"):
+        if f.is_file():
+            assert token.encode() not in f.read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_api")
+def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ipi demo` loads the archive, runs the daily flow per day, prints the history and
+    delivers the firing and resolved alerts to its local sink."""
+    folder = tmp_path / "demo"
+    assert main(["demo", "--dir", str(folder), "--days", "100", "--flow-days", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "Score history (weekly):" in out and out.count("-> alert sent") == 2
+    log = (folder / "alerts.log").read_text()
+    assert "[FIRING]" in log and "[RESOLVED]" in log and "Fix first:" in log
+    assert main(["demo", "--dir", str(folder), "--days", "100", "--flow-days", "1"]) == 0
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    assert main(["demo", "--dir", str(tmp_path / "mine")]) == 2
+    assert (tmp_path / "mine" / "notes.txt").exists()
