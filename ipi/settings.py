@@ -53,7 +53,7 @@ class Alerts(_Model):
     # URLs without secrets may live in the file; the rest come from IPI_APPRISE_URLS.
     urls: tuple[str, ...] = ()
     apprise_config: Path | None = None
-    top_skus: int = 3
+    top_skus: int = 5  # SKUs named in an alert, those whose fix lifts the estimate most
 
 
 class Settings(_Model):

@@ -21,6 +21,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+import flows  # noqa: E402, F401  (the product's own Prefect defaults)
 
 from ipi.demo import Simulation, simulate  # noqa: E402
 from ipi.settings import Settings, load_settings  # noqa: E402

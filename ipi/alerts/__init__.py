@@ -30,7 +30,7 @@ class AlertRun:
 
 
 def evaluate(store: Store, account: str, day: date, threshold: float,
-             top_skus: int = 3) -> AlertRun:
+             top_skus: int = 5) -> AlertRun:
     """Apply the rules to ``day``'s scores; commit state changes with their message."""
     with store.begin() as conn:
         con = duck(conn)
@@ -58,7 +58,8 @@ def evaluate(store: Store, account: str, day: date, threshold: float,
                 [account, mp, t.rule, t.state, day, day, t.score, utcnow()],
             )
         if transitions:
-            drivers = {t.marketplace: top_drivers(con, account, t.marketplace, day, top_skus)
+            drivers = {t.marketplace: top_drivers(con, account, t.marketplace, day, top_skus,
+                                                  rows[t.marketplace])
                        for t in transitions if t.kind == "firing"}
             title, body = render(account, transitions, rows, drivers)
             key = f"{account}:{day}:" + ",".join(
@@ -69,7 +70,7 @@ def evaluate(store: Store, account: str, day: date, threshold: float,
 
 
 def alert_account(store: Store, notifier: Notifier, account: str, day: date, threshold: float,
-                  top_skus: int = 3) -> AlertRun:
+                  top_skus: int = 5) -> AlertRun:
     """Evaluate the rules for ``day``, then deliver whatever is pending for the account."""
     run = evaluate(store, account, day, threshold, top_skus)
     run.deliveries = deliver_pending(store, notifier, account)

@@ -38,7 +38,8 @@ def render(account: str, transitions: Sequence[Transition],
                     f"{t.threshold:.0f} on {t.day}.")
         lines = [head, f"Factors: {factors_line(row)}."]
         if row.get("status") not in (None, "ok"):
-            lines.append(f"Estimate is {row['status']}: {row.get('notes') or ''}".rstrip(": "))
+            notes = f" ({row['notes']})" if row.get("notes") else ""
+            lines.append(f"The estimate is {row['status']}{notes}.")
         if t.kind == "firing" and drivers.get(t.marketplace):
             lines.append("Fix first:")
             lines += [f"  - {d.line()}" for d in drivers[t.marketplace]]

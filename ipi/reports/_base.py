@@ -22,6 +22,7 @@ from ipi.errors import BadFile, BadValue, MissingColumn
 from ipi.reports._decode import Prepared, prepared
 
 STAGE = "_ipi_stage"
+_BAD = "_ipi_bad"  # a staging-only column: the row failed a value check
 
 # Amazon writes marketplace codes or ids; GB is how some reports spell UK.
 MARKETPLACE_IDS = {
@@ -126,28 +127,43 @@ def _duckdb_error(exc: duckdb.Error, path: Path, n_fields: int) -> BadFile:
     return BadFile(f"DuckDB cannot read it{where}: {first}", path=path)
 
 
-def _read_sql(spec: ReportSpec, prep: Prepared, found: dict[str, int]) -> str:
+def _csv_sql(prep: Prepared, found: dict[str, int]) -> str:
+    """The file's columns we use, as text under our names, in file order."""
     n = len(prep.header)
     cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
     select = ", ".join(f'c{i} AS "{name}"' for name, i in found.items())
     return (
-        f"CREATE OR REPLACE TEMP TABLE {STAGE}_raw AS SELECT {select} FROM read_csv("
+        f"SELECT {select} FROM read_csv("
         f"{_lit(str(prep.path))}, delim='\\t', header=false, skip=1, quote='', escape='', "
         f"auto_detect=false, columns={cols})"
     )
 
 
-def _check_values(con: duckdb.DuckDBPyConnection, spec: ReportSpec, found: dict[str, int],
-                  path: Path) -> None:
+def _read_sql(spec: ReportSpec, prep: Prepared, found: dict[str, int]) -> str:
+    return f"CREATE OR REPLACE TEMP TABLE {STAGE}_raw AS {_csv_sql(prep, found)}"
+
+
+def _value_checks(spec: ReportSpec, found: dict[str, int]) -> tuple[list[Column], list[str]]:
+    """The typed columns, and per check a condition on the text columns that flags a bad row.
+
+    First one per typed column (a value that is there but does not cast), then
+    one per key column (empty).
+    """
     typed = [c for c in spec.columns if c.name in found and c.type != "VARCHAR"]
-    checks = []
+    conds = []
     for c in typed:
         raw = f'"{c.name}"'
-        bad = f"NULLIF(trim({raw}), '') IS NOT NULL AND {_cast(raw, c.type)} IS NULL"
-        checks.append(f"count(*) FILTER (WHERE {bad})")
+        conds.append(f"NULLIF(trim({raw}), '') IS NOT NULL AND {_cast(raw, c.type)} IS NULL")
     for c in spec.columns:
         if c.key and c.name in found:
-            checks.append(f"count(*) FILTER (WHERE NULLIF(trim(\"{c.name}\"), '') IS NULL)")
+            conds.append(f"NULLIF(trim(\"{c.name}\"), '') IS NULL")
+    return typed, conds
+
+
+def _check_values(con: duckdb.DuckDBPyConnection, spec: ReportSpec, found: dict[str, int],
+                  path: Path) -> None:
+    typed, conds = _value_checks(spec, found)
+    checks = [f"count(*) FILTER (WHERE {cond})" for cond in conds]
     if not checks:
         return
     counts = con.execute(f"SELECT {', '.join(checks)} FROM {STAGE}_raw").fetchone() or ()
@@ -203,33 +219,43 @@ def stage(
         if not isinstance(spec, ReportSpec):
             spec = spec(prep.header, path)
         found = spec.locate(prep.header, path)
+
+        exprs = []
+        for c in spec.columns:
+            exprs.append(f'{_cast(chr(34) + c.name + chr(34), c.type)} AS "{c.name}"'
+                         if c.name in found else f'CAST(NULL AS {c.type}) AS "{c.name}"')
+        # One read of the file types every value and flags the rows that fail a check
+        # (_check_values's conditions); only a flagged file is read again as text, to
+        # name its first bad line.
+        _, conds = _value_checks(spec, found)
+        flag = " OR ".join(f"({cond})" for cond in conds) if conds else "false"
+        exprs.append(f"({flag}) AS {_BAD}")
+        if spec.date_column and spec.date_column in found:
+            date_expr = f"COALESCE(\"{spec.date_column}\"::DATE, ?::DATE)"
+        else:
+            date_expr = "?::DATE"
+        mp_default = "?::VARCHAR"
+        if spec.marketplace_column and spec.marketplace_column in found:
+            mcol = f'upper(NULLIF(trim("{spec.marketplace_column}"), \'\'))'
+            ids = ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in MARKETPLACE_IDS.items())
+            mp_expr = f"COALESCE(COALESCE(MAP {{{ids}}}[{mcol}], {mcol}), {mp_default})"
+        else:
+            mp_expr = mp_default
         try:
-            con.execute(_read_sql(spec, prep, found))
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT {date_expr} AS snapshot_date, "
+                f"{mp_expr} AS marketplace, * FROM (SELECT {', '.join(exprs)} "
+                f"FROM ({_csv_sql(prep, found)}))",
+                [default_date, default_marketplace],
+            )
         except duckdb.Error as exc:
             raise _duckdb_error(exc, path, len(prep.header)) from None
-    _check_values(con, spec, found, path)
-
-    exprs = []
-    for c in spec.columns:
-        exprs.append(f'{_cast(chr(34) + c.name + chr(34), c.type)} AS "{c.name}"'
-                     if c.name in found else f'CAST(NULL AS {c.type}) AS "{c.name}"')
-    if spec.date_column and spec.date_column in found:
-        date_expr = f"COALESCE(\"{spec.date_column}\"::DATE, ?::DATE)"
-    else:
-        date_expr = "?::DATE"
-    mp_default = "?::VARCHAR"
-    if spec.marketplace_column and spec.marketplace_column in found:
-        mcol = f'upper(NULLIF(trim("{spec.marketplace_column}"), \'\'))'
-        ids = ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in MARKETPLACE_IDS.items())
-        mp_expr = f"COALESCE(COALESCE(MAP {{{ids}}}[{mcol}], {mcol}), {mp_default})"
-    else:
-        mp_expr = mp_default
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT {date_expr} AS snapshot_date, "
-        f"{mp_expr} AS marketplace, * FROM (SELECT {', '.join(exprs)} FROM {STAGE}_raw)",
-        [default_date, default_marketplace],
-    )
-    con.execute(f"DROP TABLE {STAGE}_raw")
+        flagged = con.execute(f"SELECT count(*) FILTER (WHERE {_BAD}) FROM {STAGE}").fetchone()
+        if flagged and flagged[0]:
+            con.execute(_read_sql(spec, prep, found))
+            _check_values(con, spec, found, path)  # raises, naming the first bad line
+            con.execute(f"DROP TABLE {STAGE}_raw")
+    con.execute(f"ALTER TABLE {STAGE} DROP COLUMN {_BAD}")
     if spec.key and spec.unique:
         keys = ", ".join(f'"{k}"' for k in spec.key)
         dup = con.execute(

@@ -1,11 +1,24 @@
-"""The SKUs that pull a day's factors down the most, with what to do about them."""
+"""The SKUs that pull a day's estimate down the most, with what to do about them.
+
+Candidates come from three places: the largest excess quantities (with Amazon's
+recommended action), the largest stranded quantities (with the reason), and
+best sellers that are out of stock. Each gets the points the estimate would gain
+if that one SKU were fixed, through the same score model, and the list is
+ranked by that gain.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 import duckdb
+
+from ipi.score.model import estimate, factors_for
+
+_CANDIDATES = 10  # per factor, before ranking
 
 
 @dataclass(frozen=True)
@@ -17,16 +30,17 @@ class Driver:
     units: float
     detail: str
     action: str
+    gain: float | None = None  # estimate points won by fixing it
 
     def line(self) -> str:
         label = f"{self.sku}" + (f" ({self.asin})" if self.asin else "")
-        return f"{label}: {self.detail} -> {self.action}"
+        gain = f" [~+{self.gain:.0f} pts]" if self.gain and self.gain >= 0.5 else ""
+        return f"{label}: {self.detail} -> {self.action}{gain}"
 
 
-def top_drivers(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, day: date,
-                n: int = 3) -> list[Driver]:
-    """Top ``n`` SKUs for excess and stranded units, and stocked-out best sellers."""
-    p = {"a": account, "m": marketplace, "d": day, "n": n}
+def _candidates(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
+                day: date) -> list[Driver]:
+    p = {"a": account, "m": marketplace, "d": day, "n": _CANDIDATES}
     out: list[Driver] = []
     for sku, asin, name, units, action in con.execute(
         """SELECT sku, asin, product_name, estimated_excess_quantity, recommended_action
@@ -44,19 +58,56 @@ def top_drivers(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, 
            FROM stranded_inventory
            WHERE account = $a AND marketplace = $m AND snapshot_date = $d
            GROUP BY sku HAVING units > 0 ORDER BY units DESC, sku LIMIT $n""", p).fetchall():
-        days = f", {(day - since).days} days" if since else ""
+        age = (day - since).days if since else None
+        days = "" if age is None else ", since today" if age == 0 else f", for {age} days"
         out.append(Driver("stranded", sku, asin, name, units,
                           f"{units:,.0f} stranded units ({reason}{days})", "fix the listing"))
-    for sku, asin, name, t60 in con.execute(
-        """SELECT m.sku, m.asin, m.product_name, p.units_shipped_t60
-           FROM fba_myi_inventory m
-           JOIN (SELECT sku, arg_max(units_shipped_t60, snapshot_date) AS units_shipped_t60
-                 FROM fba_inventory_planning
-                 WHERE account = $a AND marketplace = $m
-                   AND snapshot_date BETWEEN $d - 29 AND $d GROUP BY sku) p USING (sku)
+    for sku, asin, name, t60, share in con.execute(
+        """WITH sold AS (
+               SELECT sku, asin, arg_max(units_shipped_t60, snapshot_date) AS t60
+               FROM fba_inventory_planning
+               WHERE account = $a AND marketplace = $m
+                 AND snapshot_date BETWEEN $d - 29 AND $d GROUP BY sku, asin)
+           SELECT m.sku, m.asin, m.product_name, s.t60,
+                  s.t60 / (SELECT sum(t60) FROM sold WHERE t60 > 0)
+           FROM fba_myi_inventory m JOIN sold s USING (sku)
            WHERE m.account = $a AND m.marketplace = $m AND m.snapshot_date = $d
-             AND coalesce(m.afn_fulfillable_quantity, 0) = 0 AND p.units_shipped_t60 > 0
-           ORDER BY p.units_shipped_t60 DESC, m.sku LIMIT $n""", p).fetchall():
-        out.append(Driver("in_stock", sku, asin, name, t60,
+             AND coalesce(m.afn_fulfillable_quantity, 0) = 0 AND s.t60 > 0
+           ORDER BY s.t60 DESC, m.sku LIMIT $n""", p).fetchall():
+        out.append(Driver("in_stock", sku, asin, name, share,
                           f"out of stock, {t60:,.0f} units sold in 60 days", "restock"))
     return out
+
+
+def _gain(d: Driver, row: Mapping[str, Any], base: float) -> float | None:
+    """Points the estimate would gain if this SKU alone were fixed (other factors held)."""
+    oh = row.get("units_on_hand") or 0.0
+    values = {"excess": row.get("excess_pct"), "sell_through": row.get("sell_through"),
+              "stranded": row.get("stranded_pct"), "in_stock": row.get("in_stock_rate")}
+    if d.factor == "excess" and oh > d.units and row.get("excess_units") is not None:
+        left = oh - d.units  # removed or sold off
+        values["excess"] = 100.0 * max(row["excess_units"] - d.units, 0.0) / left
+        if row.get("stranded_units") is not None:
+            values["stranded"] = 100.0 * row["stranded_units"] / left
+    elif d.factor == "stranded" and oh > 0 and row.get("stranded_units") is not None:
+        values["stranded"] = 100.0 * max(row["stranded_units"] - d.units, 0.0) / oh
+    elif d.factor == "in_stock" and values["in_stock"] is not None:
+        # Back in stock for the whole 30-day window: its weight stops counting against.
+        values["in_stock"] = min(1.0, values["in_stock"] + d.units)
+    else:
+        return None
+    approx = {f for f, flag in (("sell_through", row.get("sell_through_approx")),
+                                ("in_stock", row.get("in_stock_approx"))) if flag}
+    after = estimate(values, factors=factors_for(row["marketplace"]), approximate=approx)
+    return None if after.score is None else after.score - base
+
+
+def top_drivers(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, day: date,
+                n: int = 5, row: Mapping[str, Any] | None = None) -> list[Driver]:
+    """The ``n`` SKUs whose fix would lift the day's estimate most (``row``: its daily_score)."""
+    found = _candidates(con, account, marketplace, day)
+    if row is None or row.get("score") is None:
+        return found[:n]
+    ranked = [replace(d, gain=_gain(d, row, row["score"])) for d in found]
+    ranked.sort(key=lambda d: (-(d.gain or 0.0), d.factor, d.sku))
+    return ranked[:n]

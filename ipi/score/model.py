@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 MODEL = "prior-1"
 ALL_FACTORS = ("excess", "sell_through", "stranded", "in_stock")
+LABELS = {"excess": "excess", "sell_through": "sell-through", "stranded": "stranded",
+          "in_stock": "in-stock"}
 DEFAULT_WEIGHTS: Mapping[str, float] = {
     "excess": 0.35, "sell_through": 0.35, "stranded": 0.15, "in_stock": 0.15,
 }
@@ -77,9 +79,9 @@ class Estimate:
     def notes(self) -> str:
         parts = []
         if self.missing:
-            parts.append("no data for " + ", ".join(self.missing))
+            parts.append("no data for " + ", ".join(LABELS[f] for f in self.missing))
         if self.approximate:
-            parts.append("approximate: " + ", ".join(self.approximate))
+            parts.append("short history for " + ", ".join(LABELS[f] for f in self.approximate))
         return "; ".join(parts)
 
 
