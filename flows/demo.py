@@ -15,14 +15,14 @@ from pathlib import Path
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # one line a day is enough
 
-from flows.daily import daily  # noqa: E402
-from ipi import pipeline  # noqa: E402
-from ipi.cli import print_table  # noqa: E402
-from ipi.demo import simulate, write_day  # noqa: E402
-from ipi.errors import ConfigError  # noqa: E402
-from ipi.score import scores  # noqa: E402
-from ipi.settings import load_settings  # noqa: E402
-from ipi.sources.files import FileDrops  # noqa: E402
+from flows.daily import daily
+from ipi import pipeline
+from ipi.cli import print_table
+from ipi.demo import simulate, write_day
+from ipi.errors import ConfigError
+from ipi.score import scores
+from ipi.settings import load_settings
+from ipi.sources.files import FileDrops
 
 MARKER = "ipi-demo.toml"
 

@@ -155,7 +155,7 @@ def simulate(start: date, days: int = 120, *, n_skus: int = 150, seed: int = 7,
 
 
 def _window(a: np.ndarray, t: int, w: int) -> np.ndarray:
-    return a[max(0, t - w + 1): t + 1].sum(axis=0)
+    return np.asarray(a[max(0, t - w + 1): t + 1].sum(axis=0))
 
 
 def write_day(sim: Simulation, i: int, folder: Path, *, report_id: int | None = None) -> list[Path]:

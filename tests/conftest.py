@@ -21,11 +21,10 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-import flows  # noqa: E402, F401  (the product's own Prefect defaults)
-
-from ipi.demo import Simulation, simulate  # noqa: E402
-from ipi.settings import Settings, load_settings  # noqa: E402
-from ipi.store import Store  # noqa: E402
+import flows  # noqa: F401  (the product's own Prefect defaults)
+from ipi.demo import Simulation, simulate
+from ipi.settings import Settings, load_settings
+from ipi.store import Store
 
 DEMO_START = date(2026, 6, 1)
 
@@ -122,7 +121,7 @@ def webhook_server() -> Iterator[Webhook]:
     hook = Webhook(_free_port())
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             if hook.fail_next > 0:
                 hook.fail_next -= 1

@@ -20,7 +20,7 @@ from ipi.errors import ConfigError, DeliveryError
 log = logging.getLogger(__name__)
 
 
-@notify(on="ipifile", name="ipi local file")
+@notify(on="ipifile", name="ipi local file")  # type: ignore[untyped-decorator, no-untyped-call]
 def _file_target(body: str, title: str, notify_type: str, meta: dict[str, Any],
                  *args: Any, **kwargs: Any) -> bool:
     """``ipifile:///absolute/path.log``: append the message to a file (the demo's sink)."""

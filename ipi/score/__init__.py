@@ -78,7 +78,8 @@ def _with_estimate(account: str, r: dict[str, Any]) -> tuple[Any, ...]:
 def scores(store: Store, account: str | None = None, *, start: date | None = None,
            end: date | None = None) -> list[dict[str, Any]]:
     """Stored daily scores, oldest first."""
-    where, params = ["TRUE"], []
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
     if account:
         where.append("account = ?")
         params.append(account)
@@ -89,6 +90,7 @@ def scores(store: Store, account: str | None = None, *, start: date | None = Non
         where.append("date <= ?")
         params.append(end)
     return store.query(
-        f"SELECT * FROM daily_score WHERE {' AND '.join(where)} ORDER BY account, marketplace, date",
+        f"SELECT * FROM daily_score WHERE {' AND '.join(where)} "
+        "ORDER BY account, marketplace, date",
         params,
     )

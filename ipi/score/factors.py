@@ -7,13 +7,13 @@ whatever the length of the history.
 - FBA units on hand: ``afn-warehouse-quantity`` summed over the MYI report
   (fulfillable + unsellable + reserved); without an MYI report that day, the
   planning report's available + reserved + unfulfillable.
-- excess %: Σ ``estimated-excess-quantity`` / units on hand × 100.
+- excess %: Σ ``estimated-excess-quantity`` / units on hand x 100.
 - sell-through: Σ ``units-shipped-t90`` / mean(units on hand today and 30, 60,
   90 days ago). When one of those snapshots is missing: the average on hand that
   Amazon's own per-SKU ``sell-through`` implies (t90 / sell-through), else the
   mean of the snapshots there are; marked approximate.
 - stranded %: Σ (fulfillable + unfulfillable + reserved) over the stranded
-  report / units on hand × 100; no stranded report that day means no value
+  report / units on hand x 100; no stranded report that day means no value
   (a header-only report means 0).
 - in-stock rate: over each ASIN with units shipped in the past 60 days, the
   share of the past 30 days' MYI snapshots in which it had fulfillable units,

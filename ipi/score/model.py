@@ -24,6 +24,7 @@ Pure: no clock, no database, no I/O.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
@@ -56,9 +57,9 @@ def subscore(factor: str, value: float) -> float:
         v = max(value, 0.0)
         return v / (v + 1.5)
     if factor == "excess":
-        return 1.0 / (1.0 + (max(value, 0.0) / 12.0) ** 1.5)
+        return 1.0 / (1.0 + math.pow(max(value, 0.0) / 12.0, 1.5))
     if factor == "stranded":
-        return 1.0 / (1.0 + (max(value, 0.0) / 2.0) ** 1.5)
+        return 1.0 / (1.0 + math.pow(max(value, 0.0) / 2.0, 1.5))
     if factor == "in_stock":
         return min(max((value - 0.5) / 0.5, 0.0), 1.0)
     raise ValueError(f"unknown factor {factor!r}; known: {', '.join(ALL_FACTORS)}")

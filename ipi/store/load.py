@@ -89,7 +89,8 @@ def load_file(
         )
         if staged.rows:
             parts = con.execute(
-                f"SELECT marketplace, snapshot_date, count(*) FROM {STAGE} GROUP BY ALL ORDER BY 2, 1"
+                f"SELECT marketplace, snapshot_date, count(*) FROM {STAGE} "
+                "GROUP BY ALL ORDER BY 2, 1"
             ).fetchall()
         else:  # a header-only report is data too: nothing stranded, say
             parts = [(default_marketplace, default_date, 0)]
