@@ -44,6 +44,9 @@ def daily(config: str | None = None, day: date | None = None) -> dict[str, objec
     summary: dict[str, object] = {}
     for account in settings.accounts:
         ing = ingest(settings, account, day)
+        if not ing.loaded:
+            log.warning("%s: no new reports in %s for %s; the day has no fresh estimate",
+                        account.name, settings.drop_dir(account), day)
         failures += [(f"{account.name}/{name}", why) for name, why in ing.failed]
         sc = score(settings, account, day, ing.days)
         al = alert(settings, account, day)

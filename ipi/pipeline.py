@@ -39,7 +39,8 @@ class IngestRun:
 
 
 def open_store(settings: Settings) -> Store:
-    return Store(settings.database_path, data_dir=settings.data_dir)
+    return Store(settings.database_path, data_dir=settings.data_dir,
+                 busy_timeout=settings.busy_timeout)
 
 
 def ingest(store: Store, account: Account, source: ReportSource, day: date) -> IngestRun:

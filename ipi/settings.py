@@ -59,6 +59,7 @@ class Alerts(_Model):
 class Settings(_Model):
     data_dir: Path = Path("data")
     database: Path | None = None  # default: <data_dir>/ipi.duckdb
+    busy_timeout: float = 60.0  # seconds to wait for another process holding the database
     policy: Policy = Field(default_factory=Policy)
     alerts: Alerts = Field(default_factory=Alerts)
     accounts: tuple[Account, ...] = ()
@@ -119,7 +120,9 @@ def settings_from_dict(
         "data_dir": _resolve(base_dir, store.get("data_dir", "data")),
         "database": _resolve(base_dir, store.get("database")),
     }
-    unknown = set(store) - {"data_dir", "database"}
+    if "busy_timeout" in store:
+        data["busy_timeout"] = store["busy_timeout"]
+    unknown = set(store) - {"data_dir", "database", "busy_timeout"}
     if unknown:
         raise ConfigError(f"unknown key(s) in [store]: {', '.join(sorted(unknown))}")
     if "policy" in raw:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -124,3 +126,42 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     assert main(["demo", "--dir", str(tmp_path / "mine")]) == 2
     assert (tmp_path / "mine" / "notes.txt").exists()
+
+
+def test_given_database_held_by_a_run_when_score_then_it_says_who_holds_it(
+        make_settings: Callable[..., tuple[Settings, Path]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """DuckDB lets one process in: a reader waits busy_timeout, then names the holder."""
+    settings, config = make_settings(extra="")
+    text = config.read_text().replace('data_dir = "data"', 'data_dir = "data"\nbusy_timeout = 1')
+    config.write_text(text)
+    from ipi.pipeline import open_store
+
+    open_store(settings).migrate()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('held', flush=True); time.sleep(30)", str(settings.database_path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert main(["score", "--config", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert f"held by process {holder.pid}" in err and "Retry when it has finished" in err
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_run_exits_1_naming_the_failed_file(
+        config: Path, demo_sim: Simulation, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ipi run` runs the daily flow; a failed drop makes it exit 1 with the file and reason,
+    after the good files loaded and the day was scored."""
+    drop = config.parent / "data" / "drops" / "acme"
+    write_day(demo_sim, 0, drop)
+    (drop / "notes.txt").write_text("just some notes\n")
+    assert main(["run", "--config", str(config), "--date", str(demo_sim.day(0))]) == 1
+    assert "acme/notes.txt" in capsys.readouterr().err
+    assert main(["score", "--config", str(config), "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["date"] == str(demo_sim.day(0)) and row["score"] is not None
