@@ -47,25 +47,24 @@ def ingest(store: Store, account: Account, source: ReportSource, day: date) -> I
     """Load every file the source has; a bad file is set aside and the rest still load."""
     run = IngestRun(account.name)
     with store.session():
-        _ingest_all(store, account, source, day, run)
+        for fetched in source.fetch(account, day):
+            try:
+                result = load_file(store, account.name, fetched.path, ingest_day=day,
+                                   default_marketplace=fetched.marketplace,
+                                   source=fetched.source, declared_charset=fetched.charset)
+            except (BadInput, OSError) as exc:
+                reason = (str(exc).removeprefix(f"{fetched.path}: ")
+                          if isinstance(exc, BadInput) else f"cannot be read: {exc}")
+                log.error("%s failed: %s", fetched.path.name, reason)
+                run.failed.append((fetched.path.name, reason))
+                try:
+                    source.failed(fetched, reason)
+                except OSError as move_exc:  # e.g. a read-only drop folder: say so, go on
+                    log.error("%s could not be moved aside: %s", fetched.path.name, move_exc)
+                continue
+            source.done(fetched)
+            (run.skipped if result.skipped else run.loaded).append(result)
     return run
-
-
-def _ingest_all(store: Store, account: Account, source: ReportSource, day: date,
-                run: IngestRun) -> None:
-    for fetched in source.fetch(account, day):
-        try:
-            result = load_file(store, account.name, fetched.path, ingest_day=day,
-                               default_marketplace=fetched.marketplace, source=fetched.source,
-                               declared_charset=fetched.charset)
-        except BadInput as exc:
-            reason = str(exc).removeprefix(f"{fetched.path}: ")
-            log.error("%s failed: %s", fetched.path.name, reason)
-            source.failed(fetched, reason)
-            run.failed.append((fetched.path.name, reason))
-            continue
-        source.done(fetched)
-        (run.skipped if result.skipped else run.loaded).append(result)
 
 
 def ingest_drops(settings: Settings, account: Account, day: date) -> IngestRun:

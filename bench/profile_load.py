@@ -1,0 +1,164 @@
+"""Where ``load_file``'s time and memory go, step by step.
+
+Runs the real ``ipi.store.load.load_file`` once on a fresh store, with timers
+wrapped around its steps (sha256, UTF-8 check, landing copy, every SQL
+statement, commit, close/checkpoint) and prints, per step, the seconds and the
+process's peak RSS so far (VmHWM). Nothing in ipi is changed: the wrappers are
+installed by monkeypatching for this process only.
+
+    python bench/profile_load.py bench/out/planning-1m.tsv
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import ipi.reports._base as base  # noqa: E402
+import ipi.reports._decode as decode  # noqa: E402
+import ipi.store as store_mod  # noqa: E402
+import ipi.store.load as load  # noqa: E402
+
+STEPS: list[tuple[str, float, float]] = []
+
+
+def _hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _record(name: str, t0: float) -> None:
+    STEPS.append((name, time.perf_counter() - t0, _hwm_mb()))
+
+
+def _timed(name: str, fn: Any) -> Any:
+    def wrapper(*a: Any, **kw: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn(*a, **kw)
+        finally:
+            _record(name, t0)
+    return wrapper
+
+
+def _label(sql: str) -> str:
+    s = " ".join(sql.split())
+    if "read_csv(" in s and s.startswith(f"CREATE OR REPLACE TEMP TABLE {base.STAGE}_raw"):
+        return "SQL read_csv -> _ipi_stage_raw (all VARCHAR)"
+    if "read_csv(" in s:
+        return "SQL read_csv + casts + checks -> _ipi_stage"
+    if s.startswith("SELECT count(*) FILTER (WHERE _ipi_bad)"):
+        return "SQL count rows failing a check"
+    if "DROP COLUMN" in s:
+        return "SQL drop the check column"
+    if "FROM _ipi_stage_raw" in s and s.startswith("SELECT count(*) FILTER"):
+        return "SQL type/key checks on _ipi_stage_raw"
+    if s.startswith(f"CREATE OR REPLACE TEMP TABLE {base.STAGE} AS"):
+        return "SQL typed cast -> _ipi_stage"
+    if "HAVING count(*) > 1" in s:
+        return "SQL duplicate-key check"
+    if s.startswith("INSERT INTO fba_") or s.startswith("INSERT INTO stranded"):
+        return "SQL insert into the report table"
+    if s.startswith("DELETE FROM"):
+        return "SQL delete old partitions"
+    return "SQL " + re.sub(r"\s+", " ", s)[:60]
+
+
+class _TimedCon:
+    def __init__(self, con: Any) -> None:
+        self._con = con
+
+    def execute(self, sql: str, *a: Any, **kw: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self._con.execute(sql, *a, **kw)
+        finally:
+            _record(_label(sql), t0)
+
+    def executemany(self, sql: str, *a: Any, **kw: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self._con.executemany(sql, *a, **kw)
+        finally:
+            _record(_label(sql), t0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def _install() -> None:
+    load.sha256_of = _timed("sha256 of the file", load.sha256_of)
+    load.land = _timed("landing copy (copy + fsync)", load.land)
+    decode.is_utf8 = _timed("UTF-8 validity check (is_utf8)", decode.is_utf8)
+    real_duck = load.duck
+    load.duck = lambda conn: _TimedCon(real_duck(conn))
+    base.duckdb  # noqa: B018  (stage keeps using the same module)
+
+    real_connect = store_mod.Store._connect
+
+    @contextmanager
+    def _connect(self: Any) -> Any:
+        with real_connect(self) as conn:
+            real_begin = conn.begin
+
+            @contextmanager
+            def begin() -> Any:
+                with real_begin() as tx:
+                    yield tx
+                    t0 = time.perf_counter()
+                    tx.commit()
+                    _record("commit", t0)
+
+            conn.begin = begin  # type: ignore[method-assign]
+            yield conn
+            t0 = time.perf_counter()
+        _record("close connection (checkpoint)", t0)
+
+    store_mod.Store._connect = _connect  # type: ignore[method-assign]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("file", type=Path)
+    ap.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out")
+    args = ap.parse_args(argv)
+    _install()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="profile-", dir=args.workdir))
+    try:
+        st = store_mod.Store(work / "ipi.duckdb", data_dir=work)
+        t_mig = time.perf_counter()
+        st.migrate()
+        _record("migrations (fresh database)", t_mig)
+        STEPS[:] = [s for s in STEPS if not s[0].startswith("close")][-1:]
+        t0 = time.perf_counter()
+        res = load.load_file(st, "bench", args.file.resolve(), ingest_day=date.today(),
+                             default_marketplace="US")
+        total = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{res.rows:,} rows of {res.report_type}; load_file took {total:.2f}s")
+    print(f"{'step':55s}{'seconds':>9s}{'share':>7s}{'peak RSS MB':>13s}")
+    for name, sec, hwm in STEPS:
+        if sec >= 0.005 or name.startswith(("sha", "UTF", "landing", "close", "commit")):
+            print(f"{name:55s}{sec:9.2f}{100 * sec / total:6.0f}%{hwm:13.0f}")
+    shown = sum(s for n, s, _ in STEPS if not n.startswith("migrations"))
+    print(f"{'(not in a step above: Python, detection, ...)':55s}{total - shown:9.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
