@@ -1,8 +1,9 @@
 """The daily flow: for each account, ingest -> score -> alert.
 
-Each task is one call into ``ipi.pipeline``. A file that fails is set aside
-and the rest of the run goes on; the flow then fails, naming the files, so a
-scheduler or the ``ipi run`` exit code shows it.
+Each task is one call into ``ipi.pipeline``; the account's source (drop folder
+or SP-API) is the library's business, not the flow's. A file or report that
+fails is set aside and the rest of the run goes on; the flow then fails,
+naming them, so a scheduler or the ``ipi run`` exit code shows it.
 """
 
 from __future__ import annotations
@@ -19,9 +20,17 @@ from ipi.score import ScoreRun
 from ipi.settings import Account, Settings, load_settings
 
 
+def _secret_block(name: str) -> str:
+    """Read a Prefect Secret block: how credentials reach workers without files."""
+    from prefect.blocks.system import Secret
+
+    block = Secret.load(name, _sync=True)  # type: ignore[call-arg]
+    return str(block.get())  # type: ignore[union-attr]
+
+
 @task(cache_policy=NO_CACHE)
 def ingest(settings: Settings, account: Account, day: date) -> pipeline.IngestRun:
-    return pipeline.ingest_drops(settings, account, day)
+    return pipeline.ingest_account(settings, account, day, secrets=_secret_block)
 
 
 @task(cache_policy=NO_CACHE)
@@ -45,8 +54,10 @@ def daily(config: str | None = None, day: date | None = None) -> dict[str, objec
     for account in settings.accounts:
         ing = ingest(settings, account, day)
         if not ing.loaded:
-            log.warning("%s: no new reports in %s for %s; the day has no fresh estimate",
-                        account.name, settings.drop_dir(account), day)
+            log.warning("%s: no new reports for %s; the day has no fresh estimate",
+                        account.name, day)
+        for name, why in ing.warnings:
+            log.warning("%s %s: %s", account.name, name, why)
         failures += [(f"{account.name}/{name}", why) for name, why in ing.failed]
         sc = score(settings, account, day, ing.days)
         al = alert(settings, account, day)

@@ -10,7 +10,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,49 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from ipi.errors import ConfigError
+    from ipi.sources.sp_api import SpApiSource, resolve_credentials
+
+    settings = _settings(args)
+    accounts = [settings.account(args.account)] if args.account else list(settings.accounts)
+    if not accounts:
+        raise ConfigError(f"no [[accounts]] in {settings.config_path}")
+    failed = 0
+    for account in accounts:
+        print(f"{account.name} ({account.source}, {', '.join(account.marketplaces)})")
+        results: list[tuple[str, bool, str]] = []
+        if account.source == "files":
+            drop = settings.drop_dir(account)
+            ok = drop.is_dir()
+            waiting = sum(1 for p in drop.iterdir() if p.is_file()) if ok else 0
+            results.append(("drop folder", ok, f"{drop} ({waiting} file(s) waiting)" if ok
+                            else f"{drop} does not exist: create it and drop reports there"))
+        else:
+            secrets: Callable[[str], str] | None = None
+            cfg = account.sp_api
+            if cfg.client_id_block or cfg.client_secret_block or cfg.refresh_token_block:
+                from flows.daily import _secret_block  # Prefect Secret blocks
+
+                secrets = _secret_block
+            try:
+                source = SpApiSource(account, resolve_credentials(account, lookup=secrets),
+                                     settings.spool_dir)
+            except ConfigError as exc:
+                results.append(("credentials", False, str(exc)))
+            else:
+                try:
+                    results += source.check()
+                finally:
+                    source.close()
+        for name, ok, detail in results:
+            print(f"  {'ok  ' if ok else 'FAIL'}  {name}: {detail}")
+            failed += not ok
+    if failed:
+        print(f"{failed} check(s) failed")
+    return 1 if failed else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from flows.demo import run_demo
 
@@ -160,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the day for files that name none in content or file name "
                          "(default: today)")
     sp.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("check", help="verify each account's drop folder, or its SP-API "
+                        "credentials and report access, and say what is missing")
+    common(sp)
+    sp.add_argument("--account", help="only this account")
+    sp.set_defaults(func=cmd_check)
 
     sp = sub.add_parser("score", help="show the estimates: latest day, or --history N days")
     common(sp)

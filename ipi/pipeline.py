@@ -7,6 +7,7 @@ directly. Each step opens the store for its own short transactions.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -18,6 +19,8 @@ from ipi.sources import ReportSource
 from ipi.sources.files import FileDrops
 from ipi.store import Store
 from ipi.store.load import LoadResult, load_file
+
+SecretLookup = Callable[[str], str]
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,8 @@ class IngestRun:
     account: str
     loaded: list[LoadResult] = field(default_factory=list)
     skipped: list[LoadResult] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file or report, reason)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # e.g. a CANCELLED report
 
     @property
     def days(self) -> list[date]:
@@ -64,11 +68,35 @@ def ingest(store: Store, account: Account, source: ReportSource, day: date) -> I
                 continue
             source.done(fetched)
             (run.skipped if result.skipped else run.loaded).append(result)
+    for problem in source.problems:
+        (run.failed if problem.fatal else run.warnings).append((problem.name, problem.reason))
     return run
 
 
-def ingest_drops(settings: Settings, account: Account, day: date) -> IngestRun:
-    return ingest(open_store(settings), account, FileDrops(settings.drop_dir(account)), day)
+def source_for(settings: Settings, account: Account,
+               secrets: SecretLookup | None = None) -> ReportSource:
+    """The account's configured source: its drop folder, or the SP-API."""
+    if account.source == "sp-api":
+        from ipi.sources.sp_api import SpApiSource, resolve_credentials
+
+        return SpApiSource(account, resolve_credentials(account, lookup=secrets),
+                           settings.spool_dir)
+    return FileDrops(settings.drop_dir(account))
+
+
+def ingest_account(settings: Settings, account: Account, day: date,
+                   secrets: SecretLookup | None = None) -> IngestRun:
+    """Fetch and load the account's reports for ``day`` from its configured source.
+
+    ``secrets`` reads a named secret (flows pass one for Prefect Secret blocks).
+    """
+    source = source_for(settings, account, secrets)
+    try:
+        return ingest(open_store(settings), account, source, day)
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
 
 
 def score(settings: Settings, account: Account, day: date,

@@ -24,11 +24,51 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SpApi(_Model):
+    """How to reach the Selling Partner API for one account. Names of secrets, never values."""
+
+    # Environment variables holding the LWA client id and secret of the SP-API app, and
+    # the seller's refresh token. Default: IPI_LWA_CLIENT_ID, IPI_LWA_CLIENT_SECRET
+    # (one app for every account) and IPI_<ACCOUNT>_REFRESH_TOKEN.
+    client_id_env: str = "IPI_LWA_CLIENT_ID"
+    client_secret_env: str = "IPI_LWA_CLIENT_SECRET"
+    refresh_token_env: str | None = None
+    # Or Prefect Secret blocks, read by the flows when they run under Prefect.
+    client_id_block: str | None = None
+    client_secret_block: str | None = None
+    refresh_token_block: str | None = None
+    endpoint: str | None = None  # default: the marketplace's regional SP-API endpoint
+    token_url: str = "https://api.amazon.com/auth/o2/token"
+    report_types: tuple[str, ...] = (
+        "GET_FBA_INVENTORY_PLANNING_DATA",
+        "GET_STRANDED_INVENTORY_UI_DATA",
+        "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA",
+    )
+    poll_deadline: float = 3600.0  # seconds to wait for Amazon to generate the reports
+    poll_interval: float = 15.0  # first wait between status checks; grows to 2 minutes
+    retries: int = 5  # per request, for 429 and 5xx, with exponential backoff
+    backoff: float = 1.0  # seconds before the first retry
+
+
 class Account(_Model):
     name: str
     marketplaces: tuple[str, ...] = ("US",)
+    source: str = "files"  # files | sp-api
     drop_dir: Path | None = None  # default: <data_dir>/drops/<name>
     threshold: float | None = None  # overrides policy.threshold for this account
+    sp_api: SpApi = Field(default_factory=SpApi)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        if v not in ("files", "sp-api"):
+            raise ValueError("use 'files' (drop folder) or 'sp-api'")
+        return v
+
+    @property
+    def refresh_token_env(self) -> str:
+        default = "IPI_" + re.sub(r"[^A-Z0-9]", "_", self.name.upper()) + "_REFRESH_TOKEN"
+        return self.sp_api.refresh_token_env or default
 
     @field_validator("name")
     @classmethod
@@ -73,6 +113,10 @@ class Settings(_Model):
     @property
     def raw_dir(self) -> Path:
         return self.data_dir / "raw"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
 
     def drop_dir(self, account: Account) -> Path:
         return account.drop_dir or self.data_dir / "drops" / account.name

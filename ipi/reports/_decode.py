@@ -25,6 +25,7 @@ from tempfile import TemporaryDirectory
 from ipi.errors import BadFile
 
 GZIP_MAGIC = b"\x1f\x8b"
+_LATIN1 = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii"}
 _CHUNK = 1 << 22
 # DuckDB's read_csv expands these in a path: "stock?.txt" or "plan [DE].txt" would
 # read the files beside it that the pattern matches, too or instead.
@@ -125,6 +126,10 @@ def prepared(path: Path, declared_charset: str | None = None) -> Iterator[Prepar
             raise BadFile("this is a spreadsheet (xlsx/xls) or a zip, not a report: download "
                           "the report as tab-separated text", path=path)
         charset = declared_charset.lower() if declared_charset else None
+        if charset in _LATIN1:
+            # Servers say ISO-8859-1 for what is cp1252 (its superset for printable text):
+            # reading it as latin-1 would turn the euro sign and dashes into control characters.
+            charset = "cp1252"
         if charset is None and not is_utf8(current):
             # Decided on the whole file, not its first line: an ASCII header is common
             # above cp1252 product names.

@@ -2,7 +2,8 @@
 
 A source yields ``Fetched`` files for an account and day, then hears whether
 each one loaded (``done``) or not (``failed``), so it can move it aside,
-acknowledge it, or ask again.
+acknowledge it, or ask again. What it could not deliver at all it lists in
+``problems``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,18 @@ class Fetched:
     source: str = "file"
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A report the source could not deliver (FATAL, CANCELLED, timed out, refused)."""
+
+    name: str  # e.g. "US GET_FBA_INVENTORY_PLANNING_DATA"
+    reason: str
+    fatal: bool  # fails the run; else a warning (no data for that report today)
+
+
 class ReportSource(Protocol):
+    problems: list[Problem]
+
     def fetch(self, account: Account, day: date) -> Iterable[Fetched]: ...
 
     def done(self, fetched: Fetched) -> None: ...

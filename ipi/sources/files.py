@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from ipi.settings import Account
-from ipi.sources import Fetched
+from ipi.sources import Fetched, Problem
 
 PROCESSED, FAILED = "processed", "failed"
 # Names a browser or sync tool gives a file it is still writing.
@@ -67,6 +67,7 @@ class FileDrops:
         self.root = root
         self.paths = paths
         self.move_done = move_done
+        self.problems: list[Problem] = []
 
     def _marketplace(self, account: Account, path: Path) -> str:
         for part in path.parent.parts[::-1]:

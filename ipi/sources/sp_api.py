@@ -1,0 +1,350 @@
+"""The SP-API source: Amazon's Reports API 2021-06-30 through python-amazon-sp-api.
+
+For one account, every report type of every marketplace is asked for up front
+(reusing a report Amazon already has from the regeneration window, since a new
+request inside it comes back FATAL), then all are polled together, so a run
+takes about as long as the slowest report. Each finished document is
+downloaded as Amazon serves it (gzip and the charset its Content-Type
+declares) into a spool file, and loaded like any dropped file.
+
+The document is fetched with httpx, not the library's ``download=True``: the
+library decodes it, falling back to ISO-8859-1 when no charset is declared,
+which garbles cp1252, and it drops the raw bytes the landing zone keeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import SecretStr
+from sp_api.api import ReportsV2
+from sp_api.auth import AccessTokenClient
+from sp_api.auth.exceptions import AuthorizationError
+from sp_api.base import Marketplaces
+from sp_api.base._transport_httpx import HttpxTransport
+from sp_api.base.exceptions import SellingApiException, SellingApiForbiddenException
+
+from ipi.errors import ConfigError
+from ipi.settings import Account
+from ipi.sources import Fetched, Problem
+from ipi.sources.files import move_aside
+from ipi.sources.pacing import PacedTransport, RateLimiter
+
+log = logging.getLogger(__name__)
+
+# Amazon answers FATAL to a second request for the same report inside these windows.
+REGENERATION_WINDOW = {
+    "GET_FBA_INVENTORY_PLANNING_DATA": timedelta(hours=4),
+    "GET_STRANDED_INVENTORY_UI_DATA": timedelta(minutes=30),
+    "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA": timedelta(minutes=30),
+}
+_DEFAULT_WINDOW = timedelta(minutes=30)
+_MARKETPLACE_ALIASES = {"UK": "GB"}  # the library spells the UK marketplace GB
+_MAX_POLL_WAIT = 120.0
+_ROLE_HINT = ("the SP-API app needs the 'Amazon Fulfillment' and 'Inventory and Order "
+              "Tracking' roles, and the seller must authorize it again after a role change")
+
+SecretLookup = Callable[[str], str]
+
+
+def marketplace(code: str) -> Marketplaces:
+    try:
+        return Marketplaces[_MARKETPLACE_ALIASES.get(code.upper(), code.upper())]
+    except KeyError:
+        raise ConfigError(f"unknown marketplace {code!r}; use a two-letter code such as "
+                          "US, CA, UK, DE, JP") from None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    client_id: SecretStr
+    client_secret: SecretStr
+    refresh_token: SecretStr
+
+
+def resolve_credentials(account: Account, env: Mapping[str, str] | None = None,
+                        lookup: SecretLookup | None = None) -> Credentials:
+    """The account's LWA credentials from Prefect Secret blocks (when named) or the environment."""
+    env = os.environ if env is None else env
+    cfg = account.sp_api
+    values: dict[str, SecretStr] = {}
+    for field, what, env_name, block in (
+        ("client_id", "the LWA client id of your SP-API app", cfg.client_id_env,
+         cfg.client_id_block),
+        ("client_secret", "the LWA client secret of your SP-API app", cfg.client_secret_env,
+         cfg.client_secret_block),
+        ("refresh_token", "the seller's refresh token", account.refresh_token_env,
+         cfg.refresh_token_block),
+    ):
+        if block:
+            if lookup is None:
+                raise ConfigError(f"account {account.name}: {field} comes from the Prefect Secret "
+                                  f"block {block!r}, which only a Prefect flow can read; run "
+                                  f"`ipi run`, or set {env_name} instead")
+            try:
+                values[field] = SecretStr(lookup(block))
+            except Exception as exc:
+                raise ConfigError(f"account {account.name}: cannot read the Prefect Secret "
+                                  f"block {block!r} ({type(exc).__name__}); create it with "
+                                  f"{what}") from None
+        elif env.get(env_name):
+            values[field] = SecretStr(env[env_name])
+        else:
+            raise ConfigError(f"account {account.name}: set the environment variable "
+                              f"{env_name} to {what}")
+    return Credentials(**values)
+
+
+def token_client_class(token_url: str) -> type[AccessTokenClient]:
+    """An AccessTokenClient that asks ``token_url`` (the library only knows Amazon's)."""
+    parts = urlsplit(token_url)
+    attrs = {"scheme": f"{parts.scheme}://", "host": parts.netloc, "path": parts.path}
+    return type("IpiTokenClient", (AccessTokenClient,), attrs)
+
+
+@dataclass
+class _Job:
+    marketplace: str
+    report_type: str
+    report_id: str | None = None
+    reused: bool = False
+    done: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.marketplace} {self.report_type}"
+
+
+class SpApiSource:
+    """The ReportSource for an account on the SP-API."""
+
+    def __init__(self, account: Account, credentials: Credentials, spool: Path, *,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.account = account
+        self.cfg = account.sp_api
+        self.credentials = credentials
+        self.spool = spool / account.name
+        self.problems: list[Problem] = []
+        self._sleep, self._clock = sleep, clock
+        self.limiter = RateLimiter(sleep=sleep, clock=clock)
+        self._clients: dict[str, ReportsV2] = {}
+        transport = PacedTransport(retries=self.cfg.retries, backoff=self.cfg.backoff,
+                                   sleep=sleep)
+        self._download = httpx.Client(transport=transport, timeout=300)
+
+    # -- the library, behind our transport -------------------------------------------
+
+    def _client(self, code: str) -> ReportsV2:
+        if code not in self._clients:
+            mp = marketplace(code)
+            client = ReportsV2(
+                marketplace=mp,
+                refresh_token=self.credentials.refresh_token.get_secret_value(),
+                credentials={
+                    "lwa_app_id": self.credentials.client_id.get_secret_value(),
+                    "lwa_client_secret": self.credentials.client_secret.get_secret_value(),
+                },
+                auth_token_client_class=token_client_class(self.cfg.token_url),
+            )
+            client.endpoint = (self.cfg.endpoint or mp.endpoint).rstrip("/")
+            paced = PacedTransport(self.limiter, retries=self.cfg.retries,
+                                   backoff=self.cfg.backoff, sleep=self._sleep)
+            # The library takes an httpx client here; ours paces and retries.
+            client._transport = HttpxTransport(client=httpx.Client(transport=paced, timeout=60))
+            client._auth._transport = HttpxTransport(client=httpx.Client(
+                transport=PacedTransport(retries=self.cfg.retries, backoff=self.cfg.backoff,
+                                         sleep=self._sleep), timeout=60))
+            self._clients[code] = client
+        return self._clients[code]
+
+    def _call(self, code: str, what: str, fn: Callable[[ReportsV2], Any]) -> Any:
+        """Call the library; turn refusals into configuration errors naming the account."""
+        try:
+            return fn(self._client(code))
+        except AuthorizationError as exc:
+            raise ConfigError(
+                f"account {self.account.name}: Amazon refused the LWA credentials "
+                f"({exc.error_code or exc.status_code}): check the client id and secret, and "
+                f"authorize the app again to get a new refresh token into "
+                f"{self.account.refresh_token_env}") from None
+        except SellingApiForbiddenException:
+            raise ConfigError(
+                f"account {self.account.name}: the SP-API refused {what} in {code} (403): "
+                f"{_ROLE_HINT}") from None
+
+    # -- the ReportSource protocol ---------------------------------------------------
+
+    def fetch(self, account: Account, day: date) -> Iterator[Fetched]:
+        jobs = [_Job(mp, rt) for mp in account.marketplaces for rt in self.cfg.report_types]
+        for job in jobs:
+            self._start(job)
+        deadline = self._clock() + self.cfg.poll_deadline
+        wait = self.cfg.poll_interval
+        pending = [j for j in jobs if j.report_id]
+        while pending:
+            still = []
+            for job in pending:
+                fetched = self._poll(job)
+                if fetched is not None:
+                    yield fetched
+                if not job.done:
+                    still.append(job)
+            pending = still
+            if not pending:
+                break
+            left = deadline - self._clock()
+            if left <= 0:
+                for job in pending:
+                    self._problem(job, f"report {job.report_id} still not ready after "
+                                       f"{self.cfg.poll_deadline:.0f}s (sp_api.poll_deadline)")
+                break
+            self._sleep(min(wait, left))
+            wait = min(wait * 1.5, _MAX_POLL_WAIT)
+
+    def done(self, fetched: Fetched) -> None:
+        fetched.path.unlink(missing_ok=True)
+
+    def failed(self, fetched: Fetched, reason: str) -> None:
+        move_aside(fetched.path, reason)
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._download.close()
+
+    def check(self) -> list[tuple[str, bool, str]]:
+        """Can we get a token and list each report type in each marketplace? (name, ok, detail)"""
+        results: list[tuple[str, bool, str]] = []
+        first = self.account.marketplaces[0]
+        try:
+            self._call(first, "the token", lambda c: c.auth)
+            results.append(("LWA token", True, f"refresh token from "
+                            f"{self.cfg.refresh_token_block or self.account.refresh_token_env}"))
+        except ConfigError as exc:
+            return [("LWA token", False, str(exc))]
+        for code in self.account.marketplaces:
+            mp_id = marketplace(code).marketplace_id
+            for rt in self.cfg.report_types:
+                try:
+                    self._call(code, rt, partial(_list_one, report_type=rt, mp_id=mp_id))
+                    results.append((f"{code} {rt}", True, "report access"))
+                except ConfigError as exc:
+                    results.append((f"{code} {rt}", False, str(exc)))
+                except (SellingApiException, httpx.HTTPError) as exc:
+                    results.append((f"{code} {rt}", False, _describe(exc)))
+        return results
+
+    # -- steps -----------------------------------------------------------------------
+
+    def _problem(self, job: _Job, reason: str, *, fatal: bool = True) -> None:
+        job.done = True
+        self.problems.append(Problem(job.name, reason, fatal))
+        (log.error if fatal else log.warning)("%s %s: %s", self.account.name, job.name, reason)
+
+    def _start(self, job: _Job) -> None:
+        """Reuse a report from the regeneration window, else request one."""
+        mp_id = marketplace(job.marketplace).marketplace_id
+        since = datetime.now(UTC) - REGENERATION_WINDOW.get(job.report_type, _DEFAULT_WINDOW)
+        try:
+            found = self._call(job.marketplace, job.report_type, lambda c: c.get_reports(
+                reportTypes=[job.report_type], marketplaceIds=[mp_id],
+                processingStatuses=["DONE", "IN_QUEUE", "IN_PROGRESS"],
+                createdSince=since.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            )).payload.get("reports") or []
+            if found:
+                newest = max(found, key=lambda r: r.get("createdTime", ""))
+                job.report_id, job.reused = newest["reportId"], True
+                log.info("%s %s: reusing report %s (%s)", self.account.name, job.name,
+                         job.report_id, newest.get("processingStatus"))
+                return
+            created = self._call(job.marketplace, job.report_type, lambda c: c.create_report(
+                reportType=job.report_type, marketplaceIds=[mp_id]))
+            job.report_id = created.payload["reportId"]
+        except (SellingApiException, httpx.HTTPError) as exc:
+            self._problem(job, f"could not request the report: {_describe(exc)}")
+
+    def _poll(self, job: _Job) -> Fetched | None:
+        try:
+            report = self._call(job.marketplace, job.report_type,
+                                lambda c: c.get_report(job.report_id)).payload
+            status = report.get("processingStatus")
+            if status == "DONE":
+                job.done = True
+                return self._fetch_document(job, report["reportDocumentId"])
+            if status == "CANCELLED":
+                self._problem(job, f"Amazon cancelled report {job.report_id}: no data for this "
+                                   "day (Amazon does this when there is nothing to report)",
+                              fatal=False)
+            elif status == "FATAL":
+                why = ""
+                if report.get("reportDocumentId"):
+                    why = ": " + self._failure_text(job, report["reportDocumentId"])
+                self._problem(job, f"Amazon could not generate report {job.report_id} "
+                                   f"(FATAL){why}")
+        except (SellingApiException, httpx.HTTPError) as exc:
+            self._problem(job, f"report {job.report_id}: {_describe(exc)}")
+        return None
+
+    def _document(self, job: _Job, document_id: str) -> tuple[bytes, str | None, bool]:
+        """The document's bytes as served, its declared charset, and whether it is gzip."""
+        for attempt in range(3):
+            meta = self._call(job.marketplace, job.report_type,
+                              lambda c: c.get_report_document(document_id)).payload
+            response = self._download.get(meta["url"])
+            if response.status_code == 403 and attempt < 2:
+                # Pre-signed URLs expire after five minutes: ask for a fresh one.
+                log.warning("%s: the document URL expired; asking for a new one", job.name)
+                continue
+            response.raise_for_status()
+            return (response.content, response.charset_encoding,
+                    meta.get("compressionAlgorithm") == "GZIP")
+        raise httpx.HTTPError("the document URL kept expiring")
+
+    def _failure_text(self, job: _Job, document_id: str) -> str:
+        try:
+            content, charset, gz = self._document(job, document_id)
+        except (SellingApiException, httpx.HTTPError) as exc:
+            return f"(its failure document could not be read: {_describe(exc)})"
+        if gz:
+            import gzip
+            content = gzip.decompress(content)
+        return " ".join(content.decode(charset or "utf-8", "replace").split())[:500]
+
+    def _fetch_document(self, job: _Job, document_id: str) -> Fetched | None:
+        try:
+            content, charset, gz = self._document(job, document_id)
+        except (SellingApiException, httpx.HTTPError) as exc:
+            self._problem(job, f"report {job.report_id}: the document could not be "
+                               f"downloaded: {_describe(exc)}")
+            return None
+        self.spool.mkdir(parents=True, exist_ok=True)
+        path = self.spool / f"{job.report_type}.{job.marketplace}.{job.report_id}.txt"
+        if gz:
+            path = path.with_name(path.name + ".gz")
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_bytes(content)
+        tmp.replace(path)
+        return Fetched(path=path, marketplace=job.marketplace, charset=charset,
+                       source=f"sp-api:{job.report_id}")
+
+
+def _list_one(client: ReportsV2, *, report_type: str, mp_id: str) -> Any:
+    return client.get_reports(reportTypes=[report_type], marketplaceIds=[mp_id], pageSize=1)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, SellingApiException):
+        code = getattr(exc, "code", None)
+        return f"{type(exc).__name__}{f' ({code})' if code else ''}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
