@@ -136,9 +136,14 @@ class PacedTransport(httpx.BaseTransport):
                 if self.limiter is not None:
                     self.limiter.observe(op, response.headers.get("x-amzn-RateLimit-Limit"))
                 retryable = response.status_code == 429 or response.status_code >= 500
-                if not retryable or attempt >= self.retries:
+                if not retryable:
                     return response
                 response.read()
+                if attempt >= self.retries:
+                    # The library would read an empty 429/5xx body as an empty success.
+                    raise httpx.HTTPStatusError(
+                        f"{op} answered {response.status_code} {self.retries + 1} times; "
+                        "gave up", request=request, response=response)
                 response.close()
                 log.warning("%s answered %d; retrying (attempt %d of %d)", op,
                             response.status_code, attempt + 1, self.retries)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from ipi.reports import detect
 from ipi.reports._base import STAGE, stage
 from ipi.store import Store, duck, utcnow
@@ -32,6 +34,14 @@ def date_from_name(name: str) -> date | None:
         except ValueError:
             continue
     return None
+
+
+def _from_content(con: duckdb.DuckDBPyConnection, column: str | None, rows: int) -> bool:
+    """Whether every staged row got ``column`` (a date or marketplace) from the file itself."""
+    if not column or not rows:
+        return False
+    missing = con.execute(f'SELECT count(*) FROM {STAGE} WHERE "{column}" IS NULL').fetchone()
+    return bool(missing and missing[0] == 0)
 
 
 @dataclass
@@ -64,8 +74,9 @@ def load_file(
         con = duck(conn)
         seen = con.execute(
             "SELECT report_type FROM ingested_file WHERE account = ? AND sha256 = ? "
-            "AND (date_source = 'content' OR default_date = ?)",
-            [account, sha, default_date],
+            "AND (date_source = 'content' OR default_date = ?) "
+            "AND (marketplace_source = 'content' OR default_marketplace = ?)",
+            [account, sha, default_date, default_marketplace],
         ).fetchone()
         if seen:
             result.report_type, result.skipped = seen[0], True
@@ -78,14 +89,12 @@ def load_file(
         )
         spec = staged.spec
         result.report_type, result.rows = spec.report_type, staged.rows
-        content_dates = False
-        if spec.date_column and staged.rows:
-            missing = con.execute(
-                f'SELECT count(*) FROM {STAGE} WHERE "{spec.date_column}" IS NULL'
-            ).fetchone()
-            content_dates = bool(missing and missing[0] == 0)
         result.date_source = (
-            "content" if content_dates else "file name" if name_date else "ingestion day"
+            "content" if _from_content(con, spec.date_column, staged.rows)
+            else "file name" if name_date else "ingestion day"
+        )
+        marketplace_source = (
+            "content" if _from_content(con, spec.marketplace_column, staged.rows) else "default"
         )
         if staged.rows:
             parts = con.execute(
@@ -129,9 +138,10 @@ def load_file(
              str(landing_path(Path("raw"), sha)), now],
         )
         con.execute(
-            "INSERT OR REPLACE INTO ingested_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO ingested_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [account, sha, spec.report_type, path.name, source, staged.charset,
-             result.date_source, staged.rows, default_date, now],
+             result.date_source, staged.rows, default_date, default_marketplace,
+             marketplace_source, now],
         )
         con.execute(f"DROP TABLE {STAGE}")
         con.execute("DROP TABLE _ipi_parts")

@@ -27,12 +27,14 @@ MIGRATIONS: list[tuple[str, str]] = [
             charset VARCHAR NOT NULL,
             date_source VARCHAR NOT NULL,     -- content | file name | ingestion day
             rows BIGINT NOT NULL,
-            -- the day the file's rows get when it names none (file name, else ingestion):
-            -- the same bytes dropped for another day are another load (a header-only
-            -- stranded report is byte-identical every day)
+            -- the day and marketplace the rows get when the file names none: the same
+            -- bytes for another day or marketplace are another load (a header-only
+            -- stranded report is byte-identical every day and in every marketplace)
             default_date DATE NOT NULL,
+            default_marketplace VARCHAR NOT NULL,
+            marketplace_source VARCHAR NOT NULL,  -- content | default
             ingested_at TIMESTAMP NOT NULL,
-            PRIMARY KEY (account, sha256, default_date)
+            PRIMARY KEY (account, sha256, default_date, default_marketplace)
         );
         CREATE TABLE report_partition (
             account VARCHAR NOT NULL,

@@ -86,6 +86,10 @@ def _parse_time(value: str) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
 
+def _normalized_time(value: Any) -> str | None:
+    return None if value is None else _iso(_parse_time(str(value)))
+
+
 def _split_list(values: list[str] | None) -> list[str]:
     """Accept both ``a=X&a=Y`` and ``a=X,Y`` (and mixes)."""
     out: list[str] = []
@@ -175,7 +179,7 @@ class _Report:
     created_mono: float
     generation_seconds: float
     seq: int
-    report_options: dict[str, Any] | None = None
+    report_options: dict[str, Any] | None = None  # kept, not served (not in the Report model)
     data_start_time: str | None = None
     data_end_time: str | None = None
     forced_status: str | None = None  # decided at creation (regeneration window, cancel, existing)
@@ -204,7 +208,38 @@ class _Scripted:
 
 
 class FakeSpApi:
-    """The fake server. See the module docstring."""
+    """The fake server (see the module docstring).
+
+    Operations (``Recorded.operation``): ``token`` (POST /auth/o2/token),
+    ``createReport``, ``getReports``, ``getReport``, ``cancelReport`` (DELETE),
+    ``getReportDocument``, ``download`` (GET /download/<token>), ``other``.
+
+    Knobs (attributes, settable at any time):
+
+    * ``generation_seconds`` - createReport to finished; IN_QUEUE for the first
+      third, then IN_PROGRESS. Snapshotted per report at creation.
+    * ``expire_next_downloads`` - the next N downloads answer 403 "Request has
+      expired" (S3 XML). Download URLs also really expire after
+      ``download_url_ttl_seconds`` (300, as at Amazon).
+    * ``token_error`` - LWA answers ``{"error": .., "error_description": ..}``,
+      400 (401 for ``invalid_client``).
+    * ``access_token_ttl`` - ``expires_in``; SP-API calls with an expired token get 403.
+    * ``regeneration_window_seconds`` - {reportType: seconds}: createReport for a
+      type+marketplace whose previous report (not FATAL/CANCELLED) was requested
+      within the window finishes FATAL, without a document.
+    * ``rate_limit_header`` - value of ``x-amzn-RateLimit-Limit`` on every SP-API answer.
+    * ``enforce_rate_limits`` / ``rate_scale`` / ``rate_limits`` - token buckets per
+      operation (rate x rate_scale, burst), full at first use; excess answers 429
+      with an errors body and counts in ``self_throttled``. While enforcing, the
+      rate header defaults to the operation's scaled rate.
+
+    Outcomes resolve when a report is first seen finished: the document is what
+    ``set_document`` says *then* for (reportType, first marketplaceId), an empty
+    document if nothing was set; the status is ``set_outcome``'s (sticky) or DONE.
+    Scripted ``throttle``/``fail`` answers queue per operation in call order, run
+    before rate limiting but after the access-token check, and apply to
+    ``token`` and ``download`` too (LWA JSON / S3 XML bodies there).
+    """
 
     def __init__(self) -> None:
         self.url: str = ""
@@ -244,14 +279,17 @@ class FakeSpApi:
     def start(self) -> FakeSpApi:
         if self._server is not None:
             return self
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        server.daemon_threads = True
+        server_class = type("_Server", (ThreadingHTTPServer,), {
+            "request_queue_size": 128,  # the default 5 drops SYNs under concurrent clients
+            "daemon_threads": True,
+        })
+        server = server_class(("127.0.0.1", 0), _make_handler(self))
         self._server = server
         port = server.server_address[1]
         self.url = f"http://127.0.0.1:{port}"
         self.token_url = f"{self.url}{TOKEN_PATH}"
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05},
+            target=server.serve_forever, kwargs={"poll_interval": 0.01},
             name=f"FakeSpApi:{port}", daemon=True,
         )
         self._thread.start()
@@ -403,8 +441,6 @@ class FakeSpApi:
             "createdTime": _iso(report.created),
             "processingStatus": status,
         }
-        if report.report_options:
-            out["reportOptions"] = report.report_options
         if status != "IN_QUEUE" and not report.cancelled_in_queue:
             out["processingStartTime"] = _iso(report.created + timedelta(seconds=gen / 3))
         if status in FINAL_STATUSES:
@@ -447,7 +483,8 @@ class FakeSpApi:
                 marketplace_ids=list(marketplace_ids), created=now, created_mono=now_mono,
                 generation_seconds=max(0.0, float(self.generation_seconds)),
                 seq=next(self._seq), report_options=options,
-                data_start_time=spec.get("dataStartTime"), data_end_time=spec.get("dataEndTime"),
+                data_start_time=_normalized_time(spec.get("dataStartTime")),
+                data_end_time=_normalized_time(spec.get("dataEndTime")),
             )
             window = self.regeneration_window_seconds.get(report_type, 0.0)
             if window > 0 and self._produced_within(report.key, now_mono, window):

@@ -41,6 +41,13 @@ CONTENT = "sku\tavailable\tsell-through\nSKU-1\t12\t1.5\nSKU-é\t0\t0\n".encode(
 CREDENTIALS = {"lwa_app_id": "amzn1.application-oa2-client.test", "lwa_client_secret": "secret"}
 
 
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    """For talking to the fake directly (one client: building one costs ~40 ms)."""
+    with httpx.Client() as client:
+        yield client
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeSpApi]:
     with FakeSpApi() as server:
@@ -66,6 +73,7 @@ def make_client(fake: FakeSpApi) -> ClientFactory:
             refresh_token=f"Atzr|test-{uuid.uuid4().hex}",
             marketplace=marketplace,
             auth_token_client_class=token_client_for(fake),
+            verify=False,  # plain HTTP anyway; skips loading CA certificates (~40 ms a client)
         )
         client.endpoint = fake.url
         return client
@@ -78,8 +86,8 @@ def client(make_client: ClientFactory) -> ReportsV2:
     return make_client()
 
 
-def _token(fake: FakeSpApi) -> str:
-    res = httpx.post(fake.token_url, data={
+def _token(fake: FakeSpApi, http: httpx.Client) -> str:
+    res = http.post(fake.token_url, data={
         "grant_type": "refresh_token", "refresh_token": "rt", **{
             "client_id": "id", "client_secret": "secret"}})
     assert res.status_code == 200
@@ -89,9 +97,10 @@ def _token(fake: FakeSpApi) -> str:
 # ---------------------------------------------------------------- the happy path
 
 
-def test_create_poll_document_download_roundtrip(fake: FakeSpApi, client: ReportsV2) -> None:
+def test_create_poll_document_download_roundtrip(
+        fake: FakeSpApi, client: ReportsV2, http: httpx.Client) -> None:
     fake.set_document(PLANNING, US, CONTENT)
-    fake.generation_seconds = 0.3
+    fake.generation_seconds = 0.6  # IN_QUEUE for 0.2 s, IN_PROGRESS until 0.6 s
 
     report_id = client.create_report(reportType=PLANNING, marketplaceIds=[US]).payload["reportId"]
     seen = []
@@ -112,7 +121,7 @@ def test_create_poll_document_download_roundtrip(fake: FakeSpApi, client: Report
     document = client.get_report_document(report["reportDocumentId"]).payload
     assert document["compressionAlgorithm"] == "GZIP"
     assert document["url"].startswith(f"{fake.url}/download/")
-    res = httpx.get(document["url"])
+    res = http.get(document["url"])
     assert res.status_code == 200
     assert res.headers["content-type"] == "text/plain; charset=UTF-8"
     assert "content-encoding" not in res.headers  # the client gunzips, not httpx
@@ -120,8 +129,10 @@ def test_create_poll_document_download_roundtrip(fake: FakeSpApi, client: Report
 
     # What the library sent.
     (token,) = fake.calls("token")
-    assert token.form() == {"grant_type": "refresh_token", "client_id": CREDENTIALS["lwa_app_id"],
-                            "client_secret": "secret", "refresh_token": token.form()["refresh_token"]}
+    form = token.form()
+    assert form["refresh_token"].startswith("Atzr|test-")
+    assert form == {"grant_type": "refresh_token", "client_id": CREDENTIALS["lwa_app_id"],
+                    "client_secret": "secret", "refresh_token": form["refresh_token"]}
     (create,) = fake.calls("createReport")
     assert create.json() == {"reportType": PLANNING, "marketplaceIds": [US]}
     poll = fake.calls("getReport")[0]
@@ -138,7 +149,7 @@ def test_create_poll_document_download_roundtrip(fake: FakeSpApi, client: Report
 
 
 def test_library_download_uses_the_declared_charset(fake: FakeSpApi, client: ReportsV2) -> None:
-    text = "sku\tproduct-name\nA-1\tCafé – crème\n"
+    text = "sku\tproduct-name\nA-1\tCafé € crème\n"
     fake.set_document(PLANNING, US, text.encode("cp1252"), charset="Cp1252")
     report_id = client.create_report(reportType=PLANNING, marketplaceIds=[US]).payload["reportId"]
     doc_id = client.get_report(report_id).payload["reportDocumentId"]
@@ -147,14 +158,15 @@ def test_library_download_uses_the_declared_charset(fake: FakeSpApi, client: Rep
     assert res.character_code.lower() == "cp1252"
 
 
-def test_library_without_charset_falls_back_to_latin1(fake: FakeSpApi, client: ReportsV2) -> None:
+def test_library_without_charset_falls_back_to_latin1(
+        fake: FakeSpApi, client: ReportsV2, http: httpx.Client) -> None:
     """No charset in Content-Type: the library decodes as iso-8859-1, not UTF-8."""
     fake.set_document(STRANDED, US, "é\n".encode(), charset=None, gzip=False)
     report_id = client.create_report(reportType=STRANDED).payload["reportId"]
     doc_id = client.get_report(report_id).payload["reportDocumentId"]
     meta = client.get_report_document(doc_id).payload
     assert "compressionAlgorithm" not in meta
-    assert httpx.get(meta["url"]).headers["content-type"] == "text/plain"
+    assert http.get(meta["url"]).headers["content-type"] == "text/plain"
     res = client.get_report_document(doc_id, download=True)
     assert res.character_code == "iso-8859-1"
     assert res.payload["document"] == "Ã©\n"
@@ -218,12 +230,12 @@ def test_get_reports_filters_sorts_and_pages(fake: FakeSpApi, make_client: Clien
         us.get_reports()  # neither reportTypes nor nextToken
 
 
-def test_get_reports_accepts_repeated_list_params(fake: FakeSpApi) -> None:
-    headers = {"x-amz-access-token": _token(fake)}
+def test_get_reports_accepts_repeated_list_params(fake: FakeSpApi, http: httpx.Client) -> None:
+    headers = {"x-amz-access-token": _token(fake, http)}
     for rtype in (PLANNING, STRANDED, "GET_LEDGER_SUMMARY_VIEW_DATA"):
-        httpx.post(f"{fake.url}/reports/2021-06-30/reports", headers=headers,
+        http.post(f"{fake.url}/reports/2021-06-30/reports", headers=headers,
                    json={"reportType": rtype, "marketplaceIds": [US]}).raise_for_status()
-    res = httpx.get(f"{fake.url}/reports/2021-06-30/reports", headers=headers,
+    res = http.get(f"{fake.url}/reports/2021-06-30/reports", headers=headers,
                     params=[("reportTypes", PLANNING), ("reportTypes", STRANDED),
                             ("processingStatuses", "DONE"), ("processingStatuses", "IN_QUEUE")])
     assert res.status_code == 200
@@ -373,36 +385,37 @@ def test_revoked_or_expired_access_token_is_403_and_not_refreshed(
         assert info.value.amzn_code == "Unauthorized"
     assert len(fake.calls("token")) == 1  # the library keeps using its cached token
 
-    fake.access_token_ttl = 0.05
+    fake.access_token_ttl = 0.25
     short = make_client()
     short.get_report(report_id)
-    time.sleep(0.1)
+    time.sleep(0.3)
     with pytest.raises(SellingApiForbiddenException) as info:
         short.get_report(report_id)
     assert "expired" in info.value.error[0]["details"]
 
 
-def test_sp_api_calls_need_an_issued_token(fake: FakeSpApi) -> None:
-    res = httpx.get(f"{fake.url}/reports/2021-06-30/reports/1")
+def test_sp_api_calls_need_an_issued_token(fake: FakeSpApi, http: httpx.Client) -> None:
+    res = http.get(f"{fake.url}/reports/2021-06-30/reports/1")
     assert res.status_code == 403 and res.json()["errors"][0]["code"] == "Unauthorized"
-    res = httpx.get(f"{fake.url}/reports/2021-06-30/reports/1",
+    res = http.get(f"{fake.url}/reports/2021-06-30/reports/1",
                     headers={"x-amz-access-token": "Atza|made-up"})
     assert res.status_code == 403
-    bad = httpx.post(fake.token_url, data={"grant_type": "refresh_token", "refresh_token": "x"})
+    bad = http.post(fake.token_url, data={"grant_type": "refresh_token", "refresh_token": "x"})
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
 
 
 # ---------------------------------------------------------------- downloads
 
 
-def test_expired_download_is_403_with_s3_body(fake: FakeSpApi, client: ReportsV2) -> None:
+def test_expired_download_is_403_with_s3_body(
+        fake: FakeSpApi, client: ReportsV2, http: httpx.Client) -> None:
     fake.set_document(PLANNING, US, CONTENT)
     report_id = client.create_report(reportType=PLANNING, marketplaceIds=[US]).payload["reportId"]
     doc_id = client.get_report(report_id).payload["reportDocumentId"]
     url = client.get_report_document(doc_id).payload["url"]
     fake.expire_next_downloads = 2
 
-    res = httpx.get(url)
+    res = http.get(url)
     assert res.status_code == 403
     assert res.headers["content-type"] == "application/xml"
     assert b"<Code>AccessDenied</Code><Message>Request has expired</Message>" in res.content
@@ -411,7 +424,7 @@ def test_expired_download_is_403_with_s3_body(fake: FakeSpApi, client: ReportsV2
         client.get_report_document(doc_id, download=True)
     assert fake.expire_next_downloads == 0
     # A fresh URL (or the same one, the script used up) works.
-    assert gzip.decompress(httpx.get(url).content) == CONTENT
+    assert gzip.decompress(http.get(url).content) == CONTENT
     assert [c.status for c in fake.calls("download")] == [403, 403, 200]
 
 
@@ -421,14 +434,15 @@ def test_expired_download_is_403_with_s3_body(fake: FakeSpApi, client: ReportsV2
 def test_enforced_rate_limits_and_header(fake: FakeSpApi, client: ReportsV2) -> None:
     report_id = client.create_report(reportType=PLANNING, marketplaceIds=[US]).payload["reportId"]
     fake.enforce_rate_limits = True
-    fake.rate_limits["getReport"] = (2.0, 3)
+    fake.rate_limits["getReport"] = (0.01, 3)  # slow refill: no timing luck needed
     for _ in range(3):  # the burst
-        assert client.get_report(report_id).rate_limit == "2"
-    with pytest.raises(SellingApiRequestThrottledException):
+        assert client.get_report(report_id).rate_limit == "0.01"
+    with pytest.raises(SellingApiRequestThrottledException) as info:
         client.get_report(report_id)
+    assert info.value.headers["x-amzn-RateLimit-Limit"] == "0.01"
     assert fake.self_throttled == 1
-    fake.rate_scale = 100  # 200/s: a token back within 5 ms
-    time.sleep(0.02)
+    fake.rate_scale = 10_000  # 100/s: a token back within 10 ms
+    time.sleep(0.03)
     assert client.get_report(report_id).payload["processingStatus"] == "DONE"
     assert fake.self_throttled == 1
 
@@ -441,19 +455,18 @@ def test_enforced_rate_limits_and_header(fake: FakeSpApi, client: ReportsV2) -> 
     assert client.get_report(report_id).rate_limit == "0.0167"
 
 
-def test_report_ids_unique_under_concurrency(fake: FakeSpApi) -> None:
-    headers = {"x-amz-access-token": _token(fake)}
+def test_report_ids_unique_under_concurrency(fake: FakeSpApi, http: httpx.Client) -> None:
+    headers = {"x-amz-access-token": _token(fake, http)}
     ids: list[str] = []
     lock = threading.Lock()
 
     def worker() -> None:
-        with httpx.Client(headers=headers) as http:
-            for _ in range(10):
-                res = http.post(f"{fake.url}/reports/2021-06-30/reports",
-                                json={"reportType": PLANNING, "marketplaceIds": [US]})
-                assert res.status_code == 202
-                with lock:
-                    ids.append(res.json()["reportId"])
+        for _ in range(10):  # httpx.Client is thread-safe
+            res = http.post(f"{fake.url}/reports/2021-06-30/reports", headers=headers,
+                            json={"reportType": PLANNING, "marketplaceIds": [US]})
+            assert res.status_code == 202
+            with lock:
+                ids.append(res.json()["reportId"])
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:
@@ -462,3 +475,43 @@ def test_report_ids_unique_under_concurrency(fake: FakeSpApi) -> None:
         t.join()
     assert len(ids) == 80 and len(set(ids)) == 80
     assert len(fake.calls("createReport")) == 80
+
+
+def test_token_endpoint_failures_as_the_library_sees_them(
+        fake: FakeSpApi, make_client: ClientFactory) -> None:
+    fake.fail("token", 1, 500)  # LWA-shaped JSON error body
+    with pytest.raises(AuthorizationError) as info:
+        make_client().get_report("1")
+    assert (info.value.error_code, info.value.status_code) == ("server_error", 500)
+
+    fake.throttle("token", 1, with_errors_body=False)  # no JSON at all
+    with pytest.raises(ValueError) as decode_error:  # json.JSONDecodeError, not AuthorizationError
+        make_client().get_report("1")
+    assert not isinstance(decode_error.value, AuthorizationError)
+    assert fake.calls("getReport") == []
+
+
+def test_create_report_validates_and_echoes_times(fake: FakeSpApi, client: ReportsV2) -> None:
+    start = datetime(2026, 1, 1, 0, 0)  # naive: the library sends isoformat() as is
+    report_id = client.create_report(
+        reportType="GET_LEDGER_SUMMARY_VIEW_DATA", marketplaceIds=[US], dataStartTime=start,
+        reportOptions={"aggregatedByTimePeriod": "DAILY", "aggregateByLocation": "COUNTRY"},
+    ).payload["reportId"]
+    assert fake.calls("createReport")[0].json()["dataStartTime"] == "2026-01-01T00:00:00"
+    report = client.get_report(report_id).payload
+    assert report["dataStartTime"] == "2026-01-01T00:00:00+00:00"
+    with pytest.raises(SellingApiBadRequestException):
+        client.create_report(marketplaceIds=[US])  # no reportType
+    with pytest.raises(SellingApiBadRequestException):
+        client.create_report(reportType=PLANNING, marketplaceIds=[])
+
+
+def test_lifecycle(http: httpx.Client) -> None:
+    fake = FakeSpApi()
+    fake.start()
+    assert fake.start() is fake and fake.token_url == f"{fake.url}/auth/o2/token"
+    url = fake.url
+    fake.stop()
+    fake.stop()
+    with pytest.raises(httpx.ConnectError):
+        http.get(f"{url}/reports/2021-06-30/reports")
