@@ -15,10 +15,10 @@ from ipi.alerts import AlertRun, Notifier, alert_account
 from ipi.errors import BadInput
 from ipi.score import ScoreRun, score_range
 from ipi.settings import Account, Settings
-from ipi.sources import ReportSource
+from ipi.sources import Fetched, ReportSource
 from ipi.sources.files import FileDrops
 from ipi.store import Store
-from ipi.store.load import LoadResult, load_file
+from ipi.store.load import LoadResult, load_file, mark_unreliable, row_drop
 
 SecretLookup = Callable[[str], str]
 
@@ -47,26 +47,54 @@ def open_store(settings: Settings) -> Store:
                  busy_timeout=settings.busy_timeout)
 
 
-def ingest(store: Store, account: Account, source: ReportSource, day: date) -> IngestRun:
-    """Load every file the source has; a bad file is set aside and the rest still load."""
+def _load(store: Store, account: Account, source: ReportSource, fetched: Fetched, day: date,
+          run: IngestRun) -> LoadResult | None:
+    """Load one fetched file; a bad one is set aside, recorded, and None returned."""
+    try:
+        result = load_file(store, account.name, fetched.path, ingest_day=day,
+                           default_marketplace=fetched.marketplace,
+                           source=fetched.source, declared_charset=fetched.charset)
+    except (BadInput, OSError) as exc:
+        reason = (str(exc).removeprefix(f"{fetched.path}: ")
+                  if isinstance(exc, BadInput) else f"cannot be read: {exc}")
+        log.error("%s failed: %s", fetched.path.name, reason)
+        run.failed.append((fetched.path.name, reason))
+        try:
+            source.failed(fetched, reason)
+        except OSError as move_exc:  # e.g. a read-only drop folder: say so, go on
+            log.error("%s could not be moved aside: %s", fetched.path.name, move_exc)
+        return None
+    source.done(fetched)
+    return result
+
+
+def ingest(store: Store, account: Account, source: ReportSource, day: date, *,
+           row_drop_threshold: float = 0.5) -> IngestRun:
+    """Load every file the source has; a bad file is set aside and the rest still load.
+
+    A report whose row count collapsed is asked for again once when the source can;
+    if it stays low it is loaded but marked unreliable, which the score and the
+    alerts then say, instead of reporting a crash in the score.
+    """
     run = IngestRun(account.name)
     with store.session():
         for fetched in source.fetch(account, day):
-            try:
-                result = load_file(store, account.name, fetched.path, ingest_day=day,
-                                   default_marketplace=fetched.marketplace,
-                                   source=fetched.source, declared_charset=fetched.charset)
-            except (BadInput, OSError) as exc:
-                reason = (str(exc).removeprefix(f"{fetched.path}: ")
-                          if isinstance(exc, BadInput) else f"cannot be read: {exc}")
-                log.error("%s failed: %s", fetched.path.name, reason)
-                run.failed.append((fetched.path.name, reason))
-                try:
-                    source.failed(fetched, reason)
-                except OSError as move_exc:  # e.g. a read-only drop folder: say so, go on
-                    log.error("%s could not be moved aside: %s", fetched.path.name, move_exc)
+            result = _load(store, account, source, fetched, day, run)
+            if result is None:
                 continue
-            source.done(fetched)
+            drop = None if result.skipped else row_drop(store, account.name, result,
+                                                        row_drop_threshold)
+            refetch = getattr(source, "refetch", None)
+            if drop and refetch is not None:
+                log.warning("%s: %s; asking Amazon again", account.name, drop)
+                again = refetch(fetched)
+                retried = _load(store, account, source, again, day, run) if again else None
+                if retried is not None and not retried.skipped:  # skipped: the same bytes
+                    result = retried
+                    drop = row_drop(store, account.name, result, row_drop_threshold)
+            if drop:
+                mark_unreliable(store, account.name, result, drop)
+                run.warnings.append((fetched.path.name, f"row count collapsed: {drop}"))
             (run.skipped if result.skipped else run.loaded).append(result)
     for problem in source.problems:
         (run.failed if problem.fatal else run.warnings).append((problem.name, problem.reason))
@@ -92,7 +120,8 @@ def ingest_account(settings: Settings, account: Account, day: date,
     """
     source = source_for(settings, account, secrets)
     try:
-        return ingest(open_store(settings), account, source, day)
+        return ingest(open_store(settings), account, source, day,
+                      row_drop_threshold=settings.policy.row_drop_threshold)
     finally:
         close = getattr(source, "close", None)
         if close is not None:

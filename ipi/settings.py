@@ -47,6 +47,8 @@ class SpApi(_Model):
     poll_deadline: float = 3600.0  # seconds to wait for Amazon to generate the reports
     poll_interval: float = 15.0  # first wait between status checks; grows to 2 minutes
     retries: int = 5  # per request, for 429 and 5xx, with exponential backoff
+    # A report whose rows collapsed is asked for again once, this many seconds later.
+    row_retry_after: float = 1800.0
     backoff: float = 1.0  # seconds before the first retry
 
 
@@ -87,6 +89,9 @@ class Account(_Model):
 
 class Policy(_Model):
     threshold: float = 450.0
+    # A report with fewer rows than this share of the last good one is suspect (Amazon's
+    # planning report sometimes comes back with a fraction of its rows). 0 turns it off.
+    row_drop_threshold: float = 0.5
 
 
 class Alerts(_Model):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ipi.alerts.deliver import Notifier
-from ipi.alerts.message import render
+from ipi.alerts.message import render, unreliable_message
 from ipi.alerts.outbox import Delivery, deliver_pending, enqueue
 from ipi.alerts.rules import Transition, below_threshold
 from ipi.score.drivers import top_drivers
@@ -57,6 +57,11 @@ def evaluate(store: Store, account: str, day: date, threshold: float,
                 "INSERT OR REPLACE INTO alert_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [account, mp, t.rule, t.state, day, day, t.score, utcnow()],
             )
+        for mp, row in rows.items():
+            if row["status"] == "unreliable":
+                enqueue(conn, f"{account}:{day}:{mp}:ops/unreliable", account, day, "ops",
+                        f"IPI {account} {mp}: the estimate for {day} is unreliable",
+                        unreliable_message(account, mp, day, row), "ops")
         if transitions:
             drivers = {t.marketplace: top_drivers(con, account, t.marketplace, day, top_skus,
                                                   rows[t.marketplace])

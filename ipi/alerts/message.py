@@ -54,3 +54,13 @@ def render(account: str, transitions: Sequence[Transition],
     footer = ("The score is an estimate from Amazon's reports; Seller Central shows the "
               "official one.")
     return title, "\n\n".join([*parts, footer])
+
+
+def unreliable_message(account: str, marketplace: str, day: Any,
+                       row: Mapping[str, Any]) -> str:
+    """The ops message for a day whose reports are not to be trusted."""
+    return (f"[OPS] {account} {marketplace} on {day}: {row.get('notes')}.\n"
+            f"Amazon sometimes returns a fraction of a report's rows. ipi asked again once "
+            f"where it could; the rows are loaded but the day's estimate "
+            f"({(row.get('score') or 0):.0f}) is marked unreliable and pages nobody. "
+            f"Check the report in Seller Central; the next day's run usually recovers.")

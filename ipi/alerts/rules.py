@@ -33,9 +33,11 @@ class Transition:
 def below_threshold(previous: str, row: dict[str, Any], threshold: float) -> Transition | None:
     """Fire when the estimate is under the threshold; resolve when it is back at or over it.
 
-    A day with no estimate changes nothing: a missing score is no data, never OK.
+    A day with no estimate, or an unreliable one, changes nothing: a missing score is
+    no data, never OK.
     """
-    if row.get("score") is None:
+    if row.get("score") is None or row.get("status") == "unreliable":
+        # No data is never OK; an unreliable day (a collapsed report) pages ops instead.
         return None
     state = "firing" if row["score"] < threshold else "normal"
     if state == previous:

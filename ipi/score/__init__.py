@@ -65,13 +65,17 @@ def _with_estimate(account: str, r: dict[str, Any]) -> tuple[Any, ...]:
     approx = {f for f, flag in (("sell_through", r["sell_through_approx"]),
                                 ("in_stock", r["in_stock_approx"])) if flag}
     est = estimate(values, factors=factors_for(mp), approximate=approx)
+    status, notes = est.status, est.notes
+    if r["unreliable"] and est.score is not None:
+        status = "unreliable"
+        notes = "; ".join(n for n in (r["unreliable"], notes) if n)
     return (
         account, mp, r["date"], _round(r["units_on_hand"]), _round(r["excess_units"]),
         _round(r["excess_pct"]), _round(r["units_shipped_t90"]),
         _round(r["avg_units_on_hand"]), _round(r["sell_through"]),
         bool(r["sell_through_approx"]), _round(r["stranded_units"]), _round(r["stranded_pct"]),
         _round(r["in_stock_rate"]), r["in_stock_days"], bool(r["in_stock_approx"]),
-        est.score, est.low, est.high, est.status, est.notes or None, MODEL,
+        est.score, est.low, est.high, status, notes or None, MODEL,
     )
 
 

@@ -20,6 +20,9 @@ whatever the length of the history.
   weighted by those 60-day units; approximate with fewer than 30 snapshots.
   The 60-day units come from the latest planning report of the last 30 days,
   since the planning report drops most out-of-stock SKUs.
+
+A day whose reports were loaded but marked unreliable (their row count
+collapsed) carries the reason in ``unreliable``.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from ipi.reports import get_stranded_inventory_ui_data as stranded
 FACTOR_SQL = f"""
 WITH
 parts AS (
-    SELECT marketplace, snapshot_date AS d, report_type FROM report_partition
+    SELECT marketplace, snapshot_date AS d, report_type, unreliable FROM report_partition
     WHERE account = $account AND snapshot_date BETWEEN $start - 120 AND $end
 ),
 days AS (
@@ -67,7 +70,8 @@ has AS (
     SELECT marketplace, d,
         bool_or(report_type = '{planning.REPORT_TYPE}') AS has_planning,
         bool_or(report_type = '{myi.REPORT_TYPE}') AS has_myi,
-        bool_or(report_type = '{stranded.REPORT_TYPE}') AS has_stranded
+        bool_or(report_type = '{stranded.REPORT_TYPE}') AS has_stranded,
+        string_agg(unreliable, '; ') AS unreliable
     FROM parts GROUP BY ALL
 ),
 onhand AS (
@@ -146,7 +150,8 @@ SELECT x.marketplace, x.d AS date, o0.units AS units_on_hand,
          THEN 100.0 * coalesce(s.units, 0) / o0.units END AS stranded_pct,
     i.rate AS in_stock_rate,
     i.snaps AS in_stock_days,
-    coalesce(i.snaps, 0) < 30 AS in_stock_approx
+    coalesce(i.snaps, 0) < 30 AS in_stock_approx,
+    h.unreliable
 FROM days x
 JOIN has h ON h.marketplace = x.marketplace AND h.d = x.d
 LEFT JOIN onhand o0 ON o0.marketplace = x.marketplace AND o0.d = x.d

@@ -139,6 +139,7 @@ class SpApiSource:
         self._sleep, self._clock = sleep, clock
         self.limiter = RateLimiter(sleep=sleep, clock=clock)
         self._clients: dict[str, ReportsV2] = {}
+        self._jobs: dict[Path, _Job] = {}  # spool file -> the job that fetched it
         transport = PacedTransport(retries=self.cfg.retries, backoff=self.cfg.backoff,
                                    sleep=sleep)
         self._download = httpx.Client(transport=transport, timeout=300)
@@ -189,6 +190,22 @@ class SpApiSource:
         jobs = [_Job(mp, rt) for mp in account.marketplaces for rt in self.cfg.report_types]
         for job in jobs:
             self._start(job)
+        yield from self._run(jobs)
+
+    def refetch(self, fetched: Fetched) -> Fetched | None:
+        """Ask for the same report again, ``row_retry_after`` seconds later (its rows
+        collapsed). Inside Amazon's regeneration window the answer may be FATAL: then None."""
+        old = self._jobs.get(fetched.path)
+        if old is None:
+            return None
+        self._sleep(self.cfg.row_retry_after)
+        job = _Job(old.marketplace, old.report_type)
+        self._start(job, reuse=False)
+        got = list(self._run([job]))
+        return got[0] if got else None
+
+    def _run(self, jobs: list[_Job]) -> Iterator[Fetched]:
+        """Poll the started jobs together until each is done or the deadline passes."""
         deadline = self._clock() + self.cfg.poll_deadline
         wait = self.cfg.poll_interval
         pending = [j for j in jobs if j.report_id]
@@ -252,16 +269,17 @@ class SpApiSource:
         self.problems.append(Problem(job.name, reason, fatal))
         (log.error if fatal else log.warning)("%s %s: %s", self.account.name, job.name, reason)
 
-    def _start(self, job: _Job) -> None:
+    def _start(self, job: _Job, *, reuse: bool = True) -> None:
         """Reuse a report from the regeneration window, else request one."""
         mp_id = marketplace(job.marketplace).marketplace_id
         since = datetime.now(UTC) - REGENERATION_WINDOW.get(job.report_type, _DEFAULT_WINDOW)
         try:
-            found = self._call(job.marketplace, job.report_type, lambda c: c.get_reports(
-                reportTypes=[job.report_type], marketplaceIds=[mp_id],
-                processingStatuses=["DONE", "IN_QUEUE", "IN_PROGRESS"],
-                createdSince=since.isoformat(timespec="seconds").replace("+00:00", "Z"),
-            )).payload.get("reports") or []
+            found = [] if not reuse else self._call(
+                job.marketplace, job.report_type, lambda c: c.get_reports(
+                    reportTypes=[job.report_type], marketplaceIds=[mp_id],
+                    processingStatuses=["DONE", "IN_QUEUE", "IN_PROGRESS"],
+                    createdSince=since.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                )).payload.get("reports") or []
             if found:
                 newest = max(found, key=lambda r: r.get("createdTime", ""))
                 job.report_id, job.reused = newest["reportId"], True
@@ -335,6 +353,7 @@ class SpApiSource:
         tmp = path.with_name(path.name + ".part")
         tmp.write_bytes(content)
         tmp.replace(path)
+        self._jobs[path] = job
         return Fetched(path=path, marketplace=job.marketplace, charset=charset,
                        source=f"sp-api:{job.report_id}")
 

@@ -119,7 +119,8 @@ class Store:
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         with self.begin() as conn:
-            result = conn.exec_driver_sql(sql, tuple(params))
+            result = conn.exec_driver_sql(
+                sql, params if isinstance(params, dict) else tuple(params))
             return [dict(r._mapping) for r in result]
 
 

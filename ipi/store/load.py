@@ -127,7 +127,7 @@ def load_file(
         now = utcnow()
         con.execute(
             "INSERT OR REPLACE INTO report_partition "
-            "SELECT ?, marketplace, ?, snapshot_date, ?, rows, ? FROM _ipi_parts",
+            "SELECT ?, marketplace, ?, snapshot_date, ?, rows, ?, NULL FROM _ipi_parts",
             [account, spec.report_type, sha, now],
         )
         # The bytes go to the landing zone before the commit that points at them.
@@ -148,3 +148,35 @@ def load_file(
     log.info("loaded %s: %s, %d rows, %s", path.name, spec.report_type, staged.rows,
              ", ".join(f"{m} {d}" for m, d in result.partitions))
     return result
+
+
+def row_drop(store: Store, account: str, result: LoadResult, threshold: float) -> str | None:
+    """Why ``result`` looks like a collapsed report (far fewer rows than the last good
+    one for the same report and marketplace), or None.
+
+    Amazon's planning report sometimes comes back with a fraction of its rows; read
+    as is, it would look like a crash in the score.
+    """
+    if result.report_type is None or not result.partitions or threshold <= 0:
+        return None
+    reasons = []
+    for mp, day in result.partitions:
+        rows = store.query(
+            "SELECT (SELECT rows FROM report_partition WHERE account = $a AND marketplace = $m "
+            "        AND report_type = $t AND snapshot_date = $d) AS now, "
+            "       (SELECT rows FROM report_partition WHERE account = $a AND marketplace = $m "
+            "        AND report_type = $t AND snapshot_date < $d AND unreliable IS NULL "
+            "        AND rows > 0 ORDER BY snapshot_date DESC LIMIT 1) AS good",
+            {"a": account, "m": mp, "t": result.report_type, "d": day})[0]
+        if rows["good"] and rows["now"] is not None and rows["now"] < threshold * rows["good"]:
+            reasons.append(f"{mp} {result.report_type} on {day} has {rows['now']:,} rows, "
+                           f"the last good one {rows['good']:,}")
+    return "; ".join(reasons) or None
+
+
+def mark_unreliable(store: Store, account: str, result: LoadResult, reason: str) -> None:
+    with store.begin() as conn:
+        duck(conn).executemany(
+            "UPDATE report_partition SET unreliable = ? WHERE account = ? AND marketplace = ? "
+            "AND report_type = ? AND snapshot_date = ?",
+            [[reason, account, mp, result.report_type, day] for mp, day in result.partitions])

@@ -44,6 +44,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             sha256 VARCHAR NOT NULL,          -- the file whose rows are loaded now
             rows BIGINT NOT NULL,
             loaded_at TIMESTAMP NOT NULL,
+            unreliable VARCHAR,               -- why these rows are not to be trusted, if so
             PRIMARY KEY (account, marketplace, report_type, snapshot_date)
         );
         CREATE TABLE fba_inventory_planning (
@@ -96,7 +97,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             sell_through_approx BOOLEAN, stranded_units DOUBLE, stranded_pct DOUBLE,
             in_stock_rate DOUBLE, in_stock_days INTEGER, in_stock_approx BOOLEAN,
             score DOUBLE, score_low DOUBLE, score_high DOUBLE,
-            status VARCHAR NOT NULL,          -- ok | approximate | partial | no data
+            status VARCHAR NOT NULL,          -- ok | approximate | partial | unreliable | no data
             notes VARCHAR, model VARCHAR NOT NULL, computed_at TIMESTAMP NOT NULL,
             PRIMARY KEY (account, marketplace, date)
         );

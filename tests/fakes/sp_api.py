@@ -262,6 +262,7 @@ class FakeSpApi:
 
         self._lock = threading.RLock()
         self._documents_by_key: dict[tuple[str, str], _DocumentSpec] = {}
+        self._queued: dict[tuple[str, str], deque[bytes]] = {}
         self._outcomes: dict[tuple[str, str], tuple[str, bytes | None]] = {}
         self._reports: dict[str, _Report] = {}
         self._documents: dict[str, _Document] = {}
@@ -340,6 +341,21 @@ class FakeSpApi:
         with self._lock:
             self._documents_by_key[(report_type, marketplace_id)] = _DocumentSpec(
                 bytes(content), charset, gzip)
+
+    def age_reports(self, seconds: float) -> None:
+        """Move every existing report ``seconds`` into the past (a day passes between runs)."""
+        with self._lock:
+            for report in self._reports.values():
+                report.created -= timedelta(seconds=seconds)
+                report.created_mono -= seconds
+
+    def queue_documents(self, report_type: str, marketplace_id: str,
+                        contents: list[bytes]) -> None:
+        """The next reports of this type and marketplace produce these, one each, in order
+        (then ``set_document``'s): a collapsed report and the full one asked for after it."""
+        with self._lock:
+            self._queued.setdefault((report_type, marketplace_id), deque()).extend(
+                bytes(c) for c in contents)
 
     def set_outcome(self, report_type: str, marketplace_id: str,
                     status: Literal["DONE", "FATAL", "CANCELLED"],
@@ -420,6 +436,9 @@ class FakeSpApi:
             return
         if status == "DONE":
             spec = self._documents_by_key.get(report.key, _DocumentSpec(b""))
+            queued = self._queued.get(report.key)
+            if queued:
+                spec = _DocumentSpec(queued.popleft(), spec.charset, spec.gzip)
             self._new_document(report, spec)
         elif status == "FATAL" and failure is not None:
             self._new_document(report, _DocumentSpec(bytes(failure)))

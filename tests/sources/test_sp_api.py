@@ -12,6 +12,7 @@ from ipi import pipeline
 from ipi.demo import Simulation
 from ipi.errors import ConfigError
 from ipi.settings import Settings
+from tests.conftest import Webhook
 from tests.fakes.sp_api import FakeSpApi
 from tests.sources.conftest import MARKETPLACE_IDS, MYI, PLANNING, STRANDED, serve_day
 
@@ -254,3 +255,59 @@ def test_missing_credentials_name_the_variable(
     monkeypatch.delenv("IPI_ACME_REFRESH_TOKEN")
     with pytest.raises(ConfigError, match="IPI_ACME_REFRESH_TOKEN"):
         run(settings, demo_sim, 10)
+
+
+def _collapsed(planning: bytes, keep: int) -> bytes:
+    lines = planning.splitlines(keepends=True)
+    return b"".join(lines[: keep + 1])
+
+
+def test_given_collapsed_planning_report_when_asked_again_it_is_whole_then_day_is_fine(
+        sp_settings: Make, fake_sp_api: FakeSpApi, demo_sim: Simulation,
+        tmp_path: Path) -> None:
+    """A planning report with a fraction of the usual rows is asked for again once; the
+    whole one replaces it and the day is scored normally."""
+    settings, _ = sp_settings(extra_sp="row_retry_after = 0")
+    serve_day(fake_sp_api, demo_sim, 10, tmp_path, ["US"])
+    run(settings, demo_sim, 10)
+    fake_sp_api.age_reports(24 * 3600)
+    serve_day(fake_sp_api, demo_sim, 11, tmp_path, ["US"])
+    whole = (tmp_path / "11" / "50000000011.txt").read_bytes()
+    fake_sp_api.queue_documents(PLANNING, MARKETPLACE_IDS["US"], [_collapsed(whole, 5), whole])
+    ing = run(settings, demo_sim, 11)
+    assert ing.failed == [] and ing.warnings == []
+    assert [rt for rt, _ in created(fake_sp_api)].count(PLANNING) == 3  # day 10, 11, again
+    store = pipeline.open_store(settings)
+    [part] = store.query("SELECT rows, unreliable FROM report_partition WHERE report_type = ? "
+                         "AND snapshot_date = ?", [PLANNING, demo_sim.day(11)])
+    assert part == {"rows": whole.count(b"\n") - 1, "unreliable": None}
+    [row] = store.query("SELECT status FROM daily_score WHERE date = ?", [demo_sim.day(11)])
+    assert row["status"] in ("ok", "approximate")
+
+
+def test_given_planning_report_stays_collapsed_then_day_is_unreliable_and_ops_is_told(
+        sp_settings: Make, fake_sp_api: FakeSpApi, demo_sim: Simulation, tmp_path: Path,
+        webhook_server: Webhook) -> None:
+    """Still low after asking again: the rows load, the day's estimate is marked
+    unreliable, the threshold alert stays quiet and an ops message goes out instead."""
+    settings, _ = sp_settings(extra_sp="row_retry_after = 0", urls=[webhook_server.url])
+    serve_day(fake_sp_api, demo_sim, 10, tmp_path, ["US"])
+    run(settings, demo_sim, 10)
+    fake_sp_api.age_reports(24 * 3600)
+    serve_day(fake_sp_api, demo_sim, 11, tmp_path, ["US"])
+    whole = (tmp_path / "11" / "50000000011.txt").read_bytes()
+    low = _collapsed(whole, 4)
+    fake_sp_api.queue_documents(PLANNING, MARKETPLACE_IDS["US"], [low, low])
+    ing = run(settings, demo_sim, 11)
+    assert ing.failed == [] and len(ing.warnings) == 1
+    assert "4 rows, the last good one" in ing.warnings[0][1]
+    store = pipeline.open_store(settings)
+    [row] = store.query("SELECT status, notes, score FROM daily_score WHERE date = ?",
+                        [demo_sim.day(11)])
+    assert row["status"] == "unreliable" and "4 rows" in row["notes"]
+    alert = pipeline.alert(settings, settings.accounts[0], demo_sim.day(11))
+    assert alert.transitions == []
+    assert [m["title"] for m in webhook_server.received] == [
+        f"IPI acme US: the estimate for {demo_sim.day(11)} is unreliable"]
+    pipeline.alert(settings, settings.accounts[0], demo_sim.day(11))  # a rerun: not again
+    assert len(webhook_server.received) == 1

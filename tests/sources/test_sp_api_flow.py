@@ -1,0 +1,85 @@
+"""The daily flow against the fake SP-API: two accounts, three marketplaces, no secret leaks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from flows.daily import daily
+from ipi import pipeline
+from ipi.cli import main
+from ipi.demo import Simulation
+from ipi.settings import Settings
+from tests.conftest import Webhook
+from tests.fakes.sp_api import FakeSpApi
+from tests.sources.conftest import CLIENT_SECRET, MARKETPLACE_IDS, REFRESH_TOKEN, serve_day
+
+Make = Callable[..., tuple[Settings, Path]]
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_given_two_accounts_on_the_sp_api_when_daily_flow_runs_then_all_load_and_score(
+        sp_settings: Make, fake_sp_api: FakeSpApi, demo_sim: Simulation, tmp_path: Path,
+        webhook_server: Webhook, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """acme (US, CA) and zeta (UK) fetch 9 reports through the real flow; the flow never
+    branches on the source; no credential appears in any log, output or stored byte."""
+    caplog.set_level(logging.DEBUG)
+    settings, config = sp_settings({"acme": ["US", "CA"], "zeta": ["UK"]},
+                                   urls=[webhook_server.url])
+    serve_day(fake_sp_api, demo_sim, 10, tmp_path, ["US", "CA", "UK"])
+    summary = daily(config=str(config), day=demo_sim.day(10))
+    assert summary["acme"]["loaded"] == 6 and summary["zeta"]["loaded"] == 3
+    rows = pipeline.open_store(settings).query(
+        "SELECT account, marketplace FROM daily_score ORDER BY ALL")
+    assert [(r["account"], r["marketplace"]) for r in rows] == [
+        ("acme", "CA"), ("acme", "US"), ("zeta", "UK")]
+    tokens = {r.form().get("refresh_token") for r in fake_sp_api.calls("token")}
+    assert tokens == {f"{REFRESH_TOKEN}-acme", f"{REFRESH_TOKEN}-zeta"}
+    uk = [r.json() for r in fake_sp_api.calls("createReport") if r.status == 202
+          and r.json()["marketplaceIds"] == [MARKETPLACE_IDS["UK"]]]
+    assert len(uk) == 3
+
+    secrets = [REFRESH_TOKEN, CLIENT_SECRET, *fake_sp_api.issued_tokens]
+    out = capsys.readouterr()
+    text = out.out + out.err + caplog.text + "".join(str(m) for m in webhook_server.received)
+    for secret in secrets:
+        assert secret not in text
+    for f in settings.data_dir.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            assert not any(s.encode() in data for s in secrets), f
+
+
+def test_check_reports_access_per_marketplace_and_report(
+        sp_settings: Make, fake_sp_api: FakeSpApi, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ipi check` gets a token and lists each report type in each marketplace: exit 0."""
+    _, config = sp_settings({"acme": ["US", "CA"]})
+    assert main(["check", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "ok    LWA token" in out and out.count("ok    ") == 7
+    assert len(fake_sp_api.calls("getReports")) == 6 and fake_sp_api.calls("createReport") == []
+
+
+def test_check_says_what_is_missing(
+        sp_settings: Make, fake_sp_api: FakeSpApi, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A refused token, a missing role, an unset variable: each is a FAIL line saying what
+    to fix, and the exit code is 1."""
+    _, config = sp_settings({"acme": ["US"], "zeta": ["UK"], "nova": ["DE"]})
+    monkeypatch.delenv("IPI_NOVA_REFRESH_TOKEN")
+    fake_sp_api.fail("getReports", 1, 403, with_errors_body=True)
+    assert main(["check", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  US GET_FBA_INVENTORY_PLANNING_DATA" in out and "roles" in out
+    assert "FAIL  credentials: account nova: set the environment variable " \
+           "IPI_NOVA_REFRESH_TOKEN" in out
+    fake_sp_api.token_error = "invalid_grant"
+    from sp_api.auth import access_token_client
+    access_token_client.cache.clear()
+    assert main(["check", "--config", str(config), "--account", "zeta"]) == 1
+    assert "FAIL  LWA token: account zeta: Amazon refused the LWA credentials" in \
+        capsys.readouterr().out
