@@ -59,6 +59,9 @@ class ReportSpec:
     date_column: str | None = None  # a column holding the snapshot date, if the report has one
     marketplace_column: str | None = None
     unique: bool = True  # whether the key columns identify a row (else they only must be set)
+    # Whether a sudden fall in rows means a broken report (listings do not vanish
+    # overnight), not a real change (stranded rows do go to zero when fixed).
+    steady_rows: bool = True
     description: str = ""
     _by_name: dict[str, Column] = field(default_factory=dict, repr=False, compare=False)
 

@@ -18,6 +18,7 @@ SPEC = ReportSpec(
     table="stranded_inventory",
     description="Stranded inventory (point in time)",
     unique=False,
+    steady_rows=False,
     signature=(
         "primary-action", "date-stranded", "stranded-reason", "status-primary",
         "status-secondary", "error-message", "fulfillable-qty", "unfulfillable-qty",

@@ -16,13 +16,15 @@ from pathlib import Path
 
 import duckdb
 
-from ipi.reports import detect
+from ipi.reports import REGISTRY, detect
 from ipi.reports._base import STAGE, stage
 from ipi.store import Store, duck, utcnow
 from ipi.store.landing import land, landing_path, sha256_of
 
 log = logging.getLogger(__name__)
 
+# Below this many rows a fall is as likely a small catalogue changing as a broken report.
+_MIN_ROWS_FOR_GUARD = 20
 _NAME_DATE = re.compile(r"(?<!\d)(20\d\d)[-_.]?(0[1-9]|1[0-2])[-_.]?(0[1-9]|[12]\d|3[01])(?!\d)")
 
 
@@ -157,7 +159,8 @@ def row_drop(store: Store, account: str, result: LoadResult, threshold: float) -
     Amazon's planning report sometimes comes back with a fraction of its rows; read
     as is, it would look like a crash in the score.
     """
-    if result.report_type is None or not result.partitions or threshold <= 0:
+    spec = REGISTRY.get(result.report_type or "")
+    if spec is None or not spec.steady_rows or not result.partitions or threshold <= 0:
         return None
     reasons = []
     for mp, day in result.partitions:
@@ -168,7 +171,8 @@ def row_drop(store: Store, account: str, result: LoadResult, threshold: float) -
             "        AND report_type = $t AND snapshot_date < $d AND unreliable IS NULL "
             "        AND rows > 0 ORDER BY snapshot_date DESC LIMIT 1) AS good",
             {"a": account, "m": mp, "t": result.report_type, "d": day})[0]
-        if rows["good"] and rows["now"] is not None and rows["now"] < threshold * rows["good"]:
+        if (rows["good"] or 0) >= _MIN_ROWS_FOR_GUARD and rows["now"] is not None \
+                and rows["now"] < threshold * rows["good"]:
             reasons.append(f"{mp} {result.report_type} on {day} has {rows['now']:,} rows, "
                            f"the last good one {rows['good']:,}")
     return "; ".join(reasons) or None
