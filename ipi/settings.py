@@ -45,7 +45,8 @@ class SpApi(_Model):
         "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA",
     )
     poll_deadline: float = 3600.0  # seconds to wait for Amazon to generate the reports
-    poll_interval: float = 15.0  # first wait between status checks; grows to 2 minutes
+    # First wait between status checks; then a quarter of the time so far, up to 2 minutes.
+    poll_interval: float = 15.0
     retries: int = 5  # per request, for 429 and 5xx, with exponential backoff
     # A report whose rows collapsed is asked for again once, this many seconds later.
     row_retry_after: float = 1800.0

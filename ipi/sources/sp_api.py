@@ -51,6 +51,7 @@ REGENERATION_WINDOW = {
 _DEFAULT_WINDOW = timedelta(minutes=30)
 _MARKETPLACE_ALIASES = {"UK": "GB"}  # the library spells the UK marketplace GB
 _MAX_POLL_WAIT = 120.0
+_POLL_SHARE = 0.25
 _ROLE_HINT = ("the SP-API app needs the 'Amazon Fulfillment' and 'Inventory and Order "
               "Tracking' roles, and the seller must authorize it again after a role change")
 
@@ -188,6 +189,7 @@ class SpApiSource:
 
     def fetch(self, account: Account, day: date) -> Iterator[Fetched]:
         jobs = [_Job(mp, rt) for mp in account.marketplaces for rt in self.cfg.report_types]
+        self._existing(jobs)
         for job in jobs:
             self._start(job)
         yield from self._run(jobs)
@@ -200,13 +202,14 @@ class SpApiSource:
             return None
         self._sleep(self.cfg.row_retry_after)
         job = _Job(old.marketplace, old.report_type)
-        self._start(job, reuse=False)
+        self._start(job)
         got = list(self._run([job]))
         return got[0] if got else None
 
     def _run(self, jobs: list[_Job]) -> Iterator[Fetched]:
         """Poll the started jobs together until each is done or the deadline passes."""
-        deadline = self._clock() + self.cfg.poll_deadline
+        started = self._clock()
+        deadline = started + self.cfg.poll_deadline
         wait = self.cfg.poll_interval
         pending = [j for j in jobs if j.report_id]
         while pending:
@@ -227,7 +230,10 @@ class SpApiSource:
                                        f"{self.cfg.poll_deadline:.0f}s (sp_api.poll_deadline)")
                 break
             self._sleep(min(wait, left))
-            wait = min(wait * 1.5, _MAX_POLL_WAIT)
+            # Wait a quarter of the time spent so far: a report is noticed at most ~25 %
+            # after it is ready, in a number of checks that grows only with log(time).
+            spent = self._clock() - started
+            wait = min(max(_POLL_SHARE * spent, self.cfg.poll_interval / 4), _MAX_POLL_WAIT)
 
     def done(self, fetched: Fetched) -> None:
         fetched.path.unlink(missing_ok=True)
@@ -269,27 +275,50 @@ class SpApiSource:
         self.problems.append(Problem(job.name, reason, fatal))
         (log.error if fatal else log.warning)("%s %s: %s", self.account.name, job.name, reason)
 
-    def _start(self, job: _Job, *, reuse: bool = True) -> None:
-        """Reuse a report from the regeneration window, else request one."""
-        mp_id = marketplace(job.marketplace).marketplace_id
-        since = datetime.now(UTC) - REGENERATION_WINDOW.get(job.report_type, _DEFAULT_WINDOW)
-        try:
-            found = [] if not reuse else self._call(
-                job.marketplace, job.report_type, lambda c: c.get_reports(
-                    reportTypes=[job.report_type], marketplaceIds=[mp_id],
-                    processingStatuses=["DONE", "IN_QUEUE", "IN_PROGRESS"],
-                    createdSince=since.isoformat(timespec="seconds").replace("+00:00", "Z"),
+    def _existing(self, jobs: list[_Job]) -> None:
+        """Point jobs at reports Amazon already has from their regeneration window.
+
+        One getReports per regional endpoint covers every report type and marketplace:
+        the operation allows one call per 45 s, too slow to ask per report.
+        """
+        now = datetime.now(UTC)
+        groups: dict[str, list[_Job]] = {}
+        for job in jobs:
+            groups.setdefault(marketplace(job.marketplace).endpoint, []).append(job)
+        for group in groups.values():
+            types = sorted({j.report_type for j in group})
+            mp_ids = sorted({marketplace(j.marketplace).marketplace_id for j in group})
+            since = now - max(REGENERATION_WINDOW.get(t, _DEFAULT_WINDOW) for t in types)
+            try:
+                found = self._call(group[0].marketplace, "the report list", partial(
+                    _list_recent, report_types=types, mp_ids=mp_ids, since=since,
                 )).payload.get("reports") or []
-            if found:
-                newest = max(found, key=lambda r: r.get("createdTime", ""))
-                job.report_id, job.reused = newest["reportId"], True
-                log.info("%s %s: reusing report %s (%s)", self.account.name, job.name,
-                         job.report_id, newest.get("processingStatus"))
-                return
+            except (SellingApiException, httpx.HTTPError) as exc:
+                log.warning("%s: could not list existing reports (%s); requesting new ones",
+                            self.account.name, _describe(exc))
+                continue
+            for job in group:
+                mp_id = marketplace(job.marketplace).marketplace_id
+                window = REGENERATION_WINDOW.get(job.report_type, _DEFAULT_WINDOW)
+                mine = [r for r in found if r.get("reportType") == job.report_type
+                        and r.get("marketplaceIds") == [mp_id]
+                        and _created(r) >= now - window]
+                if mine:
+                    newest = max(mine, key=_created)
+                    job.report_id, job.reused = newest["reportId"], True
+                    log.info("%s %s: reusing report %s (%s)", self.account.name, job.name,
+                             job.report_id, newest.get("processingStatus"))
+
+    def _start(self, job: _Job) -> None:
+        """Request the report (unless an existing one was found for the job)."""
+        if job.report_id:
+            return
+        mp_id = marketplace(job.marketplace).marketplace_id
+        try:
             created = self._call(job.marketplace, job.report_type, lambda c: c.create_report(
                 reportType=job.report_type, marketplaceIds=[mp_id]))
             job.report_id = created.payload["reportId"]
-        except (SellingApiException, httpx.HTTPError) as exc:
+        except (SellingApiException, httpx.HTTPError, KeyError) as exc:
             self._problem(job, f"could not request the report: {_describe(exc)}")
 
     def _poll(self, job: _Job) -> Fetched | None:
@@ -356,6 +385,21 @@ class SpApiSource:
         self._jobs[path] = job
         return Fetched(path=path, marketplace=job.marketplace, charset=charset,
                        source=f"sp-api:{job.report_id}")
+
+
+def _created(report: Mapping[str, Any]) -> datetime:
+    try:
+        return datetime.fromisoformat(str(report.get("createdTime", "")))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def _list_recent(client: ReportsV2, *, report_types: list[str], mp_ids: list[str],
+                 since: datetime) -> Any:
+    return client.get_reports(
+        reportTypes=report_types, marketplaceIds=mp_ids, pageSize=100,
+        processingStatuses=["DONE", "IN_QUEUE", "IN_PROGRESS"],
+        createdSince=since.isoformat(timespec="seconds").replace("+00:00", "Z"))
 
 
 def _list_one(client: ReportsV2, *, report_type: str, mp_id: str) -> Any:

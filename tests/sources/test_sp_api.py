@@ -47,6 +47,8 @@ def test_given_three_marketplaces_then_each_report_is_requested_once_and_loaded(
     assert ing.failed == [] and len(ing.loaded) == 9
     assert created(fake_sp_api) == sorted((rt, MARKETPLACE_IDS[mp]) for rt in ALL
                                           for mp in ("US", "CA", "MX"))
+    # One look for reusable reports per region: getReports allows one call per 45 s.
+    assert len(fake_sp_api.calls("getReports")) == 1
     store = pipeline.open_store(settings)
     fed = store.query("SELECT i.source, i.report_type, p.marketplace FROM ingested_file i "
                       "JOIN report_partition p ON p.sha256 = i.sha256 "
@@ -83,7 +85,7 @@ def test_given_slow_generation_then_reports_are_polled_together(
         sp_settings: Make, fake_sp_api: FakeSpApi, demo_sim: Simulation,
         tmp_path: Path) -> None:
     """Nine slow reports are all requested before the first status check, then polled in
-    rounds, so none waits for another (bench/sp_api.py measures the time)."""
+    rounds, so none waits for another (bench/concurrency.py measures the time)."""
     settings, _ = sp_settings({"acme": ["US", "CA", "MX"]})
     fake_sp_api.generation_seconds = 0.5
     fake_sp_api.rate_limit_header = "50"  # this fake allows fast polling

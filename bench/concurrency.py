@@ -1,0 +1,93 @@
+"""How long a daily SP-API run takes against how long Amazon takes to make one report.
+
+The fake SP-API (tests/fakes/sp_api.py) generates every report in T seconds and
+enforces Amazon's published rate limits, answering 429 to any request over
+them. ipi's SP-API source, with its default settings, fetches 3 report types x
+3 marketplaces. Target: the whole run within 1.3 x T, and no 429 caused by our
+own rate.
+
+    .venv/bin/python bench/concurrency.py              # T = 60 s, about 75 s
+    .venv/bin/python bench/concurrency.py --T 20 --poll-interval 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sp_api.auth import access_token_client  # noqa: E402
+
+from ipi.demo import simulate, write_day  # noqa: E402
+from ipi.settings import settings_from_dict  # noqa: E402
+from ipi.sources.sp_api import SpApiSource, resolve_credentials  # noqa: E402
+from tests.fakes.sp_api import FakeSpApi  # noqa: E402
+
+TYPES = ("GET_FBA_INVENTORY_PLANNING_DATA", "GET_STRANDED_INVENTORY_UI_DATA",
+         "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA")
+MARKETPLACES = {"US": "ATVPDKIKX0DER", "CA": "A2EUQ1WTGCTBG2", "MX": "A1AM78C64UM0Y8"}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--T", type=float, default=60.0, help="seconds Amazon takes per report")
+    p.add_argument("--poll-interval", type=float, default=None,
+                   help="first wait between status checks (default: the product's, 15 s)")
+    p.add_argument("--max-ratio", type=float, default=1.3)
+    args = p.parse_args()
+
+    access_token_client.cache.clear()
+    sim = simulate(date(2026, 6, 1), 20, n_skus=150)
+    with tempfile.TemporaryDirectory() as tmp, FakeSpApi() as fake:
+        fake.generation_seconds = args.T
+        fake.enforce_rate_limits = True  # Amazon's published buckets, 429 beyond them
+        planning, myi, stranded = write_day(sim, 10, Path(tmp) / "docs")
+        for code, mp_id in MARKETPLACES.items():
+            fake.set_document(TYPES[0], mp_id, planning.read_bytes().replace(
+                b"\tUS\t", f"\t{code}\t".encode()))
+            fake.set_document(TYPES[1], mp_id, stranded.read_bytes())
+            fake.set_document(TYPES[2], mp_id, myi.read_bytes(), charset=None)
+        sp = {"endpoint": fake.url, "token_url": fake.token_url}
+        if args.poll_interval is not None:
+            sp["poll_interval"] = args.poll_interval
+        settings = settings_from_dict(
+            {"accounts": [{"name": "bench", "marketplaces": list(MARKETPLACES),
+                           "source": "sp-api", "sp_api": sp}]}, base_dir=Path(tmp), env={})
+        account = settings.accounts[0]
+        env = {"IPI_LWA_CLIENT_ID": "id", "IPI_LWA_CLIENT_SECRET": "secret",
+               "IPI_BENCH_REFRESH_TOKEN": "refresh"}
+        source = SpApiSource(account, resolve_credentials(account, env), settings.spool_dir)
+        start = time.monotonic()
+        fetched = list(source.fetch(account, sim.day(10)))
+        elapsed = time.monotonic() - start
+        source.close()
+        ours = [r for r in fake.requests if r.status == 429]
+        result = {
+            "reports": len(fetched), "problems": [p.reason for p in source.problems],
+            "T_seconds": args.T, "elapsed_seconds": round(elapsed, 2),
+            "ratio": round(elapsed / args.T, 3), "self_caused_429": fake.self_throttled,
+            "all_429": len(ours),
+            "calls": {op: len(fake.calls(op)) for op in
+                      ("token", "getReports", "createReport", "getReport",
+                       "getReportDocument", "download")},
+        }
+    print(json.dumps(result, indent=2))
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "concurrency.json").write_text(json.dumps(result, indent=2))
+    ok = (result["reports"] == 9 and result["ratio"] <= args.max_ratio
+          and result["self_caused_429"] == 0)
+    print(f"ratio {result['ratio']:.2f} x T (limit {args.max_ratio}), "
+          f"{result['self_caused_429']} self-caused 429: {'ok' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
