@@ -107,7 +107,10 @@ class RateLimiter:
 
 
 class PacedTransport(httpx.BaseTransport):
-    """Waits for a rate token, sends, retries 429 and 5xx with backoff; nothing else retries."""
+    """Waits for a rate token, sends, retries 429 and 5xx with backoff; nothing else retries.
+
+    A 401 or 403 from an SP-API operation raises ``httpx.HTTPStatusError``.
+    """
 
     def __init__(self, limiter: RateLimiter | None = None, *, retries: int = 5,
                  backoff: float = 1.0, max_backoff: float = 60.0,
@@ -135,6 +138,12 @@ class PacedTransport(httpx.BaseTransport):
             if response is not None:
                 if self.limiter is not None:
                     self.limiter.observe(op, response.headers.get("x-amzn-RateLimit-Limit"))
+                if response.status_code in (401, 403) and op not in ("token", "other"):
+                    # Refused, with or without a body (the library reads an empty one as
+                    # an empty success): never retried, always raised.
+                    response.read()
+                    raise httpx.HTTPStatusError(f"{op} answered {response.status_code}",
+                                                request=request, response=response)
                 retryable = response.status_code == 429 or response.status_code >= 500
                 if not retryable:
                     return response

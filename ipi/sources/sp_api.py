@@ -32,7 +32,7 @@ from sp_api.auth import AccessTokenClient
 from sp_api.auth.exceptions import AuthorizationError
 from sp_api.base import Marketplaces
 from sp_api.base._transport_httpx import HttpxTransport
-from sp_api.base.exceptions import SellingApiException, SellingApiForbiddenException
+from sp_api.base.exceptions import SellingApiException
 
 from ipi.errors import ConfigError
 from ipi.settings import Account
@@ -180,10 +180,13 @@ class SpApiSource:
                 f"({exc.error_code or exc.status_code}): check the client id and secret, and "
                 f"authorize the app again to get a new refresh token into "
                 f"{self.account.refresh_token_env}") from None
-        except SellingApiForbiddenException:
+        except httpx.HTTPStatusError as exc:
+            status = exc.response.status_code
+            if status not in (401, 403):
+                raise
             raise ConfigError(
-                f"account {self.account.name}: the SP-API refused {what} in {code} (403): "
-                f"{_ROLE_HINT}") from None
+                f"account {self.account.name}: the SP-API refused {what} in {code} "
+                f"({status}): {_ROLE_HINT}") from None
 
     # -- the ReportSource protocol ---------------------------------------------------
 

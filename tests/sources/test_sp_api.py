@@ -198,15 +198,21 @@ def test_given_refresh_token_refused_then_configuration_error_without_retrying(
     assert fake_sp_api.calls("createReport") == []
 
 
-def test_given_403_then_configuration_error_naming_the_roles(
-        sp_settings: Make, fake_sp_api: FakeSpApi, demo_sim: Simulation,
-        tmp_path: Path) -> None:
-    """A 403 is not retried: it says which roles the app needs."""
+@pytest.mark.parametrize("op", ["getReports", "createReport", "getReport"])
+@pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize("with_errors_body", [True, False])
+def test_given_401_or_403_then_configuration_error_naming_the_roles(
+        sp_settings: Make, fake_sp_api: FakeSpApi, demo_sim: Simulation, tmp_path: Path,
+        op: str, status: int, with_errors_body: bool) -> None:
+    """A refusal, with or without Amazon's errors body, is not retried: it names the
+    account and the roles the app needs."""
     settings, _ = sp_settings()
-    fake_sp_api.fail("getReports", 1, 403, with_errors_body=True)
-    with pytest.raises(ConfigError, match="Inventory and Order Tracking"):
+    serve_day(fake_sp_api, demo_sim, 10, tmp_path, ["US"])
+    fake_sp_api.fail(op, 1, status, with_errors_body=with_errors_body)
+    with pytest.raises(ConfigError, match="Inventory and Order Tracking") as err:
         run(settings, demo_sim, 10)
-    assert len(fake_sp_api.calls("getReports")) == 1
+    assert "account acme" in str(err.value) and f"({status})" in str(err.value)
+    assert [r.status for r in fake_sp_api.calls(op)].count(status) == 1
 
 
 @pytest.mark.parametrize("charset", [None, "ISO-8859-1", "windows-1252"])

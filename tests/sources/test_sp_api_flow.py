@@ -12,6 +12,7 @@ from flows.daily import daily
 from ipi import pipeline
 from ipi.cli import main
 from ipi.demo import Simulation
+from ipi.errors import ConfigError
 from ipi.settings import Settings
 from tests.conftest import Webhook
 from tests.fakes.sp_api import FakeSpApi
@@ -83,3 +84,25 @@ def test_check_says_what_is_missing(
     assert main(["check", "--config", str(config), "--account", "zeta"]) == 1
     assert "FAIL  LWA token: account zeta: Amazon refused the LWA credentials" in \
         capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_given_credentials_in_prefect_secret_blocks_then_the_flow_uses_them(
+        sp_settings: Make, fake_sp_api: FakeSpApi, demo_sim: Simulation, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Named Prefect Secret blocks replace the environment variables, in the flow and in
+    `ipi check`; outside Prefect the library says the block needs a flow."""
+    from prefect.blocks.system import Secret
+
+    Secret(value="Atzr|FROM-A-PREFECT-BLOCK").save("acme-refresh-token", overwrite=True)
+    settings, config = sp_settings(extra_sp='refresh_token_block = "acme-refresh-token"')
+    monkeypatch.delenv("IPI_ACME_REFRESH_TOKEN")
+    serve_day(fake_sp_api, demo_sim, 10, tmp_path, ["US"])
+    summary = daily(config=str(config), day=demo_sim.day(10))
+    assert summary["acme"]["loaded"] == 3
+    assert {r.form()["refresh_token"] for r in fake_sp_api.calls("token")} == {
+        "Atzr|FROM-A-PREFECT-BLOCK"}
+    assert main(["check", "--config", str(config)]) == 0
+    assert "refresh token from acme-refresh-token" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="Prefect Secret block 'acme-refresh-token'"):
+        pipeline.source_for(settings, settings.accounts[0])
