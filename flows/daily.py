@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from ipi import pipeline
 from ipi.alerts import AlertRun
-from ipi.errors import IngestFailed
+from ipi.errors import IngestFailed, IpiError
 from ipi.score import ScoreRun
 from ipi.settings import Account, Settings, load_settings
 
@@ -52,7 +52,13 @@ def daily(config: str | None = None, day: date | None = None) -> dict[str, objec
     failures: list[tuple[str, str]] = []
     summary: dict[str, object] = {}
     for account in settings.accounts:
-        ing = ingest(settings, account, day)
+        try:
+            ing = ingest(settings, account, day)
+        except IpiError as exc:  # e.g. refused credentials: the other accounts still run
+            log.error("%s: %s", account.name, exc)
+            failures.append((account.name, str(exc)))
+            summary[account.name] = {"error": str(exc)}
+            continue
         if not ing.loaded:
             log.warning("%s: no new reports for %s; the day has no fresh estimate",
                         account.name, day)

@@ -14,6 +14,7 @@ which garbles cp1252, and it drops the raw bytes the landing zone keeps.
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import time
@@ -367,7 +368,6 @@ class SpApiSource:
         except (SellingApiException, httpx.HTTPError) as exc:
             return f"(its failure document could not be read: {_describe(exc)})"
         if gz:
-            import gzip
             content = gzip.decompress(content)
         return " ".join(content.decode(charset or "utf-8", "replace").split())[:500]
 

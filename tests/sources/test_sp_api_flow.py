@@ -12,7 +12,7 @@ from flows.daily import daily
 from ipi import pipeline
 from ipi.cli import main
 from ipi.demo import Simulation
-from ipi.errors import ConfigError
+from ipi.errors import ConfigError, IngestFailed
 from ipi.settings import Settings
 from tests.conftest import Webhook
 from tests.fakes.sp_api import FakeSpApi
@@ -106,3 +106,17 @@ def test_given_credentials_in_prefect_secret_blocks_then_the_flow_uses_them(
     assert "refresh token from acme-refresh-token" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="Prefect Secret block 'acme-refresh-token'"):
         pipeline.source_for(settings, settings.accounts[0])
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_given_one_account_refused_then_the_other_still_runs_and_the_flow_fails_naming_it(
+        sp_settings: Make, fake_sp_api: FakeSpApi, demo_sim: Simulation, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A configuration error in one account fails the run, after the others loaded."""
+    settings, config = sp_settings({"acme": ["US"], "zeta": ["UK"]})
+    monkeypatch.delenv("IPI_ACME_REFRESH_TOKEN")
+    serve_day(fake_sp_api, demo_sim, 10, tmp_path, ["US", "UK"])
+    with pytest.raises(IngestFailed, match="IPI_ACME_REFRESH_TOKEN"):
+        daily(config=str(config), day=demo_sim.day(10))
+    rows = pipeline.open_store(settings).query("SELECT account FROM daily_score")
+    assert rows == [{"account": "zeta"}]
