@@ -46,6 +46,7 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 42) -> int:
     config.write_text(
         "# Written by `ipi demo`. A real configuration: see config/ipi.example.toml.\n"
         '[store]\ndata_dir = "data"\n\n'
+        "[policy]\nrepeat_days = 7  # a still-firing alert is repeated weekly\n\n"
         f'[alerts]\nurls = ["ipifile://{alerts}"]\n\n'
         '[[accounts]]\nname = "demo-seller"\nmarketplaces = ["US"]\ndrop_dir = "drops"\n',
         encoding="utf-8",
@@ -73,8 +74,8 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 42) -> int:
         summary = daily(config=str(config), day=day)
         row = scores(pipeline.open_store(settings), account.name, start=day, end=day)
         est = row[0] if row else {}
-        sent = summary[account.name]["alerts"]  # type: ignore[index]
-        note = f"  -> alert {', '.join(sent)}" if sent else ""
+        notices = summary[account.name]["notices"]  # type: ignore[index]
+        note = f"  -> {', '.join(notices)} alert" if notices else ""
         print(f"    {day}  IPI estimate {est.get('score', 0):4.0f} "
               f"({est.get('score_low', 0):.0f}-{est.get('score_high', 0):.0f}) "
               f"{est.get('status', 'no data')}{note}")

@@ -137,6 +137,5 @@ def score(settings: Settings, account: Account, day: date,
 
 
 def alert(settings: Settings, account: Account, day: date) -> AlertRun:
-    notifier = Notifier(settings.apprise_urls(), settings.alerts.apprise_config)
-    return alert_account(open_store(settings), notifier, account.name, day,
-                         settings.threshold(account), settings.alerts.top_skus)
+    return alert_account(open_store(settings), Notifier.from_settings(settings), account.name,
+                         day, settings.policy_for(account), settings.alerts.top_skus)

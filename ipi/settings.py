@@ -59,6 +59,7 @@ class Account(_Model):
     source: str = "files"  # files | sp-api
     drop_dir: Path | None = None  # default: <data_dir>/drops/<name>
     threshold: float | None = None  # overrides policy.threshold for this account
+    policy: dict[str, Any] = Field(default_factory=dict)  # overrides of [policy] keys
     sp_api: SpApi = Field(default_factory=SpApi)
 
     @field_validator("source")
@@ -90,15 +91,36 @@ class Account(_Model):
 
 class Policy(_Model):
     threshold: float = 450.0
+    # Back to normal only at or over this (default threshold + 20): no flapping around it.
+    recovery_threshold: float | None = None
+    for_days: int = 1  # consecutive days under the threshold before it fires (pending)
+    repeat_days: int = 1  # an unchanged firing alert is sent again after this many days
+    notify_resolved: bool = True  # send a resolved notice when it recovers
     # A report with fewer rows than this share of the last good one is suspect (Amazon's
     # planning report sometimes comes back with a fraction of its rows). 0 turns it off.
     row_drop_threshold: float = 0.5
 
+    @property
+    def recovery(self) -> float:
+        return self.recovery_threshold if self.recovery_threshold is not None \
+            else self.threshold + 20.0
+
+
+class Target(_Model):
+    """One alert destination. Its URL comes from the file (no secrets) or an env variable."""
+
+    url: str | None = None
+    url_env: str | None = None
+    tags: tuple[str, ...] = ("inventory", "ops")  # which alerts it gets
+    accounts: tuple[str, ...] = ()  # only these accounts' alerts; empty: all
+
 
 class Alerts(_Model):
     # URLs without secrets may live in the file; the rest come from IPI_APPRISE_URLS.
+    # Both get every alert of every account; [[alerts.targets]] route by kind and account.
     urls: tuple[str, ...] = ()
     apprise_config: Path | None = None
+    targets: tuple[Target, ...] = ()
     top_skus: int = 5  # SKUs named in an alert, those whose fix lifts the estimate most
 
 
@@ -128,7 +150,20 @@ class Settings(_Model):
         return account.drop_dir or self.data_dir / "drops" / account.name
 
     def threshold(self, account: Account) -> float:
-        return account.threshold if account.threshold is not None else self.policy.threshold
+        return self.policy_for(account).threshold
+
+    def policy_for(self, account: Account) -> Policy:
+        """[policy] with the account's own overrides applied."""
+        extra = dict(account.policy)
+        if account.threshold is not None:
+            extra.setdefault("threshold", account.threshold)
+        if not extra:
+            return self.policy
+        try:
+            return Policy(**{**self.policy.model_dump(exclude_unset=True), **extra})
+        except ValidationError as exc:
+            raise ConfigError(f"account {account.name}: invalid [accounts.policy]: "
+                              f"{exc.errors()[0]['msg']}") from None
 
     def account(self, name: str | None) -> Account:
         """The named account, or the only one when no name is given."""

@@ -74,6 +74,19 @@ def _free_port() -> int:
 class Mailbox:
     port: int
     messages: list[Any] = field(default_factory=list)
+    controller: Any = None
+    handler: Any = None
+
+    def down(self) -> None:
+        """Stop listening: deliveries fail as when a mail server is down."""
+        self.controller.stop()
+        self.controller = None
+
+    def up(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
 
     @property
     def url(self) -> str:
@@ -96,12 +109,14 @@ def smtp_server() -> Iterator[Mailbox]:
             box.messages.append(envelope)
             return "250 OK"
 
-    controller = Controller(Handler(), hostname="127.0.0.1", port=box.port)
-    controller.start()
+    box.handler = Handler()
+    box.controller = Controller(box.handler, hostname="127.0.0.1", port=box.port)
+    box.controller.start()
     try:
         yield box
     finally:
-        controller.stop()
+        if box.controller is not None:
+            box.controller.stop()
 
 
 @dataclass
@@ -118,6 +133,16 @@ class Webhook:
 @pytest.fixture
 def webhook_server() -> Iterator[Webhook]:
     """A real HTTP webhook on 127.0.0.1 that records JSON bodies; can be told to fail."""
+    yield from _serve_webhook()
+
+
+@pytest.fixture
+def second_webhook() -> Iterator[Webhook]:
+    """Another webhook, for two-channel scenarios."""
+    yield from _serve_webhook()
+
+
+def _serve_webhook() -> Iterator[Webhook]:
     hook = Webhook(_free_port())
 
     class Handler(BaseHTTPRequestHandler):

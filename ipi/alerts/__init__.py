@@ -1,7 +1,8 @@
 """Alerts: rules over the day's scores, state in DuckDB, an outbox, apprise delivery.
 
-Only the latest day of an account can page: evaluating a past day (a rerun or
-a backfill) changes no state and queues nothing.
+Only the latest day of an account can page: evaluating a past day (a rerun or a
+backfill) changes no state and queues nothing. Silences mute notifications but
+the state goes on; one message per account per run.
 """
 
 from __future__ import annotations
@@ -9,12 +10,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
+
+import duckdb
 
 from ipi.alerts.deliver import Notifier
-from ipi.alerts.message import render, unreliable_message
+from ipi.alerts.message import Notice, render, unreliable_message
 from ipi.alerts.outbox import Delivery, deliver_pending, enqueue
-from ipi.alerts.rules import Transition, below_threshold
+from ipi.alerts.rules import BELOW_THRESHOLD, State, below_threshold
 from ipi.score.drivers import top_drivers
+from ipi.settings import Policy
 from ipi.store import Store, duck, utcnow
 
 log = logging.getLogger(__name__)
@@ -25,13 +30,32 @@ class AlertRun:
     account: str
     day: date
     evaluated: bool  # False when the day is not the account's latest
-    transitions: list[Transition] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    silenced: list[Notice] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
 
 
-def evaluate(store: Store, account: str, day: date, threshold: float,
+def silenced(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
+             day: date) -> str | None:
+    """The reason of a silence covering this account and marketplace on ``day``, if any."""
+    row = con.execute(
+        "SELECT reason FROM alert_silence WHERE account = ? AND until >= ? "
+        "AND (marketplace IS NULL OR marketplace = ?) ORDER BY until DESC LIMIT 1",
+        [account, day, marketplace]).fetchone()
+    return str(row[0]) if row else None
+
+
+def _state(con: duckdb.DuckDBPyConnection, account: str, mp: str) -> State:
+    row = con.execute(
+        "SELECT state, since, count, last_notified, last_date FROM alert_state "
+        "WHERE account = ? AND marketplace = ? AND rule = ?",
+        [account, mp, BELOW_THRESHOLD]).fetchone()
+    return State(row[0], row[1], row[2] or 0, row[3], row[4]) if row else State()
+
+
+def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: Policy,
              top_skus: int = 5) -> AlertRun:
-    """Apply the rules to ``day``'s scores; commit state changes with their message."""
+    """Apply the rules to ``day``'s scores; commit state changes with their messages."""
     with store.begin() as conn:
         con = duck(conn)
         latest = con.execute("SELECT max(date) FROM daily_score WHERE account = ?",
@@ -43,43 +67,52 @@ def evaluate(store: Store, account: str, day: date, threshold: float,
         cur = con.execute("SELECT * FROM daily_score WHERE account = ? AND date = ? "
                           "ORDER BY marketplace", [account, day])
         names = [d[0] for d in cur.description or ()]
-        rows = {r[1]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
-        states = dict(con.execute(
-            "SELECT marketplace, state FROM alert_state WHERE account = ? AND rule = ?",
-            [account, "below_threshold"]).fetchall())
-        transitions = []
+        rows: dict[str, dict[str, Any]] = {
+            r[1]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+        run = AlertRun(account, day, evaluated=True)
         for mp, row in rows.items():
-            t = below_threshold(states.get(mp, "normal"), row, threshold)
-            if t is None:
-                continue
-            transitions.append(t)
+            prev = _state(con, account, mp)
+            step = below_threshold(prev, row, policy, day)
+            new = step.state
+            muted = silenced(con, account, mp, day) if step.notify else None
+            if muted:  # muted: the state goes on, the notice is not counted as sent
+                new = State(new.state, new.since, new.count, prev.last_notified, new.last_day)
             con.execute(
-                "INSERT OR REPLACE INTO alert_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [account, mp, t.rule, t.state, day, day, t.score, utcnow()],
-            )
-        for mp, row in rows.items():
-            if row["status"] == "unreliable":
-                enqueue(conn, f"{account}:{day}:{mp}:ops/unreliable", account, day, "ops",
-                        f"IPI {account} {mp}: the estimate for {day} is unreliable",
+                "INSERT OR REPLACE INTO alert_state (account, marketplace, rule, state, since, "
+                "last_date, last_value, updated_at, count, last_notified) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [account, mp, BELOW_THRESHOLD, new.state, new.since, day, row.get("score"),
+                 utcnow(), new.count, new.last_notified])
+            if step.changed:
+                con.execute("INSERT INTO alert_event VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [account, mp, BELOW_THRESHOLD, day, prev.state, new.state,
+                             row.get("score"), f"silenced: {muted}" if muted else None,
+                             utcnow()])
+            if step.notify:
+                notice = Notice(mp, step.notify, row, policy.threshold, new.since)
+                (run.silenced if muted else run.notices).append(notice)
+            if row["status"] == "unreliable" and not silenced(con, account, mp, day):
+                enqueue(conn, notifier, f"{account}:{day}:{mp}:ops/unreliable", account, day,
+                        "ops", f"IPI {account} {mp}: the estimate for {day} is unreliable",
                         unreliable_message(account, mp, day, row), "ops")
-        if transitions:
-            drivers = {t.marketplace: top_drivers(con, account, t.marketplace, day, top_skus,
-                                                  rows[t.marketplace])
-                       for t in transitions if t.kind == "firing"}
-            title, body = render(account, transitions, rows, drivers)
+        if run.notices:
+            drivers = {n.marketplace: top_drivers(con, account, n.marketplace, day, top_skus,
+                                                  n.row)
+                       for n in run.notices if n.kind != "resolved"}
+            title, body = render(account, day, run.notices, drivers)
             key = f"{account}:{day}:" + ",".join(
-                f"{t.marketplace}/{t.rule}/{t.kind}" for t in transitions)
-            kind = "firing" if any(t.kind == "firing" for t in transitions) else "resolved"
-            enqueue(conn, key, account, day, kind, title, body, "inventory")
-    return AlertRun(account, day, evaluated=True, transitions=transitions)
+                f"{n.marketplace}/{BELOW_THRESHOLD}/{n.kind}" for n in run.notices)
+            kind = "resolved" if all(n.kind == "resolved" for n in run.notices) else "firing"
+            enqueue(conn, notifier, key, account, day, kind, title, body, "inventory")
+    return run
 
 
-def alert_account(store: Store, notifier: Notifier, account: str, day: date, threshold: float,
+def alert_account(store: Store, notifier: Notifier, account: str, day: date, policy: Policy,
                   top_skus: int = 5) -> AlertRun:
     """Evaluate the rules for ``day``, then deliver whatever is pending for the account."""
-    run = evaluate(store, account, day, threshold, top_skus)
+    run = evaluate(store, notifier, account, day, policy, top_skus)
     run.deliveries = deliver_pending(store, notifier, account)
     return run
 
 
-__all__ = ["AlertRun", "Notifier", "alert_account", "deliver_pending", "evaluate"]
+__all__ = ["AlertRun", "Notifier", "alert_account", "deliver_pending", "evaluate", "silenced"]

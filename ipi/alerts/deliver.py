@@ -1,23 +1,31 @@
-"""Delivery through apprise, and the ``ipifile://`` target that appends to a local file.
+"""Delivery through apprise: one Apprise object per target, so each target's result is
+known and a failed one is retried alone. Also the ``ipifile://`` target that appends
+to a local file.
 
-apprise's ``notify()`` returns a result whose truth is the success test; an
-Apprise object with no targets is a configuration problem, not a failure to
-retry.
+apprise's ``notify()`` returns a result whose truth is the success test. A target
+is identified in the database by a hash of its URL, never the URL: URLs carry tokens.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import apprise
 from apprise.decorators import notify
 
 from ipi.errors import ConfigError, DeliveryError
 
+if TYPE_CHECKING:
+    from ipi.settings import Settings
+
 log = logging.getLogger(__name__)
+KINDS = frozenset({"inventory", "ops"})
 
 
 @notify(on="ipifile", name="ipi local file")  # type: ignore[untyped-decorator, no-untyped-call]
@@ -32,38 +40,87 @@ def _file_target(body: str, title: str, notify_type: str, meta: dict[str, Any],
     return True
 
 
-class Notifier:
-    """The configured apprise targets."""
+@dataclass(frozen=True)
+class Target:
+    id: str  # a hash of the URL
+    name: str  # e.g. 'Slack #2'
+    kinds: frozenset[str]  # inventory, ops
+    accounts: frozenset[str]  # empty: every account
+    apprise: apprise.Apprise = field(compare=False, repr=False)
 
-    def __init__(self, urls: list[str], config_file: Path | None = None) -> None:
-        self._apprise = apprise.Apprise()
-        for i, url in enumerate(urls, 1):
-            if not self._apprise.add(url):
-                # Never echo the URL: it may carry a token.
-                raise ConfigError(
-                    f"alert URL #{i} is not a URL apprise understands; check its scheme "
-                    "(see https://github.com/caronc/apprise/wiki)"
-                )
+    def wants(self, account: str, kind: str) -> bool:
+        return kind in self.kinds and (not self.accounts or account in self.accounts)
+
+
+def _target(server: Any, n: int, kinds: Iterable[str] = KINDS,
+            accounts: Iterable[str] = ()) -> Target:
+    one = apprise.Apprise()
+    one.add(server)
+    digest = hashlib.sha256(server.url().encode()).hexdigest()[:16]
+    return Target(digest, f"{server.service_name} #{n}", frozenset(kinds), frozenset(accounts),
+                  one)
+
+
+class Notifier:
+    """The configured targets, and delivery to one of them."""
+
+    def __init__(self, urls: Iterable[str] = (), config_file: Path | None = None,
+                 targets: Iterable[tuple[str, Iterable[str], Iterable[str]]] = ()) -> None:
+        """``urls`` go to every alert; ``targets`` are (url, kinds, accounts)."""
+        self.targets: list[Target] = []
+        for url, kinds, accounts in [*((u, KINDS, ()) for u in urls), *targets]:
+            self._add_url(url, kinds, accounts)
         if config_file is not None:
             if not config_file.exists():
                 raise ConfigError(f"alerts.apprise_config {config_file} does not exist")
             cfg = apprise.AppriseConfig()
             cfg.add(str(config_file))
-            self._apprise.add(cfg)
+            loaded = apprise.Apprise()
+            loaded.add(cfg)
+            for server in loaded:
+                tags = set(server.tags)
+                kinds = (tags & KINDS) or KINDS
+                self.targets.append(_target(server, len(self.targets) + 1, kinds,
+                                            tags - KINDS))
+
+    def _add_url(self, url: str, kinds: Iterable[str], accounts: Iterable[str]) -> None:
+        probe = apprise.Apprise()
+        n = len(self.targets) + 1
+        if not probe.add(url):
+            # Never echo the URL: it may carry a token.
+            raise ConfigError(f"alert URL #{n} is not a URL apprise understands; check its "
+                              "scheme (see https://github.com/caronc/apprise/wiki)")
+        self.targets.append(_target(probe[0], n, kinds, accounts))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Notifier:
+        import os
+
+        targets = []
+        for i, t in enumerate(settings.alerts.targets, 1):
+            url = t.url or (os.environ.get(t.url_env) if t.url_env else None)
+            if not url:
+                where = f"the environment variable {t.url_env}" if t.url_env else "url"
+                raise ConfigError(f"[[alerts.targets]] #{i} has no URL: set {where}")
+            targets.append((url, t.tags, t.accounts))
+        return cls(settings.apprise_urls(), settings.alerts.apprise_config, targets)
 
     def __len__(self) -> int:
-        return len(self._apprise)
+        return len(self.targets)
 
-    def send(self, title: str, body: str, *, failure: bool = True) -> None:
-        """Deliver to every target; raise DeliveryError unless all accepted it."""
-        if len(self._apprise) == 0:
-            raise ConfigError("no alert targets: set alerts.urls, alerts.apprise_config "
-                              "or IPI_APPRISE_URLS")
+    def route(self, account: str, kind: str) -> list[Target]:
+        return [t for t in self.targets if t.wants(account, kind)]
+
+    def get(self, target_id: str) -> Target | None:
+        return next((t for t in self.targets if t.id == target_id), None)
+
+    def send(self, target: Target, title: str, body: str, *, failure: bool = True) -> None:
+        """Deliver to one target; raise DeliveryError unless it accepted the message."""
         try:
-            ok = self._apprise.notify(title=title, body=body,
-                                      notify_type=apprise.NotifyType.FAILURE
-                                      if failure else apprise.NotifyType.SUCCESS)
+            ok = target.apprise.notify(
+                title=title, body=body,
+                notify_type=apprise.NotifyType.FAILURE if failure else apprise.NotifyType.SUCCESS)
         except Exception as exc:  # a plugin bug must not lose the alert
-            raise DeliveryError(f"apprise raised {type(exc).__name__}") from None
+            raise DeliveryError(f"{target.name}: apprise raised {type(exc).__name__}") from None
         if not ok:
-            raise DeliveryError("at least one alert target did not accept the message")
+            raise DeliveryError(f"{target.name} did not accept the message")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from ipi.alerts.rules import Transition
 from ipi.score.drivers import Driver
 
 
@@ -20,35 +21,48 @@ def factors_line(row: Mapping[str, Any]) -> str:
             f"stranded {_pct(row.get('stranded_pct'))} · in-stock {ins}")
 
 
-def render(account: str, transitions: Sequence[Transition],
-           rows: Mapping[str, Mapping[str, Any]],
+@dataclass(frozen=True)
+class Notice:
+    """One thing to tell about one marketplace: an alert firing, repeating or resolved."""
+
+    marketplace: str
+    kind: str  # firing | repeat | resolved
+    row: Mapping[str, Any]  # the day's daily_score row
+    threshold: float
+    since: date | None = None
+
+
+def render(account: str, day: date, notices: Sequence[Notice],
            drivers: Mapping[str, Sequence[Driver]]) -> tuple[str, str]:
-    """One message (title, body) for all of an account's transitions in a run."""
-    firing = [t for t in transitions if t.kind == "firing"]
+    """One message (title, body) for all of an account's notices in a run."""
+    order = {"firing": 0, "repeat": 1, "resolved": 2}
     parts = []
-    for t in sorted(transitions, key=lambda t: (t.kind != "firing", t.marketplace)):
-        row = rows[t.marketplace]
-        if t.kind == "firing":
-            head = (f"[FIRING] {account} {t.marketplace}: IPI estimate {t.score:.0f} "
-                    f"(band {t.low:.0f}-{t.high:.0f}) is under the threshold {t.threshold:.0f} "
-                    f"on {t.day}.")
+    for n in sorted(notices, key=lambda n: (order[n.kind], n.marketplace)):
+        r = n.row
+        est = (f"IPI estimate {r['score']:.0f} (band {r['score_low']:.0f}-"
+               f"{r['score_high']:.0f})")
+        if n.kind == "firing":
+            head = (f"[FIRING] {account} {n.marketplace}: {est} is under the threshold "
+                    f"{n.threshold:.0f} on {day}.")
+        elif n.kind == "repeat":
+            head = (f"[STILL FIRING] {account} {n.marketplace}: {est} is still under the "
+                    f"threshold {n.threshold:.0f} on {day}, since {n.since}.")
         else:
-            head = (f"[RESOLVED] {account} {t.marketplace}: IPI estimate {t.score:.0f} "
-                    f"(band {t.low:.0f}-{t.high:.0f}) is back at or over the threshold "
-                    f"{t.threshold:.0f} on {t.day}.")
-        lines = [head, f"Factors: {factors_line(row)}."]
-        if row.get("status") not in (None, "ok"):
-            notes = f" ({row['notes']})" if row.get("notes") else ""
-            lines.append(f"The estimate is {row['status']}{notes}.")
-        if t.kind == "firing" and drivers.get(t.marketplace):
+            head = (f"[RESOLVED] {account} {n.marketplace}: {est} is back over the "
+                    f"threshold on {day}.")
+        lines = [head, f"Factors: {factors_line(r)}."]
+        if r.get("status") not in (None, "ok"):
+            notes = f" ({r['notes']})" if r.get("notes") else ""
+            lines.append(f"The estimate is {r['status']}{notes}.")
+        if n.kind != "resolved" and drivers.get(n.marketplace):
             lines.append("Fix first:")
-            lines += [f"  - {d.line()}" for d in drivers[t.marketplace]]
+            lines += [f"  - {d.line()}" for d in drivers[n.marketplace]]
         parts.append("\n".join(lines))
-    n = len(firing)
-    if n:
-        worst = min(firing, key=lambda t: t.score)
-        title = (f"IPI {account}: {n} marketplace(s) under the threshold "
-                 f"({worst.marketplace} {worst.score:.0f})")
+    under = [n for n in notices if n.kind != "resolved"]
+    if under:
+        worst = min(under, key=lambda n: n.row["score"])
+        title = (f"IPI {account}: {len(under)} marketplace(s) under the threshold "
+                 f"({worst.marketplace} {worst.row['score']:.0f})")
     else:
         title = f"IPI {account}: back over the threshold"
     footer = ("The score is an estimate from Amazon's reports; Seller Central shows the "

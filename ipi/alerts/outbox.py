@@ -1,9 +1,10 @@
 """The outbox: every notification is written before it is sent, and marked after.
 
-The state change and its message are committed together; delivery happens
-after, with the attempt recorded before the send and the result after. A
-failed send stays pending and is retried by the next run; the key makes the
-same event produce the same row, so it is never queued twice.
+A state change and its message, with one delivery row per target it routes to,
+are committed together; delivery happens after. Each attempt is recorded before
+the send and its result after; a failed target stays pending and is retried by
+the next run (and by ``ipi alerts check``), alone: a target that got it is never
+sent it again. The key makes the same event produce the same row, never two.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from ipi.alerts.deliver import Notifier
-from ipi.errors import ConfigError, DeliveryError
+from ipi.errors import DeliveryError
 from ipi.store import Store, duck, utcnow
 
 log = logging.getLogger(__name__)
@@ -25,59 +26,83 @@ log = logging.getLogger(__name__)
 class Delivery:
     key: str
     title: str
-    status: str  # sent | failed | no-targets
+    target: str  # the target's name, e.g. 'Slack #2'
+    status: str  # sent | failed | dropped | no-targets
     error: str | None = None
 
 
-def enqueue(conn: sa.Connection, key: str, account: str, day: date, kind: str, title: str,
-            body: str, tags: str) -> bool:
-    """Queue a message inside the caller's transaction; False if the key was queued already."""
-    cur = duck(conn).execute(
+def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day: date,
+            kind: str, title: str, body: str, tags: str) -> bool:
+    """Queue a message and its deliveries inside the caller's transaction.
+
+    False if the key was queued already. With no target for it, the message is kept
+    as 'no-targets' (and said loudly) rather than queued for targets added later.
+    """
+    con = duck(conn)
+    targets = notifier.route(account, tags)
+    cur = con.execute(
         "INSERT INTO alert_outbox (key, account, date, kind, title, body, tags, status, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT DO NOTHING "
-        "RETURNING key",
-        [key, account, day, kind, title, body, tags, utcnow()],
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING key",
+        [key, account, day, kind, title, body, tags,
+         "pending" if targets else "no-targets", utcnow()],
     )
-    return cur.fetchone() is not None
+    if cur.fetchone() is None:
+        return False
+    if not targets:
+        log.warning("alert %r not sent: no target takes %s alerts of %s (alerts.urls, "
+                    "alerts.targets, alerts.apprise_config or IPI_APPRISE_URLS)",
+                    title, tags, account)
+    if targets:
+        con.executemany("INSERT INTO alert_delivery (key, target, target_name, status) "
+                        "VALUES (?, ?, ?, 'pending')", [[key, t.id, t.name] for t in targets])
+    return True
 
 
-def deliver_pending(store: Store, notifier: Notifier, account: str | None = None) -> list[Delivery]:
-    """Try every pending message (oldest first); record each attempt and its result."""
-    where = "status = 'pending'" + (" AND account = ?" if account else "")
-    params = [account] if account else []
+def deliver_pending(store: Store, notifier: Notifier,
+                    account: str | None = None) -> list[Delivery]:
+    """Try every pending delivery (oldest message first); record each attempt and result."""
+    where = "d.status = 'pending'" + (" AND m.account = ?" if account else "")
     pending = store.query(
-        f"SELECT key, title, body, kind FROM alert_outbox WHERE {where} ORDER BY created_at, key",
-        params,
+        "SELECT d.key, d.target, d.target_name, m.title, m.body, m.kind FROM alert_delivery d "
+        f"JOIN alert_outbox m USING (key) WHERE {where} ORDER BY m.created_at, d.key, d.target",
+        [account] if account else [],
     )
     results = []
-    for msg in pending:
-        if len(notifier) == 0:
-            with store.begin() as conn:
-                conn.exec_driver_sql(
-                    "UPDATE alert_outbox SET status = 'no-targets', last_error = ? WHERE key = ?",
-                    ("no alert targets configured", msg["key"]),
-                )
-            log.warning("alert %r not sent: no alert targets are configured (alerts.urls, "
-                        "alerts.apprise_config or IPI_APPRISE_URLS)", msg["title"])
-            results.append(Delivery(msg["key"], msg["title"], "no-targets"))
+    for row in pending:
+        key, tid = row["key"], row["target"]
+        target = notifier.get(tid)
+        if target is None:
+            _mark(store, key, tid, "dropped", "the target is no longer configured")
+            results.append(Delivery(key, row["title"], row["target_name"], "dropped"))
             continue
         with store.begin() as conn:
             conn.exec_driver_sql(
-                "UPDATE alert_outbox SET attempts = attempts + 1, last_attempt_at = ? "
-                "WHERE key = ?", (utcnow(), msg["key"]))
+                "UPDATE alert_delivery SET attempts = attempts + 1, last_attempt_at = ? "
+                "WHERE key = ? AND target = ?", (utcnow(), key, tid))
         try:
-            notifier.send(msg["title"], msg["body"], failure=msg["kind"] != "resolved")
-        except (DeliveryError, ConfigError) as exc:
+            notifier.send(target, row["title"], row["body"],
+                          failure=row["kind"] not in ("resolved",))
+        except DeliveryError as exc:
             with store.begin() as conn:
                 conn.exec_driver_sql(
-                    "UPDATE alert_outbox SET last_error = ? WHERE key = ?", (str(exc), msg["key"]))
-            log.error("alert %r not delivered (%s); it stays queued for the next run",
-                      msg["title"], exc)
-            results.append(Delivery(msg["key"], msg["title"], "failed", str(exc)))
+                    "UPDATE alert_delivery SET last_error = ? WHERE key = ? AND target = ?",
+                    (str(exc), key, tid))
+            log.error("alert %r not delivered to %s (%s); it stays queued for the next run",
+                      row["title"], target.name, exc)
+            results.append(Delivery(key, row["title"], target.name, "failed", str(exc)))
             continue
-        with store.begin() as conn:
-            conn.exec_driver_sql(
-                "UPDATE alert_outbox SET status = 'sent', sent_at = ?, last_error = NULL "
-                "WHERE key = ?", (utcnow(), msg["key"]))
-        results.append(Delivery(msg["key"], msg["title"], "sent"))
+        _mark(store, key, tid, "sent", None)
+        results.append(Delivery(key, row["title"], target.name, "sent"))
     return results
+
+
+def _mark(store: Store, key: str, target: str, status: str, error: str | None) -> None:
+    with store.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE alert_delivery SET status = ?, last_error = ?, "
+            "sent_at = CASE WHEN ? = 'sent' THEN ? END WHERE key = ? AND target = ?",
+            (status, error, status, utcnow(), key, target))
+        conn.exec_driver_sql(
+            "UPDATE alert_outbox SET status = 'sent', sent_at = ? WHERE key = ? AND NOT EXISTS "
+            "(SELECT 1 FROM alert_delivery WHERE key = ? AND status = 'pending')",
+            (utcnow(), key, key))

@@ -117,4 +117,30 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0003_alert_semantics",
+        """
+        ALTER TABLE alert_state ADD COLUMN count INTEGER DEFAULT 0;
+        ALTER TABLE alert_state ADD COLUMN last_notified DATE;
+        CREATE TABLE alert_event (          -- every state change, for `ipi alerts history`
+            account VARCHAR NOT NULL, marketplace VARCHAR NOT NULL, rule VARCHAR NOT NULL,
+            date DATE NOT NULL, from_state VARCHAR NOT NULL, to_state VARCHAR NOT NULL,
+            value DOUBLE, note VARCHAR, recorded_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE alert_delivery (       -- one row per message and target
+            key VARCHAR NOT NULL,           -- alert_outbox.key
+            target VARCHAR NOT NULL,        -- a hash of the target URL, never the URL
+            target_name VARCHAR NOT NULL,   -- e.g. 'Slack #2', for people
+            status VARCHAR NOT NULL,        -- pending | sent | dropped
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_attempt_at TIMESTAMP, last_error VARCHAR, sent_at TIMESTAMP,
+            PRIMARY KEY (key, target)
+        );
+        CREATE TABLE alert_silence (
+            account VARCHAR NOT NULL, marketplace VARCHAR,   -- NULL: every marketplace
+            until DATE NOT NULL, reason VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
+

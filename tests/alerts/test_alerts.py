@@ -1,4 +1,4 @@
-"""Alerts through real apprise delivery: SMTP and a webhook on loopback."""
+"""Alerts through real apprise delivery: SMTP and webhooks on loopback."""
 
 from __future__ import annotations
 
@@ -18,23 +18,44 @@ from tests.conftest import Mailbox, Webhook
 D = date(2026, 5, 10)
 
 
-def put_score(settings: Settings, day: date, score: float | None, mp: str = "US") -> None:
+def put_score(settings: Settings, day: date, score: float | None, mp: str = "US",
+              status: str | None = None) -> None:
     """A stored daily estimate, as the scoring step writes it."""
     store = pipeline.open_store(settings)
-    status = "no data" if score is None else "ok"
+    status = status or ("no data" if score is None else "ok")
     low = None if score is None else score - 60
     high = None if score is None else score + 60
     with store.begin() as conn:
         conn.exec_driver_sql(
             "INSERT OR REPLACE INTO daily_score (account, marketplace, date, excess_pct, "
             "sell_through, stranded_pct, in_stock_rate, score, score_low, score_high, status, "
-            "model, computed_at) VALUES ('acme', ?, ?, 31.5, 1.2, 4.0, 0.9, ?, ?, ?, ?, 'test', ?)",
-            (mp, day, score, low, high, status, utcnow()))
+            "notes, model, computed_at) "
+            "VALUES ('acme', ?, ?, 31.5, 1.2, 4.0, 0.9, ?, ?, ?, ?, ?, 'test', ?)",
+            (mp, day, score, low, high, status, "planning has 4 rows, the last good one 40"
+             if status == "unreliable" else None, utcnow()))
 
 
-def outbox(settings: Settings) -> list[dict]:
-    return pipeline.open_store(settings).query(
-        "SELECT key, status, attempts, kind FROM alert_outbox ORDER BY created_at, key")
+def days(settings: Settings, scores: list[float | None], start: date = D) -> list[list[str]]:
+    """Run the alert step for consecutive days; the delivery statuses of each day."""
+    out = []
+    for k, score in enumerate(scores):
+        day = start + timedelta(days=k)
+        put_score(settings, day, score)
+        out.append([d.status for d in pipeline.alert(settings, settings.accounts[0],
+                                                     day).deliveries])
+    return out
+
+
+def heads(hook: Webhook) -> list[str]:
+    return [m["message"].split("]")[0] + "]" for m in hook.received]
+
+
+@pytest.fixture
+def hook_settings(make_settings: Callable[..., tuple[Settings, Path]],
+                  webhook_server: Webhook) -> Callable[..., Settings]:
+    def make(policy: str = "") -> Settings:
+        return make_settings(urls=[webhook_server.url], extra=f"[policy]\n{policy}\n")[0]
+    return make
 
 
 @pytest.fixture
@@ -46,98 +67,157 @@ def both(make_settings: Callable[..., tuple[Settings, Path]], smtp_server: Mailb
 
 def test_given_score_under_threshold_then_one_alert_by_email_and_webhook(
         both: Settings, smtp_server: Mailbox, webhook_server: Webhook) -> None:
-    """An estimate under 450 pages once, by mail and webhook, with score, band and factors."""
+    """An estimate under 450 pages once per target, with score, band and factors."""
     put_score(both, D, 431)
     run = pipeline.alert(both, both.accounts[0], D)
-    assert [d.status for d in run.deliveries] == ["sent"]
+    assert sorted(d.status for d in run.deliveries) == ["sent", "sent"]
     assert len(smtp_server.messages) == 1 and len(webhook_server.received) == 1
     body = webhook_server.received[0]["message"]
-    assert "431" in body and "371-491" in body and "450" in body
+    assert "431" in body and "371-491" in body and "450" in body and "estimate" in body
     assert "excess 31.5%" in body and "sell-through 1.20" in body and "in-stock 90%" in body
     assert "IPI acme" in webhook_server.received[0]["title"]
     assert "431" in smtp_server.texts()[0]
 
 
 def test_given_alert_sent_when_same_day_reruns_then_nothing_new_is_sent(
-        both: Settings, webhook_server: Webhook) -> None:
-    """Rerunning the day (or the next day, still under) does not page again."""
-    put_score(both, D, 431)
-    pipeline.alert(both, both.accounts[0], D)
-    pipeline.alert(both, both.accounts[0], D)
-    put_score(both, D + timedelta(days=1), 420)
-    pipeline.alert(both, both.accounts[0], D + timedelta(days=1))
+        hook_settings: Callable[..., Settings], webhook_server: Webhook) -> None:
+    """Rerunning the day pages nobody again."""
+    settings = hook_settings()
+    put_score(settings, D, 431)
+    for _ in range(3):
+        pipeline.alert(settings, settings.accounts[0], D)
     assert len(webhook_server.received) == 1
 
 
-def test_given_firing_when_score_back_over_then_resolved_once(
-        both: Settings, webhook_server: Webhook) -> None:
-    """Back over the threshold sends one resolved message; then silence."""
-    put_score(both, D, 431)
-    pipeline.alert(both, both.accounts[0], D)
-    for k in (1, 2):
-        put_score(both, D + timedelta(days=k), 480)
-        pipeline.alert(both, both.accounts[0], D + timedelta(days=k))
-    titles = [m["title"] for m in webhook_server.received]
-    assert len(titles) == 2 and "back over" in titles[1]
-    assert "[RESOLVED]" in webhook_server.received[1]["message"]
+def test_unchanged_firing_alert_repeats_after_the_repeat_interval(
+        hook_settings: Callable[..., Settings], webhook_server: Webhook) -> None:
+    """Still under: repeated every repeat_days days, not every run."""
+    settings = hook_settings("repeat_days = 3")
+    days(settings, [431, 430, 429, 428, 427, 426, 425])
+    assert heads(webhook_server) == ["[FIRING]", "[STILL FIRING]", "[STILL FIRING]"]
+    assert "since 2026-05-10" in webhook_server.received[1]["message"]
 
 
-def test_given_score_over_threshold_then_nothing_is_sent(
-        both: Settings, webhook_server: Webhook) -> None:
-    """A healthy estimate pages nobody."""
-    put_score(both, D, 600)
-    run = pipeline.alert(both, both.accounts[0], D)
-    assert run.transitions == [] and webhook_server.received == []
+def test_wobble_around_the_threshold_does_not_flap(
+        hook_settings: Callable[..., Settings], webhook_server: Webhook) -> None:
+    """Fires under 450, resolves only at 470 or more: 449/455/448/465 is one alert."""
+    settings = hook_settings("repeat_days = 30")
+    days(settings, [460, 449, 455, 448, 465, 471, 452, 449])
+    assert heads(webhook_server) == ["[FIRING]", "[RESOLVED]", "[FIRING]"]
 
 
-def test_given_no_data_then_firing_alert_does_not_resolve(
-        both: Settings, webhook_server: Webhook) -> None:
+def test_pending_fires_only_after_for_days(
+        hook_settings: Callable[..., Settings], webhook_server: Webhook) -> None:
+    """With for_days = 3, two days under then one over pages nobody; three in a row fire."""
+    settings = hook_settings("for_days = 3\nrepeat_days = 30")
+    days(settings, [440, 440, 480, 440, 440])
+    assert webhook_server.received == []
+    days(settings, [440], D + timedelta(days=5))
+    assert heads(webhook_server) == ["[FIRING]"]
+    history = pipeline.open_store(settings).query(
+        "SELECT from_state, to_state FROM alert_event ORDER BY date")
+    assert [(h["from_state"], h["to_state"]) for h in history] == [
+        ("normal", "pending"), ("pending", "normal"), ("normal", "pending"),
+        ("pending", "firing")]
+
+
+def test_given_no_data_or_unreliable_then_firing_alert_does_not_resolve(
+        hook_settings: Callable[..., Settings], webhook_server: Webhook) -> None:
     """A day without an estimate is no data, never OK: it resolves nothing."""
-    put_score(both, D, 431)
-    pipeline.alert(both, both.accounts[0], D)
-    put_score(both, D + timedelta(days=1), None)
-    pipeline.alert(both, both.accounts[0], D + timedelta(days=1))
-    assert len(webhook_server.received) == 1
-    state = pipeline.open_store(both).query("SELECT state FROM alert_state")
+    settings = hook_settings("repeat_days = 30")
+    days(settings, [431, None])
+    put_score(settings, D + timedelta(days=2), 600, status="unreliable")
+    pipeline.alert(settings, settings.accounts[0], D + timedelta(days=2))
+    assert heads(webhook_server) == ["[FIRING]", "[OPS]"]
+    state = pipeline.open_store(settings).query("SELECT state FROM alert_state")
     assert state == [{"state": "firing"}]
 
 
 def test_given_past_day_rerun_then_it_never_pages(
-        both: Settings, webhook_server: Webhook) -> None:
-    """Only the latest day pages: re-evaluating an older day changes no state."""
-    put_score(both, D, 600)
-    put_score(both, D - timedelta(days=3), 300)
-    run = pipeline.alert(both, both.accounts[0], D - timedelta(days=3))
+        hook_settings: Callable[..., Settings], webhook_server: Webhook) -> None:
+    """Only the latest day pages: re-evaluating an older day (a backfill) changes nothing."""
+    settings = hook_settings()
+    put_score(settings, D, 600)
+    put_score(settings, D - timedelta(days=3), 300)
+    run = pipeline.alert(settings, settings.accounts[0], D - timedelta(days=3))
     assert run.evaluated is False and webhook_server.received == []
-    assert pipeline.open_store(both).query("SELECT * FROM alert_state") == []
+    assert pipeline.open_store(settings).query("SELECT * FROM alert_state") == []
 
 
-def test_given_webhook_down_then_alert_stays_queued_and_is_sent_once_later(
-        make_settings: Callable[..., tuple[Settings, Path]], webhook_server: Webhook) -> None:
-    """A failed delivery is kept and retried by the next run, then marked sent: never lost,
-    never doubled."""
-    settings, _ = make_settings(urls=[webhook_server.url])
-    webhook_server.fail_next = 1
+def test_given_smtp_down_then_the_mail_is_sent_once_on_the_next_run(
+        make_settings: Callable[..., tuple[Settings, Path]], smtp_server: Mailbox) -> None:
+    """SMTP down: the delivery stays queued; next run it is delivered once, never twice."""
+    settings, _ = make_settings(urls=[smtp_server.url])
+    smtp_server.down()
     put_score(settings, D, 431)
     run = pipeline.alert(settings, settings.accounts[0], D)
     assert [d.status for d in run.deliveries] == ["failed"]
-    assert [(r["status"], r["attempts"]) for r in outbox(settings)] == [("pending", 1)]
-    assert webhook_server.received == []
-    run = pipeline.alert(settings, settings.accounts[0], D)  # the next run
+    smtp_server.up()
+    run = pipeline.alert(settings, settings.accounts[0], D)
     assert [d.status for d in run.deliveries] == ["sent"]
-    assert [(r["status"], r["attempts"]) for r in outbox(settings)] == [("sent", 2)]
     pipeline.alert(settings, settings.accounts[0], D)
-    assert len(webhook_server.received) == 1
+    assert len(smtp_server.messages) == 1
+    [row] = pipeline.open_store(settings).query(
+        "SELECT status, attempts FROM alert_delivery")
+    assert row == {"status": "sent", "attempts": 2}
+
+
+def test_given_two_channels_one_failing_then_the_other_gets_it_and_only_the_failing_retries(
+        make_settings: Callable[..., tuple[Settings, Path]], webhook_server: Webhook,
+        second_webhook: Webhook) -> None:
+    """One webhook answers 500: the other still gets the alert, once; the failing one gets
+    it on the next run."""
+    settings, _ = make_settings(urls=[webhook_server.url, second_webhook.url])
+    second_webhook.fail_next = 1
+    put_score(settings, D, 431)
+    run = pipeline.alert(settings, settings.accounts[0], D)
+    assert sorted(d.status for d in run.deliveries) == ["failed", "sent"]
+    run = pipeline.alert(settings, settings.accounts[0], D)
+    assert [d.status for d in run.deliveries] == ["sent"]
+    assert len(webhook_server.received) == 1 and len(second_webhook.received) == 1
+
+
+def test_routing_by_kind_and_account(
+        make_settings: Callable[..., tuple[Settings, Path]], webhook_server: Webhook,
+        second_webhook: Webhook) -> None:
+    """Inventory alerts to one target, ops alerts to another, per account."""
+    accounts = ('[[accounts]]\nname = "acme"\n[[accounts]]\nname = "zeta"\n'
+                f'[[alerts.targets]]\nurl = "{webhook_server.url}"\ntags = ["inventory"]\n'
+                f'accounts = ["acme"]\n[[alerts.targets]]\nurl = "{second_webhook.url}"\n'
+                'tags = ["ops"]\n')
+    settings, _ = make_settings(accounts=accounts)
+    put_score(settings, D, 431)
+    pipeline.alert(settings, settings.accounts[0], D)
+    put_score(settings, D + timedelta(days=1), 431, status="unreliable")
+    pipeline.alert(settings, settings.accounts[0], D + timedelta(days=1))
+    assert heads(webhook_server) == ["[FIRING]"] and heads(second_webhook) == ["[OPS]"]
+
+
+def test_silence_mutes_without_losing_the_state(
+        hook_settings: Callable[..., Settings], webhook_server: Webhook) -> None:
+    """Silenced: nothing is sent but the alert fires; after the silence the still-firing
+    alert is sent (as a repeat), and nothing from the silence is sent late."""
+    settings = hook_settings("repeat_days = 1")
+    store = pipeline.open_store(settings)
+    with store.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO alert_silence VALUES ('acme', NULL, ?, 'maintenance',"
+                             " ?)", (D + timedelta(days=1), utcnow()))
+    days(settings, [431, 430])
+    assert webhook_server.received == []
+    assert store.query("SELECT state FROM alert_state") == [{"state": "firing"}]
+    days(settings, [429], D + timedelta(days=2))
+    assert heads(webhook_server) == ["[STILL FIRING]"]
 
 
 def test_given_no_targets_then_alert_is_recorded_and_not_retried(
         make_settings: Callable[..., tuple[Settings, Path]]) -> None:
-    """Without alert targets the message is kept as 'no-targets', not queued for later."""
+    """Without a target for it the message is kept as 'no-targets', never sent later."""
     settings, _ = make_settings(urls=[])
     put_score(settings, D, 431)
     run = pipeline.alert(settings, settings.accounts[0], D)
-    assert [d.status for d in run.deliveries] == ["no-targets"]
-    assert [r["status"] for r in outbox(settings)] == ["no-targets"]
+    assert run.deliveries == []
+    outbox = pipeline.open_store(settings).query("SELECT status FROM alert_outbox")
+    assert outbox == [{"status": "no-targets"}]
 
 
 def test_given_two_marketplaces_under_then_one_message_for_the_account(
@@ -148,8 +228,8 @@ def test_given_two_marketplaces_under_then_one_message_for_the_account(
     pipeline.alert(both, both.accounts[0], D)
     assert len(webhook_server.received) == 1
     msg = webhook_server.received[0]["message"]
-    assert "acme UK" in msg and "acme US" in msg and "(UK 402)" in webhook_server.received[0][
-        "title"]
+    assert "acme UK" in msg and "acme US" in msg
+    assert "(UK 402)" in webhook_server.received[0]["title"]
 
 
 def test_unusable_url_is_a_configuration_error_that_hides_the_url() -> None:
@@ -162,8 +242,12 @@ def test_unusable_url_is_a_configuration_error_that_hides_the_url() -> None:
 def test_file_target_appends_messages(tmp_path: Path, fresh_db: Store) -> None:
     """The ipifile:// target used by the demo appends each message to a local file."""
     log = tmp_path / "out" / "alerts.log"
-    Notifier([f"ipifile://{log}"]).send("Title one", "Body one")
-    Notifier([f"ipifile://{log}"]).send("Title two", "Body two", failure=False)
+    notifier = Notifier([f"ipifile://{log}"])
+    [target] = notifier.targets
+    notifier.send(target, "Title one", "Body one")
+    notifier.send(target, "Title two", "Body two", failure=False)
     text = log.read_text()
     assert "Title one" in text and "Body two" in text and text.index("one") < text.index("two")
-    assert deliver_pending(fresh_db, Notifier([])) == []
+    assert deliver_pending(fresh_db, notifier) == []
+
+

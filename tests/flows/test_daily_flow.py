@@ -38,7 +38,8 @@ def history(tmp_path_factory: pytest.TempPathFactory, demo_sim: Simulation) -> P
 def drops(make_settings: Callable[..., tuple[Settings, Path]], webhook_server: Webhook,
           history: Path) -> tuple[Settings, Path, Path]:
     """Account acme, alerting to the webhook, with 70 days of history already loaded."""
-    settings, config = make_settings(urls=[webhook_server.url])
+    settings, config = make_settings(urls=[webhook_server.url],
+                                     extra="[policy]\nrepeat_days = 30\n")
     shutil.copytree(history, settings.data_dir)
     return settings, config, settings.drop_dir(settings.accounts[0])
 

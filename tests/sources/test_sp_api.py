@@ -314,7 +314,7 @@ def test_given_planning_report_stays_collapsed_then_day_is_unreliable_and_ops_is
                         [demo_sim.day(11)])
     assert row["status"] == "unreliable" and "4 rows" in row["notes"]
     alert = pipeline.alert(settings, settings.accounts[0], demo_sim.day(11))
-    assert alert.transitions == []
+    assert alert.notices == []
     assert [m["title"] for m in webhook_server.received] == [
         f"IPI acme US: the estimate for {demo_sim.day(11)} is unreliable"]
     pipeline.alert(settings, settings.accounts[0], demo_sim.day(11))  # a rerun: not again
