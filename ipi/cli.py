@@ -166,6 +166,99 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_alerts_test(args: argparse.Namespace) -> int:
+    from ipi.alerts import Notifier
+    from ipi.errors import DeliveryError
+
+    settings = _settings(args)
+    notifier = Notifier.from_settings(settings)
+    if not notifier.targets:
+        print("no alert targets: set alerts.urls, [[alerts.targets]], alerts.apprise_config "
+              "or IPI_APPRISE_URLS")
+        return 1
+    failed = 0
+    for t in notifier.targets:
+        scope = ", ".join(sorted(t.kinds)) + (f"; accounts {', '.join(sorted(t.accounts))}"
+                                              if t.accounts else "")
+        try:
+            notifier.send(t, "IPI test alert", "A test message from `ipi alerts test`: this "
+                          "target will receive " + scope + " alerts.", failure=False)
+            print(f"  ok    {t.name} ({scope})")
+        except DeliveryError as exc:
+            failed += 1
+            print(f"  FAIL  {t.name} ({scope}): {exc}")
+    return 1 if failed else 0
+
+
+def cmd_alerts_history(args: argparse.Namespace) -> int:
+    from ipi import pipeline
+
+    settings = _settings(args)
+    store = pipeline.open_store(settings)
+    where, params = ("WHERE account = ?", [args.account]) if args.account else ("", [])
+    events = store.query(
+        f"SELECT date, account, marketplace, rule, from_state, to_state, value, note "
+        f"FROM alert_event {where} ORDER BY recorded_at DESC LIMIT ?", [*params, args.limit])
+    print("State changes (newest first):" if events else "No alert state changes yet.")
+    for e in events:
+        value = f" at {e['value']:.0f}" if e["value"] is not None else ""
+        note = f" ({e['note']})" if e["note"] else ""
+        print(f"  {e['date']}  {e['account']} {e['marketplace']} {e['rule']}: "
+              f"{e['from_state']} -> {e['to_state']}{value}{note}")
+    where_m = "WHERE m.account = ?" if args.account else ""
+    msgs = store.query(
+        "SELECT m.date, m.kind, m.title, m.status, string_agg(d.target_name || ': ' || "
+        "d.status || CASE WHEN d.attempts > 1 THEN ' after ' || d.attempts || ' attempts' "
+        "ELSE '' END, '; ' ORDER BY d.target_name) AS deliveries "
+        f"FROM alert_outbox m LEFT JOIN alert_delivery d USING (key) {where_m} "
+        "GROUP BY ALL ORDER BY max(m.created_at) DESC LIMIT ?", [*params, args.limit])
+    print("\nMessages (newest first):" if msgs else "\nNo messages yet.")
+    for m in msgs:
+        print(f"  {m['date']}  [{m['kind']}] {m['title']}  -> {m['deliveries'] or m['status']}")
+    return 0
+
+
+def cmd_alerts_silence(args: argparse.Namespace) -> int:
+    from ipi import pipeline
+    from ipi.store import utcnow
+
+    settings = _settings(args)
+    account = settings.account(args.account)
+    if args.marketplace and args.marketplace.upper() not in account.marketplaces:
+        raise IpiError(f"{args.marketplace} is not one of {account.name}'s marketplaces "
+                       f"({', '.join(account.marketplaces)})")
+    store = pipeline.open_store(settings)
+    with store.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO alert_silence VALUES (?, ?, ?, ?, ?)",
+            (account.name, args.marketplace.upper() if args.marketplace else None, args.until,
+             args.reason, utcnow()))
+    where = f" {args.marketplace.upper()}" if args.marketplace else ""
+    print(f"silenced {account.name}{where} until {args.until} (inclusive): {args.reason}. "
+          "Alerts keep their state; a still-firing one is sent when the silence ends.")
+    return 0
+
+
+def cmd_alerts_check(args: argparse.Namespace) -> int:
+    from ipi import pipeline
+    from ipi.alerts import Notifier, alert_account
+
+    settings = _settings(args)
+    notifier = Notifier.from_settings(settings)
+    store = pipeline.open_store(settings)
+    today = args.date or date.today()
+    accounts = [settings.account(args.account)] if args.account else list(settings.accounts)
+    for account in accounts:
+        latest = store.query("SELECT max(date) AS d FROM daily_score WHERE account = ?",
+                             [account.name])[0]["d"]
+        run = alert_account(store, notifier, account.name, latest or today,
+                            settings.policy_for(account), settings.alerts.top_skus,
+                            today=today)
+        sent = ", ".join(f"{d.target} {d.status}" for d in run.deliveries) or "nothing to send"
+        print(f"{account.name}: latest estimate {latest or 'none'}; {sent}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from flows.demo import run_demo
 
@@ -209,6 +302,30 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--account", help="only this account")
     sp.set_defaults(func=cmd_check)
+
+    sp = sub.add_parser("alerts", help="test targets, show history, silence, check")
+    alerts = sp.add_subparsers(dest="alerts_command", required=True, metavar="ALERTS_COMMAND")
+    ap = alerts.add_parser("test", help="send a test message to every target; report each")
+    common(ap)
+    ap.set_defaults(func=cmd_alerts_test)
+    ap = alerts.add_parser("history", help="alert state changes and messages, newest first")
+    common(ap)
+    ap.add_argument("--account", help="only this account")
+    ap.add_argument("--limit", type=int, default=20, help="how many of each (default 20)")
+    ap.set_defaults(func=cmd_alerts_history)
+    ap = alerts.add_parser("silence", help="mute an account's alerts until a date")
+    common(ap)
+    ap.add_argument("account", metavar="ACCOUNT")
+    ap.add_argument("--until", type=_day, required=True, help="last muted day, YYYY-MM-DD")
+    ap.add_argument("--reason", required=True, help="why (shown in the history)")
+    ap.add_argument("--marketplace", help="only this marketplace (default: all)")
+    ap.set_defaults(func=cmd_alerts_silence)
+    ap = alerts.add_parser("check", help="evaluate the alerts without ingesting: retries "
+                           "pending deliveries and checks that data is fresh")
+    common(ap)
+    ap.add_argument("--account", help="only this account")
+    ap.add_argument("--date", type=_day, help="today, for the freshness check")
+    ap.set_defaults(func=cmd_alerts_check)
 
     sp = sub.add_parser("score", help="show the estimates: latest day, or --history N days")
     common(sp)

@@ -96,6 +96,8 @@ class Policy(_Model):
     for_days: int = 1  # consecutive days under the threshold before it fires (pending)
     repeat_days: int = 1  # an unchanged firing alert is sent again after this many days
     notify_resolved: bool = True  # send a resolved notice when it recovers
+    # Ops alert when the newest estimate is older than this (the daily run did not happen).
+    max_data_age_days: int = 2
     # A report with fewer rows than this share of the last good one is suspect (Amazon's
     # planning report sometimes comes back with a fraction of its rows). 0 turns it off.
     row_drop_threshold: float = 0.5

@@ -107,12 +107,41 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
     return run
 
 
+def check_freshness(store: Store, notifier: Notifier, account: str, today: date,
+                    policy: Policy) -> date | None:
+    """The dead man's switch: an ops alert when the newest estimate is older than
+    ``max_data_age_days`` (once per stale stretch). Returns the newest day, if stale."""
+    with store.begin() as conn:
+        con = duck(conn)
+        row = con.execute("SELECT max(date) FROM daily_score WHERE account = ? "
+                          "AND score IS NOT NULL", [account]).fetchone()
+        newest = row[0] if row else None
+        if newest is not None and (today - newest).days <= policy.max_data_age_days:
+            return None
+        if newest is None and not con.execute(
+                "SELECT count(*) FROM report_partition WHERE account = ?",
+                [account]).fetchone()[0]:  # type: ignore[index]
+            return None  # a new account: nothing was ever loaded, nothing went stale
+        since = f"since {newest}" if newest else "ever"
+        enqueue(conn, notifier, f"{account}:stale:{newest}", account, today, "ops",
+                f"IPI {account}: no fresh estimate {since}",
+                f"[OPS] {account}: the newest estimate is from {newest or 'no day'}, older "
+                f"than {policy.max_data_age_days} days on {today}. The daily run did not "
+                "happen or loaded nothing: check the scheduler, the drop folder or the SP-API "
+                "credentials (`ipi check`), and the last run's log. Until then there is no "
+                "data, which is never OK.", "ops")
+        return newest
+
+
 def alert_account(store: Store, notifier: Notifier, account: str, day: date, policy: Policy,
-                  top_skus: int = 5) -> AlertRun:
-    """Evaluate the rules for ``day``, then deliver whatever is pending for the account."""
+                  top_skus: int = 5, *, today: date | None = None) -> AlertRun:
+    """Evaluate the rules for ``day`` and the dead man's switch for ``today``, then deliver
+    whatever is pending for the account."""
     run = evaluate(store, notifier, account, day, policy, top_skus)
+    check_freshness(store, notifier, account, today or day, policy)
     run.deliveries = deliver_pending(store, notifier, account)
     return run
 
 
-__all__ = ["AlertRun", "Notifier", "alert_account", "deliver_pending", "evaluate", "silenced"]
+__all__ = ["AlertRun", "Notifier", "alert_account", "check_freshness", "deliver_pending",
+           "evaluate", "silenced"]
