@@ -69,7 +69,8 @@ def daily(config: str | None = None, day: date | None = None) -> dict[str, objec
         al = alert(settings, account, day)
         summary[account.name] = {
             "loaded": len(ing.loaded), "skipped": len(ing.skipped), "failed": len(ing.failed),
-            "scored": sc.days, "notices": [n.kind for n in al.notices],
+            "scored": sc.days,
+            "notices": [f"{n.rule.replace('_', ' ')}: {n.kind}" for n in al.notices],
             "alerts": [d.status for d in al.deliveries],
         }
         log.info("%s on %s: %s", account.name, day, summary[account.name])

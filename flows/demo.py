@@ -75,7 +75,7 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 42) -> int:
         row = scores(pipeline.open_store(settings), account.name, start=day, end=day)
         est = row[0] if row else {}
         notices = summary[account.name]["notices"]  # type: ignore[index]
-        note = f"  -> {', '.join(notices)} alert" if notices else ""
+        note = f"  -> alert: {'; '.join(notices)}" if notices else ""
         print(f"    {day}  IPI estimate {est.get('score', 0):4.0f} "
               f"({est.get('score_low', 0):.0f}-{est.get('score_high', 0):.0f}) "
               f"{est.get('status', 'no data')}{note}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,22 @@ class Policy(_Model):
     notify_resolved: bool = True  # send a resolved notice when it recovers
     # Ops alert when the newest estimate is older than this (the daily run did not happen).
     max_data_age_days: int = 2
+    # Amazon's check dates: each quarter's last day ("quarter-end", or "none") plus these.
+    checkpoint_rule: str = "quarter-end"
+    checkpoints: tuple[date, ...] = ()
+    warning_window_days: int = 42  # a check's warning window opens this many days before it
+    warning_margin: float = 30.0  # in the window, warn under threshold + this
+    projection_days: int = 28  # the trend behind the projected-crossing warning
+    stranded_jump_units: int = 10  # warn when newly stranded SKUs hold this many units
+    excess_jump_pct: float = 20.0  # warn when excess units rise this much in a day...
+    excess_jump_units: int = 50  # ...and by at least this many units
+
+    @field_validator("checkpoint_rule")
+    @classmethod
+    def _rule(cls, v: str) -> str:
+        if v not in ("quarter-end", "none"):
+            raise ValueError("use 'quarter-end' or 'none'")
+        return v
     # A report with fewer rows than this share of the last good one is suspect (Amazon's
     # planning report sometimes comes back with a fraction of its rows). 0 turns it off.
     row_drop_threshold: float = 0.5

@@ -119,8 +119,10 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["demo", "--dir", str(folder), "--days", "100", "--flow-days", "30"]) == 0
     out = capsys.readouterr().out
     assert "Score history (weekly):" in out
-    assert out.count("-> firing alert") == 1 and out.count("-> resolved alert") == 1
-    assert out.count("-> repeat alert") >= 1  # weekly while it stays under
+    assert out.count("below threshold: firing") == 1
+    assert out.count("below threshold: resolved") == 1
+    assert out.count("below threshold: repeat") >= 1  # weekly while it stays under
+    assert "excess jump: firing" in out  # the bad purchase, before the score fell
     log = (folder / "alerts.log").read_text()
     assert "[FIRING]" in log and "[RESOLVED]" in log and "[STILL FIRING]" in log
     assert "Fix first:" in log

@@ -30,6 +30,41 @@ class Notice:
     row: Mapping[str, Any]  # the day's daily_score row
     threshold: float
     since: date | None = None
+    rule: str = "below_threshold"
+    detail: str = ""  # what the rule found: days to the check, the trend, the SKUs
+
+    @property
+    def critical(self) -> bool:
+        return self.rule == "below_threshold"
+
+
+_LABEL = {
+    ("below_threshold", "firing"): "[FIRING]", ("below_threshold", "repeat"): "[STILL FIRING]",
+    ("below_threshold", "resolved"): "[RESOLVED]",
+}
+
+
+def _head(account: str, day: date, n: Notice) -> str:
+    r = n.row
+    est = f"IPI estimate {r['score']:.0f} (band {r['score_low']:.0f}-{r['score_high']:.0f})"
+    where = f"{account} {n.marketplace}"
+    label = _LABEL.get((n.rule, n.kind)) or {
+        "firing": "[WARNING]", "repeat": "[STILL WARNING]",
+        "resolved": "[WARNING RESOLVED]"}[n.kind]
+    if n.rule == "below_threshold":
+        if n.kind == "firing":
+            return f"{label} {where}: {est} is under the threshold {n.threshold:.0f} on {day}."
+        if n.kind == "repeat":
+            return (f"{label} {where}: {est} is still under the threshold {n.threshold:.0f} "
+                    f"on {day}, since {n.since}.")
+        return f"{label} {where}: {est} is back over the threshold on {day}."
+    if n.kind == "resolved":
+        return f"{label} {where}: the {n.rule.replace('_', ' ')} warning is over ({est})."
+    if n.rule == "check_window":
+        return f"{label} {where}: {est} is near the threshold {n.threshold:.0f}, {n.detail}."
+    if n.rule == "projected_crossing":
+        return f"{label} {where}: {est} is falling: {n.detail}."
+    return f"{label} {where}: {n.detail}."
 
 
 def render(account: str, day: date, notices: Sequence[Notice],
@@ -37,34 +72,30 @@ def render(account: str, day: date, notices: Sequence[Notice],
     """One message (title, body) for all of an account's notices in a run."""
     order = {"firing": 0, "repeat": 1, "resolved": 2}
     parts = []
-    for n in sorted(notices, key=lambda n: (order[n.kind], n.marketplace)):
+    for n in sorted(notices, key=lambda n: (not n.critical, order[n.kind], n.marketplace)):
         r = n.row
-        est = (f"IPI estimate {r['score']:.0f} (band {r['score_low']:.0f}-"
-               f"{r['score_high']:.0f})")
-        if n.kind == "firing":
-            head = (f"[FIRING] {account} {n.marketplace}: {est} is under the threshold "
-                    f"{n.threshold:.0f} on {day}.")
-        elif n.kind == "repeat":
-            head = (f"[STILL FIRING] {account} {n.marketplace}: {est} is still under the "
-                    f"threshold {n.threshold:.0f} on {day}, since {n.since}.")
-        else:
-            head = (f"[RESOLVED] {account} {n.marketplace}: {est} is back over the "
-                    f"threshold on {day}.")
-        lines = [head, f"Factors: {factors_line(r)}."]
+        lines = [_head(account, day, n), f"Factors: {factors_line(r)}."]
         if r.get("status") not in (None, "ok"):
             notes = f" ({r['notes']})" if r.get("notes") else ""
             lines.append(f"The estimate is {r['status']}{notes}.")
-        if n.kind != "resolved" and drivers.get(n.marketplace):
+        if n.kind != "resolved" and n.rule in ("below_threshold", "check_window",
+                                                "projected_crossing") \
+                and drivers.get(n.marketplace):
             lines.append("Fix first:")
             lines += [f"  - {d.line()}" for d in drivers[n.marketplace]]
         parts.append("\n".join(lines))
-    under = [n for n in notices if n.kind != "resolved"]
+    under = [n for n in notices if n.critical and n.kind != "resolved"]
+    warnings = [n for n in notices if not n.critical and n.kind != "resolved"]
     if under:
         worst = min(under, key=lambda n: n.row["score"])
         title = (f"IPI {account}: {len(under)} marketplace(s) under the threshold "
                  f"({worst.marketplace} {worst.row['score']:.0f})")
+    elif warnings:
+        what = sorted({n.rule.replace("_", " ") for n in warnings})
+        title = f"IPI {account}: warning: {', '.join(what)}"
     else:
-        title = f"IPI {account}: back over the threshold"
+        title = f"IPI {account}: back over the threshold" if any(
+            n.critical for n in notices) else f"IPI {account}: warnings resolved"
     footer = ("The score is an estimate from Amazon's reports; Seller Central shows the "
               "official one.")
     return title, "\n\n".join([*parts, footer])

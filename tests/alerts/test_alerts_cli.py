@@ -47,7 +47,7 @@ def test_silence_and_history(make_settings: Callable[..., tuple[Settings, Path]]
     capsys.readouterr()
     assert main(["alerts", "history", "--config", str(config)]) == 0
     out = capsys.readouterr().out
-    assert "acme US below_threshold: normal -> firing at 431 (silenced: stock-take)" in out
+    assert "acme US below_threshold: normal -> firing at 431 (muted: stock-take)" in out
     assert "[ops] IPI acme US: the estimate for" in out and "JSON #1: sent" in out
 
 
