@@ -39,8 +39,9 @@ def score(settings: Settings, account: Account, day: date, loaded_days: list[dat
 
 
 @task(cache_policy=NO_CACHE)
-def alert(settings: Settings, account: Account, day: date) -> AlertRun:
-    return pipeline.alert(settings, account, day)
+def alert(settings: Settings, account: Account, day: date,
+          ingested: pipeline.IngestRun) -> AlertRun:
+    return pipeline.alert(settings, account, day, ingested)
 
 
 @flow(name="ipi-daily")
@@ -66,7 +67,7 @@ def daily(config: str | None = None, day: date | None = None) -> dict[str, objec
             log.warning("%s %s: %s", account.name, name, why)
         failures += [(f"{account.name}/{name}", why) for name, why in ing.failed]
         sc = score(settings, account, day, ing.days)
-        al = alert(settings, account, day)
+        al = alert(settings, account, day, ing)
         summary[account.name] = {
             "loaded": len(ing.loaded), "skipped": len(ing.skipped), "failed": len(ing.failed),
             "scored": sc.days,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from ipi.alerts import AlertRun, Notifier, alert_account
+from ipi.alerts.outbox import enqueue
 from ipi.errors import BadInput
 from ipi.score import ScoreRun, score_range
 from ipi.settings import Account, Settings
@@ -136,6 +137,32 @@ def score(settings: Settings, account: Account, day: date,
     return score_range(open_store(settings), account.name, start, end)
 
 
-def alert(settings: Settings, account: Account, day: date) -> AlertRun:
-    return alert_account(open_store(settings), Notifier.from_settings(settings), account.name,
-                         day, settings.policy_for(account), settings.alerts.top_skus)
+def alert(settings: Settings, account: Account, day: date,
+          ingested: IngestRun | None = None) -> AlertRun:
+    """Evaluate the alert rules for ``day`` and deliver; ``ingested``'s failures and
+    warnings (a FATAL or CANCELLED report, a file set aside) go to ops first."""
+    store, notifier = open_store(settings), Notifier.from_settings(settings)
+    if ingested is not None and (ingested.failed or ingested.warnings):
+        report_problems(store, notifier, account.name, day, ingested)
+    return alert_account(store, notifier, account.name, day, settings.policy_for(account),
+                         settings.alerts.top_skus)
+
+
+def report_problems(store: Store, notifier: Notifier, account: str, day: date,
+                    ingested: IngestRun) -> None:
+    """One ops message for what the day's ingest could not load, keyed so a rerun with the
+    same problems sends nothing new."""
+    lines = [f"  - FAILED {name}: {why}" for name, why in ingested.failed]
+    lines += [f"  - WARNING {name}: {why}" for name, why in ingested.warnings]
+    body = (f"[OPS] {account} on {day}: {len(ingested.failed)} report(s) failed, "
+            f"{len(ingested.warnings)} warning(s); everything else loaded.\n"
+            + "\n".join(lines)
+            + "\nFailed files are in the drop folder's failed/ with their reasons; a FATAL or "
+              "CANCELLED report means Amazon had no data for it today. The factors it feeds "
+              "have no data for the day (the estimate says so).")
+    key = f"{account}:{day}:ops/ingest:" + ",".join(sorted(
+        n for n, _ in [*ingested.failed, *ingested.warnings]))
+    with store.begin() as conn:
+        enqueue(conn, notifier, key, account, day, "ops",
+                f"IPI {account}: {len(ingested.failed) + len(ingested.warnings)} report "
+                f"problem(s) on {day}", body, "ops")

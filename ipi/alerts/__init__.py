@@ -137,7 +137,9 @@ def _rules(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
     """Every rule's step for one marketplace: (rule, previous state, step, detail)."""
     out = []
     prev = _state(con, account, mp, BELOW_THRESHOLD)
-    out.append((BELOW_THRESHOLD, prev, below_threshold(prev, row, policy, day), ""))
+    check = next_checkpoint(policy, day)
+    detail = f"next Amazon check {check} ({(check - day).days} days)" if check else ""
+    out.append((BELOW_THRESHOLD, prev, below_threshold(prev, row, policy, day), detail))
 
     window = days_to_check(policy, day)
     prev = _state(con, account, mp, CHECK_WINDOW)

@@ -52,11 +52,13 @@ def _head(account: str, day: date, n: Notice) -> str:
         "firing": "[WARNING]", "repeat": "[STILL WARNING]",
         "resolved": "[WARNING RESOLVED]"}[n.kind]
     if n.rule == "below_threshold":
+        check = f" The {n.detail}." if n.detail else ""
         if n.kind == "firing":
-            return f"{label} {where}: {est} is under the threshold {n.threshold:.0f} on {day}."
+            return (f"{label} {where}: {est} is under the threshold {n.threshold:.0f} on "
+                    f"{day}.{check}")
         if n.kind == "repeat":
             return (f"{label} {where}: {est} is still under the threshold {n.threshold:.0f} "
-                    f"on {day}, since {n.since}.")
+                    f"on {day}, since {n.since}.{check}")
         return f"{label} {where}: {est} is back over the threshold on {day}."
     if n.kind == "resolved":
         return f"{label} {where}: the {n.rule.replace('_', ' ')} warning is over ({est})."

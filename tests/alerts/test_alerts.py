@@ -74,6 +74,7 @@ def test_given_score_under_threshold_then_one_alert_by_email_and_webhook(
     assert len(smtp_server.messages) == 1 and len(webhook_server.received) == 1
     body = webhook_server.received[0]["message"]
     assert "431" in body and "371-491" in body and "450" in body and "estimate" in body
+    assert "The next Amazon check 2026-06-30 (51 days)." in body
     assert "excess 31.5%" in body and "sell-through 1.20" in body and "in-stock 90%" in body
     assert "IPI acme" in webhook_server.received[0]["title"]
     assert "431" in smtp_server.texts()[0]

@@ -81,9 +81,10 @@ def test_given_story_when_flow_runs_daily_then_one_alert_fires_and_one_resolves(
 
 
 def test_given_a_bad_file_then_it_is_set_aside_the_rest_loads_and_the_flow_fails(
-        drops: tuple[Settings, Path, Path], demo_sim: Simulation) -> None:
-    """A broken drop is moved to failed/ with its reason; the good ones load; the run fails
-    naming the file."""
+        drops: tuple[Settings, Path, Path], demo_sim: Simulation,
+        webhook_server: Webhook) -> None:
+    """A broken drop is moved to failed/ with its reason; the good ones load; ops is told
+    once; the run fails naming the file."""
     settings, config, drop = drops
     write_day(demo_sim, 70, drop)
     (drop / "broken.txt").write_text("sku\tfnsku\nonly\tjunk\n")
@@ -97,3 +98,5 @@ def test_given_a_bad_file_then_it_is_set_aside_the_rest_loads_and_the_flow_fails
     day = pipeline.open_store(settings).query(
         "SELECT count(*) AS n FROM daily_score WHERE date = ?", [demo_sim.day(70)])
     assert day == [{"n": 1}]
+    ops = [m for m in webhook_server.received if m["message"].startswith("[OPS]")]
+    assert len(ops) == 1 and "FAILED broken.txt: " in ops[0]["message"]

@@ -145,9 +145,10 @@ def test_given_persistent_5xx_then_that_report_fails_and_the_rest_load(
 
 def test_given_fatal_with_failure_document_then_it_fails_clearly_and_others_load(
         sp_settings: Make, fake_sp_api: FakeSpApi, demo_sim: Simulation,
-        tmp_path: Path) -> None:
-    """FATAL fails that report, quoting Amazon's failure document; CA still loads."""
-    settings, _ = sp_settings({"acme": ["US", "CA"]})
+        tmp_path: Path, webhook_server: Webhook) -> None:
+    """FATAL fails that report, quoting Amazon's failure document; CA still loads; ops
+    hears about it once."""
+    settings, _ = sp_settings({"acme": ["US", "CA"]}, urls=[webhook_server.url])
     serve_day(fake_sp_api, demo_sim, 10, tmp_path, ["US", "CA"])
     fake_sp_api.set_outcome(STRANDED, MARKETPLACE_IDS["US"], "FATAL",
                             failure_document=b"Report generation failed: seller suspended")
@@ -155,6 +156,10 @@ def test_given_fatal_with_failure_document_then_it_fails_clearly_and_others_load
     assert len(ing.loaded) == 5
     [(name, reason)] = ing.failed
     assert name == f"US {STRANDED}" and "FATAL" in reason and "seller suspended" in reason
+    pipeline.alert(settings, settings.accounts[0], demo_sim.day(10), ing)
+    pipeline.alert(settings, settings.accounts[0], demo_sim.day(10), ing)  # a rerun
+    ops = [m for m in webhook_server.received if m["message"].startswith("[OPS]")]
+    assert len(ops) == 1 and "seller suspended" in ops[0]["message"]
 
 
 def test_given_cancelled_then_no_data_for_that_factor_never_a_false_ok(
