@@ -77,3 +77,15 @@ def test_dead_mans_switch_fires_once_when_data_goes_stale(
     assert [m["title"] for m in webhook_server.received] == [
         f"IPI acme: no fresh estimate since {D}"]
     assert "did not happen" in webhook_server.received[0]["message"]
+
+
+def test_alerts_test_with_the_example_config_and_local_servers(
+        smtp_server: Mailbox, webhook_server: Webhook, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """config/ipi.example.toml with IPI_APPRISE_URLS pointed at local SMTP and webhook
+    servers: `ipi alerts test` reaches both."""
+    example = Path(__file__).resolve().parents[2] / "config" / "ipi.example.toml"
+    monkeypatch.setenv("IPI_APPRISE_URLS", f"{smtp_server.url} {webhook_server.url}")
+    assert main(["alerts", "test", "--config", str(example)]) == 0
+    assert capsys.readouterr().out.count("  ok    ") == 2
+    assert len(smtp_server.messages) == 1 and len(webhook_server.received) == 1
