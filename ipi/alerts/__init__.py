@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
 
+from ipi.alerts.calendar import next_checkpoint
+from ipi.alerts.chart import score_chart
 from ipi.alerts.context import steps as rule_steps
 from ipi.alerts.deliver import Notifier
 from ipi.alerts.message import Notice, render, unreliable_message
@@ -86,8 +88,12 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                                  row.get("score"), f"muted: {muted}" if muted else None,
                                  utcnow()])
                 if step.notify:
+                    change = _score_on(con, account, mp, prev.last_notified) \
+                        if step.notify != "firing" else None
                     notice = Notice(mp, step.notify, row, policy.threshold, new.since, rule,
-                                    detail)
+                                    detail,
+                                    None if change is None or row.get("score") is None
+                                    else row["score"] - change, prev.last_notified)
                     (run.silenced if muted else run.notices).append(notice)
             if row["status"] == "unreliable" and not silenced(con, account, mp, day):
                 enqueue(conn, notifier, f"{account}:{day}:{mp}:ops/unreliable", account, day,
@@ -98,12 +104,36 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                                                   n.row)
                        for n in run.notices if n.kind != "resolved" and n.rule in (
                            BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING)}
-            title, body = render(account, day, run.notices, drivers)
+            msg = render(account, day, run.notices, drivers)
             key = f"{account}:{day}:" + ",".join(
                 f"{n.marketplace}/{n.rule}/{n.kind}" for n in run.notices)
             kind = "resolved" if all(n.kind == "resolved" for n in run.notices) else "firing"
-            enqueue(conn, notifier, key, account, day, kind, title, body, "inventory")
+            worst = min(run.notices, key=lambda n: n.row["score"]).marketplace
+            enqueue(conn, notifier, key, account, day, kind, msg.title, msg.text, "inventory",
+                    short=msg.short, html=msg.html,
+                    chart=_chart(con, account, worst, day, policy))
     return run
+
+
+def _score_on(con: duckdb.DuckDBPyConnection, account: str, mp: str,
+              day: date | None) -> float | None:
+    if day is None:
+        return None
+    row = con.execute("SELECT score FROM daily_score WHERE account = ? AND marketplace = ? "
+                      "AND date = ?", [account, mp, day]).fetchone()
+    return float(row[0]) if row and row[0] is not None else None
+
+
+def _chart(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
+           policy: Policy) -> bytes:
+    """The last 90 days of the marketplace's estimate, with the threshold and next check."""
+    history = [(d, float(s), float(lo), float(hi)) for d, s, lo, hi in con.execute(
+        "SELECT date, score, score_low, score_high FROM daily_score WHERE account = ? "
+        "AND marketplace = ? AND date BETWEEN ? AND ? AND score IS NOT NULL ORDER BY date",
+        [account, mp, day - timedelta(days=89), day]).fetchall()]
+    check = next_checkpoint(policy, day)
+    return score_chart(history, policy.threshold, [check] if check else [],
+                       f"{account} {mp}: IPI estimate, last 90 days")
 
 
 def check_freshness(store: Store, notifier: Notifier, account: str, today: date,

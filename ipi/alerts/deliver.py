@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING, Any
 
 import apprise
@@ -40,6 +41,11 @@ def _file_target(body: str, title: str, notify_type: str, meta: dict[str, Any],
     return True
 
 
+# Chat services get the short text; email the HTML with the chart; the rest the full text.
+_CHAT = {"Slack", "Discord", "Microsoft Teams", "Telegram", "Mattermost", "Rocket.Chat",
+         "Google Chat", "Pushover", "ntfy", "Ntfy", "Signal API", "Matrix"}
+
+
 @dataclass(frozen=True)
 class Target:
     id: str  # a hash of the URL
@@ -47,6 +53,7 @@ class Target:
     kinds: frozenset[str]  # inventory, ops
     accounts: frozenset[str]  # empty: every account
     apprise: apprise.Apprise = field(compare=False, repr=False)
+    shape: str = "text"  # text | short | email
 
     def wants(self, account: str, kind: str) -> bool:
         return kind in self.kinds and (not self.accounts or account in self.accounts)
@@ -57,8 +64,10 @@ def _target(server: Any, n: int, kinds: Iterable[str] = KINDS,
     one = apprise.Apprise()
     one.add(server)
     digest = hashlib.sha256(server.url().encode()).hexdigest()[:16]
+    shape = ("email" if type(server).__name__ == "NotifyEmail"
+             else "short" if server.service_name in _CHAT else "text")
     return Target(digest, f"{server.service_name} #{n}", frozenset(kinds), frozenset(accounts),
-                  one)
+                  one, shape)
 
 
 class Notifier:
@@ -114,12 +123,24 @@ class Notifier:
     def get(self, target_id: str) -> Target | None:
         return next((t for t in self.targets if t.id == target_id), None)
 
-    def send(self, target: Target, title: str, body: str, *, failure: bool = True) -> None:
-        """Deliver to one target; raise DeliveryError unless it accepted the message."""
+    def send(self, target: Target, title: str, body: str, *, failure: bool = True,
+             short: str | None = None, html: str | None = None,
+             chart: bytes | None = None) -> None:
+        """Deliver to one target, in its shape; raise DeliveryError unless it accepted."""
+        kind = apprise.NotifyType.FAILURE if failure else apprise.NotifyType.SUCCESS
         try:
-            ok = target.apprise.notify(
-                title=title, body=body,
-                notify_type=apprise.NotifyType.FAILURE if failure else apprise.NotifyType.SUCCESS)
+            if target.shape == "email" and html:
+                with TemporaryDirectory(prefix="ipi-") as tmp:
+                    attach = None
+                    if chart:
+                        (Path(tmp) / "ipi-score.png").write_bytes(chart)
+                        attach = apprise.AppriseAttachment(str(Path(tmp) / "ipi-score.png"))
+                    ok = target.apprise.notify(title=title, body=html, notify_type=kind,
+                                               body_format=apprise.NotifyFormat.HTML,
+                                               attach=attach)
+            else:
+                text = short if target.shape == "short" and short else body
+                ok = target.apprise.notify(title=title, body=text, notify_type=kind)
         except Exception as exc:  # a plugin bug must not lose the alert
             raise DeliveryError(f"{target.name}: apprise raised {type(exc).__name__}") from None
         if not ok:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from html import escape
 from typing import Any
 
 from ipi.score.drivers import Driver
@@ -32,6 +33,8 @@ class Notice:
     since: date | None = None
     rule: str = "below_threshold"
     detail: str = ""  # what the rule found: days to the check, the trend, the SKUs
+    change: float | None = None  # the estimate's move since this alert's last message
+    change_since: date | None = None
 
     @property
     def critical(self) -> bool:
@@ -69,23 +72,43 @@ def _head(account: str, day: date, n: Notice) -> str:
     return f"{label} {where}: {n.detail}."
 
 
+@dataclass(frozen=True)
+class Message:
+    """One message in the three shapes targets take: full text (webhooks, files), short
+    text (chat: Slack and the like), HTML (email, with the chart attached)."""
+
+    title: str
+    text: str
+    short: str
+    html: str
+
+
 def render(account: str, day: date, notices: Sequence[Notice],
-           drivers: Mapping[str, Sequence[Driver]]) -> tuple[str, str]:
-    """One message (title, body) for all of an account's notices in a run."""
+           drivers: Mapping[str, Sequence[Driver]]) -> Message:
+    """One message for all of an account's notices in a run."""
     order = {"firing": 0, "repeat": 1, "resolved": 2}
-    parts = []
+    parts, shorts, htmls = [], [], []
     for n in sorted(notices, key=lambda n: (not n.critical, order[n.kind], n.marketplace)):
         r = n.row
-        lines = [_head(account, day, n), f"Factors: {factors_line(r)}."]
+        head = _head(account, day, n)
+        if n.change is not None:
+            head += f" ({n.change:+.0f} since the alert of {n.change_since})"
+        facts = f"Factors: {factors_line(r)}."
+        note = ""
         if r.get("status") not in (None, "ok"):
-            notes = f" ({r['notes']})" if r.get("notes") else ""
-            lines.append(f"The estimate is {r['status']}{notes}.")
-        if n.kind != "resolved" and n.rule in ("below_threshold", "check_window",
-                                                "projected_crossing") \
-                and drivers.get(n.marketplace):
-            lines.append("Fix first:")
-            lines += [f"  - {d.line()}" for d in drivers[n.marketplace]]
+            note = f"The estimate is {r['status']}" + (
+                f" ({r['notes']})." if r.get("notes") else ".")
+        fixes = list(drivers.get(n.marketplace, ())) if n.kind != "resolved" and n.rule in (
+            "below_threshold", "check_window", "projected_crossing") else []
+        lines = [head, facts, *([note] if note else [])]
+        if fixes:
+            lines += ["Fix first:", *(f"  - {d.line()}" for d in fixes)]
         parts.append("\n".join(lines))
+        shorts.append("\n".join([head, facts, *(f"• {d.line()}" for d in fixes[:3])]))
+        items = "".join(f"<li>{escape(d.line())}</li>" for d in fixes)
+        htmls.append(f"<h3>{escape(head)}</h3><p>{escape(facts)}</p>"
+                     + (f"<p><em>{escape(note)}</em></p>" if note else "")
+                     + (f"<p><b>Fix first:</b></p><ul>{items}</ul>" if items else ""))
     under = [n for n in notices if n.critical and n.kind != "resolved"]
     warnings = [n for n in notices if not n.critical and n.kind != "resolved"]
     if under:
@@ -100,7 +123,9 @@ def render(account: str, day: date, notices: Sequence[Notice],
             n.critical for n in notices) else f"IPI {account}: warnings resolved"
     footer = ("The score is an estimate from Amazon's reports; Seller Central shows the "
               "official one.")
-    return title, "\n\n".join([*parts, footer])
+    html = ("".join(htmls) + "<p>The attached chart shows the estimate, its band, the "
+            f"threshold and Amazon's check dates.</p><p><small>{escape(footer)}</small></p>")
+    return Message(title, "\n\n".join([*parts, footer]), "\n\n".join(shorts), html)
 
 
 def unreliable_message(account: str, marketplace: str, day: Any,

@@ -32,7 +32,8 @@ class Delivery:
 
 
 def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day: date,
-            kind: str, title: str, body: str, tags: str) -> bool:
+            kind: str, title: str, body: str, tags: str, *, short: str | None = None,
+            html: str | None = None, chart: bytes | None = None) -> bool:
     """Queue a message and its deliveries inside the caller's transaction.
 
     False if the key was queued already. With no target for it, the message is kept
@@ -42,9 +43,10 @@ def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day
     targets = notifier.route(account, tags)
     cur = con.execute(
         "INSERT INTO alert_outbox (key, account, date, kind, title, body, tags, status, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING key",
+        "created_at, short, html, chart) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING RETURNING key",
         [key, account, day, kind, title, body, tags,
-         "pending" if targets else "no-targets", utcnow()],
+         "pending" if targets else "no-targets", utcnow(), short, html, chart],
     )
     if cur.fetchone() is None:
         return False
@@ -63,7 +65,8 @@ def deliver_pending(store: Store, notifier: Notifier,
     """Try every pending delivery (oldest message first); record each attempt and result."""
     where = "d.status = 'pending'" + (" AND m.account = ?" if account else "")
     pending = store.query(
-        "SELECT d.key, d.target, d.target_name, m.title, m.body, m.kind FROM alert_delivery d "
+        "SELECT d.key, d.target, d.target_name, m.title, m.body, m.kind, m.short, m.html, "
+        "m.chart FROM alert_delivery d "
         f"JOIN alert_outbox m USING (key) WHERE {where} ORDER BY m.created_at, d.key, d.target",
         [account] if account else [],
     )
@@ -81,7 +84,8 @@ def deliver_pending(store: Store, notifier: Notifier,
                 "WHERE key = ? AND target = ?", (utcnow(), key, tid))
         try:
             notifier.send(target, row["title"], row["body"],
-                          failure=row["kind"] not in ("resolved",))
+                          failure=row["kind"] not in ("resolved",), short=row["short"],
+                          html=row["html"], chart=row["chart"])
         except DeliveryError as exc:
             with store.begin() as conn:
                 conn.exec_driver_sql(

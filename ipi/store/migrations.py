@@ -142,5 +142,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0004_message_shapes",
+        """
+        ALTER TABLE alert_outbox ADD COLUMN short VARCHAR;   -- for chat targets
+        ALTER TABLE alert_outbox ADD COLUMN html VARCHAR;    -- for email
+        ALTER TABLE alert_outbox ADD COLUMN chart BLOB;      -- PNG attached to email
+        """,
+    ),
 ]
-

@@ -254,3 +254,45 @@ def test_file_target_appends_messages(tmp_path: Path, fresh_db: Store) -> None:
     assert deliver_pending(fresh_db, notifier) == []
 
 
+
+
+def test_email_is_html_with_the_score_chart_attached(
+        make_settings: Callable[..., tuple[Settings, Path]], smtp_server: Mailbox) -> None:
+    """Email gets an HTML body with the same content and a PNG chart of the history."""
+    import email
+
+    settings, _ = make_settings(urls=[smtp_server.url])
+    days(settings, [480, 470, 431])
+    [envelope] = smtp_server.messages
+    msg = email.message_from_bytes(envelope.content)
+    parts = {p.get_content_type(): p for p in msg.walk()}
+    html = parts["text/html"].get_payload(decode=True).decode()
+    assert "<h3>[FIRING] acme US: IPI estimate 431" in html and "estimate" in html
+    png = parts["image/png"].get_payload(decode=True)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_repeat_says_the_change_since_the_last_message(
+        hook_settings: Callable[..., Settings], webhook_server: Webhook) -> None:
+    """A repeated alert says how far the estimate moved since the alert was last sent."""
+    settings = hook_settings("repeat_days = 2")
+    days(settings, [431, 425, 419])
+    assert heads(webhook_server) == ["[FIRING]", "[STILL FIRING]"]
+    assert "(-12 since the alert of 2026-05-10)" in webhook_server.received[1]["message"]
+
+
+def test_chat_targets_get_the_short_text() -> None:
+    """The short text has the head, the factors and at most three SKUs, for Slack."""
+    from ipi.alerts.message import Notice, render
+    from ipi.score.drivers import Driver
+
+    row = {"score": 431.0, "score_low": 371.0, "score_high": 491.0, "excess_pct": 31.5,
+           "sell_through": 1.2, "stranded_pct": 4.0, "in_stock_rate": 0.9, "status": "ok"}
+    drivers = [Driver("excess", f"SKU-{i}", None, None, 100 - i, "excess units",
+                      "remove", 5.0 - i) for i in range(5)]
+    msg = render("acme", D, [Notice("US", "firing", row, 450, D,
+                                    detail="next Amazon check 2026-06-30 (51 days)")],
+                 {"US": drivers})
+    assert msg.short.splitlines()[0].startswith("[FIRING] acme US: IPI estimate 431")
+    assert "51 days" in msg.short and msg.short.count("• SKU-") == 3
+    assert msg.text.count("  - SKU-") == 5 and "Seller Central shows" in msg.text
