@@ -132,6 +132,7 @@ class Target(_Model):
     url_env: str | None = None
     tags: tuple[str, ...] = ("inventory", "ops")  # which alerts it gets
     accounts: tuple[str, ...] = ()  # only these accounts' alerts; empty: all
+    resolved: bool = True  # whether it gets resolved notices too
 
 
 class Alerts(_Model):

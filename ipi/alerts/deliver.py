@@ -54,31 +54,35 @@ class Target:
     accounts: frozenset[str]  # empty: every account
     apprise: apprise.Apprise = field(compare=False, repr=False)
     shape: str = "text"  # text | short | email
+    resolved: bool = True  # gets resolved notices
 
-    def wants(self, account: str, kind: str) -> bool:
-        return kind in self.kinds and (not self.accounts or account in self.accounts)
+    def wants(self, account: str, kind: str, *, resolved: bool = False) -> bool:
+        return (kind in self.kinds and (not self.accounts or account in self.accounts)
+                and (self.resolved or not resolved))
 
 
 def _target(server: Any, n: int, kinds: Iterable[str] = KINDS,
-            accounts: Iterable[str] = ()) -> Target:
+            accounts: Iterable[str] = (), resolved: bool = True) -> Target:
     one = apprise.Apprise()
     one.add(server)
     digest = hashlib.sha256(server.url().encode()).hexdigest()[:16]
     shape = ("email" if type(server).__name__ == "NotifyEmail"
              else "short" if server.service_name in _CHAT else "text")
     return Target(digest, f"{server.service_name} #{n}", frozenset(kinds), frozenset(accounts),
-                  one, shape)
+                  one, shape, resolved)
 
 
 class Notifier:
     """The configured targets, and delivery to one of them."""
 
     def __init__(self, urls: Iterable[str] = (), config_file: Path | None = None,
-                 targets: Iterable[tuple[str, Iterable[str], Iterable[str]]] = ()) -> None:
-        """``urls`` go to every alert; ``targets`` are (url, kinds, accounts)."""
+                 targets: Iterable[tuple[str, Iterable[str], Iterable[str], bool]] = (),
+                 ) -> None:
+        """``urls`` go to every alert; ``targets`` are (url, kinds, accounts, resolved)."""
         self.targets: list[Target] = []
-        for url, kinds, accounts in [*((u, KINDS, ()) for u in urls), *targets]:
-            self._add_url(url, kinds, accounts)
+        for url, kinds, accounts, resolved in [*((u, KINDS, (), True) for u in urls),
+                                               *targets]:
+            self._add_url(url, kinds, accounts, resolved)
         if config_file is not None:
             if not config_file.exists():
                 raise ConfigError(f"alerts.apprise_config {config_file} does not exist")
@@ -92,14 +96,15 @@ class Notifier:
                 self.targets.append(_target(server, len(self.targets) + 1, kinds,
                                             tags - KINDS))
 
-    def _add_url(self, url: str, kinds: Iterable[str], accounts: Iterable[str]) -> None:
+    def _add_url(self, url: str, kinds: Iterable[str], accounts: Iterable[str],
+                 resolved: bool) -> None:
         probe = apprise.Apprise()
         n = len(self.targets) + 1
         if not probe.add(url):
             # Never echo the URL: it may carry a token.
             raise ConfigError(f"alert URL #{n} is not a URL apprise understands; check its "
                               "scheme (see https://github.com/caronc/apprise/wiki)")
-        self.targets.append(_target(probe[0], n, kinds, accounts))
+        self.targets.append(_target(probe[0], n, kinds, accounts, resolved))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Notifier:
@@ -111,14 +116,14 @@ class Notifier:
             if not url:
                 where = f"the environment variable {t.url_env}" if t.url_env else "url"
                 raise ConfigError(f"[[alerts.targets]] #{i} has no URL: set {where}")
-            targets.append((url, t.tags, t.accounts))
+            targets.append((url, t.tags, t.accounts, t.resolved))
         return cls(settings.apprise_urls(), settings.alerts.apprise_config, targets)
 
     def __len__(self) -> int:
         return len(self.targets)
 
-    def route(self, account: str, kind: str) -> list[Target]:
-        return [t for t in self.targets if t.wants(account, kind)]
+    def route(self, account: str, kind: str, *, resolved: bool = False) -> list[Target]:
+        return [t for t in self.targets if t.wants(account, kind, resolved=resolved)]
 
     def get(self, target_id: str) -> Target | None:
         return next((t for t in self.targets if t.id == target_id), None)

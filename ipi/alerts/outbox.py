@@ -40,7 +40,7 @@ def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day
     as 'no-targets' (and said loudly) rather than queued for targets added later.
     """
     con = duck(conn)
-    targets = notifier.route(account, tags)
+    targets = notifier.route(account, tags, resolved=kind == "resolved")
     cur = con.execute(
         "INSERT INTO alert_outbox (key, account, date, kind, title, body, tags, status, "
         "created_at, short, html, chart) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "

@@ -296,3 +296,16 @@ def test_chat_targets_get_the_short_text() -> None:
     assert msg.short.splitlines()[0].startswith("[FIRING] acme US: IPI estimate 431")
     assert "51 days" in msg.short and msg.short.count("• SKU-") == 3
     assert msg.text.count("  - SKU-") == 5 and "Seller Central shows" in msg.text
+
+
+def test_resolved_notices_only_to_targets_that_want_them(
+        make_settings: Callable[..., tuple[Settings, Path]], webhook_server: Webhook,
+        second_webhook: Webhook) -> None:
+    """A target with resolved = false gets the page but not the all-clear."""
+    accounts = ('[[accounts]]\nname = "acme"\n'
+                f'[[alerts.targets]]\nurl = "{webhook_server.url}"\n'
+                f'[[alerts.targets]]\nurl = "{second_webhook.url}"\nresolved = false\n')
+    settings, _ = make_settings(accounts=accounts, extra="[policy]\nrepeat_days = 30\n")
+    days(settings, [431, 480])
+    assert heads(webhook_server) == ["[FIRING]", "[RESOLVED]"]
+    assert heads(second_webhook) == ["[FIRING]"]
