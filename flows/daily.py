@@ -44,6 +44,11 @@ def alert(settings: Settings, account: Account, day: date,
     return pipeline.alert(settings, account, day, ingested)
 
 
+@task(cache_policy=NO_CACHE)
+def report_failure(settings: Settings, account: Account, day: date, what: str) -> None:
+    pipeline.report_failure(settings, account, day, what)
+
+
 @flow(name="ipi-daily")
 def daily(config: str | None = None, day: date | None = None) -> dict[str, object]:
     """Run the day for every configured account (``config``: a TOML file, else $IPI_CONFIG)."""
@@ -59,6 +64,7 @@ def daily(config: str | None = None, day: date | None = None) -> dict[str, objec
             log.error("%s: %s", account.name, exc)
             failures.append((account.name, str(exc)))
             summary[account.name] = {"error": str(exc)}
+            report_failure(settings, account, day, str(exc))
             continue
         if not ing.loaded:
             log.warning("%s: no new reports for %s; the day has no fresh estimate",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from ipi.alerts import AlertRun, Notifier, alert_account
+from ipi.alerts import AlertRun, Notifier, alert_account, deliver_pending
 from ipi.alerts.outbox import enqueue
 from ipi.errors import BadInput
 from ipi.score import ScoreRun, score_range
@@ -166,3 +166,19 @@ def report_problems(store: Store, notifier: Notifier, account: str, day: date,
         enqueue(conn, notifier, key, account, day, "ops",
                 f"IPI {account}: {len(ingested.failed) + len(ingested.warnings)} report "
                 f"problem(s) on {day}", body, "ops")
+
+
+def report_failure(settings: Settings, account: Account, day: date, what: str) -> None:
+    """An ops alert that the account's run failed (best effort: a broken store or alert
+    configuration is logged, never raised over the original failure)."""
+    try:
+        store, notifier = open_store(settings), Notifier.from_settings(settings)
+        with store.begin() as conn:
+            enqueue(conn, notifier, f"{account.name}:{day}:ops/run-failed:{what[:200]}",
+                    account.name, day, "ops", f"IPI {account.name}: the run for {day} failed",
+                    f"[OPS] {account.name}: the run for {day} failed: {what}\nNothing new was "
+                    "loaded or scored for this account; the other accounts ran. Fix the cause "
+                    "(the message says what), then `ipi run --date` the day.", "ops")
+        deliver_pending(store, notifier, account.name)
+    except Exception:
+        log.exception("could not send the ops alert for %s's failed run", account.name)

@@ -111,12 +111,15 @@ def test_given_credentials_in_prefect_secret_blocks_then_the_flow_uses_them(
 @pytest.mark.usefixtures("prefect_api")
 def test_given_one_account_refused_then_the_other_still_runs_and_the_flow_fails_naming_it(
         sp_settings: Make, fake_sp_api: FakeSpApi, demo_sim: Simulation, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """A configuration error in one account fails the run, after the others loaded."""
-    settings, config = sp_settings({"acme": ["US"], "zeta": ["UK"]})
+        monkeypatch: pytest.MonkeyPatch, webhook_server: Webhook) -> None:
+    """A configuration error in one account fails the run, after the others loaded; ops is
+    told which account failed and why."""
+    settings, config = sp_settings({"acme": ["US"], "zeta": ["UK"]}, urls=[webhook_server.url])
     monkeypatch.delenv("IPI_ACME_REFRESH_TOKEN")
     serve_day(fake_sp_api, demo_sim, 10, tmp_path, ["US", "UK"])
     with pytest.raises(IngestFailed, match="IPI_ACME_REFRESH_TOKEN"):
         daily(config=str(config), day=demo_sim.day(10))
     rows = pipeline.open_store(settings).query("SELECT account FROM daily_score")
     assert rows == [{"account": "zeta"}]
+    ops = [m for m in webhook_server.received if m["title"].startswith("IPI acme: the run")]
+    assert len(ops) == 1 and "IPI_ACME_REFRESH_TOKEN" in ops[0]["message"]
