@@ -253,7 +253,7 @@ def cmd_alerts_check(args: argparse.Namespace) -> int:
                              [account.name])[0]["d"]
         run = alert_account(store, notifier, account.name, latest or today,
                             settings.policy_for(account), settings.alerts.top_skus,
-                            today=today)
+                            today=today, backoff_minutes=settings.alerts.retry_backoff_minutes)
         sent = ", ".join(f"{d.target} {d.status}" for d in run.deliveries) or "nothing to send"
         print(f"{account.name}: latest estimate {latest or 'none'}; {sent}")
     return 0

@@ -145,7 +145,8 @@ def alert(settings: Settings, account: Account, day: date,
     if ingested is not None and (ingested.failed or ingested.warnings):
         report_problems(store, notifier, account.name, day, ingested)
     return alert_account(store, notifier, account.name, day, settings.policy_for(account),
-                         settings.alerts.top_skus)
+                         settings.alerts.top_skus,
+                         backoff_minutes=settings.alerts.retry_backoff_minutes)
 
 
 def report_problems(store: Store, notifier: Notifier, account: str, day: date,
@@ -179,6 +180,7 @@ def report_failure(settings: Settings, account: Account, day: date, what: str) -
                     f"[OPS] {account.name}: the run for {day} failed: {what}\nNothing new was "
                     "loaded or scored for this account; the other accounts ran. Fix the cause "
                     "(the message says what), then `ipi run --date` the day.", "ops")
-        deliver_pending(store, notifier, account.name)
+        deliver_pending(store, notifier, account.name,
+                        backoff_minutes=settings.alerts.retry_backoff_minutes)
     except Exception:
         log.exception("could not send the ops alert for %s's failed run", account.name)

@@ -142,6 +142,8 @@ class Alerts(_Model):
     apprise_config: Path | None = None
     targets: tuple[Target, ...] = ()
     top_skus: int = 5  # SKUs named in an alert, those whose fix lifts the estimate most
+    # A failed delivery waits this long before its next try, doubling each time (6 h at most).
+    retry_backoff_minutes: float = 1.0
 
 
 class Settings(_Model):

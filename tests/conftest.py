@@ -55,8 +55,9 @@ def make_settings(tmp_path: Path) -> Callable[..., tuple[Settings, Path]]:
     def make(*, urls: list[str] | None = None, accounts: str | None = None,
              extra: str = "") -> tuple[Settings, Path]:
         accounts = accounts or '[[accounts]]\nname = "acme"\nmarketplaces = ["US"]\n'
+        # Retries due at once: tests play several runs in a second.
         text = (f'[store]\ndata_dir = "data"\n\n[alerts]\nurls = {json.dumps(urls or [])}\n'
-                f"{extra}\n{accounts}")
+                f"retry_backoff_minutes = 0\n{extra}\n{accounts}")
         path = tmp_path / "ipi.toml"
         path.write_text(text, encoding="utf-8")
         return load_settings(path, env={}), path

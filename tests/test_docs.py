@@ -50,3 +50,9 @@ def test_example_apprise_file_parses() -> None:
     a = apprise.Apprise()
     a.add(cfg)
     assert sorted(s.service_name for s in a) == ["E-Mail", "Slack"]
+    from ipi.alerts import Notifier
+
+    slack, mail = sorted(Notifier(config_file=ROOT / "config" / "apprise.example.yml").targets,
+                         key=lambda t: t.name, reverse=True)
+    assert (slack.kinds, slack.accounts, slack.shape) == ({"inventory"}, set(), "short")
+    assert (mail.kinds, mail.accounts, mail.shape) == ({"ops"}, {"acme"}, "email")

@@ -163,12 +163,13 @@ def check_freshness(store: Store, notifier: Notifier, account: str, today: date,
 
 
 def alert_account(store: Store, notifier: Notifier, account: str, day: date, policy: Policy,
-                  top_skus: int = 5, *, today: date | None = None) -> AlertRun:
+                  top_skus: int = 5, *, today: date | None = None,
+                  backoff_minutes: float = 1.0) -> AlertRun:
     """Evaluate the rules for ``day`` and the dead man's switch for ``today``, then deliver
     whatever is pending for the account."""
     run = evaluate(store, notifier, account, day, policy, top_skus)
     check_freshness(store, notifier, account, today or day, policy)
-    run.deliveries = deliver_pending(store, notifier, account)
+    run.deliveries = deliver_pending(store, notifier, account, backoff_minutes=backoff_minutes)
     return run
 
 

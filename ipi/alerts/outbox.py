@@ -3,8 +3,9 @@
 A state change and its message, with one delivery row per target it routes to,
 are committed together; delivery happens after. Each attempt is recorded before
 the send and its result after; a failed target stays pending and is retried by
-the next run (and by ``ipi alerts check``), alone: a target that got it is never
-sent it again. The key makes the same event produce the same row, never two.
+the next run (and by ``ipi alerts check``) once its backoff has passed, alone: a
+target that got it is never sent it again. The key makes the same event produce
+the same row, never two.
 """
 
 from __future__ import annotations
@@ -60,15 +61,20 @@ def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day
     return True
 
 
-def deliver_pending(store: Store, notifier: Notifier,
-                    account: str | None = None) -> list[Delivery]:
-    """Try every pending delivery (oldest message first); record each attempt and result."""
+def deliver_pending(store: Store, notifier: Notifier, account: str | None = None, *,
+                    backoff_minutes: float = 1.0) -> list[Delivery]:
+    """Try every pending delivery that is due (oldest message first); record each attempt
+    and its result. After a failure a delivery waits ``backoff_minutes``, doubling with
+    each attempt, at most six hours."""
     where = "d.status = 'pending'" + (" AND m.account = ?" if account else "")
+    due = ("(d.last_attempt_at IS NULL OR d.last_attempt_at + to_microseconds(CAST("
+           "least(? * 60e6 * pow(2, d.attempts - 1), 6 * 3600e6) AS BIGINT)) <= ?)")
     pending = store.query(
         "SELECT d.key, d.target, d.target_name, m.title, m.body, m.kind, m.short, m.html, "
         "m.chart FROM alert_delivery d "
-        f"JOIN alert_outbox m USING (key) WHERE {where} ORDER BY m.created_at, d.key, d.target",
-        [account] if account else [],
+        f"JOIN alert_outbox m USING (key) WHERE {where} AND {due} "
+        "ORDER BY m.created_at, d.key, d.target",
+        [*([account] if account else []), backoff_minutes, utcnow()],
     )
     results = []
     for row in pending:

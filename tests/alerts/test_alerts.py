@@ -309,3 +309,25 @@ def test_resolved_notices_only_to_targets_that_want_them(
     days(settings, [431, 480])
     assert heads(webhook_server) == ["[FIRING]", "[RESOLVED]"]
     assert heads(second_webhook) == ["[FIRING]"]
+
+
+def test_a_failed_delivery_waits_its_backoff_before_the_next_try(
+        make_settings: Callable[..., tuple[Settings, Path]], webhook_server: Webhook) -> None:
+    """With a backoff, a run right after a failure does not hammer the target; once due it
+    is retried."""
+    settings, config = make_settings(urls=[webhook_server.url])
+    config.write_text(config.read_text().replace("retry_backoff_minutes = 0",
+                                                 "retry_backoff_minutes = 60"))
+    from ipi.settings import load_settings
+    settings = load_settings(config, env={})
+    webhook_server.fail_next = 1
+    put_score(settings, D, 431)
+    assert [d.status for d in pipeline.alert(settings, settings.accounts[0], D).deliveries] \
+        == ["failed"]
+    assert pipeline.alert(settings, settings.accounts[0], D).deliveries == []  # not yet due
+    store = pipeline.open_store(settings)
+    with store.begin() as conn:  # an hour passes
+        conn.exec_driver_sql("UPDATE alert_delivery SET last_attempt_at = "
+                             "last_attempt_at - INTERVAL 61 MINUTE")
+    assert [d.status for d in pipeline.alert(settings, settings.accounts[0], D).deliveries] \
+        == ["sent"]
