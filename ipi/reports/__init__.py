@@ -14,6 +14,7 @@ from ipi.errors import UnknownReport
 from ipi.reports import (
     get_fba_inventory_planning_data,
     get_fba_myi_unsuppressed_inventory_data,
+    get_ledger_summary_view_data,
     get_stranded_inventory_ui_data,
 )
 from ipi.reports._base import Column, ReportSpec, normalize_header, stage
@@ -22,6 +23,7 @@ _MODULES = (
     get_fba_inventory_planning_data,
     get_stranded_inventory_ui_data,
     get_fba_myi_unsuppressed_inventory_data,
+    get_ledger_summary_view_data,
 )
 REGISTRY: dict[str, ReportSpec] = {m.SPEC.report_type: m.SPEC for m in _MODULES}
 

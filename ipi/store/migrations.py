@@ -150,4 +150,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE alert_outbox ADD COLUMN chart BLOB;      -- PNG attached to email
         """,
     ),
+    (
+        "0005_ledger_summary",
+        """
+        CREATE TABLE ledger_summary (
+            account VARCHAR NOT NULL, marketplace VARCHAR NOT NULL,
+            snapshot_date DATE NOT NULL, fnsku VARCHAR NOT NULL, sha256 VARCHAR NOT NULL,
+            asin VARCHAR, msku VARCHAR, title VARCHAR, disposition VARCHAR,
+            starting_warehouse_balance BIGINT, in_transit_between_warehouses BIGINT,
+            receipts BIGINT, customer_shipments BIGINT, customer_returns BIGINT,
+            vendor_returns BIGINT, warehouse_transfer_in_out BIGINT, found BIGINT, lost BIGINT,
+            damaged BIGINT, disposed BIGINT, other_events BIGINT,
+            ending_warehouse_balance BIGINT, unknown_events BIGINT, location VARCHAR
+        );
+        """,
+    ),
 ]

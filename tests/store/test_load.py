@@ -181,3 +181,19 @@ def test_given_load_killed_midway_then_previous_state_is_intact(
         (5, "OLD-0", [{"rows": 5}]),  # killed before the commit: as before
         (300_000, "NEW-0", [{"rows": 300_000}]),  # killed after it: fully replaced
     ]
+
+
+def test_a_ledger_file_spanning_days_loads_one_partition_per_day(fresh_db: Store) -> None:
+    """The ledger summary has a date per row: each day is its own partition, dated from the
+    content, under the file's marketplace."""
+    path = (Path(__file__).resolve().parents[1] / "data" / "reports"
+            / "GET_LEDGER_SUMMARY_VIEW_DATA" / "daily-by-country.tsv")
+    result = load_file(fresh_db, "acme", path, ingest_day=date(2026, 11, 27),
+                       default_marketplace="US")
+    assert result.date_source == "content"
+    assert result.partitions == [("US", date(2026, 11, 1)), ("US", date(2026, 11, 2))]
+    rows = fresh_db.query("SELECT snapshot_date, sum(ending_warehouse_balance) AS end, "
+                          "sum(customer_shipments) AS shipped FROM ledger_summary "
+                          "GROUP BY ALL ORDER BY 1")
+    assert rows == [{"snapshot_date": date(2026, 11, 1), "end": 125, "shipped": -6},
+                    {"snapshot_date": date(2026, 11, 2), "end": 165, "shipped": -9}]
