@@ -12,7 +12,7 @@ import re
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -57,18 +57,11 @@ class SpApi(_Model):
 class Account(_Model):
     name: str
     marketplaces: tuple[str, ...] = ("US",)
-    source: str = "files"  # files | sp-api
+    source: Literal["files", "sp-api"] = "files"
     drop_dir: Path | None = None  # default: <data_dir>/drops/<name>
     threshold: float | None = None  # overrides policy.threshold for this account
     policy: dict[str, Any] = Field(default_factory=dict)  # overrides of [policy] keys
     sp_api: SpApi = Field(default_factory=SpApi)
-
-    @field_validator("source")
-    @classmethod
-    def _source(cls, v: str) -> str:
-        if v not in ("files", "sp-api"):
-            raise ValueError("use 'files' (drop folder) or 'sp-api'")
-        return v
 
     @property
     def refresh_token_env(self) -> str:
@@ -100,7 +93,7 @@ class Policy(_Model):
     # Ops alert when the newest estimate is older than this (the daily run did not happen).
     max_data_age_days: int = 2
     # Amazon's check dates: each quarter's last day ("quarter-end", or "none") plus these.
-    checkpoint_rule: str = "quarter-end"
+    checkpoint_rule: Literal["quarter-end", "none"] = "quarter-end"
     checkpoints: tuple[date, ...] = ()
     warning_window_days: int = 42  # a check's warning window opens this many days before it
     warning_margin: float = 30.0  # in the window, warn under threshold + this
@@ -109,12 +102,6 @@ class Policy(_Model):
     excess_jump_pct: float = 20.0  # warn when excess units rise this much in a day...
     excess_jump_units: int = 50  # ...and by at least this many units
 
-    @field_validator("checkpoint_rule")
-    @classmethod
-    def _rule(cls, v: str) -> str:
-        if v not in ("quarter-end", "none"):
-            raise ValueError("use 'quarter-end' or 'none'")
-        return v
     # A report with fewer rows than this share of the last good one is suspect (Amazon's
     # planning report sometimes comes back with a fraction of its rows). 0 turns it off.
     row_drop_threshold: float = 0.5

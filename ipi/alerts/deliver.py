@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -108,8 +109,6 @@ class Notifier:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Notifier:
-        import os
-
         targets = []
         for i, t in enumerate(settings.alerts.targets, 1):
             url = t.url or (os.environ.get(t.url_env) if t.url_env else None)
