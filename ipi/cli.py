@@ -100,6 +100,87 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+class _ProgressBar:
+    """A bar with windows (or files) done, rows loaded and an ETA on a terminal; one line
+    per step otherwise (logs, CI, a pipe), so progress is never lost in a redraw."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, p: Any) -> None:
+        from ipi.backfill import duration
+
+        if not sys.stderr.isatty():
+            print(p.line(), file=sys.stderr, flush=True)
+            return
+        if self.bar is None:
+            from rich import progress as rp
+
+            self.bar = rp.Progress(
+                rp.TextColumn("{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
+                rp.TextColumn("{task.fields[unit]}s, {task.fields[rows]} rows, "
+                              "ETA {task.fields[eta]}"))
+            self.bar.start()
+            self.task = self.bar.add_task(p.account, total=p.total, unit=p.unit, rows="0",
+                                          eta="?")
+        eta = p.eta
+        self.bar.update(self.task, completed=p.done + p.failed, rows=f"{p.rows:,}",
+                        eta=duration(eta) if eta is not None else "?")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from ipi import backfill
+
+    settings = _settings(args)
+    source = args.source
+    if source == "files" or args.paths:
+        if not args.paths:
+            raise IpiError("--source files needs the folders or archives to read: "
+                           "ipi backfill --source files PATH ...")
+        missing = [p for p in args.paths if not p.exists()]
+        if missing:
+            raise IpiError(f"no such file or folder: {', '.join(map(str, missing))}")
+        source = "files"
+    elif args.start is None or args.end is None:
+        raise IpiError("a backfill from the SP-API needs --start and --end (YYYY-MM-DD)")
+    accounts = ([settings.account(args.account)] if args.account or source == "files"
+                else [a for a in settings.accounts if a.source == "sp-api"])
+    if not accounts:
+        raise IpiError(f"no account with source = \"sp-api\" in {settings.config_path}; "
+                       "backfill files with --source files PATH")
+    failed: list[tuple[str, str]] = []
+    for account in accounts:
+        bar = _ProgressBar()
+        try:
+            if source == "files":
+                run = backfill.backfill_files(settings, account, list(args.paths),
+                                              start=args.start, end=args.end, progress=bar)
+            else:
+                run = backfill.backfill_sp_api(settings, account, args.start, args.end,
+                                               progress=bar)
+        finally:
+            bar.close()
+        for note in run.notes:
+            print(f"note: {note}")
+        p = run.progress
+        print(f"{account.name}: {p.done} of {p.total} {p.unit}(s) loaded, {p.rows:,} rows"
+              + (f", {p.failed} failed" if p.failed else "")
+              + (f"; rescored {run.scored.days} day(s)" if run.scored else "; nothing new")
+              + (f"; alerts looked at {run.alerts.day} only, {len(run.alerts.notices)} "
+                 "notice(s)" if run.alerts else ""))
+        failed += [(f"{account.name} {name}", why) for name, why in run.failed]
+    if failed:
+        raise IngestFailed(failed, f"{len(failed)} window(s) or file(s) failed; run the same "
+                           "command again to retry only those (what loaded is kept)")
+    return 0
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from ipi import pipeline
     from ipi.score import scores
@@ -297,6 +378,18 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: today)")
     sp.set_defaults(func=cmd_ingest)
 
+    sp = sub.add_parser("backfill", help="rebuild history: the ledger from the SP-API, or "
+                        "archives of old downloads; resumable")
+    common(sp)
+    sp.add_argument("--start", type=_day, help="first day (YYYY-MM-DD)")
+    sp.add_argument("--end", type=_day, help="last day (YYYY-MM-DD)")
+    sp.add_argument("--account", help="only this account (default: every SP-API account)")
+    sp.add_argument("--source", choices=("sp-api", "files"), default="sp-api",
+                    help="where history comes from (default: sp-api; files with PATH)")
+    sp.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                    help="folders or zip/tar archives of reports (with --source files)")
+    sp.set_defaults(func=cmd_backfill)
+
     sp = sub.add_parser("check", help="verify each account's drop folder, or its SP-API "
                         "credentials and report access, and say what is missing")
     common(sp)
@@ -351,7 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ipi: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("ipi: interrupted; loads are atomic, nothing was half-written", file=sys.stderr)
+        print("ipi: interrupted; loads are atomic, nothing was half-written (a backfill "
+              "resumes where it stopped when run again)", file=sys.stderr)
         return 130
 
 

@@ -245,3 +245,32 @@ def write_day(sim: Simulation, i: int, folder: Path, *, report_id: int | None = 
     p.write_text("\n".join(rows) + "\n", encoding="utf-8")
     paths.append(p)
     return paths
+
+
+LEDGER_HEADER = [
+    "Date", "FNSKU", "ASIN", "MSKU", "Title", "Disposition", "StartingWarehouseBalance",
+    "InTransitBetweenWarehouses", "Receipts", "CustomerShipments", "CustomerReturns",
+    "VendorReturns", "WarehouseTransferIn/Out", "Found", "Lost", "Damaged", "Disposed",
+    "OtherEvents", "EndingWarehouseBalance", "UnknownEvents", "Location",
+]
+
+
+def ledger_text(sim: Simulation, first: date, last: date) -> str:
+    """The daily inventory ledger (GET_LEDGER_SUMMARY_VIEW_DATA, by country) of [first, last],
+    as far as the simulation (warm-up included) goes: a SELLABLE row per SKU and day, and a
+    DEFECTIVE one where units are unsellable."""
+    on_shelf = sim.fulfillable + sim.reserved
+    lines = ["\t".join(LEDGER_HEADER)]
+    for t in range(max(0, (first - sim.start).days + sim.warmup),
+                   min(len(sim.sales), (last - sim.start).days + sim.warmup + 1)):
+        d = f"{sim.day(t - sim.warmup):%m/%d/%Y}"
+        for j, sku in enumerate(sim.skus):
+            ending, sold = int(on_shelf[t, j]), int(sim.sales[t, j])
+            before = int(on_shelf[t - 1, j]) if t else ending
+            ident = f"{d}\tX00{j:07d}\t{sim.asins[j]}\t{sku}\t{sim.names[j]}"
+            lines.append(f"{ident}\tSELLABLE\t{before}\t0\t{max(0, ending - before + sold)}\t"
+                         f"{-sold}\t0\t0\t0\t0\t0\t0\t0\t0\t{ending}\t0\tUS")
+            if sim.unsellable[t, j]:
+                u = int(sim.unsellable[t, j])
+                lines.append(f"{ident}\tDEFECTIVE\t{u}\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t{u}\t0\tUS")
+    return "\n".join(lines) + "\n"

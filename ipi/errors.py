@@ -58,10 +58,11 @@ class StoreBusy(IpiError):
 class IngestFailed(IpiError):
     """Some files failed and were moved aside; everything else loaded."""
 
-    def __init__(self, failures: list[tuple[str, str]]) -> None:
+    def __init__(self, failures: list[tuple[str, str]], summary: str | None = None) -> None:
         self.failures = failures
         lines = "\n".join(f"  {name}: {reason}" for name, reason in failures)
-        super().__init__(f"{len(failures)} file(s) failed and were moved aside:\n{lines}")
+        summary = summary or f"{len(failures)} file(s) failed and were moved aside"
+        super().__init__(f"{summary}:\n{lines}")
 
 
 class DeliveryError(IpiError):

@@ -7,9 +7,11 @@ directly. Each step opens the store for its own short transactions.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 from ipi.alerts import AlertRun, Notifier, alert_account, deliver_pending
 from ipi.alerts.outbox import enqueue
@@ -52,21 +54,38 @@ def _load(store: Store, account: Account, source: ReportSource, fetched: Fetched
           run: IngestRun) -> LoadResult | None:
     """Load one fetched file; a bad one is set aside, recorded, and None returned."""
     try:
-        result = load_file(store, account.name, fetched.path, ingest_day=day,
+        result = load_file(store, account.name, fetched.path,
+                           ingest_day=fetched.default_date or day,
+                           day_source="file time" if fetched.default_date else "ingestion day",
                            default_marketplace=fetched.marketplace,
                            source=fetched.source, declared_charset=fetched.charset)
     except (BadInput, OSError) as exc:
         reason = (str(exc).removeprefix(f"{fetched.path}: ")
                   if isinstance(exc, BadInput) else f"cannot be read: {exc}")
-        log.error("%s failed: %s", fetched.path.name, reason)
-        run.failed.append((fetched.path.name, reason))
+        log.error("%s failed: %s", fetched.label, reason)
+        run.failed.append((fetched.label, reason))
         try:
             source.failed(fetched, reason)
         except OSError as move_exc:  # e.g. a read-only drop folder: say so, go on
-            log.error("%s could not be moved aside: %s", fetched.path.name, move_exc)
+            log.error("%s could not be moved aside: %s", fetched.label, move_exc)
         return None
     source.done(fetched)
+    if fetched.name:  # the path was a temporary copy, gone after the run: name what the user has
+        result.path = Path(fetched.name)
     return result
+
+
+@contextmanager
+def _fetching(source: ReportSource, account: Account, day: date) -> Iterator[Iterator[Fetched]]:
+    """The source's files, closed on the way out: temporary copies a source made (an
+    archive's members) are removed even when a load raises."""
+    files = iter(source.fetch(account, day))
+    try:
+        yield files
+    finally:
+        close = getattr(files, "close", None)
+        if close is not None:
+            close()
 
 
 def ingest(store: Store, account: Account, source: ReportSource, day: date, *,
@@ -78,8 +97,8 @@ def ingest(store: Store, account: Account, source: ReportSource, day: date, *,
     alerts then say, instead of reporting a crash in the score.
     """
     run = IngestRun(account.name)
-    with store.session():
-        for fetched in source.fetch(account, day):
+    with store.session(), _fetching(source, account, day) as fetching:
+        for fetched in fetching:
             result = _load(store, account, source, fetched, day, run)
             if result is None:
                 continue
@@ -95,7 +114,7 @@ def ingest(store: Store, account: Account, source: ReportSource, day: date, *,
                     drop = row_drop(store, account.name, result, row_drop_threshold)
             if drop:
                 mark_unreliable(store, account.name, result, drop)
-                run.warnings.append((fetched.path.name, f"row count collapsed: {drop}"))
+                run.warnings.append((fetched.label, f"row count collapsed: {drop}"))
             (run.skipped if result.skipped else run.loaded).append(result)
     for problem in source.problems:
         (run.failed if problem.fatal else run.warnings).append((problem.name, problem.reason))

@@ -133,12 +133,24 @@ class Alerts(_Model):
     retry_backoff_minutes: float = 1.0
 
 
+class Backfill(_Model):
+    # Days per ledger request: Amazon accepts long ranges but large ones are slow and fail
+    # as a whole; 30 keeps each retry cheap.
+    window_days: int = Field(default=30, ge=1, le=365)
+    # Amazon keeps the inventory ledger about 18 months; older days come from archives.
+    ledger_history_days: int = Field(default=540, ge=1)
+    # Ledger requests in flight per account. createReport allows a burst of 15 then one a
+    # minute: more gains little, and every call is paced anyway.
+    concurrency: int = Field(default=4, ge=1, le=15)
+
+
 class Settings(_Model):
     data_dir: Path = Path("data")
     database: Path | None = None  # default: <data_dir>/ipi.duckdb
     busy_timeout: float = 60.0  # seconds to wait for another process holding the database
     policy: Policy = Field(default_factory=Policy)
     alerts: Alerts = Field(default_factory=Alerts)
+    backfill: Backfill = Field(default_factory=Backfill)
     accounts: tuple[Account, ...] = ()
     env_apprise_urls: SecretStr | None = None
     config_path: Path | None = None
@@ -219,8 +231,9 @@ def settings_from_dict(
     unknown = set(store) - {"data_dir", "database", "busy_timeout"}
     if unknown:
         raise ConfigError(f"unknown key(s) in [store]: {', '.join(sorted(unknown))}")
-    if "policy" in raw:
-        data["policy"] = raw.pop("policy")
+    for section in ("policy", "backfill"):
+        if section in raw:
+            data[section] = raw.pop(section)
     if "alerts" in raw:
         alerts = dict(raw.pop("alerts"))
         if "apprise_config" in alerts:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -180,3 +183,21 @@ def prefect_api() -> Iterator[None]:
     with prefect_test_harness(server_startup_timeout=90), \
             temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
+
+
+def kill_cli_at(args: list[str], line_prefix: str) -> list[str]:
+    """Run ``ipi ARGS`` in a process and SIGKILL it once stderr shows a line starting with
+    ``line_prefix`` (a progress line); return stderr's lines up to that one."""
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-m", "ipi.cli", *args], stderr=subprocess.PIPE,
+                            text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    assert proc.stderr is not None
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if line.startswith(line_prefix):
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "".join(lines)
+    return lines

@@ -66,6 +66,8 @@ def _with_estimate(account: str, r: dict[str, Any]) -> tuple[Any, ...]:
                                 ("in_stock", r["in_stock_approx"])) if flag}
     est = estimate(values, factors=factors_for(mp), approximate=approx)
     status, notes = est.status, est.notes
+    if r["from_ledger"]:
+        notes = "; ".join(n for n in ("rebuilt from the inventory ledger", notes) if n)
     if r["unreliable"] and est.score is not None:
         status = "unreliable"
         notes = "; ".join(n for n in (r["unreliable"], notes) if n)

@@ -21,6 +21,16 @@ whatever the length of the history.
   The 60-day units come from the latest planning report of the last 30 days,
   since the planning report drops most out-of-stock SKUs.
 
+History before ``ipi`` started comes from the inventory ledger
+(GET_LEDGER_SUMMARY_VIEW_DATA, daily): on a day without an MYI or planning
+report, units on hand are the ledger's ending warehouse balances; units
+shipped in 90 days are the ledger's customer shipments over the 90 days before
+(with fewer ledger days, their pace over 90 days, approximate); an ASIN is in
+stock on a ledger day when its SELLABLE ending balance is above 0 (approximate:
+that balance includes reserved units), weighted by its ledger shipments over 60
+days when no planning report gives them. The ledger says nothing about excess or
+stranded units: those days are partial.
+
 A day whose reports were loaded but marked unreliable (their row count
 collapsed) carries the reason in ``unreliable``.
 """
@@ -34,6 +44,7 @@ import duckdb
 
 from ipi.reports import get_fba_inventory_planning_data as planning
 from ipi.reports import get_fba_myi_unsuppressed_inventory_data as myi
+from ipi.reports import get_ledger_summary_view_data as ledger
 from ipi.reports import get_stranded_inventory_ui_data as stranded
 
 FACTOR_SQL = f"""
@@ -66,21 +77,42 @@ plan_day AS (
     WHERE account = $account AND snapshot_date BETWEEN $start - 120 AND $end
     GROUP BY ALL
 ),
+ledger_item AS (
+    SELECT marketplace, snapshot_date AS d, coalesce(asin, fnsku) AS asin,
+        sum(coalesce(ending_warehouse_balance, 0)) AS units,
+        sum(CASE WHEN disposition = 'SELLABLE' THEN coalesce(ending_warehouse_balance, 0)
+                 ELSE 0 END) AS sellable,
+        -sum(coalesce(customer_shipments, 0)) AS shipped
+    FROM ledger_summary
+    WHERE account = $account AND snapshot_date BETWEEN $start - 120 AND $end
+    GROUP BY ALL
+),
+ledger_day AS (
+    SELECT marketplace, d, units,
+        sum(shipped) OVER w90 AS shipped_t90, count(*) OVER w90 AS t90_days
+    FROM (SELECT marketplace, d, sum(units) AS units, sum(shipped) AS shipped
+          FROM ledger_item GROUP BY ALL)
+    WINDOW w90 AS (PARTITION BY marketplace ORDER BY d
+                   RANGE BETWEEN INTERVAL 89 DAYS PRECEDING AND CURRENT ROW)
+),
 has AS (
     SELECT marketplace, d,
         bool_or(report_type = '{planning.REPORT_TYPE}') AS has_planning,
         bool_or(report_type = '{myi.REPORT_TYPE}') AS has_myi,
         bool_or(report_type = '{stranded.REPORT_TYPE}') AS has_stranded,
+        bool_or(report_type = '{ledger.REPORT_TYPE}') AS has_ledger,
         string_agg(unreliable, '; ') AS unreliable
     FROM parts GROUP BY ALL
 ),
 onhand AS (
     SELECT h.marketplace, h.d,
         CASE WHEN h.has_myi THEN coalesce(m.units, 0)
-             WHEN h.has_planning THEN coalesce(p.units, 0) END AS units
+             WHEN h.has_planning THEN coalesce(p.units, 0)
+             WHEN h.has_ledger THEN coalesce(l.units, 0) END AS units
     FROM has h
     LEFT JOIN myi_day m ON m.marketplace = h.marketplace AND m.d = h.d
     LEFT JOIN plan_day p ON p.marketplace = h.marketplace AND p.d = h.d
+    LEFT JOIN ledger_day l ON l.marketplace = h.marketplace AND l.d = h.d
 ),
 strand AS (
     SELECT marketplace, snapshot_date AS d,
@@ -98,18 +130,36 @@ myi_asin AS (
         AND asin IS NOT NULL
     GROUP BY ALL
 ),
-myi_snaps AS (
-    SELECT marketplace, d, count(*) OVER (
-        PARTITION BY marketplace ORDER BY d
-        RANGE BETWEEN INTERVAL 29 DAYS PRECEDING AND CURRENT ROW) AS snaps
-    FROM (SELECT DISTINCT marketplace, d FROM parts
-          WHERE report_type = '{myi.REPORT_TYPE}' AND d >= $start - 29)
+-- a ledger day counts for in-stock only where there is no MYI snapshot that day
+ledger_asin AS (
+    SELECT l.marketplace, l.d, l.asin, (l.sellable > 0)::INTEGER AS in_stock
+    FROM ledger_item l
+    ANTI JOIN (SELECT DISTINCT marketplace, d FROM myi_asin) m
+        ON m.marketplace = l.marketplace AND m.d = l.d
+    WHERE l.d >= $start - 29
+),
+stock_snaps AS (
+    SELECT marketplace, d, count(*) OVER w30 AS snaps,
+        sum((NOT is_myi)::INTEGER) OVER w30 AS ledger_snaps
+    FROM (SELECT marketplace, d, bool_or(report_type = '{myi.REPORT_TYPE}') AS is_myi
+          FROM parts
+          WHERE report_type IN ('{myi.REPORT_TYPE}', '{ledger.REPORT_TYPE}')
+              AND d >= $start - 29
+          GROUP BY ALL)
+    WINDOW w30 AS (PARTITION BY marketplace ORDER BY d
+                   RANGE BETWEEN INTERVAL 29 DAYS PRECEDING AND CURRENT ROW)
 ),
 asin_window AS (
     SELECT marketplace, d, asin, sum(in_stock) OVER (
         PARTITION BY marketplace, asin ORDER BY d
         RANGE BETWEEN INTERVAL 29 DAYS PRECEDING AND CURRENT ROW) AS in_days
-    FROM myi_asin
+    FROM (SELECT * FROM myi_asin UNION ALL SELECT * FROM ledger_asin)
+),
+ledger_t60 AS (
+    SELECT marketplace, d, asin, sum(shipped) OVER (
+        PARTITION BY marketplace, asin ORDER BY d
+        RANGE BETWEEN INTERVAL 59 DAYS PRECEDING AND CURRENT ROW) AS t60
+    FROM ledger_item WHERE d >= $start - 59
 ),
 plan_asin AS (
     SELECT marketplace, snapshot_date AS d, asin, sum(coalesce(units_shipped_t60, 0)) AS t60
@@ -119,38 +169,45 @@ plan_asin AS (
     GROUP BY ALL
 ),
 weighted AS (
-    SELECT a.marketplace, a.d, a.in_days, w.t60
+    SELECT a.marketplace, a.d, a.in_days,
+        CASE WHEN a.d - w.d <= 29 THEN w.t60 ELSE l.t60 END AS t60
     FROM asin_window a
     ASOF LEFT JOIN plan_asin w
         ON a.marketplace = w.marketplace AND a.asin = w.asin AND a.d >= w.d
-    WHERE a.d BETWEEN $start AND $end AND w.t60 > 0 AND a.d - w.d <= 29
+    LEFT JOIN ledger_t60 l ON l.marketplace = a.marketplace AND l.asin = a.asin AND l.d = a.d
+    WHERE a.d BETWEEN $start AND $end
 ),
 instock AS (
     SELECT w.marketplace, w.d, sum(w.t60 * w.in_days / s.snaps) / sum(w.t60) AS rate,
-        any_value(s.snaps) AS snaps
-    FROM weighted w JOIN myi_snaps s ON s.marketplace = w.marketplace AND s.d = w.d
+        any_value(s.snaps) AS snaps, any_value(s.ledger_snaps) AS ledger_snaps
+    FROM weighted w JOIN stock_snaps s ON s.marketplace = w.marketplace AND s.d = w.d
+    WHERE w.t60 > 0
     GROUP BY ALL
 )
 SELECT x.marketplace, x.d AS date, o0.units AS units_on_hand,
     CASE WHEN h.has_planning THEN coalesce(p.excess_units, 0) END AS excess_units,
     CASE WHEN h.has_planning AND o0.units > 0
          THEN 100.0 * coalesce(p.excess_units, 0) / o0.units END AS excess_pct,
-    CASE WHEN h.has_planning THEN coalesce(p.shipped_t90, 0) END AS units_shipped_t90,
+    CASE WHEN h.has_planning THEN coalesce(p.shipped_t90, 0)
+         -- fewer than 90 ledger days: their pace over 90 days (approximate), not a shortfall
+         WHEN h.has_ledger THEN coalesce(l.shipped_t90, 0) * 90.0 / l.t90_days
+         END AS units_shipped_t90,
     CASE WHEN o30.units IS NOT NULL AND o60.units IS NOT NULL AND o90.units IS NOT NULL
          THEN (o0.units + o30.units + o60.units + o90.units) / 4.0
-         WHEN p.with_sell_through > 0 THEN p.report_avg
+         WHEN h.has_planning AND p.with_sell_through > 0 THEN p.report_avg
          ELSE (o0.units + coalesce(o30.units, 0) + coalesce(o60.units, 0)
                + coalesce(o90.units, 0))
               / (1 + (o30.units IS NOT NULL)::INT + (o60.units IS NOT NULL)::INT
                  + (o90.units IS NOT NULL)::INT) END AS avg_units_on_hand,
     NOT (o30.units IS NOT NULL AND o60.units IS NOT NULL AND o90.units IS NOT NULL)
-        AS sell_through_approx,
+        OR (NOT h.has_planning AND coalesce(l.t90_days, 0) < 90) AS sell_through_approx,
     CASE WHEN h.has_stranded THEN coalesce(s.units, 0) END AS stranded_units,
     CASE WHEN h.has_stranded AND o0.units > 0
          THEN 100.0 * coalesce(s.units, 0) / o0.units END AS stranded_pct,
     i.rate AS in_stock_rate,
     i.snaps AS in_stock_days,
-    coalesce(i.snaps, 0) < 30 AS in_stock_approx,
+    coalesce(i.snaps, 0) < 30 OR coalesce(i.ledger_snaps, 0) > 0 AS in_stock_approx,
+    h.has_ledger AND NOT (h.has_myi OR h.has_planning) AS from_ledger,
     h.unreliable
 FROM days x
 JOIN has h ON h.marketplace = x.marketplace AND h.d = x.d
@@ -161,6 +218,7 @@ LEFT JOIN onhand o90 ON o90.marketplace = x.marketplace AND o90.d = x.d - 90
 LEFT JOIN plan_day p ON p.marketplace = x.marketplace AND p.d = x.d
 LEFT JOIN strand s ON s.marketplace = x.marketplace AND s.d = x.d
 LEFT JOIN instock i ON i.marketplace = x.marketplace AND i.d = x.d
+LEFT JOIN ledger_day l ON l.marketplace = x.marketplace AND l.d = x.d
 ORDER BY x.d, x.marketplace
 """
 

@@ -23,6 +23,16 @@ class Fetched:
     marketplace: str  # used when the report itself names none
     charset: str | None = None  # as declared by the source (e.g. a Content-Type)
     source: str = "file"
+    # The day to assume when neither the file name nor the content gives one (an
+    # archive member's own time); None: the day being ingested.
+    default_date: date | None = None
+    # What messages call it when ``path`` is a temporary copy that is gone after the
+    # run, e.g. "downloads.zip:UK/planning.txt"; None: the file's own name.
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path.name
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,33 @@ marketplaces (``drops/acme/UK/``) says which marketplace its files are for,
 else the account's first marketplace is assumed (the planning report names its
 own). Loaded files move to ``processed/``; a file that fails moves to
 ``failed/`` with ``<name>.reason.txt`` beside it.
+
+A zip or tar among them (old downloads, for a backfill) is read member by member
+(``ipi.sources.archive``): a folder inside it named after a marketplace counts as
+for folders, and a member's own time is the day assumed when neither its name nor
+its content gives one. A refused member (unsafe name, link, bomb, encrypted) fails
+the run with its reason; a member that does not load is copied to ``failed/`` with
+its reason (in a drop folder only: the archive is the user's own otherwise). The
+archive moves to ``processed/`` once all its members were handled, or to
+``failed/`` when it cannot be read at all.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
+from ipi.errors import BadInput
 from ipi.settings import Account
 from ipi.sources import Fetched, Problem
+from ipi.sources.archive import Limits, Refused, archive_kind, members
+
+log = logging.getLogger(__name__)
 
 PROCESSED, FAILED = "processed", "failed"
 # Names a browser or sync tool gives a file it is still writing.
@@ -63,11 +78,13 @@ class FileDrops:
     """The ReportSource over an account's drop folder (or explicit paths for ``ipi ingest``)."""
 
     def __init__(self, root: Path, *, paths: list[Path] | None = None,
-                 move_done: bool = True) -> None:
+                 move_done: bool = True, archive_limits: Limits | None = None) -> None:
         self.root = root
         self.paths = paths
         self.move_done = move_done
+        self.archive_limits = archive_limits
         self.problems: list[Problem] = []
+        self._archive_of: dict[Path, Path] = {}  # a member's temporary copy -> its archive
 
     def _marketplace(self, account: Account, path: Path) -> str:
         for part in path.parent.parts[::-1]:
@@ -78,13 +95,62 @@ class FileDrops:
     def fetch(self, account: Account, day: date) -> Iterator[Fetched]:
         roots = self.paths if self.paths is not None else [self.root]
         for path in report_files(r for r in roots if r.exists()):
-            yield Fetched(path=path, marketplace=self._marketplace(account, path))
+            if archive_kind(path):
+                yield from self._unpack(account, path)
+            else:
+                yield Fetched(path=path, marketplace=self._marketplace(account, path))
+
+    def _unpack(self, account: Account, archive: Path) -> Iterator[Fetched]:
+        """A Fetched per member, each a temporary copy that lives until the next is asked for."""
+        seen = 0
+        try:
+            with closing(members(archive, limits=self.archive_limits)) as items:
+                for item in items:
+                    seen += 1
+                    label = f"{archive.name}:{item.name}"
+                    if isinstance(item, Refused):
+                        log.error("%s refused: %s", label, item.reason)
+                        self.problems.append(Problem(label, item.reason, fatal=True))
+                        continue
+                    self._archive_of[item.path] = archive
+                    # A folder inside the archive names the marketplace, then the archive's own.
+                    where = archive.parent.joinpath(*item.name.split("/"))
+                    yield Fetched(path=item.path, marketplace=self._marketplace(account, where),
+                                  default_date=item.modified, name=label)
+        except (BadInput, OSError) as exc:
+            reason = (str(exc).removeprefix(f"{archive}: ") if isinstance(exc, BadInput)
+                      else f"cannot be read: {exc}")
+            log.error("%s failed: %s", archive.name, reason)
+            self.problems.append(Problem(archive.name, reason, fatal=True))
+            if self.move_done:  # else it would be tried again every day
+                move_aside(archive, reason)
+            return
+        if not seen:
+            self.problems.append(Problem(archive.name, "holds no files to load (only folders, "
+                                         "hidden files or __MACOSX/)", fatal=False))
+        if self.move_done:
+            self._processed(archive)
+
+    def _processed(self, path: Path) -> None:
+        dest = _unique(path.parent / PROCESSED / path.name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), dest)
 
     def done(self, fetched: Fetched) -> None:
+        if self._archive_of.pop(fetched.path, None) is not None:
+            return  # the archive moves once all its members were handled
         if self.move_done:
-            dest = _unique(fetched.path.parent / PROCESSED / fetched.path.name)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(fetched.path), dest)
+            self._processed(fetched.path)
 
     def failed(self, fetched: Fetched, reason: str) -> None:
-        move_aside(fetched.path, reason)
+        archive = self._archive_of.pop(fetched.path, None)
+        if archive is None:
+            move_aside(fetched.path, reason)
+        elif self.move_done:
+            # The member cannot be moved out of the archive: a copy goes where failed
+            # files go, so the drop folder shows it beside its reason.
+            dest = _unique(archive.parent / FAILED / fetched.path.name)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(fetched.path, dest)
+            dest.with_name(dest.name + ".reason.txt").write_text(
+                f"{fetched.label}: {reason}\n", encoding="utf-8")

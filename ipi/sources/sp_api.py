@@ -115,16 +115,23 @@ def token_client_class(token_url: str) -> type[AccessTokenClient]:
 
 
 @dataclass
-class _Job:
+class ReportJob:
+    """One report asked of Amazon: a snapshot, or a date range (the ledger)."""
+
     marketplace: str
     report_type: str
     report_id: str | None = None
     reused: bool = False
     done: bool = False
+    start: date | None = None  # the data range, both days included
+    end: date | None = None
+    options: dict[str, str] | None = None
+    error: str | None = None  # why it failed, when it did
 
     @property
     def name(self) -> str:
-        return f"{self.marketplace} {self.report_type}"
+        span = f" {self.start}..{self.end}" if self.start else ""
+        return f"{self.marketplace} {self.report_type}{span}"
 
 
 class SpApiSource:
@@ -141,7 +148,7 @@ class SpApiSource:
         self._sleep, self._clock = sleep, clock
         self.limiter = RateLimiter(sleep=sleep, clock=clock)
         self._clients: dict[str, ReportsV2] = {}
-        self._jobs: dict[Path, _Job] = {}  # spool file -> the job that fetched it
+        self._jobs: dict[Path, ReportJob] = {}  # spool file -> the job that fetched it
         transport = PacedTransport(retries=self.cfg.retries, backoff=self.cfg.backoff,
                                    sleep=sleep)
         self._download = httpx.Client(transport=transport, timeout=300)
@@ -192,11 +199,24 @@ class SpApiSource:
     # -- the ReportSource protocol ---------------------------------------------------
 
     def fetch(self, account: Account, day: date) -> Iterator[Fetched]:
-        jobs = [_Job(mp, rt) for mp in account.marketplaces for rt in self.cfg.report_types]
+        jobs = [ReportJob(mp, rt) for mp in account.marketplaces for rt in self.cfg.report_types]
         self._existing(jobs)
         for job in jobs:
             self._start(job)
         yield from self._run(jobs)
+
+    def request(self, job: ReportJob) -> None:
+        """Ask Amazon for the job's report, unless it has a report id already; on failure
+        the job is done with an ``error``."""
+        self._start(job)
+
+    def collect(self, jobs: list[ReportJob]) -> Iterator[Fetched]:
+        """Poll requested jobs together, yielding each document as it is ready;
+        ``job_of`` says which job a file answers, a failed job has ``error``."""
+        yield from self._run(jobs)
+
+    def job_of(self, fetched: Fetched) -> ReportJob | None:
+        return self._jobs.get(fetched.path)
 
     def refetch(self, fetched: Fetched) -> Fetched | None:
         """Ask for the same report again, ``row_retry_after`` seconds later (its rows
@@ -205,12 +225,12 @@ class SpApiSource:
         if old is None:
             return None
         self._sleep(self.cfg.row_retry_after)
-        job = _Job(old.marketplace, old.report_type)
+        job = ReportJob(old.marketplace, old.report_type)
         self._start(job)
         got = list(self._run([job]))
         return got[0] if got else None
 
-    def _run(self, jobs: list[_Job]) -> Iterator[Fetched]:
+    def _run(self, jobs: list[ReportJob]) -> Iterator[Fetched]:
         """Poll the started jobs together until each is done or the deadline passes."""
         started = self._clock()
         deadline = started + self.cfg.poll_deadline
@@ -274,19 +294,19 @@ class SpApiSource:
 
     # -- steps -----------------------------------------------------------------------
 
-    def _problem(self, job: _Job, reason: str, *, fatal: bool = True) -> None:
-        job.done = True
+    def _problem(self, job: ReportJob, reason: str, *, fatal: bool = True) -> None:
+        job.done, job.error = True, reason
         self.problems.append(Problem(job.name, reason, fatal))
         (log.error if fatal else log.warning)("%s %s: %s", self.account.name, job.name, reason)
 
-    def _existing(self, jobs: list[_Job]) -> None:
+    def _existing(self, jobs: list[ReportJob]) -> None:
         """Point jobs at reports Amazon already has from their regeneration window.
 
         One getReports per regional endpoint covers every report type and marketplace:
         the operation allows one call per 45 s, too slow to ask per report.
         """
         now = datetime.now(UTC)
-        groups: dict[str, list[_Job]] = {}
+        groups: dict[str, list[ReportJob]] = {}
         for job in jobs:
             groups.setdefault(marketplace(job.marketplace).endpoint, []).append(job)
         for group in groups.values():
@@ -313,19 +333,25 @@ class SpApiSource:
                     log.info("%s %s: reusing report %s (%s)", self.account.name, job.name,
                              job.report_id, newest.get("processingStatus"))
 
-    def _start(self, job: _Job) -> None:
+    def _start(self, job: ReportJob) -> None:
         """Request the report (unless an existing one was found for the job)."""
-        if job.report_id:
+        if job.report_id or job.done:
             return
-        mp_id = marketplace(job.marketplace).marketplace_id
+        request: dict[str, Any] = {"reportType": job.report_type,
+                                   "marketplaceIds": [marketplace(job.marketplace).marketplace_id]}
+        if job.start and job.end:
+            request["dataStartTime"] = f"{job.start}T00:00:00Z"
+            request["dataEndTime"] = f"{job.end}T23:59:59Z"
+        if job.options:
+            request["reportOptions"] = job.options
         try:
-            created = self._call(job.marketplace, job.report_type, lambda c: c.create_report(
-                reportType=job.report_type, marketplaceIds=[mp_id]))
+            created = self._call(job.marketplace, job.report_type,
+                                 lambda c: c.create_report(**request))
             job.report_id = created.payload["reportId"]
         except (SellingApiException, httpx.HTTPError, KeyError) as exc:
             self._problem(job, f"could not request the report: {_describe(exc)}")
 
-    def _poll(self, job: _Job) -> Fetched | None:
+    def _poll(self, job: ReportJob) -> Fetched | None:
         try:
             report = self._call(job.marketplace, job.report_type,
                                 lambda c: c.get_report(job.report_id)).payload
@@ -347,7 +373,7 @@ class SpApiSource:
             self._problem(job, f"report {job.report_id}: {_describe(exc)}")
         return None
 
-    def _document(self, job: _Job, document_id: str) -> tuple[bytes, str | None, bool]:
+    def _document(self, job: ReportJob, document_id: str) -> tuple[bytes, str | None, bool]:
         """The document's bytes as served, its declared charset, and whether it is gzip."""
         for attempt in range(3):
             meta = self._call(job.marketplace, job.report_type,
@@ -362,7 +388,7 @@ class SpApiSource:
                     meta.get("compressionAlgorithm") == "GZIP")
         raise httpx.HTTPError("the document URL kept expiring")
 
-    def _failure_text(self, job: _Job, document_id: str) -> str:
+    def _failure_text(self, job: ReportJob, document_id: str) -> str:
         try:
             content, charset, gz = self._document(job, document_id)
         except (SellingApiException, httpx.HTTPError) as exc:
@@ -371,7 +397,7 @@ class SpApiSource:
             content = gzip.decompress(content)
         return " ".join(content.decode(charset or "utf-8", "replace").split())[:500]
 
-    def _fetch_document(self, job: _Job, document_id: str) -> Fetched | None:
+    def _fetch_document(self, job: ReportJob, document_id: str) -> Fetched | None:
         try:
             content, charset, gz = self._document(job, document_id)
         except (SellingApiException, httpx.HTTPError) as exc:
@@ -379,7 +405,8 @@ class SpApiSource:
                                f"downloaded: {_describe(exc)}")
             return None
         self.spool.mkdir(parents=True, exist_ok=True)
-        path = self.spool / f"{job.report_type}.{job.marketplace}.{job.report_id}.txt"
+        span = f".{job.start}_{job.end}" if job.start else ""
+        path = self.spool / f"{job.report_type}.{job.marketplace}{span}.{job.report_id}.txt"
         if gz:
             path = path.with_name(path.name + ".gz")
         tmp = path.with_name(path.name + ".part")

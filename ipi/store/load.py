@@ -66,8 +66,13 @@ def load_file(
     default_marketplace: str,
     source: str = "file",
     declared_charset: str | None = None,
+    day_source: str = "ingestion day",
 ) -> LoadResult:
-    """Detect, parse and load ``path`` for ``account``; raise BadInput if it cannot be."""
+    """Detect, parse and load ``path`` for ``account``; raise BadInput if it cannot be.
+
+    ``day_source`` says what ``ingest_day`` is, for ``date_source`` when the rows get
+    it: "file time" for an archive member's own time.
+    """
     sha = sha256_of(path)
     result = LoadResult(path, sha)
     name_date = date_from_name(path.name)
@@ -82,6 +87,9 @@ def load_file(
         ).fetchone()
         if seen:
             result.report_type, result.skipped = seen[0], True
+            result.partitions = [(m, d) for m, d in con.execute(
+                "SELECT marketplace, snapshot_date FROM report_partition WHERE account = ? "
+                "AND sha256 = ? ORDER BY 2, 1", [account, sha]).fetchall()]
             return result
         staged = stage(
             con, detect, path,
@@ -93,7 +101,7 @@ def load_file(
         result.report_type, result.rows = spec.report_type, staged.rows
         result.date_source = (
             "content" if _from_content(con, spec.date_column, staged.rows)
-            else "file name" if name_date else "ingestion day"
+            else "file name" if name_date else day_source
         )
         marketplace_source = (
             "content" if _from_content(con, spec.marketplace_column, staged.rows) else "default"
@@ -147,8 +155,10 @@ def load_file(
         )
         con.execute(f"DROP TABLE {STAGE}")
         con.execute("DROP TABLE _ipi_parts")
-    log.info("loaded %s: %s, %d rows, %s", path.name, spec.report_type, staged.rows,
-             ", ".join(f"{m} {d}" for m, d in result.partitions))
+    days = sorted({d for _, d in result.partitions})
+    log.info("loaded %s: %s, %d rows, %s %s", path.name, spec.report_type, staged.rows,
+             "/".join(sorted({m for m, _ in result.partitions})),
+             f"{days[0]}..{days[-1]} ({len(days)} days)" if len(days) > 1 else days[0])
     return result
 
 

@@ -25,7 +25,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             original_name VARCHAR NOT NULL,
             source VARCHAR NOT NULL,          -- 'file' or, later, 'sp-api:<report id>'
             charset VARCHAR NOT NULL,
-            date_source VARCHAR NOT NULL,     -- content | file name | ingestion day
+            date_source VARCHAR NOT NULL,     -- content | file name | file time | ingestion day
             rows BIGINT NOT NULL,
             -- the day and marketplace the rows get when the file names none: the same
             -- bytes for another day or marketplace are another load (a header-only
@@ -162,6 +162,19 @@ MIGRATIONS: list[tuple[str, str]] = [
             vendor_returns BIGINT, warehouse_transfer_in_out BIGINT, found BIGINT, lost BIGINT,
             damaged BIGINT, disposed BIGINT, other_events BIGINT,
             ending_warehouse_balance BIGINT, unknown_events BIGINT, location VARCHAR
+        );
+        """,
+    ),
+    (
+        "0006_backfill_window",
+        """
+        CREATE TABLE backfill_window (      -- what a backfill asked Amazon for, to resume it
+            account VARCHAR NOT NULL, marketplace VARCHAR NOT NULL,
+            report_type VARCHAR NOT NULL, start_date DATE NOT NULL, end_date DATE NOT NULL,
+            status VARCHAR NOT NULL,          -- requested | done | failed
+            report_id VARCHAR,                -- Amazon's, so a restart polls it, not asks again
+            rows BIGINT, detail VARCHAR, updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (account, marketplace, report_type, start_date, end_date)
         );
         """,
     ),

@@ -35,6 +35,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -263,6 +264,7 @@ class FakeSpApi:
         self._lock = threading.RLock()
         self._documents_by_key: dict[tuple[str, str], _DocumentSpec] = {}
         self._queued: dict[tuple[str, str], deque[bytes]] = {}
+        self._makers: dict[tuple[str, str], Callable[[_Report], bytes]] = {}
         self._outcomes: dict[tuple[str, str], tuple[str, bytes | None]] = {}
         self._reports: dict[str, _Report] = {}
         self._documents: dict[str, _Document] = {}
@@ -341,6 +343,19 @@ class FakeSpApi:
         with self._lock:
             self._documents_by_key[(report_type, marketplace_id)] = _DocumentSpec(
                 bytes(content), charset, gzip)
+
+    def set_document_maker(self, report_type: str, marketplace_id: str,
+                           make: Callable[[datetime, datetime, dict[str, Any]], bytes]) -> None:
+        """Documents of this type and marketplace made from the request: ``make(data start,
+        data end, report options)`` (the ledger answers for the asked date range)."""
+        def from_report(report: _Report) -> bytes:
+            if not (report.data_start_time and report.data_end_time):
+                raise ValueError(f"{report_type} was requested without a date range")
+            return make(_parse_time(report.data_start_time), _parse_time(report.data_end_time),
+                        report.report_options or {})
+
+        with self._lock:
+            self._makers[(report_type, marketplace_id)] = from_report
 
     def age_reports(self, seconds: float) -> None:
         """Move every existing report ``seconds`` into the past (a day passes between runs)."""
@@ -439,6 +454,8 @@ class FakeSpApi:
             queued = self._queued.get(report.key)
             if queued:
                 spec = _DocumentSpec(queued.popleft(), spec.charset, spec.gzip)
+            elif report.key in self._makers:
+                spec = _DocumentSpec(self._makers[report.key](report), spec.charset, spec.gzip)
             self._new_document(report, spec)
         elif status == "FATAL" and failure is not None:
             self._new_document(report, _DocumentSpec(bytes(failure)))

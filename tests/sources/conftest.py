@@ -38,7 +38,7 @@ def sp_settings(make_settings: Callable[..., tuple[Settings, Path]], fake_sp_api
     monkeypatch.setenv("IPI_LWA_CLIENT_SECRET", CLIENT_SECRET)
 
     def make(accounts: dict[str, list[str]] | None = None, *, urls: list[str] | None = None,
-             extra_sp: str = "") -> tuple[Settings, Path]:
+             extra_sp: str = "", extra: str = "") -> tuple[Settings, Path]:
         accounts = accounts or {"acme": ["US"]}
         text = ""
         for name, mps in accounts.items():
@@ -48,7 +48,7 @@ def sp_settings(make_settings: Callable[..., tuple[Settings, Path]], fake_sp_api
                      f'source = "sp-api"\n[accounts.sp_api]\nendpoint = "{fake_sp_api.url}"\n'
                      f'token_url = "{fake_sp_api.token_url}"\npoll_interval = 0.02\n'
                      f"backoff = 0.01\n{extra_sp}\n")
-        return make_settings(urls=urls, accounts=text.replace("'", '"'))
+        return make_settings(urls=urls, accounts=text.replace("'", '"'), extra=extra)
 
     return make
 
