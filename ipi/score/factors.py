@@ -18,8 +18,10 @@ whatever the length of the history.
 - in-stock rate: over each ASIN with units shipped in the past 60 days, the
   share of the past 30 days' MYI snapshots in which it had fulfillable units,
   weighted by those 60-day units; approximate with fewer than 30 snapshots.
-  The 60-day units come from the latest planning report of the last 30 days,
-  since the planning report drops most out-of-stock SKUs.
+  The 60-day units come from the latest planning report of the last 30 days
+  that lists the ASIN, since the planning report drops most out-of-stock SKUs.
+  Read from ``asin_day`` (one row per ASIN and day, kept on load) in one sorted
+  pass per ASIN.
 
 History before ``ipi`` started comes from the inventory ledger
 (GET_LEDGER_SUMMARY_VIEW_DATA, daily): on a day without an MYI or planning
@@ -27,9 +29,9 @@ report, units on hand are the ledger's ending warehouse balances; units
 shipped in 90 days are the ledger's customer shipments over the 90 days before
 (with fewer ledger days, their pace over 90 days, approximate); an ASIN is in
 stock on a ledger day when its SELLABLE ending balance is above 0 (approximate:
-that balance includes reserved units), weighted by its ledger shipments over 60
-days when no planning report gives them. The ledger says nothing about excess or
-stranded units: those days are partial.
+that balance includes reserved units), and on days without a planning report
+in the 30 days before, the ledger's shipments over 60 days weigh the ASINs. The
+ledger says nothing about excess or stranded units: those days are partial.
 
 A day whose reports were loaded but marked unreliable (their row count
 collapsed) carries the reason in ``unreliable``.
@@ -47,6 +49,11 @@ from ipi.reports import get_fba_myi_unsuppressed_inventory_data as myi
 from ipi.reports import get_ledger_summary_view_data as ledger
 from ipi.reports import get_stranded_inventory_ui_data as stranded
 
+# On-hand counts on each day and 30, 60 and 90 days before it (sell-through's
+# snapshots): only those days are read, so one new day costs the same whatever the history.
+_ON_HAND_DAYS = " OR ".join(
+    f"snapshot_date BETWEEN $start - {k} AND $end - {k}" for k in (0, 30, 60, 90))
+
 FACTOR_SQL = f"""
 WITH
 parts AS (
@@ -59,7 +66,8 @@ days AS (
 myi_day AS (
     SELECT marketplace, snapshot_date AS d, sum(coalesce(afn_warehouse_quantity, 0)) AS units
     FROM fba_myi_inventory
-    WHERE account = $account AND snapshot_date BETWEEN $start - 120 AND $end
+    WHERE account = $account AND snapshot_date BETWEEN $start - 90 AND $end
+        AND ({_ON_HAND_DAYS})
     GROUP BY ALL
 ),
 plan_day AS (
@@ -74,24 +82,19 @@ plan_day AS (
                       + coalesce(unfulfillable_quantity, 0) END) AS report_avg,
         count(sell_through) AS with_sell_through
     FROM fba_inventory_planning
-    WHERE account = $account AND snapshot_date BETWEEN $start - 120 AND $end
-    GROUP BY ALL
-),
-ledger_item AS (
-    SELECT marketplace, snapshot_date AS d, coalesce(asin, fnsku) AS asin,
-        sum(coalesce(ending_warehouse_balance, 0)) AS units,
-        sum(CASE WHEN disposition = 'SELLABLE' THEN coalesce(ending_warehouse_balance, 0)
-                 ELSE 0 END) AS sellable,
-        -sum(coalesce(customer_shipments, 0)) AS shipped
-    FROM ledger_summary
-    WHERE account = $account AND snapshot_date BETWEEN $start - 120 AND $end
+    WHERE account = $account AND snapshot_date BETWEEN $start - 90 AND $end
+        AND ({_ON_HAND_DAYS})
     GROUP BY ALL
 ),
 ledger_day AS (
     SELECT marketplace, d, units,
         sum(shipped) OVER w90 AS shipped_t90, count(*) OVER w90 AS t90_days
-    FROM (SELECT marketplace, d, sum(units) AS units, sum(shipped) AS shipped
-          FROM ledger_item GROUP BY ALL)
+    FROM (SELECT marketplace, snapshot_date AS d,
+                 sum(coalesce(ending_warehouse_balance, 0)) AS units,
+                 -sum(coalesce(customer_shipments, 0)) AS shipped
+          FROM ledger_summary
+          WHERE account = $account AND snapshot_date BETWEEN $start - 120 AND $end
+          GROUP BY ALL)
     WINDOW w90 AS (PARTITION BY marketplace ORDER BY d
                    RANGE BETWEEN INTERVAL 89 DAYS PRECEDING AND CURRENT ROW)
 ),
@@ -122,22 +125,6 @@ strand AS (
     WHERE account = $account AND snapshot_date BETWEEN $start AND $end
     GROUP BY ALL
 ),
-myi_asin AS (
-    SELECT marketplace, snapshot_date AS d, asin,
-        bool_or(coalesce(afn_fulfillable_quantity, 0) > 0)::INTEGER AS in_stock
-    FROM fba_myi_inventory
-    WHERE account = $account AND snapshot_date BETWEEN $start - 29 AND $end
-        AND asin IS NOT NULL
-    GROUP BY ALL
-),
--- a ledger day counts for in-stock only where there is no MYI snapshot that day
-ledger_asin AS (
-    SELECT l.marketplace, l.d, l.asin, (l.sellable > 0)::INTEGER AS in_stock
-    FROM ledger_item l
-    ANTI JOIN (SELECT DISTINCT marketplace, d FROM myi_asin) m
-        ON m.marketplace = l.marketplace AND m.d = l.d
-    WHERE l.d >= $start - 29
-),
 stock_snaps AS (
     SELECT marketplace, d, count(*) OVER w30 AS snaps,
         sum((NOT is_myi)::INTEGER) OVER w30 AS ledger_snaps
@@ -149,33 +136,53 @@ stock_snaps AS (
     WINDOW w30 AS (PARTITION BY marketplace ORDER BY d
                    RANGE BETWEEN INTERVAL 29 DAYS PRECEDING AND CURRENT ROW)
 ),
+-- whether a planning report of the last 30 days exists, per marketplace and day
+plan_near AS (
+    SELECT s.marketplace, s.d, coalesce(s.d - p.d <= 29, false) AS near
+    FROM (SELECT DISTINCT marketplace, d FROM parts WHERE d >= $start - 59) s
+    ASOF LEFT JOIN (SELECT DISTINCT marketplace, d FROM parts
+                    WHERE report_type = '{planning.REPORT_TYPE}') p
+        ON p.marketplace = s.marketplace AND s.d >= p.d
+),
+-- The days without a planning report of the last 30 days, per marketplace: there the
+-- ledger's shipments weigh the ASINs.
+ledger_span AS (
+    SELECT marketplace, min(d) AS first, max(d) AS last
+    FROM plan_near WHERE d BETWEEN $start AND $end AND NOT near GROUP BY ALL
+),
+-- One sorted pass per ASIN over asin_day (kept on load: ipi/store/asin_day.py): its
+-- days in stock of the last 30, and the 60-day units of the latest planning report of
+-- those 30 days that lists it (a day's report leaves most out-of-stock SKUs out: an
+-- earlier one still gives their weight). Days are numbered: a RANGE frame over an
+-- integer is cheaper than over a date.
 asin_window AS (
-    SELECT marketplace, d, asin, sum(in_stock) OVER (
-        PARTITION BY marketplace, asin ORDER BY d
-        RANGE BETWEEN INTERVAL 29 DAYS PRECEDING AND CURRENT ROW) AS in_days
-    FROM (SELECT * FROM myi_asin UNION ALL SELECT * FROM ledger_asin)
+    SELECT marketplace, d, in_stock, sum(in_stock) OVER w30 AS in_days,
+        last_value(t60 IGNORE NULLS) OVER w30 AS t60
+    FROM (SELECT *, (d - DATE '2000-01-01')::INTEGER AS dn FROM asin_day
+          WHERE account = $account AND d BETWEEN $start - 29 AND $end)
+    WINDOW w30 AS (PARTITION BY marketplace, asin ORDER BY dn
+                   RANGE BETWEEN 29 PRECEDING AND CURRENT ROW)
 ),
-ledger_t60 AS (
-    SELECT marketplace, d, asin, sum(shipped) OVER (
-        PARTITION BY marketplace, asin ORDER BY d
-        RANGE BETWEEN INTERVAL 59 DAYS PRECEDING AND CURRENT ROW) AS t60
-    FROM ledger_item WHERE d >= $start - 59
-),
-plan_asin AS (
-    SELECT marketplace, snapshot_date AS d, asin, sum(coalesce(units_shipped_t60, 0)) AS t60
-    FROM fba_inventory_planning
-    WHERE account = $account AND snapshot_date BETWEEN $start - 29 AND $end
-        AND asin IS NOT NULL
-    GROUP BY ALL
+-- The same with the ledger's shipments of the last 60 days as weights, over the days
+-- that need them only (none while planning reports come daily).
+ledger_window AS (
+    SELECT marketplace, d, in_stock, sum(in_stock) OVER w30 AS in_days,
+        sum(shipped) OVER w60 AS t60
+    FROM (SELECT a.*, (a.d - DATE '2000-01-01')::INTEGER AS dn FROM asin_day a
+          JOIN ledger_span s ON s.marketplace = a.marketplace
+              AND a.d BETWEEN s.first - 59 AND s.last
+          WHERE a.account = $account AND a.d BETWEEN $start - 59 AND $end)
+    WINDOW w30 AS (PARTITION BY marketplace, asin ORDER BY dn
+                   RANGE BETWEEN 29 PRECEDING AND CURRENT ROW),
+           w60 AS (PARTITION BY marketplace, asin ORDER BY dn
+                   RANGE BETWEEN 59 PRECEDING AND CURRENT ROW)
 ),
 weighted AS (
-    SELECT a.marketplace, a.d, a.in_days,
-        CASE WHEN a.d - w.d <= 29 THEN w.t60 ELSE l.t60 END AS t60
-    FROM asin_window a
-    ASOF LEFT JOIN plan_asin w
-        ON a.marketplace = w.marketplace AND a.asin = w.asin AND a.d >= w.d
-    LEFT JOIN ledger_t60 l ON l.marketplace = a.marketplace AND l.asin = a.asin AND l.d = a.d
-    WHERE a.d BETWEEN $start AND $end
+    SELECT w.marketplace, w.d, w.in_days, w.t60
+    FROM (SELECT *, true AS planned FROM asin_window
+          UNION ALL SELECT *, false FROM ledger_window) w
+    JOIN plan_near n ON n.marketplace = w.marketplace AND n.d = w.d AND n.near = w.planned
+    WHERE w.in_stock IS NOT NULL AND w.d BETWEEN $start AND $end
 ),
 instock AS (
     SELECT w.marketplace, w.d, sum(w.t60 * w.in_days / s.snaps) / sum(w.t60) AS rate,

@@ -28,6 +28,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def _quiet(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("SET enable_progress_bar = false")
+
+
 def _is_lock_error(exc: BaseException) -> bool:
     return "Could not set lock" in str(exc) or "Conflicting lock" in str(exc)
 
@@ -40,6 +44,8 @@ class Store:
         self.busy_timeout = busy_timeout
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = sa.create_engine(f"duckdb:///{self.path}", poolclass=NullPool)
+        # DuckDB draws its own progress bar on a terminal; ours (ipi backfill) says more.
+        sa.event.listen(self.engine, "connect", _quiet)
         self._migrated = False
         self._held: sa.Connection | None = None
 

@@ -18,7 +18,7 @@ import duckdb
 
 from ipi.reports import REGISTRY, detect
 from ipi.reports._base import STAGE, stage
-from ipi.store import Store, duck, utcnow
+from ipi.store import Store, asin_day, duck, utcnow
 from ipi.store.landing import land, landing_path, sha256_of
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,12 @@ def load_file(
             "SELECT ?, marketplace, ?, snapshot_date, ?, rows, ?, NULL FROM _ipi_parts",
             [account, spec.report_type, sha, now],
         )
+        if spec.report_type in asin_day.SOURCES:
+            days = [d for _, d, _ in parts]
+            for sql in asin_day.refresh_sql(
+                    "SELECT ? AS account, marketplace, snapshot_date AS d FROM _ipi_parts",
+                    min(days), max(days)):
+                con.execute(sql, [account] * sql.count("?"))
         # The bytes go to the landing zone before the commit that points at them.
         land(store.data_dir / "raw", path, sha)
         con.execute(

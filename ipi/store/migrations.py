@@ -8,6 +8,8 @@ and an ART index would slow million-row loads several-fold.
 
 from __future__ import annotations
 
+from ipi.store import asin_day
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_landing_and_reports",
@@ -25,7 +27,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             original_name VARCHAR NOT NULL,
             source VARCHAR NOT NULL,          -- 'file' or, later, 'sp-api:<report id>'
             charset VARCHAR NOT NULL,
-            date_source VARCHAR NOT NULL,     -- content | file name | file time | ingestion day
+            date_source VARCHAR NOT NULL,     -- content | file name | ingestion day
             rows BIGINT NOT NULL,
             -- the day and marketplace the rows get when the file names none: the same
             -- bytes for another day or marketplace are another load (a header-only
@@ -177,5 +179,16 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (account, marketplace, report_type, start_date, end_date)
         );
         """,
+    ),
+    (
+        "0007_asin_day",
+        """
+        CREATE TABLE asin_day (             -- derived on load: see ipi/store/asin_day.py
+            account VARCHAR NOT NULL, marketplace VARCHAR NOT NULL, d DATE NOT NULL,
+            asin VARCHAR NOT NULL, in_stock INTEGER, shipped BIGINT, t60 BIGINT
+        );
+        """ + ";".join(asin_day.refresh_sql(
+            "SELECT DISTINCT account, marketplace, snapshot_date AS d FROM report_partition "
+            f"WHERE report_type IN {asin_day.SOURCES}")),
     ),
 ]

@@ -110,3 +110,20 @@ def test_rescoring_the_same_day_changes_nothing(fresh_db: Store, tmp_path: Path)
     again = score_range(fresh_db, "acme", D, D)
     assert (first.changed, again.changed) == (1, 0)
     assert scores(fresh_db, "acme") == before
+
+
+@pytest.mark.parametrize(("ago", "rate"), [(5, 0.8), (35, 1.0)])
+def test_an_asin_missing_from_todays_planning_report_keeps_its_weight_for_30_days(
+        fresh_db: Store, tmp_path: Path, ago: int, rate: float) -> None:
+    """Today's planning report leaves out-of-stock A out; the one of 5 days ago still
+    weighs it (80 %, as with A listed today). Listed only 35 days ago, A has no weight
+    and the rate is B's alone (100 %)."""
+    seller(fresh_db, tmp_path, full_history=True)
+    put(fresh_db, tmp_path, "plan-today.txt",  # replaces today's report
+        PLAN + f"{D}\tSB\tB\t100\t3\t80\t25\t1.0\tUS\n")
+    day = D - timedelta(days=ago)
+    put(fresh_db, tmp_path, "plan-before.txt",
+        PLAN + f"{day}\tSA\tA\t4\t2\t40\t0\t1.0\tUS\n{day}\tSB\tB\t96\t3\t80\t0\t1.0\tUS\n")
+    score_range(fresh_db, "acme", D, D)
+    [row] = scores(fresh_db, "acme", start=D, end=D)
+    assert row["in_stock_rate"] == pytest.approx(rate)

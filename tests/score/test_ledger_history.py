@@ -117,3 +117,21 @@ def test_given_an_myi_snapshot_then_it_wins_over_the_ledger_that_day(
     assert row["in_stock_days"] == 30 and row["in_stock_approx"] is True
     assert row["in_stock_rate"] == pytest.approx((2 * 15 / 30 + 3 * 1.0) / 5)
     assert "ledger" not in (row["notes"] or "")
+
+
+def test_planning_weights_where_a_report_is_near_ledger_weights_before(
+        fresh_db: Store, tmp_path: Path) -> None:
+    """A planning report today listing only B: today A has no weight (B alone, 100 %);
+    yesterday no planning report is near, so the ledger's 60-day shipments weigh both:
+    (2 x 50 % + 3 x 100 %) / 5 = 80 %."""
+    load_file(fresh_db, "acme", write_ledger(tmp_path, range(91)), ingest_day=D,
+              default_marketplace="US")
+    path = tmp_path / "plan.txt"
+    path.write_text("snapshot-date\tsku\tasin\tavailable\tunits-shipped-t60\tunits-shipped-t90\t"
+                    "estimated-excess-quantity\tsell-through\tmarketplace\n"
+                    f"{D}\tSB\tB\t98\t3\t90\t0\t1.0\tUS\n")
+    load_file(fresh_db, "acme", path, ingest_day=D, default_marketplace="US")
+    score_range(fresh_db, "acme", D - timedelta(days=1), D)
+    by_day = {r["date"]: r for r in scores(fresh_db, "acme")}
+    assert by_day[D]["in_stock_rate"] == pytest.approx(1.0)
+    assert by_day[D - timedelta(days=1)]["in_stock_rate"] == pytest.approx(0.8)
