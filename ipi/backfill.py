@@ -47,10 +47,6 @@ class Window:
     end: date
     report_id: str | None = None  # asked for by an earlier, interrupted run
 
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
 
 @dataclass
 class Progress:
@@ -162,7 +158,7 @@ def plan(store: Store, account: Account, start: date, end: date, size: int) -> l
     return sorted(todo, key=lambda w: (w.start, w.marketplace))
 
 
-def plan_done(store: Store, account: Account, start: date, end: date) -> bool:
+def _any_done(store: Store, account: Account, start: date, end: date) -> bool:
     """Whether any ledger window in [start, end] was loaded."""
     return bool(store.query(
         "SELECT count(*) AS n FROM backfill_window WHERE account = ? AND report_type = ? "
@@ -196,8 +192,6 @@ def backfill_sp_api(settings: Settings, account: Account, start: date, end: date
     todo = plan(store, account, start, end, cfg.window_days)
     run = BackfillRun(account.name, start, end, Progress(account.name, "window", len(todo)),
                       notes=notes)
-    for note in notes:
-        log.warning("%s: %s", account.name, note)
     log.info("%s: %d ledger window(s) to fetch for %s..%s", account.name, len(todo), start, end)
     source = SpApiSource(account, resolve_credentials(account, lookup=secrets),
                          settings.spool_dir)
@@ -226,7 +220,7 @@ def backfill_sp_api(settings: Settings, account: Account, start: date, end: date
         source.close()
     # Every day of the range, not only those loaded now: a killed run loaded windows it
     # never rescored. Unchanged days are not rewritten.
-    if loaded or plan_done(store, account, start, end):
+    if loaded or _any_done(store, account, start, end):
         loaded += [start, end]
     return finish(settings, account, run, loaded)
 
@@ -249,7 +243,7 @@ def _failed(store: Store, run: BackfillRun, w: Window, reason: str) -> None:
 def _load_window(store: Store, account: Account, source: ReportSource, fetched: Fetched,
                  w: Window, run: BackfillRun, loaded: list[date]) -> None:
     ingest = pipeline.IngestRun(account.name)
-    result = pipeline._load(store, account, source, fetched, w.end, ingest)
+    result = pipeline.load_fetched(store, account, source, fetched, w.end, ingest)
     if result is None:
         _failed(store, run, w, ingest.failed[0][1] if ingest.failed else "not loaded")
         return
@@ -304,13 +298,13 @@ def backfill_files(settings: Settings, account: Account, paths: list[Path], *,
     run = BackfillRun(account.name, start, end, Progress(account.name, "file", count_files(paths)))
     loaded: list[date] = []
     today = date.today()
-    with store.session(), pipeline._fetching(source, account, today) as files:
+    with store.session(bulk=True), pipeline.fetching(source, account, today) as files:
         for fetched in files:
             if fetched.default_date is None:
                 saved = datetime.fromtimestamp(fetched.path.stat().st_mtime).date()
                 fetched = replace(fetched, default_date=saved)
             ingest = pipeline.IngestRun(account.name)
-            result = pipeline._load(store, account, source, fetched, today, ingest)
+            result = pipeline.load_fetched(store, account, source, fetched, today, ingest)
             if result is None:
                 run.failed += ingest.failed
                 run.progress.failed += 1

@@ -138,15 +138,16 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from ipi import backfill
 
     settings = _settings(args)
-    source = args.source
-    if source == "files" or args.paths:
+    source = args.source or ("files" if args.paths else "sp-api")
+    if source == "files":
         if not args.paths:
             raise IpiError("--source files needs the folders or archives to read: "
                            "ipi backfill --source files PATH ...")
         missing = [p for p in args.paths if not p.exists()]
         if missing:
             raise IpiError(f"no such file or folder: {', '.join(map(str, missing))}")
-        source = "files"
+    elif args.paths:
+        raise IpiError("PATH is for --source files; a backfill from the SP-API reads no files")
     elif args.start is None or args.end is None:
         raise IpiError("a backfill from the SP-API needs --start and --end (YYYY-MM-DD)")
     accounts = ([settings.account(args.account)] if args.account or source == "files"
@@ -171,7 +172,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         p = run.progress
         print(f"{account.name}: {p.done} of {p.total} {p.unit}(s) loaded, {p.rows:,} rows"
               + (f", {p.failed} failed" if p.failed else "")
-              + (f"; rescored {run.scored.days} day(s)" if run.scored else "; nothing new")
+              + (f"; rescored {run.scored.days} day(s), {run.scored.changed} changed"
+                 if run.scored else "; nothing new")
               + (f"; alerts looked at {run.alerts.day} only, {len(run.alerts.notices)} "
                  "notice(s)" if run.alerts else ""))
         failed += [(f"{account.name} {name}", why) for name, why in run.failed]
@@ -384,8 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--start", type=_day, help="first day (YYYY-MM-DD)")
     sp.add_argument("--end", type=_day, help="last day (YYYY-MM-DD)")
     sp.add_argument("--account", help="only this account (default: every SP-API account)")
-    sp.add_argument("--source", choices=("sp-api", "files"), default="sp-api",
-                    help="where history comes from (default: sp-api; files with PATH)")
+    sp.add_argument("--source", choices=("sp-api", "files"),
+                    help="where history comes from (default: files when PATHs are given, "
+                         "else the SP-API's ledger)")
     sp.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                     help="folders or zip/tar archives of reports (with --source files)")
     sp.set_defaults(func=cmd_backfill)

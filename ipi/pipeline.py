@@ -50,8 +50,8 @@ def open_store(settings: Settings) -> Store:
                  busy_timeout=settings.busy_timeout)
 
 
-def _load(store: Store, account: Account, source: ReportSource, fetched: Fetched, day: date,
-          run: IngestRun) -> LoadResult | None:
+def load_fetched(store: Store, account: Account, source: ReportSource, fetched: Fetched,
+                 day: date, run: IngestRun) -> LoadResult | None:
     """Load one fetched file; a bad one is set aside, recorded, and None returned."""
     try:
         result = load_file(store, account.name, fetched.path,
@@ -76,7 +76,7 @@ def _load(store: Store, account: Account, source: ReportSource, fetched: Fetched
 
 
 @contextmanager
-def _fetching(source: ReportSource, account: Account, day: date) -> Iterator[Iterator[Fetched]]:
+def fetching(source: ReportSource, account: Account, day: date) -> Iterator[Iterator[Fetched]]:
     """The source's files, closed on the way out: temporary copies a source made (an
     archive's members) are removed even when a load raises."""
     files = iter(source.fetch(account, day))
@@ -97,9 +97,9 @@ def ingest(store: Store, account: Account, source: ReportSource, day: date, *,
     alerts then say, instead of reporting a crash in the score.
     """
     run = IngestRun(account.name)
-    with store.session(), _fetching(source, account, day) as fetching:
-        for fetched in fetching:
-            result = _load(store, account, source, fetched, day, run)
+    with store.session(), fetching(source, account, day) as files:
+        for fetched in files:
+            result = load_fetched(store, account, source, fetched, day, run)
             if result is None:
                 continue
             drop = None if result.skipped else row_drop(store, account.name, result,
@@ -108,7 +108,8 @@ def ingest(store: Store, account: Account, source: ReportSource, day: date, *,
             if drop and refetch is not None:
                 log.warning("%s: %s; asking Amazon again", account.name, drop)
                 again = refetch(fetched)
-                retried = _load(store, account, source, again, day, run) if again else None
+                retried = (load_fetched(store, account, source, again, day, run)
+                           if again else None)
                 if retried is not None and not retried.skipped:  # skipped: the same bytes
                     result = retried
                     drop = row_drop(store, account.name, result, row_drop_threshold)

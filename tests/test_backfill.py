@@ -120,3 +120,6 @@ def test_cli_backfill_errors_name_the_fix(make_settings: Callable[..., tuple[Set
     assert main(["backfill", "--config", str(config), "--source", "files",
                  str(tmp_path / "nope")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+    assert main(["backfill", "--config", str(config), "--source", "sp-api",
+                 str(tmp_path)]) == 2
+    assert "PATH is for --source files" in capsys.readouterr().err

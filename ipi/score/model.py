@@ -82,7 +82,7 @@ class Estimate:
         if self.missing:
             parts.append("no data for " + ", ".join(LABELS[f] for f in self.missing))
         if self.approximate:
-            parts.append("short history for " + ", ".join(LABELS[f] for f in self.approximate))
+            parts.append("approximate " + ", ".join(LABELS[f] for f in self.approximate))
         return "; ".join(parts)
 
 

@@ -66,17 +66,28 @@ class Store:
             yield conn
 
     @contextmanager
-    def session(self) -> Iterator[None]:
-        """Hold one connection for several transactions (opening DuckDB costs ~60 ms)."""
+    def session(self, *, bulk: bool = False) -> Iterator[None]:
+        """Hold one connection for several transactions (opening DuckDB costs ~60 ms).
+
+        ``bulk`` (a backfill of thousands of files): DuckDB checkpoints when its
+        write-ahead log passes 16 MB, which rewrites table blocks every few loads and
+        halves the load rate; in bulk the log may grow to 1 GiB and is checkpointed
+        once, at the end. Each load still commits (and is durable) on its own.
+        """
         if self._held is not None:
             yield
             return
         with self._connect() as conn:
             self._held = conn
+            if bulk:
+                duck(conn).execute("SET checkpoint_threshold = '1GiB'")
             try:
                 yield
             finally:
                 self._held = None
+                if bulk:
+                    duck(conn).execute("RESET checkpoint_threshold")
+                    duck(conn).execute("CHECKPOINT")
 
     @contextmanager
     def _connect(self) -> Iterator[sa.Connection]:

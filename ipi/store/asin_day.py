@@ -30,7 +30,8 @@ def refresh_sql(days: str, lo: date = date.min, hi: date = date.max) -> list[str
     bounds = f"snapshot_date BETWEEN DATE '{lo.isoformat()}' AND DATE '{hi.isoformat()}'"
     return [f"""
     DELETE FROM asin_day a USING ({days}) p
-    WHERE a.account = p.account AND a.marketplace = p.marketplace AND a.d = p.d
+    WHERE a.d BETWEEN DATE '{lo.isoformat()}' AND DATE '{hi.isoformat()}'
+        AND a.account = p.account AND a.marketplace = p.marketplace AND a.d = p.d
     """, f"""
     INSERT INTO asin_day
     WITH days AS (

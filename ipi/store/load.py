@@ -124,10 +124,14 @@ def load_file(
         skip = {spec.date_column, spec.marketplace_column}
         cols = [c.name for c in spec.columns if c.name not in skip]
         collist = ", ".join(f'"{c}"' for c in cols)
+        days = [d for _, d, _ in parts]
+        # The date bounds let DuckDB skip the table's other days (row groups hold
+        # consecutive loads): a load costs the same however long the history.
         con.execute(
             f"DELETE FROM {table} t USING _ipi_parts p WHERE t.account = ? "
+            "AND t.snapshot_date BETWEEN ? AND ? "
             "AND t.marketplace = p.marketplace AND t.snapshot_date = p.snapshot_date",
-            [account],
+            [account, min(days), max(days)],
         )
         con.execute(
             f"INSERT INTO {table} (account, marketplace, snapshot_date, sha256, {collist}) "
@@ -141,7 +145,6 @@ def load_file(
             [account, spec.report_type, sha, now],
         )
         if spec.report_type in asin_day.SOURCES:
-            days = [d for _, d, _ in parts]
             for sql in asin_day.refresh_sql(
                     "SELECT ? AS account, marketplace, snapshot_date AS d FROM _ipi_parts",
                     min(days), max(days)):

@@ -197,3 +197,24 @@ def test_a_ledger_file_spanning_days_loads_one_partition_per_day(fresh_db: Store
                           "GROUP BY ALL ORDER BY 1")
     assert rows == [{"snapshot_date": date(2026, 11, 1), "end": 125, "shipped": -6},
                     {"snapshot_date": date(2026, 11, 2), "end": 165, "shipped": -9}]
+
+
+def test_a_bulk_session_checkpoints_once_at_the_end(fresh_db: Store, demo_sim: Simulation,
+                                                    tmp_path: Path) -> None:
+    """In bulk the write-ahead log is not folded into the database after each load (a
+    backfill's thousands of loads would rewrite the tables every few files) but once,
+    when the session ends; the threshold is back to DuckDB's default after."""
+    wal = fresh_db.path.with_name(fresh_db.path.name + ".wal")
+    with fresh_db.session(bulk=True):
+        for i in range(3):
+            for path in write_day(demo_sim, i, tmp_path / str(i)):
+                load_file(fresh_db, "acme", path, ingest_day=demo_sim.day(i),
+                          default_marketplace="US")
+        assert wal.exists() and wal.stat().st_size > 0
+        assert fresh_db.query("SELECT current_setting('checkpoint_threshold') AS t")[0]["t"] \
+            == "1.0 GiB"
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert fresh_db.query("SELECT count(DISTINCT snapshot_date) AS n FROM fba_myi_inventory"
+                          )[0]["n"] == 3
+    assert fresh_db.query("SELECT current_setting('checkpoint_threshold') AS t")[0]["t"] \
+        != "1.0 GiB"
