@@ -3,9 +3,10 @@
 Importing this package sets Prefect defaults that matter on a fresh machine
 (they only apply when the environment does not already set them): a temporary
 API server can take 20 s to start, right at Prefect's own timeout; no telemetry;
-the ``ipi`` library's log records go to the flow run's log.
+the ``ipi`` library's log records, from INFO up, go to the flow run's log.
 """
 
+import logging
 import os
 
 for _key, _value in {
@@ -17,3 +18,8 @@ for _key, _value in {
     "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }.items():
     os.environ.setdefault(_key, _value)
+
+# Prefect attaches its handlers to the ``ipi`` logger; what each step did (files loaded,
+# days scored, alerts sent) belongs in the run log, not only warnings.
+if logging.getLogger("ipi").level == logging.NOTSET:
+    logging.getLogger("ipi").setLevel(logging.INFO)

@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.daily import _secret_block
+from flows.hooks import ops_alert
 from ipi import backfill as bf
 from ipi.errors import IngestFailed
 from ipi.settings import Account, Settings, load_settings
@@ -39,7 +40,7 @@ def backfill_account(settings: Settings, account: Account, start: date | None,
                               progress=progress)
 
 
-@flow(name="ipi-backfill")
+@flow(name="ipi-backfill", on_failure=[ops_alert], on_crashed=[ops_alert])
 def backfill(config: str | None = None, start: date | None = None, end: date | None = None,
              account: str | None = None, source: Literal["sp-api", "files"] = "sp-api",
              paths: list[str] | None = None) -> dict[str, object]:

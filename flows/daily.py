@@ -13,6 +13,7 @@ from datetime import date
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.hooks import ops_alert
 from ipi import pipeline
 from ipi.alerts import AlertRun
 from ipi.errors import IngestFailed, IpiError
@@ -49,7 +50,7 @@ def report_failure(settings: Settings, account: Account, day: date, what: str) -
     pipeline.report_failure(settings, account, day, what)
 
 
-@flow(name="ipi-daily")
+@flow(name="ipi-daily", on_failure=[ops_alert], on_crashed=[ops_alert])
 def daily(config: str | None = None, day: date | None = None) -> dict[str, object]:
     """Run the day for every configured account (``config``: a TOML file, else $IPI_CONFIG)."""
     settings = load_settings(config)
@@ -81,6 +82,37 @@ def daily(config: str | None = None, day: date | None = None) -> dict[str, objec
             "alerts": [d.status for d in al.deliveries],
         }
         log.info("%s on %s: %s", account.name, day, summary[account.name])
+    publish(settings, day, summary)
     if failures:
         raise IngestFailed(failures)
     return summary
+
+
+def publish(settings: Settings, day: date, summary: dict[str, object]) -> None:
+    """The run's artifacts: the estimates and factors per account and marketplace, and
+    what each account loaded and which alerts went out."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    from ipi.score import scores
+
+    store = pipeline.open_store(settings)
+    table = [{k: r[k] for k in ARTIFACT_COLUMNS}
+             for a in settings.accounts for r in scores(store, a.name, start=day, end=day)]
+    create_table_artifact(table=table, key="ipi-daily-scores",
+                          description=f"IPI estimates and factors on {day}")
+    lines = [f"# IPI daily run, {day}", "",
+             "| account | loaded | failed | notices | alerts sent |", "|---|---|---|---|---|"]
+    for name, s in summary.items():
+        s = s if isinstance(s, dict) else {}
+        if "error" in s:
+            lines.append(f"| {name} | - | run failed: {s['error']} | - | - |")
+            continue
+        lines.append(f"| {name} | {s['loaded']} | {s['failed']} | "
+                     f"{', '.join(s['notices']) or 'none'} | "
+                     f"{sum(d == 'sent' for d in s['alerts'])} |")
+    create_markdown_artifact(markdown="\n".join(lines), key="ipi-daily-summary",
+                             description=f"IPI daily run on {day}")
+
+
+ARTIFACT_COLUMNS = ("account", "marketplace", "score", "score_low", "score_high", "status",
+                    "excess_pct", "sell_through", "stranded_pct", "in_stock_rate", "notes")

@@ -438,6 +438,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    # The flows raise the ipi logger to INFO for the run log; the terminal still shows
+    # only warnings unless --verbose.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         return int(args.func(args))
     except IngestFailed as exc:

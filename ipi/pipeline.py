@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from ipi.alerts import AlertRun, Notifier, alert_account, deliver_pending
+from ipi.alerts.deliver import ALL_ACCOUNTS
 from ipi.alerts.outbox import enqueue
 from ipi.errors import BadInput
 from ipi.score import ScoreRun, score_range
@@ -204,3 +205,33 @@ def report_failure(settings: Settings, account: Account, day: date, what: str) -
                         backoff_minutes=settings.alerts.retry_backoff_minutes)
     except Exception:
         log.exception("could not send the ops alert for %s's failed run", account.name)
+
+
+def report_run_failure(settings: Settings, run: str, what: str, link: str | None = None,
+                       day: date | None = None) -> None:
+    """An ops alert that a whole run failed or crashed (a bug, a killed worker), to every
+    ops target, once per run. When the store itself is what broke, it goes straight to
+    the targets: an alert about a broken store must not depend on the store."""
+    day = day or date.today()
+    title = f"IPI: run {run} failed"
+    body = (f"[OPS] the ipi run {run} failed: {what}\n"
+            + (f"Run: {link}\n" if link else "")
+            + "Accounts it had not finished have no fresh estimate until it runs again; the "
+              "run's log says where it stopped. Fix the cause, then run the day again "
+              "(`ipi run --date`, or retry the run in Prefect).")
+    notifier = Notifier.from_settings(settings)
+    try:
+        store = open_store(settings)
+        with store.begin() as conn:
+            enqueue(conn, notifier, f"{ALL_ACCOUNTS}:{day}:ops/run-failed:{run}", ALL_ACCOUNTS,
+                    day, "ops", title, body, "ops")
+        deliver_pending(store, notifier, ALL_ACCOUNTS,
+                        backoff_minutes=settings.alerts.retry_backoff_minutes)
+        return
+    except Exception:
+        log.exception("the store cannot take the alert for run %s; sending it directly", run)
+    for target in notifier.route(ALL_ACCOUNTS, "ops"):
+        try:
+            notifier.send(target, title, body)
+        except Exception:
+            log.exception("could not send the alert for run %s to %s", run, target.name)

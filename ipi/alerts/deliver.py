@@ -47,6 +47,10 @@ _CHAT = {"Slack", "Discord", "Microsoft Teams", "Telegram", "Mattermost", "Rocke
          "Google Chat", "Pushover", "ntfy", "Ntfy", "Signal API", "Matrix"}
 
 
+# The account of a message about a whole run (every account's ops target gets it).
+ALL_ACCOUNTS = "*"
+
+
 @dataclass(frozen=True)
 class Target:
     id: str  # a hash of the URL
@@ -58,7 +62,8 @@ class Target:
     resolved: bool = True  # gets resolved notices
 
     def wants(self, account: str, kind: str, *, resolved: bool = False) -> bool:
-        return (kind in self.kinds and (not self.accounts or account in self.accounts)
+        return (kind in self.kinds
+                and (not self.accounts or account in self.accounts or account == ALL_ACCOUNTS)
                 and (self.resolved or not resolved))
 
 

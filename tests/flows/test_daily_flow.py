@@ -100,3 +100,44 @@ def test_given_a_bad_file_then_it_is_set_aside_the_rest_loads_and_the_flow_fails
     assert day == [{"n": 1}]
     ops = [m for m in webhook_server.received if m["message"].startswith("[OPS]")]
     assert len(ops) == 1 and "FAILED broken.txt: " in ops[0]["message"]
+
+
+def test_each_run_publishes_the_estimates_and_a_summary_as_artifacts(
+        drops: tuple[Settings, Path, Path], demo_sim: Simulation) -> None:
+    import json
+
+    from prefect.artifacts import Artifact
+
+    settings, config, drop = drops
+    day = demo_sim.day(70)
+    write_day(demo_sim, 70, drop)
+    state = daily(config=str(config), day=day, return_state=True)
+    run_id = state.state_details.flow_run_id
+    table = Artifact.get("ipi-daily-scores")
+    summary = Artifact.get("ipi-daily-summary")
+    assert table is not None and summary is not None
+    assert table.flow_run_id == run_id and summary.flow_run_id == run_id
+    [row] = json.loads(str(table.data))
+    stored = pipeline.open_store(settings).query(
+        "SELECT score, status FROM daily_score WHERE date = ?", [day])[0]
+    assert (row["account"], row["marketplace"]) == ("acme", "US")
+    assert (row["score"], row["status"]) == (stored["score"], stored["status"])
+    assert f"IPI daily run, {day}" in str(summary.data)
+    assert "| acme | 3 | 0 |" in str(summary.data)
+
+
+def test_what_the_library_did_reaches_the_run_log(
+        drops: tuple[Settings, Path, Path], demo_sim: Simulation) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
+
+    _, config, drop = drops
+    write_day(demo_sim, 70, drop)
+    state = daily(config=str(config), day=demo_sim.day(70), return_state=True)
+    APILogWorker.drain_all(timeout=10)
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(
+            any_=[state.state_details.flow_run_id])))
+    loaded = [entry for entry in logs if entry.name == "ipi.store.load"]
+    assert len(loaded) == 3 and all(entry.level == 20 for entry in loaded)
