@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.hooks import ops_alert
 from ipi import pipeline
 from ipi.alerts import AlertRun
-from ipi.errors import IngestFailed, IpiError
+from ipi.errors import IngestFailed, IpiError, RunOverlap
 from ipi.score import ScoreRun
 from ipi.settings import Account, Settings, load_settings
 
@@ -60,32 +60,44 @@ def daily(config: str | None = None, day: date | None = None) -> dict[str, objec
     summary: dict[str, object] = {}
     for account in settings.accounts:
         try:
-            ing = ingest(settings, account, day)
-        except IpiError as exc:  # e.g. refused credentials: the other accounts still run
-            log.error("%s: %s", account.name, exc)
-            failures.append((account.name, str(exc)))
-            summary[account.name] = {"error": str(exc)}
-            report_failure(settings, account, day, str(exc))
+            # One run per account at a time: a second one waits, then stops, sending nothing.
+            with pipeline.run_lock(settings, account, f"the daily run for {day}"):
+                summary[account.name], failed = _account_day(settings, account, day)
+        except RunOverlap as exc:
+            log.warning("%s", exc)
+            summary[account.name] = {"overlap": str(exc)}
             continue
-        if not ing.loaded:
-            log.warning("%s: no new reports for %s; the day has no fresh estimate",
-                        account.name, day)
-        for name, why in ing.warnings:
-            log.warning("%s %s: %s", account.name, name, why)
-        failures += [(f"{account.name}/{name}", why) for name, why in ing.failed]
-        sc = score(settings, account, day, ing.days)
-        al = alert(settings, account, day, ing)
-        summary[account.name] = {
-            "loaded": len(ing.loaded), "skipped": len(ing.skipped), "failed": len(ing.failed),
-            "scored": sc.days,
-            "notices": [f"{n.rule.replace('_', ' ')}: {n.kind}" for n in al.notices],
-            "alerts": [d.status for d in al.deliveries],
-        }
+        failures += failed
         log.info("%s on %s: %s", account.name, day, summary[account.name])
     publish(settings, day, summary)
     if failures:
         raise IngestFailed(failures)
     return summary
+
+
+def _account_day(settings: Settings, account: Account,
+                 day: date) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    """Ingest, score and alert one account; its summary, and what failed."""
+    log = get_run_logger()
+    try:
+        ing = ingest(settings, account, day)
+    except IpiError as exc:  # e.g. refused credentials: the other accounts still run
+        log.error("%s: %s", account.name, exc)
+        report_failure(settings, account, day, str(exc))
+        return {"error": str(exc)}, [(account.name, str(exc))]
+    if not ing.loaded:
+        log.warning("%s: no new reports for %s; the day has no fresh estimate",
+                    account.name, day)
+    for name, why in ing.warnings:
+        log.warning("%s %s: %s", account.name, name, why)
+    sc = score(settings, account, day, ing.days)
+    al = alert(settings, account, day, ing)
+    return {
+        "loaded": len(ing.loaded), "skipped": len(ing.skipped), "failed": len(ing.failed),
+        "scored": sc.days,
+        "notices": [f"{n.rule.replace('_', ' ')}: {n.kind}" for n in al.notices],
+        "alerts": [d.status for d in al.deliveries],
+    }, [(f"{account.name}/{name}", why) for name, why in ing.failed]
 
 
 def publish(settings: Settings, day: date, summary: dict[str, object]) -> None:
@@ -104,8 +116,8 @@ def publish(settings: Settings, day: date, summary: dict[str, object]) -> None:
              "| account | loaded | failed | notices | alerts sent |", "|---|---|---|---|---|"]
     for name, s in summary.items():
         s = s if isinstance(s, dict) else {}
-        if "error" in s:
-            lines.append(f"| {name} | - | run failed: {s['error']} | - | - |")
+        if "error" in s or "overlap" in s:
+            lines.append(f"| {name} | - | {s.get('error') or s['overlap']} | - | - |")
             continue
         lines.append(f"| {name} | {s['loaded']} | {s['failed']} | "
                      f"{', '.join(s['notices']) or 'none'} | "

@@ -179,8 +179,6 @@ def backfill_sp_api(settings: Settings, account: Account, start: date, end: date
                     today: date | None = None, secrets: pipeline.SecretLookup | None = None,
                     progress: ProgressFn | None = None) -> BackfillRun:
     """Fetch and load the ledger for [start, end] (cut to what Amazon keeps), then finish."""
-    from ipi.sources.sp_api import ReportJob, SpApiSource, resolve_credentials
-
     if account.source != "sp-api":
         raise ConfigError(f"account {account.name} has source = \"{account.source}\": set "
                           "source = \"sp-api\" with its [accounts.sp_api] to backfill from "
@@ -188,6 +186,16 @@ def backfill_sp_api(settings: Settings, account: Account, start: date, end: date
     cfg = settings.backfill
     start, end, notes = ledger_range(start, end, today=today or date.today(),
                                      history_days=cfg.ledger_history_days)
+    with pipeline.run_lock(settings, account, f"a backfill of {start}..{end}"):
+        return _backfill_sp_api(settings, account, start, end, notes, secrets, progress)
+
+
+def _backfill_sp_api(settings: Settings, account: Account, start: date, end: date,
+                     notes: list[str], secrets: pipeline.SecretLookup | None,
+                     progress: ProgressFn | None) -> BackfillRun:
+    from ipi.sources.sp_api import ReportJob, SpApiSource, resolve_credentials
+
+    cfg = settings.backfill
     store = pipeline.open_store(settings)
     todo = plan(store, account, start, end, cfg.window_days)
     run = BackfillRun(account.name, start, end, Progress(account.name, "window", len(todo)),
@@ -289,10 +297,16 @@ def backfill_files(settings: Settings, account: Account, paths: list[Path], *,
     loaded are skipped, so a rerun after an interruption only loads the rest. ``start``
     and ``end`` limit the days recomputed (default: the days the files hold).
     """
-    from ipi.sources.files import FileDrops
-
     if start and end and start > end:
         raise ConfigError(f"--start {start} is after --end {end}")
+    with pipeline.run_lock(settings, account, "a backfill from files"):
+        return _backfill_files(settings, account, paths, start, end, progress)
+
+
+def _backfill_files(settings: Settings, account: Account, paths: list[Path], start: date | None,
+                    end: date | None, progress: ProgressFn | None) -> BackfillRun:
+    from ipi.sources.files import FileDrops
+
     store = pipeline.open_store(settings)
     source = FileDrops(paths[0], paths=paths, move_done=False)
     run = BackfillRun(account.name, start, end, Progress(account.name, "file", count_files(paths)))

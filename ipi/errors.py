@@ -8,6 +8,7 @@
     │   ├── BadValue           a value does not have the column's type
     │   └── BadFile            empty, truncated, undecodable, duplicated keys
     ├── StoreBusy              retry later: another ipi process holds the database
+    ├── RunOverlap             another run for the account is under way; this one stopped
     ├── IngestFailed           some files were moved aside; the rest loaded (lists them)
     └── DeliveryError          an alert could not be delivered; it stays in the outbox
 
@@ -53,6 +54,10 @@ class BadFile(BadInput):
 
 class StoreBusy(IpiError):
     """Another process holds the DuckDB file; retry when it has finished."""
+
+
+class RunOverlap(IpiError):
+    """Another run holds the account's lock; this one loaded and sent nothing."""
 
 
 class IngestFailed(IpiError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,6 +17,7 @@ from ipi.alerts import AlertRun, Notifier, alert_account, deliver_pending
 from ipi.alerts.deliver import ALL_ACCOUNTS
 from ipi.alerts.outbox import enqueue
 from ipi.errors import BadInput
+from ipi.locks import account_lock
 from ipi.score import ScoreRun, score_range
 from ipi.settings import Account, Settings
 from ipi.sources import Fetched, ReportSource
@@ -235,3 +236,9 @@ def report_run_failure(settings: Settings, run: str, what: str, link: str | None
             notifier.send(target, title, body)
         except Exception:
             log.exception("could not send the alert for run %s to %s", run, target.name)
+
+
+def run_lock(settings: Settings, account: Account,
+             what: str = "a run") -> AbstractContextManager[None]:
+    """The account's run lock (see ipi.locks): one daily run or backfill at a time."""
+    return account_lock(settings.data_dir, account.name, wait=settings.run_lock_wait, what=what)

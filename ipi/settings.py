@@ -148,6 +148,8 @@ class Settings(_Model):
     data_dir: Path = Path("data")
     database: Path | None = None  # default: <data_dir>/ipi.duckdb
     busy_timeout: float = 60.0  # seconds to wait for another process holding the database
+    # Seconds a run waits for another run of the same account to finish, then stops.
+    run_lock_wait: float = 60.0
     policy: Policy = Field(default_factory=Policy)
     alerts: Alerts = Field(default_factory=Alerts)
     backfill: Backfill = Field(default_factory=Backfill)
@@ -226,9 +228,10 @@ def settings_from_dict(
         "data_dir": _resolve(base_dir, store.get("data_dir", "data")),
         "database": _resolve(base_dir, store.get("database")),
     }
-    if "busy_timeout" in store:
-        data["busy_timeout"] = store["busy_timeout"]
-    unknown = set(store) - {"data_dir", "database", "busy_timeout"}
+    for key in ("busy_timeout", "run_lock_wait"):
+        if key in store:
+            data[key] = store[key]
+    unknown = set(store) - {"data_dir", "database", "busy_timeout", "run_lock_wait"}
     if unknown:
         raise ConfigError(f"unknown key(s) in [store]: {', '.join(sorted(unknown))}")
     for section in ("policy", "backfill"):

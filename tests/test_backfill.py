@@ -123,3 +123,17 @@ def test_cli_backfill_errors_name_the_fix(make_settings: Callable[..., tuple[Set
     assert main(["backfill", "--config", str(config), "--source", "sp-api",
                  str(tmp_path)]) == 2
     assert "PATH is for --source files" in capsys.readouterr().err
+
+
+def test_a_backfill_does_not_run_while_another_run_holds_the_account(
+        make_settings: Callable[..., tuple[Settings, Path]], demo_sim: Simulation,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ipi.locks import account_lock
+
+    settings, config = make_settings()
+    config.write_text(config.read_text().replace("[store]\n", "[store]\nrun_lock_wait = 0\n"))
+    write_day(demo_sim, 0, tmp_path / "dl")
+    with account_lock(settings.data_dir, "acme", wait=0, what="the daily run for today"):
+        assert main(["backfill", "--config", str(config), str(tmp_path / "dl")]) == 2
+    assert "the daily run for today (pid" in capsys.readouterr().err
+    assert main(["backfill", "--config", str(config), str(tmp_path / "dl")]) == 0

@@ -141,3 +141,42 @@ def test_what_the_library_did_reaches_the_run_log(
             any_=[state.state_details.flow_run_id])))
     loaded = [entry for entry in logs if entry.name == "ipi.store.load"]
     assert len(loaded) == 3 and all(entry.level == 20 for entry in loaded)
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from ipi.locks import account_lock
+with account_lock(Path(sys.argv[1]), "acme", wait=0, what="the daily run for 2026-08-09"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_second_run_for_the_same_account_waits_then_stops_sending_nothing(
+        drops: tuple[Settings, Path, Path], demo_sim: Simulation,
+        webhook_server: Webhook) -> None:
+    """Another process runs acme's day (it holds the lock): this run waits a second,
+    stops with a message naming it, loads and sends nothing and does not fail. Once the
+    holder is gone, even killed, the next run goes ahead."""
+    import signal
+    import subprocess
+    import sys
+
+    settings, config, drop = drops
+    config.write_text(config.read_text().replace("[store]\n", "[store]\nrun_lock_wait = 1\n"))
+    write_day(demo_sim, 70, drop)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(settings.data_dir)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        summary = daily(config=str(config), day=demo_sim.day(70))
+        overlap = str(summary["acme"]["overlap"])  # type: ignore[index]
+        assert f"the daily run for 2026-08-09 (pid {holder.pid}" in overlap
+        assert "stops without loading or sending anything" in overlap
+        assert not (drop / PROCESSED).exists() and webhook_server.received == []
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    summary = daily(config=str(config), day=demo_sim.day(70))
+    assert summary["acme"]["loaded"] == 3  # type: ignore[index]
