@@ -8,17 +8,19 @@ naming them, so a scheduler or the ``ipi run`` exit code shows it.
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.hooks import ops_alert
 from ipi import pipeline
 from ipi.alerts import AlertRun
 from ipi.errors import IngestFailed, IpiError, RunOverlap
 from ipi.score import ScoreRun
-from ipi.settings import Account, Settings, load_settings
+from ipi.settings import MAX_PARALLEL_ACCOUNTS, Account, Settings, load_settings
 
 
 def _secret_block(name: str) -> str:
@@ -50,25 +52,49 @@ def report_failure(settings: Settings, account: Account, day: date, what: str) -
     pipeline.report_failure(settings, account, day, what)
 
 
-@flow(name="ipi-daily", on_failure=[ops_alert], on_crashed=[ops_alert])
+@task(cache_policy=NO_CACHE)
+def account_day(settings: Settings, account: Account,
+                day: date) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    """One account's day, under its run lock, in one of the run's parallel slots."""
+    with _slots(settings.parallel_accounts):
+        try:
+            # One run per account at a time: a second waits, then stops, sending nothing.
+            with pipeline.run_lock(settings, account, f"the daily run for {day}"):
+                return _account_day(settings, account, day)
+        except RunOverlap as exc:
+            get_run_logger().warning("%s", exc)
+            return {"overlap": str(exc)}, []
+
+
+_SLOTS: dict[int, threading.BoundedSemaphore] = {}
+
+
+def _slots(n: int) -> threading.BoundedSemaphore:
+    return _SLOTS.setdefault(n, threading.BoundedSemaphore(n))
+
+
+@flow(name="ipi-daily", on_failure=[ops_alert], on_crashed=[ops_alert],
+      task_runner=ThreadPoolTaskRunner(  # type: ignore[arg-type]
+          max_workers=MAX_PARALLEL_ACCOUNTS))
 def daily(config: str | None = None, day: date | None = None) -> dict[str, object]:
-    """Run the day for every configured account (``config``: a TOML file, else $IPI_CONFIG)."""
+    """Run the day for every configured account (``config``: a TOML file, else $IPI_CONFIG),
+    ``[run] parallel_accounts`` of them at a time; one account's failure stops no other."""
     settings = load_settings(config)
     day = day or date.today()
     log = get_run_logger()
     failures: list[tuple[str, str]] = []
     summary: dict[str, object] = {}
-    for account in settings.accounts:
+    runs = {a.name: (a, account_day.submit(settings, a, day)) for a in settings.accounts}
+    for name, (account, future) in runs.items():
         try:
-            # One run per account at a time: a second one waits, then stops, sending nothing.
-            with pipeline.run_lock(settings, account, f"the daily run for {day}"):
-                summary[account.name], failed = _account_day(settings, account, day)
-        except RunOverlap as exc:
-            log.warning("%s", exc)
-            summary[account.name] = {"overlap": str(exc)}
-            continue
+            summary[name], failed = future.result()
+        except Exception as exc:  # a bug in one account's run: report it, keep the others
+            log.exception("%s: the run failed", name)
+            what = f"{type(exc).__name__}: {exc}"
+            report_failure(settings, account, day, what)
+            summary[name], failed = {"error": what}, [(name, what)]
         failures += failed
-        log.info("%s on %s: %s", account.name, day, summary[account.name])
+        log.info("%s on %s: %s", name, day, summary[name])
     publish(settings, day, summary)
     if failures:
         raise IngestFailed(failures)

@@ -144,12 +144,17 @@ class Backfill(_Model):
     concurrency: int = Field(default=4, ge=1, le=15)
 
 
+MAX_PARALLEL_ACCOUNTS = 32  # threads of one daily run
+
+
 class Settings(_Model):
     data_dir: Path = Path("data")
     database: Path | None = None  # default: <data_dir>/ipi.duckdb
     busy_timeout: float = 60.0  # seconds to wait for another process holding the database
     # Seconds a run waits for another run of the same account to finish, then stops.
     run_lock_wait: float = 60.0
+    # Accounts a daily run works on at once (each waits for Amazon on its own).
+    parallel_accounts: int = Field(default=4, ge=1, le=MAX_PARALLEL_ACCOUNTS)
     policy: Policy = Field(default_factory=Policy)
     alerts: Alerts = Field(default_factory=Alerts)
     backfill: Backfill = Field(default_factory=Backfill)
@@ -228,12 +233,16 @@ def settings_from_dict(
         "data_dir": _resolve(base_dir, store.get("data_dir", "data")),
         "database": _resolve(base_dir, store.get("database")),
     }
-    for key in ("busy_timeout", "run_lock_wait"):
-        if key in store:
-            data[key] = store[key]
+    run = raw.pop("run", {})
+    for section, keys in ((store, ("busy_timeout", "run_lock_wait")),
+                          (run, ("parallel_accounts",))):
+        data.update({k: section[k] for k in keys if k in section})
     unknown = set(store) - {"data_dir", "database", "busy_timeout", "run_lock_wait"}
     if unknown:
         raise ConfigError(f"unknown key(s) in [store]: {', '.join(sorted(unknown))}")
+    unknown = set(run) - {"parallel_accounts"}
+    if unknown:
+        raise ConfigError(f"unknown key(s) in [run]: {', '.join(sorted(unknown))}")
     for section in ("policy", "backfill"):
         if section in raw:
             data[section] = raw.pop(section)

@@ -9,6 +9,7 @@ process holds it.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,10 +37,24 @@ def _is_lock_error(exc: BaseException) -> bool:
     return "Could not set lock" in str(exc) or "Conflicting lock" in str(exc)
 
 
+# DuckDB has one writer per database file. Threads of one process (accounts of a daily
+# run, in parallel) each open their own connection; their transactions take turns here,
+# so two never conflict on a shared row (the same raw file landed for two accounts),
+# while everything between transactions (waiting for Amazon) runs in parallel.
+_WRITERS: dict[Path, threading.RLock] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer(path: Path) -> threading.RLock:
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(path.resolve(), threading.RLock())
+
+
 class Store:
     def __init__(self, path: Path, *, data_dir: Path | None = None,
                  busy_timeout: float = 60.0) -> None:
         self.path = Path(path)
+        self._turn = _writer(self.path)
         self.data_dir = data_dir or self.path.parent
         self.busy_timeout = busy_timeout
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,14 +71,14 @@ class Store:
         On a fresh connection, or on the one a surrounding ``session()`` holds.
         """
         if not self._migrated:
-            self._migrated = True
             self.migrate()
-        if self._held is not None:
-            with self._held.begin():
-                yield self._held
-            return
-        with self._connect() as conn, conn.begin():
-            yield conn
+        with self._turn:
+            if self._held is not None:
+                with self._held.begin():
+                    yield self._held
+                return
+            with self._connect() as conn, conn.begin():
+                yield conn
 
     @contextmanager
     def session(self, *, bulk: bool = False) -> Iterator[None]:
@@ -117,7 +132,7 @@ class Store:
     def migrate(self) -> list[str]:
         """Apply the migrations this database lacks; return their names."""
         applied: list[str] = []
-        with self._connect() as conn, conn.begin():
+        with self._turn, self._connect() as conn, conn.begin():
             conn.exec_driver_sql(
                 "CREATE TABLE IF NOT EXISTS ipi_migration "
                 "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
