@@ -192,18 +192,14 @@ def report_problems(store: Store, notifier: Notifier, account: str, day: date,
 
 
 def report_failure(settings: Settings, account: Account, day: date, what: str) -> None:
-    """An ops alert that the account's run failed (best effort: a broken store or alert
+    """An ops alert that the account's run failed (best effort: a broken alert
     configuration is logged, never raised over the original failure)."""
     try:
-        store, notifier = open_store(settings), Notifier.from_settings(settings)
-        with store.begin() as conn:
-            enqueue(conn, notifier, f"{account.name}:{day}:ops/run-failed:{what[:200]}",
-                    account.name, day, "ops", f"IPI {account.name}: the run for {day} failed",
-                    f"[OPS] {account.name}: the run for {day} failed: {what}\nNothing new was "
-                    "loaded or scored for this account; the other accounts ran. Fix the cause "
-                    "(the message says what), then `ipi run --date` the day.", "ops")
-        deliver_pending(store, notifier, account.name,
-                        backoff_minutes=settings.alerts.retry_backoff_minutes)
+        send_ops(settings, f"{account.name}:{day}:ops/run-failed:{what[:200]}", account.name,
+                 day, f"IPI {account.name}: the run for {day} failed",
+                 f"[OPS] {account.name}: the run for {day} failed: {what}\nNothing new was "
+                 "loaded or scored for this account; the other accounts ran. Fix the cause "
+                 "(the message says what), then `ipi run --date` the day.")
     except Exception:
         log.exception("could not send the ops alert for %s's failed run", account.name)
 
@@ -211,31 +207,36 @@ def report_failure(settings: Settings, account: Account, day: date, what: str) -
 def report_run_failure(settings: Settings, run: str, what: str, link: str | None = None,
                        day: date | None = None) -> None:
     """An ops alert that a whole run failed or crashed (a bug, a killed worker), to every
-    ops target, once per run. When the store itself is what broke, it goes straight to
-    the targets: an alert about a broken store must not depend on the store."""
+    ops target, once per run."""
     day = day or date.today()
-    title = f"IPI: run {run} failed"
-    body = (f"[OPS] the ipi run {run} failed: {what}\n"
-            + (f"Run: {link}\n" if link else "")
-            + "Accounts it had not finished have no fresh estimate until it runs again; the "
-              "run's log says where it stopped. Fix the cause, then run the day again "
-              "(`ipi run --date`, or retry the run in Prefect).")
+    send_ops(settings, f"{ALL_ACCOUNTS}:{day}:ops/run-failed:{run}", ALL_ACCOUNTS, day,
+             f"IPI: run {run} failed",
+             f"[OPS] the ipi run {run} failed: {what}\n"
+             + (f"Run: {link}\n" if link else "")
+             + "Accounts it had not finished have no fresh estimate until it runs again; the "
+               "run's log says where it stopped. Fix the cause, then run the day again "
+               "(`ipi run --date`, or retry the run in Prefect).")
+
+
+def send_ops(settings: Settings, key: str, account: str, day: date, title: str,
+             body: str) -> None:
+    """Queue an ops message and deliver it. When the store itself is what broke, straight
+    to the targets: an alert about a broken store must not depend on the store."""
     notifier = Notifier.from_settings(settings)
     try:
         store = open_store(settings)
         with store.begin() as conn:
-            enqueue(conn, notifier, f"{ALL_ACCOUNTS}:{day}:ops/run-failed:{run}", ALL_ACCOUNTS,
-                    day, "ops", title, body, "ops")
-        deliver_pending(store, notifier, ALL_ACCOUNTS,
+            enqueue(conn, notifier, key, account, day, "ops", title, body, "ops")
+        deliver_pending(store, notifier, account,
                         backoff_minutes=settings.alerts.retry_backoff_minutes)
         return
     except Exception:
-        log.exception("the store cannot take the alert for run %s; sending it directly", run)
-    for target in notifier.route(ALL_ACCOUNTS, "ops"):
+        log.exception("the store cannot take the alert %r; sending it directly", title)
+    for target in notifier.route(account, "ops"):
         try:
             notifier.send(target, title, body)
         except Exception:
-            log.exception("could not send the alert for run %s to %s", run, target.name)
+            log.exception("could not send %r to %s", title, target.name)
 
 
 def run_lock(settings: Settings, account: Account,

@@ -45,15 +45,16 @@ def test_a_failed_run_sends_one_ops_alert_with_its_name_and_link(
 
 def test_given_a_broken_store_the_alert_goes_straight_to_the_targets(
         make_settings: Callable[..., tuple[Settings, Path]], webhook_server: Webhook) -> None:
-    """The database file is damaged: the daily run cannot start, and the alert saying so
-    cannot wait in that database's outbox."""
+    """The database file is damaged: the account's run fails, and the alert saying so
+    cannot wait in that database's outbox. One alert: the flow's own hook, seeing the
+    failure was reported, sends nothing more."""
     settings, config = make_settings(urls=[webhook_server.url])
     settings.database_path.parent.mkdir(parents=True, exist_ok=True)
     settings.database_path.write_bytes(b"not a duckdb file" * 100)
     state = daily(config=str(config), return_state=True)
     assert state.is_failed()
     [message] = ops_messages(webhook_server)
-    assert "ipi-daily/" in message and "failed" in message
+    assert "[OPS] acme: the run for" in message and "not a valid DuckDB database" in message
 
 
 def test_an_ops_target_for_one_account_gets_whole_run_failures_too(
