@@ -99,7 +99,9 @@ def ingest(store: Store, account: Account, source: ReportSource, day: date, *,
     alerts then say, instead of reporting a crash in the score.
     """
     run = IngestRun(account.name)
-    with store.session(), fetching(source, account, day) as files:
+    # No connection is held across the loop: while the source waits for Amazon (minutes),
+    # other processes (`ipi score`, another worker) can open the database.
+    with fetching(source, account, day) as files:
         for fetched in files:
             result = load_fetched(store, account, source, fetched, day, run)
             if result is None:

@@ -123,3 +123,35 @@ def test_given_one_account_refused_then_the_other_still_runs_and_the_flow_fails_
     assert rows == [{"account": "zeta"}]
     ops = [m for m in webhook_server.received if m["title"].startswith("IPI acme: the run")]
     assert len(ops) == 1 and "IPI_ACME_REFRESH_TOKEN" in ops[0]["message"]
+
+
+def test_while_the_run_waits_for_amazon_another_process_can_read_the_database(
+        sp_settings: Callable[..., tuple[Settings, Path]], fake_sp_api: FakeSpApi,
+        demo_sim: Simulation, tmp_path: Path) -> None:
+    """DuckDB lets one process open the file at a time: the ingest holds no connection
+    while the reports are generated, so `ipi score` (here, a bare read) gets in."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    settings, _ = sp_settings()
+    serve_day(fake_sp_api, demo_sim, 0, tmp_path / "served", ["US"])
+    fake_sp_api.generation_seconds = 4
+    pipeline.open_store(settings).migrate()
+    done: list[pipeline.IngestRun] = []
+    run = threading.Thread(target=lambda: done.append(pipeline.ingest_account(
+        settings, settings.account("acme"), demo_sim.day(0))))
+    run.start()
+    try:
+        time.sleep(1.5)  # the reports are requested and being generated
+        assert not done
+        read = subprocess.run(
+            [sys.executable, "-c", "import duckdb, sys; print(duckdb.connect(sys.argv[1], "
+             "read_only=True).execute('SELECT count(*) FROM report_partition').fetchone()[0])",
+             str(settings.database_path)], capture_output=True, text=True, timeout=60)
+        assert read.returncode == 0, read.stderr
+        assert read.stdout.strip() == "0"
+    finally:
+        run.join(timeout=120)
+    assert len(done[0].loaded) == 3
