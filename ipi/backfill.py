@@ -203,7 +203,6 @@ def _backfill_sp_api(settings: Settings, account: Account, start: date, end: dat
     log.info("%s: %d ledger window(s) to fetch for %s..%s", account.name, len(todo), start, end)
     source = SpApiSource(account, resolve_credentials(account, lookup=secrets),
                          settings.spool_dir)
-    loaded: list[date] = []
     try:
         for i in range(0, len(todo), cfg.concurrency):
             batch = [(w, ReportJob(w.marketplace, LEDGER, report_id=w.report_id, start=w.start,
@@ -217,8 +216,7 @@ def _backfill_sp_api(settings: Settings, account: Account, start: date, end: dat
             for fetched in source.collect([job for _, job in batch]):
                 answered = source.job_of(fetched)
                 if answered is not None and id(answered) in window_of:
-                    _load_window(store, account, source, fetched, window_of[id(answered)], run,
-                                 loaded)
+                    _load_window(store, account, source, fetched, window_of[id(answered)], run)
                     _tell(progress, run)
             for w, job in batch:
                 if job.error:
@@ -228,9 +226,9 @@ def _backfill_sp_api(settings: Settings, account: Account, start: date, end: dat
         source.close()
     # Every day of the range, not only those loaded now: a killed run loaded windows it
     # never rescored. Unchanged days are not rewritten.
-    if loaded or _any_done(store, account, start, end):
-        loaded += [start, end]
-    return finish(settings, account, run, loaded)
+    if _any_done(store, account, start, end):
+        return finish(settings, account, run, start, end)
+    return run
 
 
 def _tell(progress: ProgressFn | None, run: BackfillRun) -> None:
@@ -249,7 +247,7 @@ def _failed(store: Store, run: BackfillRun, w: Window, reason: str) -> None:
 
 
 def _load_window(store: Store, account: Account, source: ReportSource, fetched: Fetched,
-                 w: Window, run: BackfillRun, loaded: list[date]) -> None:
+                 w: Window, run: BackfillRun) -> None:
     ingest = pipeline.IngestRun(account.name)
     result = pipeline.load_fetched(store, account, source, fetched, w.end, ingest)
     if result is None:
@@ -257,21 +255,18 @@ def _load_window(store: Store, account: Account, source: ReportSource, fetched: 
         return
     _record(store, account.name, w, "done", report_id=fetched.source.removeprefix("sp-api:"),
             rows=result.rows)
-    loaded.extend(d for _, d in result.partitions)
     run.progress.done += 1
     run.progress.rows += result.rows
     run.progress.last = f"{w.marketplace} {w.start}..{w.end}: {result.rows:,} rows"
 
 
-def finish(settings: Settings, account: Account, run: BackfillRun,
-           loaded: list[date]) -> BackfillRun:
-    """Recompute every day the loaded data can change, then the alert rules on the
-    account's latest day only."""
-    if not loaded:
-        return run
+def finish(settings: Settings, account: Account, run: BackfillRun, first: date,
+           last: date) -> BackfillRun:
+    """Recompute [first, last] and the days after it the new data can change, then the
+    alert rules on the account's latest day only."""
     # A day's sell-through looks 90 days back: the days after the new ones change too.
     store = pipeline.open_store(settings)
-    run.scored = score_range(store, account.name, min(loaded), max(loaded) + pipeline.LOOKBACK)
+    run.scored = score_range(store, account.name, first, last + pipeline.LOOKBACK)
     latest = store.query(
         "SELECT max(date) AS d FROM daily_score WHERE account = ?", [account.name])[0]["d"]
     if latest is not None:
@@ -338,4 +333,4 @@ def _backfill_files(settings: Settings, account: Account, paths: list[Path], sta
         run.progress.failed += 1
     if start or end:
         loaded = [d for d in loaded if (not start or d >= start) and (not end or d <= end)]
-    return finish(settings, account, run, loaded)
+    return finish(settings, account, run, min(loaded), max(loaded)) if loaded else run

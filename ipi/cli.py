@@ -13,10 +13,13 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipi import __version__
 from ipi.errors import IngestFailed, IpiError
+
+if TYPE_CHECKING:
+    from ipi.backfill import Progress
 
 log = logging.getLogger("ipi")
 
@@ -108,7 +111,7 @@ class _ProgressBar:
         self.bar: Any = None
         self.task: Any = None
 
-    def __call__(self, p: Any) -> None:
+    def __call__(self, p: Progress) -> None:
         from ipi.backfill import duration
 
         if not sys.stderr.isatty():

@@ -202,13 +202,8 @@ class SpApiSource:
         jobs = [ReportJob(mp, rt) for mp in account.marketplaces for rt in self.cfg.report_types]
         self._existing(jobs)
         for job in jobs:
-            self._start(job)
+            self.request(job)
         yield from self._run(jobs)
-
-    def request(self, job: ReportJob) -> None:
-        """Ask Amazon for the job's report, unless it has a report id already; on failure
-        the job is done with an ``error``."""
-        self._start(job)
 
     def collect(self, jobs: list[ReportJob]) -> Iterator[Fetched]:
         """Poll requested jobs together, yielding each document as it is ready;
@@ -226,7 +221,7 @@ class SpApiSource:
             return None
         self._sleep(self.cfg.row_retry_after)
         job = ReportJob(old.marketplace, old.report_type)
-        self._start(job)
+        self.request(job)
         got = list(self._run([job]))
         return got[0] if got else None
 
@@ -333,8 +328,10 @@ class SpApiSource:
                     log.info("%s %s: reusing report %s (%s)", self.account.name, job.name,
                              job.report_id, newest.get("processingStatus"))
 
-    def _start(self, job: ReportJob) -> None:
-        """Request the report (unless an existing one was found for the job)."""
+    def request(self, job: ReportJob) -> None:
+        """Ask Amazon for the job's report, unless it has a report id already (an
+        existing report found, or one an earlier run asked for); on failure the job is
+        done with an ``error``."""
         if job.report_id or job.done:
             return
         request: dict[str, Any] = {"reportType": job.report_type,
