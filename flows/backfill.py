@@ -19,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.daily import _secret_block
 from flows.hooks import ops_alert
+from flows.limits import account_slot
 from ipi import backfill as bf
 from ipi.errors import IngestFailed
 from ipi.settings import Account, Settings, load_settings
@@ -32,12 +33,14 @@ def backfill_account(settings: Settings, account: Account, start: date | None,
     def progress(p: bf.Progress) -> None:  # each window or file, into the run log
         log.info("backfill %s", p.line())
 
-    if paths:
-        return bf.backfill_files(settings, account, paths, start=start, end=end,
-                                 progress=progress)
-    assert start is not None and end is not None  # checked by the flow
-    return bf.backfill_sp_api(settings, account, start, end, secrets=_secret_block,
-                              progress=progress)
+    # The account's one slot on the Prefect server: its daily run waits meanwhile.
+    with account_slot(settings, account, f"the backfill of {account.name}"):
+        if paths:
+            return bf.backfill_files(settings, account, paths, start=start, end=end,
+                                     progress=progress)
+        assert start is not None and end is not None  # checked by the flow
+        return bf.backfill_sp_api(settings, account, start, end, secrets=_secret_block,
+                                  progress=progress)
 
 
 @flow(name="ipi-backfill", on_failure=[ops_alert], on_crashed=[ops_alert])

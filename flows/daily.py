@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.hooks import ops_alert
+from flows.limits import account_slot
 from ipi import pipeline
 from ipi.alerts import AlertRun
 from ipi.errors import IngestFailed, IpiError, RunOverlap
@@ -55,11 +56,14 @@ def report_failure(settings: Settings, account: Account, day: date, what: str) -
 @task(cache_policy=NO_CACHE)
 def account_day(settings: Settings, account: Account,
                 day: date) -> tuple[dict[str, object], list[tuple[str, str]]]:
-    """One account's day, under its run lock, in one of the run's parallel slots."""
+    """One account's day, under its run locks, in one of the run's parallel slots."""
+    what = f"the daily run for {day}"
     with _slots(settings.parallel_accounts):
         try:
-            # One run per account at a time: a second waits, then stops, sending nothing.
-            with pipeline.run_lock(settings, account, f"the daily run for {day}"):
+            # One run per account at a time, on this machine (an OS lock) and on every
+            # worker of the Prefect server: a second waits, then stops, sending nothing.
+            with pipeline.run_lock(settings, account, what), \
+                    account_slot(settings, account, what):
                 return _account_day(settings, account, day)
         except RunOverlap as exc:
             get_run_logger().warning("%s", exc)
@@ -76,15 +80,19 @@ def _slots(n: int) -> threading.BoundedSemaphore:
 @flow(name="ipi-daily", on_failure=[ops_alert], on_crashed=[ops_alert],
       task_runner=ThreadPoolTaskRunner(  # type: ignore[arg-type]
           max_workers=MAX_PARALLEL_ACCOUNTS))
-def daily(config: str | None = None, day: date | None = None) -> dict[str, object]:
-    """Run the day for every configured account (``config``: a TOML file, else $IPI_CONFIG),
-    ``[run] parallel_accounts`` of them at a time; one account's failure stops no other."""
+def daily(config: str | None = None, day: date | None = None,
+          accounts: list[str] | None = None) -> dict[str, object]:
+    """Run the day for the configured accounts (``config``: a TOML file, else $IPI_CONFIG;
+    ``accounts``: names, default all), ``[run] parallel_accounts`` of them at a time; one
+    account's failure stops no other."""
     settings = load_settings(config)
+    chosen = ([settings.account(n) for n in accounts] if accounts is not None
+              else list(settings.accounts))
     day = day or date.today()
     log = get_run_logger()
     failures: list[tuple[str, str]] = []
     summary: dict[str, object] = {}
-    runs = {a.name: (a, account_day.submit(settings, a, day)) for a in settings.accounts}
+    runs = {a.name: (a, account_day.submit(settings, a, day)) for a in chosen}
     for name, (account, future) in runs.items():
         try:
             summary[name], failed = future.result()
@@ -96,7 +104,7 @@ def daily(config: str | None = None, day: date | None = None) -> dict[str, objec
         failures += failed
         log.info("%s on %s: %s", name, day, summary[name])
     try:
-        publish(settings, day, summary)
+        publish(settings, chosen, day, summary)
     except Exception:  # the artifacts are a view: the run's data and alerts stand without
         log.exception("could not publish the run's artifacts")
     if failures:
@@ -129,7 +137,8 @@ def _account_day(settings: Settings, account: Account,
     }, [(f"{account.name}/{name}", why) for name, why in ing.failed]
 
 
-def publish(settings: Settings, day: date, summary: dict[str, object]) -> None:
+def publish(settings: Settings, accounts: list[Account], day: date,
+            summary: dict[str, object]) -> None:
     """The run's artifacts: the estimates and factors per account and marketplace, and
     what each account loaded and which alerts went out."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -138,7 +147,7 @@ def publish(settings: Settings, day: date, summary: dict[str, object]) -> None:
 
     store = pipeline.open_store(settings)
     table = [{k: r[k] for k in ARTIFACT_COLUMNS}
-             for a in settings.accounts for r in scores(store, a.name, start=day, end=day)]
+             for a in accounts for r in scores(store, a.name, start=day, end=day)]
     create_table_artifact(table=table, key="ipi-daily-scores",
                           description=f"IPI estimates and factors on {day}")
     lines = [f"# IPI daily run, {day}", "",

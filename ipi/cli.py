@@ -76,6 +76,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)  # a bad configuration fails before any server starts
+    from flows.serve import serve
+
+    # A service: where the server is and what the runs do belongs in its journal.
+    serve_log = logging.getLogger("ipi.serve")
+    serve_log.addHandler(_stderr_handler())
+    serve_log.setLevel(logging.INFO)
+    serve_log.propagate = False
+    serve(settings)
+    return 0
+
+
+def _stderr_handler() -> logging.Handler:
+    h = logging.StreamHandler()
+    h.setFormatter(logging.Formatter("ipi serve: %(message)s"))
+    return h
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ipi import pipeline
     from ipi.sources.files import FileDrops
@@ -373,6 +392,11 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--date", type=_day, help="the day to run for (default: today)")
     sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("serve", help="run every account's day on its schedule until "
+                        "stopped (starts a local Prefect server unless PREFECT_API_URL is set)")
+    common(sp)
+    sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("ingest", help="load report files or folders into the store")
     common(sp)

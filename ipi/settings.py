@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import zoneinfo
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,36 @@ from ipi.errors import ConfigError
 
 CONFIG_ENV = "IPI_CONFIG"
 APPRISE_URLS_ENV = "IPI_APPRISE_URLS"
+
+# Amazon dates a marketplace's reports in its own time zone: a run scheduled in that zone
+# finds yesterday's reports whatever zone the machine is in.
+MARKETPLACE_TIMEZONES = {
+    "US": "America/Los_Angeles", "CA": "America/Los_Angeles", "MX": "America/Los_Angeles",
+    "BR": "America/Sao_Paulo", "UK": "Europe/London", "DE": "Europe/Berlin",
+    "FR": "Europe/Paris", "IT": "Europe/Rome", "ES": "Europe/Madrid", "NL": "Europe/Amsterdam",
+    "SE": "Europe/Stockholm", "PL": "Europe/Warsaw", "BE": "Europe/Brussels",
+    "TR": "Europe/Istanbul", "AE": "Asia/Dubai", "SA": "Asia/Riyadh", "EG": "Africa/Cairo",
+    "IN": "Asia/Kolkata", "JP": "Asia/Tokyo", "AU": "Australia/Sydney", "SG": "Asia/Singapore",
+}
+DEFAULT_SCHEDULE = "30 7 * * *"  # 07:30: Amazon's reports for yesterday are ready by then
+
+
+def _check_cron(v: str | None) -> str | None:
+    if v is not None and len(v.split()) != 5:
+        raise ValueError(f"{v!r} is not a cron line: five fields, e.g. \"30 7 * * *\" "
+                         "(07:30 every day)")
+    return v
+
+
+def _check_timezone(v: str | None) -> str | None:
+    if v is not None:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not a time zone: use an IANA name such as "
+                             "\"America/New_York\" or \"Europe/Berlin\"") from None
+    return v
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -62,6 +93,12 @@ class Account(_Model):
     threshold: float | None = None  # overrides policy.threshold for this account
     policy: dict[str, Any] = Field(default_factory=dict)  # overrides of [policy] keys
     sp_api: SpApi = Field(default_factory=SpApi)
+    # When `ipi serve` runs the account's day (default: [run] schedule and timezone).
+    schedule: str | None = None
+    timezone: str | None = None  # default: [run] timezone, else the first marketplace's
+
+    _cron = field_validator("schedule")(_check_cron)
+    _tz = field_validator("timezone")(_check_timezone)
 
     @property
     def refresh_token_env(self) -> str:
@@ -155,6 +192,10 @@ class Settings(_Model):
     run_lock_wait: float = 60.0
     # Accounts a daily run works on at once (each waits for Amazon on its own).
     parallel_accounts: int = Field(default=4, ge=1, le=MAX_PARALLEL_ACCOUNTS)
+    schedule: str = DEFAULT_SCHEDULE  # cron line, in each account's time zone
+    timezone: str | None = None
+    # `ipi serve`'s own Prefect server listens on 127.0.0.1 at this port.
+    server_port: int = Field(default=4200, ge=1, le=65535)
     policy: Policy = Field(default_factory=Policy)
     alerts: Alerts = Field(default_factory=Alerts)
     backfill: Backfill = Field(default_factory=Backfill)
@@ -176,6 +217,15 @@ class Settings(_Model):
 
     def drop_dir(self, account: Account) -> Path:
         return account.drop_dir or self.data_dir / "drops" / account.name
+
+    def schedule_of(self, account: Account) -> tuple[str, str]:
+        """When ``ipi serve`` runs the account: (cron line, IANA time zone)."""
+        tz = (account.timezone or self.timezone
+              or MARKETPLACE_TIMEZONES.get(account.marketplaces[0], "UTC"))
+        return account.schedule or self.schedule, tz
+
+    _cron = field_validator("schedule")(_check_cron)
+    _tz = field_validator("timezone")(_check_timezone)
 
     def threshold(self, account: Account) -> float:
         return self.policy_for(account).threshold
@@ -215,6 +265,9 @@ class Settings(_Model):
         return urls
 
 
+_RUN_KEYS = ("parallel_accounts", "schedule", "timezone", "server_port")
+
+
 def _resolve(base: Path, value: Any) -> Any:
     if value is None:
         return None
@@ -235,12 +288,12 @@ def settings_from_dict(
     }
     run = raw.pop("run", {})
     for section, keys in ((store, ("busy_timeout", "run_lock_wait")),
-                          (run, ("parallel_accounts",))):
+                          (run, _RUN_KEYS)):
         data.update({k: section[k] for k in keys if k in section})
     unknown = set(store) - {"data_dir", "database", "busy_timeout", "run_lock_wait"}
     if unknown:
         raise ConfigError(f"unknown key(s) in [store]: {', '.join(sorted(unknown))}")
-    unknown = set(run) - {"parallel_accounts"}
+    unknown = set(run) - set(_RUN_KEYS)
     if unknown:
         raise ConfigError(f"unknown key(s) in [run]: {', '.join(sorted(unknown))}")
     for section in ("policy", "backfill"):

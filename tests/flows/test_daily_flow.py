@@ -180,3 +180,28 @@ def test_a_second_run_for_the_same_account_waits_then_stops_sending_nothing(
         holder.wait()
     summary = daily(config=str(config), day=demo_sim.day(70))
     assert summary["acme"]["loaded"] == 3  # type: ignore[index]
+
+
+def test_a_run_on_another_worker_holds_the_accounts_prefect_slot_so_this_one_stops(
+        drops: tuple[Settings, Path, Path], demo_sim: Simulation,
+        webhook_server: Webhook) -> None:
+    """Workers on other machines share no file lock, only the Prefect server: a run there
+    holds acme's global concurrency slot. This run waits a second, stops naming the
+    limit, sends nothing; once the slot is free the next run goes ahead."""
+    from prefect.concurrency.sync import concurrency
+
+    from flows.limits import account_slot, limit_name
+
+    settings, config, drop = drops
+    config.write_text(config.read_text().replace("[store]\n", "[store]\nrun_lock_wait = 1\n"))
+    write_day(demo_sim, 70, drop)
+    acme = settings.accounts[0]
+    with account_slot(settings, acme, "a run elsewhere"):  # creates the limit, holds it
+        summary = daily(config=str(config), day=demo_sim.day(70))
+    overlap = str(summary["acme"]["overlap"])  # type: ignore[index]
+    assert repr(limit_name(acme)) in overlap and "waited 1s" in overlap
+    assert not (drop / PROCESSED).exists() and webhook_server.received == []
+    with concurrency(limit_name(acme), occupy=1, timeout_seconds=5, strict=True):
+        pass  # the slot was given back
+    summary = daily(config=str(config), day=demo_sim.day(70))
+    assert summary["acme"]["loaded"] == 3  # type: ignore[index]

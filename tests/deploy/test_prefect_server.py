@@ -1,0 +1,92 @@
+"""The path to a Prefect server with workers, as deploy/README.md gives it: a real
+``prefect server start`` on 127.0.0.1, ``prefect deploy`` of deploy/prefect.yaml, a
+process worker started outside the project folder, a run on file drops."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from flows.serve import LocalServer
+from ipi import pipeline
+from ipi.demo import simulate, write_day
+from ipi.settings import Settings
+from ipi.sources.files import PROCESSED
+from tests.conftest import Webhook, _free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def _prefect(env: dict[str, str], *args: str, cwd: Path = ROOT,
+             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "prefect", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def test_deploy_from_prefect_yaml_and_a_process_worker_run_the_day(
+        make_settings: Callable[..., tuple[Settings, Path]], webhook_server: Webhook,
+        tmp_path: Path) -> None:
+    """The daily deployment from deploy/prefect.yaml, run by a worker that knows only
+    IPI_CONFIG: it loads the drops, scores the day, pages once and takes the account's
+    global concurrency limit on the server."""
+    settings, config = make_settings(urls=[webhook_server.url])
+    day = date.today()
+    sim = simulate(day - timedelta(days=79), 100, n_skus=40, seed=11)
+    drop = settings.drop_dir(settings.accounts[0])
+    for i in range(80):  # the estimate is under 450 on the last of these days
+        write_day(sim, i, drop)
+
+    server = LocalServer(tmp_path / "server", _free_port())
+    api = server.start()
+    worker = None
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "IPI_"))}
+    env.update(PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client"),
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    try:
+        _prefect(env, "work-pool", "create", "ipi", "--type", "process")
+        _prefect(env, "--no-prompt", "deploy", "--all", "--prefect-file",
+                 "deploy/prefect.yaml")
+        shown = json.loads(_prefect(env, "deployment", "inspect", "ipi-daily/daily",
+                                    "--output", "json").stdout)
+        assert shown["entrypoint"] == "flows.daily.daily" and shown["pull_steps"] == []
+        assert shown["schedules"][0]["schedule"]["timezone"] == "America/Los_Angeles"
+
+        worker_dir = tmp_path / "worker"  # not the project: the flows come from the package
+        worker_dir.mkdir()
+        worker_log = tmp_path / "worker.log"
+        with open(worker_log, "wb") as sink:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "worker", "start", "--pool", "ipi"],
+                env={**env, "IPI_CONFIG": str(config), "PREFECT_WORKER_QUERY_SECONDS": "1"},
+                cwd=worker_dir, stdout=sink, stderr=subprocess.STDOUT)
+        run = subprocess.run(
+            [sys.executable, "-m", "prefect", "deployment", "run", "ipi-daily/daily",
+             "--param", f"day={day}", "--watch", "--watch-timeout", "240"],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0 and "Completed" in run.stdout, (
+            run.stdout + run.stderr + worker_log.read_text(errors="replace")[-4000:])
+        limit = json.loads(_prefect(env, "global-concurrency-limit", "inspect",
+                                    "ipi-account-acme", "--output", "json").stdout)
+        assert limit["limit"] == 1 and limit["active_slots"] == 0  # taken, then given back
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(60)
+        server.stop()
+
+    assert len(list((drop / PROCESSED).iterdir())) == 240
+    row = pipeline.open_store(settings).query(
+        "SELECT score FROM daily_score WHERE date = ?", [day])[0]
+    assert row["score"] < 450
+    assert [m["message"].split("]")[0] + "]" for m in webhook_server.received] == ["[FIRING]"]
