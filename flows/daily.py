@@ -9,7 +9,8 @@ naming them, so a scheduler or the ``ipi run`` exit code shows it.
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -84,16 +85,18 @@ def daily(config: str | None = None, day: date | None = None,
           accounts: list[str] | None = None) -> dict[str, object]:
     """Run the day for the configured accounts (``config``: a TOML file, else $IPI_CONFIG;
     ``accounts``: names, default all), ``[run] parallel_accounts`` of them at a time; one
-    account's failure stops no other."""
+    account's failure stops no other. ``day`` defaults to each account's today, in its
+    time zone: the run scheduled at 07:30 in Tokyo is for Tokyo's date."""
     settings = load_settings(config)
     chosen = ([settings.account(n) for n in accounts] if accounts is not None
               else list(settings.accounts))
-    day = day or date.today()
+    days = {a.name: day or today(settings, a) for a in chosen}
     log = get_run_logger()
     failures: list[tuple[str, str]] = []
     summary: dict[str, object] = {}
-    runs = {a.name: (a, account_day.submit(settings, a, day)) for a in chosen}
+    runs = {a.name: (a, account_day.submit(settings, a, days[a.name])) for a in chosen}
     for name, (account, future) in runs.items():
+        day = days[name]
         try:
             summary[name], failed = future.result()
         except Exception as exc:  # a bug in one account's run: report it, keep the others
@@ -104,7 +107,7 @@ def daily(config: str | None = None, day: date | None = None,
         failures += failed
         log.info("%s on %s: %s", name, day, summary[name])
     try:
-        publish(settings, chosen, day, summary)
+        publish(settings, days, summary)
     except Exception:  # the artifacts are a view: the run's data and alerts stand without
         log.exception("could not publish the run's artifacts")
     if failures:
@@ -137,17 +140,21 @@ def _account_day(settings: Settings, account: Account,
     }, [(f"{account.name}/{name}", why) for name, why in ing.failed]
 
 
-def publish(settings: Settings, accounts: list[Account], day: date,
-            summary: dict[str, object]) -> None:
-    """The run's artifacts: the estimates and factors per account and marketplace, and
-    what each account loaded and which alerts went out."""
+def today(settings: Settings, account: Account) -> date:
+    return datetime.now(ZoneInfo(settings.schedule_of(account)[1])).date()
+
+
+def publish(settings: Settings, days: dict[str, date], summary: dict[str, object]) -> None:
+    """The run's artifacts: the estimates and factors per account and marketplace on the
+    account's day, and what each account loaded and which alerts went out."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     from ipi.score import scores
 
     store = pipeline.open_store(settings)
     table = [{k: r[k] for k in ARTIFACT_COLUMNS}
-             for a in accounts for r in scores(store, a.name, start=day, end=day)]
+             for name, d in days.items() for r in scores(store, name, start=d, end=d)]
+    day = ", ".join(sorted({str(d) for d in days.values()}))
     create_table_artifact(table=table, key="ipi-daily-scores",
                           description=f"IPI estimates and factors on {day}")
     lines = [f"# IPI daily run, {day}", "",

@@ -205,3 +205,28 @@ def test_a_run_on_another_worker_holds_the_accounts_prefect_slot_so_this_one_sto
         pass  # the slot was given back
     summary = daily(config=str(config), day=demo_sim.day(70))
     assert summary["acme"]["loaded"] == 3  # type: ignore[index]
+
+
+def test_without_a_day_each_account_runs_for_its_own_today_in_its_time_zone(
+        make_settings: Callable[..., tuple[Settings, Path]]) -> None:
+    """UTC+14 and UTC-11 are 25 hours apart: their dates always differ. A run scheduled at
+    07:30 in one of them is for that zone's date, not the machine's."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from prefect.artifacts import Artifact
+
+    _, config = make_settings(accounts="""
+[[accounts]]
+name = "kiribati"
+timezone = "Pacific/Kiritimati"
+[[accounts]]
+name = "samoa"
+timezone = "Pacific/Pago_Pago"
+""")
+    daily(config=str(config))
+    days = [datetime.now(ZoneInfo(tz)).date() for tz in ("Pacific/Kiritimati",
+                                                          "Pacific/Pago_Pago")]
+    assert days[0] != days[1]
+    summary = Artifact.get("ipi-daily-summary")
+    assert summary is not None and f"IPI daily run, {days[1]}, {days[0]}" in str(summary.data)
