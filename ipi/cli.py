@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ipi import __version__
-from ipi.errors import IngestFailed, IpiError
+from ipi.errors import ConfigError, IngestFailed, IpiError
 
 if TYPE_CHECKING:
     from ipi.backfill import Progress
@@ -228,6 +228,64 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_whatif(args: argparse.Namespace) -> int:
+    from ipi import pipeline
+    from ipi.score.drivers import recovery
+    from ipi.score.whatif import Action, parse_remove, what_if
+    from ipi.store import duck
+
+    settings = _settings(args)
+    account = settings.account(args.account)
+    mp = (args.marketplace or account.marketplaces[0]).upper()
+    actions = ([parse_remove(r) for r in args.remove]
+               + [Action("fix-stranded", s) for s in args.fix_stranded]
+               + [Action("restock", s) for s in args.restock])
+    if not actions and not args.plan:
+        raise ConfigError("name the actions (--remove SKU:UNITS, --fix-stranded SKU, "
+                          "--restock SKU), or ask for --plan")
+    with pipeline.open_store(settings).begin() as conn:
+        con = duck(conn)
+        found = con.execute(
+            "SELECT * FROM daily_score WHERE account = ? AND marketplace = ? "
+            "AND score IS NOT NULL AND date <= coalesce(?, date) ORDER BY date DESC LIMIT 1",
+            [account.name, mp, args.date])
+        cols = [c[0] for c in found.description]
+        first = found.fetchone()
+        if first is None:
+            raise ConfigError(f"{account.name} {mp} has no estimate"
+                              + (f" on or before {args.date}" if args.date else "")
+                              + ": load reports first (ipi run, ipi ingest)")
+        row = dict(zip(cols, first, strict=True))
+        print(f"{account.name} {mp} on {row['date']}: estimate {row['score']:.0f} "
+              f"(band {row['score_low']:.0f}-{row['score_high']:.0f})")
+        if actions:
+            out = what_if(con, account.name, row, actions)
+            for a in actions:
+                print(f"  {a.label()}" + ("  (not in that day's reports: no effect)"
+                                          if a.sku in out.unknown else ""))
+            after, gain = out.after, out.gain or 0.0
+            print(f"after: {after.score:.0f} (band {after.low:.0f}-{after.high:.0f}), "
+                  f"{gain:+.1f} points; " + _factor_changes(row, out.values_after))
+        if args.plan:
+            target = settings.policy_for(account).recovery
+            plan = recovery(con, account.name, row, target)
+            print(f"recovery plan to {target:.0f} (the threshold plus its margin), fewest "
+                  "units moved first:")
+            print("\n".join(f"  {line}" for line in plan.lines()))
+    return 0
+
+
+def _factor_changes(row: dict[str, Any], after: Any) -> str:
+    parts = []
+    for factor, column in (("excess", "excess_pct"), ("stranded", "stranded_pct"),
+                           ("in_stock", "in_stock_rate")):
+        was, now = row.get(column), after.get(factor)
+        if was is not None and now is not None and abs(now - was) > 1e-9:
+            parts.append(f"{factor.replace('_', '-')} {_fmt(was, column)} -> "
+                         f"{_fmt(now, column)}")
+    return ", ".join(parts) or "no factor changed"
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from ipi.errors import ConfigError
     from ipi.sources.sp_api import SpApiSource, resolve_credentials
@@ -364,6 +422,49 @@ def cmd_alerts_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_official_record(args: argparse.Namespace) -> int:
+    """``ipi official add`` and ``ipi official import``: record, refit, rescore."""
+    from ipi import pipeline
+    from ipi.score import official
+
+    settings = _settings(args)
+    account = settings.account(args.account)
+    if args.official_command == "import":
+        rows = official.read_csv(args.file, account)
+    else:
+        mp = (args.marketplace or account.marketplaces[0]).upper()
+        rows = [official.Official(mp, args.date, args.score)]
+        official.check(account, rows, ["--score/--marketplace"])
+    cal = official.record(pipeline.open_store(settings), account, rows)
+    print(f"{account.name}: recorded {len(rows)} official score(s). {cal.summary()}")
+    return 0
+
+
+def cmd_official_list(args: argparse.Namespace) -> int:
+    from ipi import pipeline
+    from ipi.score import official
+
+    settings = _settings(args)
+    account = settings.account(args.account)
+    store = pipeline.open_store(settings)
+    rows = official.listing(store, account.name)
+    if not rows:
+        print(f"{account.name}: no official scores yet: `ipi official add --date D --score S` "
+              "with the IPI Seller Central shows")
+        return 0
+    print("date        mkt  official  estimate  difference")
+    for r in rows:
+        est = "-" if r["estimate"] is None else f"{r['estimate']:.0f}"
+        diff = "-" if r["estimate"] is None else f"{r['estimate'] - r['official']:+.0f}"
+        print(f"{r['date']}  {r['marketplace']:<3}  {r['official']:>8.0f}  {est:>8}  {diff:>10}")
+    cal = official.calibration(store, account.name)
+    if cal:
+        print(f"model: {'calibrated' if cal['used'] else 'default weights'}, band "
+              f"±{cal['model_error']:.0f}" + (f", held-out error {cal['mae']:.1f}"
+                                              if cal["mae"] is not None else ""))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from flows.demo import run_demo
 
@@ -390,7 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("run", help="run the daily flow once: ingest drops, score, alert")
     common(sp)
-    sp.add_argument("--date", type=_day, help="the day to run for (default: today)")
+    sp.add_argument("--date", type=_day,
+                    help="the day to run for (default: today, in each account's time zone)")
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("serve", help="run every account's day on its schedule until "
@@ -449,6 +551,43 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--account", help="only this account")
     ap.add_argument("--date", type=_day, help="today, for the freshness check")
     ap.set_defaults(func=cmd_alerts_check)
+
+    sp = sub.add_parser("whatif", help="the estimate after actions on SKUs, or the smallest "
+                        "recovery plan back over the threshold")
+    common(sp)
+    sp.add_argument("--account", help="the account (default: the only one)")
+    sp.add_argument("--marketplace", help="default: the account's first")
+    sp.add_argument("--date", type=_day, help="the day (default: the latest estimate)")
+    sp.add_argument("--remove", action="append", default=[], metavar="SKU:UNITS",
+                    help="a removal order or liquidation of UNITS units (repeatable)")
+    sp.add_argument("--fix-stranded", action="append", default=[], metavar="SKU",
+                    help="the SKU's stranded listing fixed (repeatable)")
+    sp.add_argument("--restock", action="append", default=[], metavar="SKU",
+                    help="the SKU back in stock (repeatable)")
+    sp.add_argument("--plan", action="store_true",
+                    help="also print the fewest actions back over the threshold plus margin")
+    sp.set_defaults(func=cmd_whatif)
+
+    sp = sub.add_parser("official", help="record the official IPI from Seller Central; "
+                        "calibrates the score model")
+    off = sp.add_subparsers(dest="official_command", required=True, metavar="OFFICIAL_COMMAND")
+    ap = off.add_parser("add", help="record one official score, refit, rescore")
+    common(ap)
+    ap.add_argument("--account", help="the account (default: the only one)")
+    ap.add_argument("--date", type=_day, required=True, help="the day Seller Central showed it")
+    ap.add_argument("--score", type=float, required=True, help="the IPI, 0-1000")
+    ap.add_argument("--marketplace", help="default: the account's first")
+    ap.set_defaults(func=cmd_official_record)
+    ap = off.add_parser("import", help="record official scores from a CSV (date,score"
+                        "[,marketplace]), refit, rescore")
+    common(ap)
+    ap.add_argument("file", type=Path, metavar="FILE")
+    ap.add_argument("--account", help="the account (default: the only one)")
+    ap.set_defaults(func=cmd_official_record)
+    ap = off.add_parser("list", help="official scores beside ipi's estimates, and the fit")
+    common(ap)
+    ap.add_argument("--account", help="the account (default: the only one)")
+    ap.set_defaults(func=cmd_official_list)
 
     sp = sub.add_parser("score", help="show the estimates: latest day, or --history N days")
     common(sp)

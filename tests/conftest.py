@@ -51,6 +51,37 @@ def demo_sim() -> Simulation:
     return simulate(DEMO_START, 100, n_skus=40, seed=11)
 
 
+@pytest.fixture(scope="session")
+def scored_demo_data(tmp_path_factory: pytest.TempPathFactory, demo_sim: Simulation) -> Path:
+    """A data folder with the demo seller's 100 days (account acme) loaded and scored
+    once; copy it (``scored_demo``) before changing it."""
+    from ipi import pipeline
+    from ipi.demo import write_day
+    from ipi.settings import settings_from_dict
+    from ipi.sources.files import FileDrops
+
+    root = tmp_path_factory.mktemp("scored-demo")
+    for i in range(100):
+        write_day(demo_sim, i, root / "downloads")
+    settings = settings_from_dict({"accounts": [{"name": "acme"}]}, base_dir=root, env={})
+    account = settings.accounts[0]
+    run = pipeline.ingest(pipeline.open_store(settings), account,
+                          FileDrops(root / "downloads", move_done=False), demo_sim.day(0))
+    pipeline.score(settings, account, demo_sim.day(0), run.days)
+    return settings.data_dir
+
+
+@pytest.fixture
+def scored_demo(make_settings: Callable[..., tuple[Settings, Path]],
+                scored_demo_data: Path) -> tuple[Settings, Path]:
+    """acme, with the demo seller's 100 days loaded and scored: (settings, config path)."""
+    import shutil
+
+    settings, config = make_settings()
+    shutil.copytree(scored_demo_data, settings.data_dir)
+    return settings, config
+
+
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., tuple[Settings, Path]]:
     """Write a TOML configuration in tmp_path and load it the way `ipi` does."""

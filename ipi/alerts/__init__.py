@@ -21,7 +21,7 @@ from ipi.alerts.deliver import Notifier
 from ipi.alerts.message import Notice, render, unreliable_message
 from ipi.alerts.outbox import Delivery, deliver_pending, enqueue
 from ipi.alerts.rules import BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING, SEVERITY, State
-from ipi.score.drivers import top_drivers
+from ipi.score.drivers import recovery, top_drivers
 from ipi.settings import Policy
 from ipi.store import Store, duck, utcnow
 
@@ -104,7 +104,11 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                                                   n.row)
                        for n in run.notices if n.kind != "resolved" and n.rule in (
                            BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING)}
-            msg = render(account, day, run.notices, drivers)
+            # What brings the estimate back, where it is under the threshold now.
+            plans = {n.marketplace: recovery(con, account, n.row, policy.recovery)
+                     for n in run.notices if n.rule == BELOW_THRESHOLD
+                     and n.kind != "resolved" and n.row.get("score") is not None}
+            msg = render(account, day, run.notices, drivers, plans)
             key = f"{account}:{day}:" + ",".join(
                 f"{n.marketplace}/{n.rule}/{n.kind}" for n in run.notices)
             kind = "resolved" if all(n.kind == "resolved" for n in run.notices) else "firing"

@@ -9,6 +9,7 @@ from html import escape
 from typing import Any
 
 from ipi.score.drivers import Driver
+from ipi.score.whatif import Plan
 
 
 def _pct(x: Any) -> str:
@@ -84,8 +85,10 @@ class Message:
 
 
 def render(account: str, day: date, notices: Sequence[Notice],
-           drivers: Mapping[str, Sequence[Driver]]) -> Message:
-    """One message for all of an account's notices in a run."""
+           drivers: Mapping[str, Sequence[Driver]],
+           plans: Mapping[str, Plan] | None = None) -> Message:
+    """One message for all of an account's notices in a run (``plans``: the recovery plan
+    per marketplace, shown under the drivers)."""
     order = {"firing": 0, "repeat": 1, "resolved": 2}
     parts, shorts, htmls = [], [], []
     for n in sorted(notices, key=lambda n: (not n.critical, order[n.kind], n.marketplace)):
@@ -103,12 +106,19 @@ def render(account: str, day: date, notices: Sequence[Notice],
         lines = [head, facts, *([note] if note else [])]
         if fixes:
             lines += ["Fix first:", *(f"  - {d.line()}" for d in fixes)]
+        plan = (plans or {}).get(n.marketplace) if fixes else None
+        if plan is not None:
+            lines += [f"Recovery plan to {plan.target:.0f}, fewest units moved first:",
+                      *(f"  {line}" for line in plan.lines())]
         parts.append("\n".join(lines))
         shorts.append("\n".join([head, facts, *(f"• {d.line()}" for d in fixes[:3])]))
         items = "".join(f"<li>{escape(d.line())}</li>" for d in fixes)
+        steps = "".join(f"<li>{escape(line)}</li>" for line in plan.lines()) if plan else ""
         htmls.append(f"<h3>{escape(head)}</h3><p>{escape(facts)}</p>"
                      + (f"<p><em>{escape(note)}</em></p>" if note else "")
-                     + (f"<p><b>Fix first:</b></p><ul>{items}</ul>" if items else ""))
+                     + (f"<p><b>Fix first:</b></p><ul>{items}</ul>" if items else "")
+                     + (f"<p><b>Recovery plan to {plan.target:.0f}:</b></p><ul>{steps}</ul>"
+                        if plan else ""))
     under = [n for n in notices if n.critical and n.kind != "resolved"]
     warnings = [n for n in notices if not n.critical and n.kind != "resolved"]
     if under:
@@ -122,7 +132,7 @@ def render(account: str, day: date, notices: Sequence[Notice],
         title = f"IPI {account}: back over the threshold" if any(
             n.critical for n in notices) else f"IPI {account}: warnings resolved"
     footer = ("The score is an estimate from Amazon's reports; Seller Central shows the "
-              "official one.")
+              "official one. Record it (ipi official add) and ipi calibrates to it.")
     html = ("".join(htmls) + "<p>The attached chart shows the estimate, its band, the "
             f"threshold and Amazon's check dates.</p><p><small>{escape(footer)}</small></p>")
     return Message(title, "\n\n".join([*parts, footer]), "\n\n".join(shorts), html)

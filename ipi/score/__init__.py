@@ -7,7 +7,8 @@ from datetime import date
 from typing import Any
 
 from ipi.score.factors import compute_factors
-from ipi.score.model import MODEL, estimate, factors_for
+from ipi.score.model import estimate, factors_for
+from ipi.score.official import Model, model_for
 from ipi.store import Store, duck, utcnow
 
 SCORE_COLUMNS = (
@@ -30,7 +31,8 @@ def score_range(store: Store, account: str, start: date, end: date) -> ScoreRun:
     with store.begin() as conn:
         con = duck(conn)
         rows = compute_factors(con, account, start, end)
-        new = [_with_estimate(account, r) for r in rows]
+        model = model_for(con, account)  # the account's calibration, else the prior
+        new = [_with_estimate(account, r, model) for r in rows]
         old = {
             (r[1], r[2]): r
             for r in con.execute(
@@ -56,7 +58,7 @@ def _round(x: Any, nd: int = 4) -> Any:
     return round(float(x), nd) if x is not None else None
 
 
-def _with_estimate(account: str, r: dict[str, Any]) -> tuple[Any, ...]:
+def _with_estimate(account: str, r: dict[str, Any], model: Model) -> tuple[Any, ...]:
     mp = r["marketplace"]
     values = {
         "excess": r["excess_pct"], "sell_through": r["sell_through"],
@@ -64,7 +66,8 @@ def _with_estimate(account: str, r: dict[str, Any]) -> tuple[Any, ...]:
     }
     approx = {f for f, flag in (("sell_through", r["sell_through_approx"]),
                                 ("in_stock", r["in_stock_approx"])) if flag}
-    est = estimate(values, factors=factors_for(mp), approximate=approx)
+    est = estimate(values, factors=factors_for(mp), approximate=approx,
+                   weights=model.weights, model_error=model.model_error)
     status, notes = est.status, est.notes
     if r["from_ledger"]:
         notes = "; ".join(n for n in ("rebuilt from the inventory ledger", notes) if n)
@@ -77,7 +80,7 @@ def _with_estimate(account: str, r: dict[str, Any]) -> tuple[Any, ...]:
         _round(r["avg_units_on_hand"]), _round(r["sell_through"]),
         bool(r["sell_through_approx"]), _round(r["stranded_units"]), _round(r["stranded_pct"]),
         _round(r["in_stock_rate"]), r["in_stock_days"], bool(r["in_stock_approx"]),
-        est.score, est.low, est.high, status, notes or None, MODEL,
+        est.score, est.low, est.high, status, notes or None, model.name,
     )
 
 

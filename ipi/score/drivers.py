@@ -3,8 +3,8 @@
 Candidates come from three places: the largest excess quantities (with Amazon's
 recommended action), the largest stranded quantities (with the reason), and
 best sellers that are out of stock. Each gets the points the estimate would gain
-if that one SKU were fixed, through the same score model, and the list is
-ranked by that gain.
+if that one SKU were fixed (``whatif``: remove the excess, fix the listing,
+restock), through the account's score model, and the list is ranked by that gain.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from typing import Any
 
 import duckdb
 
-from ipi.score.model import estimate, factors_for
+from ipi.score.official import model_for
+from ipi.score.whatif import Action, Kind, Plan, recovery_plan, sku_facts, what_if
 
 _CANDIDATES = 10  # per factor, before ranking
+_PLAN_CANDIDATES = 40  # per factor, for a recovery plan: it may need many small fixes
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,12 @@ class Driver:
     action: str
     gain: float | None = None  # estimate points won by fixing it
 
+    def fix(self) -> Action:
+        """The what-if action that fixes it: remove the excess, fix the listing, restock."""
+        kind: Kind = ("remove" if self.factor == "excess" else
+                      "fix-stranded" if self.factor == "stranded" else "restock")
+        return Action(kind, self.sku, self.units if kind == "remove" else 0.0)
+
     def line(self) -> str:
         label = f"{self.sku}" + (f" ({self.asin})" if self.asin else "")
         gain = f" [~+{self.gain:.0f} pts]" if self.gain and self.gain >= 0.5 else ""
@@ -39,8 +47,8 @@ class Driver:
 
 
 def _candidates(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
-                day: date) -> list[Driver]:
-    p = {"a": account, "m": marketplace, "d": day, "n": _CANDIDATES}
+                day: date, n: int = _CANDIDATES) -> list[Driver]:
+    p = {"a": account, "m": marketplace, "d": day, "n": n}
     out: list[Driver] = []
     for sku, asin, name, units, action in con.execute(
         """SELECT sku, asin, product_name, estimated_excess_quantity, recommended_action
@@ -79,35 +87,23 @@ def _candidates(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
     return out
 
 
-def _gain(d: Driver, row: Mapping[str, Any], base: float) -> float | None:
-    """Points the estimate would gain if this SKU alone were fixed (other factors held)."""
-    oh = row.get("units_on_hand") or 0.0
-    values = {"excess": row.get("excess_pct"), "sell_through": row.get("sell_through"),
-              "stranded": row.get("stranded_pct"), "in_stock": row.get("in_stock_rate")}
-    if d.factor == "excess" and oh > d.units and row.get("excess_units") is not None:
-        left = oh - d.units  # removed or sold off
-        values["excess"] = 100.0 * max(row["excess_units"] - d.units, 0.0) / left
-        if row.get("stranded_units") is not None:
-            values["stranded"] = 100.0 * row["stranded_units"] / left
-    elif d.factor == "stranded" and oh > 0 and row.get("stranded_units") is not None:
-        values["stranded"] = 100.0 * max(row["stranded_units"] - d.units, 0.0) / oh
-    elif d.factor == "in_stock" and values["in_stock"] is not None:
-        # Back in stock for the whole 30-day window: its weight stops counting against.
-        values["in_stock"] = min(1.0, values["in_stock"] + d.units)
-    else:
-        return None
-    approx = {f for f, flag in (("sell_through", row.get("sell_through_approx")),
-                                ("in_stock", row.get("in_stock_approx"))) if flag}
-    after = estimate(values, factors=factors_for(row["marketplace"]), approximate=approx)
-    return None if after.score is None else after.score - base
-
-
 def top_drivers(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, day: date,
                 n: int = 5, row: Mapping[str, Any] | None = None) -> list[Driver]:
     """The ``n`` SKUs whose fix would lift the day's estimate most (``row``: its daily_score)."""
     found = _candidates(con, account, marketplace, day)
     if row is None or row.get("score") is None:
         return found[:n]
-    ranked = [replace(d, gain=_gain(d, row, row["score"])) for d in found]
+    facts = sku_facts(con, account, marketplace, day, [d.sku for d in found])
+    model = model_for(con, account)
+    ranked = [replace(d, gain=what_if(con, account, row, [d.fix()], facts, model).gain)
+              for d in found]
     ranked.sort(key=lambda d: (-(d.gain or 0.0), d.factor, d.sku))
     return ranked[:n]
+
+
+def recovery(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str, Any],
+             target: float) -> Plan:
+    """The recovery plan of the day ``row`` (its daily_score) to ``target``, from the
+    same candidates as the drivers."""
+    found = _candidates(con, account, row["marketplace"], row["date"], _PLAN_CANDIDATES)
+    return recovery_plan(con, account, row, target, [d.fix() for d in found])

@@ -191,4 +191,22 @@ MIGRATIONS: list[tuple[str, str]] = [
             "SELECT DISTINCT account, marketplace, snapshot_date AS d FROM report_partition "
             f"WHERE report_type IN {asin_day.SOURCES}")),
     ),
+    (
+        "0008_official_score_and_calibration",
+        """
+        CREATE TABLE official_score (       -- the IPI Seller Central showed, as recorded
+            account VARCHAR NOT NULL, marketplace VARCHAR NOT NULL, date DATE NOT NULL,
+            score DOUBLE NOT NULL, recorded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (account, marketplace, date)
+        );
+        CREATE TABLE calibration (          -- the account's score model: ipi/score/calibrate.py
+            account VARCHAR PRIMARY KEY, points INTEGER NOT NULL,
+            w_excess DOUBLE NOT NULL, w_sell_through DOUBLE NOT NULL,   -- the weights used
+            w_stranded DOUBLE NOT NULL, w_in_stock DOUBLE NOT NULL,
+            fitted VARCHAR,                   -- JSON: the fit, also when it is not used
+            mae DOUBLE, prior_mae DOUBLE NOT NULL, model_error DOUBLE NOT NULL,
+            used BOOLEAN NOT NULL, fitted_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -186,7 +187,18 @@ def test_ipi_serve_restarts_a_dead_server_and_a_killed_ipi_takes_it_along(
         api = f"http://127.0.0.1:{port}/api"
         [deployment] = [d for d in _post(f"{api}/deployments/filter", {})
                         if d["name"].startswith("daily-")]
-        run = _post(f"{api}/deployments/{deployment['id']}/create_flow_run", {})
+        created: list[Any] = []
+
+        def create() -> bool:  # a server just back answers 503 until its services run
+            try:
+                created.append(_post(f"{api}/deployments/{deployment['id']}/create_flow_run",
+                                     {}))
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 503, exc
+            return bool(created)
+
+        _wait(create, 60, "the restarted server took no flow run", out)
+        run = created[0]
         _wait(lambda: _get(f"{api}/flow_runs/{run['id']}")["state_type"] == "COMPLETED",
               90, "the runner did not run the flow after the restart", out)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -78,6 +79,10 @@ def test_given_story_when_flow_runs_daily_then_one_alert_fires_and_one_resolves(
     assert min(scores) < 450 < scores[-1]
     firing = next(m for m in webhook_server.received if m["message"].startswith("[FIRING]"))
     assert "Fix first" in firing["message"]
+    # The fewest actions back to the recovery threshold, each with the estimate after it.
+    plan = firing["message"].split("Recovery plan to 470, fewest units moved first:\n")[1]
+    assert re.match(r"  1\. (fix the stranded listing of|remove [\d,]+ units of|restock) "
+                    r"DEMO-\d+ -> \d+\n", plan)
 
 
 def test_given_a_bad_file_then_it_is_set_aside_the_rest_loads_and_the_flow_fails(
@@ -203,6 +208,9 @@ def test_a_run_on_another_worker_holds_the_accounts_prefect_slot_so_this_one_sto
     assert not (drop / PROCESSED).exists() and webhook_server.received == []
     with concurrency(limit_name(acme), occupy=1, timeout_seconds=5, strict=True):
         pass  # the slot was given back
+    # Prefect releases a lease in the background and a retry waits for the server's
+    # Retry-After: the next run gets the default wait, not 1 s.
+    config.write_text(config.read_text().replace("run_lock_wait = 1\n", ""))
     summary = daily(config=str(config), day=demo_sim.day(70))
     assert summary["acme"]["loaded"] == 3  # type: ignore[index]
 

@@ -1,0 +1,161 @@
+"""Official scores, as the seller reads them in Seller Central, and the account's score
+model calibrated from them (the fit itself is ``calibrate.py``, pure).
+
+Recording scores refits the account's model in the same transaction, then rescores
+the account's history with it: estimates, bands and the alerts that read them all
+follow the calibrated model from then on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ipi.errors import ConfigError
+from ipi.score.calibrate import PAIR_DAYS, Calibration, Point, calibrate
+from ipi.score.model import ALL_FACTORS, DEFAULT_MODEL_ERROR, DEFAULT_WEIGHTS, MODEL, factors_for
+from ipi.settings import Account
+from ipi.store import Store, duck, utcnow
+
+
+@dataclass(frozen=True)
+class Official:
+    marketplace: str
+    date: date
+    score: float
+
+
+@dataclass(frozen=True)
+class Model:
+    """What the account's estimates use: weights, the band's model error, and a name
+    stored with each estimate."""
+
+    weights: Mapping[str, float]
+    model_error: float
+    name: str
+
+
+PRIOR = Model(DEFAULT_WEIGHTS, DEFAULT_MODEL_ERROR, MODEL)
+
+
+def check(account: Account, rows: Sequence[Official], where: Sequence[str]) -> None:
+    """Every score within 0-1000 and for one of the account's marketplaces, else a
+    ConfigError naming the row (``where``: how to name each) and the fix."""
+    for row, at in zip(rows, where, strict=True):
+        if not 0 <= row.score <= 1000:
+            raise ConfigError(f"{at}: score {row.score:g} is not an IPI: use 0 to 1000")
+        if row.marketplace not in account.marketplaces:
+            raise ConfigError(f"{at}: marketplace {row.marketplace!r} is not one of account "
+                              f"{account.name}'s ({', '.join(account.marketplaces)})")
+
+
+def read_csv(path: Path, account: Account) -> list[Official]:
+    """Rows of a CSV with columns date, score and, optionally, marketplace (default: the
+    account's first). Any bad row rejects the file, naming its line."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            heads = {h.strip().lower() for h in reader.fieldnames or ()}
+            if not {"date", "score"} <= heads:
+                raise ConfigError(f"{path}: the first line must name the columns date and "
+                                  "score (and optionally marketplace), e.g. date,score")
+            rows, where = [], []
+            for line, raw in enumerate(reader, start=2):
+                r = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+                try:
+                    day = date.fromisoformat(r["date"])
+                    score = float(r["score"])
+                except ValueError:
+                    raise ConfigError(f"{path} line {line}: date {r['date']!r} and score "
+                                      f"{r['score']!r} must be YYYY-MM-DD and a number"
+                                      ) from None
+                mp = (r.get("marketplace") or account.marketplaces[0]).upper()
+                rows.append(Official(mp, day, score))
+                where.append(f"{path} line {line}")
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a UTF-8 text file: save it as CSV") from None
+    if not rows:
+        raise ConfigError(f"{path} has no rows under its header")
+    check(account, rows, where)
+    return rows
+
+
+def record(store: Store, account: Account, rows: Sequence[Official]) -> Calibration:
+    """Store the official scores (a date already recorded is replaced), refit the account's
+    model, then rescore its history with it."""
+    from ipi.score import score_range
+
+    with store.begin() as conn:
+        con = duck(conn)
+        con.executemany(
+            "INSERT OR REPLACE INTO official_score VALUES (?, ?, ?, ?, ?)",
+            [(account.name, r.marketplace, r.date, r.score, utcnow()) for r in rows])
+        cal = calibrate(points(con, account.name))
+        con.execute("INSERT OR REPLACE INTO calibration VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?)", [account.name, cal.points,
+                              *(cal.weights[f] for f in ALL_FACTORS),
+                              json.dumps(cal.fitted) if cal.fitted else None, cal.mae,
+                              cal.prior_mae, cal.model_error, cal.used, utcnow()])
+        first, last = con.execute("SELECT min(date), max(date) FROM daily_score "
+                                  "WHERE account = ?", [account.name]).fetchone() or (None, None)
+    if first is not None:
+        score_range(store, account.name, first, last)
+    return cal
+
+
+# Each official score with ipi's latest estimate on or before its day (PAIR_DAYS is
+# applied after: an ASOF join takes the nearest row, however far).
+_PAIRED = """
+        SELECT o.marketplace, o.date, o.score AS official, d.date AS day, d.score AS estimate,
+               d.excess_pct, d.sell_through, d.stranded_pct, d.in_stock_rate
+        FROM official_score o
+        ASOF LEFT JOIN (SELECT * FROM daily_score WHERE score IS NOT NULL) d
+          ON d.account = o.account AND d.marketplace = o.marketplace AND o.date >= d.date
+        WHERE o.account = $a
+        ORDER BY o.date, o.marketplace"""
+
+
+def points(con: duckdb.DuckDBPyConnection, account: str) -> list[Point]:
+    out = []
+    for mp, day, official, paired, _, ex, st, sd, ins in con.execute(
+            _PAIRED, {"a": account}).fetchall():
+        if paired is None or (day - paired).days > PAIR_DAYS:
+            continue
+        values = {"excess": ex, "sell_through": st, "stranded": sd, "in_stock": ins}
+        out.append(Point(values, factors_for(mp), official))
+    return out
+
+
+def listing(store: Store, account: str) -> list[dict[str, Any]]:
+    """The official scores with the estimate each was paired with (None: no day close
+    enough), oldest first."""
+    with store.begin() as conn:
+        rows = duck(conn).execute(_PAIRED, {"a": account}).fetchall()
+    return [{"marketplace": mp, "date": day, "official": off,
+             "estimate": est if paired is not None and (day - paired).days <= PAIR_DAYS
+             else None}
+            for mp, day, off, paired, est, *_ in rows]
+
+
+def model_for(con: duckdb.DuckDBPyConnection, account: str) -> Model:
+    row = con.execute("SELECT w_excess, w_sell_through, w_stranded, w_in_stock, model_error, "
+                      "used, points FROM calibration WHERE account = ?", [account]).fetchone()
+    if row is None:
+        return PRIOR
+    *weights, model_error, used, n = row
+    name = f"calibrated-{n}" if used else f"{MODEL}, band from {n} official"
+    return Model(dict(zip(ALL_FACTORS, weights, strict=True)), model_error, name)
+
+
+def calibration(store: Store, account: str) -> dict[str, Any] | None:
+    rows = store.query("SELECT * FROM calibration WHERE account = ?", [account])
+    return rows[0] if rows else None

@@ -1,0 +1,244 @@
+"""What if: the estimate after actions on SKUs, and the smallest plan back over the line.
+
+Actions change one day's factor inputs, and the account's own model scores them:
+
+- ``remove SKU:UNITS``: a removal order or liquidation. On-hand falls by UNITS,
+  excess by as many of them as the SKU had in excess.
+- ``fix-stranded SKU``: the listing fixed; its stranded units become sellable.
+- ``restock SKU``: back in stock for the whole 30-day window; its share of the
+  weighted in-stock rate (its 60-day units over everyone's) counts as in stock.
+
+Sell-through is held: its 90-day window moves slowly, and removed units lower the
+average on-hand only on the days after. The result is the estimate of the day
+the actions would have changed, not a forecast.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+import duckdb
+
+from ipi.errors import ConfigError
+from ipi.score.model import Estimate, estimate, factors_for
+from ipi.score.official import Model, model_for
+
+Kind = Literal["remove", "fix-stranded", "restock"]
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: Kind
+    sku: str
+    units: float = 0.0  # removals only
+
+    def label(self) -> str:
+        if self.kind == "remove":
+            return f"remove {self.units:,.0f} units of {self.sku}"
+        return f"fix the stranded listing of {self.sku}" if self.kind == "fix-stranded" \
+            else f"restock {self.sku}"
+
+
+def parse_remove(spec: str) -> Action:
+    m = re.fullmatch(r"(.+):(\d+(?:\.\d+)?)", spec.strip())
+    if not m or float(m.group(2)) <= 0:
+        raise ConfigError(f"--remove {spec!r}: write SKU:UNITS, e.g. --remove ABC-123:40")
+    return Action("remove", m.group(1), float(m.group(2)))
+
+
+@dataclass(frozen=True)
+class Facts:
+    """One SKU on the day: what the actions can change."""
+
+    excess: float  # units in excess (planning report)
+    on_hand: float  # sellable units (MYI, else planning)
+    stranded: float  # stranded units
+    share: float  # its ASIN's share of the in-stock weights, if out of stock (else 0)
+
+
+def sku_facts(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, day: date,
+              skus: Sequence[str]) -> dict[str, Facts]:
+    """The facts of ``skus`` on ``day`` (SKUs the reports do not name are left out)."""
+    p = {"a": account, "m": marketplace, "d": day, "skus": list(skus)}
+    rows = con.execute("""
+        WITH plan AS (
+            SELECT sku, asin, estimated_excess_quantity AS excess, available AS on_hand
+            FROM fba_inventory_planning
+            WHERE account = $a AND marketplace = $m AND snapshot_date = $d
+              AND sku IN (SELECT unnest($skus))),
+        myi AS (
+            SELECT sku, asin, afn_fulfillable_quantity AS on_hand
+            FROM fba_myi_inventory
+            WHERE account = $a AND marketplace = $m AND snapshot_date = $d
+              AND sku IN (SELECT unnest($skus))),
+        stranded AS (
+            SELECT sku, any_value(asin) AS asin,
+                   sum(coalesce(fulfillable_qty, 0) + coalesce(unfulfillable_qty, 0)
+                       + coalesce(reserved_quantity, 0)) AS units
+            FROM stranded_inventory
+            WHERE account = $a AND marketplace = $m AND snapshot_date = $d
+              AND sku IN (SELECT unnest($skus)) GROUP BY sku),
+        sold AS (
+            SELECT asin, arg_max(units_shipped_t60, snapshot_date) AS t60
+            FROM fba_inventory_planning
+            WHERE account = $a AND marketplace = $m
+              AND snapshot_date BETWEEN $d - 29 AND $d GROUP BY asin),
+        skus AS (SELECT sku FROM plan UNION SELECT sku FROM myi UNION SELECT sku FROM stranded)
+        SELECT s.sku, coalesce(p.excess, 0), coalesce(m.on_hand, p.on_hand, 0),
+               coalesce(st.units, 0),
+               CASE WHEN m.sku IS NOT NULL AND coalesce(m.on_hand, 0) = 0
+                    THEN coalesce(so.t60, 0) / nullif((SELECT sum(t60) FROM sold
+                                                      WHERE t60 > 0), 0) END
+        FROM skus s LEFT JOIN plan p USING (sku) LEFT JOIN myi m USING (sku)
+        LEFT JOIN stranded st USING (sku)
+        LEFT JOIN sold so ON so.asin = coalesce(m.asin, p.asin, st.asin)""", p).fetchall()
+    return {sku: Facts(float(ex), float(oh), float(sd), float(sh or 0.0))
+            for sku, ex, oh, sd, sh in rows}
+
+
+def values_of(row: Mapping[str, Any]) -> dict[str, float | None]:
+    return {"excess": row.get("excess_pct"), "sell_through": row.get("sell_through"),
+            "stranded": row.get("stranded_pct"), "in_stock": row.get("in_stock_rate")}
+
+
+def apply(row: Mapping[str, Any], actions: Sequence[Action],
+          facts: Mapping[str, Facts]) -> dict[str, float | None]:
+    """The day's factor values (``row``: its daily_score) after the actions."""
+    values = values_of(row)
+    on_hand = float(row.get("units_on_hand") or 0.0)
+    excess, stranded = row.get("excess_units"), row.get("stranded_units")
+    removed = fixed = 0.0
+    excess_removed = 0.0
+    for a in actions:
+        f = facts.get(a.sku)
+        if f is None:
+            continue
+        if a.kind == "remove":
+            removed += a.units
+            excess_removed += min(a.units, f.excess)
+        elif a.kind == "fix-stranded":
+            fixed += f.stranded
+        elif a.kind == "restock" and values["in_stock"] is not None:
+            values["in_stock"] = min(1.0, float(values["in_stock"]) + f.share)
+    left = on_hand - removed
+    # Only what the actions touched is recomputed: the stored values stay as they are.
+    if left > 0 and removed and excess is not None and values["excess"] is not None:
+        values["excess"] = 100.0 * max(float(excess) - excess_removed, 0.0) / left
+    if left > 0 and (removed or fixed) and stranded is not None \
+            and values["stranded"] is not None:
+        values["stranded"] = 100.0 * max(float(stranded) - fixed, 0.0) / left
+    return values
+
+
+@dataclass(frozen=True)
+class Outcome:
+    before: Estimate
+    after: Estimate
+    values_after: Mapping[str, float | None]
+    unknown: tuple[str, ...]  # SKUs the day's reports do not name
+
+    @property
+    def gain(self) -> float | None:
+        if self.before.score is None or self.after.score is None:
+            return None
+        return self.after.score - self.before.score
+
+
+def what_if(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str, Any],
+            actions: Sequence[Action], facts: Mapping[str, Facts] | None = None,
+            model: Model | None = None) -> Outcome:
+    """The estimate of the day ``row`` (its daily_score) before and after the actions
+    (``facts`` and ``model``: already read, when asking many questions of one day)."""
+    mp, day = row["marketplace"], row["date"]
+    if facts is None:
+        facts = sku_facts(con, account, mp, day, [a.sku for a in actions])
+    model = model or model_for(con, account)
+    approx = {f for f, flag in (("sell_through", row.get("sell_through_approx")),
+                                ("in_stock", row.get("in_stock_approx"))) if flag}
+
+    def score(values: Mapping[str, float | None]) -> Estimate:
+        return estimate(values, factors=factors_for(mp), approximate=approx,
+                        weights=model.weights, model_error=model.model_error)
+
+    after = apply(row, actions, facts)
+    return Outcome(score(values_of(row)), score(after), after,
+                   tuple(sorted({a.sku for a in actions} - set(facts))))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Actions, cheapest first, each with the estimate once it and those before are done."""
+
+    start: float | None
+    target: float
+    steps: tuple[tuple[Action, float], ...]
+
+    @property
+    def reached(self) -> bool:
+        return bool(self.steps) and self.steps[-1][1] >= self.target
+
+    def lines(self) -> list[str]:
+        out = [f"{i}. {a.label()} -> {score:.0f}" for i, (a, score) in
+               enumerate(self.steps, start=1)]
+        if not self.reached:
+            out.append(f"(the candidates above reach {self.steps[-1][1]:.0f}, not "
+                       f"{self.target:.0f}: the rest is sell-through over the coming weeks)"
+                       if self.steps else "(no SKU-level action found in the reports)")
+        return out
+
+
+def recovery_plan(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str, Any],
+                  target: float, candidates: Sequence[Action]) -> Plan:
+    """The fewest units moved that bring the day's estimate to ``target``: greedy by
+    points per unit moved (fixing a listing or restocking moves none, so they come
+    first), then steps the target does not need are dropped and the last removal is cut
+    to the units needed."""
+    facts = sku_facts(con, account, row["marketplace"], row["date"],
+                      [a.sku for a in candidates])
+    model = model_for(con, account)
+
+    def score(actions: Sequence[Action]) -> float:
+        s = what_if(con, account, row, actions, facts, model).after.score
+        return -1.0 if s is None else s
+
+    start = score([])
+    chosen: list[Action] = []
+    current = start
+    left = [a for a in candidates if a.sku in facts]
+    while current < target and left:
+        gains = [(g, a) for a in left if (g := score([*chosen, a]) - current) > 0.05]
+        if not gains:
+            break
+        gain, best = max(gains, key=lambda g: g[0] / (1.0 + g[1].units))
+        chosen.append(best)
+        left.remove(best)
+        current += gain
+    if current >= target:
+        for a in list(reversed(chosen)):  # drop what the target does not need
+            if len(chosen) > 1 and score([x for x in chosen if x is not a]) >= target:
+                chosen.remove(a)
+        chosen = _trim_last_removal(chosen, score, target)
+    steps, done = [], []
+    for a in chosen:
+        done.append(a)
+        steps.append((a, round(score(done), 1)))
+    return Plan(None if start < 0 else start, target, tuple(steps))
+
+
+def _trim_last_removal(chosen: list[Action], score: Any, target: float) -> list[Action]:
+    """The last removal cut to the fewest whole units that still reach the target."""
+    if not chosen or chosen[-1].kind != "remove":
+        return chosen
+    last = chosen[-1]
+    lo, hi = 0, int(last.units)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if mid and score([*chosen[:-1], Action("remove", last.sku, mid)]) >= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return [*chosen[:-1], Action("remove", last.sku, max(hi, 1))]

@@ -1,0 +1,93 @@
+"""What if: actions on SKUs change the day's factors as the reports say they would, and the
+recovery plan is the fewest steps back over the threshold plus its margin."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ipi import pipeline
+from ipi.cli import main
+from ipi.demo import Simulation
+from ipi.score.drivers import recovery
+from ipi.score.whatif import Action, what_if
+from ipi.settings import Settings
+from ipi.store import duck
+
+LOW_DAY = 79  # the demo seller's estimate is far under 450 here: stranded and excess
+
+
+def _row(settings: Settings, day: date) -> dict[str, Any]:
+    return pipeline.open_store(settings).query(
+        "SELECT * FROM daily_score WHERE account = 'acme' AND date = ?", [day])[0]
+
+
+def _one(settings: Settings, sql: str, day: date) -> Any:
+    return pipeline.open_store(settings).query(sql, [day])[0]
+
+
+def test_removing_excess_and_fixing_a_listing_change_the_factors_as_the_reports_say(
+        scored_demo: tuple[Settings, Path], demo_sim: Simulation) -> None:
+    settings, _ = scored_demo
+    day = demo_sim.day(LOW_DAY)
+    row = _row(settings, day)
+    top = _one(settings, "SELECT sku, estimated_excess_quantity AS x FROM fba_inventory_planning "
+               "WHERE snapshot_date = ? ORDER BY x DESC LIMIT 1", day)
+    stuck = _one(settings, "SELECT sku, sum(coalesce(fulfillable_qty, 0) + "
+                 "coalesce(unfulfillable_qty, 0) + coalesce(reserved_quantity, 0)) AS n "
+                 "FROM stranded_inventory WHERE snapshot_date = ? GROUP BY sku "
+                 "ORDER BY n DESC LIMIT 1", day)
+    removed = 100.0
+    with pipeline.open_store(settings).begin() as conn:
+        out = what_if(duck(conn), "acme", row, [Action("remove", top["sku"], removed),
+                                                Action("fix-stranded", stuck["sku"]),
+                                                Action("restock", "NOT-A-SKU")])
+    left = row["units_on_hand"] - removed
+    assert out.values_after["excess"] == pytest.approx(
+        100 * (row["excess_units"] - removed) / left)
+    assert out.values_after["stranded"] == pytest.approx(
+        100 * (row["stranded_units"] - stuck["n"]) / left)
+    assert out.values_after["sell_through"] == row["sell_through"]  # held
+    assert out.unknown == ("NOT-A-SKU",)
+    assert out.before.score == row["score"] and out.gain is not None and out.gain > 0
+
+
+def test_the_recovery_plan_reaches_the_target_with_no_step_to_spare(
+        scored_demo: tuple[Settings, Path], demo_sim: Simulation) -> None:
+    settings, _ = scored_demo
+    row = _row(settings, demo_sim.day(LOW_DAY))
+    target = settings.policy.recovery
+    assert row["score"] < 450 < target
+    with pipeline.open_store(settings).begin() as conn:
+        con = duck(conn)
+        plan = recovery(con, "acme", row, target)
+        actions = [a for a, _ in plan.steps]
+        scores = [s for _, s in plan.steps]
+        assert plan.reached and scores[-1] >= target and scores == sorted(scores)
+        for i in range(len(actions)):  # drop any one step: the target is missed
+            rest = actions[:i] + actions[i + 1:]
+            after = what_if(con, "acme", row, rest).after.score
+            assert after is not None and after < target, actions[i]
+        assert what_if(con, "acme", row, actions).after.score == scores[-1]
+
+
+def test_whatif_command_prints_before_after_and_the_plan(
+        scored_demo: tuple[Settings, Path], demo_sim: Simulation,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    settings, config = scored_demo
+    day = demo_sim.day(LOW_DAY)
+    sku = _one(settings, "SELECT sku FROM stranded_inventory WHERE snapshot_date = ? "
+               "ORDER BY sku LIMIT 1", day)["sku"]
+    assert main(["whatif", "--config", str(config), "--date", str(day),
+                 "--fix-stranded", sku, "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert f"acme US on {day}: estimate {_row(settings, day)['score']:.0f}" in out
+    assert f"fix the stranded listing of {sku}" in out and "points; stranded " in out
+    assert "recovery plan to 470 (the threshold plus its margin)" in out
+    assert main(["whatif", "--config", str(config), "--remove", "ABC"]) == 2
+    assert "--remove 'ABC': write SKU:UNITS" in capsys.readouterr().err
+    assert main(["whatif", "--config", str(config)]) == 2
+    assert "or ask for --plan" in capsys.readouterr().err
