@@ -8,6 +8,7 @@ naming them, so a scheduler or the ``ipi run`` exit code shows it.
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -149,7 +150,9 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, object
     account's day, and what each account loaded and which alerts went out."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+    from ipi import report
     from ipi.score import scores
+    from ipi.score.official import calibration
 
     store = pipeline.open_store(settings)
     table = [{k: r[k] for k in ARTIFACT_COLUMNS}
@@ -169,6 +172,16 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, object
                      f"{sum(d == 'sent' for d in s['alerts'])} |")
     create_markdown_artifact(markdown="\n".join(lines), key="ipi-daily-summary",
                              description=f"IPI daily run on {day}")
+    for name, d in days.items():  # each account's report: the page on disk, its words here
+        account = settings.account(name)
+        secs = report.sections(store, settings, account, d)
+        cal = calibration(store, name)
+        path = report.write_html(report.render(account, settings, secs, cal),
+                                 settings.data_dir / "reports", account)
+        create_markdown_artifact(
+            markdown=report.markdown(account, settings, secs, cal) + f"\n\nThe page: `{path}`",
+            key="ipi-report-" + re.sub(r"[^a-z0-9-]+", "-", name.lower()),
+            description=f"IPI report of {name} on {d}")
 
 
 ARTIFACT_COLUMNS = ("account", "marketplace", "score", "score_low", "score_high", "status",

@@ -286,6 +286,19 @@ def _factor_changes(row: dict[str, Any], after: Any) -> str:
     return ", ".join(parts) or "no factor changed"
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from ipi import pipeline, report
+
+    settings = _settings(args)
+    accounts = [settings.account(args.account)] if args.account else settings.accounts
+    if not accounts:
+        settings.account(None)  # raises, naming the configuration
+    store = pipeline.open_store(settings)
+    for account in accounts:
+        print(report.write(store, settings, account, args.out, args.date))
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from ipi.errors import ConfigError
     from ipi.sources.sp_api import SpApiSource, resolve_credentials
@@ -567,6 +580,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--plan", action="store_true",
                     help="also print the fewest actions back over the threshold plus margin")
     sp.set_defaults(func=cmd_whatif)
+
+    sp = sub.add_parser("report", help="write a self-contained HTML page per account: "
+                        "score history, factors, what to fix, the recovery plan")
+    common(sp)
+    sp.add_argument("--account", help="only this account (default: each)")
+    sp.add_argument("--out", type=Path, default=Path("."), help="folder (default: here)")
+    sp.add_argument("--date", type=_day, help="as of this day (default: the latest)")
+    sp.set_defaults(func=cmd_report)
 
     sp = sub.add_parser("official", help="record the official IPI from Seller Central; "
                         "calibrates the score model")

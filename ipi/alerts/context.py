@@ -4,6 +4,8 @@ one marketplace and day; the rules themselves are pure (``rules.py``)."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -33,20 +35,44 @@ def state(con: duckdb.DuckDBPyConnection, account: str, mp: str, rule: str) -> S
     return State(row[0], row[1], row[2] or 0, row[3], row[4]) if row else State()
 
 
-def _projection(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
-                policy: Policy) -> tuple[float, float, date] | None:
-    """(projected estimate at the next check, slope per day, check date) from the trend of
-    the last ``projection_days`` days, when there are at least 7 of them."""
+@dataclass(frozen=True)
+class Projection:
+    """The estimate at the next check if the recent trend holds, with a 90 % range."""
+
+    value: float
+    low: float
+    high: float
+    slope: float  # points a day
+    check: date
+
+
+def projection(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
+               policy: Policy) -> Projection | None:
+    """From the trend of the last ``projection_days`` days (at least 7 of them): the
+    latest estimate moved on by the fitted slope. The range is the regression's 90 %
+    prediction interval at the check date: wide when the days scatter or the check is
+    far."""
     check = next_checkpoint(policy, day)
     row = con.execute(
-        "SELECT regr_slope(score, date_diff('day', DATE '2000-01-01', date)), count(*), "
-        "arg_max(score, date) FROM daily_score WHERE account = ? AND marketplace = ? "
-        "AND date BETWEEN ? AND ? AND score IS NOT NULL AND status <> 'unreliable'",
+        "SELECT regr_slope(score, x), regr_count(score, x), arg_max(score, date), "
+        "regr_sxx(score, x), regr_syy(score, x), regr_sxy(score, x), regr_avgx(score, x), "
+        "max(x) FROM (SELECT *, date_diff('day', DATE '2000-01-01', date) AS x "
+        "FROM daily_score WHERE account = ? AND marketplace = ? AND date BETWEEN ? AND ? "
+        "AND score IS NOT NULL AND status <> 'unreliable')",
         [account, mp, day - timedelta(days=policy.projection_days - 1), day]).fetchone()
     if check is None or row is None or row[0] is None or row[1] < 7:
         return None
-    slope, score = float(row[0]), float(row[2])
-    return score + slope * (check - day).days, slope, check
+    slope, n, score, sxx, syy, sxy, avgx, last = (float(v) for v in row)
+    ahead = (check - day).days
+    resid = max(syy - sxy * sxy / sxx, 0.0) / (n - 2) if sxx > 0 else 0.0
+    spread = 1.645 * math.sqrt(resid * (1 + 1 / n + (last + ahead - avgx) ** 2 / sxx)) \
+        if sxx > 0 else 0.0
+    value = score + slope * ahead
+
+    def clamp(v: float) -> float:  # the IPI runs 0-1000, however steep the trend
+        return min(max(v, 0.0), 1000.0)
+
+    return Projection(clamp(value), clamp(value - spread), clamp(value + spread), slope, check)
 
 
 def _previous(con: duckdb.DuckDBPyConnection, account: str, mp: str, report_type: str,
@@ -115,12 +141,14 @@ def steps(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
               if window else "")
     out.append((CHECK_WINDOW, prev, check_window(prev, row, policy, day, window), detail))
 
-    proj = _projection(con, account, mp, day, policy)
+    proj = projection(con, account, mp, day, policy)
     prev = state(con, account, mp, PROJECTED_CROSSING)
-    detail = (f"at {proj[1]:+.1f} points a day over {policy.projection_days} days it reaches "
-              f"{proj[0]:.0f} by the check on {proj[2]}" if proj else "")
+    detail = (f"at {proj.slope:+.1f} points a day over {policy.projection_days} days it "
+              f"reaches {proj.value:.0f} (90 % range {proj.low:.0f}-{proj.high:.0f}) by the "
+              f"check on {proj.check}" if proj else "")
     out.append((PROJECTED_CROSSING, prev,
-                projected_crossing(prev, row, policy, day, proj[0] if proj else None), detail))
+                projected_crossing(prev, row, policy, day, proj.value if proj else None),
+                detail))
 
     new = _newly_stranded(con, account, mp, day)
     prev = state(con, account, mp, STRANDED_JUMP)

@@ -16,8 +16,8 @@ the actions would have changed, not a forecast.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -105,32 +105,46 @@ def values_of(row: Mapping[str, Any]) -> dict[str, float | None]:
             "stranded": row.get("stranded_pct"), "in_stock": row.get("in_stock_rate")}
 
 
-def apply(row: Mapping[str, Any], actions: Sequence[Action],
-          facts: Mapping[str, Facts]) -> dict[str, float | None]:
-    """The day's factor values (``row``: its daily_score) after the actions."""
-    values = values_of(row)
-    on_hand = float(row.get("units_on_hand") or 0.0)
-    excess, stranded = row.get("excess_units"), row.get("stranded_units")
-    removed = fixed = 0.0
-    excess_removed = 0.0
-    for a in actions:
-        f = facts.get(a.sku)
+@dataclass(frozen=True)
+class Totals:
+    """What a set of actions adds up to; a plan adds one action at a time."""
+
+    removed: float = 0.0  # units out of on-hand
+    excess_removed: float = 0.0  # of those, units that were excess
+    fixed: float = 0.0  # stranded units made sellable
+    share: float = 0.0  # in-stock weight back in stock
+
+    def plus(self, a: Action, f: Facts | None) -> Totals:
         if f is None:
-            continue
+            return self
         if a.kind == "remove":
-            removed += a.units
-            excess_removed += min(a.units, f.excess)
-        elif a.kind == "fix-stranded":
-            fixed += f.stranded
-        elif a.kind == "restock" and values["in_stock"] is not None:
-            values["in_stock"] = min(1.0, float(values["in_stock"]) + f.share)
-    left = on_hand - removed
+            return replace(self, removed=self.removed + a.units,
+                           excess_removed=self.excess_removed + min(a.units, f.excess))
+        if a.kind == "fix-stranded":
+            return replace(self, fixed=self.fixed + f.stranded)
+        return replace(self, share=self.share + f.share)
+
+
+def totals(actions: Sequence[Action], facts: Mapping[str, Facts]) -> Totals:
+    t = Totals()
+    for a in actions:
+        t = t.plus(a, facts.get(a.sku))
+    return t
+
+
+def apply(row: Mapping[str, Any], t: Totals) -> dict[str, float | None]:
+    """The day's factor values (``row``: its daily_score) after the actions ``t``."""
+    values = values_of(row)
+    excess, stranded = row.get("excess_units"), row.get("stranded_units")
+    left = float(row.get("units_on_hand") or 0.0) - t.removed
     # Only what the actions touched is recomputed: the stored values stay as they are.
-    if left > 0 and removed and excess is not None and values["excess"] is not None:
-        values["excess"] = 100.0 * max(float(excess) - excess_removed, 0.0) / left
-    if left > 0 and (removed or fixed) and stranded is not None \
+    if left > 0 and t.removed and excess is not None and values["excess"] is not None:
+        values["excess"] = 100.0 * max(float(excess) - t.excess_removed, 0.0) / left
+    if left > 0 and (t.removed or t.fixed) and stranded is not None \
             and values["stranded"] is not None:
-        values["stranded"] = 100.0 * max(float(stranded) - fixed, 0.0) / left
+        values["stranded"] = 100.0 * max(float(stranded) - t.fixed, 0.0) / left
+    if t.share and values["in_stock"] is not None:
+        values["in_stock"] = min(1.0, float(values["in_stock"]) + t.share)
     return values
 
 
@@ -156,17 +170,20 @@ def what_if(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str, Any]
     mp, day = row["marketplace"], row["date"]
     if facts is None:
         facts = sku_facts(con, account, mp, day, [a.sku for a in actions])
-    model = model or model_for(con, account)
-    approx = {f for f, flag in (("sell_through", row.get("sell_through_approx")),
-                                ("in_stock", row.get("in_stock_approx"))) if flag}
-
-    def score(values: Mapping[str, float | None]) -> Estimate:
-        return estimate(values, factors=factors_for(mp), approximate=approx,
-                        weights=model.weights, model_error=model.model_error)
-
-    after = apply(row, actions, facts)
+    score = scorer(row, model or model_for(con, account))
+    after = apply(row, totals(actions, facts))
     return Outcome(score(values_of(row)), score(after), after,
                    tuple(sorted({a.sku for a in actions} - set(facts))))
+
+
+def scorer(row: Mapping[str, Any], model: Model) -> Callable[[Mapping[str, float | None]],
+                                                              Estimate]:
+    """Factor values of the day ``row`` in, the account's estimate out."""
+    factors = factors_for(row["marketplace"])
+    approx = {f for f, flag in (("sell_through", row.get("sell_through_approx")),
+                                ("in_stock", row.get("in_stock_approx"))) if flag}
+    return lambda values: estimate(values, factors=factors, approximate=approx,
+                                   weights=model.weights, model_error=model.model_error)
 
 
 @dataclass(frozen=True)
@@ -199,37 +216,40 @@ def recovery_plan(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str
     to the units needed."""
     facts = sku_facts(con, account, row["marketplace"], row["date"],
                       [a.sku for a in candidates])
-    model = model_for(con, account)
+    estimate_of = scorer(row, model_for(con, account))
+
+    def at(t: Totals) -> float:
+        s = estimate_of(apply(row, t)).score
+        return -1.0 if s is None else s
 
     def score(actions: Sequence[Action]) -> float:
-        s = what_if(con, account, row, actions, facts, model).after.score
-        return -1.0 if s is None else s
+        return at(totals(actions, facts))
 
     start = score([])
     chosen: list[Action] = []
-    current = start
+    current, done = start, Totals()
     left = [a for a in candidates if a.sku in facts]
-    while current < target and left:
-        gains = [(g, a) for a in left if (g := score([*chosen, a]) - current) > 0.05]
+    while current < target and left:  # each candidate tried on top of what is chosen
+        gains = [(g, a) for a in left
+                 if (g := at(done.plus(a, facts[a.sku])) - current) > 0.05]
         if not gains:
             break
         gain, best = max(gains, key=lambda g: g[0] / (1.0 + g[1].units))
         chosen.append(best)
         left.remove(best)
+        done = done.plus(best, facts[best.sku])
         current += gain
     if current >= target:
         for a in list(reversed(chosen)):  # drop what the target does not need
             if len(chosen) > 1 and score([x for x in chosen if x is not a]) >= target:
                 chosen.remove(a)
         chosen = _trim_last_removal(chosen, score, target)
-    steps, done = [], []
-    for a in chosen:
-        done.append(a)
-        steps.append((a, round(score(done), 1)))
+    steps = [(a, round(score(chosen[:i + 1]), 1)) for i, a in enumerate(chosen)]
     return Plan(None if start < 0 else start, target, tuple(steps))
 
 
-def _trim_last_removal(chosen: list[Action], score: Any, target: float) -> list[Action]:
+def _trim_last_removal(chosen: list[Action], score: Callable[[Sequence[Action]], float],
+                       target: float) -> list[Action]:
     """The last removal cut to the fewest whole units that still reach the target."""
     if not chosen or chosen[-1].kind != "remove":
         return chosen

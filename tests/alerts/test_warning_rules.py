@@ -124,3 +124,41 @@ def test_excess_jump_warns_naming_the_skus(
         pipeline.alert(settings, account, demo_sim.day(i))
     jumps = [m["message"] for m in webhook_server.received if "excess units rose" in m["message"]]
     assert len(jumps) == 1 and "most: DEMO-" in jumps[0]
+
+
+def test_the_projection_carries_the_trends_uncertainty(
+        hook: Callable[[str], Settings]) -> None:
+    """The projected estimate at the check comes with the regression's 90 % prediction
+    interval, computed here by hand; a straight line has none."""
+    import math
+
+    import numpy as np
+
+    from ipi.alerts.context import projection
+    from ipi.store import duck
+    from tests.alerts.test_alerts import put_score
+
+    settings = hook("projection_days = 28")
+    start = Q_END - timedelta(days=60)
+    noise = [4, -6, 5, -3, 7, -5, 2, -4, 6, -2]
+    scores = [560 - 3 * k + e for k, e in enumerate(noise)]
+    for k, s in enumerate(scores):
+        put_score(settings, start + timedelta(days=k), s)
+    last = start + timedelta(days=9)
+    with pipeline.open_store(settings).begin() as conn:
+        proj = projection(duck(conn), "acme", "US", last, settings.policy)
+    assert proj is not None and proj.check == Q_END
+    x = np.arange(10.0)
+    slope, icpt = np.polyfit(x, scores, 1)
+    s2 = float(((np.array(scores) - (slope * x + icpt)) ** 2).sum()) / 8
+    x0 = 9 + (Q_END - last).days
+    half = 1.645 * math.sqrt(s2 * (1 + 1 / 10 + (x0 - 4.5) ** 2 / float(((x - 4.5) ** 2).sum())))
+    value = scores[-1] + slope * (Q_END - last).days
+    assert (proj.value, proj.low, proj.high) == pytest.approx(
+        (value, value - half, value + half), abs=0.01)
+
+    for k in range(10):  # a straight line: no spread
+        put_score(settings, start + timedelta(days=k), 560 - 3 * k)
+    with pipeline.open_store(settings).begin() as conn:
+        line = projection(duck(conn), "acme", "US", last, settings.policy)
+    assert line is not None and line.low == pytest.approx(line.high, abs=1e-6)

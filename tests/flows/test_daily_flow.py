@@ -129,6 +129,12 @@ def test_each_run_publishes_the_estimates_and_a_summary_as_artifacts(
     assert (row["score"], row["status"]) == (stored["score"], stored["status"])
     assert f"IPI daily run, {day}" in str(summary.data)
     assert "| acme | 3 | 0 |" in str(summary.data)
+    # The account's report: the page written under the data folder, its words an artifact.
+    page = settings.data_dir / "reports" / "ipi-report-acme.html"
+    assert f"<span class=big>{stored['score']:.0f}</span>" in page.read_text()
+    report = Artifact.get("ipi-report-acme")
+    assert report is not None and report.flow_run_id == run_id
+    assert f"**{stored['score']:.0f}**" in str(report.data) and str(page) in str(report.data)
 
 
 def test_what_the_library_did_reaches_the_run_log(

@@ -1,0 +1,250 @@
+"""``ipi report``: one self-contained HTML page per account, for the seller.
+
+Per marketplace, at a glance: the latest estimate with its band against the
+threshold and the next check, the score history (threshold, checks and the
+official scores recorded), the four factor trends, the SKUs to fix first with
+the points each would win, and the recovery plan. Charts are PNGs inlined as
+data URIs; the page needs no network and no other file.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from ipi.alerts.calendar import next_checkpoint, quarter_end
+from ipi.alerts.chart import factor_chart, score_chart
+from ipi.alerts.context import Projection, projection
+from ipi.score.drivers import Driver, recovery, top_drivers
+from ipi.score.official import calibration, listing
+from ipi.score.whatif import Plan
+from ipi.settings import Account, Settings
+from ipi.store import Store, duck
+
+DRIVERS = 10  # SKUs in a report's table
+
+
+@dataclass
+class Section:
+    """One marketplace of the report: what the page shows, before it is HTML."""
+
+    marketplace: str
+    latest: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    official: list[dict[str, Any]]
+    drivers: list[Driver] = field(default_factory=list)
+    plan: Plan | None = None
+    check: date | None = None
+    projection: Projection | None = None
+    charts: dict[str, bytes] = field(default_factory=dict)
+
+
+def sections(store: Store, settings: Settings, account: Account,
+             day: date | None = None) -> list[Section]:
+    """Each marketplace's section, as of ``day`` (default: its latest estimate)."""
+    policy = settings.policy_for(account)
+    recorded = listing(store, account.name)
+    out = []
+    with store.begin() as conn:
+        con = duck(conn)
+        for mp in account.marketplaces:
+            cur = con.execute(
+                "SELECT * FROM daily_score WHERE account = ? AND marketplace = ? "
+                "AND date <= coalesce(?, date) ORDER BY date", [account.name, mp, day])
+            cols = [c[0] for c in cur.description]
+            history = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+            scored = [r for r in history if r["score"] is not None]
+            latest = scored[-1] if scored else None
+            sec = Section(mp, latest, history,
+                          [o for o in recorded if o["marketplace"] == mp])
+            if latest is not None:
+                sec.check = next_checkpoint(policy, latest["date"])
+                sec.projection = projection(con, account.name, mp, latest["date"], policy)
+                sec.drivers = top_drivers(con, account.name, mp, latest["date"], DRIVERS,
+                                          latest)
+                if latest["score"] < policy.recovery:
+                    sec.plan = recovery(con, account.name, latest, policy.recovery)
+                sec.charts = _charts(account.name, mp, scored, history, sec.official,
+                                     policy.threshold, policy)
+            out.append(sec)
+    return out
+
+
+def _charts(account: str, mp: str, scored: list[dict[str, Any]],
+            history: list[dict[str, Any]], official: list[dict[str, Any]],
+            threshold: float, policy: Any) -> dict[str, bytes]:
+    first, last = scored[0]["date"], scored[-1]["date"]
+    dates = set(policy.checkpoints)
+    if policy.checkpoint_rule == "quarter-end":
+        dates |= set(_quarter_ends(first, last))
+    checks = sorted(c for c in dates if first <= c <= last + timedelta(days=45))
+    return {
+        "score": score_chart(
+            [(r["date"], r["score"], r["score_low"], r["score_high"]) for r in scored],
+            threshold, checks, f"{account} {mp}: IPI estimate and band",
+            [(o["date"], o["official"]) for o in official]),
+        "factors": factor_chart(history, f"{account} {mp}: the four factors"),
+    }
+
+
+def _quarter_ends(first: date, last: date) -> list[date]:
+    out, d = [], quarter_end(first)
+    while d <= last + timedelta(days=92):
+        out.append(d)
+        d = quarter_end(d + timedelta(days=1))
+    return out
+
+
+def render(account: Account, settings: Settings, secs: Sequence[Section],
+           cal: dict[str, Any] | None) -> str:
+    threshold = settings.policy_for(account).threshold
+    body = [f"<h1>IPI report: {escape(account.name)}</h1>",
+            f"<p class=sub>Estimates from Amazon's reports, recomputed by ipi. Threshold "
+            f"{threshold:.0f}. {_model_line(cal)}</p>"]
+    for sec in secs:
+        body.append(_section(sec, threshold))
+    return _PAGE.format(title=escape(f"IPI report: {account.name}"), body="\n".join(body))
+
+
+def _model_line(cal: dict[str, Any] | None) -> str:
+    if not cal:
+        return ("Model: default weights, band ±60 until official scores are recorded "
+                "(<code>ipi official add</code>).")
+    if cal["used"]:
+        return (f"Model: calibrated on {cal['points']} official scores, held-out error "
+                f"{cal['mae']:.1f} points, band ±{cal['model_error']:.0f}.")
+    return (f"Model: default weights ({cal['points']} official scores recorded), band "
+            f"±{cal['model_error']:.0f}.")
+
+
+def _section(sec: Section, threshold: float) -> str:
+    r = sec.latest
+    if r is None:
+        return (f"<h2>{escape(sec.marketplace)}</h2><p>No estimate yet: load reports "
+                "(<code>ipi run</code>, <code>ipi ingest</code>).</p>")
+    under = r["score"] < threshold
+    verdict = ("under the threshold" if under else "over the threshold")
+    check = (f" Amazon's next check: {sec.check} ({(sec.check - r['date']).days} days)."
+             if sec.check else "")
+    p = sec.projection
+    if p is not None:
+        check += (f" If the recent trend ({p.slope:+.1f} a day) holds: {p.value:.0f} then "
+                  f"(90 % range {p.low:.0f}&ndash;{p.high:.0f}).")
+    parts = [
+        f"<h2>{escape(sec.marketplace)}</h2>",
+        f"<div class='card {'bad' if under else 'ok'}'><span class=big>{r['score']:.0f}</span>"
+        f" <span>band {r['score_low']:.0f}&ndash;{r['score_high']:.0f}, {verdict} on "
+        f"{r['date']}{' (' + escape(r['status']) + ')' if r['status'] != 'ok' else ''}."
+        f"{check}</span></div>",
+        _img(sec.charts["score"], "IPI estimate, band, threshold, checks and official scores"),
+        _img(sec.charts["factors"], "The four factors over time"),
+        "<h3>Fix first</h3>",
+    ]
+    if sec.drivers:
+        rows = "".join(
+            f"<tr><td>{escape(d.factor.replace('_', '-'))}</td><td>{escape(d.sku)}</td>"
+            f"<td>{escape(d.name or '')}</td><td>{escape(d.detail)}</td>"
+            f"<td>{escape(d.action)}</td>"
+            f"<td class=num>{_num(d.gain, '+.1f')}</td></tr>"
+            for d in sec.drivers)
+        parts.append("<table><tr><th>factor</th><th>SKU</th><th>product</th><th>problem</th>"
+                     f"<th>action</th><th class=num>points won</th></tr>{rows}</table>")
+    else:
+        parts.append("<p>No SKU stands out in the day's reports.</p>")
+    if sec.plan is not None:
+        plan = sec.plan
+        steps = "".join(f"<li>{escape(a.label())} &rarr; {score:.0f}</li>"
+                        for a, score in plan.steps)
+        short = "" if plan.reached else f"<p>{escape(plan.lines()[-1].strip('()'))}.</p>"
+        parts.append(f"<h3>Recovery plan to {plan.target:.0f}</h3><p>The fewest units "
+                     "moved, each step with the estimate once it and those before are "
+                     f"done:</p><ol>{steps}</ol>{short}")
+    if sec.official:
+        rows = "".join(
+            f"<tr><td>{o['date']}</td><td class=num>{o['official']:.0f}</td>"
+            f"<td class=num>{_num(o['estimate'])}</td></tr>" for o in sec.official)
+        parts.append("<h3>Official scores</h3><table><tr><th>date</th>"
+                     "<th class=num>official</th><th class=num>estimate</th></tr>"
+                     f"{rows}</table>")
+    return "\n".join(parts)
+
+
+def markdown(account: Account, settings: Settings, secs: Sequence[Section],
+             cal: dict[str, Any] | None) -> str:
+    """The report's words and tables as markdown (a Prefect artifact): no charts."""
+    threshold = settings.policy_for(account).threshold
+    out = [f"# IPI report: {account.name}", "",
+           re.sub(r"</?code>", "`", _model_line(cal)), ""]
+    for sec in secs:
+        r = sec.latest
+        out.append(f"## {sec.marketplace}")
+        if r is None:
+            out += ["No estimate yet.", ""]
+            continue
+        verdict = "under" if r["score"] < threshold else "over"
+        out += [f"**{r['score']:.0f}** (band {r['score_low']:.0f}-{r['score_high']:.0f}), "
+                f"{verdict} the threshold {threshold:.0f} on {r['date']}"
+                + (f"; Amazon's next check {sec.check}." if sec.check else "."), ""]
+        if sec.drivers:
+            out += ["| factor | SKU | problem | action | points won |", "|---|---|---|---|---|"]
+            out += [f"| {d.factor.replace('_', '-')} | {d.sku} | {d.detail} | {d.action} | "
+                    f"{_num(d.gain, '+.1f')} |" for d in sec.drivers]
+            out.append("")
+        if sec.plan is not None:
+            out += [f"Recovery plan to {sec.plan.target:.0f}:", *sec.plan.lines(), ""]
+    return "\n".join(out)
+
+
+def _num(v: float | None, fmt: str = ".0f") -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode()
+    return f"<img alt='{escape(alt)}' src='data:image/png;base64,{data}'>"
+
+
+_PAGE = """<!doctype html>
+<html lang=en><head><meta charset=utf-8><title>{title}</title>
+<meta name=viewport content="width=device-width, initial-scale=1">
+<style>
+body {{ font: 15px/1.45 system-ui, sans-serif; max-width: 860px; margin: 2em auto;
+        padding: 0 1em; color: #222; }}
+h1 {{ font-size: 1.6em; margin-bottom: .2em; }} .sub {{ color: #555; margin-top: 0; }}
+h2 {{ border-bottom: 2px solid #ddd; padding-bottom: .2em; margin-top: 2em; }}
+.card {{ padding: .8em 1em; border-radius: 6px; margin: 1em 0; }}
+.card.bad {{ background: #fde0dd; border-left: 6px solid #cb181d; }}
+.card.ok {{ background: #e5f5e0; border-left: 6px solid #31a354; }}
+.big {{ font-size: 2.2em; font-weight: 700; margin-right: .3em; vertical-align: middle; }}
+img {{ max-width: 100%; display: block; margin: 1em 0; }}
+table {{ border-collapse: collapse; width: 100%; font-size: .9em; }}
+th, td {{ text-align: left; padding: .3em .5em; border-bottom: 1px solid #eee; }}
+.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+</style></head>
+<body>
+{body}
+</body></html>
+"""
+
+
+def write(store: Store, settings: Settings, account: Account, out_dir: Path,
+          day: date | None = None) -> Path:
+    """Write ``<out_dir>/ipi-report-<account>.html`` as of ``day``; return its path."""
+    html = render(account, settings, sections(store, settings, account, day),
+                  calibration(store, account.name))
+    return write_html(html, out_dir, account)
+
+
+def write_html(html: str, out_dir: Path, account: Account) -> Path:
+    path = out_dir / f"ipi-report-{account.name}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)  # a reader never sees half a page
+    return path
