@@ -261,8 +261,10 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         if actions:
             out = what_if(con, account.name, row, actions)
             for a in actions:
-                print(f"  {a.label()}" + ("  (not in that day's reports: no effect)"
-                                          if a.sku in out.unknown else ""))
+                note = ("  (not in that day's reports: no effect)" if a.sku in out.unknown
+                        else f"  (it has {out.capped[a.sku]:,.0f}: counted those)"
+                        if a.sku in out.capped else "")
+                print(f"  {a.label()}{note}")
             after, gain = out.after, out.gain or 0.0
             print(f"after: {after.score:.0f} (band {after.low:.0f}-{after.high:.0f}), "
                   f"{gain:+.1f} points; " + _factor_changes(row, out.values_after))

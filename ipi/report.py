@@ -61,8 +61,8 @@ def sections(store: Store, settings: Settings, account: Account,
             history = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
             scored = [r for r in history if r["score"] is not None]
             latest = scored[-1] if scored else None
-            sec = Section(mp, latest, history,
-                          [o for o in recorded if o["marketplace"] == mp])
+            sec = Section(mp, latest, history, [o for o in recorded if o["marketplace"] == mp
+                                                and (day is None or o["date"] <= day)])
             if latest is not None:
                 sec.check = next_checkpoint(policy, latest["date"])
                 sec.projection = projection(con, account.name, mp, latest["date"], policy)
@@ -70,9 +70,12 @@ def sections(store: Store, settings: Settings, account: Account,
                                           latest)
                 if latest["score"] < policy.recovery:
                     sec.plan = recovery(con, account.name, latest, policy.recovery)
-                sec.charts = _charts(account.name, mp, scored, history, sec.official,
-                                     policy.threshold, policy)
             out.append(sec)
+    for sec in out:  # drawn after the transaction: no one waits on the database for it
+        scored = [r for r in sec.history if r["score"] is not None]
+        if scored:
+            sec.charts = _charts(account.name, sec.marketplace, scored, sec.history,
+                                 sec.official, policy.threshold, policy)
     return out
 
 

@@ -118,8 +118,9 @@ class Totals:
         if f is None:
             return self
         if a.kind == "remove":
-            return replace(self, removed=self.removed + a.units,
-                           excess_removed=self.excess_removed + min(a.units, f.excess))
+            units = min(a.units, f.on_hand)  # no more than the SKU has
+            return replace(self, removed=self.removed + units,
+                           excess_removed=self.excess_removed + min(units, f.excess))
         if a.kind == "fix-stranded":
             return replace(self, fixed=self.fixed + f.stranded)
         return replace(self, share=self.share + f.share)
@@ -154,6 +155,7 @@ class Outcome:
     after: Estimate
     values_after: Mapping[str, float | None]
     unknown: tuple[str, ...]  # SKUs the day's reports do not name
+    capped: Mapping[str, float]  # removals of more than the SKU has: the units it has
 
     @property
     def gain(self) -> float | None:
@@ -172,8 +174,10 @@ def what_if(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str, Any]
         facts = sku_facts(con, account, mp, day, [a.sku for a in actions])
     score = scorer(row, model or model_for(con, account))
     after = apply(row, totals(actions, facts))
+    capped = {a.sku: facts[a.sku].on_hand for a in actions
+              if a.kind == "remove" and a.sku in facts and a.units > facts[a.sku].on_hand}
     return Outcome(score(values_of(row)), score(after), after,
-                   tuple(sorted({a.sku for a in actions} - set(facts))))
+                   tuple(sorted({a.sku for a in actions} - set(facts))), capped)
 
 
 def scorer(row: Mapping[str, Any], model: Model) -> Callable[[Mapping[str, float | None]],

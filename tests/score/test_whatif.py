@@ -87,6 +87,13 @@ def test_whatif_command_prints_before_after_and_the_plan(
     assert f"acme US on {day}: estimate {_row(settings, day)['score']:.0f}" in out
     assert f"fix the stranded listing of {sku}" in out and "points; stranded " in out
     assert "recovery plan to 470 (the threshold plus its margin)" in out
+    has = _one(settings, "SELECT afn_fulfillable_quantity AS n FROM fba_myi_inventory "
+               "WHERE snapshot_date = ? AND sku = 'DEMO-0002'", day)["n"]
+    assert main(["whatif", "--config", str(config), "--date", str(day),
+                 "--remove", "DEMO-0002:999999", "--remove", "NOPE:3"]) == 0
+    out = capsys.readouterr().out
+    assert f"remove 999,999 units of DEMO-0002  (it has {has:,.0f}: counted those)" in out
+    assert "remove 3 units of NOPE  (not in that day's reports: no effect)" in out
     assert main(["whatif", "--config", str(config), "--remove", "ABC"]) == 2
     assert "--remove 'ABC': write SKU:UNITS" in capsys.readouterr().err
     assert main(["whatif", "--config", str(config)]) == 2
