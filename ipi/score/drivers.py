@@ -50,14 +50,20 @@ def _candidates(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
                 day: date, n: int = _CANDIDATES) -> list[Driver]:
     p = {"a": account, "m": marketplace, "d": day, "n": n}
     out: list[Driver] = []
-    for sku, asin, name, units, action in con.execute(
-        """SELECT sku, asin, product_name, estimated_excess_quantity, recommended_action
+    for sku, asin, name, units, action, aged in con.execute(
+        """SELECT sku, asin, product_name, estimated_excess_quantity, recommended_action,
+                  -- units on hand over 180 days old (older layouts split 365+ in two)
+                  coalesce(inv_age_181_to_270_days, 0) + coalesce(inv_age_271_to_365_days, 0)
+                  + coalesce(inv_age_365_plus_days, coalesce(inv_age_366_to_455_days, 0)
+                             + coalesce(inv_age_456_plus_days, 0))
            FROM fba_inventory_planning
            WHERE account = $a AND marketplace = $m AND snapshot_date = $d
              AND estimated_excess_quantity > 0
            ORDER BY estimated_excess_quantity DESC, sku LIMIT $n""", p).fetchall():
         act = action if action and action.lower() != "no action" else "discount or remove"
-        out.append(Driver("excess", sku, asin, name, units, f"{units:,.0f} excess units", act))
+        old = f", {aged:,.0f} units on hand over 180 days old" if aged else ""
+        out.append(Driver("excess", sku, asin, name, units, f"{units:,.0f} excess units{old}",
+                          act))
     for sku, asin, name, units, reason, since in con.execute(
         """SELECT sku, any_value(asin), any_value(product_name),
                   sum(coalesce(fulfillable_qty, 0) + coalesce(unfulfillable_qty, 0)
