@@ -24,7 +24,7 @@ from ipi.alerts.context import Projection, projection
 from ipi.score.drivers import Driver, recovery, top_drivers
 from ipi.score.official import calibration, listing
 from ipi.score.whatif import Plan
-from ipi.settings import Account, Settings
+from ipi.settings import Account, Policy, Settings
 from ipi.store import Store, duck
 
 DRIVERS = 10  # SKUs in a report's table
@@ -75,13 +75,13 @@ def sections(store: Store, settings: Settings, account: Account,
         scored = [r for r in sec.history if r["score"] is not None]
         if scored:
             sec.charts = _charts(account.name, sec.marketplace, scored, sec.history,
-                                 sec.official, policy.threshold, policy)
+                                 sec.official, policy)
     return out
 
 
 def _charts(account: str, mp: str, scored: list[dict[str, Any]],
             history: list[dict[str, Any]], official: list[dict[str, Any]],
-            threshold: float, policy: Any) -> dict[str, bytes]:
+            policy: Policy) -> dict[str, bytes]:
     first, last = scored[0]["date"], scored[-1]["date"]
     dates = set(policy.checkpoints)
     if policy.checkpoint_rule == "quarter-end":
@@ -90,7 +90,7 @@ def _charts(account: str, mp: str, scored: list[dict[str, Any]],
     return {
         "score": score_chart(
             [(r["date"], r["score"], r["score_low"], r["score_high"]) for r in scored],
-            threshold, checks, f"{account} {mp}: IPI estimate and band",
+            policy.threshold, checks, f"{account} {mp}: IPI estimate and band",
             [(o["date"], o["official"]) for o in official]),
         "factors": factor_chart(history, f"{account} {mp}: the four factors"),
     }

@@ -68,6 +68,10 @@ class Calibration:
 
     def summary(self) -> str:
         w = ", ".join(f"{f.replace('_', '-')} {self.weights[f]:.2f}" for f in ALL_FACTORS)
+        if self.points == 0:
+            return (f"no official score pairs with an estimate yet (one on its day or up to "
+                    f"{PAIR_DAYS} days before): load that day's reports; band "
+                    f"±{self.model_error:.0f}")
         if self.fitted is None:
             return (f"{self.points} official score(s) paired; weights are fitted from "
                     f"{MIN_POINTS} on. Default weights ({w}) miss them by "

@@ -92,7 +92,7 @@ def read_csv(path: Path, account: Account) -> list[Official]:
 def record(store: Store, account: Account, rows: Sequence[Official]) -> Calibration:
     """Store the official scores (a date already recorded is replaced), refit the account's
     model, then rescore its history with it."""
-    from ipi.score import score_range
+    from ipi.score import score_range  # here: ipi.score imports this module
 
     with store.begin() as conn:
         con = duck(conn)

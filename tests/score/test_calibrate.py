@@ -168,3 +168,9 @@ def test_one_official_score_is_kept_beside_the_estimate_without_refitting(
     assert f"{day}  US        512  {estimate_row['score']:>8.0f}" in listed
     assert "model: default weights" in listed
 
+
+
+def test_scores_with_no_estimate_to_pair_say_what_is_missing() -> None:
+    cal = calibrate([])
+    assert cal.points == 0 and dict(cal.weights) == DEFAULT_WEIGHTS
+    assert cal.summary().startswith("no official score pairs with an estimate yet")
