@@ -28,6 +28,8 @@ from ipi.settings import Account, Policy, Settings
 from ipi.store import Store, duck
 
 DRIVERS = 10  # SKUs in a report's table
+_ALT = {"score": "IPI estimate, band, threshold, checks and official scores",
+        "factors": "The four factors over time"}
 
 
 @dataclass
@@ -145,8 +147,8 @@ def _section(sec: Section, threshold: float) -> str:
         f" <span>band {r['score_low']:.0f}&ndash;{r['score_high']:.0f}, {verdict} on "
         f"{r['date']}{' (' + escape(r['status']) + ')' if r['status'] != 'ok' else ''}."
         f"{check}</span></div>",
-        _img(sec.charts["score"], "IPI estimate, band, threshold, checks and official scores"),
-        _img(sec.charts["factors"], "The four factors over time"),
+        _img(sec.charts["score"], _ALT["score"]),
+        _img(sec.charts["factors"], _ALT["factors"]),
         "<h3>Fix first</h3>",
     ]
     if sec.drivers:
@@ -180,7 +182,8 @@ def _section(sec: Section, threshold: float) -> str:
 
 def markdown(account: Account, settings: Settings, secs: Sequence[Section],
              cal: dict[str, Any] | None) -> str:
-    """The report's words and tables as markdown (a Prefect artifact): no charts."""
+    """The report as markdown, for a Prefect artifact: the same words and tables, and
+    the charts as data-URI images, which the Prefect UI draws without fetching anything."""
     threshold = settings.policy_for(account).threshold
     out = [f"# IPI report: {account.name}", "",
            re.sub(r"</?code>", "`", _model_line(cal)), ""]
@@ -194,6 +197,8 @@ def markdown(account: Account, settings: Settings, secs: Sequence[Section],
         out += [f"**{r['score']:.0f}** (band {r['score_low']:.0f}-{r['score_high']:.0f}), "
                 f"{verdict} the threshold {threshold:.0f} on {r['date']}"
                 + (f"; Amazon's next check {sec.check}." if sec.check else "."), ""]
+        out += [f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})\n"
+                for key, alt in _ALT.items() if (png := sec.charts.get(key))]
         if sec.drivers:
             out += ["| factor | SKU | problem | action | points won |", "|---|---|---|---|---|"]
             out += [f"| {d.factor.replace('_', '-')} | {d.sku} | {d.detail} | {d.action} | "
