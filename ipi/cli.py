@@ -268,6 +268,10 @@ def cmd_whatif(args: argparse.Namespace) -> int:
             after, gain = out.after, out.gain or 0.0
             print(f"after: {after.score:.0f} (band {after.low:.0f}-{after.high:.0f}), "
                   f"{gain:+.1f} points; " + _factor_changes(row, out.values_after))
+            later = out.later.score
+            if later is not None and after.score is not None and abs(later - after.score) >= 0.5:
+                print(f"in 90 days, once Amazon's sell-through window has passed over the "
+                      f"removals: {later:.0f} ({out.gain_later or 0.0:+.1f} points)")
         if args.plan:
             target = settings.policy_for(account).recovery
             plan = recovery(con, account.name, row, target)
@@ -279,8 +283,8 @@ def cmd_whatif(args: argparse.Namespace) -> int:
 
 def _factor_changes(row: dict[str, Any], after: Any) -> str:
     parts = []
-    for factor, column in (("excess", "excess_pct"), ("stranded", "stranded_pct"),
-                           ("in_stock", "in_stock_rate")):
+    for factor, column in (("excess", "excess_pct"), ("sell_through", "sell_through"),
+                           ("stranded", "stranded_pct"), ("in_stock", "in_stock_rate")):
         was, now = row.get(column), after.get(factor)
         if was is not None and now is not None and abs(now - was) > 1e-9:
             parts.append(f"{factor.replace('_', '-')} {_fmt(was, column)} -> "

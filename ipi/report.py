@@ -156,10 +156,15 @@ def _section(sec: Section, threshold: float) -> str:
             f"<tr><td>{escape(d.factor.replace('_', '-'))}</td><td>{escape(d.sku)}</td>"
             f"<td>{escape(d.name or '')}</td><td>{escape(d.detail)}</td>"
             f"<td>{escape(d.action)}</td>"
-            f"<td class=num>{_num(d.gain, '+.1f')}</td></tr>"
+            f"<td class=num>{_num(d.gain, '+.1f')}</td>"
+            f"<td class=num>{_num(d.later, '+.1f')}</td></tr>"
             for d in sec.drivers)
         parts.append("<table><tr><th>factor</th><th>SKU</th><th>product</th><th>problem</th>"
-                     f"<th>action</th><th class=num>points won</th></tr>{rows}</table>")
+                     "<th>action</th><th class=num>points won</th>"
+                     f"<th class=num>in 90 days</th></tr>{rows}</table>"
+                     "<p class=note>Points won: the estimate with that one fix done. In 90 "
+                     "days: a removal's points once Amazon's 90-day sell-through window "
+                     "has passed over it.</p>")
     else:
         parts.append("<p>No SKU stands out in the day's reports.</p>")
     if sec.plan is not None:
@@ -200,9 +205,10 @@ def markdown(account: Account, settings: Settings, secs: Sequence[Section],
         out += [f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})\n"
                 for key, alt in _ALT.items() if (png := sec.charts.get(key))]
         if sec.drivers:
-            out += ["| factor | SKU | problem | action | points won |", "|---|---|---|---|---|"]
+            out += ["| factor | SKU | problem | action | points won | in 90 days |",
+                    "|---|---|---|---|---|---|"]
             out += [f"| {d.factor.replace('_', '-')} | {d.sku} | {d.detail} | {d.action} | "
-                    f"{_num(d.gain, '+.1f')} |" for d in sec.drivers]
+                    f"{_num(d.gain, '+.1f')} | {_num(d.later, '+.1f')} |" for d in sec.drivers]
             out.append("")
         if sec.plan is not None:
             out += [f"Recovery plan to {sec.plan.target:.0f}:", *sec.plan.lines(), ""]
@@ -234,6 +240,7 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
 table {{ border-collapse: collapse; width: 100%; font-size: .9em; }}
 th, td {{ text-align: left; padding: .3em .5em; border-bottom: 1px solid #eee; }}
 .num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+.note {{ color: #555; font-size: .85em; }}
 </style></head>
 <body>
 {body}

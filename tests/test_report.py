@@ -56,8 +56,12 @@ def test_the_report_shows_the_day_the_history_what_to_fix_and_the_plan(
     row = store.query("SELECT * FROM daily_score WHERE date = ?", [day])[0]
     assert f"<span class=big>{row['score']:.0f}</span>" in html
     assert f"under the threshold on {day}" in html and "card bad" in html
-    assert html.count("<tr><td>stranded</td>") + html.count("<tr><td>excess</td>") \
-        + html.count("<tr><td>in-stock</td>") == 10
+    assert sum(html.count(f"<tr><td>{factor}</td>")
+               for factor in ("excess", "sell-through", "stranded", "in-stock")) == 10
+    # A removal wins more once the 90-day sell-through window has passed over it.
+    removals = re.findall(r"<tr><td>excess</td>.*?<td class=num>([-+0-9.]+)</td>"
+                          r"<td class=num>([-+0-9.]+)</td></tr>", html)
+    assert removals and all(float(later) > float(now) for now, later in removals)
     plan = html.split("<h3>Recovery plan to 470</h3>")[1].split("</ol>")[0]
     assert plan.count("<li>") >= 1 and "fix the stranded listing of DEMO-" in plan
     officials = html.split("<h3>Official scores</h3>")[1]

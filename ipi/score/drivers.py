@@ -1,14 +1,18 @@
 """The SKUs that pull a day's estimate down the most, with what to do about them.
 
-Candidates come from three places: the largest excess quantities (with Amazon's
-recommended action), the largest stranded quantities (with the reason), and
-best sellers that are out of stock. Each gets the points the estimate would gain
-if that one SKU were fixed (``whatif``: remove the excess, fix the listing,
-restock), through the account's score model, and the list is ranked by that gain.
+Candidates come from four places: the largest excess quantities (with Amazon's
+recommended action), SKUs not in excess that hold more than 90 days of their
+own sales (low sell-through with high on-hand), the largest stranded quantities
+(with the reason), and best sellers that are out of stock. Each gets the points
+the estimate would gain if that one SKU were fixed (``whatif``: remove the
+excess, or the units beyond 60 days of sales; fix the listing; restock), through
+the account's score model, and the list is ranked by that gain. A removal's
+``later`` gain is the same once Amazon's 90-day sell-through window has passed.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -21,29 +25,36 @@ from ipi.score.whatif import Action, Kind, Plan, recovery_plan, sku_facts, what_
 
 _CANDIDATES = 10  # per factor, before ranking
 _PLAN_CANDIDATES = 40  # per factor, for a recovery plan: it may need many small fixes
+# Amazon's guideline is 30-60 days of supply: a slow SKU keeps 60 days of its sales.
+_KEEP_DAYS = 60
 
 
 @dataclass(frozen=True)
 class Driver:
-    factor: str  # excess | stranded | in_stock
+    factor: str  # excess | sell_through | stranded | in_stock
     sku: str
     asin: str | None
     name: str | None
-    units: float
+    units: float  # to remove (excess, sell_through); in-stock: its share of the weights
     detail: str
     action: str
     gain: float | None = None  # estimate points won by fixing it
+    later: float | None = None  # the same, once the sell-through window has passed
 
     def fix(self) -> Action:
-        """The what-if action that fixes it: remove the excess, fix the listing, restock."""
-        kind: Kind = ("remove" if self.factor == "excess" else
+        """The what-if action that fixes it: remove units, fix the listing, restock."""
+        kind: Kind = ("remove" if self.factor in ("excess", "sell_through") else
                       "fix-stranded" if self.factor == "stranded" else "restock")
         return Action(kind, self.sku, self.units if kind == "remove" else 0.0)
 
     def line(self) -> str:
         label = f"{self.sku}" + (f" ({self.asin})" if self.asin else "")
-        gain = f" [~+{self.gain:.0f} pts]" if self.gain and self.gain >= 0.5 else ""
-        return f"{label}: {self.detail} -> {self.action}{gain}"
+        # A removal can cost points today (the units left carry the same excess and
+        # stranded units) and win them once sell-through's window has passed: say both.
+        gain = f"~{self.gain:+.0f} pts" if self.gain and abs(self.gain) >= 0.5 else ""
+        if self.later is not None and abs(self.later - (self.gain or 0.0)) >= 0.5:
+            gain += (", " if gain else "") + f"~{self.later:+.0f} in 90 days"
+        return f"{label}: {self.detail} -> {self.action}" + (f" [{gain}]" if gain else "")
 
 
 def _candidates(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
@@ -64,6 +75,19 @@ def _candidates(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
         old = f", {aged:,.0f} units on hand over 180 days old" if aged else ""
         out.append(Driver("excess", sku, asin, name, units, f"{units:,.0f} excess units{old}",
                           act))
+    for sku, asin, name, on_hand, t90, st in con.execute(
+        """SELECT sku, asin, product_name, available, coalesce(units_shipped_t90, 0) AS t90,
+                  coalesce(sell_through, t90 / available) AS st
+           FROM fba_inventory_planning
+           WHERE account = $a AND marketplace = $m AND snapshot_date = $d
+             AND coalesce(estimated_excess_quantity, 0) = 0 AND available > t90 AND st < 1
+           ORDER BY available - t90 DESC, sku LIMIT $n""", p).fetchall():
+        units = on_hand - math.ceil(t90 * _KEEP_DAYS / 90)
+        out.append(Driver("sell_through", sku, asin, name, units,
+                          f"sell-through {st:.2f}: {on_hand:,.0f} units on hand, "
+                          f"{t90:,.0f} sold in 90 days",
+                          f"discount, or remove {units:,.0f} units (beyond {_KEEP_DAYS} "
+                          "days of sales)"))
     for sku, asin, name, units, reason, since in con.execute(
         """SELECT sku, any_value(asin), any_value(product_name),
                   sum(coalesce(fulfillable_qty, 0) + coalesce(unfulfillable_qty, 0)
@@ -101,8 +125,9 @@ def top_drivers(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, 
         return found[:n]
     facts = sku_facts(con, account, marketplace, day, [d.sku for d in found])
     model = model_for(con, account)
-    ranked = [replace(d, gain=what_if(con, account, row, [d.fix()], facts, model).gain)
-              for d in found]
+    outcomes = [what_if(con, account, row, [d.fix()], facts, model) for d in found]
+    ranked = [replace(d, gain=o.gain, later=o.gain_later if d.fix().kind == "remove" else None)
+              for d, o in zip(found, outcomes, strict=True)]
     ranked.sort(key=lambda d: (-(d.gain or 0.0), d.factor, d.sku))
     return ranked[:n]
 

@@ -8,9 +8,12 @@ Actions change one day's factor inputs, and the account's own model scores them:
 - ``restock SKU``: back in stock for the whole 30-day window; its share of the
   weighted in-stock rate (its 60-day units over everyone's) counts as in stock.
 
-Sell-through is held: its 90-day window moves slowly, and removed units lower the
-average on-hand only on the days after. The result is the estimate of the day
-the actions would have changed, not a forecast.
+Sell-through is units shipped in 90 days over the average of four on-hand
+snapshots (today, 30, 60 and 90 days ago). Units removed today lower that
+average by a quarter of themselves at once, and by all of themselves once the
+window has passed over them, 90 days on: ``after`` is the day's estimate with
+the actions done, ``later`` the same once the window has passed, shipments and
+everything else held. Neither is a forecast.
 """
 
 from __future__ import annotations
@@ -133,8 +136,9 @@ def totals(actions: Sequence[Action], facts: Mapping[str, Facts]) -> Totals:
     return t
 
 
-def apply(row: Mapping[str, Any], t: Totals) -> dict[str, float | None]:
-    """The day's factor values (``row``: its daily_score) after the actions ``t``."""
+def apply(row: Mapping[str, Any], t: Totals, settled: bool = False) -> dict[str, float | None]:
+    """The day's factor values (``row``: its daily_score) after the actions ``t``; once
+    the 90-day sell-through window has passed over the removals if ``settled``."""
     values = values_of(row)
     excess, stranded = row.get("excess_units"), row.get("stranded_units")
     left = float(row.get("units_on_hand") or 0.0) - t.removed
@@ -144,6 +148,12 @@ def apply(row: Mapping[str, Any], t: Totals) -> dict[str, float | None]:
     if left > 0 and (t.removed or t.fixed) and stranded is not None \
             and values["stranded"] is not None:
         values["stranded"] = 100.0 * max(float(stranded) - t.fixed, 0.0) / left
+    shipped, avg = row.get("units_shipped_t90"), row.get("avg_units_on_hand")
+    if t.removed and shipped is not None and avg and values["sell_through"] is not None:
+        # One of the four snapshots is lower today, all four in 90 days. Never below one
+        # unit on hand: removing everything would otherwise divide by zero.
+        lower = t.removed * (1.0 if settled else 0.25)
+        values["sell_through"] = float(shipped) / max(float(avg) - lower, 1.0)
     if t.share and values["in_stock"] is not None:
         values["in_stock"] = min(1.0, float(values["in_stock"]) + t.share)
     return values
@@ -153,15 +163,22 @@ def apply(row: Mapping[str, Any], t: Totals) -> dict[str, float | None]:
 class Outcome:
     before: Estimate
     after: Estimate
+    later: Estimate  # once the sell-through window has passed over the removals
     values_after: Mapping[str, float | None]
     unknown: tuple[str, ...]  # SKUs the day's reports do not name
     capped: Mapping[str, float]  # removals of more than the SKU has: the units it has
 
     @property
     def gain(self) -> float | None:
-        if self.before.score is None or self.after.score is None:
-            return None
-        return self.after.score - self.before.score
+        return _diff(self.after, self.before)
+
+    @property
+    def gain_later(self) -> float | None:
+        return _diff(self.later, self.before)
+
+
+def _diff(a: Estimate, b: Estimate) -> float | None:
+    return None if a.score is None or b.score is None else a.score - b.score
 
 
 def what_if(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str, Any],
@@ -173,11 +190,12 @@ def what_if(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str, Any]
     if facts is None:
         facts = sku_facts(con, account, mp, day, [a.sku for a in actions])
     score = scorer(row, model or model_for(con, account))
-    after = apply(row, totals(actions, facts))
+    done = totals(actions, facts)
+    after = apply(row, done)
     capped = {a.sku: facts[a.sku].on_hand for a in actions
               if a.kind == "remove" and a.sku in facts and a.units > facts[a.sku].on_hand}
-    return Outcome(score(values_of(row)), score(after), after,
-                   tuple(sorted({a.sku for a in actions} - set(facts))), capped)
+    return Outcome(score(values_of(row)), score(after), score(apply(row, done, settled=True)),
+                   after, tuple(sorted({a.sku for a in actions} - set(facts))), capped)
 
 
 def scorer(row: Mapping[str, Any], model: Model) -> Callable[[Mapping[str, float | None]],

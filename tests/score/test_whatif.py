@@ -50,9 +50,13 @@ def test_removing_excess_and_fixing_a_listing_change_the_factors_as_the_reports_
         100 * (row["excess_units"] - removed) / left)
     assert out.values_after["stranded"] == pytest.approx(
         100 * (row["stranded_units"] - stuck["n"]) / left)
-    assert out.values_after["sell_through"] == row["sell_through"]  # held
+    # One of the four on-hand snapshots that sell-through averages is lower today.
+    assert out.values_after["sell_through"] == pytest.approx(
+        row["units_shipped_t90"] / (row["avg_units_on_hand"] - removed / 4))
     assert out.unknown == ("NOT-A-SKU",)
     assert out.before.score == row["score"] and out.gain is not None and out.gain > 0
+    # In 90 days all four are: the same actions win more.
+    assert out.gain_later is not None and out.gain_later > out.gain
 
 
 def test_the_recovery_plan_reaches_the_target_with_no_step_to_spare(
@@ -94,6 +98,8 @@ def test_whatif_command_prints_before_after_and_the_plan(
     out = capsys.readouterr().out
     assert f"remove 999,999 units of DEMO-0002  (it has {has:,.0f}: counted those)" in out
     assert "remove 3 units of NOPE  (not in that day's reports: no effect)" in out
+    assert "sell-through " in out.split("after: ")[1]
+    assert "in 90 days, once Amazon's sell-through window has passed over the removals" in out
     assert main(["whatif", "--config", str(config), "--remove", "ABC"]) == 2
     assert "--remove 'ABC': write SKU:UNITS" in capsys.readouterr().err
     assert main(["whatif", "--config", str(config)]) == 2
