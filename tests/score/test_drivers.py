@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ipi.score import score_range, scores
-from ipi.score.drivers import top_drivers
+from ipi.score.drivers import Driver, top_drivers
 from ipi.score.model import estimate
 from ipi.store import Store, duck
 from tests.score.test_factors import D, seller
@@ -48,6 +49,14 @@ def test_drivers_are_ranked_by_the_points_their_fix_would_win(
     assert "[~+" in by["stranded"].line()
 
 
+def _scored_drivers(store: Store) -> tuple[dict[str, Any], list[Driver]]:
+    """The day D scored, and its ten drivers."""
+    score_range(store, "acme", D, D)
+    [row] = scores(store, "acme")
+    with store.begin() as conn:
+        return row, top_drivers(duck(conn), "acme", "US", D, 10, row)
+
+
 def test_an_excess_driver_says_how_much_of_the_stock_is_old(
         fresh_db: Store, tmp_path: Path) -> None:
     """The planning report's age columns, in the layout that splits 365+ days in two:
@@ -60,10 +69,7 @@ def test_an_excess_driver_says_how_much_of_the_stock_is_old(
     put(fresh_db, tmp_path, "plan-aged.txt",  # the same day again: it replaces the first
         aged + f"{D}\tSA\tA\t0\t2\t40\t0\t1.0\tUS\t0\t0\t0\n"
                f"{D}\tSB\tB\t100\t3\t80\t25\t1.0\tUS\t7\t3\t2\n")
-    score_range(fresh_db, "acme", D, D)
-    [row] = scores(fresh_db, "acme")
-    with fresh_db.begin() as conn:
-        drivers = top_drivers(duck(conn), "acme", "US", D, 5, row)
+    _, drivers = _scored_drivers(fresh_db)
     [excess] = [d for d in drivers if d.factor == "excess"]
     assert excess.detail == "25 excess units, 12 units on hand over 180 days old"
 
@@ -84,10 +90,7 @@ def test_a_slow_seller_with_stock_to_spare_is_a_sell_through_driver(
         + f"{D}\tSA\tA\t0\t2\t40\t0\t1.0\tUS\n{D}\tSB\tB\t100\t3\t80\t25\t1.0\tUS\n"
           f"{D}\tSC\tC\t60\t4\t6\t0\t0.1\tUS\n{D}\tSD\tD\t30\t20\t30\t0\t1.0\tUS\n"
           f"{D}\tSE\tE\t50\t10\t30\t0\t1.2\tUS\n")
-    score_range(fresh_db, "acme", D, D)
-    [row] = scores(fresh_db, "acme")
-    with fresh_db.begin() as conn:
-        drivers = top_drivers(duck(conn), "acme", "US", D, 10, row)
+    row, drivers = _scored_drivers(fresh_db)
     [slow] = [d for d in drivers if d.factor == "sell_through"]
     assert slow.sku == "SC" and slow.units == 56
     assert slow.detail == "sell-through 0.10: 60 units on hand, 6 sold in 90 days"
