@@ -273,10 +273,11 @@ def cmd_whatif(args: argparse.Namespace) -> int:
                 print(f"in 90 days, once Amazon's sell-through window has passed over the "
                       f"removals: {later:.0f} ({out.gain_later or 0.0:+.1f} points)")
         if args.plan:
-            target = settings.policy_for(account).recovery
-            plan = recovery(con, account.name, row, target)
-            print(f"recovery plan to {target:.0f} (the threshold plus its margin), fewest "
-                  "units moved first:")
+            policy = settings.policy_for(account)
+            if args.by:
+                policy = policy.model_copy(update={"plan_by": args.by})
+            plan = recovery(con, account.name, row, policy)
+            print(f"{plan.title} (the recovery threshold: the threshold plus its margin):")
             print("\n".join(f"  {line}" for line in plan.lines()))
     return 0
 
@@ -585,6 +586,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the SKU back in stock (repeatable)")
     sp.add_argument("--plan", action="store_true",
                     help="also print the fewest actions back over the threshold plus margin")
+    sp.add_argument("--by", choices=("units", "cost"),
+                    help="the plan keeps units moved or estimated cost small "
+                         "(default: [policy] plan_by)")
     sp.set_defaults(func=cmd_whatif)
 
     sp = sub.add_parser("report", help="write a self-contained HTML page per account: "

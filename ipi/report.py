@@ -71,7 +71,7 @@ def sections(store: Store, settings: Settings, account: Account,
                 sec.drivers = top_drivers(con, account.name, mp, latest["date"], DRIVERS,
                                           latest)
                 if latest["score"] < policy.recovery:
-                    sec.plan = recovery(con, account.name, latest, policy.recovery)
+                    sec.plan = recovery(con, account.name, latest, policy)
             out.append(sec)
     for sec in out:  # drawn after the transaction: no one waits on the database for it
         scored = [r for r in sec.history if r["score"] is not None]
@@ -169,12 +169,17 @@ def _section(sec: Section, threshold: float) -> str:
         parts.append("<p>No SKU stands out in the day's reports.</p>")
     if sec.plan is not None:
         plan = sec.plan
-        steps = "".join(f"<li>{escape(a.label())} &rarr; {score:.0f}</li>"
-                        for a, score in plan.steps)
+        by_cost = plan.costs.by == "cost"
+        steps = "".join(f"<li>{escape(a.label())} &rarr; {score:.0f}"
+                        + (f" (~{cost:,.2f})" if by_cost else "") + "</li>"
+                        for (a, score), cost in zip(plan.steps, plan.spent, strict=True))
         short = "" if plan.reached else f"<p>{escape(plan.lines()[-1].strip('()'))}.</p>"
-        parts.append(f"<h3>Recovery plan to {plan.target:.0f}</h3><p>The fewest units "
-                     "moved, each step with the estimate once it and those before are "
-                     f"done:</p><ol>{steps}</ol>{short}")
+        basis = ("The fewest units moved" if plan.costs.by == "units"
+                 else "The least estimated cost")
+        parts.append(f"<h3>Recovery plan to {plan.target:.0f}</h3><p>{basis}, each step "
+                     "with the estimate once it and those before are done:</p>"
+                     f"<ol>{steps}</ol>"
+                     + (f"<p>{escape(plan.summary())}</p>" if plan.steps else "") + short)
     if sec.official:
         rows = "".join(
             f"<tr><td>{o['date']}</td><td class=num>{o['official']:.0f}</td>"
@@ -211,7 +216,7 @@ def markdown(account: Account, settings: Settings, secs: Sequence[Section],
                     f"{_num(d.gain, '+.1f')} | {_num(d.later, '+.1f')} |" for d in sec.drivers]
             out.append("")
         if sec.plan is not None:
-            out += [f"Recovery plan to {sec.plan.target:.0f}:", *sec.plan.lines(), ""]
+            out += [f"{sec.plan.title}:", "", *sec.plan.lines(), ""]
     return "\n".join(out)
 
 

@@ -139,6 +139,13 @@ class Policy(_Model):
     excess_jump_pct: float = 20.0  # warn when excess units rise this much in a day...
     excess_jump_units: int = 50  # ...and by at least this many units
 
+    # The recovery plan keeps the units moved small ("units"), or the estimated cost
+    # ("cost") from these, in the marketplace's currency: set your own.
+    plan_by: Literal["units", "cost"] = "units"
+    removal_fee: float = Field(default=1.04, ge=0)  # per unit removed: Amazon's US fee starts here
+    listing_fix_cost: float = Field(default=5.0, ge=0)  # per stranded listing fixed: your time
+    restock_cost: float = Field(default=0.0, ge=0)  # per SKU restocked, beyond the stock itself
+
     # A report with fewer rows than this share of the last good one is suspect (Amazon's
     # planning report sometimes comes back with a fraction of its rows). 0 turns it off.
     row_drop_threshold: float = 0.5

@@ -105,7 +105,7 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                        for n in run.notices if n.kind != "resolved" and n.rule in (
                            BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING)}
             # What brings the estimate back, where it is under the threshold now.
-            plans = {n.marketplace: recovery(con, account, n.row, policy.recovery)
+            plans = {n.marketplace: recovery(con, account, n.row, policy)
                      for n in run.notices if n.rule == BELOW_THRESHOLD
                      and n.kind != "resolved" and n.row.get("score") is not None}
             msg = render(account, day, run.notices, drivers, plans)

@@ -108,7 +108,7 @@ def render(account: str, day: date, notices: Sequence[Notice],
             lines += ["Fix first:", *(f"  - {d.line()}" for d in fixes)]
         plan = (plans or {}).get(n.marketplace) if fixes else None
         if plan is not None:
-            lines += [f"Recovery plan to {plan.target:.0f}, fewest units moved first:",
+            lines += [f"{plan.title}:",
                       *(f"  {line}" for line in plan.lines())]
         parts.append("\n".join(lines))
         shorts.append("\n".join([head, facts, *(f"• {d.line()}" for d in fixes[:3])]))
@@ -117,7 +117,7 @@ def render(account: str, day: date, notices: Sequence[Notice],
         htmls.append(f"<h3>{escape(head)}</h3><p>{escape(facts)}</p>"
                      + (f"<p><em>{escape(note)}</em></p>" if note else "")
                      + (f"<p><b>Fix first:</b></p><ul>{items}</ul>" if items else "")
-                     + (f"<p><b>Recovery plan to {plan.target:.0f}:</b></p><ul>{steps}</ul>"
+                     + (f"<p><b>{escape(plan.title)}:</b></p><ul>{steps}</ul>"
                         if plan else ""))
     under = [n for n in notices if n.critical and n.kind != "resolved"]
     warnings = [n for n in notices if not n.critical and n.kind != "resolved"]

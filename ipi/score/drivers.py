@@ -21,7 +21,8 @@ from typing import Any
 import duckdb
 
 from ipi.score.official import model_for
-from ipi.score.whatif import Action, Kind, Plan, recovery_plan, sku_facts, what_if
+from ipi.score.whatif import Action, Costs, Kind, Plan, recovery_plan, sku_facts, what_if
+from ipi.settings import Policy
 
 _CANDIDATES = 10  # per factor, before ranking
 _PLAN_CANDIDATES = 40  # per factor, for a recovery plan: it may need many small fixes
@@ -133,8 +134,11 @@ def top_drivers(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, 
 
 
 def recovery(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str, Any],
-             target: float) -> Plan:
-    """The recovery plan of the day ``row`` (its daily_score) to ``target``, from the
-    same candidates as the drivers."""
+             policy: Policy) -> Plan:
+    """The recovery plan of the day ``row`` (its daily_score) to the policy's recovery
+    threshold, at the least units moved or estimated cost it asks for, from the same
+    candidates as the drivers."""
     found = _candidates(con, account, row["marketplace"], row["date"], _PLAN_CANDIDATES)
-    return recovery_plan(con, account, row, target, [d.fix() for d in found])
+    costs = Costs(policy.plan_by, policy.removal_fee, policy.listing_fix_cost,
+                  policy.restock_cost)
+    return recovery_plan(con, account, row, policy.recovery, [d.fix() for d in found], costs)

@@ -209,33 +209,82 @@ def scorer(row: Mapping[str, Any], model: Model) -> Callable[[Mapping[str, float
 
 
 @dataclass(frozen=True)
+class Costs:
+    """What a recovery plan keeps small: the units moved, or an estimated cost (in the
+    marketplace's currency) per unit removed, listing fixed and SKU restocked."""
+
+    by: Literal["units", "cost"] = "units"
+    removal_fee: float = 0.0
+    listing_fix: float = 0.0
+    restock: float = 0.0
+
+    def of(self, a: Action, f: Facts) -> float:
+        units = min(a.units, f.on_hand) if a.kind == "remove" else 0.0
+        if self.by == "units":
+            return units
+        return (units * self.removal_fee if a.kind == "remove" else
+                self.listing_fix if a.kind == "fix-stranded" else self.restock)
+
+
+@dataclass(frozen=True)
 class Plan:
-    """Actions, cheapest first, each with the estimate once it and those before are done."""
+    """Actions, cheapest first, each with the estimate once it and those before are done
+    and what it costs (``costs.by``: units moved or estimated cost)."""
 
     start: float | None
     target: float
     steps: tuple[tuple[Action, float], ...]
+    spent: tuple[float, ...] = ()  # each step's cost
+    costs: Costs = Costs()
 
     @property
     def reached(self) -> bool:
-        return bool(self.steps) and self.steps[-1][1] >= self.target
+        last = self.steps[-1][1] if self.steps else self.start
+        return last is not None and last >= self.target
+
+    @property
+    def title(self) -> str:
+        return f"Recovery plan to {self.target:.0f}, " + (
+            "fewest units moved first" if self.costs.by == "units"
+            else "cheapest first, by estimated cost")
 
     def lines(self) -> list[str]:
-        out = [f"{i}. {a.label()} -> {score:.0f}" for i, (a, score) in
-               enumerate(self.steps, start=1)]
+        by_cost = self.costs.by == "cost"
+        out = [f"{i}. {a.label()} -> {score:.0f}" + (f" (~{cost:,.2f})" if by_cost else "")
+               for i, ((a, score), cost) in enumerate(zip(self.steps, self.spent,
+                                                          strict=True), start=1)]
+        if self.steps:
+            out.append(self.summary())
+        elif self.reached:
+            out.append(f"(the estimate is already at or over {self.target:.0f}: nothing to do)")
         if not self.reached:
             out.append(f"(the candidates above reach {self.steps[-1][1]:.0f}, not "
                        f"{self.target:.0f}: the rest is sell-through over the coming weeks)"
                        if self.steps else "(no SKU-level action found in the reports)")
         return out
 
+    def summary(self) -> str:
+        kinds = [a.kind for a, _ in self.steps]
+        removed = sum(a.units for a, _ in self.steps if a.kind == "remove")
+        parts = [f"{removed:,.0f} units removed" if removed else "",
+                 _count(kinds.count("fix-stranded"), "listing fixed", "listings fixed"),
+                 _count(kinds.count("restock"), "SKU restocked", "SKUs restocked")]
+        cost = f"; estimated cost ~{sum(self.spent):,.2f}" if self.costs.by == "cost" else ""
+        return "In all: " + ", ".join(p for p in parts if p) + cost + "."
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return "" if not n else f"1 {one}" if n == 1 else f"{n} {many}"
+
 
 def recovery_plan(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str, Any],
-                  target: float, candidates: Sequence[Action]) -> Plan:
-    """The fewest units moved that bring the day's estimate to ``target``: greedy by
-    points per unit moved (fixing a listing or restocking moves none, so they come
-    first), then steps the target does not need are dropped and the last removal is cut
-    to the units needed."""
+                  target: float, candidates: Sequence[Action],
+                  costs: Costs = Costs()) -> Plan:
+    """The plan that brings the day's estimate to ``target`` for the least ``costs``
+    (units moved by default): greedy by points per unit of cost (fixing a listing or
+    restocking moves no units, so by units they come first), then the costliest steps
+    the target does not need are dropped and the last removal is cut to the units
+    needed."""
     facts = sku_facts(con, account, row["marketplace"], row["date"],
                       [a.sku for a in candidates])
     estimate_of = scorer(row, model_for(con, account))
@@ -247,6 +296,9 @@ def recovery_plan(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str
     def score(actions: Sequence[Action]) -> float:
         return at(totals(actions, facts))
 
+    def cost(a: Action) -> float:
+        return costs.of(a, facts[a.sku])
+
     start = score([])
     chosen: list[Action] = []
     current, done = start, Totals()
@@ -256,18 +308,24 @@ def recovery_plan(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str
                  if (g := at(done.plus(a, facts[a.sku])) - current) > 0.05]
         if not gains:
             break
-        gain, best = max(gains, key=lambda g: g[0] / (1.0 + g[1].units))
+        # The 1 keeps a free step's ratio finite: among free steps, the biggest gain.
+        gain, best = max(gains, key=lambda g: g[0] / (1.0 + cost(g[1])))
         chosen.append(best)
         left.remove(best)
         done = done.plus(best, facts[best.sku])
         current += gain
     if current >= target:
-        for a in list(reversed(chosen)):  # drop what the target does not need
+        # Drop what the target does not need, the costliest first (stable: later first).
+        for a in sorted(reversed(chosen), key=cost, reverse=True):
             if len(chosen) > 1 and score([x for x in chosen if x is not a]) >= target:
                 chosen.remove(a)
         chosen = _trim_last_removal(chosen, score, target)
+    # A removal says the units it really moves: no more than the SKU has.
+    chosen = [replace(a, units=min(a.units, facts[a.sku].on_hand)) if a.kind == "remove"
+              else a for a in chosen]
     steps = [(a, round(score(chosen[:i + 1]), 1)) for i, a in enumerate(chosen)]
-    return Plan(None if start < 0 else start, target, tuple(steps))
+    return Plan(None if start < 0 else start, target, tuple(steps),
+                tuple(round(cost(a), 2) for a in chosen), costs)
 
 
 def _trim_last_removal(chosen: list[Action], score: Callable[[Sequence[Action]], float],

@@ -3,6 +3,7 @@ recovery plan is the fewest steps back over the threshold plus its margin."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from ipi import pipeline
 from ipi.cli import main
 from ipi.demo import Simulation
 from ipi.score.drivers import recovery
-from ipi.score.whatif import Action, what_if
+from ipi.score.whatif import Action, Plan, what_if
 from ipi.settings import Settings
 from ipi.store import duck
 
@@ -67,7 +68,7 @@ def test_the_recovery_plan_reaches_the_target_with_no_step_to_spare(
     assert row["score"] < 450 < target
     with pipeline.open_store(settings).begin() as conn:
         con = duck(conn)
-        plan = recovery(con, "acme", row, target)
+        plan = recovery(con, "acme", row, settings.policy)
         actions = [a for a, _ in plan.steps]
         scores = [s for _, s in plan.steps]
         assert plan.reached and scores[-1] >= target and scores == sorted(scores)
@@ -76,6 +77,38 @@ def test_the_recovery_plan_reaches_the_target_with_no_step_to_spare(
             after = what_if(con, "acme", row, rest).after.score
             assert after is not None and after < target, actions[i]
         assert what_if(con, "acme", row, actions).after.score == scores[-1]
+    assert plan.lines()[-1] == plan.summary() and plan.summary().startswith("In all: ")
+
+
+def test_a_plan_by_cost_spends_least_where_each_action_costs(
+        scored_demo: tuple[Settings, Path], demo_sim: Simulation) -> None:
+    """Listing fixes that cost a lot and removals that cost little turn the plan round:
+    by units it fixes listings (they move no units); by cost it removes units. Each
+    plan's cost is what its steps add up to, and no step of it can be spared."""
+    settings, _ = scored_demo
+    row = _row(settings, demo_sim.day(LOW_DAY))
+    dear_fixes = settings.policy.model_copy(update={
+        "removal_fee": 0.01, "listing_fix_cost": 500.0, "restock_cost": 500.0})
+    with pipeline.open_store(settings).begin() as conn:
+        con = duck(conn)
+        by_units = recovery(con, "acme", row, dear_fixes)
+        by_cost = recovery(con, "acme", row,
+                           dear_fixes.model_copy(update={"plan_by": "cost"}))
+        assert by_units.reached and by_cost.reached
+        assert "fix-stranded" in {a.kind for a, _ in by_units.steps}
+        assert {a.kind for a, _ in by_cost.steps} == {"remove"}
+
+        def cost(plan: Plan) -> float:
+            return sum(0.01 * a.units if a.kind == "remove" else 500.0 for a, _ in plan.steps)
+
+        assert sum(by_cost.spent) == pytest.approx(cost(by_cost), abs=0.01)
+        assert cost(by_cost) < cost(by_units)
+        assert by_cost.summary().endswith(f"estimated cost ~{cost(by_cost):,.2f}.")
+        assert by_cost.title == "Recovery plan to 470, cheapest first, by estimated cost"
+        actions = [a for a, _ in by_cost.steps]
+        for i in range(len(actions)):
+            after = what_if(con, "acme", row, actions[:i] + actions[i + 1:]).after.score
+            assert after is not None and after < by_cost.target, actions[i]
 
 
 def test_whatif_command_prints_before_after_and_the_plan(
@@ -90,7 +123,12 @@ def test_whatif_command_prints_before_after_and_the_plan(
     out = capsys.readouterr().out
     assert f"acme US on {day}: estimate {_row(settings, day)['score']:.0f}" in out
     assert f"fix the stranded listing of {sku}" in out and "points; stranded " in out
-    assert "recovery plan to 470 (the threshold plus its margin)" in out
+    assert "Recovery plan to 470, fewest units moved first (the recovery threshold" in out
+    assert main(["whatif", "--config", str(config), "--date", str(day), "--plan",
+                 "--by", "cost"]) == 0
+    out = capsys.readouterr().out
+    assert "Recovery plan to 470, cheapest first, by estimated cost" in out
+    assert re.search(r"In all: .*; estimated cost ~[0-9,.]+\.", out)
     has = _one(settings, "SELECT afn_fulfillable_quantity AS n FROM fba_myi_inventory "
                "WHERE snapshot_date = ? AND sku = 'DEMO-0002'", day)["n"]
     assert main(["whatif", "--config", str(config), "--date", str(day),
