@@ -585,7 +585,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--restock", action="append", default=[], metavar="SKU",
                     help="the SKU back in stock (repeatable)")
     sp.add_argument("--plan", action="store_true",
-                    help="also print the fewest actions back over the threshold plus margin")
+                    help="also print the recovery plan: the cheapest actions back over the "
+                         "threshold plus its margin")
     sp.add_argument("--by", choices=("units", "cost"),
                     help="the plan keeps units moved or estimated cost small "
                          "(default: [policy] plan_by)")
