@@ -169,10 +169,8 @@ def _section(sec: Section, threshold: float) -> str:
         parts.append("<p>No SKU stands out in the day's reports.</p>")
     if sec.plan is not None:
         plan = sec.plan
-        by_cost = plan.costs.by == "cost"
-        steps = "".join(f"<li>{escape(a.label())} &rarr; {score:.0f}"
-                        + (f" (~{cost:,.2f})" if by_cost else "") + "</li>"
-                        for (a, score), cost in zip(plan.steps, plan.spent, strict=True))
+        steps = "".join(f"<li>{escape(a.label())} &rarr; {score:.0f}{plan.cost_of(i)}</li>"
+                        for i, (a, score) in enumerate(plan.steps))
         short = "" if plan.reached else f"<p>{escape(plan.lines()[-1].strip('()'))}.</p>"
         basis = ("The fewest units moved" if plan.costs.by == "units"
                  else "The least estimated cost")

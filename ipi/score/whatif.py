@@ -248,11 +248,13 @@ class Plan:
             "fewest units moved first" if self.costs.by == "units"
             else "cheapest first, by estimated cost")
 
+    def cost_of(self, i: int) -> str:
+        """Step ``i``'s cost as shown: nothing by units (its label says them)."""
+        return f" (~{self.spent[i]:,.2f})" if self.costs.by == "cost" else ""
+
     def lines(self) -> list[str]:
-        by_cost = self.costs.by == "cost"
-        out = [f"{i}. {a.label()} -> {score:.0f}" + (f" (~{cost:,.2f})" if by_cost else "")
-               for i, ((a, score), cost) in enumerate(zip(self.steps, self.spent,
-                                                          strict=True), start=1)]
+        out = [f"{i + 1}. {a.label()} -> {score:.0f}{self.cost_of(i)}"
+               for i, (a, score) in enumerate(self.steps)]
         if self.steps:
             out.append(self.summary())
         elif self.reached:
