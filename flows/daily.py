@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -91,7 +90,7 @@ def daily(config: str | None = None, day: date | None = None,
     settings = load_settings(config)
     chosen = ([settings.account(n) for n in accounts] if accounts is not None
               else list(settings.accounts))
-    days = {a.name: day or today(settings, a) for a in chosen}
+    days = {a.name: day or settings.today(a) for a in chosen}
     log = get_run_logger()
     failures: list[tuple[str, str]] = []
     summary: dict[str, object] = {}
@@ -139,10 +138,6 @@ def _account_day(settings: Settings, account: Account,
         "notices": [f"{n.rule.replace('_', ' ')}: {n.kind}" for n in al.notices],
         "alerts": [d.status for d in al.deliveries],
     }, [(f"{account.name}/{name}", why) for name, why in ing.failed]
-
-
-def today(settings: Settings, account: Account) -> date:
-    return datetime.now(ZoneInfo(settings.schedule_of(account)[1])).date()
 
 
 def publish(settings: Settings, days: dict[str, date], summary: dict[str, object]) -> None:

@@ -46,7 +46,6 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 42) -> int:
     config.write_text(
         "# Written by `ipi demo`. A real configuration: see config/ipi.example.toml.\n"
         '[store]\ndata_dir = "data"\n\n'
-        "[policy]\nrepeat_days = 7  # a still-firing alert is repeated weekly\n\n"
         f'[alerts]\nurls = ["ipifile://{alerts}"]\n\n'
         '[[accounts]]\nname = "demo-seller"\nmarketplaces = ["US"]\ndrop_dir = "drops"\n',
         encoding="utf-8",

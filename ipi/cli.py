@@ -365,7 +365,7 @@ def cmd_alerts_test(args: argparse.Namespace) -> int:
                                               if t.accounts else "")
         try:
             notifier.send(t, "IPI test alert", "A test message from `ipi alerts test`: this "
-                          "target will receive " + scope + " alerts.", failure=False)
+                          "target will receive " + scope + " alerts.", severity="info")
             print(f"  ok    {t.name} ({scope})")
         except DeliveryError as exc:
             failed += 1
@@ -375,50 +375,97 @@ def cmd_alerts_test(args: argparse.Namespace) -> int:
 
 def cmd_alerts_history(args: argparse.Namespace) -> int:
     from ipi import pipeline
+    from ipi.alerts.control import events, messages
 
-    settings = _settings(args)
-    store = pipeline.open_store(settings)
-    where, params = ("WHERE account = ?", [args.account]) if args.account else ("", [])
-    events = store.query(
-        f"SELECT date, account, marketplace, rule, from_state, to_state, value, note "
-        f"FROM alert_event {where} ORDER BY recorded_at DESC LIMIT ?", [*params, args.limit])
-    print("State changes (newest first):" if events else "No alert state changes yet.")
-    for e in events:
+    store = pipeline.open_store(_settings(args))
+    changes = events(store, args.account, args.limit)
+    sent = messages(store, args.account, args.limit)
+    if args.json:
+        print(json.dumps({"events": changes, "messages": sent}, default=str, indent=2))
+        return 0
+    print("State changes (newest first):" if changes else "No alert state changes yet.")
+    for e in changes:
         value = f" at {e['value']:.0f}" if e["value"] is not None else ""
         note = f" ({e['note']})" if e["note"] else ""
         print(f"  {e['date']}  {e['account']} {e['marketplace']} {e['rule']}: "
               f"{e['from_state']} -> {e['to_state']}{value}{note}")
-    where_m = "WHERE m.account = ?" if args.account else ""
-    msgs = store.query(
-        "SELECT m.date, m.kind, m.title, m.status, string_agg(d.target_name || ': ' || "
-        "d.status || CASE WHEN d.attempts > 1 THEN ' after ' || d.attempts || ' attempts' "
-        "ELSE '' END, '; ' ORDER BY d.target_name) AS deliveries "
-        f"FROM alert_outbox m LEFT JOIN alert_delivery d USING (key) {where_m} "
-        "GROUP BY ALL ORDER BY max(m.created_at) DESC LIMIT ?", [*params, args.limit])
-    print("\nMessages (newest first):" if msgs else "\nNo messages yet.")
-    for m in msgs:
-        print(f"  {m['date']}  [{m['kind']}] {m['title']}  -> {m['deliveries'] or m['status']}")
+    print("\nMessages (newest first):" if sent else "\nNo messages yet.")
+    for m in sent:
+        print(f"  {m['date']}  {m['title']}  -> {m['deliveries'] or m['status']}")
+    return 0
+
+
+def _marketplace(account: Any, marketplace: str | None) -> str | None:
+    if marketplace and marketplace.upper() not in account.marketplaces:
+        raise IpiError(f"--marketplace {marketplace} is not one of {account.name}'s "
+                       f"marketplaces ({', '.join(account.marketplaces)})")
+    return marketplace.upper() if marketplace else None
+
+
+def cmd_alerts_ack(args: argparse.Namespace) -> int:
+    from ipi import pipeline
+    from ipi.alerts.control import acknowledge
+
+    settings = _settings(args)
+    account = settings.account(args.account)
+    mp = _marketplace(account, args.marketplace)
+    done = acknowledge(pipeline.open_store(settings), account.name, mp)
+    if not done:
+        print(f"nothing is firing for {account.name}{' ' + mp if mp else ''}: nothing to "
+              "acknowledge")
+        return 0
+    policy = settings.policy_for(account)
+    for a in done:
+        score = f" at {a.score:.0f}" if a.score is not None else ""
+        print(f"acknowledged {account.name} {a.marketplace} {a.rule.replace('_', ' ')} "
+              f"(firing since {a.since}; estimate{score} on {a.as_of})")
+    print(f"No repeats until it resolves, or the estimate falls "
+          f"{policy.repeat_worse_points:.0f} points more"
+          + (f" or its whole band goes under {policy.threshold:.0f}"
+             if policy.repeat_band_under else "") + ".")
     return 0
 
 
 def cmd_alerts_silence(args: argparse.Namespace) -> int:
     from ipi import pipeline
-    from ipi.store import utcnow
+    from ipi.alerts.control import add_silence
 
     settings = _settings(args)
     account = settings.account(args.account)
-    if args.marketplace and args.marketplace.upper() not in account.marketplaces:
-        raise IpiError(f"{args.marketplace} is not one of {account.name}'s marketplaces "
-                       f"({', '.join(account.marketplaces)})")
-    store = pipeline.open_store(settings)
-    with store.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO alert_silence VALUES (?, ?, ?, ?, ?)",
-            (account.name, args.marketplace.upper() if args.marketplace else None, args.until,
-             args.reason, utcnow()))
-    where = f" {args.marketplace.upper()}" if args.marketplace else ""
-    print(f"silenced {account.name}{where} until {args.until} (inclusive): {args.reason}. "
-          "Alerts keep their state; a still-firing one is sent when the silence ends.")
+    mp = _marketplace(account, args.marketplace)
+    sid = add_silence(pipeline.open_store(settings), account.name, mp, args.until,
+                      args.reason, settings.today(account))
+    print(f"silence {sid}: {account.name}{' ' + mp if mp else ''} until {args.until} "
+          f"(inclusive): {args.reason}. Alerts keep their state; a still-firing one is sent "
+          f"when the silence ends (or `ipi alerts silence expire {sid}`).")
+    return 0
+
+
+def cmd_alerts_silence_list(args: argparse.Namespace) -> int:
+    from ipi import pipeline
+    from ipi.alerts.control import silences
+
+    settings = _settings(args)
+    today = settings.today(settings.account(args.account)) if args.account else date.today()
+    rows = silences(pipeline.open_store(settings), args.account, today=today, ended=args.all)
+    if args.json:
+        print(json.dumps(rows, default=str, indent=2))
+        return 0
+    if not rows:
+        print("no silences in force" + ("" if args.all else " (--all shows ended ones)"))
+    for r in rows:
+        print(f"  {r['id']:>4}  {r['status']:<7}  {r['account']} {r['marketplace']} until "
+              f"{r['until']}: {r['reason']}")
+    return 0
+
+
+def cmd_alerts_silence_expire(args: argparse.Namespace) -> int:
+    from ipi import pipeline
+    from ipi.alerts.control import expire_silence
+
+    gone = expire_silence(pipeline.open_store(_settings(args)), args.id)
+    print(f"silence {gone['id']} ({gone['account']} {gone['marketplace'] or 'all'}, until "
+          f"{gone['until']}) expired: the next run pages what is still firing")
     return 0
 
 
@@ -436,7 +483,8 @@ def cmd_alerts_check(args: argparse.Namespace) -> int:
                              [account.name])[0]["d"]
         run = alert_account(store, notifier, account.name, latest or today,
                             settings.policy_for(account), settings.alerts.top_skus,
-                            today=today, backoff_minutes=settings.alerts.retry_backoff_minutes)
+                            today=today, backoff_minutes=settings.alerts.retry_backoff_minutes,
+                            link=settings.alerts.ui_url)
         sent = ", ".join(f"{d.target} {d.status}" for d in run.deliveries) or "nothing to send"
         print(f"{account.name}: latest estimate {latest or 'none'}; {sent}")
     return 0
@@ -557,14 +605,36 @@ def build_parser() -> argparse.ArgumentParser:
     common(ap)
     ap.add_argument("--account", help="only this account")
     ap.add_argument("--limit", type=int, default=20, help="how many of each (default 20)")
+    ap.add_argument("--json", action="store_true", help="print JSON")
     ap.set_defaults(func=cmd_alerts_history)
-    ap = alerts.add_parser("silence", help="mute an account's alerts until a date")
+    ap = alerts.add_parser("ack", help="acknowledge what fires: no repeats until it "
+                           "resolves or gets materially worse")
+    common(ap)
+    ap.add_argument("account", metavar="ACCOUNT")
+    ap.add_argument("--marketplace", help="only this marketplace (default: all)")
+    ap.set_defaults(func=cmd_alerts_ack)
+    sp = alerts.add_parser("silence", help="mute an account's alerts until a date; list or "
+                           "expire silences")
+    silence = sp.add_subparsers(dest="silence_command", required=True,
+                                metavar="add|list|expire")
+    ap = silence.add_parser("add", help="mute an account's alerts through a date (`ipi "
+                            "alerts silence ACCOUNT ...` is short for this)")
     common(ap)
     ap.add_argument("account", metavar="ACCOUNT")
     ap.add_argument("--until", type=_day, required=True, help="last muted day, YYYY-MM-DD")
     ap.add_argument("--reason", required=True, help="why (shown in the history)")
     ap.add_argument("--marketplace", help="only this marketplace (default: all)")
     ap.set_defaults(func=cmd_alerts_silence)
+    ap = silence.add_parser("list", help="silences in force, with their ids")
+    common(ap)
+    ap.add_argument("--account", help="only this account")
+    ap.add_argument("--all", action="store_true", help="also those ended or expired")
+    ap.add_argument("--json", action="store_true", help="print JSON")
+    ap.set_defaults(func=cmd_alerts_silence_list)
+    ap = silence.add_parser("expire", help="end a silence now")
+    common(ap)
+    ap.add_argument("id", metavar="ID", type=int, help="the silence's id (silence list)")
+    ap.set_defaults(func=cmd_alerts_silence_expire)
     ap = alerts.add_parser("check", help="evaluate the alerts without ingesting: retries "
                            "pending deliveries and checks that data is fresh")
     common(ap)
@@ -632,7 +702,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_SILENCE_VERBS = {"add", "list", "expire", "-h", "--help"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `ipi alerts silence ACCOUNT ...` (the older form) is `silence add ACCOUNT ...`.
+    for i in range(len(argv) - 2):
+        if argv[i:i + 2] == ["alerts", "silence"] and argv[i + 2] not in _SILENCE_VERBS:
+            argv.insert(i + 2, "add")
+            break
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

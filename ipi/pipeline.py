@@ -170,7 +170,8 @@ def alert(settings: Settings, account: Account, day: date,
         report_problems(store, notifier, account.name, day, ingested)
     return alert_account(store, notifier, account.name, day, settings.policy_for(account),
                          settings.alerts.top_skus,
-                         backoff_minutes=settings.alerts.retry_backoff_minutes)
+                         backoff_minutes=settings.alerts.retry_backoff_minutes,
+                         link=settings.alerts.ui_url)
 
 
 def report_problems(store: Store, notifier: Notifier, account: str, day: date,
@@ -189,7 +190,7 @@ def report_problems(store: Store, notifier: Notifier, account: str, day: date,
         n for n, _ in [*ingested.failed, *ingested.warnings]))
     with store.begin() as conn:
         enqueue(conn, notifier, key, account, day, "ops",
-                f"IPI {account}: {len(ingested.failed) + len(ingested.warnings)} report "
+                f"[OPS] IPI {account}: {len(ingested.failed) + len(ingested.warnings)} report "
                 f"problem(s) on {day}", body, "ops")
 
 
@@ -198,7 +199,7 @@ def report_failure(settings: Settings, account: Account, day: date, what: str) -
     configuration is logged, never raised over the original failure)."""
     try:
         send_ops(settings, f"{account.name}:{day}:ops/run-failed:{what[:200]}", account.name,
-                 day, f"IPI {account.name}: the run for {day} failed",
+                 day, f"[OPS] IPI {account.name}: the run for {day} failed",
                  f"[OPS] {account.name}: the run for {day} failed: {what}\nNothing new was "
                  "loaded or scored for this account; the other accounts ran. Fix the cause "
                  "(the message says what), then `ipi run --date` the day.")
@@ -212,7 +213,7 @@ def report_run_failure(settings: Settings, run: str, what: str, link: str | None
     ops target, once per run."""
     day = day or date.today()
     send_ops(settings, f"{ALL_ACCOUNTS}:{day}:ops/run-failed:{run}", ALL_ACCOUNTS, day,
-             f"IPI: run {run} failed",
+             f"[OPS] IPI: run {run} failed",
              f"[OPS] the ipi run {run} failed: {what}\n"
              + (f"Run: {link}\n" if link else "")
              + "Accounts it had not finished have no fresh estimate until it runs again; the "

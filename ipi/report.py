@@ -20,9 +20,9 @@ from typing import Any
 
 from ipi.alerts.calendar import next_checkpoint, quarter_end
 from ipi.alerts.chart import factor_chart, score_chart
-from ipi.alerts.context import Projection, projection
 from ipi.score.drivers import Driver, recovery, top_drivers
 from ipi.score.official import calibration, listing
+from ipi.score.projection import Projection, projection
 from ipi.score.whatif import Plan
 from ipi.settings import Account, Policy, Settings
 from ipi.store import Store, duck
@@ -67,7 +67,8 @@ def sections(store: Store, settings: Settings, account: Account,
                                                 and (day is None or o["date"] <= day)])
             if latest is not None:
                 sec.check = next_checkpoint(policy, latest["date"])
-                sec.projection = projection(con, account.name, mp, latest["date"], policy)
+                sec.projection = projection(con, account.name, mp, latest["date"], sec.check,
+                                            policy)
                 sec.drivers = top_drivers(con, account.name, mp, latest["date"], DRIVERS,
                                           latest)
                 if latest["score"] < policy.recovery:
@@ -139,8 +140,7 @@ def _section(sec: Section, threshold: float) -> str:
              if sec.check else "")
     p = sec.projection
     if p is not None:
-        check += (f" If the recent trend ({p.slope:+.1f} a day) holds: {p.value:.0f} then "
-                  f"(90 % range {p.low:.0f}&ndash;{p.high:.0f}).")
+        check += f" Trend: {escape(p.describe())}."
     parts = [
         f"<h2>{escape(sec.marketplace)}</h2>",
         f"<div class='card {'bad' if under else 'ok'}'><span class=big>{r['score']:.0f}</span>"
@@ -204,7 +204,8 @@ def markdown(account: Account, settings: Settings, secs: Sequence[Section],
         verdict = "under" if r["score"] < threshold else "over"
         out += [f"**{r['score']:.0f}** (band {r['score_low']:.0f}-{r['score_high']:.0f}), "
                 f"{verdict} the threshold {threshold:.0f} on {r['date']}"
-                + (f"; Amazon's next check {sec.check}." if sec.check else "."), ""]
+                + (f"; Amazon's next check {sec.check}." if sec.check else ".")
+                + (f" Trend: {sec.projection.describe()}." if sec.projection else ""), ""]
         out += [f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})\n"
                 for key, alt in _ALT.items() if (png := sec.charts.get(key))]
         if sec.drivers:

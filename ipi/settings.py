@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 import zoneinfo
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -124,9 +124,21 @@ class Policy(_Model):
     threshold: float = 450.0
     # Back to normal only at or over this (default threshold + 20): no flapping around it.
     recovery_threshold: float | None = None
-    for_days: int = 1  # consecutive days under the threshold before it fires (pending)
-    repeat_days: int = 1  # an unchanged firing alert is sent again after this many days
+    for_days: int = Field(default=1, ge=1)  # days under the threshold before it fires
+    # A firing alert is paged again weekly (Amazon updates the score weekly)...
+    repeat_days: int = Field(default=7, ge=1)
+    # ...sooner when it got materially worse since the last page: the estimate down this
+    # many points, or (repeat_band_under) its whole band now under the threshold...
+    repeat_worse_points: float = Field(default=30.0, gt=0)
+    repeat_band_under: bool = True
+    # ...and daily in the last this-many days before one of Amazon's checks (0: never).
+    repeat_daily_before_check: int = Field(default=7, ge=0)
     notify_resolved: bool = True  # send a resolved notice when it recovers
+    # A rule whose state flips (firing <-> resolved) flap_changes times in flap_window_days
+    # is flapping: one notice, then no pages for it until stable for flap_stable_days.
+    flap_changes: int = Field(default=3, ge=2)
+    flap_window_days: int = Field(default=10, ge=2)
+    flap_stable_days: int = Field(default=3, ge=1)
     # Ops alert when the newest estimate is older than this (the daily run did not happen).
     max_data_age_days: int = 2
     # Amazon's check dates: each quarter's last day ("quarter-end", or "none") plus these.
@@ -134,7 +146,9 @@ class Policy(_Model):
     checkpoints: tuple[date, ...] = ()
     warning_window_days: int = 42  # a check's warning window opens this many days before it
     warning_margin: float = 30.0  # in the window, warn under threshold + this
-    projection_days: int = 28  # the trend behind the projected-crossing warning
+    projection_days: int = Field(default=28, ge=3)  # the trend behind projections
+    # Estimates needed since the last level shift before a trend is fitted (and can warn).
+    projection_min_days: int = Field(default=7, ge=3)
     stranded_jump_units: int = 10  # warn when newly stranded SKUs hold this many units
     excess_jump_pct: float = 20.0  # warn when excess units rise this much in a day...
     excess_jump_units: int = 50  # ...and by at least this many units
@@ -175,6 +189,9 @@ class Alerts(_Model):
     top_skus: int = 5  # SKUs named in an alert, those whose fix lifts the estimate most
     # A failed delivery waits this long before its next try, doubling each time (6 h at most).
     retry_backoff_minutes: float = 1.0
+    # Where people look at an account (e.g. the dashboard's address): messages and webhook
+    # bodies link to <ui_url>/accounts/<account>.
+    ui_url: str | None = None
 
 
 class Backfill(_Model):
@@ -230,6 +247,10 @@ class Settings(_Model):
         tz = (account.timezone or self.timezone
               or MARKETPLACE_TIMEZONES.get(account.marketplaces[0], "UTC"))
         return account.schedule or self.schedule, tz
+
+    def today(self, account: Account) -> date:
+        """The account's date now, in its own time zone: the day its run is for."""
+        return datetime.now(zoneinfo.ZoneInfo(self.schedule_of(account)[1])).date()
 
     _cron = field_validator("schedule")(_check_cron)
     _tz = field_validator("timezone")(_check_timezone)

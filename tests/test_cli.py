@@ -124,7 +124,8 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert out.count("below threshold: repeat") >= 1  # weekly while it stays under
     assert "excess jump: firing" in out  # the bad purchase, before the score fell
     log = (folder / "alerts.log").read_text()
-    assert "[FIRING]" in log and "[RESOLVED]" in log and "[STILL FIRING]" in log
+    assert "] [CRITICAL] IPI demo-seller: US" in log and "] [RESOLVED] IPI demo-seller" in log
+    assert "still under the threshold" in log
     assert "Fix first:" in log
     assert main(["demo", "--dir", str(folder), "--days", "100", "--flow-days", "1"]) == 0
     (tmp_path / "mine").mkdir()

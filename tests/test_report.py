@@ -76,3 +76,36 @@ def test_an_account_without_estimates_gets_a_page_that_says_what_to_do(
     assert main(["report", "--config", str(config), "--out", str(tmp_path)]) == 0
     html = (tmp_path / "ipi-report-acme.html").read_text()
     assert "No estimate yet: load reports" in html and "<img" not in html
+
+
+def test_the_report_and_the_alert_tell_the_same_projection(
+        scored_demo: tuple[Settings, Path], demo_sim: Simulation) -> None:
+    """Across the demo story, the report's trend and the projected-crossing rule's text
+    come from the one projection: the same numbers, or no trend in both."""
+    from ipi import report
+    from ipi.alerts.calendar import next_checkpoint
+    from ipi.alerts.context import steps
+    from ipi.score.projection import projection
+    from ipi.store import duck
+
+    settings, _ = scored_demo
+    account, policy = settings.accounts[0], settings.policy
+    store = pipeline.open_store(settings)
+    seen = set()
+    for i in range(61, 100, 3):
+        day = demo_sim.day(i)
+        [sec] = report.sections(store, settings, account, day)
+        assert sec.latest is not None and sec.latest["date"] == day
+        with store.begin() as conn:
+            con = duck(conn)
+            proj = projection(con, "acme", "US", day, next_checkpoint(policy, day), policy)
+            detail = next(d for rule, _, _, d in steps(con, "acme", "US", day, sec.latest,
+                                                       policy)
+                          if rule == "projected_crossing")
+        assert proj is not None and sec.projection == proj
+        text = report.markdown(account, settings, [sec], None)
+        assert f"Trend: {proj.describe()}." in text
+        if proj.value is not None:
+            assert f"it reaches {proj.value:.0f} (90 % range" in detail
+        seen.add(proj.value is None)
+    assert seen == {True, False}  # the story has both: shifts, and trends to fit

@@ -2,13 +2,14 @@
 
 Only the latest day of an account can page: evaluating a past day (a rerun or a
 backfill) changes no state and queues nothing. Silences mute notifications but
-the state goes on; one message per account per run.
+the state goes on; one message per account per run. When to page is in
+``rules.py``; what people do to alerts (acknowledge, silence) in ``control.py``.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,11 +17,13 @@ import duckdb
 
 from ipi.alerts.calendar import next_checkpoint
 from ipi.alerts.chart import score_chart
+from ipi.alerts.context import score_row
 from ipi.alerts.context import steps as rule_steps
+from ipi.alerts.control import silenced
 from ipi.alerts.deliver import Notifier
 from ipi.alerts.message import Notice, render, unreliable_message
 from ipi.alerts.outbox import Delivery, deliver_pending, enqueue
-from ipi.alerts.rules import BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING, SEVERITY, State
+from ipi.alerts.rules import BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING, SEVERITY
 from ipi.score.drivers import recovery, top_drivers
 from ipi.settings import Policy
 from ipi.store import Store, duck, utcnow
@@ -38,26 +41,16 @@ class AlertRun:
     deliveries: list[Delivery] = field(default_factory=list)
 
 
-def silenced(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
-             day: date) -> str | None:
-    """The reason of a silence covering this account and marketplace on ``day``, if any."""
-    row = con.execute(
-        "SELECT reason FROM alert_silence WHERE account = ? AND until >= ? "
-        "AND (marketplace IS NULL OR marketplace = ?) ORDER BY until DESC LIMIT 1",
-        [account, day, marketplace]).fetchone()
-    return str(row[0]) if row else None
-
-
 def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: Policy,
-             top_skus: int = 5) -> AlertRun:
-    """Apply the rules to ``day``'s scores; commit state changes with their messages."""
+             top_skus: int = 5, *, link: str | None = None) -> AlertRun:
+    """Apply the rules to ``day``'s scores; commit state changes with their messages
+    (``link``: where people look at the account, put in messages)."""
     with store.begin() as conn:
         con = duck(conn)
-        latest = con.execute("SELECT max(date) FROM daily_score WHERE account = ?",
-                             [account]).fetchone()
-        if latest is None or latest[0] is None or day < latest[0]:
+        latest = latest_scored(con, account)
+        if latest is None or day < latest:
             log.info("alerts for %s: %s is not the latest scored day (%s); nothing to page",
-                     account, day, latest[0] if latest else None)
+                     account, day, latest)
             return AlertRun(account, day, evaluated=False)
         cur = con.execute("SELECT * FROM daily_score WHERE account = ? AND date = ? "
                           "ORDER BY marketplace", [account, day])
@@ -73,59 +66,61 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                 muted = silenced(con, account, mp, day) if step.notify else None
                 if step.notify and not muted and critical and SEVERITY[rule] == "warning":
                     muted = "inhibited by the critical alert"
-                if muted:  # the state goes on; the notice is not counted as sent
-                    new = State(new.state, new.since, new.count, prev.last_notified,
-                                new.last_day)
+                if muted:  # the state goes on; the on-call heard nothing of it
+                    new = replace(new, last_notified=prev.last_notified, paged=prev.paged,
+                                  acked=prev.acked)
                 con.execute(
                     "INSERT OR REPLACE INTO alert_state (account, marketplace, rule, state, "
-                    "since, last_date, last_value, updated_at, count, last_notified) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "since, last_date, last_value, updated_at, count, last_notified, paged, "
+                    "acked, flapping_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [account, mp, rule, new.state, new.since, day, row.get("score"),
-                     utcnow(), new.count, new.last_notified])
+                     utcnow(), new.count, new.last_notified, new.paged, new.acked,
+                     new.flapping_since])
                 if step.changed:
+                    note = f"muted: {muted}" if muted else (
+                        "held: flapping" if new.flapping_since and step.notify is None
+                        else None)
                     con.execute("INSERT INTO alert_event VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                 [account, mp, rule, day, prev.state, new.state,
-                                 row.get("score"), f"muted: {muted}" if muted else None,
-                                 utcnow()])
+                                 row.get("score"), note, utcnow()])
                 if step.notify:
-                    change = _score_on(con, account, mp, prev.last_notified) \
-                        if step.notify != "firing" else None
-                    notice = Notice(mp, step.notify, row, policy.threshold, new.since, rule,
-                                    detail,
-                                    None if change is None or row.get("score") is None
-                                    else row["score"] - change, prev.last_notified)
+                    notice = Notice(
+                        mp, step.notify, row, policy.threshold, new.since, rule, detail,
+                        score_row(con, account, mp, prev.last_notified)
+                        if step.notify == "repeat" else None,
+                        prev.last_notified, step.why, next_checkpoint(policy, day))
                     (run.silenced if muted else run.notices).append(notice)
             if row["status"] == "unreliable" and not silenced(con, account, mp, day):
                 enqueue(conn, notifier, f"{account}:{day}:{mp}:ops/unreliable", account, day,
-                        "ops", f"IPI {account} {mp}: the estimate for {day} is unreliable",
-                        unreliable_message(account, mp, day, row), "ops")
+                        "ops", f"[OPS] IPI {account} {mp}: the estimate for {day} is "
+                        "unreliable", unreliable_message(account, mp, day, row), "ops")
         if run.notices:
+            fixable = [n for n in run.notices if n.kind in ("firing", "repeat")
+                       and n.rule in (BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING)]
             drivers = {n.marketplace: top_drivers(con, account, n.marketplace, day, top_skus,
-                                                  n.row)
-                       for n in run.notices if n.kind != "resolved" and n.rule in (
-                           BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING)}
+                                                  n.row) for n in fixable}
             # What brings the estimate back, where it is under the threshold now.
             plans = {n.marketplace: recovery(con, account, n.row, policy)
-                     for n in run.notices if n.rule == BELOW_THRESHOLD
-                     and n.kind != "resolved" and n.row.get("score") is not None}
-            msg = render(account, day, run.notices, drivers, plans)
+                     for n in fixable if n.rule == BELOW_THRESHOLD
+                     and n.row.get("score") is not None}
+            msg = render(account, day, run.notices, drivers, plans,
+                         link=f"{link.rstrip('/')}/accounts/{account}" if link else None)
             key = f"{account}:{day}:" + ",".join(
                 f"{n.marketplace}/{n.rule}/{n.kind}" for n in run.notices)
             kind = "resolved" if all(n.kind == "resolved" for n in run.notices) else "firing"
             worst = min(run.notices, key=lambda n: n.row["score"]).marketplace
             enqueue(conn, notifier, key, account, day, kind, msg.title, msg.text, "inventory",
                     short=msg.short, html=msg.html,
-                    chart=_chart(con, account, worst, day, policy))
+                    chart=_chart(con, account, worst, day, policy), severity=msg.severity,
+                    event=msg.event)
     return run
 
 
-def _score_on(con: duckdb.DuckDBPyConnection, account: str, mp: str,
-              day: date | None) -> float | None:
-    if day is None:
-        return None
-    row = con.execute("SELECT score FROM daily_score WHERE account = ? AND marketplace = ? "
-                      "AND date = ?", [account, mp, day]).fetchone()
-    return float(row[0]) if row and row[0] is not None else None
+def latest_scored(con: duckdb.DuckDBPyConnection, account: str) -> date | None:
+    """The account's latest day with an estimate row: the only day that can page."""
+    row = con.execute("SELECT max(date) FROM daily_score WHERE account = ?",
+                      [account]).fetchone()
+    return row[0] if row else None
 
 
 def _chart(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
@@ -157,7 +152,7 @@ def check_freshness(store: Store, notifier: Notifier, account: str, today: date,
             return None  # a new account: nothing was ever loaded, nothing went stale
         since = f"since {newest}" if newest else "ever"
         enqueue(conn, notifier, f"{account}:stale:{newest}", account, today, "ops",
-                f"IPI {account}: no fresh estimate {since}",
+                f"[OPS] IPI {account}: no fresh estimate {since}",
                 f"[OPS] {account}: the newest estimate is from {newest or 'no day'}, older "
                 f"than {policy.max_data_age_days} days on {today}. The daily run did not "
                 "happen or loaded nothing: check the scheduler, the drop folder or the SP-API "
@@ -168,14 +163,14 @@ def check_freshness(store: Store, notifier: Notifier, account: str, today: date,
 
 def alert_account(store: Store, notifier: Notifier, account: str, day: date, policy: Policy,
                   top_skus: int = 5, *, today: date | None = None,
-                  backoff_minutes: float = 1.0) -> AlertRun:
+                  backoff_minutes: float = 1.0, link: str | None = None) -> AlertRun:
     """Evaluate the rules for ``day`` and the dead man's switch for ``today``, then deliver
     whatever is pending for the account."""
-    run = evaluate(store, notifier, account, day, policy, top_skus)
+    run = evaluate(store, notifier, account, day, policy, top_skus, link=link)
     check_freshness(store, notifier, account, today or day, policy)
     run.deliveries = deliver_pending(store, notifier, account, backoff_minutes=backoff_minutes)
     return run
 
 
 __all__ = ["AlertRun", "Notifier", "alert_account", "check_freshness", "deliver_pending",
-           "evaluate", "silenced"]
+           "evaluate", "latest_scored", "silenced"]

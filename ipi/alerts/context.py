@@ -4,9 +4,9 @@ one marketplace and day; the rules themselves are pure (``rules.py``)."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Any
 
 import duckdb
@@ -18,6 +18,8 @@ from ipi.alerts.rules import (
     EXCESS_JUMP,
     PROJECTED_CROSSING,
     STRANDED_JUMP,
+    Context,
+    Reading,
     State,
     Step,
     below_threshold,
@@ -25,54 +27,87 @@ from ipi.alerts.rules import (
     factor_jump,
     projected_crossing,
 )
+from ipi.score.projection import projection
 from ipi.settings import Policy
 
 
 def state(con: duckdb.DuckDBPyConnection, account: str, mp: str, rule: str) -> State:
     row = con.execute(
-        "SELECT state, since, count, last_notified, last_date FROM alert_state "
-        "WHERE account = ? AND marketplace = ? AND rule = ?", [account, mp, rule]).fetchone()
-    return State(row[0], row[1], row[2] or 0, row[3], row[4]) if row else State()
+        "SELECT state, since, count, last_notified, last_date, paged, acked, flapping_since "
+        "FROM alert_state WHERE account = ? AND marketplace = ? AND rule = ?",
+        [account, mp, rule]).fetchone()
+    return State(row[0], row[1], row[2] or 0, row[3], row[4], row[5] or "normal", row[6],
+                 row[7]) if row else State()
 
 
-@dataclass(frozen=True)
-class Projection:
-    """The estimate at the next check if the recent trend holds, with a 90 % range."""
-
-    value: float
-    low: float
-    high: float
-    slope: float  # points a day
-    check: date
-
-
-def projection(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
-               policy: Policy) -> Projection | None:
-    """From the trend of the last ``projection_days`` days (at least 7 of them): the
-    latest estimate moved on by the fitted slope. The range is the regression's 90 %
-    prediction interval at the check date: wide when the days scatter or the check is
-    far."""
-    check = next_checkpoint(policy, day)
-    row = con.execute(
-        "SELECT regr_slope(score, x), regr_count(score, x), arg_max(score, date), "
-        "regr_sxx(score, x), regr_syy(score, x), regr_sxy(score, x), regr_avgx(score, x), "
-        "max(x) FROM (SELECT *, date_diff('day', DATE '2000-01-01', date) AS x "
-        "FROM daily_score WHERE account = ? AND marketplace = ? AND date BETWEEN ? AND ? "
-        "AND score IS NOT NULL AND status <> 'unreliable')",
-        [account, mp, day - timedelta(days=policy.projection_days - 1), day]).fetchone()
-    if check is None or row is None or row[0] is None or row[1] < 7:
+def score_row(con: duckdb.DuckDBPyConnection, account: str, mp: str,
+              day: date | None) -> dict[str, Any] | None:
+    """The marketplace's daily_score row of ``day``, if there is one."""
+    if day is None:
         return None
-    slope, n, score, sxx, syy, sxy, avgx, last = (float(v) for v in row)
-    ahead = (check - day).days
-    resid = max(syy - sxy * sxy / sxx, 0.0) / (n - 2) if sxx > 0 else 0.0
-    spread = 1.645 * math.sqrt(resid * (1 + 1 / n + (last + ahead - avgx) ** 2 / sxx)) \
-        if sxx > 0 else 0.0
-    value = score + slope * ahead
+    cur = con.execute("SELECT * FROM daily_score WHERE account = ? AND marketplace = ? "
+                      "AND date = ?", [account, mp, day])
+    row = cur.fetchone()
+    return dict(zip([d[0] for d in cur.description or ()], row, strict=True)) if row else None
 
-    def clamp(v: float) -> float:  # the IPI runs 0-1000, however steep the trend
-        return min(max(v, 0.0), 1000.0)
 
-    return Projection(clamp(value), clamp(value - spread), clamp(value + spread), slope, check)
+def _flips(con: duckdb.DuckDBPyConnection, account: str, mp: str, rule: str, day: date,
+           policy: Policy) -> int:
+    """Changes between firing and not firing in the flap window before ``day``."""
+    row = con.execute(
+        "SELECT count(*) FROM alert_event WHERE account = ? AND marketplace = ? AND rule = ? "
+        "AND date BETWEEN ? AND ? AND (from_state = 'firing') <> (to_state = 'firing')",
+        [account, mp, rule, day - timedelta(days=policy.flap_window_days - 1),
+         day - timedelta(days=1)]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _context(con: duckdb.DuckDBPyConnection, account: str, mp: str, rule: str, prev: State,
+             row: dict[str, Any], day: date, policy: Policy, check: date | None) -> Context:
+    return Context(Reading.of(row),
+                   Reading.of(score_row(con, account, mp, prev.last_notified)),
+                   Reading.of(score_row(con, account, mp, prev.acked)),
+                   (check - day).days if check else None,
+                   _flips(con, account, mp, rule, day, policy))
+
+
+_FACTORS = (("excess_pct", "excess", "{:.1f}%"), ("sell_through", "sell-through", "{:.2f}"),
+            ("stranded_pct", "stranded", "{:.1f}%"), ("in_stock_rate", "in-stock", "{:.0%}"))
+
+
+def flap_cause(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
+               policy: Policy) -> str:
+    """The swing of the estimate over the flap window, and its likely cause: a factor
+    with data some days and none on others, else the factor that moved most from day to
+    day (relative to its size)."""
+    cur = con.execute(
+        "SELECT * FROM daily_score WHERE account = ? AND marketplace = ? "
+        "AND date BETWEEN ? AND ? ORDER BY date",
+        [account, mp, day - timedelta(days=policy.flap_window_days - 1), day])
+    names = [d[0] for d in cur.description or ()]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    scores = [r["score"] for r in rows if r["score"] is not None]
+    if not scores:
+        return "no estimate in the window"
+    swing = (f"the estimate swung between {min(scores):.0f} and {max(scores):.0f} in "
+             f"{len(rows)} days")
+    gaps = [(n, label) for col, label, _ in _FACTORS
+            if 0 < (n := sum(r[col] is None for r in rows)) < len(rows)]
+    if gaps:
+        n, label = max(gaps)
+        return (f"{swing}; likely cause: {label} had no data on {n} of those days (a report "
+                "missing on some days): check those days' downloads or reports")
+    moved = []
+    for col, label, fmt in _FACTORS:
+        vals = [float(r[col]) for r in rows if r[col] is not None]
+        if len(vals) > 1:
+            size = sum(abs(v) for v in vals) / len(vals) or 1.0
+            step = sum(abs(b - a) for a, b in pairwise(vals)) / (len(vals) - 1)
+            moved.append((step / size, label, fmt.format(min(vals)), fmt.format(max(vals))))
+    if not moved:
+        return swing
+    _, label, lo, hi = max(moved)
+    return f"{swing}; likely cause: {label} moving between {lo} and {hi} from day to day"
 
 
 def _previous(con: duckdb.DuckDBPyConnection, account: str, mp: str, report_type: str,
@@ -126,44 +161,45 @@ def _names(items: list[tuple[str, float]], n: int = 5) -> str:
 
 
 def steps(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
-           row: dict[str, Any], policy: Policy) -> list[tuple[str, State, Step, str]]:
+          row: dict[str, Any], policy: Policy) -> list[tuple[str, State, Step, str]]:
     """Every rule's step for one marketplace: (rule, previous state, step, detail)."""
     out = []
-    prev = state(con, account, mp, BELOW_THRESHOLD)
     check = next_checkpoint(policy, day)
-    detail = f"next Amazon check {check} ({(check - day).days} days)" if check else ""
-    out.append((BELOW_THRESHOLD, prev, below_threshold(prev, row, policy, day), detail))
+
+    def step(rule: str, run: Callable[[State, Context], Step], detail: str) -> None:
+        prev = state(con, account, mp, rule)
+        taken = run(prev, _context(con, account, mp, rule, prev, row, day, policy, check))
+        if taken.notify == "flapping":
+            detail = (f"{flap_cause(con, account, mp, day, policy)}. Its pages are held "
+                      f"until it keeps one state {policy.flap_stable_days} days; every change "
+                      "is still recorded (ipi alerts history)")
+        out.append((rule, prev, taken, detail))
+
+    step(BELOW_THRESHOLD, lambda p, c: below_threshold(p, row, policy, day, c),
+         f"next Amazon check {check} ({(check - day).days} days)" if check else "")
 
     window = days_to_check(policy, day)
-    prev = state(con, account, mp, CHECK_WINDOW)
-    detail = (f"{window[1]} day(s) before Amazon's check on {window[0]}: under "
-              f"{policy.threshold:.0f} then means storage limits and overage fees"
-              if window else "")
-    out.append((CHECK_WINDOW, prev, check_window(prev, row, policy, day, window), detail))
+    step(CHECK_WINDOW, lambda p, c: check_window(p, row, policy, day, window, c),
+         f"{window[1]} day(s) before Amazon's check on {window[0]}: under "
+         f"{policy.threshold:.0f} then means storage limits and overage fees" if window else "")
 
-    proj = projection(con, account, mp, day, policy)
-    prev = state(con, account, mp, PROJECTED_CROSSING)
-    detail = (f"at {proj.slope:+.1f} points a day over {policy.projection_days} days it "
-              f"reaches {proj.value:.0f} (90 % range {proj.low:.0f}-{proj.high:.0f}) by the "
-              f"check on {proj.check}" if proj else "")
-    out.append((PROJECTED_CROSSING, prev,
-                projected_crossing(prev, row, policy, day, proj.value if proj else None),
-                detail))
+    proj = projection(con, account, mp, day, check, policy)
+    value = proj.value if proj else None
+    step(PROJECTED_CROSSING, lambda p, c: projected_crossing(p, row, policy, day, value, c),
+         proj.describe().replace(f"by {check}", f"by the check on {check}") if proj else "")
 
     new = _newly_stranded(con, account, mp, day)
-    prev = state(con, account, mp, STRANDED_JUMP)
     units = sum(u for _, u in new or [])
     active = None if new is None else units >= policy.stranded_jump_units
-    detail = f"{len(new or [])} SKU(s) newly stranded, {units:,.0f} units: {_names(new or [])}"
-    out.append((STRANDED_JUMP, prev, factor_jump(prev, active, policy, day), detail))
+    step(STRANDED_JUMP, lambda p, c: factor_jump(p, active, policy, day, c),
+         f"{len(new or [])} SKU(s) newly stranded, {units:,.0f} units: {_names(new or [])}")
 
     rise = _excess_rise(con, account, mp, day)
-    prev = state(con, account, mp, EXCESS_JUMP)
-    active, detail = None, ""
+    jump, detail = None, ""
     if rise is not None:
         before, now, skus = rise
-        active = now - before >= max(policy.excess_jump_units,
-                                     policy.excess_jump_pct / 100 * before)
+        jump = now - before >= max(policy.excess_jump_units,
+                                   policy.excess_jump_pct / 100 * before)
         detail = f"excess units rose from {before:,.0f} to {now:,.0f}; most: {_names(skus)}"
-    out.append((EXCESS_JUMP, prev, factor_jump(prev, active, policy, day), detail))
+    step(EXCESS_JUMP, lambda p, c: factor_jump(p, jump, policy, day, c), detail)
     return out

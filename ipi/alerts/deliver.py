@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +48,25 @@ _CHAT = {"Slack", "Discord", "Microsoft Teams", "Telegram", "Mattermost", "Rocke
          "Google Chat", "Pushover", "ntfy", "Ntfy", "Signal API", "Matrix"}
 
 
+# apprise's notify types by severity: they set the colour of Slack and the like.
+NOTIFY_TYPES = {"critical": apprise.NotifyType.FAILURE, "ops": apprise.NotifyType.FAILURE,
+                "warning": apprise.NotifyType.WARNING, "resolved": apprise.NotifyType.SUCCESS,
+                "info": apprise.NotifyType.INFO}
+
+
+@contextmanager
+def _fields(server: Any, event: dict[str, Any]) -> Iterator[None]:
+    """Add ``event``'s fields to a JSON webhook's body for one send. apprise's JSON target
+    adds its ``payload_extras`` (the URL's ``:key=value`` arguments) to the body it posts;
+    the URL's own extras win over ours."""
+    own = dict(server.payload_extras)
+    server.payload_extras = {**event, **own}
+    try:
+        yield
+    finally:
+        server.payload_extras = own
+
+
 # The account of a message about a whole run (every account's ops target gets it).
 ALL_ACCOUNTS = "*"
 
@@ -58,7 +78,7 @@ class Target:
     kinds: frozenset[str]  # inventory, ops
     accounts: frozenset[str]  # empty: every account
     apprise: apprise.Apprise = field(compare=False, repr=False)
-    shape: str = "text"  # text | short | email
+    shape: str = "text"  # text | short | email | json
     resolved: bool = True  # gets resolved notices
 
     def wants(self, account: str, kind: str, *, resolved: bool = False) -> bool:
@@ -73,6 +93,7 @@ def _target(server: Any, n: int, kinds: Iterable[str] = KINDS,
     one.add(server)
     digest = hashlib.sha256(server.url().encode()).hexdigest()[:16]
     shape = ("email" if type(server).__name__ == "NotifyEmail"
+             else "json" if type(server).__name__ == "NotifyJSON"
              else "short" if server.service_name in _CHAT else "text")
     return Target(digest, f"{server.service_name} #{n}", frozenset(kinds), frozenset(accounts),
                   one, shape, resolved)
@@ -132,12 +153,21 @@ class Notifier:
     def get(self, target_id: str) -> Target | None:
         return next((t for t in self.targets if t.id == target_id), None)
 
-    def send(self, target: Target, title: str, body: str, *, failure: bool = True,
+    def send(self, target: Target, title: str, body: str, *, severity: str = "critical",
              short: str | None = None, html: str | None = None,
-             chart: bytes | None = None) -> None:
-        """Deliver to one target, in its shape; raise DeliveryError unless it accepted."""
-        kind = apprise.NotifyType.FAILURE if failure else apprise.NotifyType.SUCCESS
+             chart: bytes | None = None, event: dict[str, Any] | None = None) -> None:
+        """Deliver to one target, in its shape; raise DeliveryError unless it accepted.
+
+        ``severity`` picks apprise's notify type (the colour in Slack and the like);
+        ``event``'s fields go into a JSON webhook's body beside apprise's own."""
+        kind = NOTIFY_TYPES[severity]
         try:
+            if target.shape == "json" and event:
+                with _fields(target.apprise[0], event):
+                    ok = target.apprise.notify(title=title, body=body, notify_type=kind)
+                if not ok:
+                    raise DeliveryError(f"{target.name} did not accept the message")
+                return
             if target.shape == "email" and html:
                 with TemporaryDirectory(prefix="ipi-") as tmp:
                     attach = None
@@ -150,6 +180,8 @@ class Notifier:
             else:
                 text = short if target.shape == "short" and short else body
                 ok = target.apprise.notify(title=title, body=text, notify_type=kind)
+        except DeliveryError:
+            raise
         except Exception as exc:  # a plugin bug must not lose the alert
             raise DeliveryError(f"{target.name}: apprise raised {type(exc).__name__}") from None
         if not ok:

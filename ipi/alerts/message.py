@@ -1,15 +1,27 @@
-"""Alert text: what happened, how sure we are, and what to fix first."""
+"""Alert text: what happened, how sure we are, what changed, and what to fix first.
+
+Every title starts with one tag, the most important change in the message, so a
+channel can be grepped and routed: ``[CRITICAL]`` (under the threshold),
+``[RESOLVED]`` (the critical alert is over; it leads a message that also warns),
+``[WARNING]`` (a warning, or an alert flapping), ``[OPS]`` (ipi itself). Webhooks
+that take JSON also get the same facts as fields (``Message.event``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from html import escape
 from typing import Any
 
+from ipi.alerts.rules import BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING
 from ipi.score.drivers import Driver
 from ipi.score.whatif import Plan
+
+TAGS = {"critical": "[CRITICAL]", "warning": "[WARNING]", "resolved": "[RESOLVED]",
+        "ops": "[OPS]", "info": "[INFO]"}
+_FIXABLE = (BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING)  # rules a SKU list helps
 
 
 def _pct(x: Any) -> str:
@@ -23,119 +35,218 @@ def factors_line(row: Mapping[str, Any]) -> str:
             f"stranded {_pct(row.get('stranded_pct'))} · in-stock {ins}")
 
 
+_CHANGES = (("excess_pct", "excess", "{:.1f}%", 0.5), ("sell_through", "sell-through",
+                                                        "{:.2f}", 0.02),
+            ("stranded_pct", "stranded", "{:.1f}%", 0.5),
+            ("in_stock_rate", "in-stock", "{:.0%}", 0.01))
+
+
+def changes(before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    """What moved between two days' estimates: the estimate, then each factor that did."""
+    parts = []
+    if before.get("score") is not None and now.get("score") is not None:
+        parts.append(f"estimate {before['score']:.0f} -> {now['score']:.0f} "
+                     f"({now['score'] - before['score']:+.0f})")
+    for col, label, fmt, least in _CHANGES:
+        a, b = before.get(col), now.get(col)
+        if a is not None and b is not None and abs(b - a) >= least:
+            parts.append(f"{label} {fmt.format(a)} -> {fmt.format(b)}")
+        elif (a is None) != (b is None):
+            parts.append(f"{label} {'n/a' if a is None else fmt.format(a)} -> "
+                         f"{'n/a' if b is None else fmt.format(b)}")
+    return "; ".join(parts) or "nothing material"
+
+
 @dataclass(frozen=True)
 class Notice:
-    """One thing to tell about one marketplace: an alert firing, repeating or resolved."""
+    """One thing to tell about one marketplace: an alert firing, repeating, resolved, or
+    flapping."""
 
     marketplace: str
-    kind: str  # firing | repeat | resolved
+    kind: str  # firing | repeat | resolved | flapping
     row: Mapping[str, Any]  # the day's daily_score row
     threshold: float
     since: date | None = None
-    rule: str = "below_threshold"
+    rule: str = BELOW_THRESHOLD
     detail: str = ""  # what the rule found: days to the check, the trend, the SKUs
-    change: float | None = None  # the estimate's move since this alert's last message
-    change_since: date | None = None
+    before: Mapping[str, Any] | None = None  # the daily_score row of the last page
+    last_page: date | None = None
+    why: str = ""  # why it is paged (again) today
+    next_check: date | None = None
 
     @property
     def critical(self) -> bool:
-        return self.rule == "below_threshold"
+        return self.rule == BELOW_THRESHOLD
+
+    @property
+    def severity(self) -> str:
+        if self.kind == "resolved":
+            return "resolved"
+        return "critical" if self.critical and self.kind != "flapping" else "warning"
+
+    @property
+    def rank(self) -> int:
+        """Importance, most first: a critical page, a critical resolve (it leads over any
+        warning), a warning or a flapping notice, a warning's resolve."""
+        if self.critical and self.kind in ("firing", "repeat"):
+            return 0
+        if self.critical and self.kind == "resolved":
+            return 1
+        return 3 if self.kind == "resolved" else 2
+
+    @property
+    def words(self) -> str:
+        return self.rule.replace("_", " ")
 
 
-_LABEL = {
-    ("below_threshold", "firing"): "[FIRING]", ("below_threshold", "repeat"): "[STILL FIRING]",
-    ("below_threshold", "resolved"): "[RESOLVED]",
-}
+def _estimate(r: Mapping[str, Any]) -> str:
+    return f"IPI estimate {r['score']:.0f} (band {r['score_low']:.0f}-{r['score_high']:.0f})"
 
 
 def _head(account: str, day: date, n: Notice) -> str:
-    r = n.row
-    est = f"IPI estimate {r['score']:.0f} (band {r['score_low']:.0f}-{r['score_high']:.0f})"
-    where = f"{account} {n.marketplace}"
-    label = _LABEL.get((n.rule, n.kind)) or {
-        "firing": "[WARNING]", "repeat": "[STILL WARNING]",
-        "resolved": "[WARNING RESOLVED]"}[n.kind]
-    if n.rule == "below_threshold":
+    """The notice's first line, tagged like a title."""
+    where, est = f"{account} {n.marketplace}", _estimate(n.row)
+    tag = TAGS[n.severity]
+    if n.kind == "flapping":
+        return (f"{tag} {where}: the {n.words} alert is flapping ({n.why}): {n.detail}.")
+    if n.critical:
         check = f" The {n.detail}." if n.detail else ""
         if n.kind == "firing":
-            return (f"{label} {where}: {est} is under the threshold {n.threshold:.0f} on "
-                    f"{day}.{check}")
+            text = f"{est} is under the threshold {n.threshold:.0f} on {day}.{check}"
+        elif n.kind == "repeat":
+            text = (f"{est} is still under the threshold {n.threshold:.0f} on {day}, since "
+                    f"{n.since}.{check}")
+        else:
+            text = f"{est} is back over the threshold {n.threshold:.0f} on {day}."
+    elif n.kind == "resolved":
+        text = f"the {n.words} warning is over ({est})."
+    elif n.rule == CHECK_WINDOW:
+        text = f"{est} is near the threshold {n.threshold:.0f}, {n.detail}."
+    elif n.rule == PROJECTED_CROSSING:
+        text = f"{est} is falling: {n.detail}."
+    else:
+        text = f"{n.detail}."
+    if n.kind == "repeat" and not n.critical:
+        text += f" Still so since {n.since}."
+    return f"{tag} {where}: {text}"
+
+
+def _summary(n: Notice) -> str:
+    """The notice in a title's few words."""
+    mp, score, thr = n.marketplace, n.row["score"], n.threshold
+    if n.kind == "flapping":
+        return f"{mp} {n.words} flapping, pages held"
+    if n.critical:
+        if n.kind == "firing":
+            return f"{mp} {score:.0f} under the threshold {thr:.0f}"
         if n.kind == "repeat":
-            return (f"{label} {where}: {est} is still under the threshold {n.threshold:.0f} "
-                    f"on {day}, since {n.since}.{check}")
-        return f"{label} {where}: {est} is back over the threshold on {day}."
+            moved = (f" ({score - n.before['score']:+.0f} since {n.last_page})"
+                     if n.before and n.before.get("score") is not None else "")
+            return f"{mp} {score:.0f} still under the threshold {thr:.0f}{moved}"
+        return f"{mp} {score:.0f} back over the threshold {thr:.0f}"
     if n.kind == "resolved":
-        return f"{label} {where}: the {n.rule.replace('_', ' ')} warning is over ({est})."
-    if n.rule == "check_window":
-        return f"{label} {where}: {est} is near the threshold {n.threshold:.0f}, {n.detail}."
-    if n.rule == "projected_crossing":
-        return f"{label} {where}: {est} is falling: {n.detail}."
-    return f"{label} {where}: {n.detail}."
+        return f"{mp} {n.words} over"
+    return f"{mp} {'still ' if n.kind == 'repeat' else ''}{n.words} ({score:.0f})"
 
 
 @dataclass(frozen=True)
 class Message:
-    """One message in the three shapes targets take: full text (webhooks, files), short
-    text (chat: Slack and the like), HTML (email, with the chart attached)."""
+    """One message in the shapes targets take: full text (webhooks, files), short text
+    (chat: Slack and the like), HTML (email, with the chart attached), and the facts as
+    fields for webhooks that take JSON (``event``)."""
 
     title: str
     text: str
     short: str
     html: str
+    severity: str = "critical"  # critical | warning | resolved | info | ops
+    event: dict[str, Any] = field(default_factory=dict)
+
+
+def _num(x: Any, nd: int = 1) -> float | None:
+    return None if x is None else round(float(x), nd)
+
+
+def dedup_key(account: str, marketplace: str, rule: str) -> str:
+    """One incident's key, the same on every message about it: incident tools group by
+    it."""
+    return f"ipi/{account}/{marketplace}/{rule}"
+
+
+def event_fields(account: str, day: date, n: Notice, link: str | None) -> dict[str, Any]:
+    """A notice as fields an incident tool can route on."""
+    r = n.row
+    return {
+        "dedup_key": dedup_key(account, n.marketplace, n.rule), "state": n.kind,
+        "severity": n.severity, "account": account, "marketplace": n.marketplace,
+        "rule": n.rule, "date": day.isoformat(), "estimate": _num(r.get("score")),
+        "band": [_num(r.get("score_low")), _num(r.get("score_high"))],
+        "threshold": n.threshold, "status": r.get("status"),
+        "factors": {k: _num(r.get(k), 4) for k in ("excess_pct", "sell_through",
+                                                   "stranded_pct", "in_stock_rate")},
+        "next_check": n.next_check.isoformat() if n.next_check else None,
+        "since": n.since.isoformat() if n.since else None, "why": n.why or None,
+        "link": link,
+    }
 
 
 def render(account: str, day: date, notices: Sequence[Notice],
            drivers: Mapping[str, Sequence[Driver]],
-           plans: Mapping[str, Plan] | None = None) -> Message:
-    """One message for all of an account's notices in a run (``plans``: the recovery plan
-    per marketplace, shown under the drivers)."""
-    order = {"firing": 0, "repeat": 1, "resolved": 2}
+           plans: Mapping[str, Plan] | None = None, link: str | None = None) -> Message:
+    """One message for all of an account's notices in a run, most important first
+    (``plans``: the recovery plan per marketplace, shown under the drivers; ``link``:
+    where to look at the account)."""
+    ordered = sorted(notices, key=lambda n: (n.rank, n.marketplace, n.rule))
     parts, shorts, htmls = [], [], []
-    for n in sorted(notices, key=lambda n: (not n.critical, order[n.kind], n.marketplace)):
+    for n in ordered:
         r = n.row
         head = _head(account, day, n)
-        if n.change is not None:
-            head += f" ({n.change:+.0f} since the alert of {n.change_since})"
         facts = f"Factors: {factors_line(r)}."
-        note = ""
+        extra = []
+        if n.kind == "repeat":
+            if n.before is not None:
+                extra.append(f"Since the last page ({n.last_page}): {changes(n.before, r)}.")
+            extra.append(f"Paged again: {n.why}.")
+        elif n.why and n.kind != "flapping":
+            extra.append(f"Paged now: {n.why}.")
         if r.get("status") not in (None, "ok"):
-            note = f"The estimate is {r['status']}" + (
-                f" ({r['notes']})." if r.get("notes") else ".")
-        fixes = list(drivers.get(n.marketplace, ())) if n.kind != "resolved" and n.rule in (
-            "below_threshold", "check_window", "projected_crossing") else []
-        lines = [head, facts, *([note] if note else [])]
+            extra.append(f"The estimate is {r['status']}"
+                         + (f" ({r['notes']})." if r.get("notes") else "."))
+        fixes = list(drivers.get(n.marketplace, ())) \
+            if n.kind in ("firing", "repeat") and n.rule in _FIXABLE else []
+        lines = [head, facts, *extra]
         if fixes:
             lines += ["Fix first:", *(f"  - {d.line()}" for d in fixes)]
         plan = (plans or {}).get(n.marketplace) if fixes else None
         if plan is not None:
-            lines += [f"{plan.title}:",
-                      *(f"  {line}" for line in plan.lines())]
+            lines += [f"{plan.title}:", *(f"  {line}" for line in plan.lines())]
         parts.append("\n".join(lines))
-        shorts.append("\n".join([head, facts, *(f"• {d.line()}" for d in fixes[:3])]))
+        shorts.append("\n".join([head, facts, *extra, *(f"• {d.line()}" for d in fixes[:3])]))
         items = "".join(f"<li>{escape(d.line())}</li>" for d in fixes)
         steps = "".join(f"<li>{escape(line)}</li>" for line in plan.lines()) if plan else ""
         htmls.append(f"<h3>{escape(head)}</h3><p>{escape(facts)}</p>"
-                     + (f"<p><em>{escape(note)}</em></p>" if note else "")
+                     + "".join(f"<p><em>{escape(e)}</em></p>" for e in extra)
                      + (f"<p><b>Fix first:</b></p><ul>{items}</ul>" if items else "")
                      + (f"<p><b>{escape(plan.title)}:</b></p><ul>{steps}</ul>"
                         if plan else ""))
-    under = [n for n in notices if n.critical and n.kind != "resolved"]
-    warnings = [n for n in notices if not n.critical and n.kind != "resolved"]
-    if under:
-        worst = min(under, key=lambda n: n.row["score"])
-        title = (f"IPI {account}: {len(under)} marketplace(s) under the threshold "
-                 f"({worst.marketplace} {worst.row['score']:.0f})")
-    elif warnings:
-        what = sorted({n.rule.replace("_", " ") for n in warnings})
-        title = f"IPI {account}: warning: {', '.join(what)}"
-    else:
-        title = f"IPI {account}: back over the threshold" if any(
-            n.critical for n in notices) else f"IPI {account}: warnings resolved"
+    lead = ordered[0]
+    same = [n for n in ordered if n.rank == lead.rank]
+    title = f"{TAGS[lead.severity]} IPI {account}: " + "; ".join(_summary(n) for n in same)
+    if len(ordered) > len(same):
+        title += f" (and {len(ordered) - len(same)} more)"
     footer = ("The score is an estimate from Amazon's reports; Seller Central shows the "
               "official one. Record it (ipi official add) and ipi calibrates to it.")
+    opened = f"Open: {link}" if link else ""
     html = ("".join(htmls) + "<p>The attached chart shows the estimate, its band, the "
-            f"threshold and Amazon's check dates.</p><p><small>{escape(footer)}</small></p>")
-    return Message(title, "\n\n".join([*parts, footer]), "\n\n".join(shorts), html)
+            "threshold and Amazon's check dates.</p>"
+            + (f"<p><a href=\"{escape(link)}\">{escape(opened)}</a></p>" if link else "")
+            + f"<p><small>{escape(footer)}</small></p>")
+    # apprise's JSON body already has title, message and type: these go beside them.
+    event = {**event_fields(account, day, lead, link),
+             "alerts": [event_fields(account, day, n, link) for n in ordered]}
+    return Message(title, "\n\n".join([*parts, *([opened] if link else []), footer]),
+                   "\n\n".join([*shorts, *([opened] if link else [])]), html,
+                   lead.severity, event)
 
 
 def unreliable_message(account: str, marketplace: str, day: Any,

@@ -10,9 +10,11 @@ the same row, never two.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -34,20 +36,28 @@ class Delivery:
 
 def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day: date,
             kind: str, title: str, body: str, tags: str, *, short: str | None = None,
-            html: str | None = None, chart: bytes | None = None) -> bool:
+            html: str | None = None, chart: bytes | None = None,
+            severity: str | None = None, event: dict[str, Any] | None = None) -> bool:
     """Queue a message and its deliveries inside the caller's transaction.
 
-    False if the key was queued already. With no target for it, the message is kept
-    as 'no-targets' (and said loudly) rather than queued for targets added later.
+    ``severity`` (critical, warning, resolved, info, ops; default from ``kind``) picks
+    apprise's notify type; ``event`` holds the fields a JSON webhook gets. False if the
+    key was queued already. With no target for it, the message is kept as 'no-targets'
+    (and said loudly) rather than queued for targets added later.
     """
     con = duck(conn)
+    severity = severity or {"ops": "ops", "resolved": "resolved"}.get(kind, "critical")
+    if event is None:  # an ops message: still routable by an incident tool
+        event = {"dedup_key": f"ipi/{account}/ops/{key}", "state": "firing",
+                 "severity": severity, "account": account, "date": day.isoformat()}
     targets = notifier.route(account, tags, resolved=kind == "resolved")
     cur = con.execute(
         "INSERT INTO alert_outbox (key, account, date, kind, title, body, tags, status, "
-        "created_at, short, html, chart) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT DO NOTHING RETURNING key",
+        "created_at, short, html, chart, severity, event) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING key",
         [key, account, day, kind, title, body, tags,
-         "pending" if targets else "no-targets", utcnow(), short, html, chart],
+         "pending" if targets else "no-targets", utcnow(), short, html, chart, severity,
+         json.dumps(event)],
     )
     if cur.fetchone() is None:
         return False
@@ -71,7 +81,7 @@ def deliver_pending(store: Store, notifier: Notifier, account: str | None = None
            "least(? * 60e6 * pow(2, d.attempts - 1), 6 * 3600e6) AS BIGINT)) <= ?)")
     pending = store.query(
         "SELECT d.key, d.target, d.target_name, m.title, m.body, m.kind, m.short, m.html, "
-        "m.chart FROM alert_delivery d "
+        "m.chart, m.severity, m.event FROM alert_delivery d "
         f"JOIN alert_outbox m USING (key) WHERE {where} AND {due} "
         "ORDER BY m.created_at, d.key, d.target",
         [*([account] if account else []), backoff_minutes, utcnow()],
@@ -89,9 +99,12 @@ def deliver_pending(store: Store, notifier: Notifier, account: str | None = None
                 "UPDATE alert_delivery SET attempts = attempts + 1, last_attempt_at = ? "
                 "WHERE key = ? AND target = ?", (utcnow(), key, tid))
         try:
-            notifier.send(target, row["title"], row["body"],
-                          failure=row["kind"] not in ("resolved",), short=row["short"],
-                          html=row["html"], chart=row["chart"])
+            # Rows queued before severities were stored: resolved, else a failure.
+            severity = row["severity"] or ("resolved" if row["kind"] == "resolved"
+                                           else "critical")
+            notifier.send(target, row["title"], row["body"], severity=severity,
+                          short=row["short"], html=row["html"], chart=row["chart"],
+                          event=json.loads(row["event"]) if row["event"] else None)
         except DeliveryError as exc:
             with store.begin() as conn:
                 conn.exec_driver_sql(

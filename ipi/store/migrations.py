@@ -209,4 +209,30 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0009_alert_paging",
+        """
+        -- What the on-call last heard (firing | normal), an acknowledgement, a flapping hold.
+        ALTER TABLE alert_state ADD COLUMN paged VARCHAR DEFAULT 'normal';
+        UPDATE alert_state SET paged = 'firing'
+            WHERE state = 'firing' AND last_notified IS NOT NULL;
+        ALTER TABLE alert_state ADD COLUMN acked DATE;
+        ALTER TABLE alert_state ADD COLUMN flapping_since DATE;
+        ALTER TABLE alert_outbox ADD COLUMN severity VARCHAR;  -- critical|warning|resolved|info|ops
+        ALTER TABLE alert_outbox ADD COLUMN event VARCHAR;     -- JSON fields for webhooks
+        -- Silences get an id (to list and expire them) and an expiry.
+        CREATE SEQUENCE alert_silence_id START 1;
+        CREATE TABLE alert_silence_v2 (
+            id BIGINT PRIMARY KEY DEFAULT nextval('alert_silence_id'),
+            account VARCHAR NOT NULL, marketplace VARCHAR,   -- NULL: every marketplace
+            until DATE NOT NULL, reason VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
+            expired_at TIMESTAMP                             -- set by `ipi alerts silence expire`
+        );
+        INSERT INTO alert_silence_v2 (account, marketplace, until, reason, created_at)
+            SELECT account, marketplace, until, reason, created_at FROM alert_silence
+            ORDER BY created_at;
+        DROP TABLE alert_silence;
+        ALTER TABLE alert_silence_v2 RENAME TO alert_silence;
+        """,
+    ),
 ]

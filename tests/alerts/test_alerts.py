@@ -47,7 +47,10 @@ def days(settings: Settings, scores: list[float | None], start: date = D) -> lis
 
 
 def heads(hook: Webhook) -> list[str]:
-    return [m["message"].split("]")[0] + "]" for m in hook.received]
+    """Each message's title tag, and the state its JSON fields give (ops: the tag)."""
+    tags = [m["title"].split("]")[0] + "]" for m in hook.received]
+    return [t if t == "[OPS]" else f"{t} {m['state']}"
+            for t, m in zip(tags, hook.received, strict=True)]
 
 
 @pytest.fixture
@@ -95,7 +98,7 @@ def test_unchanged_firing_alert_repeats_after_the_repeat_interval(
     """Still under: repeated every repeat_days days, not every run."""
     settings = hook_settings("repeat_days = 3")
     days(settings, [431, 430, 429, 428, 427, 426, 425])
-    assert heads(webhook_server) == ["[FIRING]", "[STILL FIRING]", "[STILL FIRING]"]
+    assert heads(webhook_server) == ["[CRITICAL] firing", "[CRITICAL] repeat", "[CRITICAL] repeat"]
     assert "since 2026-05-10" in webhook_server.received[1]["message"]
 
 
@@ -103,8 +106,8 @@ def test_wobble_around_the_threshold_does_not_flap(
         hook_settings: Callable[..., Settings], webhook_server: Webhook) -> None:
     """Fires under 450, resolves only at 470 or more: 449/455/448/465 is one alert."""
     settings = hook_settings("repeat_days = 30")
-    days(settings, [460, 449, 455, 448, 465, 471, 452, 449])
-    assert heads(webhook_server) == ["[FIRING]", "[RESOLVED]", "[FIRING]"]
+    days(settings, [460, 449, 455, 448, 465, 471, 452])
+    assert heads(webhook_server) == ["[CRITICAL] firing", "[RESOLVED] resolved"]
 
 
 def test_pending_fires_only_after_for_days(
@@ -114,7 +117,7 @@ def test_pending_fires_only_after_for_days(
     days(settings, [440, 440, 480, 440, 440])
     assert webhook_server.received == []
     days(settings, [440], D + timedelta(days=5))
-    assert heads(webhook_server) == ["[FIRING]"]
+    assert heads(webhook_server) == ["[CRITICAL] firing"]
     history = pipeline.open_store(settings).query(
         "SELECT from_state, to_state FROM alert_event ORDER BY date")
     assert [(h["from_state"], h["to_state"]) for h in history] == [
@@ -129,7 +132,7 @@ def test_given_no_data_or_unreliable_then_firing_alert_does_not_resolve(
     days(settings, [431, None])
     put_score(settings, D + timedelta(days=2), 600, status="unreliable")
     pipeline.alert(settings, settings.accounts[0], D + timedelta(days=2))
-    assert heads(webhook_server) == ["[FIRING]", "[OPS]"]
+    assert heads(webhook_server) == ["[CRITICAL] firing", "[OPS]"]
     state = pipeline.open_store(settings).query(
         "SELECT state FROM alert_state WHERE rule = 'below_threshold'")
     assert state == [{"state": "firing"}]
@@ -192,24 +195,25 @@ def test_routing_by_kind_and_account(
     pipeline.alert(settings, settings.accounts[0], D)
     put_score(settings, D + timedelta(days=1), 431, status="unreliable")
     pipeline.alert(settings, settings.accounts[0], D + timedelta(days=1))
-    assert heads(webhook_server) == ["[FIRING]"] and heads(second_webhook) == ["[OPS]"]
+    assert heads(webhook_server) == ["[CRITICAL] firing"] and heads(second_webhook) == ["[OPS]"]
 
 
 def test_silence_mutes_without_losing_the_state(
         hook_settings: Callable[..., Settings], webhook_server: Webhook) -> None:
     """Silenced: nothing is sent but the alert fires; after the silence the still-firing
-    alert is sent (as a repeat), and nothing from the silence is sent late."""
-    settings = hook_settings("repeat_days = 1")
+    alert is paged as new (the on-call never heard of it), and nothing from the silence
+    is sent late."""
+    from ipi.alerts.control import add_silence
+
+    settings = hook_settings()
     store = pipeline.open_store(settings)
-    with store.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO alert_silence VALUES ('acme', NULL, ?, 'maintenance',"
-                             " ?)", (D + timedelta(days=1), utcnow()))
+    add_silence(store, "acme", None, D + timedelta(days=1), "maintenance", today=D)
     days(settings, [431, 430])
     assert webhook_server.received == []
     assert store.query("SELECT state FROM alert_state WHERE rule = 'below_threshold'") == [
         {"state": "firing"}]
     days(settings, [429], D + timedelta(days=2))
-    assert heads(webhook_server) == ["[STILL FIRING]"]
+    assert heads(webhook_server) == ["[CRITICAL] firing"]
 
 
 def test_given_no_targets_then_alert_is_recorded_and_not_retried(
@@ -232,7 +236,8 @@ def test_given_two_marketplaces_under_then_one_message_for_the_account(
     assert len(webhook_server.received) == 1
     msg = webhook_server.received[0]["message"]
     assert "acme UK" in msg and "acme US" in msg
-    assert "(UK 402)" in webhook_server.received[0]["title"]
+    assert webhook_server.received[0]["title"] == (
+        "[CRITICAL] IPI acme: UK 402 under the threshold 450; US 431 under the threshold 450")
 
 
 def test_unusable_url_is_a_configuration_error_that_hides_the_url() -> None:
@@ -248,7 +253,7 @@ def test_file_target_appends_messages(tmp_path: Path, fresh_db: Store) -> None:
     notifier = Notifier([f"ipifile://{log}"])
     [target] = notifier.targets
     notifier.send(target, "Title one", "Body one")
-    notifier.send(target, "Title two", "Body two", failure=False)
+    notifier.send(target, "Title two", "Body two", severity="resolved")
     text = log.read_text()
     assert "Title one" in text and "Body two" in text and text.index("one") < text.index("two")
     assert deliver_pending(fresh_db, notifier) == []
@@ -267,18 +272,23 @@ def test_email_is_html_with_the_score_chart_attached(
     msg = email.message_from_bytes(envelope.content)
     parts = {p.get_content_type(): p for p in msg.walk()}
     html = parts["text/html"].get_payload(decode=True).decode()
-    assert "<h3>[FIRING] acme US: IPI estimate 431" in html and "estimate" in html
+    assert "<h3>[CRITICAL] acme US: IPI estimate 431" in html and "estimate" in html
     png = parts["image/png"].get_payload(decode=True)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 
 
 def test_repeat_says_the_change_since_the_last_message(
         hook_settings: Callable[..., Settings], webhook_server: Webhook) -> None:
-    """A repeated alert says how far the estimate moved since the alert was last sent."""
+    """A repeated alert says how far the estimate moved since the alert was last sent,
+    in its title and its text."""
     settings = hook_settings("repeat_days = 2")
     days(settings, [431, 425, 419])
-    assert heads(webhook_server) == ["[FIRING]", "[STILL FIRING]"]
-    assert "(-12 since the alert of 2026-05-10)" in webhook_server.received[1]["message"]
+    assert heads(webhook_server) == ["[CRITICAL] firing", "[CRITICAL] repeat"]
+    repeat = webhook_server.received[1]
+    assert repeat["title"] == ("[CRITICAL] IPI acme: US 419 still under the threshold 450 "
+                               "(-12 since 2026-05-10)")
+    assert "Since the last page (2026-05-10): estimate 431 -> 419 (-12)." in repeat["message"]
+    assert "Paged again: 2 days since the last page." in repeat["message"]
 
 
 def test_chat_targets_get_the_short_text() -> None:
@@ -293,7 +303,7 @@ def test_chat_targets_get_the_short_text() -> None:
     msg = render("acme", D, [Notice("US", "firing", row, 450, D,
                                     detail="next Amazon check 2026-06-30 (51 days)")],
                  {"US": drivers})
-    assert msg.short.splitlines()[0].startswith("[FIRING] acme US: IPI estimate 431")
+    assert msg.short.splitlines()[0].startswith("[CRITICAL] acme US: IPI estimate 431")
     assert "51 days" in msg.short and msg.short.count("• SKU-") == 3
     assert msg.text.count("  - SKU-") == 5 and "Seller Central shows" in msg.text
 
@@ -307,8 +317,8 @@ def test_resolved_notices_only_to_targets_that_want_them(
                 f'[[alerts.targets]]\nurl = "{second_webhook.url}"\nresolved = false\n')
     settings, _ = make_settings(accounts=accounts, extra="[policy]\nrepeat_days = 30\n")
     days(settings, [431, 480])
-    assert heads(webhook_server) == ["[FIRING]", "[RESOLVED]"]
-    assert heads(second_webhook) == ["[FIRING]"]
+    assert heads(webhook_server) == ["[CRITICAL] firing", "[RESOLVED] resolved"]
+    assert heads(second_webhook) == ["[CRITICAL] firing"]
 
 
 def test_a_failed_delivery_waits_its_backoff_before_the_next_try(

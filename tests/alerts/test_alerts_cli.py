@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,18 +37,20 @@ def test_silence_and_history(make_settings: Callable[..., tuple[Settings, Path]]
     """`ipi alerts silence` mutes the account; `history` shows the state change, marked
     silenced, and the messages with their deliveries."""
     settings, config = make_settings(urls=[webhook_server.url])
-    assert main(["alerts", "silence", "acme", "--until", str(D), "--reason", "stock-take",
+    day = date.today()  # a silence cannot end in the past
+    assert main(["alerts", "silence", "acme", "--until", str(day), "--reason", "stock-take",
                  "--config", str(config)]) == 0
-    put_score(settings, D, 431)
-    pipeline.alert(settings, settings.accounts[0], D)
+    assert f"silence 1: acme until {day}" in capsys.readouterr().out
+    put_score(settings, day, 431)
+    pipeline.alert(settings, settings.accounts[0], day)
     assert webhook_server.received == []
-    put_score(settings, D + timedelta(days=1), 600, status="unreliable")
-    pipeline.alert(settings, settings.accounts[0], D + timedelta(days=1))
+    put_score(settings, day + timedelta(days=1), 600, status="unreliable")
+    pipeline.alert(settings, settings.accounts[0], day + timedelta(days=1))
     capsys.readouterr()
     assert main(["alerts", "history", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "acme US below_threshold: normal -> firing at 431 (muted: stock-take)" in out
-    assert "[ops] IPI acme US: the estimate for" in out and "JSON #1: sent" in out
+    assert "[OPS] IPI acme US: the estimate for" in out and "JSON #1: sent" in out
 
 
 def test_silence_rejects_an_unknown_marketplace(
@@ -75,7 +77,7 @@ def test_dead_mans_switch_fires_once_when_data_goes_stale(
         assert main(["alerts", "check", "--config", str(config), "--date",
                      str(D + timedelta(days=k))]) == 0
     assert [m["title"] for m in webhook_server.received] == [
-        f"IPI acme: no fresh estimate since {D}"]
+        f"[OPS] IPI acme: no fresh estimate since {D}"]
     assert "did not happen" in webhook_server.received[0]["message"]
 
 

@@ -89,4 +89,4 @@ def test_deploy_from_prefect_yaml_and_a_process_worker_run_the_day(
     row = pipeline.open_store(settings).query(
         "SELECT score FROM daily_score WHERE date = ?", [day])[0]
     assert row["score"] < 450
-    assert [m["message"].split("]")[0] + "]" for m in webhook_server.received] == ["[FIRING]"]
+    assert [m["title"].split("]")[0] + "]" for m in webhook_server.received] == ["[CRITICAL]"]

@@ -157,7 +157,7 @@ def test_ipi_serve_runs_the_day_on_a_one_minute_schedule_and_stops_cleanly(
     assert code == 0, said[-3000:]
     assert f"Prefect server on http://127.0.0.1:{port}/api" in said
     assert said.rstrip().endswith("ipi serve: stopped")
-    assert webhook_server.received[0]["message"].startswith("[FIRING]")
+    assert webhook_server.received[0]["title"].startswith("[CRITICAL]")
     # Today's run scored every dropped day; the alert rules looked at the latest.
     assert pipeline.open_store(settings).query(
         "SELECT count(*) AS n FROM daily_score")[0]["n"] == 80

@@ -321,6 +321,6 @@ def test_given_planning_report_stays_collapsed_then_day_is_unreliable_and_ops_is
     alert = pipeline.alert(settings, settings.accounts[0], demo_sim.day(11))
     assert alert.notices == []
     assert [m["title"] for m in webhook_server.received] == [
-        f"IPI acme US: the estimate for {demo_sim.day(11)} is unreliable"]
+        f"[OPS] IPI acme US: the estimate for {demo_sim.day(11)} is unreliable"]
     pipeline.alert(settings, settings.accounts[0], demo_sim.day(11))  # a rerun: not again
     assert len(webhook_server.received) == 1

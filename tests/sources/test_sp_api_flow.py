@@ -121,7 +121,7 @@ def test_given_one_account_refused_then_the_other_still_runs_and_the_flow_fails_
         daily(config=str(config), day=demo_sim.day(10))
     rows = pipeline.open_store(settings).query("SELECT account FROM daily_score")
     assert rows == [{"account": "zeta"}]
-    ops = [m for m in webhook_server.received if m["title"].startswith("IPI acme: the run")]
+    ops = [m for m in webhook_server.received if m["title"].startswith("[OPS] IPI acme: the run")]
     assert len(ops) == 1 and "IPI_ACME_REFRESH_TOKEN" in ops[0]["message"]
 
 

@@ -1,0 +1,135 @@
+"""What people do to alerts, and what they read back: acknowledge, silence, expire a
+silence, the history of state changes and messages. The SQL of the alert tables
+that the CLI (and any page) needs lives here, not in the CLI.
+
+- **Acknowledge** (PagerDuty, Alertmanager): a firing alert is not repeated until it
+  resolves or gets materially worse than when it was acknowledged (``rules.worse``);
+  then it pages again and the acknowledgement is spent.
+- **Silence**: no page for an account (or one marketplace) through a date; states go
+  on, and an alert still firing when the silence ends is paged then. A silence can be
+  expired early; one that would end in the past is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+
+from ipi.errors import IpiError
+from ipi.store import Store, duck, utcnow
+
+
+def silenced(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
+             day: date) -> str | None:
+    """The reason of a silence covering this account and marketplace on ``day``, if any."""
+    row = con.execute(
+        "SELECT reason FROM alert_silence WHERE account = ? AND until >= ? "
+        "AND expired_at IS NULL AND (marketplace IS NULL OR marketplace = ?) "
+        "ORDER BY until DESC LIMIT 1", [account, day, marketplace]).fetchone()
+    return str(row[0]) if row else None
+
+
+@dataclass(frozen=True)
+class Acked:
+    marketplace: str
+    rule: str
+    since: date | None  # firing since
+    as_of: date  # the estimate the acknowledgement is measured against
+    score: float | None
+
+
+def acknowledge(store: Store, account: str, marketplace: str | None = None) -> list[Acked]:
+    """Acknowledge every alert of the account (or marketplace) firing now; the ones
+    acknowledged (none: nothing was firing)."""
+    with store.begin() as conn:
+        con = duck(conn)
+        firing = con.execute(
+            "SELECT s.marketplace, s.rule, s.since, s.last_date, d.score FROM alert_state s "
+            "LEFT JOIN daily_score d ON d.account = s.account "
+            "AND d.marketplace = s.marketplace AND d.date = s.last_date "
+            "WHERE s.account = ? AND s.state = 'firing' "
+            "AND (? IS NULL OR s.marketplace = ?) ORDER BY s.marketplace, s.rule",
+            [account, marketplace, marketplace]).fetchall()
+        done = [Acked(mp, rule, since, last, score) for mp, rule, since, last, score in firing]
+        for a in done:
+            con.execute("UPDATE alert_state SET acked = ?, updated_at = ? WHERE account = ? "
+                        "AND marketplace = ? AND rule = ?",
+                        [a.as_of, utcnow(), account, a.marketplace, a.rule])
+            con.execute("INSERT INTO alert_event VALUES (?, ?, ?, ?, 'firing', 'firing', ?, "
+                        "'acknowledged: no repeats until it resolves or gets worse', ?)",
+                        [account, a.marketplace, a.rule, a.as_of, a.score, utcnow()])
+    return done
+
+
+def add_silence(store: Store, account: str, marketplace: str | None, until: date,
+                reason: str, today: date) -> int:
+    """Silence the account (or one marketplace) through ``until``; the silence's id."""
+    if until < today:
+        raise IpiError(f"--until {until} is in the past (today is {today}): a silence must "
+                       "end today or later")
+    with store.begin() as conn:
+        row = duck(conn).execute(
+            "INSERT INTO alert_silence (account, marketplace, until, reason, created_at) "
+            "VALUES (?, ?, ?, ?, ?) RETURNING id",
+            [account, marketplace, until, reason, utcnow()]).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def silences(store: Store, account: str | None = None, *, today: date,
+             ended: bool = False) -> list[dict[str, Any]]:
+    """Silences in force on ``today`` (with ``ended``: also those over or expired),
+    newest first."""
+    return store.query(
+        "SELECT id, account, coalesce(marketplace, 'all') AS marketplace, until, reason, "
+        "created_at, expired_at, CASE WHEN expired_at IS NOT NULL THEN 'expired' "
+        "WHEN until < $today THEN 'ended' ELSE 'active' END AS status FROM alert_silence "
+        "WHERE ($account IS NULL OR account = $account) "
+        "AND ($ended OR (expired_at IS NULL AND until >= $today)) ORDER BY id DESC",
+        {"account": account, "today": today, "ended": ended})
+
+
+def expire_silence(store: Store, silence_id: int) -> dict[str, Any]:
+    """End a silence now; the silence as it was. An alert still firing is paged by the
+    next run."""
+    with store.begin() as conn:
+        con = duck(conn)
+        cur = con.execute("SELECT id, account, marketplace, until, reason, expired_at "
+                          "FROM alert_silence WHERE id = ?", [silence_id])
+        row = cur.fetchone()
+        if row is None:
+            raise IpiError(f"no silence with id {silence_id}: `ipi alerts silence list "
+                           "--all` shows them")
+        found = dict(zip([d[0] for d in cur.description or ()], row, strict=True))
+        if found["expired_at"] is not None:
+            raise IpiError(f"silence {silence_id} was already expired at "
+                           f"{found['expired_at']:%Y-%m-%d %H:%M} UTC")
+        con.execute("UPDATE alert_silence SET expired_at = ? WHERE id = ?",
+                    [utcnow(), silence_id])
+    return found
+
+
+def events(store: Store, account: str | None = None,
+           limit: int | None = None) -> list[dict[str, Any]]:
+    """Every alert state change (and acknowledgement), newest first."""
+    return store.query(
+        "SELECT date, account, marketplace, rule, from_state, to_state, value, note, "
+        "recorded_at FROM alert_event WHERE ($account IS NULL OR account = $account) "
+        "ORDER BY recorded_at DESC, date DESC LIMIT $limit",
+        {"account": account, "limit": limit})
+
+
+def messages(store: Store, account: str | None = None,
+             limit: int | None = None) -> list[dict[str, Any]]:
+    """The messages queued, newest first, with each target's delivery."""
+    return store.query(
+        "SELECT m.date, m.account, m.kind, m.severity, m.title, m.status, "
+        "string_agg(d.target_name || ': ' || d.status || CASE WHEN d.attempts > 1 THEN "
+        "' after ' || d.attempts || ' attempts' ELSE '' END, '; ' ORDER BY d.target_name) "
+        "AS deliveries FROM alert_outbox m LEFT JOIN alert_delivery d USING (key) "
+        "WHERE ($account IS NULL OR m.account = $account) "
+        "GROUP BY ALL ORDER BY max(m.created_at) DESC LIMIT $limit",
+        {"account": account, "limit": limit})
