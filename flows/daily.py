@@ -111,7 +111,9 @@ def daily(config: str | None = None, day: date | None = None,
     except Exception:  # the artifacts are a view: the run's data and alerts stand without
         log.exception("could not publish the run's artifacts")
     if failures:
-        raise IngestFailed(failures)
+        raise IngestFailed(failures, f"{len(failures)} failure(s), the rest ran (a file that "
+                           "failed is in its drop folder's failed/, with its reason)",
+                           runs=summary)
     return summary
 
 
@@ -133,9 +135,11 @@ def _account_day(settings: Settings, account: Account,
     sc = score(settings, account, day, ing.days)
     al = alert(settings, account, day, ing)
     return {
-        "loaded": len(ing.loaded), "skipped": len(ing.skipped), "failed": len(ing.failed),
-        "scored": sc.days,
+        "day": str(day), "loaded": len(ing.loaded), "skipped": len(ing.skipped),
+        "failed": len(ing.failed), "warnings": len(ing.warnings), "scored": sc.days,
+        "estimates": pipeline.estimates(settings, account, day),
         "notices": [f"{n.rule.replace('_', ' ')}: {n.kind}" for n in al.notices],
+        "held": len(al.silenced),
         "alerts": [d.status for d in al.deliveries],
     }, [(f"{account.name}/{name}", why) for name, why in ing.failed]
 

@@ -7,6 +7,7 @@ inside those commands, so the library itself never needs Prefect.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
@@ -69,11 +70,48 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    _settings(args)  # fail on a bad configuration before starting Prefect
+    from ipi import pipeline
+    from ipi.alerts import Notifier
+
+    settings = _settings(args)  # fail on a bad configuration before starting Prefect
+    pipeline.open_store(settings).migrate()  # and on an unusable data folder or database
+    if not Notifier.from_settings(settings).targets:
+        log.warning("no alert target is configured: alerts are recorded (ipi alerts "
+                    "history) but reach nobody; set IPI_APPRISE_URLS, [alerts] urls or "
+                    "[[alerts.targets]], then `ipi alerts test`")
     from flows.daily import daily
 
-    daily(config=args.config, day=args.date)
+    terminal_log(args.verbose)  # importing Prefect replaced the terminal's handlers
+    try:
+        runs = daily(config=args.config, day=args.date)
+    except IngestFailed as exc:
+        for name, run in exc.runs.items():
+            print(run_line(name, run))
+        raise
+    for name, run in runs.items():
+        print(run_line(name, run))
     return 0
+
+
+def run_line(account: str, run: Any) -> str:
+    """What a run did for one account, in one line: reports loaded, the estimate per
+    marketplace with its band and status, alerts sent or held."""
+    if not isinstance(run, dict):
+        return f"{account}: {run}"
+    if "error" in run or "overlap" in run:
+        return f"{account}: not run: {run.get('error') or run['overlap']}"
+    loaded = f"{run['loaded']} report(s) loaded" + "".join(
+        f", {run[k]} {k}" for k in ("skipped", "failed", "warnings") if run.get(k))
+    est = "; ".join(
+        f"{e['marketplace']} {e['score']:.0f} (band {e['low']:.0f}-{e['high']:.0f}, "
+        f"{e['status']})" if e["score"] is not None else f"{e['marketplace']} no estimate"
+        for e in run.get("estimates", [])) or "no estimate for the day"
+    sent = run["alerts"].count("sent")
+    other = len(run["alerts"]) - sent
+    alerts = (f"{sent} alert(s) sent" + (f", {other} not delivered (retried next run)"
+                                          if other else "")
+              + (f", {run['held']} held by a silence" if run.get("held") else ""))
+    return f"{account} {run.get('day', '')}: {loaded}; {est}; {alerts}"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -117,8 +155,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if run.loaded:
         sc = pipeline.score(settings, account, day, run.days)
         print(f"rescored {sc.days} day(s) of {account.name}")
-    if run.failed:
-        raise IngestFailed(run.failed)
+    if run.failed:  # the files are the user's: reported, never moved
+        raise IngestFailed(run.failed, f"{len(run.failed)} file(s) could not be loaded (left "
+                           "where they are; fix or download them again, then ingest them)")
     return 0
 
 
@@ -225,6 +264,25 @@ def cmd_score(args: argparse.Namespace) -> int:
         print("no scores yet: drop reports and run `ipi run`, or `ipi ingest PATH`")
     else:
         print_table(rows)
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    from ipi import pipeline
+
+    settings = _settings(args)
+    account = settings.account(args.account)
+    run = pipeline.forget(settings, account, args.date,
+                          marketplace=args.marketplace.upper() if args.marketplace else None,
+                          report_type=args.report_type.upper() if args.report_type else None,
+                          reason=args.reason)
+    for f in run.forgotten:
+        print(f"forgot  {account.name} {f.marketplace} {f.report_type} {f.snapshot_date}: "
+              f"{f.rows:,} rows (file {f.sha256[:12]}: its bytes are kept)")
+    sc = run.rescored
+    print(f"rescored {account.name} {run.start}..{run.end}: {sc.days} day(s), {sc.changed} "
+          "changed" + (f", {sc.removed} estimate(s) removed: no data left for their day"
+                       if sc.removed else ""))
     return 0
 
 
@@ -539,6 +597,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.dir, days=args.days, flow_days=args.flow_days)
 
 
+def cmd_config_show(args: argparse.Namespace) -> int:
+    import os
+
+    from ipi.effective import as_json, as_text, effective
+    from ipi.settings import read_config
+
+    settings = _settings(args)  # checked whole first: a bad file is refused, not shown
+    _, raw = read_config(settings.config_path)
+    tree = effective(settings, raw, os.environ)
+    sys.stdout.write(json.dumps(as_json(tree), indent=2) + "\n" if args.json
+                     else as_text(tree))
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    import shlex
+
+    from ipi.starter import init
+
+    config, settings = init(args.dir)
+    cfg = shlex.quote(str(config))
+    drops = ", ".join(str(settings.drop_dir(a)) for a in settings.accounts)
+    print(f"wrote {config} and created the drop folder {drops}\n"
+          "Next:\n"
+          f"  1. Edit {config}: name your account and list its marketplaces (the drop\n"
+          "     folder follows the name: <data_dir>/drops/<name>/).\n"
+          "  2. Download from Seller Central Manage Inventory Health, Stranded inventory and\n"
+          "     Manage FBA Inventory (active listings) into the drop folder, under any names.\n"
+          f"  3. ipi check --config {cfg}    says what is missing\n"
+          f"  4. ipi run --config {cfg}      loads, scores and alerts once (ipi serve: daily)\n"
+          "  5. export IPI_APPRISE_URLS='<apprise URLs>' (URLs with tokens stay out of the\n"
+          f"     file), then ipi alerts test --config {cfg}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ipi", description="Watch Amazon's Inventory Performance "
                                 "Index every day: reports, factors, an estimate, alerts.")
@@ -699,13 +792,93 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the last N days per account and marketplace (default 1)")
     sp.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sp.set_defaults(func=cmd_score)
+
+    sp = sub.add_parser("forget", help="take a day's loads back out (the raw bytes stay), "
+                        "then rescore the days they fed")
+    common(sp)
+    sp.add_argument("--account", required=True, help="the account")
+    sp.add_argument("--date", type=_day, required=True, help="the snapshot day, YYYY-MM-DD")
+    sp.add_argument("--marketplace", help="only this marketplace (default: all)")
+    sp.add_argument("--report-type", metavar="T",
+                    help="only this report type, e.g. GET_FBA_INVENTORY_PLANNING_DATA "
+                         "(default: all)")
+    sp.add_argument("--reason", default="ipi forget", help="why (recorded with the removal)")
+    sp.set_defaults(func=cmd_forget)
+
+    sp = sub.add_parser("init", help="write a commented ipi.toml and the drop folder to "
+                        "start from, and say what to do next")
+    sp.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR",
+                    help="where to write ipi.toml (default: here); never overwrites")
+    sp.set_defaults(func=cmd_init)
+    sp = sub.add_parser("config", help="show the effective configuration")
+    config = sp.add_subparsers(dest="config_command", required=True, metavar="CONFIG_COMMAND")
+    ap = config.add_parser("show", help="every setting, defaults included, with where it "
+                           "comes from; secrets never shown")
+    common(ap)
+    ap.add_argument("--json", action="store_true", help="print JSON")
+    ap.set_defaults(func=cmd_config_show)
     return p
+
+
+class _OneLine(logging.Formatter):
+    """ipi's own warnings on a terminal: one line each, without the logger's name or a
+    traceback (the run's log keeps both; -v shows everything)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"ipi: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _ours(record: logging.LogRecord) -> bool:
+    return record.name == "ipi" or record.name.startswith("ipi.")
+
+
+def terminal_log(verbose: bool) -> None:
+    """What the terminal shows: with ``verbose`` every log line, names and tracebacks
+    included; else ipi's own warnings, one line each. Prefect's handlers (set when it is
+    imported) give way to ours; other handlers (a test's capture) stay."""
+    root = logging.getLogger()
+    if verbose:
+        if not root.handlers:
+            logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+        for h in root.handlers:
+            h.setLevel(logging.INFO)
+        return
+    for h in list(root.handlers):
+        if type(h) is logging.StreamHandler or type(h).__name__ == "PrefectConsoleHandler":
+            root.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(_ours)
+    handler.setFormatter(_OneLine())
+    root.addHandler(handler)
+
+
+def os_error(exc: OSError) -> str:
+    """An operating-system failure (disk, folder, permissions) as one line with the fix."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    fixes = {
+        errno.ENOSPC: "no space left on the device: free space under [store] data_dir, then "
+                      "run again (loads are atomic: nothing was half-written)",
+        errno.EACCES: "permission denied: make it writable for this user, or point "
+                      "[store] data_dir elsewhere",
+        errno.EPERM: "operation not permitted: make it writable for this user, or point "
+                     "[store] data_dir elsewhere",
+        errno.EROFS: "read-only file system: point [store] data_dir at a writable folder",
+        errno.ENOENT: "no such file or folder: check the path",
+        errno.ENOTDIR: "a file stands where a folder is needed: check [store] data_dir and "
+                       "the paths given",
+        errno.EEXIST: "a file stands where a folder is needed: check [store] data_dir",
+    }
+    return where + fixes.get(exc.errno or 0, exc.strerror or str(exc))
 
 
 _SILENCE_VERBS = {"add", "list", "expire", "-h", "--help"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``ipi`` command. Exit codes (the README's table): 0 done; 1 partly done, each
+    failure listed (files, accounts, checks); 2 nothing done: configuration, usage or the
+    machine (a busy or unwritable database, a full disk); 130 interrupted."""
     argv = list(sys.argv[1:] if argv is None else argv)
     # `ipi alerts silence ACCOUNT ...` (the older form) is `silence add ACCOUNT ...`.
     for i in range(len(argv) - 2):
@@ -713,12 +886,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             argv.insert(i + 2, "add")
             break
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    # The flows raise the ipi logger to INFO for the run log; the terminal still shows
-    # only warnings unless --verbose.
-    for handler in logging.getLogger().handlers:
-        handler.setLevel(logging.INFO if args.verbose else logging.WARNING)
+    terminal_log(args.verbose)
     try:
         return int(args.func(args))
     except IngestFailed as exc:
@@ -726,6 +894,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except IpiError as exc:
         print(f"ipi: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the machine's, not ipi's: said in one line, with the fix
+        print(f"ipi: error: {os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ipi: interrupted; loads are atomic, nothing was half-written (a backfill "

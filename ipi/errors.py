@@ -5,14 +5,19 @@
     ├── BadInput               fix or replace an input file; other files still load
     │   ├── UnknownReport      the header matches no report type ipi knows
     │   ├── MissingColumn      a required column is absent
-    │   ├── BadValue           a value does not have the column's type
+    │   ├── BadValue           a value does not have the column's type, or cannot be true
+    │   │                      (a negative count, a snapshot dated after tomorrow)
     │   └── BadFile            empty, truncated, undecodable, duplicated keys
+    ├── NotFound               the command named something the store does not hold
     ├── StoreBusy              retry later: another ipi process holds the database
+    ├── StoreUnavailable       fix the data folder: not writable, full, not a database
     ├── RunOverlap             another run for the account is under way; this one stopped
     ├── IngestFailed           some files were moved aside; the rest loaded (lists them)
     └── DeliveryError          an alert could not be delivered; it stays in the outbox
 
-Messages name the input and the fix, and never contain a secret.
+Messages name the input and the fix, and never contain a secret. The CLI turns
+``IngestFailed`` into exit code 1 (partly done) and every other one into 2 (nothing
+done: configuration, usage or the machine); see the README's exit-code table.
 """
 
 from __future__ import annotations
@@ -45,15 +50,24 @@ class MissingColumn(BadInput):
 
 
 class BadValue(BadInput):
-    """A value cannot be read as its column's type."""
+    """A value cannot be read as its column's type, or cannot be true."""
 
 
 class BadFile(BadInput):
     """The file is empty, truncated, undecodable or inconsistent."""
 
 
+class NotFound(IpiError):
+    """Nothing in the store matches what the command named; the message says how to list
+    what it holds."""
+
+
 class StoreBusy(IpiError):
     """Another process holds the DuckDB file; retry when it has finished."""
+
+
+class StoreUnavailable(IpiError):
+    """The database cannot be opened or created: the folder, the disk or the file."""
 
 
 class RunOverlap(IpiError):
@@ -63,8 +77,10 @@ class RunOverlap(IpiError):
 class IngestFailed(IpiError):
     """Some files failed and were moved aside; everything else loaded."""
 
-    def __init__(self, failures: list[tuple[str, str]], summary: str | None = None) -> None:
+    def __init__(self, failures: list[tuple[str, str]], summary: str | None = None, *,
+                 runs: dict[str, object] | None = None) -> None:
         self.failures = failures
+        self.runs = runs or {}  # what each account's run did, for its one-line summary
         lines = "\n".join(f"  {name}: {reason}" for name, reason in failures)
         summary = summary or f"{len(failures)} file(s) failed and were moved aside"
         super().__init__(f"{summary}:\n{lines}")

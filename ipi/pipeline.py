@@ -18,11 +18,12 @@ from ipi.alerts.deliver import ALL_ACCOUNTS
 from ipi.alerts.outbox import enqueue
 from ipi.errors import BadInput
 from ipi.locks import account_lock
-from ipi.score import ScoreRun, score_range
+from ipi.score import ScoreRun, score_range, scores
 from ipi.settings import Account, Settings
 from ipi.sources import Fetched, ReportSource
 from ipi.sources.files import FileDrops
 from ipi.store import Store
+from ipi.store.forget import Forgotten, forget_day
 from ipi.store.load import LoadResult, load_file, mark_unreliable, row_drop
 
 SecretLookup = Callable[[str], str]
@@ -120,6 +121,11 @@ def ingest(store: Store, account: Account, source: ReportSource, day: date, *,
             if drop:
                 mark_unreliable(store, account.name, result, drop)
                 run.warnings.append((fetched.label, f"row count collapsed: {drop}"))
+            # Loaded, but suspicious (a tenfold jump in units on hand); a collapse in rows
+            # already says why the units fell.
+            for warning in [] if drop else result.warnings:
+                log.warning("%s: %s", fetched.label, warning)
+                run.warnings.append((fetched.label, warning))
             (run.skipped if result.skipped else run.loaded).append(result)
     for problem in source.problems:
         (run.failed if problem.fatal else run.warnings).append((problem.name, problem.reason))
@@ -159,6 +165,13 @@ def score(settings: Settings, account: Account, day: date,
     start = min([day, *(loaded_days or [])])
     end = max([day, *((d + LOOKBACK) for d in (loaded_days or []))])
     return score_range(open_store(settings), account.name, start, end)
+
+
+def estimates(settings: Settings, account: Account, day: date) -> list[dict[str, object]]:
+    """The day's estimate per marketplace, for a run's summary."""
+    return [{"marketplace": r["marketplace"], "score": r["score"], "low": r["score_low"],
+             "high": r["score_high"], "status": r["status"]}
+            for r in scores(open_store(settings), account.name, start=day, end=day)]
 
 
 def alert(settings: Settings, account: Account, day: date,
@@ -246,3 +259,26 @@ def run_lock(settings: Settings, account: Account,
              what: str = "a run") -> AbstractContextManager[None]:
     """The account's run lock (see ipi.locks): one daily run or backfill at a time."""
     return account_lock(settings.data_dir, account.name, wait=settings.run_lock_wait, what=what)
+
+
+@dataclass
+class ForgetRun:
+    forgotten: list[Forgotten]
+    rescored: ScoreRun
+    start: date  # the days rescored
+    end: date
+
+
+def forget(settings: Settings, account: Account, day: date, *, marketplace: str | None = None,
+           report_type: str | None = None, reason: str = "ipi forget") -> ForgetRun:
+    """Take ``day``'s loads back out (see ipi.store.forget), then rescore the days they
+    fed: the day itself (its estimate goes when no data is left) and the LOOKBACK after.
+
+    Under the account's run lock: a daily run must not score the day half forgotten.
+    """
+    with run_lock(settings, account, f"ipi forget of {day}"):
+        store = open_store(settings)
+        gone = forget_day(store, account.name, day, marketplace=marketplace,
+                          report_type=report_type, reason=reason)
+        end = day + LOOKBACK
+        return ForgetRun(gone, score_range(store, account.name, day, end), day, end)

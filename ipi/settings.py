@@ -3,19 +3,37 @@
 The file holds no secrets. Alert URLs that carry tokens or passwords come from
 the environment (``IPI_APPRISE_URLS``) and are kept as ``SecretStr`` so they are
 never printed.
+
+The whole file is checked when it is read, each account's policy overrides included:
+unknown keys (with the nearest valid one), unknown marketplaces, values out of their
+ranges. Every problem becomes one line of a ``ConfigError`` naming the file, the section
+and the key, so no command starts work on a configuration that would fail later.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 import re
 import tomllib
 import zoneinfo
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
 from ipi.errors import ConfigError
 
@@ -32,6 +50,7 @@ MARKETPLACE_TIMEZONES = {
     "TR": "Europe/Istanbul", "AE": "Asia/Dubai", "SA": "Asia/Riyadh", "EG": "Africa/Cairo",
     "IN": "Asia/Kolkata", "JP": "Asia/Tokyo", "AU": "Australia/Sydney", "SG": "Asia/Singapore",
 }
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # it names folders
 DEFAULT_SCHEDULE = "30 7 * * *"  # 07:30: Amazon's reports for yesterday are ready by then
 
 
@@ -76,13 +95,16 @@ class SpApi(_Model):
         "GET_STRANDED_INVENTORY_UI_DATA",
         "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA",
     )
-    poll_deadline: float = 3600.0  # seconds to wait for Amazon to generate the reports
+    # seconds to wait for Amazon to generate the reports
+    poll_deadline: float = Field(default=3600.0, gt=0)
     # First wait between status checks; then a quarter of the time so far, up to 2 minutes.
-    poll_interval: float = 15.0
-    retries: int = 5  # per request, for 429 and 5xx, with exponential backoff
+    poll_interval: float = Field(default=15.0, gt=0)
+    # Per request, for 429 and 5xx, with exponential backoff (capped at a minute a wait, so
+    # more than 20 would keep a run waiting on a dead endpoint for tens of minutes).
+    retries: int = Field(default=5, ge=0, le=20)
     # A report whose rows collapsed is asked for again once, this many seconds later.
-    row_retry_after: float = 1800.0
-    backoff: float = 1.0  # seconds before the first retry
+    row_retry_after: float = Field(default=1800.0, ge=0)
+    backoff: float = Field(default=1.0, ge=0)  # seconds before the first retry
 
 
 class Account(_Model):
@@ -90,7 +112,8 @@ class Account(_Model):
     marketplaces: tuple[str, ...] = ("US",)
     source: Literal["files", "sp-api"] = "files"
     drop_dir: Path | None = None  # default: <data_dir>/drops/<name>
-    threshold: float | None = None  # overrides policy.threshold for this account
+    # overrides policy.threshold for this account
+    threshold: float | None = Field(default=None, ge=0, le=1000)
     policy: dict[str, Any] = Field(default_factory=dict)  # overrides of [policy] keys
     sp_api: SpApi = Field(default_factory=SpApi)
     # When `ipi serve` runs the account's day (default: [run] schedule and timezone).
@@ -108,22 +131,29 @@ class Account(_Model):
     @field_validator("name")
     @classmethod
     def _slug(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", v):
+        if not ACCOUNT_NAME.fullmatch(v):
             raise ValueError("use letters, digits, '-', '_' or '.' (it names folders)")
         return v
 
     @field_validator("marketplaces")
     @classmethod
-    def _upper(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+    def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if not v:
             raise ValueError("list at least one marketplace, e.g. [\"US\"]")
-        return tuple(m.upper() for m in v)
+        codes = tuple(m.upper() for m in v)
+        for code in codes:
+            # An unknown code would get no time zone (so UTC, the wrong day) and no endpoint.
+            if code not in MARKETPLACE_TIMEZONES:
+                raise ValueError(f"{code!r} is not a marketplace ipi knows"
+                                 f"{_did_you_mean(code, MARKETPLACE_TIMEZONES)}; use one of "
+                                 f"{', '.join(MARKETPLACE_TIMEZONES)}")
+        return codes
 
 
 class Policy(_Model):
-    threshold: float = 450.0
+    threshold: float = Field(default=450.0, ge=0, le=1000)  # Amazon's IPI runs 0-1000
     # Back to normal only at or over this (default threshold + 20): no flapping around it.
-    recovery_threshold: float | None = None
+    recovery_threshold: float | None = Field(default=None, ge=0, le=1000)
     for_days: int = Field(default=1, ge=1)  # days under the threshold before it fires
     # A firing alert is paged again weekly (Amazon updates the score weekly)...
     repeat_days: int = Field(default=7, ge=1)
@@ -140,18 +170,20 @@ class Policy(_Model):
     flap_window_days: int = Field(default=10, ge=2)
     flap_stable_days: int = Field(default=3, ge=1)
     # Ops alert when the newest estimate is older than this (the daily run did not happen).
-    max_data_age_days: int = 2
+    max_data_age_days: int = Field(default=2, ge=1)
     # Amazon's check dates: each quarter's last day ("quarter-end", or "none") plus these.
     checkpoint_rule: Literal["quarter-end", "none"] = "quarter-end"
     checkpoints: tuple[date, ...] = ()
-    warning_window_days: int = 42  # a check's warning window opens this many days before it
-    warning_margin: float = 30.0  # in the window, warn under threshold + this
+    # a check's warning window opens this many days before it (0: no window)
+    warning_window_days: int = Field(default=42, ge=0)
+    warning_margin: float = Field(default=30.0, ge=0)  # in the window, warn under threshold + this
     projection_days: int = Field(default=28, ge=3)  # the trend behind projections
     # Estimates needed since the last level shift before a trend is fitted (and can warn).
     projection_min_days: int = Field(default=7, ge=3)
-    stranded_jump_units: int = 10  # warn when newly stranded SKUs hold this many units
-    excess_jump_pct: float = 20.0  # warn when excess units rise this much in a day...
-    excess_jump_units: int = 50  # ...and by at least this many units
+    # warn when newly stranded SKUs hold this many units
+    stranded_jump_units: int = Field(default=10, ge=0)
+    excess_jump_pct: float = Field(default=20.0, ge=0)  # warn when excess units rise this much...
+    excess_jump_units: int = Field(default=50, ge=0)  # ...in a day, and by at least this many
 
     # The recovery plan keeps the units moved small ("units"), or the estimated cost
     # ("cost") from these, in the marketplace's currency: set your own.
@@ -162,7 +194,16 @@ class Policy(_Model):
 
     # A report with fewer rows than this share of the last good one is suspect (Amazon's
     # planning report sometimes comes back with a fraction of its rows). 0 turns it off.
-    row_drop_threshold: float = 0.5
+    row_drop_threshold: float = Field(default=0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _recovers_over_threshold(self) -> Policy:
+        if self.recovery_threshold is not None and self.recovery_threshold < self.threshold:
+            raise ValueError(
+                f"recovery_threshold = {self.recovery_threshold:g} is under threshold = "
+                f"{self.threshold:g}: an alert would resolve while still under the threshold; "
+                "set it at or over the threshold (or leave it out: threshold + 20)")
+        return self
 
     @property
     def recovery(self) -> float:
@@ -186,9 +227,10 @@ class Alerts(_Model):
     urls: tuple[str, ...] = ()
     apprise_config: Path | None = None
     targets: tuple[Target, ...] = ()
-    top_skus: int = 5  # SKUs named in an alert, those whose fix lifts the estimate most
+    # SKUs named in an alert, those whose fix lifts the estimate most
+    top_skus: int = Field(default=5, ge=1)
     # A failed delivery waits this long before its next try, doubling each time (6 h at most).
-    retry_backoff_minutes: float = 1.0
+    retry_backoff_minutes: float = Field(default=1.0, ge=0)
     # Where people look at an account (e.g. the dashboard's address): messages and webhook
     # bodies link to <ui_url>/accounts/<account>.
     ui_url: str | None = None
@@ -211,9 +253,10 @@ MAX_PARALLEL_ACCOUNTS = 32  # threads of one daily run
 class Settings(_Model):
     data_dir: Path = Path("data")
     database: Path | None = None  # default: <data_dir>/ipi.duckdb
-    busy_timeout: float = 60.0  # seconds to wait for another process holding the database
+    # seconds to wait for another process holding the database
+    busy_timeout: float = Field(default=60.0, gt=0)
     # Seconds a run waits for another run of the same account to finish, then stops.
-    run_lock_wait: float = 60.0
+    run_lock_wait: float = Field(default=60.0, ge=0)
     # Accounts a daily run works on at once (each waits for Amazon on its own).
     parallel_accounts: int = Field(default=4, ge=1, le=MAX_PARALLEL_ACCOUNTS)
     schedule: str = DEFAULT_SCHEDULE  # cron line, in each account's time zone
@@ -259,17 +302,8 @@ class Settings(_Model):
         return self.policy_for(account).threshold
 
     def policy_for(self, account: Account) -> Policy:
-        """[policy] with the account's own overrides applied."""
-        extra = dict(account.policy)
-        if account.threshold is not None:
-            extra.setdefault("threshold", account.threshold)
-        if not extra:
-            return self.policy
-        try:
-            return Policy(**{**self.policy.model_dump(exclude_unset=True), **extra})
-        except ValidationError as exc:
-            raise ConfigError(f"account {account.name}: invalid [accounts.policy]: "
-                              f"{exc.errors()[0]['msg']}") from None
+        """[policy] with the account's own overrides applied (checked when loaded)."""
+        return effective_policy(self.policy, account)
 
     def account(self, name: str | None) -> Account:
         """The named account, or the only one when no name is given."""
@@ -293,85 +327,265 @@ class Settings(_Model):
         return urls
 
 
-_RUN_KEYS = ("parallel_accounts", "schedule", "timezone", "server_port")
+def effective_policy(policy: Policy, account: Account) -> Policy:
+    """``policy`` with the account's overrides ([accounts.policy], then its ``threshold``)."""
+    extra = dict(account.policy)
+    if account.threshold is not None:
+        extra.setdefault("threshold", account.threshold)
+    if not extra:
+        return policy
+    return Policy(**{**policy.model_dump(exclude_unset=True), **extra})
+
+
+# The file's [store] and [run] tables are flat fields of Settings.
+STORE_KEYS = ("data_dir", "database", "busy_timeout", "run_lock_wait")
+RUN_KEYS = ("parallel_accounts", "schedule", "timezone", "server_port")
+SECTIONS = ("store", "run", "policy", "alerts", "backfill", "accounts")
+_SECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "store": STORE_KEYS, "run": RUN_KEYS, "policy": tuple(Policy.model_fields),
+    "alerts": tuple(Alerts.model_fields), "backfill": tuple(Backfill.model_fields)}
+_SECTION_OF_FIELD = {k: s for s in ("store", "run") for k in _SECTION_KEYS[s]}
+# Values of such keys are never echoed in an error: they might carry a token.
+_SECRETISH = re.compile(r"url|token|secret|password", re.I)
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unknown_key(where: str, key: str, valid: Iterable[str]) -> str:
+    valid = list(valid)
+    hint = _did_you_mean(key, valid) or f" (valid keys: {', '.join(valid)})"
+    return f"{where}: unknown key {key!r}{hint}"
+
+
+def _toml(value: Any) -> str:
+    """A value as it would be written in the file, kept short."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, list | tuple):
+        text = "[" + ", ".join(_toml(v) for v in value) + "]"
+    elif isinstance(value, dict):
+        text = "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    elif isinstance(value, str):
+        text = json.dumps(value)
+    else:
+        text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _allowed(field: FieldInfo | None) -> str:
+    """The values a numeric field takes, in words: "a whole number of at least 1"."""
+    if field is None:
+        return ""
+    kind = "a whole number" if int in (field.annotation, *get_args(field.annotation)) \
+        else "a number"
+    words = {"ge": "of at least", "gt": "over", "le": "of at most", "lt": "under"}
+    bounds = {a: getattr(m, a) for m in field.metadata for a in words if hasattr(m, a)}
+    if "ge" in bounds and "le" in bounds:
+        return f"{kind} from {bounds['ge']:g} to {bounds['le']:g}"
+    return " ".join([kind, *(f"{words[b]} {v:g}" for b, v in bounds.items())])
+
+
+_REASONS = {  # pydantic's error types, in the words of a TOML file
+    "bool_type": "is not true or false", "bool_parsing": "is not true or false",
+    "string_type": "is not text: put it in quotes",
+    "path_type": "is not a path: put it in quotes",
+    "tuple_type": "is not a list: write [...]", "list_type": "is not a list: write [...]",
+    "model_type": "is not a table", "dict_type": "is not a table", "missing": "is required",
+}
+_NUMBER_TYPES = {"int_type", "int_parsing", "int_from_float", "float_type", "float_parsing"}
+_RANGE_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def _explain(err: ErrorDetails, where: str, model: type[BaseModel],
+             path: list[int | str]) -> str:
+    """One pydantic error as "<section>: <key> = <value> <what is wrong>: <what to write>"."""
+    kind = err["type"]
+    key = path[0] if path and isinstance(path[0], str) else None
+    if kind == "extra_forbidden" and key is not None:
+        return _unknown_key(where, key, model.model_fields)
+    ctx = err.get("ctx", {})
+    if kind in ("value_error", "assertion_error") and "error" in ctx:
+        own = str(ctx["error"])  # our validators' own words: they follow the value
+        if key is None:  # a check across the table's keys
+            return f"{where}: {own}"
+        return f"{where}: {key} = {_toml(err['input'])}: {own}"
+    field = model.model_fields.get(key) if key is not None else None
+    if kind in _NUMBER_TYPES | _RANGE_TYPES:
+        reason = ("is out of range" if kind in _RANGE_TYPES
+                  else "is not a whole number" if kind.startswith("int") else "is not a number")
+        reason += f": use {_allowed(field)}"
+    elif kind == "literal_error":
+        reason = f"must be {ctx.get('expected')}"
+    elif kind.startswith("date"):
+        reason = "is not a date: write YYYY-MM-DD"
+    else:
+        reason = _REASONS.get(kind, err["msg"])
+    if key is None:
+        return f"{where} {reason}"  # "[alerts] is not a table"
+    name = key + "".join(f"[{p}]" for p in path[1:])
+    shown = "" if kind == "missing" or _SECRETISH.search(key) else f" = {_toml(err['input'])}"
+    return f"{where}: {name}{shown} {reason}"
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds (``Target`` for ``tuple[Target, ...]``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _submodel(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _account_label(raw_accounts: list[Any], i: int) -> str:
+    name = raw_accounts[i].get("name") if i < len(raw_accounts) else None
+    ok = isinstance(name, str) and ACCOUNT_NAME.fullmatch(name)
+    return f'"{name}"' if ok else f"#{i + 1}"
+
+
+def _locate(loc: tuple[int | str, ...], raw_accounts: list[Any]
+            ) -> tuple[str, type[BaseModel], list[int | str]]:
+    """Where an error of ``Settings`` is in the file: the table's name, its model, and the
+    key path inside it. Nested models are tables; a list of them, an array of tables."""
+    path = list(loc)
+    if path and path[0] in _SECTION_OF_FIELD:
+        return f"[{_SECTION_OF_FIELD[str(path[0])]}]", Settings, path
+    model: type[BaseModel] = Settings
+    tables: list[str] = []
+    where, owner = "the top level", ""
+    while path and isinstance(path[0], str):
+        field = model.model_fields.get(path[0])
+        sub = _submodel(field.annotation) if field is not None else None
+        if sub is None:
+            break
+        tables.append(str(path.pop(0)))
+        model = sub
+        name = ".".join(tables)
+        if path and isinstance(path[0], int):  # one table of an array of tables
+            i = path.pop(0)
+            label = (_account_label(raw_accounts, i) if name == "accounts" else f"#{i + 1}")
+            where = f"[[{name}]] {label}"
+            owner = f"account {label}" if name == "accounts" else where
+        else:
+            where = f"[{name}]" + (f" of {owner}" if owner else "")
+    return where, model, path
+
+
+def _check_shape(raw: dict[str, Any]) -> list[str]:
+    """Problems the models cannot see: unknown sections, and keys of [store] and [run]."""
+    problems = []
+    for key in (k for k in raw if k not in SECTIONS):
+        home = next((s for s, keys in _SECTION_KEYS.items() if key in keys), None)
+        close = difflib.get_close_matches(key, SECTIONS, n=1)
+        problems.append(
+            f"the top level: unknown key {key!r} (it belongs under [{home}])" if home
+            else f"the top level: unknown section [{key}] "
+            + (f"(did you mean [{close[0]}]?)" if close
+               else f"(valid sections: {', '.join(SECTIONS)})"))
+    for section in ("store", "run"):
+        table = raw.get(section, {})
+        if not isinstance(table, dict):
+            problems.append(f"[{section}] is not a table")
+            continue
+        keys = _SECTION_KEYS[section]
+        problems += [_unknown_key(f"[{section}]", k, keys) for k in table if k not in keys]
+    accounts = raw.get("accounts", [])
+    if not isinstance(accounts, list) or not all(isinstance(a, dict) for a in accounts):
+        problems.append("[accounts] is not an array of tables: write each account under "
+                        "its own [[accounts]]")
+    return problems
 
 
 def _resolve(base: Path, value: Any) -> Any:
-    if value is None:
-        return None
+    if not isinstance(value, str | Path):
+        return value  # None, or a wrong type that validation names
     p = Path(value).expanduser()
     return p if p.is_absolute() else base / p
 
 
 def settings_from_dict(
-    raw: dict[str, Any], *, base_dir: Path, env: dict[str, str] | None = None
+    raw: dict[str, Any], *, base_dir: Path, env: dict[str, str] | None = None,
+    path: Path | None = None,
 ) -> Settings:
-    """Build Settings from parsed TOML; relative paths are relative to ``base_dir``."""
+    """Build Settings from parsed TOML; relative paths are relative to ``base_dir``.
+
+    The whole configuration is checked here, per-account policies included, so every
+    command refuses a bad one before doing anything; each problem is named by ``path``,
+    section and key, with the fix, in one line of a ConfigError.
+    """
     env = dict(os.environ) if env is None else env
+
+    def error(problems: list[str]) -> ConfigError:
+        return ConfigError((f"{path}: " if path else "") + "; ".join(problems))
+
+    problems = _check_shape(raw)
+    if problems:
+        raise error(problems)
     raw = dict(raw)
-    store = raw.pop("store", {})
-    data: dict[str, Any] = {
-        "data_dir": _resolve(base_dir, store.get("data_dir", "data")),
-        "database": _resolve(base_dir, store.get("database")),
-    }
-    run = raw.pop("run", {})
-    for section, keys in ((store, ("busy_timeout", "run_lock_wait")),
-                          (run, _RUN_KEYS)):
-        data.update({k: section[k] for k in keys if k in section})
-    unknown = set(store) - {"data_dir", "database", "busy_timeout", "run_lock_wait"}
-    if unknown:
-        raise ConfigError(f"unknown key(s) in [store]: {', '.join(sorted(unknown))}")
-    unknown = set(run) - set(_RUN_KEYS)
-    if unknown:
-        raise ConfigError(f"unknown key(s) in [run]: {', '.join(sorted(unknown))}")
-    for section in ("policy", "backfill"):
-        if section in raw:
-            data[section] = raw.pop(section)
+    store, run = raw.pop("store", {}), raw.pop("run", {})
+    data: dict[str, Any] = {**store, **run,
+                            "data_dir": _resolve(base_dir, store.get("data_dir", "data")),
+                            "database": _resolve(base_dir, store.get("database"))}
+    data.update({s: raw[s] for s in ("policy", "backfill") if s in raw})
     if "alerts" in raw:
-        alerts = dict(raw.pop("alerts"))
-        if "apprise_config" in alerts:
+        alerts = dict(raw["alerts"]) if isinstance(raw["alerts"], dict) else raw["alerts"]
+        if isinstance(alerts, dict) and "apprise_config" in alerts:
             alerts["apprise_config"] = _resolve(base_dir, alerts["apprise_config"])
         data["alerts"] = alerts
-    accounts = []
-    for acc in raw.pop("accounts", []):
-        acc = dict(acc)
+    accounts = [dict(a) for a in raw.get("accounts", [])]
+    for acc in accounts:
         if "drop_dir" in acc:
             acc["drop_dir"] = _resolve(base_dir, acc["drop_dir"])
-        accounts.append(acc)
     data["accounts"] = accounts
-    if raw:
-        raise ConfigError(f"unknown section(s) in the configuration: {', '.join(sorted(raw))}")
     if env.get(APPRISE_URLS_ENV):
         data["env_apprise_urls"] = SecretStr(env[APPRISE_URLS_ENV])
+    data["config_path"] = path
     try:
         settings = Settings(**data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration: {problems}") from None
+        raise error([_explain(e, *_locate(e["loc"], accounts)) for e in exc.errors()]) from None
+    problems = []
+    for i, account in enumerate(settings.accounts):
+        try:
+            effective_policy(settings.policy, account)
+        except ValidationError as exc:
+            label = _account_label(accounts, i)
+            where = (f"[accounts.policy] of account {label}" if account.policy
+                     else f"[[accounts]] {label}")
+            problems += [_explain(e, where, Policy, list(e["loc"])) for e in exc.errors()]
     names = [a.name for a in settings.accounts]
-    if len(set(names)) != len(names):
-        raise ConfigError("account names must be unique in [[accounts]]")
+    problems += [f"[[accounts]]: the name {n!r} is used twice; account names must be unique"
+                 for n in sorted({n for n in names if names.count(n) > 1})]
+    if problems:
+        raise error(problems)
     return settings
 
 
-def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None = None) -> Settings:
-    """Read the TOML file named by ``path`` or ``$IPI_CONFIG``."""
+def read_config(path: Path | str | None = None, *, env: dict[str, str] | None = None
+                ) -> tuple[Path, dict[str, Any]]:
+    """The configuration file named by ``path`` or ``$IPI_CONFIG``, parsed: (path, tables)."""
     env = dict(os.environ) if env is None else env
     if path is None:
         path = env.get(CONFIG_ENV)
     if not path:
         raise ConfigError(
             f"no configuration: pass --config FILE or set {CONFIG_ENV} "
-            "(start from config/ipi.example.toml)"
+            "(start with `ipi init`, or from config/ipi.example.toml)"
         )
     path = Path(path).expanduser().resolve()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return path, tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"configuration file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
-    settings = settings_from_dict(raw, base_dir=path.parent, env=env)
-    return settings.model_copy(update={"config_path": path})
+
+
+def load_settings(path: Path | str | None = None, *, env: dict[str, str] | None = None) -> Settings:
+    """Read and check the TOML file named by ``path`` or ``$IPI_CONFIG``."""
+    path, raw = read_config(path, env=env)
+    return settings_from_dict(raw, base_dir=path.parent, env=env, path=path)

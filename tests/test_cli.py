@@ -38,7 +38,8 @@ def test_given_report_files_when_ingest_then_loaded_and_scored(
 def test_given_bad_file_when_ingest_then_exit_1_naming_it_and_rest_loaded(
         config: Path, demo_sim: Simulation, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """A bad file fails the command (exit 1) with its name and reason; the others load."""
+    """A bad file fails the command (exit 1) with its name and reason, and stays where it
+    is; the others load."""
     folder = tmp_path / "downloads"
     write_day(demo_sim, 0, folder)
     (folder / "empty.txt").write_bytes(b"")
@@ -46,7 +47,7 @@ def test_given_bad_file_when_ingest_then_exit_1_naming_it_and_rest_loaded(
     captured = capsys.readouterr()
     assert captured.out.count("loaded  ") == 3
     assert "empty.txt: the file is empty" in captured.err
-    assert (folder / "failed" / "empty.txt.reason.txt").exists()
+    assert (folder / "empty.txt").exists() and not (folder / "failed").exists()
 
 
 def test_score_json_has_the_documented_fields(
@@ -78,9 +79,9 @@ def test_without_configuration_the_error_says_what_to_do(
 
 
 @pytest.mark.parametrize("toml, message", [
-    ('[[accounts]]\nname = "a b"\n', "accounts.0.name"),
-    ('[store]\ndata_dir = "d"\ncolour = 1\n', "unknown key(s) in [store]: colour"),
-    ('[policy]\nthreshold = "low"\n', "policy.threshold"),
+    ('[[accounts]]\nname = "a b"\n', '[[accounts]] #1: name = "a b": use letters'),
+    ('[store]\ndata_dir = "d"\ncolour = 1\n', "[store]: unknown key 'colour'"),
+    ('[policy]\nthreshold = "low"\n', '[policy]: threshold = "low" is not a number'),
     ("[[accounts]\n", "not valid TOML"),
 ])
 def test_bad_configuration_is_one_clear_line(tmp_path: Path, toml: str, message: str,

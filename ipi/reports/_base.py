@@ -47,6 +47,7 @@ class Column:
     type: str = "VARCHAR"  # VARCHAR | BIGINT | DOUBLE | DATE
     required: bool = False
     key: bool = False  # part of the natural key within a (marketplace, day): never empty
+    count: bool = False  # a number of units: a negative one is impossible, and refused
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class ReportSpec:
     # Whether a sudden fall in rows means a broken report (listings do not vanish
     # overnight), not a real change (stranded rows do go to zero when fixed).
     steady_rows: bool = True
+    # A row's units on hand, as SQL over the report's table: a day whose total jumps
+    # tenfold (or falls to a tenth) against the previous one loads with a warning.
+    on_hand: str | None = None
     description: str = ""
     _by_name: dict[str, Column] = field(default_factory=dict, repr=False, compare=False)
 
@@ -146,53 +150,76 @@ def _read_sql(spec: ReportSpec, prep: Prepared, found: dict[str, int]) -> str:
     return f"CREATE OR REPLACE TEMP TABLE {STAGE}_raw AS {_csv_sql(prep, found)}"
 
 
-def _value_checks(spec: ReportSpec, found: dict[str, int]) -> tuple[list[Column], list[str]]:
-    """The typed columns, and per check a condition on the text columns that flags a bad row.
+@dataclass(frozen=True)
+class _Check:
+    column: Column
+    kind: str  # type | negative | empty
+    cond: str  # on the text columns: true for a row that fails the check
 
-    First one per typed column (a value that is there but does not cast), then
-    one per key column (empty).
+
+def _value_checks(spec: ReportSpec, found: dict[str, int]) -> list[_Check]:
+    """Per check, a condition on the text columns that flags a bad row.
+
+    A typed value that is there but does not cast, a count below zero, an empty key.
     """
-    typed = [c for c in spec.columns if c.name in found and c.type != "VARCHAR"]
-    conds = []
-    for c in typed:
-        raw = f'"{c.name}"'
-        conds.append(f"NULLIF(trim({raw}), '') IS NOT NULL AND {_cast(raw, c.type)} IS NULL")
+    checks = []
     for c in spec.columns:
-        if c.key and c.name in found:
-            conds.append(f"NULLIF(trim(\"{c.name}\"), '') IS NULL")
-    return typed, conds
+        if c.name not in found:
+            continue
+        raw = f'"{c.name}"'
+        if c.type != "VARCHAR":
+            checks.append(_Check(c, "type", f"NULLIF(trim({raw}), '') IS NOT NULL "
+                                             f"AND {_cast(raw, c.type)} IS NULL"))
+        if c.count:
+            checks.append(_Check(c, "negative", f"{_cast(raw, c.type)} < 0"))
+        if c.key:
+            checks.append(_Check(c, "empty", f"NULLIF(trim({raw}), '') IS NULL"))
+    # The first failure a file has is the one named: a value of the wrong type first.
+    order = {"type": 0, "negative": 1, "empty": 2}
+    return sorted(checks, key=lambda k: order[k.kind])
 
 
 def _check_values(con: duckdb.DuckDBPyConnection, spec: ReportSpec, found: dict[str, int],
                   path: Path) -> None:
-    typed, conds = _value_checks(spec, found)
-    checks = [f"count(*) FILTER (WHERE {cond})" for cond in conds]
+    checks = _value_checks(spec, found)
     if not checks:
         return
-    counts = con.execute(f"SELECT {', '.join(checks)} FROM {STAGE}_raw").fetchone() or ()
-    for c, n in zip(typed, counts, strict=False):
-        if n:
-            raw = f'"{c.name}"'
-            line, value = con.execute(
-                f"SELECT line, v FROM (SELECT row_number() OVER () + 1 AS line, {raw} AS v "
-                f"FROM {STAGE}_raw) WHERE NULLIF(trim(v), '') IS NOT NULL "
-                f"AND {_cast('v', c.type)} IS NULL ORDER BY line LIMIT 1"
-            ).fetchone() or (0, "")
-            kind = {"BIGINT": "a whole number", "DOUBLE": "a number", "DATE": "a date"}[c.type]
-            raise BadValue(
-                f"column '{c.headers[0]}' of {spec.report_type} must hold {kind}, but line "
-                f"{line} has {value!r} ({n} bad value(s) in all); fix the file or download "
-                "it again",
-                path=path,
-            )
-    for c, n in zip([c for c in spec.columns if c.key and c.name in found],
-                    counts[len(typed):], strict=False):
-        if n:
+    counts = con.execute(
+        f"SELECT {', '.join(f'count(*) FILTER (WHERE {k.cond})' for k in checks)} "
+        f"FROM {STAGE}_raw").fetchone() or ()
+    key = next((c for c in spec.columns if c.key and c.name in found), None)
+    key_sql = f'"{key.name}"' if key else "NULL"
+    for k, n in zip(checks, counts, strict=False):
+        if not n:
+            continue
+        c = k.column
+        if k.kind == "empty":
             raise BadValue(
                 f"column '{c.headers[0]}' of {spec.report_type} is empty on {n} line(s); "
                 "every row needs it",
                 path=path,
             )
+        # Line numbers count the header as line 1, as an editor shows them.
+        line, value, sku = con.execute(
+            f'SELECT line, "{c.name}", {key_sql} '
+            f"FROM (SELECT row_number() OVER () + 1 AS line, * FROM {STAGE}_raw) "
+            f"WHERE {k.cond} ORDER BY line LIMIT 1"
+        ).fetchone() or (0, "", None)
+        if k.kind == "negative":
+            of = f" ({key.headers[0]} {sku})" if key and sku else ""
+            raise BadValue(
+                f"column '{c.headers[0]}' of {spec.report_type} counts units and cannot be "
+                f"negative, but line {line}{of} has {value.strip()} ({n} negative value(s) "
+                "in all); fix the file or download it again",
+                path=path,
+            )
+        kind = {"BIGINT": "a whole number", "DOUBLE": "a number", "DATE": "a date"}[c.type]
+        raise BadValue(
+            f"column '{c.headers[0]}' of {spec.report_type} must hold {kind}, but line "
+            f"{line} has {value!r} ({n} bad value(s) in all); fix the file or download "
+            "it again",
+            path=path,
+        )
 
 
 @dataclass(frozen=True)
@@ -230,8 +257,8 @@ def stage(
         # One read of the file types every value and flags the rows that fail a check
         # (_check_values's conditions); only a flagged file is read again as text, to
         # name its first bad line.
-        _, conds = _value_checks(spec, found)
-        flag = " OR ".join(f"({cond})" for cond in conds) if conds else "false"
+        checks = _value_checks(spec, found)
+        flag = " OR ".join(f"({k.cond})" for k in checks) if checks else "false"
         exprs.append(f"({flag}) AS {_BAD}")
         if spec.date_column and spec.date_column in found:
             date_expr = f"COALESCE(\"{spec.date_column}\"::DATE, ?::DATE)"

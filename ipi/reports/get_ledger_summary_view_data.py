@@ -21,6 +21,7 @@ SPEC = ReportSpec(
     date_column="report_date",
     unique=False,  # one row per FNSKU, disposition and location
     steady_rows=False,
+    on_hand="coalesce(ending_warehouse_balance, 0)",  # as the factors count it
     signature=(
         "StartingWarehouseBalance", "InTransitBetweenWarehouses", "Receipts",
         "CustomerShipments", "CustomerReturns", "EndingWarehouseBalance", "Disposition",
@@ -33,6 +34,13 @@ SPEC = ReportSpec(
         Column("msku", ("MSKU",)),
         Column("title", ("Title",)),
         Column("disposition", ("Disposition",), required=True),
+        # No column here is refused when negative. The events are signed: units leaving
+        # (CustomerShipments, VendorReturns, Lost, Damaged, Disposed) are written negative
+        # (-6 shipped in the golden file), and transfers, in-transit, other and unknown
+        # events move both ways. The balances are Amazon's running totals of those events
+        # (starting + events = ending), not a count taken on a shelf: refusing a 30-day
+        # window for one row of an event posted out of order would lose all the history
+        # it carries. The tenfold-jump warning watches their daily sum instead.
         Column("starting_warehouse_balance", ("StartingWarehouseBalance",), "BIGINT"),
         Column("in_transit_between_warehouses", ("InTransitBetweenWarehouses",), "BIGINT"),
         Column("receipts", ("Receipts",), "BIGINT"),

@@ -19,6 +19,7 @@ SPEC = ReportSpec(
     description="Stranded inventory (point in time)",
     unique=False,
     steady_rows=False,
+    # No on_hand: stranded units going from none to many and back is what the report is for.
     signature=(
         "primary-action", "date-stranded", "stranded-reason", "status-primary",
         "status-secondary", "error-message", "fulfillable-qty", "unfulfillable-qty",
@@ -37,10 +38,11 @@ SPEC = ReportSpec(
         Column("error_message", ("error-message",)),
         Column("stranded_reason", ("stranded-reason",), required=True),
         Column("fulfilled_by", ("fulfilled-by",)),
-        Column("fulfillable_qty", ("fulfillable-qty",), "BIGINT", required=True),
-        Column("unfulfillable_qty", ("unfulfillable-qty",), "BIGINT"),
-        Column("reserved_quantity", ("reserved-quantity",), "BIGINT"),
-        Column("inbound_shipped_qty", ("inbound-shipped-qty",), "BIGINT"),
+        # Stranded units, per disposition: never negative.
+        Column("fulfillable_qty", ("fulfillable-qty",), "BIGINT", required=True, count=True),
+        Column("unfulfillable_qty", ("unfulfillable-qty",), "BIGINT", count=True),
+        Column("reserved_quantity", ("reserved-quantity",), "BIGINT", count=True),
+        Column("inbound_shipped_qty", ("inbound-shipped-qty",), "BIGINT", count=True),
         Column("your_price", ("your-price",), "DOUBLE"),
     ),
 )

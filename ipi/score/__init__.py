@@ -24,10 +24,12 @@ class ScoreRun:
     account: str
     days: int  # (marketplace, day) rows computed
     changed: int  # rows written because they were new or different
+    removed: int = 0  # rows deleted: their day has no data left (`ipi forget`)
 
 
 def score_range(store: Store, account: str, start: date, end: date) -> ScoreRun:
-    """Recompute factors and estimates for every day with data in [start, end]."""
+    """Recompute factors and estimates for every day with data in [start, end]; a day
+    in it left without data (its loads forgotten) loses its estimate."""
     with store.begin() as conn:
         con = duck(conn)
         rows = compute_factors(con, account, start, end)
@@ -41,6 +43,12 @@ def score_range(store: Store, account: str, start: date, end: date) -> ScoreRun:
             ).fetchall()
         }
         changed = [row for row in new if old.get((row[1], row[2])) != row]
+        gone = old.keys() - {(row[1], row[2]) for row in new}
+        if gone:
+            con.executemany(
+                "DELETE FROM daily_score WHERE account = ? AND marketplace = ? AND date = ?",
+                [(account, *key) for key in sorted(gone)],
+            )
         if changed:
             con.executemany(
                 "DELETE FROM daily_score WHERE account = ? AND marketplace = ? AND date = ?",
@@ -51,7 +59,7 @@ def score_range(store: Store, account: str, start: date, end: date) -> ScoreRun:
                 f"VALUES ({', '.join('?' * (len(SCORE_COLUMNS) + 1))})",
                 [(*row, utcnow()) for row in changed],
             )
-    return ScoreRun(account, len(new), len(changed))
+    return ScoreRun(account, len(new), len(changed), len(gone))
 
 
 def _round(x: Any, nd: int = 4) -> Any:

@@ -4,7 +4,10 @@ A drop folder per account; a sub-folder named after one of the account's
 marketplaces (``drops/acme/UK/``) says which marketplace its files are for,
 else the account's first marketplace is assumed (the planning report names its
 own). Loaded files move to ``processed/``; a file that fails moves to
-``failed/`` with ``<name>.reason.txt`` beside it.
+``failed/`` with ``<name>.reason.txt`` beside it. That is for a drop folder the
+daily run consumes only: files named to ``ipi ingest`` or a backfill are the
+user's own, and nothing in their folders is moved, renamed or written
+(``move_done=False``); what failed is reported instead.
 
 A zip or tar among them (old downloads, for a backfill) is read member by member
 (``ipi.sources.archive``): a folder inside it named after a marketplace counts as
@@ -144,9 +147,11 @@ class FileDrops:
 
     def failed(self, fetched: Fetched, reason: str) -> None:
         archive = self._archive_of.pop(fetched.path, None)
+        if not self.move_done:
+            return  # the user's own folder: the run reports the failure, the file stays
         if archive is None:
             move_aside(fetched.path, reason)
-        elif self.move_done:
+        else:
             # The member cannot be moved out of the archive: a copy goes where failed
             # files go, so the drop folder shows it beside its reason.
             dest = _unique(archive.parent / FAILED / fetched.path.name)

@@ -133,7 +133,8 @@ class PacedTransport(httpx.BaseTransport):
             except httpx.TransportError as exc:
                 if attempt >= self.retries:
                     raise
-                log.warning("%s: %s; retrying", op, type(exc).__name__)
+                # The run's log keeps each retry; a terminal hears only of a final failure.
+                log.info("%s: %s; retrying", op, type(exc).__name__)
                 response = None
             if response is not None:
                 if self.limiter is not None:
@@ -154,7 +155,7 @@ class PacedTransport(httpx.BaseTransport):
                         f"{op} answered {response.status_code} {self.retries + 1} times; "
                         "gave up", request=request, response=response)
                 response.close()
-                log.warning("%s answered %d; retrying (attempt %d of %d)", op,
+                log.info("%s answered %d; retrying (attempt %d of %d)", op,
                             response.status_code, attempt + 1, self.retries)
             delay = min(self.max_backoff, self.backoff * 2 ** attempt)
             retry_after = response.headers.get("Retry-After") if response is not None else None

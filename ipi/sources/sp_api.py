@@ -275,6 +275,10 @@ class SpApiSource:
                             f"{self.cfg.refresh_token_block or self.account.refresh_token_env}"))
         except ConfigError as exc:
             return [("LWA token", False, str(exc))]
+        except (SellingApiException, httpx.HTTPError) as exc:
+            host = urlsplit(self.cfg.token_url).netloc
+            return [("LWA token", False, f"cannot reach {host} ({_describe(exc)}): check the "
+                     "network or proxy, and [accounts.sp_api] token_url")]
         for code in self.account.marketplaces:
             mp_id = marketplace(code).marketplace_id
             for rt in self.cfg.report_types:

@@ -21,7 +21,7 @@ import duckdb
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from ipi.errors import StoreBusy
+from ipi.errors import StoreBusy, StoreUnavailable
 from ipi.store.migrations import MIGRATIONS
 
 
@@ -112,9 +112,14 @@ class Store:
             try:
                 conn = self.engine.connect()
                 break
-            except (sa.exc.OperationalError, duckdb.IOException) as exc:
+            except (sa.exc.OperationalError, duckdb.Error) as exc:
                 if not _is_lock_error(exc):
-                    raise
+                    # Not writable, no space, not a DuckDB file: the operator's to fix.
+                    why = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+                    raise StoreUnavailable(
+                        f"the database {self.path} cannot be opened ({why}): check that "
+                        "[store] data_dir is a writable folder with free space, and that "
+                        "the file is an ipi database") from None
                 if time.monotonic() >= deadline:
                     pid = re.search(r"PID (\d+)", str(exc))
                     who = f"process {pid.group(1)}" if pid else "another process"

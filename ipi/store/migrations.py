@@ -235,4 +235,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE alert_silence_v2 RENAME TO alert_silence;
         """,
     ),
+    (
+        "0010_forgotten_load",
+        """
+        CREATE TABLE forgotten_load (       -- partitions `ipi forget` took out: ipi/store/forget.py
+            account VARCHAR NOT NULL, marketplace VARCHAR NOT NULL,
+            report_type VARCHAR NOT NULL, snapshot_date DATE NOT NULL,
+            sha256 VARCHAR NOT NULL,          -- the file they came from (raw_file keeps it)
+            rows BIGINT NOT NULL,             -- rows removed
+            loaded_at TIMESTAMP NOT NULL,     -- when they had been loaded
+            reason VARCHAR NOT NULL,
+            forgotten_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]

@@ -320,7 +320,7 @@ def test_states_from_before_paging_was_recorded_carry_over(tmp_path: Path) -> No
     con.execute("INSERT INTO alert_silence VALUES ('acme', NULL, ?, 'old', now())", [D])
     con.close()
     store = Store(path, data_dir=tmp_path)
-    assert store.migrate() == ["0009_alert_paging"]
+    assert store.migrate()[0] == "0009_alert_paging"
     assert store.query("SELECT paged, acked FROM alert_state") == [
         {"paged": "firing", "acked": None}]
     assert store.query("SELECT id, reason, expired_at FROM alert_silence") == [

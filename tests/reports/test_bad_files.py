@@ -17,12 +17,19 @@ import pytest
 
 from ipi.demo import PLANNING_HEADER
 from ipi.errors import BadFile, BadInput, BadValue, MissingColumn, UnknownReport
+from ipi.reports import REGISTRY, Column, normalize_header
 from ipi.store import Store
 from ipi.store.load import LoadResult, load_file
 
 ACCOUNT = "acme"
 DAY = date(2026, 3, 14)
 PLANNING = "GET_FBA_INVENTORY_PLANNING_DATA"
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "reports"
+# A golden file per report type with count columns (the ledger has none: its events are
+# signed), for a negative value to be put into.
+COUNT_FILES = {PLANNING: "live-layout.tsv",
+               "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA": "reference-header.tsv",
+               "GET_STRANDED_INVENTORY_UI_DATA": "reference-header.tsv"}
 
 GOOD_ROWS = [
     {"sku": "NB-TRAY-BAM-01", "fnsku": "X002K9LM3P", "asin": "B07XYZ1234",
@@ -149,6 +156,53 @@ def test_given_loaded_day_when_quantity_not_a_number_then_bad_value_and_store_un
     assert "'available'" in message
     assert "line 3" in message
     assert "'twelve'" in message
+
+
+def test_given_loaded_day_when_a_count_is_negative_then_bad_value_names_column_sku_and_line(
+    loaded_store: Store, tmp_path: Path
+) -> None:
+    """`available` = -5 for the second SKU raises BadValue naming the column, the SKU and
+    line 3 (the header is line 1); none of the file's rows load."""
+    rows = [NEWER_ROWS[0], {**NEWER_ROWS[1], "available": "-5"}, NEWER_ROWS[2]]
+    path = drop(tmp_path, "planning-negative.tsv", planning_tsv(rows).encode())
+    message = assert_rejected(loaded_store, path, BadValue)
+    assert message == (
+        f"{path}: column 'available' of {PLANNING} counts units and cannot be negative, but "
+        "line 3 (sku CR-CANDLE-SOY-3PK) has -5 (1 negative value(s) in all); fix the file or "
+        "download it again")
+
+
+def _count_columns() -> list[Any]:
+    return [pytest.param(rt, c, id=f"{rt}:{c.headers[0]}")
+            for rt in COUNT_FILES for c in REGISTRY[rt].columns if c.count]
+
+
+def test_only_report_types_with_a_golden_file_here_have_count_columns() -> None:
+    """Every report type with count columns is covered by the test below."""
+    assert {rt for rt, spec in REGISTRY.items()
+            if any(c.count for c in spec.columns)} == set(COUNT_FILES)
+
+
+@pytest.mark.parametrize(("report_type", "column"), _count_columns())
+def test_given_any_count_column_when_negative_then_the_file_is_refused(
+    store: Store, tmp_path: Path, report_type: str, column: Column
+) -> None:
+    """Each count column of each report type refuses -3 on the first row, naming the column,
+    the row's SKU and line 2, and loads nothing."""
+    lines = (GOLDEN / report_type / COUNT_FILES[report_type]).read_text().splitlines()
+    rows = [line.split("\t") for line in lines]
+    names = [normalize_header(h) for h in rows[0]]
+    found = [names.index(normalize_header(h)) for h in column.headers
+             if normalize_header(h) in names]
+    if not found:  # a column this layout lacks: add it, empty but for the bad value
+        rows = [[*rows[0], column.headers[0]], *([*r, ""] for r in rows[1:])]
+        found = [len(rows[0]) - 1]
+    rows[1][found[0]] = "-3"
+    sku = rows[1][names.index("sku")]
+    path = drop(tmp_path, "report.tsv", "".join("\t".join(r) + "\n" for r in rows).encode())
+    message = assert_rejected(store, path, BadValue)
+    assert f"column '{column.headers[0]}' of {report_type} counts units" in message
+    assert f"line 2 (sku {sku}) has -3 (1 negative value(s) in all)" in message
 
 
 def test_given_loaded_day_when_file_empty_then_bad_file_and_store_unchanged(

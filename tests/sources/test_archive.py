@@ -39,7 +39,8 @@ LEDGER = REPORTS / "GET_LEDGER_SUMMARY_VIEW_DATA" / "daily-by-country.tsv"
 TABLES = ("fba_inventory_planning", "fba_myi_inventory", "stranded_inventory", "ledger_summary")
 ZIPPED = (2026, 3, 5, 9, 30, 0)  # the members' time in the test zips
 ZIPPED_DAY = date(2026, 3, 5)
-TODAY = date(2030, 1, 1)  # the day of ingestion: never the one a member should get
+# The day of ingestion: never the one a member should get (and past: a later one is refused).
+TODAY = date(2026, 1, 1)
 ACCOUNTS = '[[accounts]]\nname = "acme"\nmarketplaces = ["US", "UK"]\n'
 Content = bytes | Path
 

@@ -324,3 +324,22 @@ def test_given_planning_report_stays_collapsed_then_day_is_unreliable_and_ops_is
         f"[OPS] IPI acme US: the estimate for {demo_sim.day(11)} is unreliable"]
     pipeline.alert(settings, settings.accounts[0], demo_sim.day(11))  # a rerun: not again
     assert len(webhook_server.received) == 1
+
+
+@pytest.mark.parametrize("command", [["check"], ["run"]])
+def test_given_refresh_token_refused_then_each_command_says_so_in_one_line(
+        sp_settings: Make, fake_sp_api: FakeSpApi, demo_sim: Simulation, tmp_path: Path,
+        prefect_api: None, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    """`ipi check` and `ipi run` with a refused token: exit 1 (the account failed, listed),
+    the line names the account and the variable to fix, no traceback, no secret."""
+    from ipi.cli import main
+
+    _, config = sp_settings()
+    serve_day(fake_sp_api, demo_sim, 10, tmp_path, ["US"])
+    fake_sp_api.token_error = "invalid_grant"
+    args = [*command, "--config", str(config)]
+    assert main(args + (["--date", str(demo_sim.day(10))] if command == ["run"] else [])) == 1
+    out, err = capsys.readouterr()
+    assert "Amazon refused the LWA credentials" in out + err
+    assert "IPI_ACME_REFRESH_TOKEN" in out + err
+    assert "Traceback" not in out + err and "KNOWN-FAKE-REFRESH-TOKEN" not in out + err

@@ -8,12 +8,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from ipi.demo import Simulation, write_day
+from ipi.errors import BadValue
 from ipi.store import Store
 from ipi.store.load import date_from_name, load_file
 from ipi.store.migrations import MIGRATIONS
@@ -21,6 +22,20 @@ from ipi.store.migrations import MIGRATIONS
 PLAN = "GET_FBA_INVENTORY_PLANNING_DATA"
 STRANDED_HEADER = ("primary-action\tdate-stranded\tstranded-reason\tasin\tsku\t"
                    "fulfillable-qty\n")
+PLAN_HEADER = ("snapshot-date\tsku\tasin\tavailable\tunits-shipped-t60\t"
+               "units-shipped-t90\testimated-excess-quantity\tmarketplace\n")
+# 07:30 UTC on 30 November: still the 29th in Los Angeles (tomorrow there is the 30th),
+# already 16:30 on the 30th in Tokyo (tomorrow there is 1 December).
+NOW = datetime(2026, 11, 30, 7, 30, tzinfo=UTC)
+
+
+def plan_file(folder: Path, day: str, marketplace: str = "US", available: int = 10,
+              name: str | None = None) -> Path:
+    """A small planning report: two SKUs of ``available`` units each, dated ``day``."""
+    path = folder / (name or f"plan-{marketplace}-{day}-{available}.txt")
+    path.write_text(PLAN_HEADER + "".join(
+        f"{day}\tS{i}\tB0{i}\t{available}\t3\t4\t0\t{marketplace}\n" for i in (1, 2)))
+    return path
 
 
 def snapshot(store: Store) -> dict[str, list[dict]]:
@@ -218,3 +233,73 @@ def test_a_bulk_session_checkpoints_once_at_the_end(fresh_db: Store, demo_sim: S
                           )[0]["n"] == 3
     assert fresh_db.query("SELECT current_setting('checkpoint_threshold') AS t")[0]["t"] \
         != "1.0 GiB"
+
+
+@pytest.mark.parametrize(("name", "content_day", "said"), [
+    ("plan.txt", "2099-01-01", "snapshot-date 2099-01-01 is after tomorrow (2026-11-30 in "
+     "America/Los_Angeles): check the file's dates or the machine's clock"),
+    ("stranded-2099-01-01.txt", None, "the date in its name, 2099-01-01, is after tomorrow "
+     "(2026-11-30 in America/Los_Angeles): check the file's name or the machine's clock"),
+])
+def test_given_snapshot_dated_after_tomorrow_when_loaded_then_refused_and_nothing_written(
+        fresh_db: Store, tmp_path: Path, name: str, content_day: str | None,
+        said: str) -> None:
+    """A snapshot dated 2099 (in the content or the name) is refused with the date, the
+    marketplace's tomorrow and the fix; no table, register or landed byte changes."""
+    if content_day:
+        path = plan_file(tmp_path, content_day, name=name)
+    else:
+        path = tmp_path / name
+        path.write_text(STRANDED_HEADER + "Relist\t2026-02-01\tListing closed\tB01\tS1\t5\n")
+    with pytest.raises(BadValue) as info:
+        load_file(fresh_db, "acme", path, ingest_day=date(2026, 11, 29),
+                  default_marketplace="US", now=NOW)
+    assert str(info.value) == f"{path}: {said}"
+    assert snapshot(fresh_db) == {k: [] for k in snapshot(fresh_db)}
+    assert fresh_db.query("SELECT * FROM raw_file") == []
+    assert not (fresh_db.data_dir / "raw").exists()
+
+
+def test_given_snapshot_dated_tomorrow_in_its_marketplace_zone_then_it_loads(
+        fresh_db: Store, tmp_path: Path) -> None:
+    """Tomorrow is the marketplace's: at 07:30 UTC on 30 November a US file of the 30th and
+    a JP file of 1 December load, a US file of 1 December (tomorrow in UTC) does not."""
+    for mp, day in (("US", "2026-11-30"), ("JP", "2026-12-01")):
+        result = load_file(fresh_db, "acme", plan_file(tmp_path, day, mp),
+                           ingest_day=date(2026, 11, 29), default_marketplace="US", now=NOW)
+        assert result.partitions == [(mp, date.fromisoformat(day))]
+    with pytest.raises(BadValue, match=r"snapshot-date 2026-12-01 is after tomorrow "
+                       r"\(2026-11-30 in America/Los_Angeles\)"):
+        load_file(fresh_db, "acme", plan_file(tmp_path, "2026-12-01"),
+                  ingest_day=date(2026, 11, 29), default_marketplace="US", now=NOW)
+    assert fresh_db.query("SELECT marketplace, snapshot_date FROM report_partition "
+                          "ORDER BY ALL") == [
+        {"marketplace": "JP", "snapshot_date": date(2026, 12, 1)},
+        {"marketplace": "US", "snapshot_date": date(2026, 11, 30)}]
+
+
+@pytest.mark.parametrize(("before", "after", "warning"), [
+    (60, 600, "US GET_FBA_INVENTORY_PLANNING_DATA on 2026-11-28: 1,200 units on hand, "
+              "10.0 times the 120 on 2026-11-27; loaded, but check that the file is this "
+              "account's and complete (`ipi forget --account acme --date 2026-11-28 "
+              "--marketplace US --report-type GET_FBA_INVENTORY_PLANNING_DATA` takes it out)"),
+    (600, 60, "US GET_FBA_INVENTORY_PLANNING_DATA on 2026-11-28: 120 units on hand, down "
+              "from 1,200 on 2026-11-27; loaded, but check that the file is this account's "
+              "and complete (`ipi forget --account acme --date 2026-11-28 --marketplace US "
+              "--report-type GET_FBA_INVENTORY_PLANNING_DATA` takes it out)"),
+    (60, 599, None),  # 9.98 times
+    (4, 40, None),  # tenfold, but 8 units to 80: a small catalogue restocked
+])
+def test_given_units_on_hand_jump_tenfold_when_loaded_then_loads_with_a_warning(
+        fresh_db: Store, tmp_path: Path, before: int, after: int,
+        warning: str | None) -> None:
+    """Ten times the previous day's units on hand (or a tenth of them) loads, with a
+    warning naming both days' units; smaller moves, or a few units, load quietly."""
+    first = load_file(fresh_db, "acme", plan_file(tmp_path, "2026-11-27", available=before),
+                      ingest_day=date(2026, 11, 29), default_marketplace="US")
+    assert first.warnings == []  # nothing to compare with
+    result = load_file(fresh_db, "acme", plan_file(tmp_path, "2026-11-28", available=after),
+                       ingest_day=date(2026, 11, 29), default_marketplace="US")
+    assert result.warnings == ([warning] if warning else [])
+    assert fresh_db.query("SELECT sum(available) AS n FROM fba_inventory_planning "
+                          "WHERE snapshot_date = '2026-11-28'") == [{"n": 2 * after}]
