@@ -364,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     db = folder.with_suffix(".duckdb")
     db30 = folder.with_name(f"{folder.name}-last{SHORT_DAYS}.duckdb")
     first = args.end - timedelta(days=args.days - 1)
+    OUT.mkdir(parents=True, exist_ok=True)  # git-ignored: a clean clone has none
     workroot = Path(tempfile.mkdtemp(prefix="backfill-work-", dir=OUT))
     parts: dict[str, float] = {}
     try:
