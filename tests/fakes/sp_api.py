@@ -10,8 +10,9 @@ thread) so the real ``python-amazon-sp-api`` library (httpx inside) talks to it:
                            auth_token_client_class=token_client_for(fake))
         client.endpoint = fake.url
 
-Shapes follow Amazon's model (reports_2021-06-30.json); quirks follow
-/work/shared/IPI-FACTS.md. Everything defaults to "a healthy Amazon"; the knobs
+Shapes follow Amazon's Reports API model (reports_2021-06-30); quirks follow what
+sellers and Amazon's documentation report (429s, FATAL, expired URLs). Everything
+defaults to "a healthy Amazon"; the knobs
 (``generation_seconds``, ``set_outcome``, ``throttle``, ``fail``,
 ``expire_next_downloads``, ``token_error``, ``regeneration_window_seconds``,
 ``enforce_rate_limits`` ...) script the unhealthy cases.

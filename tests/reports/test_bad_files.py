@@ -46,7 +46,7 @@ GOOD_ROWS = [
 # table, the planning rows would differ from the good load's.
 NEWER_ROWS = [{**r, "available": str(int(r["available"]) - 5)} for r in GOOD_ROWS]
 
-# Real headers of reports ipi does not read (see /work/shared/reference/report-headers).
+# Real headers of reports ipi does not read, as Seller Central downloads them.
 RESERVED_HEADER = ["sku", "fnsku", "asin", "product-name", "reserved_qty",
                    "reserved_customerorders", "reserved_fc-transfers", "reserved_fc-processing"]
 AFN_HEADER = ["seller-sku", "fulfillment-channel-sku", "asin", "condition-type",
