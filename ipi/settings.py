@@ -18,7 +18,7 @@ import os
 import re
 import tomllib
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -33,7 +33,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic_core import ErrorDetails
 
 from ipi.errors import ConfigError
 
@@ -399,7 +398,7 @@ _NUMBER_TYPES = {"int_type", "int_parsing", "int_from_float", "float_type", "flo
 _RANGE_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
-def _explain(err: ErrorDetails, where: str, model: type[BaseModel],
+def _explain(err: Mapping[str, Any], where: str, model: type[BaseModel],
              path: list[int | str]) -> str:
     """One pydantic error as "<section>: <key> = <value> <what is wrong>: <what to write>"."""
     kind = err["type"]

@@ -41,3 +41,33 @@ def test_every_report_spec_column_exists_in_its_table(fresh_db) -> None:  # type
             [spec.table])}
         wanted = {c.name for c in spec.columns} - {spec.date_column, spec.marketplace_column}
         assert wanted <= cols, (spec.report_type, wanted - cols)
+
+
+def test_every_package_the_code_imports_is_declared() -> None:
+    """Each third-party package imported by ipi/ or flows/ is a declared dependency, not
+    one that merely happens to come with another."""
+    import importlib.metadata
+    import re
+    import sys
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~ \[;]", r, maxsplit=1)[0].lower().replace("_", "-")
+                for r in project["dependencies"]}
+    dists = importlib.metadata.packages_distributions()
+    missing = set()
+    for path in [*(ROOT / "ipi").rglob("*.py"), *(ROOT / "flows").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                tops = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                tops = [node.module.split(".")[0]]
+            else:
+                continue
+            for top in tops:
+                if top in sys.stdlib_module_names or top in ("ipi", "flows"):
+                    continue
+                names = {d.lower().replace("_", "-") for d in dists.get(top, [top])}
+                if not names & declared:
+                    missing.add(f"{top} ({path.relative_to(ROOT)})")
+    assert sorted(missing) == []

@@ -13,6 +13,7 @@ import pytest
 from ipi.cli import SCORE_FIELDS, main
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings
+from tests.conftest import Webhook
 
 
 @pytest.fixture
@@ -95,20 +96,27 @@ def test_bad_configuration_is_one_clear_line(tmp_path: Path, toml: str, message:
 
 def test_secret_alert_urls_never_reach_output_or_database(
         make_settings: Callable[..., tuple[Settings, Path]], monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """A token in IPI_APPRISE_URLS is used but never printed or stored."""
-    _, config = make_settings()
-    token = "xoxb-SECRET-TOKEN-1234"
-    monkeypatch.setenv("IPI_APPRISE_URLS", f"bogus://{token}@hooks")
-    folder = tmp_path / "d"
-    folder.mkdir()
-    (folder / "x.txt").write_text("nothing\there\n")
-    code = main(["ingest", str(folder), "--config", str(config)])
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, webhook_server: Webhook) -> None:
+    """A password in IPI_APPRISE_URLS is used (the alert reaches the webhook through it)
+    but never printed, logged (even with -v), listed or stored."""
+    from tests.alerts.test_alerts import D, put_score
+
+    settings, config = make_settings()
+    secret = "SECRET-TOKEN-1234"
+    monkeypatch.setenv("IPI_APPRISE_URLS",
+                       f"json://ipi:{secret}@127.0.0.1:{webhook_server.port}/hook")
+    put_score(settings, D, 431)
+    base = ["--config", str(config)]
+    assert main(["-v", "alerts", "check", "--date", str(D), *base]) == 0
+    assert [m["title"][:10] for m in webhook_server.received] == ["[CRITICAL]"]
+    assert main(["alerts", "history", *base]) == 0
+    assert main(["config", "show", *base]) == 0
+    assert main(["-v", "alerts", "test", *base]) == 0
     captured = capsys.readouterr()
-    assert code == 1 and token not in captured.out + captured.err
+    assert "JSON #1" in captured.out and secret not in captured.out + captured.err
     for f in (tmp_path / "data").rglob("*"):
         if f.is_file():
-            assert token.encode() not in f.read_bytes()
+            assert secret.encode() not in f.read_bytes(), f
 
 
 @pytest.mark.slow

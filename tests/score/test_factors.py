@@ -94,12 +94,23 @@ def test_given_no_stranded_report_then_stranded_is_no_data_and_band_widens(
 
 
 def test_canada_is_scored_without_in_stock(fresh_db: Store, tmp_path: Path) -> None:
-    """In CA the in-stock rate is computed but not used by the estimate."""
+    """In CA the in-stock rate is computed but not used by the estimate: the stored score
+    is what the other three factors give with any in-stock rate, where in the US the same
+    80 % would cost points."""
+    from ipi.score.model import estimate, factors_for
+
     seller(fresh_db, tmp_path, full_history=True, mp="CA")
     score_range(fresh_db, "acme", D, D)
     [row] = scores(fresh_db, "acme")
     assert row["marketplace"] == "CA" and row["in_stock_rate"] == pytest.approx(0.8)
     assert row["status"] == "ok"
+    values = {"excess": row["excess_pct"], "sell_through": row["sell_through"],
+              "stranded": row["stranded_pct"], "in_stock": row["in_stock_rate"]}
+    perfect = {**values, "in_stock": 1.0}
+    assert row["score"] == pytest.approx(estimate(perfect, factors=factors_for("CA")).score,
+                                         abs=0.5)
+    us, us_perfect = (estimate(v, factors=factors_for("US")).score for v in (values, perfect))
+    assert us is not None and us_perfect is not None and us_perfect - us > 10
 
 
 def test_rescoring_the_same_day_changes_nothing(fresh_db: Store, tmp_path: Path) -> None:
