@@ -29,7 +29,7 @@ from ipi import pipeline
 from ipi.alerts import AlertRun
 from ipi.errors import ConfigError
 from ipi.reports.get_ledger_summary_view_data import REPORT_TYPE as LEDGER
-from ipi.score import ScoreRun, score_range
+from ipi.score import ScoreRun, latest_day, score_range
 from ipi.settings import Account, Settings
 from ipi.sources import Fetched, ReportSource
 from ipi.store import Store, duck, utcnow
@@ -267,8 +267,8 @@ def finish(settings: Settings, account: Account, run: BackfillRun, first: date,
     # A day's sell-through looks 90 days back: the days after the new ones change too.
     store = pipeline.open_store(settings)
     run.scored = score_range(store, account.name, first, last + pipeline.LOOKBACK)
-    latest = store.query(
-        "SELECT max(date) AS d FROM daily_score WHERE account = ?", [account.name])[0]["d"]
+    with store.begin() as conn:
+        latest = latest_day(duck(conn), account.name)
     if latest is not None:
         run.alerts = pipeline.alert(settings, account, latest)
     return run

@@ -288,6 +288,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 def cmd_whatif(args: argparse.Namespace) -> int:
     from ipi import pipeline
+    from ipi.score import latest_row
     from ipi.score.drivers import recovery
     from ipi.score.whatif import Action, parse_remove, what_if
     from ipi.store import duck
@@ -303,17 +304,11 @@ def cmd_whatif(args: argparse.Namespace) -> int:
                           "--restock SKU), or ask for --plan")
     with pipeline.open_store(settings).begin() as conn:
         con = duck(conn)
-        found = con.execute(
-            "SELECT * FROM daily_score WHERE account = ? AND marketplace = ? "
-            "AND score IS NOT NULL AND date <= coalesce(?, date) ORDER BY date DESC LIMIT 1",
-            [account.name, mp, args.date])
-        cols = [c[0] for c in found.description]
-        first = found.fetchone()
-        if first is None:
+        row = latest_row(con, account.name, mp, args.date)
+        if row is None:
             raise ConfigError(f"{account.name} {mp} has no estimate"
                               + (f" on or before {args.date}" if args.date else "")
                               + ": load reports first (ipi run, ipi ingest)")
-        row = dict(zip(cols, first, strict=True))
         print(f"{account.name} {mp} on {row['date']}: estimate {row['score']:.0f} "
               f"(band {row['score_low']:.0f}-{row['score_high']:.0f})")
         if actions:
@@ -530,6 +525,8 @@ def cmd_alerts_silence_expire(args: argparse.Namespace) -> int:
 def cmd_alerts_check(args: argparse.Namespace) -> int:
     from ipi import pipeline
     from ipi.alerts import Notifier, alert_account
+    from ipi.score import latest_day
+    from ipi.store import duck
 
     settings = _settings(args)
     notifier = Notifier.from_settings(settings)
@@ -537,8 +534,8 @@ def cmd_alerts_check(args: argparse.Namespace) -> int:
     today = args.date or date.today()
     accounts = [settings.account(args.account)] if args.account else list(settings.accounts)
     for account in accounts:
-        latest = store.query("SELECT max(date) AS d FROM daily_score WHERE account = ?",
-                             [account.name])[0]["d"]
+        with store.begin() as conn:
+            latest = latest_day(duck(conn), account.name)
         run = alert_account(store, notifier, account.name, latest or today,
                             settings.policy_for(account), settings.alerts.top_skus,
                             today=today, backoff_minutes=settings.alerts.retry_backoff_minutes,

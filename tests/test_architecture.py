@@ -71,3 +71,14 @@ def test_every_package_the_code_imports_is_declared() -> None:
                 if not names & declared:
                     missing.add(f"{top} ({path.relative_to(ROOT)})")
     assert sorted(missing) == []
+
+
+def test_the_cli_holds_no_sql() -> None:
+    """ipi/cli.py is a shell: every query lives in the package that owns its table."""
+    import re
+
+    sql = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b.*\b(FROM|INTO|SET|WHERE)\b")
+    tree = ast.parse((ROOT / "ipi" / "cli.py").read_text())
+    found = [n.lineno for n in ast.walk(tree)
+             if isinstance(n, ast.Constant) and isinstance(n.value, str) and sql.search(n.value)]
+    assert found == []

@@ -17,13 +17,13 @@ import duckdb
 
 from ipi.alerts.calendar import next_checkpoint
 from ipi.alerts.chart import score_chart
-from ipi.alerts.context import score_row
 from ipi.alerts.context import steps as rule_steps
 from ipi.alerts.control import silenced
 from ipi.alerts.deliver import Notifier
 from ipi.alerts.message import Notice, render, unreliable_message
 from ipi.alerts.outbox import Delivery, deliver_pending, enqueue
 from ipi.alerts.rules import BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING, SEVERITY
+from ipi.score import day_row, latest_day
 from ipi.score.drivers import recovery, top_drivers
 from ipi.settings import Policy
 from ipi.store import Store, duck, utcnow
@@ -47,7 +47,7 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
     (``link``: where people look at the account, put in messages)."""
     with store.begin() as conn:
         con = duck(conn)
-        latest = latest_scored(con, account)
+        latest = latest_day(con, account)
         if latest is None or day < latest:
             log.info("alerts for %s: %s is not the latest scored day (%s); nothing to page",
                      account, day, latest)
@@ -86,7 +86,7 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                 if step.notify:
                     notice = Notice(
                         mp, step.notify, row, policy.threshold, new.since, rule, detail,
-                        score_row(con, account, mp, prev.last_notified)
+                        day_row(con, account, mp, prev.last_notified)
                         if step.notify == "repeat" else None,
                         prev.last_notified, step.why, next_checkpoint(policy, day))
                     (run.silenced if muted else run.notices).append(notice)
@@ -114,13 +114,6 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                     chart=_chart(con, account, worst, day, policy), severity=msg.severity,
                     event=msg.event)
     return run
-
-
-def latest_scored(con: duckdb.DuckDBPyConnection, account: str) -> date | None:
-    """The account's latest day with an estimate row: the only day that can page."""
-    row = con.execute("SELECT max(date) FROM daily_score WHERE account = ?",
-                      [account]).fetchone()
-    return row[0] if row else None
 
 
 def _chart(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
@@ -173,4 +166,4 @@ def alert_account(store: Store, notifier: Notifier, account: str, day: date, pol
 
 
 __all__ = ["AlertRun", "Notifier", "alert_account", "check_freshness", "deliver_pending",
-           "evaluate", "latest_scored", "silenced"]
+           "evaluate", "silenced"]

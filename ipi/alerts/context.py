@@ -27,6 +27,7 @@ from ipi.alerts.rules import (
     factor_jump,
     projected_crossing,
 )
+from ipi.score import day_row
 from ipi.score.projection import projection
 from ipi.settings import Policy
 
@@ -38,17 +39,6 @@ def state(con: duckdb.DuckDBPyConnection, account: str, mp: str, rule: str) -> S
         [account, mp, rule]).fetchone()
     return State(row[0], row[1], row[2] or 0, row[3], row[4], row[5] or "normal", row[6],
                  row[7]) if row else State()
-
-
-def score_row(con: duckdb.DuckDBPyConnection, account: str, mp: str,
-              day: date | None) -> dict[str, Any] | None:
-    """The marketplace's daily_score row of ``day``, if there is one."""
-    if day is None:
-        return None
-    cur = con.execute("SELECT * FROM daily_score WHERE account = ? AND marketplace = ? "
-                      "AND date = ?", [account, mp, day])
-    row = cur.fetchone()
-    return dict(zip([d[0] for d in cur.description or ()], row, strict=True)) if row else None
 
 
 def _flips(con: duckdb.DuckDBPyConnection, account: str, mp: str, rule: str, day: date,
@@ -65,8 +55,8 @@ def _flips(con: duckdb.DuckDBPyConnection, account: str, mp: str, rule: str, day
 def _context(con: duckdb.DuckDBPyConnection, account: str, mp: str, rule: str, prev: State,
              row: dict[str, Any], day: date, policy: Policy, check: date | None) -> Context:
     return Context(Reading.of(row),
-                   Reading.of(score_row(con, account, mp, prev.last_notified)),
-                   Reading.of(score_row(con, account, mp, prev.acked)),
+                   Reading.of(day_row(con, account, mp, prev.last_notified)),
+                   Reading.of(day_row(con, account, mp, prev.acked)),
                    (check - day).days if check else None,
                    _flips(con, account, mp, rule, day, policy))
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import duckdb
+
 from ipi.score.factors import compute_factors
 from ipi.score.model import estimate, factors_for
 from ipi.score.official import Model, model_for
@@ -111,3 +113,33 @@ def scores(store: Store, account: str | None = None, *, start: date | None = Non
         "ORDER BY account, marketplace, date",
         params,
     )
+
+
+def latest_day(con: duckdb.DuckDBPyConnection, account: str) -> date | None:
+    """The account's latest day with an estimate row: the day alerts look at."""
+    row = con.execute("SELECT max(date) FROM daily_score WHERE account = ?",
+                      [account]).fetchone()
+    return row[0] if row else None
+
+
+def _one(cur: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    row = cur.fetchone()
+    return dict(zip([d[0] for d in cur.description or ()], row, strict=True)) if row else None
+
+
+def day_row(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
+            day: date | None) -> dict[str, Any] | None:
+    """The marketplace's daily_score row of ``day``, if there is one."""
+    if day is None:
+        return None
+    return _one(con.execute("SELECT * FROM daily_score WHERE account = ? AND marketplace = ? "
+                            "AND date = ?", [account, marketplace, day]))
+
+
+def latest_row(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
+               day: date | None = None) -> dict[str, Any] | None:
+    """The marketplace's newest row with an estimate, on or before ``day`` if given."""
+    return _one(con.execute(
+        "SELECT * FROM daily_score WHERE account = ? AND marketplace = ? "
+        "AND score IS NOT NULL AND date <= coalesce(?, date) ORDER BY date DESC LIMIT 1",
+        [account, marketplace, day]))
