@@ -176,7 +176,7 @@ def steps(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
     proj = projection(con, account, mp, day, check, policy)
     value = proj.value if proj else None
     step(PROJECTED_CROSSING, lambda p, c: projected_crossing(p, row, policy, day, value, c),
-         proj.describe().replace(f"by {check}", f"by the check on {check}") if proj else "")
+         proj.describe("the check on ") if proj else "")
 
     new = _newly_stranded(con, account, mp, day)
     units = sum(u for _, u in new or [])

@@ -71,15 +71,16 @@ class Projection:
     shift: str | None = None  # the change point the fit starts at, e.g. "a jump of -412"
     reason: str | None = None  # why there is no value
 
-    def describe(self) -> str:
-        """One line for people: the trend and where it leads, or why there is none."""
+    def describe(self, target: str = "") -> str:
+        """One line for people: the trend and where it leads (``target`` names the date,
+        e.g. "the check on "), or why there is none."""
         if self.value is None:
             return f"no projection: {self.reason}"
         assert self.slope is not None and self.low is not None and self.high is not None
         basis = (f"since {self.since} ({self.shift})" if self.shift
                  else f"over {self.days} days")
         return (f"at {self.slope:+.1f} points a day {basis} it reaches {self.value:.0f} "
-                f"(90 % range {self.low:.0f}-{self.high:.0f}) by {self.target}")
+                f"(90 % range {self.low:.0f}-{self.high:.0f}) by {target}{self.target}")
 
 
 def _clamp(v: float) -> float:
