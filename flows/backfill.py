@@ -17,7 +17,7 @@ from typing import Literal
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.daily import _secret_block
+from flows.daily import secret_block
 from flows.hooks import ops_alert
 from flows.limits import account_slot
 from ipi import backfill as bf
@@ -39,7 +39,7 @@ def backfill_account(settings: Settings, account: Account, start: date | None,
             return bf.backfill_files(settings, account, paths, start=start, end=end,
                                      progress=progress)
         assert start is not None and end is not None  # checked by the flow
-        return bf.backfill_sp_api(settings, account, start, end, secrets=_secret_block,
+        return bf.backfill_sp_api(settings, account, start, end, secrets=secret_block,
                                   progress=progress)
 
 

@@ -19,13 +19,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.hooks import ops_alert
 from flows.limits import account_slot
 from ipi import pipeline
-from ipi.alerts import AlertRun
+from ipi.alerts.engine import AlertRun
 from ipi.errors import IngestFailed, IpiError, RunOverlap
 from ipi.score import ScoreRun
 from ipi.settings import MAX_PARALLEL_ACCOUNTS, Account, Settings, load_settings
 
 
-def _secret_block(name: str) -> str:
+def secret_block(name: str) -> str:
     """Read a Prefect Secret block: how credentials reach workers without files."""
     from prefect.blocks.system import Secret
 
@@ -35,7 +35,7 @@ def _secret_block(name: str) -> str:
 
 @task(cache_policy=NO_CACHE)
 def ingest(settings: Settings, account: Account, day: date) -> pipeline.IngestRun:
-    return pipeline.ingest_account(settings, account, day, secrets=_secret_block)
+    return pipeline.ingest_account(settings, account, day, secrets=secret_block)
 
 
 @task(cache_policy=NO_CACHE)
@@ -149,13 +149,12 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, object
     account's day, and what each account loaded and which alerts went out."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    from ipi import report
-    from ipi.score import scores
-    from ipi.score.official import calibration
+    from ipi import page
+    from ipi.api import Rows
 
-    store = pipeline.open_store(settings)
+    lib = Rows(settings)
     table = [{k: r[k] for k in ARTIFACT_COLUMNS}
-             for name, d in days.items() for r in scores(store, name, start=d, end=d)]
+             for name, d in days.items() for r in lib.scores(name, start=d, end=d)]
     day = ", ".join(sorted({str(d) for d in days.values()}))
     create_table_artifact(table=table, key="ipi-daily-scores",
                           description=f"IPI estimates and factors on {day}")
@@ -173,12 +172,12 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, object
                              description=f"IPI daily run on {day}")
     for name, d in days.items():  # each account's report: the page on disk, its words here
         account = settings.account(name)
-        secs = report.sections(store, settings, account, d)
-        cal = calibration(store, name)
-        path = report.write_html(report.render(account, settings, secs, cal),
+        secs = page.sections(lib.store, settings, account, d)
+        cal = lib.calibration(name)
+        path = page.write_html(page.render(account, settings, secs, cal),
                                  settings.data_dir / "reports", account)
         create_markdown_artifact(
-            markdown=report.markdown(account, settings, secs, cal) + f"\n\nThe page: `{path}`",
+            markdown=page.markdown(account, settings, secs, cal) + f"\n\nThe page: `{path}`",
             key="ipi-report-" + re.sub(r"[^a-z0-9-]+", "-", name.lower()),
             description=f"IPI report of {name} on {d}")
 

@@ -17,10 +17,10 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # one line a day is e
 
 from flows.daily import daily
 from ipi import pipeline
+from ipi.api import Rows
 from ipi.cli import print_table
 from ipi.demo import simulate, write_day
 from ipi.errors import ConfigError
-from ipi.score import scores
 from ipi.settings import load_settings
 from ipi.sources.files import FileDrops
 
@@ -65,13 +65,14 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 42) -> int:
         run = pipeline.ingest(store, account, FileDrops(archive, move_done=False), first)
         pipeline.score(settings, account, first, run.days)
         print(f"  loaded {len(run.loaded)} earlier downloads ({history} days) from {archive}")
+    lib = Rows(settings)
     print(f"  running the daily flow for the last {flow_days} days "
           f"(drops in {settings.drop_dir(account)}):")
     for i in range(history, days):
         day = sim.day(i)
         write_day(sim, i, settings.drop_dir(account))
         summary = daily(config=str(config), day=day)
-        row = scores(pipeline.open_store(settings), account.name, start=day, end=day)
+        row = lib.scores(account.name, start=day, end=day)
         est = row[0] if row else {}
         notices = summary[account.name]["notices"]  # type: ignore[index]
         note = f"  -> alert: {'; '.join(notices)}" if notices else ""
@@ -79,7 +80,7 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 42) -> int:
               f"({est.get('score_low', 0):.0f}-{est.get('score_high', 0):.0f}) "
               f"{est.get('status', 'no data')}{note}")
     print("\nScore history (weekly):")
-    history_rows = scores(pipeline.open_store(settings), account.name)
+    history_rows = lib.scores(account.name)
     print_table(history_rows[::-7][::-1])
     print(f"\nAlerts delivered to {alerts}:")
     if alerts.exists():

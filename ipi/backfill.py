@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from ipi import pipeline
-from ipi.alerts import AlertRun
+from ipi.alerts.engine import AlertRun
 from ipi.errors import ConfigError
 from ipi.reports.get_ledger_summary_view_data import REPORT_TYPE as LEDGER
 from ipi.score import ScoreRun, latest_day, score_range

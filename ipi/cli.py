@@ -1,15 +1,24 @@
-"""The ``ipi`` command: a thin shell over the library; errors become one clear line.
+"""The ``ipi`` command: a thin shell over the library (``ipi.api``); errors become one
+clear line, with the exit code the README's table gives.
 
-``run`` and ``demo`` start the Prefect flow in ``flows/``; that import happens
-inside those commands, so the library itself never needs Prefect.
+The commands that run Prefect flows (``run``, ``serve``, ``demo``) are added by
+``flows/cli.py``, the console script's entry point: the library never imports Prefect.
+
+Built on argparse rather than typer or cyclopts (both come with Prefect): argparse is in
+the standard library and starts in a few milliseconds, where typer brings click and rich
+(about 0.1 s) into the 0.5 s that ``ipi score`` may take; global options in any position
+come from giving every sub-command the same parent parser, and shell completion
+(``ipi completion bash``) is written from the same parser by shtab.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -20,6 +29,7 @@ from ipi import __version__
 from ipi.errors import ConfigError, IngestFailed, IpiError
 
 if TYPE_CHECKING:
+    from ipi.api import Rows
     from ipi.backfill import Progress
 
 log = logging.getLogger("ipi")
@@ -27,8 +37,11 @@ log = logging.getLogger("ipi")
 SCORE_FIELDS = ("account", "marketplace", "date", "score", "score_low", "score_high",
                 "excess_pct", "sell_through", "stranded_pct", "in_stock_rate", "status")
 
+SecretLookup = Callable[[str], str]
+Adder = Callable[["Commands"], None]  # adds commands to the parser (flows/cli.py's)
 
-def _day(s: str) -> date:
+
+def day_arg(s: str) -> date:
     try:
         return date.fromisoformat(s)
     except ValueError:
@@ -63,34 +76,21 @@ def print_table(rows: Sequence[dict[str, Any]], out: Any = None) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)), file=out)
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def print_json(value: Any) -> None:
+    print(json.dumps(value, default=str, indent=2))
+
+
+def settings_of(args: argparse.Namespace) -> Any:
     from ipi.settings import load_settings
 
     return load_settings(args.config)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from ipi import pipeline
-    from ipi.alerts import Notifier
+def rows_of(args: argparse.Namespace) -> Rows:
+    """The library's questions over the configuration (checked whole first)."""
+    from ipi.api import Rows
 
-    settings = _settings(args)  # fail on a bad configuration before starting Prefect
-    pipeline.open_store(settings).migrate()  # and on an unusable data folder or database
-    if not Notifier.from_settings(settings).targets:
-        log.warning("no alert target is configured: alerts are recorded (ipi alerts "
-                    "history) but reach nobody; set IPI_APPRISE_URLS, [alerts] urls or "
-                    "[[alerts.targets]], then `ipi alerts test`")
-    from flows.daily import daily
-
-    terminal_log(args.verbose)  # importing Prefect replaced the terminal's handlers
-    try:
-        runs = daily(config=args.config, day=args.date)
-    except IngestFailed as exc:
-        for name, run in exc.runs.items():
-            print(run_line(name, run))
-        raise
-    for name, run in runs.items():
-        print(run_line(name, run))
-    return 0
+    return Rows(settings_of(args))
 
 
 def run_line(account: str, run: Any) -> str:
@@ -114,30 +114,11 @@ def run_line(account: str, run: Any) -> str:
     return f"{account} {run.get('day', '')}: {loaded}; {est}; {alerts}"
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    settings = _settings(args)  # a bad configuration fails before any server starts
-    from flows.serve import serve
-
-    # A service: where the server is and what the runs do belongs in its journal.
-    serve_log = logging.getLogger("ipi.serve")
-    serve_log.addHandler(_stderr_handler())
-    serve_log.setLevel(logging.INFO)
-    serve_log.propagate = False
-    serve(settings)
-    return 0
-
-
-def _stderr_handler() -> logging.Handler:
-    h = logging.StreamHandler()
-    h.setFormatter(logging.Formatter("ipi serve: %(message)s"))
-    return h
-
-
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ipi import pipeline
     from ipi.sources.files import FileDrops
 
-    settings = _settings(args)
+    settings = settings_of(args)
     account = settings.account(args.account)
     day = args.date or date.today()
     missing = [p for p in args.paths if not p.exists()]
@@ -163,15 +144,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 class _ProgressBar:
     """A bar with windows (or files) done, rows loaded and an ETA on a terminal; one line
-    per step otherwise (logs, CI, a pipe), so progress is never lost in a redraw."""
+    per step otherwise (logs, CI, a pipe), so progress is never lost in a redraw; nothing
+    with -q."""
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
         self.bar: Any = None
         self.task: Any = None
 
     def __call__(self, p: Progress) -> None:
         from ipi.backfill import duration
 
+        if self.quiet:
+            return
         if not sys.stderr.isatty():
             print(p.line(), file=sys.stderr, flush=True)
             return
@@ -198,7 +183,7 @@ class _ProgressBar:
 def cmd_backfill(args: argparse.Namespace) -> int:
     from ipi import backfill
 
-    settings = _settings(args)
+    settings = settings_of(args)
     source = args.source or ("files" if args.paths else "sp-api")
     if source == "files":
         if not args.paths:
@@ -218,14 +203,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                        "backfill files with --source files PATH")
     failed: list[tuple[str, str]] = []
     for account in accounts:
-        bar = _ProgressBar()
+        bar = _ProgressBar(args.quiet)
         try:
             if source == "files":
                 run = backfill.backfill_files(settings, account, list(args.paths),
                                               start=args.start, end=args.end, progress=bar)
             else:
                 run = backfill.backfill_sp_api(settings, account, args.start, args.end,
-                                               progress=bar)
+                                               secrets=args.secrets, progress=bar)
         finally:
             bar.close()
         for note in run.notes:
@@ -245,21 +230,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from ipi import pipeline
-    from ipi.score import scores
-
-    settings = _settings(args)
-    account = settings.account(args.account).name if args.account else None
-    rows = scores(pipeline.open_store(settings), account, start=args.date, end=args.date)
-    if not args.date:
-        keep = args.history
-        by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for r in rows:
-            by_key.setdefault((r["account"], r["marketplace"]), []).append(r)
-        rows = [r for group in by_key.values() for r in group[-keep:]]
+    lib = rows_of(args)
+    rows = lib.scores(args.account, marketplace=args.marketplace, start=args.date,
+                      end=args.date, last=None if args.date else args.history)
     if args.json:
-        out = [{k: (str(r[k]) if k == "date" else r[k]) for k in SCORE_FIELDS} for r in rows]
-        print(json.dumps(out, indent=2))
+        print_json([{k: r[k] for k in SCORE_FIELDS} for r in rows])
     elif not rows:
         print("no scores yet: drop reports and run `ipi run`, or `ipi ingest PATH`")
     else:
@@ -270,7 +245,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_forget(args: argparse.Namespace) -> int:
     from ipi import pipeline
 
-    settings = _settings(args)
+    settings = settings_of(args)
     account = settings.account(args.account)
     run = pipeline.forget(settings, account, args.date,
                           marketplace=args.marketplace.upper() if args.marketplace else None,
@@ -286,52 +261,63 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_whatif(args: argparse.Namespace) -> int:
-    from ipi import pipeline
-    from ipi.score import latest_row
-    from ipi.score.drivers import recovery
-    from ipi.score.whatif import Action, parse_remove, what_if
-    from ipi.store import duck
+def _estimate(score: Any, low: Any, high: Any) -> dict[str, Any]:
+    return {"score": score, "low": low, "high": high}
 
-    settings = _settings(args)
-    account = settings.account(args.account)
-    mp = (args.marketplace or account.marketplaces[0]).upper()
+
+def cmd_whatif(args: argparse.Namespace) -> int:
+    from ipi.score.whatif import Action, parse_remove
+
+    lib = rows_of(args)
     actions = ([parse_remove(r) for r in args.remove]
                + [Action("fix-stranded", s) for s in args.fix_stranded]
                + [Action("restock", s) for s in args.restock])
     if not actions and not args.plan:
         raise ConfigError("name the actions (--remove SKU:UNITS, --fix-stranded SKU, "
                           "--restock SKU), or ask for --plan")
-    with pipeline.open_store(settings).begin() as conn:
-        con = duck(conn)
-        row = latest_row(con, account.name, mp, args.date)
-        if row is None:
-            raise ConfigError(f"{account.name} {mp} has no estimate"
-                              + (f" on or before {args.date}" if args.date else "")
-                              + ": load reports first (ipi run, ipi ingest)")
-        print(f"{account.name} {mp} on {row['date']}: estimate {row['score']:.0f} "
-              f"(band {row['score_low']:.0f}-{row['score_high']:.0f})")
-        if actions:
-            out = what_if(con, account.name, row, actions)
-            for a in actions:
-                note = ("  (not in that day's reports: no effect)" if a.sku in out.unknown
-                        else f"  (it has {out.capped[a.sku]:,.0f}: counted those)"
-                        if a.sku in out.capped else "")
-                print(f"  {a.label()}{note}")
-            after, gain = out.after, out.gain or 0.0
-            print(f"after: {after.score:.0f} (band {after.low:.0f}-{after.high:.0f}), "
-                  f"{gain:+.1f} points; " + _factor_changes(row, out.values_after))
-            later = out.later.score
-            if later is not None and after.score is not None and abs(later - after.score) >= 0.5:
-                print(f"in 90 days, once Amazon's sell-through window has passed over the "
-                      f"removals: {later:.0f} ({out.gain_later or 0.0:+.1f} points)")
-        if args.plan:
-            policy = settings.policy_for(account)
-            if args.by:
-                policy = policy.model_copy(update={"plan_by": args.by})
-            plan = recovery(con, account.name, row, policy)
-            print(f"{plan.title} (the recovery threshold: the threshold plus its margin):")
-            print("\n".join(f"  {line}" for line in plan.lines()))
+    account, row = lib.day(args.account, marketplace=args.marketplace, day=args.date)
+    out = lib.whatif(actions, account.name, marketplace=row["marketplace"],
+                     day=row["date"]).outcome if actions else None
+    plan = lib.plan(account.name, marketplace=row["marketplace"], day=row["date"],
+                    by=args.by)[1] if args.plan else None
+    if args.json:
+        doc: dict[str, Any] = {
+            "account": account.name, "marketplace": row["marketplace"], "date": row["date"],
+            "estimate": _estimate(row["score"], row["score_low"], row["score_high"])}
+        if out is not None:
+            doc |= {"actions": [{"action": a.kind, "sku": a.sku, "units": a.units,
+                                 "unknown": a.sku in out.unknown,
+                                 "capped_at": out.capped.get(a.sku)} for a in actions],
+                    "after": _estimate(out.after.score, out.after.low, out.after.high),
+                    "gain": out.gain, "factors_after": dict(out.values_after),
+                    "in_90_days": _estimate(out.later.score, out.later.low, out.later.high),
+                    "gain_in_90_days": out.gain_later}
+        if plan is not None:
+            doc["plan"] = {"target": plan.target, "by": plan.costs.by, "reached": plan.reached,
+                           "steps": [{"action": a.kind, "sku": a.sku, "units": a.units,
+                                      "estimate": score, "cost": plan.spent[i]
+                                      if plan.costs.by == "cost" else None}
+                                     for i, (a, score) in enumerate(plan.steps)]}
+        print_json(doc)
+        return 0
+    print(f"{account.name} {row['marketplace']} on {row['date']}: estimate {row['score']:.0f} "
+          f"(band {row['score_low']:.0f}-{row['score_high']:.0f})")
+    if out is not None:
+        for a in actions:
+            note = ("  (not in that day's reports: no effect)" if a.sku in out.unknown
+                    else f"  (it has {out.capped[a.sku]:,.0f}: counted those)"
+                    if a.sku in out.capped else "")
+            print(f"  {a.label()}{note}")
+        after, gain = out.after, out.gain or 0.0
+        print(f"after: {after.score:.0f} (band {after.low:.0f}-{after.high:.0f}), "
+              f"{gain:+.1f} points; " + _factor_changes(row, out.values_after))
+        later = out.later.score
+        if later is not None and after.score is not None and abs(later - after.score) >= 0.5:
+            print(f"in 90 days, once Amazon's sell-through window has passed over the "
+                  f"removals: {later:.0f} ({out.gain_later or 0.0:+.1f} points)")
+    if plan is not None:
+        print(f"{plan.title} (the recovery threshold: the threshold plus its margin):")
+        print("\n".join(f"  {line}" for line in plan.lines()))
     return 0
 
 
@@ -347,29 +333,27 @@ def _factor_changes(row: dict[str, Any], after: Any) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ipi import pipeline, report
+    from ipi import page, pipeline
 
-    settings = _settings(args)
+    settings = settings_of(args)
     accounts = [settings.account(args.account)] if args.account else settings.accounts
     if not accounts:
         settings.account(None)  # raises, naming the configuration
     store = pipeline.open_store(settings)
     for account in accounts:
-        print(report.write(store, settings, account, args.out, args.date))
+        print(page.write(store, settings, account, args.out, args.date))
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from ipi.errors import ConfigError
     from ipi.sources.sp_api import SpApiSource, resolve_credentials
 
-    settings = _settings(args)
+    settings = settings_of(args)
     accounts = [settings.account(args.account)] if args.account else list(settings.accounts)
     if not accounts:
         raise ConfigError(f"no [[accounts]] in {settings.config_path}")
-    failed = 0
+    report = []
     for account in accounts:
-        print(f"{account.name} ({account.source}, {', '.join(account.marketplaces)})")
         results: list[tuple[str, bool, str]] = []
         if account.source == "files":
             drop = settings.drop_dir(account)
@@ -378,14 +362,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             results.append(("drop folder", ok, f"{drop} ({waiting} file(s) waiting)" if ok
                             else f"{drop} does not exist: create it and drop reports there"))
         else:
-            secrets: Callable[[str], str] | None = None
-            cfg = account.sp_api
-            if cfg.client_id_block or cfg.client_secret_block or cfg.refresh_token_block:
-                from flows.daily import _secret_block  # Prefect Secret blocks
-
-                secrets = _secret_block
-            try:
-                source = SpApiSource(account, resolve_credentials(account, lookup=secrets),
+            try:  # Prefect Secret blocks are read through the lookup flows/cli.py gives
+                source = SpApiSource(account, resolve_credentials(account, lookup=args.secrets),
                                      settings.spool_dir)
             except ConfigError as exc:
                 results.append(("credentials", False, str(exc)))
@@ -394,19 +372,27 @@ def cmd_check(args: argparse.Namespace) -> int:
                     results += source.check()
                 finally:
                     source.close()
+        report.append((account, results))
+    failed = sum(not ok for _, results in report for _, ok, _ in results)
+    if args.json:
+        print_json([{"account": a.name, "source": a.source, "marketplaces": a.marketplaces,
+                     "checks": [{"check": n, "ok": ok, "detail": d} for n, ok, d in results]}
+                    for a, results in report])
+        return 1 if failed else 0
+    for account, results in report:
+        print(f"{account.name} ({account.source}, {', '.join(account.marketplaces)})")
         for name, ok, detail in results:
             print(f"  {'ok  ' if ok else 'FAIL'}  {name}: {detail}")
-            failed += not ok
     if failed:
         print(f"{failed} check(s) failed")
     return 1 if failed else 0
 
 
 def cmd_alerts_test(args: argparse.Namespace) -> int:
-    from ipi.alerts import Notifier
+    from ipi.alerts.deliver import Notifier
     from ipi.errors import DeliveryError
 
-    settings = _settings(args)
+    settings = settings_of(args)
     notifier = Notifier.from_settings(settings)
     if not notifier.targets:
         print("no alert targets: set alerts.urls, [[alerts.targets]], alerts.apprise_config "
@@ -427,14 +413,11 @@ def cmd_alerts_test(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_history(args: argparse.Namespace) -> int:
-    from ipi import pipeline
-    from ipi.alerts.control import events, messages
-
-    store = pipeline.open_store(_settings(args))
-    changes = events(store, args.account, args.limit)
-    sent = messages(store, args.account, args.limit)
+    lib = rows_of(args)
+    changes = lib.alerts(args.account, limit=args.limit)
+    sent = lib.messages(args.account, limit=args.limit)
     if args.json:
-        print(json.dumps({"events": changes, "messages": sent}, default=str, indent=2))
+        print_json({"events": changes, "messages": sent})
         return 0
     print("State changes (newest first):" if changes else "No alert state changes yet.")
     for e in changes:
@@ -448,26 +431,22 @@ def cmd_alerts_history(args: argparse.Namespace) -> int:
     return 0
 
 
-def _marketplace(account: Any, marketplace: str | None) -> str | None:
-    if marketplace and marketplace.upper() not in account.marketplaces:
-        raise IpiError(f"--marketplace {marketplace} is not one of {account.name}'s "
-                       f"marketplaces ({', '.join(account.marketplaces)})")
-    return marketplace.upper() if marketplace else None
+def _marketplace(lib: Rows, account: Any, marketplace: str | None) -> str | None:
+    return lib.marketplace(account, marketplace) if marketplace else None
 
 
 def cmd_alerts_ack(args: argparse.Namespace) -> int:
-    from ipi import pipeline
     from ipi.alerts.control import acknowledge
 
-    settings = _settings(args)
-    account = settings.account(args.account)
-    mp = _marketplace(account, args.marketplace)
-    done = acknowledge(pipeline.open_store(settings), account.name, mp)
+    lib = rows_of(args)
+    account = lib.account(args.account)
+    mp = _marketplace(lib, account, args.marketplace)
+    done = acknowledge(lib.store, account.name, mp)
     if not done:
         print(f"nothing is firing for {account.name}{' ' + mp if mp else ''}: nothing to "
               "acknowledge")
         return 0
-    policy = settings.policy_for(account)
+    policy = lib.settings.policy_for(account)
     for a in done:
         score = f" at {a.score:.0f}" if a.score is not None else ""
         print(f"acknowledged {account.name} {a.marketplace} {a.rule.replace('_', ' ')} "
@@ -480,14 +459,13 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_silence(args: argparse.Namespace) -> int:
-    from ipi import pipeline
     from ipi.alerts.control import add_silence
 
-    settings = _settings(args)
-    account = settings.account(args.account)
-    mp = _marketplace(account, args.marketplace)
-    sid = add_silence(pipeline.open_store(settings), account.name, mp, args.until,
-                      args.reason, settings.today(account))
+    lib = rows_of(args)
+    account = lib.account(args.account)
+    mp = _marketplace(lib, account, args.marketplace)
+    sid = add_silence(lib.store, account.name, mp, args.until, args.reason,
+                      lib.settings.today(account))
     print(f"silence {sid}: {account.name}{' ' + mp if mp else ''} until {args.until} "
           f"(inclusive): {args.reason}. Alerts keep their state; a still-firing one is sent "
           f"when the silence ends (or `ipi alerts silence expire {sid}`).")
@@ -495,14 +473,9 @@ def cmd_alerts_silence(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_silence_list(args: argparse.Namespace) -> int:
-    from ipi import pipeline
-    from ipi.alerts.control import silences
-
-    settings = _settings(args)
-    today = settings.today(settings.account(args.account)) if args.account else date.today()
-    rows = silences(pipeline.open_store(settings), args.account, today=today, ended=args.all)
+    rows = rows_of(args).silences(args.account, ended=args.all)
     if args.json:
-        print(json.dumps(rows, default=str, indent=2))
+        print_json(rows)
         return 0
     if not rows:
         print("no silences in force" + ("" if args.all else " (--all shows ended ones)"))
@@ -513,30 +486,29 @@ def cmd_alerts_silence_list(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_silence_expire(args: argparse.Namespace) -> int:
-    from ipi import pipeline
     from ipi.alerts.control import expire_silence
 
-    gone = expire_silence(pipeline.open_store(_settings(args)), args.id)
+    gone = expire_silence(rows_of(args).store, args.id)
     print(f"silence {gone['id']} ({gone['account']} {gone['marketplace'] or 'all'}, until "
           f"{gone['until']}) expired: the next run pages what is still firing")
     return 0
 
 
 def cmd_alerts_check(args: argparse.Namespace) -> int:
-    from ipi import pipeline
-    from ipi.alerts import Notifier, alert_account
+    from ipi.alerts.deliver import Notifier
+    from ipi.alerts.engine import alert_account
     from ipi.score import latest_day
     from ipi.store import duck
 
-    settings = _settings(args)
+    lib = rows_of(args)
+    settings = lib.settings
     notifier = Notifier.from_settings(settings)
-    store = pipeline.open_store(settings)
     today = args.date or date.today()
     accounts = [settings.account(args.account)] if args.account else list(settings.accounts)
     for account in accounts:
-        with store.begin() as conn:
+        with lib.store.begin() as conn:
             latest = latest_day(duck(conn), account.name)
-        run = alert_account(store, notifier, account.name, latest or today,
+        run = alert_account(lib.store, notifier, account.name, latest or today,
                             settings.policy_for(account), settings.alerts.top_skus,
                             today=today, backoff_minutes=settings.alerts.retry_backoff_minutes,
                             link=settings.alerts.ui_url)
@@ -547,30 +519,29 @@ def cmd_alerts_check(args: argparse.Namespace) -> int:
 
 def cmd_official_record(args: argparse.Namespace) -> int:
     """``ipi official add`` and ``ipi official import``: record, refit, rescore."""
-    from ipi import pipeline
     from ipi.score import official
 
-    settings = _settings(args)
-    account = settings.account(args.account)
+    lib = rows_of(args)
+    account = lib.account(args.account)
     if args.official_command == "import":
         rows = official.read_csv(args.file, account)
     else:
         mp = (args.marketplace or account.marketplaces[0]).upper()
         rows = [official.Official(mp, args.date, args.score)]
         official.check(account, rows, ["--score/--marketplace"])
-    cal = official.record(pipeline.open_store(settings), account, rows)
+    cal = official.record(lib.store, account, rows)
     print(f"{account.name}: recorded {len(rows)} official score(s). {cal.summary()}")
     return 0
 
 
 def cmd_official_list(args: argparse.Namespace) -> int:
-    from ipi import pipeline
-    from ipi.score import official
-
-    settings = _settings(args)
-    account = settings.account(args.account)
-    store = pipeline.open_store(settings)
-    rows = official.listing(store, account.name)
+    lib = rows_of(args)
+    account = lib.account(args.account)
+    rows = lib.official(account.name)
+    cal = lib.calibration(account.name)
+    if args.json:
+        print_json({"official": rows, "calibration": cal})
+        return 0
     if not rows:
         print(f"{account.name}: no official scores yet: `ipi official add --date D --score S` "
               "with the IPI Seller Central shows")
@@ -580,7 +551,6 @@ def cmd_official_list(args: argparse.Namespace) -> int:
         est = "-" if r["estimate"] is None else f"{r['estimate']:.0f}"
         diff = "-" if r["estimate"] is None else f"{r['estimate'] - r['official']:+.0f}"
         print(f"{r['date']}  {r['marketplace']:<3}  {r['official']:>8.0f}  {est:>8}  {diff:>10}")
-    cal = official.calibration(store, account.name)
     if cal:
         print(f"model: {'calibrated' if cal['used'] else 'default weights'}, band "
               f"±{cal['model_error']:.0f}" + (f", held-out error {cal['mae']:.1f}"
@@ -588,19 +558,11 @@ def cmd_official_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from flows.demo import run_demo
-
-    return run_demo(args.dir, days=args.days, flow_days=args.flow_days)
-
-
 def cmd_config_show(args: argparse.Namespace) -> int:
-    import os
-
     from ipi.effective import as_json, as_text, effective
     from ipi.settings import read_config
 
-    settings = _settings(args)  # checked whole first: a bad file is refused, not shown
+    settings = settings_of(args)  # checked whole first: a bad file is refused, not shown
     _, raw = read_config(settings.config_path)
     tree = effective(settings, raw, os.environ)
     sys.stdout.write(json.dumps(as_json(tree), indent=2) + "\n" if args.json
@@ -629,115 +591,109 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ipi", description="Watch Amazon's Inventory Performance "
-                                "Index every day: reports, factors, an estimate, alerts.")
-    p.add_argument("--version", action="version", version=f"ipi {__version__}")
-    p.add_argument("-v", "--verbose", action="store_true", help="log what every step does")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def cmd_completion(args: argparse.Namespace) -> int:
+    import shtab
 
-    def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--config", help="TOML configuration file (default: $IPI_CONFIG)")
+    print(shtab.complete(args.parser, shell=args.shell))
+    return 0
 
-    sp = sub.add_parser("demo", help="run a synthetic seller end to end, no set-up needed")
-    sp.add_argument("--dir", type=Path, default=Path("ipi-demo"),
-                    help="folder for the demo's data, drops and alerts (default: ./ipi-demo)")
-    sp.add_argument("--days", type=int, default=120, help="days of history (default 120)")
-    sp.add_argument("--flow-days", type=int, default=42,
-                    help="of those, the last days run through the daily flow (default 42)")
-    sp.set_defaults(func=cmd_demo)
 
-    sp = sub.add_parser("run", help="run the daily flow once: ingest drops, score, alert")
-    common(sp)
-    sp.add_argument("--date", type=_day,
-                    help="the day to run for (default: today, in each account's time zone)")
-    sp.set_defaults(func=cmd_run)
+class Commands:
+    """Adds sub-commands, each with the global options (``--config``, ``-v``, ``-q``), so
+    they work before or after the command's name."""
 
-    sp = sub.add_parser("serve", help="run every account's day on its schedule until "
-                        "stopped (starts a local Prefect server unless PREFECT_API_URL is set)")
-    common(sp)
-    sp.set_defaults(func=cmd_serve)
+    def __init__(self, sub: Any, parent: argparse.ArgumentParser) -> None:
+        self.sub = sub
+        self.parent = parent
 
-    sp = sub.add_parser("ingest", help="load report files or folders into the store")
-    common(sp)
+    def add(self, name: str, func: Callable[[argparse.Namespace], int], help: str, *,
+            json: bool = False, answer: bool = False) -> argparse.ArgumentParser:
+        """``json``: it has --json; ``answer``: what it prints is what was asked for, so
+        -q keeps it (a listing); else -q silences it (a summary of work done)."""
+        p: argparse.ArgumentParser = self.sub.add_parser(name, help=help, description=help,
+                                                         parents=[self.parent])
+        p.set_defaults(func=func, answer=answer or json)
+        if json:
+            p.add_argument("--json", action="store_true", help="print JSON")
+        return p
+
+    def group(self, name: str, help: str) -> Commands:
+        p = self.sub.add_parser(name, help=help, description=help, parents=[self.parent])
+        return Commands(p.add_subparsers(dest=f"{name}_command", required=True,
+                                         metavar="COMMAND"), self.parent)
+
+
+def _global_options(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    """Sub-commands take the options with SUPPRESS as default, so one left out after the
+    command does not undo one given before it."""
+    parser.add_argument("--config", default=default,
+                        help="TOML configuration file (default: $IPI_CONFIG)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="log what every step does, tracebacks included")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default,
+                        help="print only what was asked for (listings, JSON) and errors")
+
+
+def library_commands(c: Commands) -> None:
+    """The commands that need no Prefect: loading, reading, alert levers, set-up."""
+    sp = c.add("ingest", cmd_ingest, "load report files or folders into the store")
     sp.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     sp.add_argument("--account", help="the account the files belong to (default: the only one)")
-    sp.add_argument("--date", type=_day,
+    sp.add_argument("--date", type=day_arg,
                     help="the day for files that name none in content or file name "
                          "(default: today)")
-    sp.set_defaults(func=cmd_ingest)
 
-    sp = sub.add_parser("backfill", help="rebuild history: the ledger from the SP-API, or "
-                        "archives of old downloads; resumable")
-    common(sp)
-    sp.add_argument("--start", type=_day, help="first day (YYYY-MM-DD)")
-    sp.add_argument("--end", type=_day, help="last day (YYYY-MM-DD)")
+    sp = c.add("backfill", cmd_backfill, "rebuild history: the ledger from the SP-API, or "
+               "archives of old downloads; resumable")
+    sp.add_argument("--start", type=day_arg, help="first day (YYYY-MM-DD)")
+    sp.add_argument("--end", type=day_arg, help="last day (YYYY-MM-DD)")
     sp.add_argument("--account", help="only this account (default: every SP-API account)")
     sp.add_argument("--source", choices=("sp-api", "files"),
                     help="where history comes from (default: files when PATHs are given, "
                          "else the SP-API's ledger)")
     sp.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                     help="folders or zip/tar archives of reports (with --source files)")
-    sp.set_defaults(func=cmd_backfill)
 
-    sp = sub.add_parser("check", help="verify each account's drop folder, or its SP-API "
-                        "credentials and report access, and say what is missing")
-    common(sp)
+    sp = c.add("check", cmd_check, "verify each account's drop folder, or its SP-API "
+               "credentials and report access, and say what is missing", json=True)
     sp.add_argument("--account", help="only this account")
-    sp.set_defaults(func=cmd_check)
 
-    sp = sub.add_parser("alerts", help="test targets, show history, silence, check")
-    alerts = sp.add_subparsers(dest="alerts_command", required=True, metavar="ALERTS_COMMAND")
-    ap = alerts.add_parser("test", help="send a test message to every target; report each")
-    common(ap)
-    ap.set_defaults(func=cmd_alerts_test)
-    ap = alerts.add_parser("history", help="alert state changes and messages, newest first")
-    common(ap)
+    alerts = c.group("alerts", "test targets, show history, acknowledge, silence, check")
+    alerts.add("test", cmd_alerts_test, "send a test message to every target; report each",
+               answer=True)
+    ap = alerts.add("history", cmd_alerts_history, "alert state changes and messages, newest "
+                    "first", json=True)
     ap.add_argument("--account", help="only this account")
     ap.add_argument("--limit", type=int, default=20, help="how many of each (default 20)")
-    ap.add_argument("--json", action="store_true", help="print JSON")
-    ap.set_defaults(func=cmd_alerts_history)
-    ap = alerts.add_parser("ack", help="acknowledge what fires: no repeats until it "
-                           "resolves or gets materially worse")
-    common(ap)
+    ap = alerts.add("ack", cmd_alerts_ack, "acknowledge what fires: no repeats until it "
+                    "resolves or gets materially worse")
     ap.add_argument("account", metavar="ACCOUNT")
     ap.add_argument("--marketplace", help="only this marketplace (default: all)")
-    ap.set_defaults(func=cmd_alerts_ack)
-    sp = alerts.add_parser("silence", help="mute an account's alerts until a date; list or "
-                           "expire silences")
-    silence = sp.add_subparsers(dest="silence_command", required=True,
-                                metavar="add|list|expire")
-    ap = silence.add_parser("add", help="mute an account's alerts through a date (`ipi "
-                            "alerts silence ACCOUNT ...` is short for this)")
-    common(ap)
+    silence = alerts.group("silence", "mute an account's alerts until a date; list or expire "
+                           "silences")
+    ap = silence.add("add", cmd_alerts_silence, "mute an account's alerts through a date "
+                     "(`ipi alerts silence ACCOUNT ...` is short for this)")
     ap.add_argument("account", metavar="ACCOUNT")
-    ap.add_argument("--until", type=_day, required=True, help="last muted day, YYYY-MM-DD")
+    ap.add_argument("--until", type=day_arg, required=True, help="last muted day, YYYY-MM-DD")
     ap.add_argument("--reason", required=True, help="why (shown in the history)")
     ap.add_argument("--marketplace", help="only this marketplace (default: all)")
-    ap.set_defaults(func=cmd_alerts_silence)
-    ap = silence.add_parser("list", help="silences in force, with their ids")
-    common(ap)
+    ap = silence.add("list", cmd_alerts_silence_list, "silences in force, with their ids",
+                     json=True)
     ap.add_argument("--account", help="only this account")
     ap.add_argument("--all", action="store_true", help="also those ended or expired")
-    ap.add_argument("--json", action="store_true", help="print JSON")
-    ap.set_defaults(func=cmd_alerts_silence_list)
-    ap = silence.add_parser("expire", help="end a silence now")
-    common(ap)
+    ap = silence.add("expire", cmd_alerts_silence_expire, "end a silence now")
     ap.add_argument("id", metavar="ID", type=int, help="the silence's id (silence list)")
-    ap.set_defaults(func=cmd_alerts_silence_expire)
-    ap = alerts.add_parser("check", help="evaluate the alerts without ingesting: retries "
-                           "pending deliveries and checks that data is fresh")
-    common(ap)
+    ap = alerts.add("check", cmd_alerts_check, "evaluate the alerts without ingesting: "
+                    "retries pending deliveries and checks that data is fresh")
     ap.add_argument("--account", help="only this account")
-    ap.add_argument("--date", type=_day, help="today, for the freshness check")
-    ap.set_defaults(func=cmd_alerts_check)
+    ap.add_argument("--date", type=day_arg, help="today, for the freshness check")
 
-    sp = sub.add_parser("whatif", help="the estimate after actions on SKUs, or the smallest "
-                        "recovery plan back over the threshold")
-    common(sp)
+    sp = c.add("whatif", cmd_whatif, "the estimate after actions on SKUs, or the smallest "
+               "recovery plan back over the threshold", json=True)
     sp.add_argument("--account", help="the account (default: the only one)")
     sp.add_argument("--marketplace", help="default: the account's first")
-    sp.add_argument("--date", type=_day, help="the day (default: the latest estimate)")
+    sp.add_argument("--date", type=day_arg,
+                    help="the day (default: the latest estimate; else the latest on or before)")
     sp.add_argument("--remove", action="append", default=[], metavar="SKU:UNITS",
                     help="a removal order or liquidation of UNITS units (repeatable)")
     sp.add_argument("--fix-stranded", action="append", default=[], metavar="SKU",
@@ -750,70 +706,72 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--by", choices=("units", "cost"),
                     help="the plan keeps units moved or estimated cost small "
                          "(default: [policy] plan_by)")
-    sp.set_defaults(func=cmd_whatif)
 
-    sp = sub.add_parser("report", help="write a self-contained HTML page per account: "
-                        "score history, factors, what to fix, the recovery plan")
-    common(sp)
+    sp = c.add("report", cmd_report, "write a self-contained HTML page per account: score "
+               "history, factors, what to fix, the recovery plan")
     sp.add_argument("--account", help="only this account (default: each)")
     sp.add_argument("--out", type=Path, default=Path("."), help="folder (default: here)")
-    sp.add_argument("--date", type=_day, help="as of this day (default: the latest)")
-    sp.set_defaults(func=cmd_report)
+    sp.add_argument("--date", type=day_arg, help="as of this day (default: the latest)")
 
-    sp = sub.add_parser("official", help="record the official IPI from Seller Central; "
-                        "calibrates the score model")
-    off = sp.add_subparsers(dest="official_command", required=True, metavar="OFFICIAL_COMMAND")
-    ap = off.add_parser("add", help="record one official score, refit, rescore")
-    common(ap)
+    off = c.group("official", "record the official IPI from Seller Central; calibrates the "
+                  "score model")
+    ap = off.add("add", cmd_official_record, "record one official score, refit, rescore")
     ap.add_argument("--account", help="the account (default: the only one)")
-    ap.add_argument("--date", type=_day, required=True, help="the day Seller Central showed it")
+    ap.add_argument("--date", type=day_arg, required=True, help="the day Seller Central showed it")
     ap.add_argument("--score", type=float, required=True, help="the IPI, 0-1000")
     ap.add_argument("--marketplace", help="default: the account's first")
-    ap.set_defaults(func=cmd_official_record)
-    ap = off.add_parser("import", help="record official scores from a CSV (date,score"
-                        "[,marketplace]), refit, rescore")
-    common(ap)
+    ap = off.add("import", cmd_official_record, "record official scores from a CSV "
+                 "(date,score[,marketplace]), refit, rescore")
     ap.add_argument("file", type=Path, metavar="FILE")
     ap.add_argument("--account", help="the account (default: the only one)")
-    ap.set_defaults(func=cmd_official_record)
-    ap = off.add_parser("list", help="official scores beside ipi's estimates, and the fit")
-    common(ap)
+    ap = off.add("list", cmd_official_list, "official scores beside ipi's estimates, and the "
+                 "fit", json=True)
     ap.add_argument("--account", help="the account (default: the only one)")
-    ap.set_defaults(func=cmd_official_list)
 
-    sp = sub.add_parser("score", help="show the estimates: latest day, or --history N days")
-    common(sp)
+    sp = c.add("score", cmd_score, "show the estimates: latest day, or --history N days",
+               json=True)
     sp.add_argument("--account", help="only this account")
-    sp.add_argument("--date", type=_day, help="only this day")
+    sp.add_argument("--marketplace", help="only this marketplace (with --account)")
+    sp.add_argument("--date", type=day_arg, help="only this day")
     sp.add_argument("--history", type=int, default=1, metavar="N",
                     help="the last N days per account and marketplace (default 1)")
-    sp.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    sp.set_defaults(func=cmd_score)
 
-    sp = sub.add_parser("forget", help="take a day's loads back out (the raw bytes stay), "
-                        "then rescore the days they fed")
-    common(sp)
+    sp = c.add("forget", cmd_forget, "take a day's loads back out (the raw bytes stay), then "
+               "rescore the days they fed")
     sp.add_argument("--account", required=True, help="the account")
-    sp.add_argument("--date", type=_day, required=True, help="the snapshot day, YYYY-MM-DD")
+    sp.add_argument("--date", type=day_arg, required=True, help="the snapshot day, YYYY-MM-DD")
     sp.add_argument("--marketplace", help="only this marketplace (default: all)")
     sp.add_argument("--report-type", metavar="T",
                     help="only this report type, e.g. GET_FBA_INVENTORY_PLANNING_DATA "
                          "(default: all)")
     sp.add_argument("--reason", default="ipi forget", help="why (recorded with the removal)")
-    sp.set_defaults(func=cmd_forget)
 
-    sp = sub.add_parser("init", help="write a commented ipi.toml and the drop folder to "
-                        "start from, and say what to do next")
+    sp = c.add("init", cmd_init, "write a commented ipi.toml and the drop folder to start "
+               "from, and say what to do next")
     sp.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR",
                     help="where to write ipi.toml (default: here); never overwrites")
-    sp.set_defaults(func=cmd_init)
-    sp = sub.add_parser("config", help="show the effective configuration")
-    config = sp.add_subparsers(dest="config_command", required=True, metavar="CONFIG_COMMAND")
-    ap = config.add_parser("show", help="every setting, defaults included, with where it "
-                           "comes from; secrets never shown")
-    common(ap)
-    ap.add_argument("--json", action="store_true", help="print JSON")
-    ap.set_defaults(func=cmd_config_show)
+    config = c.group("config", "show the effective configuration")
+    config.add("show", cmd_config_show, "every setting, defaults included, with where it "
+               "comes from; secrets never shown", json=True)
+    sp = c.add("completion", cmd_completion, "print a shell completion script, e.g. "
+               "`ipi completion bash > /etc/bash_completion.d/ipi`", answer=True)
+    sp.add_argument("shell", choices=("bash", "zsh", "tcsh"))
+
+
+def build_parser(extra: Sequence[Adder] = ()) -> argparse.ArgumentParser:
+    """The whole command line: ``extra`` adds commands first (flows/cli.py: demo, run,
+    serve), then the library's own."""
+    p = argparse.ArgumentParser(prog="ipi", description="Watch Amazon's Inventory Performance "
+                                "Index every day: reports, factors, an estimate, alerts.")
+    p.add_argument("--version", action="version", version=f"ipi {__version__}")
+    _global_options(p, default=None)
+    p.set_defaults(verbose=False, quiet=False)
+    parent = argparse.ArgumentParser(add_help=False)
+    _global_options(parent, default=argparse.SUPPRESS)
+    c = Commands(p.add_subparsers(dest="command", required=True, metavar="COMMAND"), parent)
+    for add in extra:
+        add(c)
+    library_commands(c)
     return p
 
 
@@ -829,10 +787,11 @@ def _ours(record: logging.LogRecord) -> bool:
     return record.name == "ipi" or record.name.startswith("ipi.")
 
 
-def terminal_log(verbose: bool) -> None:
+def terminal_log(verbose: bool, quiet: bool = False) -> None:
     """What the terminal shows: with ``verbose`` every log line, names and tracebacks
-    included; else ipi's own warnings, one line each. Prefect's handlers (set when it is
-    imported) give way to ours; other handlers (a test's capture) stay."""
+    included; else ipi's own warnings, one line each (``quiet``: errors only). Prefect's
+    handlers (set when it is imported) give way to ours; other handlers (a test's
+    capture) stay."""
     root = logging.getLogger()
     if verbose:
         if not root.handlers:
@@ -844,7 +803,7 @@ def terminal_log(verbose: bool) -> None:
         if type(h) is logging.StreamHandler or type(h).__name__ == "PrefectConsoleHandler":
             root.removeHandler(h)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.WARNING)
+    handler.setLevel(logging.ERROR if quiet else logging.WARNING)
     handler.addFilter(_ours)
     handler.setFormatter(_OneLine())
     root.addHandler(handler)
@@ -872,20 +831,31 @@ def os_error(exc: OSError) -> str:
 _SILENCE_VERBS = {"add", "list", "expire", "-h", "--help"}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The ``ipi`` command. Exit codes (the README's table): 0 done; 1 partly done, each
-    failure listed (files, accounts, checks); 2 nothing done: configuration, usage or the
-    machine (a busy or unwritable database, a full disk); 130 interrupted."""
+def main(argv: Sequence[str] | None = None, *, extra: Sequence[Adder] = (),
+         secrets: SecretLookup | None = None) -> int:
+    """The ``ipi`` command (``extra``: more commands; ``secrets``: how Prefect Secret
+    blocks are read, both given by flows/cli.py). Exit codes (the README's table): 0 done;
+    1 partly done, each failure listed (files, accounts, checks); 2 nothing done:
+    configuration, usage or the machine (a busy or unwritable database, a full disk);
+    130 interrupted."""
     argv = list(sys.argv[1:] if argv is None else argv)
     # `ipi alerts silence ACCOUNT ...` (the older form) is `silence add ACCOUNT ...`.
     for i in range(len(argv) - 2):
         if argv[i:i + 2] == ["alerts", "silence"] and argv[i + 2] not in _SILENCE_VERBS:
             argv.insert(i + 2, "add")
             break
-    args = build_parser().parse_args(argv)
-    terminal_log(args.verbose)
+    parser = build_parser(extra)
+    args = parser.parse_args(argv)
+    if args.verbose and args.quiet:
+        parser.error("-v and -q ask for opposite things: give one")
+    args.parser, args.secrets = parser, secrets
+    terminal_log(args.verbose, args.quiet)
     try:
-        return int(args.func(args))
+        with contextlib.ExitStack() as stack:
+            if args.quiet and not args.answer:  # -q keeps listings; summaries of work go
+                devnull = stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+                stack.enter_context(contextlib.redirect_stdout(devnull))
+            return int(args.func(args))
     except IngestFailed as exc:
         print(f"ipi: {exc}", file=sys.stderr)
         return 1
@@ -899,7 +869,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ipi: interrupted; loads are atomic, nothing was half-written (a backfill "
               "resumes where it stopped when run again)", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

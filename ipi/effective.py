@@ -64,7 +64,7 @@ def _private(url: str) -> str:
     """A URL as apprise prints it in privacy mode, without its query: tokens masked."""
     import apprise
 
-    import ipi.alerts  # noqa: F401  (registers ipi's own URL schemes with apprise)
+    import ipi.alerts.deliver  # noqa: F401  (registers ipi's own URL schemes with apprise)
 
     server: Any = apprise.Apprise.instantiate(url)
     if not server:

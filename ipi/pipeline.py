@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from ipi.alerts import AlertRun, Notifier, alert_account, deliver_pending
-from ipi.alerts.deliver import ALL_ACCOUNTS
-from ipi.alerts.outbox import enqueue
+from ipi.alerts.deliver import ALL_ACCOUNTS, Notifier
+from ipi.alerts.engine import AlertRun, alert_account
+from ipi.alerts.outbox import deliver_pending, enqueue
 from ipi.errors import BadInput
 from ipi.locks import account_lock
 from ipi.score import ScoreRun, score_range, scores
@@ -49,8 +49,7 @@ class IngestRun:
 
 
 def open_store(settings: Settings) -> Store:
-    return Store(settings.database_path, data_dir=settings.data_dir,
-                 busy_timeout=settings.busy_timeout)
+    return Store.for_settings(settings)
 
 
 def load_fetched(store: Store, account: Account, source: ReportSource, fetched: Fetched,

@@ -220,7 +220,7 @@ def kill_cli_at(args: list[str], line_prefix: str) -> list[str]:
     """Run ``ipi ARGS`` in a process and SIGKILL it once stderr shows a line starting with
     ``line_prefix`` (a progress line); return stderr's lines up to that one."""
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-m", "ipi.cli", *args], stderr=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", *args], stderr=subprocess.PIPE,
                             text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     assert proc.stderr is not None
     lines = []

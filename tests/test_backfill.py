@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from flows.cli import main
 from ipi.backfill import backfill_files
-from ipi.cli import main
 from ipi.demo import Simulation, write_day
 from ipi.pipeline import open_store
 from ipi.settings import Settings

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ipi.cli import SCORE_FIELDS, main
+from flows.cli import main
+from ipi.cli import SCORE_FIELDS
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings
 from tests.conftest import Webhook

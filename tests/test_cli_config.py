@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ipi.cli import main
+from flows.cli import main
 from ipi.settings import load_settings
 from ipi.starter import template
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import apprise
 
+from flows.cli import flow_commands
 from ipi.cli import build_parser
 from ipi.settings import load_settings
 
@@ -29,7 +30,7 @@ def test_every_command_is_documented() -> None:
     """Each `ipi` command, and each of its sub-commands, appears in the README's command
     table."""
     table = README.split("### Commands")[1].split("\n### ")[0]
-    commands = _commands(build_parser())
+    commands = _commands(build_parser([flow_commands]))
     assert "ipi alerts silence expire" in commands
     for command in commands:
         assert f"`{command}" in table, command
@@ -64,7 +65,7 @@ def test_example_apprise_file_parses() -> None:
     a = apprise.Apprise()
     a.add(cfg)
     assert sorted(s.service_name for s in a) == ["E-Mail", "Slack"]
-    from ipi.alerts import Notifier
+    from ipi.alerts.deliver import Notifier
 
     slack, mail = sorted(Notifier(config_file=ROOT / "config" / "apprise.example.yml").targets,
                          key=lambda t: t.name, reverse=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ipi.cli import main
+from flows.cli import main
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings
 from ipi.store import Store

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from flows.cli import main
 from ipi import pipeline
-from ipi.cli import main
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings, settings_from_dict
 from ipi.sources.files import FAILED, FileDrops

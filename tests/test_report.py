@@ -11,8 +11,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 
+from flows.cli import main
 from ipi import pipeline
-from ipi.cli import main
 from ipi.demo import Simulation
 from ipi.score import official
 from ipi.settings import Settings
@@ -82,7 +82,7 @@ def test_the_report_and_the_alert_tell_the_same_projection(
         scored_demo: tuple[Settings, Path], demo_sim: Simulation) -> None:
     """Across the demo story, the report's trend and the projected-crossing rule's text
     come from the one projection: the same numbers, or no trend in both."""
-    from ipi import report
+    from ipi import page as report
     from ipi.alerts.calendar import next_checkpoint
     from ipi.alerts.context import steps
     from ipi.score.projection import projection

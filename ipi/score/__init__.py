@@ -94,25 +94,21 @@ def _with_estimate(account: str, r: dict[str, Any], model: Model) -> tuple[Any, 
     )
 
 
-def scores(store: Store, account: str | None = None, *, start: date | None = None,
-           end: date | None = None) -> list[dict[str, Any]]:
-    """Stored daily scores, oldest first."""
-    where: list[str] = ["TRUE"]
-    params: list[Any] = []
-    if account:
-        where.append("account = ?")
-        params.append(account)
-    if start:
-        where.append("date >= ?")
-        params.append(start)
-    if end:
-        where.append("date <= ?")
-        params.append(end)
+def scores(store: Store, account: str | None = None, *, marketplace: str | None = None,
+           start: date | None = None, end: date | None = None,
+           last: int | None = None) -> list[dict[str, Any]]:
+    """Stored daily scores, oldest first; ``last``: the newest N days of each account
+    and marketplace only."""
     return store.query(
-        f"SELECT * FROM daily_score WHERE {' AND '.join(where)} "
-        "ORDER BY account, marketplace, date",
-        params,
-    )
+        "SELECT * EXCLUDE (computed_at, newest) FROM ("
+        " SELECT *, row_number() OVER (PARTITION BY account, marketplace ORDER BY date DESC)"
+        " AS newest FROM daily_score"
+        " WHERE ($account IS NULL OR account = $account)"
+        " AND ($marketplace IS NULL OR marketplace = $marketplace)"
+        " AND ($start IS NULL OR date >= $start) AND ($end IS NULL OR date <= $end))"
+        " WHERE $last IS NULL OR newest <= $last ORDER BY account, marketplace, date",
+        {"account": account, "marketplace": marketplace, "start": start, "end": end,
+         "last": last})
 
 
 def latest_day(con: duckdb.DuckDBPyConnection, account: str) -> date | None:

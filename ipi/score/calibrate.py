@@ -28,8 +28,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ipi.score.model import (
     ALL_FACTORS,
@@ -38,6 +37,10 @@ from ipi.score.model import (
     estimate,
     subscore,
 )
+
+# numpy is imported where a fit runs: reading the estimates (ipi score) never pays for it.
+if TYPE_CHECKING:
+    import numpy as np
 
 MIN_POINTS = 6  # official scores before weights are fitted: six weeks
 PAIR_DAYS = 6  # an official score pairs with ipi's day up to this many days before it
@@ -87,6 +90,8 @@ def _rows(points: Sequence[Point]) -> np.ndarray:
     factors of w_f * (1000 * s_f - official). With every factor present and weights
     summing to 1 this is exactly estimate - official; with fewer it is that error times
     the present factors' share of the weight."""
+    import numpy as np
+
     a = np.zeros((len(points), len(ALL_FACTORS)))
     for i, p in enumerate(points):
         for j, f in enumerate(ALL_FACTORS):
@@ -99,6 +104,8 @@ def _rows(points: Sequence[Point]) -> np.ndarray:
 def fit(points: Sequence[Point], prior: Mapping[str, float] = DEFAULT_WEIGHTS,
         ridge_points: float = RIDGE_POINTS) -> dict[str, float]:
     """The weights that best explain the official scores, within the bounds."""
+    import numpy as np
+
     a = _rows(points)
     w0 = np.array([prior[f] for f in ALL_FACTORS])
     # Residuals are in thousands of points: a 0.1 move costs (ridge_points / 1000)^2.
@@ -119,6 +126,8 @@ def fit(points: Sequence[Point], prior: Mapping[str, float] = DEFAULT_WEIGHTS,
 
 def _solve(h: np.ndarray, g: np.ndarray, pins: tuple[float | None, ...]) -> np.ndarray | None:
     """Minimise w'Hw - 2g'w with sum(w) = 1 and the pinned weights fixed."""
+    import numpy as np
+
     free = [i for i, p in enumerate(pins) if p is None]
     w = np.array([0.0 if p is None else p for p in pins])
     rest = 1.0 - w.sum()
@@ -140,6 +149,8 @@ def _solve(h: np.ndarray, g: np.ndarray, pins: tuple[float | None, ...]) -> np.n
 
 def _error(points: Sequence[Point], weights: Mapping[str, float]) -> np.ndarray:
     """|estimate - official| for each point."""
+    import numpy as np
+
     return np.array([abs((estimate(p.values, factors=p.factors, weights=weights).score or 0.0)
                          - p.official) for p in points])
 
@@ -147,6 +158,8 @@ def _error(points: Sequence[Point], weights: Mapping[str, float]) -> np.ndarray:
 def calibrate(points: Sequence[Point]) -> Calibration:
     """Fit, judge on held-out points, and choose the weights and band to use. Every point
     must have at least one factor value (the caller pairs only days with an estimate)."""
+    import numpy as np
+
     points = list(points)
     prior_err = _error(points, DEFAULT_WEIGHTS)
     prior_mae = float(prior_err.mean()) if len(prior_err) else DEFAULT_MODEL_ERROR / 2

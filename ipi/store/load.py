@@ -18,8 +18,7 @@ from pathlib import Path
 import duckdb
 
 from ipi.errors import BadValue
-from ipi.reports import REGISTRY, ReportSpec, detect
-from ipi.reports._base import STAGE, stage
+from ipi.reports import REGISTRY, STAGE, ReportSpec, detect, stage
 from ipi.settings import MARKETPLACE_TIMEZONES
 from ipi.store import Store, asin_day, duck, utcnow
 from ipi.store.landing import land, landing_path, sha256_of

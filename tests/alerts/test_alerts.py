@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ipi import pipeline
-from ipi.alerts import Notifier, deliver_pending
+from ipi.alerts.deliver import Notifier
+from ipi.alerts.outbox import deliver_pending
 from ipi.errors import ConfigError
 from ipi.settings import Settings
 from ipi.store import Store, utcnow

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from flows.cli import main
 from ipi import pipeline
-from ipi.cli import main
 from ipi.settings import Settings
 from tests.alerts.test_alerts import D, put_score
 from tests.conftest import Mailbox, Webhook

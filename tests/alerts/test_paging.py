@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from flows.cli import main
 from ipi import pipeline
-from ipi.cli import main
 from ipi.settings import Settings
 from ipi.store import Store, utcnow
 from tests.alerts.test_alerts import D, days, heads, put_score

@@ -77,7 +77,7 @@ def _start_serve(config: Path, cwd: Path) -> tuple[subprocess.Popen[bytes], Path
     env.update(PREFECT_RUNNER_POLL_FREQUENCY="1", PYTHONPATH=str(ROOT))
     out = cwd / "serve.out"
     with open(out, "wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "ipi.cli", "serve", "--config",
+        proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--config",
                                  str(config)], stdout=sink, stderr=subprocess.STDOUT,
                                 env=env, cwd=cwd)
     return proc, out

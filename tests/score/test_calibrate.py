@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from flows.cli import main
 from ipi import pipeline
-from ipi.cli import main
 from ipi.demo import Simulation
 from ipi.score.calibrate import (
     BAND_PER_MAE,

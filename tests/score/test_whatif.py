@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from flows.cli import main
 from ipi import pipeline
-from ipi.cli import main
 from ipi.demo import Simulation
 from ipi.score.drivers import recovery
 from ipi.score.whatif import Action, Plan, what_if

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from flows.cli import main
 from ipi import pipeline
-from ipi.cli import main
 from ipi.settings import Account, Settings
 from ipi.sources.archive import Limits, Member, Refused, archive_kind, member_count, members
 from ipi.sources.files import FAILED, PROCESSED, FileDrops

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from flows.cli import main
 from ipi.backfill import LEDGER, Progress, backfill_sp_api, ledger_range
-from ipi.cli import main
 from ipi.demo import Simulation, ledger_text, simulate
 from ipi.errors import ConfigError
 from ipi.pipeline import open_store

@@ -332,7 +332,7 @@ def test_given_refresh_token_refused_then_each_command_says_so_in_one_line(
         prefect_api: None, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
     """`ipi check` and `ipi run` with a refused token: exit 1 (the account failed, listed),
     the line names the account and the variable to fix, no traceback, no secret."""
-    from ipi.cli import main
+    from flows.cli import main
 
     _, config = sp_settings()
     serve_day(fake_sp_api, demo_sim, 10, tmp_path, ["US"])

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from flows.cli import main
 from flows.daily import daily
 from ipi import pipeline
-from ipi.cli import main
 from ipi.demo import Simulation
 from ipi.errors import ConfigError, IngestFailed
 from ipi.settings import Settings

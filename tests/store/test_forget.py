@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from flows.cli import main
 from ipi import pipeline
-from ipi.cli import main
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings
 from ipi.store import Store

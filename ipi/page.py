@@ -1,4 +1,5 @@
-"""``ipi report``: one self-contained HTML page per account, for the seller.
+"""``ipi report``: the seller's page, one self-contained HTML file per account (Amazon's
+reports, the data ipi reads, are parsed in ``ipi/reports/``).
 
 Per marketplace, at a glance: the latest estimate with its band against the
 threshold and the next check, the score history (threshold, checks and the
@@ -20,6 +21,7 @@ from typing import Any
 
 from ipi.alerts.calendar import next_checkpoint, quarter_end
 from ipi.alerts.chart import factor_chart, score_chart
+from ipi.score import scores
 from ipi.score.drivers import Driver, recovery, top_drivers
 from ipi.score.official import calibration, listing
 from ipi.score.projection import Projection, projection
@@ -52,15 +54,12 @@ def sections(store: Store, settings: Settings, account: Account,
     """Each marketplace's section, as of ``day`` (default: its latest estimate)."""
     policy = settings.policy_for(account)
     recorded = listing(store, account.name)
+    histories = {mp: scores(store, account.name, marketplace=mp, end=day)
+                 for mp in account.marketplaces}
     out = []
     with store.begin() as conn:
         con = duck(conn)
-        for mp in account.marketplaces:
-            cur = con.execute(
-                "SELECT * FROM daily_score WHERE account = ? AND marketplace = ? "
-                "AND date <= coalesce(?, date) ORDER BY date", [account.name, mp, day])
-            cols = [c[0] for c in cur.description]
-            history = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        for mp, history in histories.items():
             scored = [r for r in history if r["score"] is not None]
             latest = scored[-1] if scored else None
             sec = Section(mp, latest, history, [o for o in recorded if o["marketplace"] == mp

@@ -1,0 +1,112 @@
+"""The ``ipi`` console script: the library's commands (``ipi.cli``) plus those that run
+Prefect flows (``demo``, ``run``, ``serve``), and the reading of Prefect Secret blocks
+for ``check`` and ``backfill``. Prefect is imported only inside these commands, so
+``ipi score`` and ``ipi --help`` never load it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from ipi import cli
+from ipi.errors import IngestFailed
+
+log = logging.getLogger("ipi")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ipi import pipeline
+    from ipi.alerts.deliver import Notifier
+
+    settings = cli.settings_of(args)  # fail on a bad configuration before starting Prefect
+    pipeline.open_store(settings).migrate()  # and on an unusable data folder or database
+    if not Notifier.from_settings(settings).targets:
+        log.warning("no alert target is configured: alerts are recorded (ipi alerts "
+                    "history) but reach nobody; set IPI_APPRISE_URLS, [alerts] urls or "
+                    "[[alerts.targets]], then `ipi alerts test`")
+    from flows.daily import daily
+
+    cli.terminal_log(args.verbose, args.quiet)  # importing Prefect replaced our handlers
+    try:
+        runs = daily(config=args.config, day=args.date)
+    except IngestFailed as exc:
+        for name, run in exc.runs.items():
+            print(cli.run_line(name, run))
+        raise
+    for name, run in runs.items():
+        print(cli.run_line(name, run))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = cli.settings_of(args)  # a bad configuration fails before any server starts
+    from flows.serve import serve
+
+    # A service: where the server is and what the runs do belongs in its journal.
+    serve_log = logging.getLogger("ipi.serve")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("ipi serve: %(message)s"))
+    serve_log.addHandler(handler)
+    serve_log.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    serve_log.propagate = False
+    serve(settings)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from flows.demo import run_demo
+
+    return run_demo(args.dir, days=args.days, flow_days=args.flow_days)
+
+
+def flow_commands(c: cli.Commands) -> None:
+    sp = c.add("demo", cmd_demo, "run a synthetic seller end to end, no set-up needed")
+    sp.add_argument("--dir", type=Path, default=Path("ipi-demo"),
+                    help="folder for the demo's data, drops and alerts (default: ./ipi-demo)")
+    sp.add_argument("--days", type=int, default=120, help="days of history (default 120)")
+    sp.add_argument("--flow-days", type=int, default=42,
+                    help="of those, the last days run through the daily flow (default 42)")
+    sp = c.add("run", cmd_run, "run the daily flow once: ingest drops, score, alert")
+    sp.add_argument("--date", type=cli.day_arg,
+                    help="the day to run for (default: today, in each account's time zone)")
+    c.add("serve", cmd_serve, "run every account's day on its schedule until stopped "
+          "(starts a local Prefect server unless PREFECT_API_URL is set)")
+
+
+def secret_block(name: str) -> str:
+    from flows.daily import secret_block
+
+    return secret_block(name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.main(argv, extra=[flow_commands], secrets=secret_block)
+
+
+def script() -> NoReturn:
+    """The console script. Python's teardown of sqlalchemy's, pydantic's and duckdb's
+    modules takes ~0.1 s, a fifth of what `ipi score` may take; a command that did not
+    start Prefect has nothing left to finish once its output is flushed (its database
+    connections are closed, its transactions committed), so it leaves at once. Prefect's
+    exit handlers (logs sent to its API, a temporary server stopped) always run."""
+    # Imports allocate ~10^6 objects that live as long as the process: collecting after
+    # every 700 new ones (the default) is wasted start-up time.
+    gc.set_threshold(50_000, 20, 20)
+    code = main()
+    if "prefect" in sys.modules:
+        sys.exit(code)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

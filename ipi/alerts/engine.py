@@ -1,0 +1,169 @@
+"""Alerts: rules over the day's scores, state in DuckDB, an outbox, apprise delivery.
+
+Only the latest day of an account can page: evaluating a past day (a rerun or a
+backfill) changes no state and queues nothing. Silences mute notifications but
+the state goes on; one message per account per run. When to page is in
+``rules.py``; what people do to alerts (acknowledge, silence) in ``control.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+
+from ipi.alerts.calendar import next_checkpoint
+from ipi.alerts.chart import score_chart
+from ipi.alerts.context import steps as rule_steps
+from ipi.alerts.control import silenced
+from ipi.alerts.deliver import Notifier
+from ipi.alerts.message import Notice, render, unreliable_message
+from ipi.alerts.outbox import Delivery, deliver_pending, enqueue
+from ipi.alerts.rules import BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING, SEVERITY
+from ipi.score import day_row, latest_day
+from ipi.score.drivers import recovery, top_drivers
+from ipi.settings import Policy
+from ipi.store import Store, duck, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AlertRun:
+    account: str
+    day: date
+    evaluated: bool  # False when the day is not the account's latest
+    notices: list[Notice] = field(default_factory=list)
+    silenced: list[Notice] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: Policy,
+             top_skus: int = 5, *, link: str | None = None) -> AlertRun:
+    """Apply the rules to ``day``'s scores; commit state changes with their messages
+    (``link``: where people look at the account, put in messages)."""
+    with store.begin() as conn:
+        con = duck(conn)
+        latest = latest_day(con, account)
+        if latest is None or day < latest:
+            log.info("alerts for %s: %s is not the latest scored day (%s); nothing to page",
+                     account, day, latest)
+            return AlertRun(account, day, evaluated=False)
+        cur = con.execute("SELECT * FROM daily_score WHERE account = ? AND date = ? "
+                          "ORDER BY marketplace", [account, day])
+        names = [d[0] for d in cur.description or ()]
+        rows: dict[str, dict[str, Any]] = {
+            r[1]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+        run = AlertRun(account, day, evaluated=True)
+        for mp, row in rows.items():
+            steps = rule_steps(con, account, mp, day, row, policy)
+            critical = steps[0][2].state.state == "firing"
+            for rule, prev, step, detail in steps:
+                new = step.state
+                muted = silenced(con, account, mp, day) if step.notify else None
+                if step.notify and not muted and critical and SEVERITY[rule] == "warning":
+                    muted = "inhibited by the critical alert"
+                if muted:  # the state goes on; the on-call heard nothing of it
+                    new = replace(new, last_notified=prev.last_notified, paged=prev.paged,
+                                  acked=prev.acked)
+                con.execute(
+                    "INSERT OR REPLACE INTO alert_state (account, marketplace, rule, state, "
+                    "since, last_date, last_value, updated_at, count, last_notified, paged, "
+                    "acked, flapping_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [account, mp, rule, new.state, new.since, day, row.get("score"),
+                     utcnow(), new.count, new.last_notified, new.paged, new.acked,
+                     new.flapping_since])
+                if step.changed:
+                    note = f"muted: {muted}" if muted else (
+                        "held: flapping" if new.flapping_since and step.notify is None
+                        else None)
+                    con.execute("INSERT INTO alert_event VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                [account, mp, rule, day, prev.state, new.state,
+                                 row.get("score"), note, utcnow()])
+                if step.notify:
+                    notice = Notice(
+                        mp, step.notify, row, policy.threshold, new.since, rule, detail,
+                        day_row(con, account, mp, prev.last_notified)
+                        if step.notify == "repeat" else None,
+                        prev.last_notified, step.why, next_checkpoint(policy, day))
+                    (run.silenced if muted else run.notices).append(notice)
+            if row["status"] == "unreliable" and not silenced(con, account, mp, day):
+                enqueue(conn, notifier, f"{account}:{day}:{mp}:ops/unreliable", account, day,
+                        "ops", f"[OPS] IPI {account} {mp}: the estimate for {day} is "
+                        "unreliable", unreliable_message(account, mp, day, row), "ops")
+        if run.notices:
+            fixable = [n for n in run.notices if n.kind in ("firing", "repeat")
+                       and n.rule in (BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING)]
+            drivers = {n.marketplace: top_drivers(con, account, n.marketplace, day, top_skus,
+                                                  n.row) for n in fixable}
+            # What brings the estimate back, where it is under the threshold now.
+            plans = {n.marketplace: recovery(con, account, n.row, policy)
+                     for n in fixable if n.rule == BELOW_THRESHOLD
+                     and n.row.get("score") is not None}
+            msg = render(account, day, run.notices, drivers, plans,
+                         link=f"{link.rstrip('/')}/accounts/{account}" if link else None)
+            key = f"{account}:{day}:" + ",".join(
+                f"{n.marketplace}/{n.rule}/{n.kind}" for n in run.notices)
+            kind = "resolved" if all(n.kind == "resolved" for n in run.notices) else "firing"
+            worst = min(run.notices, key=lambda n: n.row["score"]).marketplace
+            enqueue(conn, notifier, key, account, day, kind, msg.title, msg.text, "inventory",
+                    short=msg.short, html=msg.html,
+                    chart=_chart(con, account, worst, day, policy), severity=msg.severity,
+                    event=msg.event)
+    return run
+
+
+def _chart(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
+           policy: Policy) -> bytes:
+    """The last 90 days of the marketplace's estimate, with the threshold and next check."""
+    history = [(d, float(s), float(lo), float(hi)) for d, s, lo, hi in con.execute(
+        "SELECT date, score, score_low, score_high FROM daily_score WHERE account = ? "
+        "AND marketplace = ? AND date BETWEEN ? AND ? AND score IS NOT NULL ORDER BY date",
+        [account, mp, day - timedelta(days=89), day]).fetchall()]
+    check = next_checkpoint(policy, day)
+    return score_chart(history, policy.threshold, [check] if check else [],
+                       f"{account} {mp}: IPI estimate, last 90 days")
+
+
+def check_freshness(store: Store, notifier: Notifier, account: str, today: date,
+                    policy: Policy) -> date | None:
+    """The dead man's switch: an ops alert when the newest estimate is older than
+    ``max_data_age_days`` (once per stale stretch). Returns the newest day, if stale."""
+    with store.begin() as conn:
+        con = duck(conn)
+        row = con.execute("SELECT max(date) FROM daily_score WHERE account = ? "
+                          "AND score IS NOT NULL", [account]).fetchone()
+        newest = row[0] if row else None
+        if newest is not None and (today - newest).days <= policy.max_data_age_days:
+            return None
+        if newest is None and not con.execute(
+                "SELECT count(*) FROM report_partition WHERE account = ?",
+                [account]).fetchone()[0]:  # type: ignore[index]
+            return None  # a new account: nothing was ever loaded, nothing went stale
+        since = f"since {newest}" if newest else "ever"
+        enqueue(conn, notifier, f"{account}:stale:{newest}", account, today, "ops",
+                f"[OPS] IPI {account}: no fresh estimate {since}",
+                f"[OPS] {account}: the newest estimate is from {newest or 'no day'}, older "
+                f"than {policy.max_data_age_days} days on {today}. The daily run did not "
+                "happen or loaded nothing: check the scheduler, the drop folder or the SP-API "
+                "credentials (`ipi check`), and the last run's log. Until then there is no "
+                "data, which is never OK.", "ops")
+        return newest
+
+
+def alert_account(store: Store, notifier: Notifier, account: str, day: date, policy: Policy,
+                  top_skus: int = 5, *, today: date | None = None,
+                  backoff_minutes: float = 1.0, link: str | None = None) -> AlertRun:
+    """Evaluate the rules for ``day`` and the dead man's switch for ``today``, then deliver
+    whatever is pending for the account."""
+    run = evaluate(store, notifier, account, day, policy, top_skus, link=link)
+    check_freshness(store, notifier, account, today or day, policy)
+    run.deliveries = deliver_pending(store, notifier, account, backoff_minutes=backoff_minutes)
+    return run
+
+
+__all__ = ["AlertRun", "Notifier", "alert_account", "check_freshness", "deliver_pending",
+           "evaluate", "silenced"]

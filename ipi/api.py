@@ -1,0 +1,324 @@
+"""ipi as a library: one object over a configuration's store, for analysts, the CLI and
+the flows alike.
+
+    import ipi
+
+    lib = ipi.open("ipi.toml")
+    lib.scores(account="acme", start="2026-01-01")   # a pandas DataFrame
+
+Each question is asked of the package that owns its table (``ipi.score``,
+``ipi.alerts.control``, ...); this module only names accounts, checks arguments
+and shapes the answer. ``Ipi.rows`` answers the same questions as plain rows: the
+CLI prints those, so a listing never pays pandas' import (0.4 s of a 0.5 s budget).
+The store is opened for each question and closed after it: a daily run may write
+between two questions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ipi.errors import ConfigError
+from ipi.settings import Account, Settings, load_settings
+from ipi.store import Store, duck
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ipi.score.whatif import Action, Outcome, Plan
+
+Day = date | str  # a date, or its ISO text: what an analyst types
+
+
+def as_day(value: Day | None, name: str = "date") -> date | None:
+    """``value`` as a date (None stays None); text that is not YYYY-MM-DD is refused."""
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{name} {value!r} is not a date: use YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """The estimate of one day before and after some actions, never stored."""
+
+    account: str
+    row: dict[str, Any]  # the day's daily_score row
+    actions: tuple[Action, ...]
+    outcome: Outcome
+
+    def records(self) -> list[dict[str, Any]]:
+        """One row per moment: now, after the actions, and once Amazon's 90-day
+        sell-through window has passed over the removals."""
+        from ipi.score.whatif import values_of
+
+        o = self.outcome
+        moments = (("now", o.before, values_of(self.row)), ("after", o.after, o.values_after),
+                   ("in 90 days", o.later, None))
+        return [{"account": self.account, "marketplace": self.row["marketplace"],
+                 "date": self.row["date"], "when": when, "score": e.score,
+                 "score_low": e.low, "score_high": e.high, "status": e.status,
+                 **{f: (values or {}).get(f) for f in FACTORS}}
+                for when, e, values in moments]
+
+
+FACTORS = ("excess", "sell_through", "stranded", "in_stock")
+
+
+class Rows:
+    """The library's questions, answered as lists of dicts (or ipi's own objects)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store.for_settings(settings)
+
+    # -- naming things --------------------------------------------------------------------
+
+    def account(self, name: str | None = None) -> Account:
+        """The named account, or the only one (several configured: name one)."""
+        return self.settings.account(name)
+
+    def marketplace(self, account: Account, marketplace: str | None) -> str:
+        """One of the account's marketplaces (default: its first), checked."""
+        if marketplace is None:
+            return account.marketplaces[0]
+        if marketplace.upper() not in account.marketplaces:
+            raise ConfigError(f"marketplace {marketplace} is not one of {account.name}'s "
+                              f"marketplaces ({', '.join(account.marketplaces)})")
+        return marketplace.upper()
+
+    def _named(self, account: str | None) -> str | None:
+        return self.account(account).name if account else None
+
+    # -- estimates and factors ------------------------------------------------------------
+
+    def scores(self, account: str | None = None, *, marketplace: str | None = None,
+               start: Day | None = None, end: Day | None = None,
+               last: int | None = None) -> list[dict[str, Any]]:
+        """Daily estimates with their band, status and factors, oldest first; ``last``:
+        only the newest N days of each account and marketplace."""
+        from ipi.score import scores
+
+        name = self._named(account)
+        mp = self.marketplace(self.account(name), marketplace) if marketplace else None
+        return scores(self.store, name, marketplace=mp, start=as_day(start, "start"),
+                      end=as_day(end, "end"), last=last)
+
+    def factors(self, account: str | None = None, *, marketplace: str | None = None,
+                start: Day | None = None, end: Day | None = None) -> list[dict[str, Any]]:
+        """The four factors per day, long form: one row per account, marketplace, day and
+        factor, with its value and its inputs' approximation flag."""
+        rows = self.scores(account, marketplace=marketplace, start=start, end=end)
+        out = []
+        for r in rows:
+            for factor, column, approx in (
+                    ("excess", "excess_pct", None),
+                    ("sell_through", "sell_through", "sell_through_approx"),
+                    ("stranded", "stranded_pct", None),
+                    ("in_stock", "in_stock_rate", "in_stock_approx")):
+                out.append({"account": r["account"], "marketplace": r["marketplace"],
+                            "date": r["date"], "factor": factor, "value": r[column],
+                            "approximate": bool(r[approx]) if approx else False})
+        return out
+
+    def day(self, account: str | None = None, *, marketplace: str | None = None,
+            day: Day | None = None) -> tuple[Account, dict[str, Any]]:
+        """The account and its marketplace's newest estimate row on or before ``day``
+        (default: the newest); none is a ConfigError saying what to do."""
+        from ipi.score import latest_row
+
+        acc = self.account(account)
+        mp = self.marketplace(acc, marketplace)
+        on = as_day(day)
+        with self.store.begin() as conn:
+            row = latest_row(duck(conn), acc.name, mp, on)
+        if row is None:
+            raise ConfigError(f"{acc.name} {mp} has no estimate"
+                              + (f" on or before {on}" if on else "")
+                              + ": load reports first (ipi run, ipi ingest)")
+        return acc, row
+
+    def drivers(self, day: Day | None = None, account: str | None = None, *,
+                marketplace: str | None = None, n: int = 10) -> list[dict[str, Any]]:
+        """The SKUs whose fix would lift the day's estimate most, best first."""
+        from ipi.score.drivers import top_drivers
+
+        acc, row = self.day(account, marketplace=marketplace, day=day)
+        with self.store.begin() as conn:
+            found = top_drivers(duck(conn), acc.name, row["marketplace"], row["date"], n, row)
+        return [{"account": acc.name, "marketplace": row["marketplace"], "date": row["date"],
+                 "factor": d.factor, "sku": d.sku, "asin": d.asin, "name": d.name,
+                 "units": d.units, "detail": d.detail, "action": d.action, "gain": d.gain,
+                 "gain_in_90_days": d.later} for d in found]
+
+    def whatif(self, actions: Iterable[Action | str], account: str | None = None, *,
+               marketplace: str | None = None, day: Day | None = None) -> WhatIf:
+        """The estimate after ``actions`` (``Action`` objects, or text:
+        ``remove SKU:UNITS``, ``fix-stranded SKU``, ``restock SKU``); computed, never
+        stored. SKUs the day's reports do not name are listed in ``outcome.unknown``."""
+        from ipi.score.whatif import what_if
+
+        wanted = tuple(parse_action(a) if isinstance(a, str) else a for a in actions)
+        if not wanted:
+            raise ConfigError("name at least one action: remove SKU:UNITS, fix-stranded "
+                              "SKU or restock SKU")
+        acc, row = self.day(account, marketplace=marketplace, day=day)
+        with self.store.begin() as conn:
+            outcome = what_if(duck(conn), acc.name, row, wanted)
+        return WhatIf(acc.name, row, wanted, outcome)
+
+    def plan(self, account: str | None = None, *, marketplace: str | None = None,
+             day: Day | None = None, by: str | None = None) -> tuple[dict[str, Any], Plan]:
+        """The day's row and its recovery plan: the cheapest actions back over the
+        threshold plus its margin (``by``: units or cost; default the policy's)."""
+        from ipi.score.drivers import recovery
+
+        acc, row = self.day(account, marketplace=marketplace, day=day)
+        policy = self.settings.policy_for(acc)
+        if by:
+            if by not in ("units", "cost"):
+                raise ConfigError(f"by {by!r}: use units or cost")
+            policy = policy.model_copy(update={"plan_by": by})
+        with self.store.begin() as conn:
+            return row, recovery(duck(conn), acc.name, row, policy)
+
+    # -- official scores ------------------------------------------------------------------
+
+    def official(self, account: str | None = None) -> list[dict[str, Any]]:
+        """Official scores recorded from Seller Central beside the estimate each was
+        paired with (None: no estimate close enough), oldest first."""
+        from ipi.score.official import listing
+
+        acc = self.account(account)
+        return [{"account": acc.name, **r} for r in listing(self.store, acc.name)]
+
+    def calibration(self, account: str | None = None) -> dict[str, Any] | None:
+        """The account's fitted model (weights, band, held-out error), if any."""
+        from ipi.score.official import calibration
+
+        return calibration(self.store, self.account(account).name)
+
+    # -- alerts ---------------------------------------------------------------------------
+
+    def alerts(self, account: str | None = None, *,
+               limit: int | None = None) -> list[dict[str, Any]]:
+        """Every alert state change and acknowledgement, newest first."""
+        from ipi.alerts.control import events
+
+        return events(self.store, self._named(account), limit)
+
+    def messages(self, account: str | None = None, *,
+                 limit: int | None = None) -> list[dict[str, Any]]:
+        """The messages sent (or queued), newest first, with each target's delivery."""
+        from ipi.alerts.control import messages
+
+        return messages(self.store, self._named(account), limit)
+
+    def silences(self, account: str | None = None, *, ended: bool = False,
+                 today: Day | None = None) -> list[dict[str, Any]]:
+        """Silences in force (``ended``: also those over), newest first."""
+        from ipi.alerts.control import silences
+
+        name = self._named(account)
+        on = as_day(today, "today") or (self.settings.today(self.account(name)) if name
+                                         else date.today())
+        return silences(self.store, name, today=on, ended=ended)
+
+
+def parse_action(text: str) -> Action:
+    """``remove SKU:UNITS``, ``fix-stranded SKU`` or ``restock SKU`` as an Action."""
+    from ipi.score.whatif import Action, parse_remove
+
+    kind, _, rest = text.strip().partition(" ")
+    if kind == "remove":
+        return parse_remove(rest)
+    if kind in ("fix-stranded", "restock") and rest.strip():
+        return Action(kind, rest.strip())  # type: ignore[arg-type]
+    raise ConfigError(f"action {text!r}: use 'remove SKU:UNITS', 'fix-stranded SKU' or "
+                      "'restock SKU'")
+
+
+def _frame(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """Rows as a DataFrame with these columns even when there are none; dates become
+    pandas timestamps, so they plot and resample."""
+    import pandas as pd
+
+    df = pd.DataFrame.from_records(list(rows), columns=list(columns))
+    for col in ("date", "until"):
+        if col in df.columns:
+            df[col] = pd.to_datetime(df[col])
+    return df
+
+
+class Ipi:
+    """A configuration's store, asked in pandas: ``ipi.open(config)`` gives one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.rows = Rows(settings)
+
+    @classmethod
+    def from_config(cls, config: Path | str | None = None) -> Ipi:
+        return cls(load_settings(config))
+
+    @property
+    def accounts(self) -> list[str]:
+        return [a.name for a in self.settings.accounts]
+
+    def scores(self, account: str | None = None, *, marketplace: str | None = None,
+               start: Day | None = None, end: Day | None = None,
+               last: int | None = None) -> pd.DataFrame:
+        """Daily estimates: score, band (score_low, score_high), status and the factors,
+        one row per account, marketplace and day."""
+        from ipi.score import SCORE_COLUMNS
+
+        return _frame(self.rows.scores(account, marketplace=marketplace, start=start,
+                                       end=end, last=last), SCORE_COLUMNS)
+
+    def factors(self, account: str | None = None, *, marketplace: str | None = None,
+                start: Day | None = None, end: Day | None = None) -> pd.DataFrame:
+        """The four factors, one row per day and factor (``pivot`` for a column each)."""
+        return _frame(self.rows.factors(account, marketplace=marketplace, start=start,
+                                        end=end),
+                      ("account", "marketplace", "date", "factor", "value", "approximate"))
+
+    def drivers(self, day: Day | None = None, account: str | None = None, *,
+                marketplace: str | None = None, n: int = 10) -> pd.DataFrame:
+        """The SKUs to act on first, with the points each fix would win."""
+        return _frame(self.rows.drivers(day, account, marketplace=marketplace, n=n),
+                      DRIVER_COLUMNS)
+
+    def whatif(self, actions: Iterable[Action | str], account: str | None = None, *,
+               marketplace: str | None = None, day: Day | None = None) -> pd.DataFrame:
+        """Now, after the actions, and in 90 days: estimate, band and factors."""
+        out = self.rows.whatif(actions, account, marketplace=marketplace, day=day)
+        return _frame(out.records(), ("account", "marketplace", "date", "when", "score",
+                                      "score_low", "score_high", "status", *FACTORS))
+
+    def official(self, account: str | None = None) -> pd.DataFrame:
+        """Official scores beside ipi's estimates."""
+        return _frame(self.rows.official(account),
+                      ("account", "marketplace", "date", "official", "estimate"))
+
+    def alerts(self, account: str | None = None, *, limit: int | None = None) -> pd.DataFrame:
+        """Alert state changes, newest first."""
+        return _frame(self.rows.alerts(account, limit=limit),
+                      ("date", "account", "marketplace", "rule", "from_state", "to_state",
+                       "value", "note", "recorded_at"))
+
+    def messages(self, account: str | None = None, *,
+                 limit: int | None = None) -> pd.DataFrame:
+        """Messages sent, newest first, with their deliveries."""
+        return _frame(self.rows.messages(account, limit=limit),
+                      ("date", "account", "kind", "severity", "title", "status",
+                       "deliveries"))
+
+
+DRIVER_COLUMNS = ("account", "marketplace", "date", "factor", "sku", "asin", "name", "units",
+                  "detail", "action", "gain", "gain_in_90_days")
