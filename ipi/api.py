@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from ipi.errors import ConfigError
 from ipi.settings import Account, Settings, load_settings
-from ipi.store import Store, duck
+from ipi.store import Store
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ipi.score.projection import Projection
     from ipi.score.whatif import Action, Outcome, Plan
 
 Day = date | str  # a date, or its ISO text: what an analyst types
@@ -136,8 +137,8 @@ class Rows:
         acc = self.account(account)
         mp = self.marketplace(acc, marketplace)
         on = as_day(day)
-        with self.store.begin() as conn:
-            row = latest_row(duck(conn), acc.name, mp, on)
+        with self.store.read() as con:
+            row = latest_row(con, acc.name, mp, on)
         if row is None:
             raise ConfigError(f"{acc.name} {mp} has no estimate"
                               + (f" on or before {on}" if on else "")
@@ -150,8 +151,8 @@ class Rows:
         from ipi.score.drivers import top_drivers
 
         acc, row = self.day(account, marketplace=marketplace, day=day)
-        with self.store.begin() as conn:
-            found = top_drivers(duck(conn), acc.name, row["marketplace"], row["date"], n, row)
+        with self.store.read() as con:
+            found = top_drivers(con, acc.name, row["marketplace"], row["date"], n, row)
         return [{"account": acc.name, "marketplace": row["marketplace"], "date": row["date"],
                  "factor": d.factor, "sku": d.sku, "asin": d.asin, "name": d.name,
                  "units": d.units, "detail": d.detail, "action": d.action, "gain": d.gain,
@@ -169,8 +170,8 @@ class Rows:
             raise ConfigError("name at least one action: remove SKU:UNITS, fix-stranded "
                               "SKU or restock SKU")
         acc, row = self.day(account, marketplace=marketplace, day=day)
-        with self.store.begin() as conn:
-            outcome = what_if(duck(conn), acc.name, row, wanted)
+        with self.store.read() as con:
+            outcome = what_if(con, acc.name, row, wanted)
         return WhatIf(acc.name, row, wanted, outcome)
 
     def plan(self, account: str | None = None, *, marketplace: str | None = None,
@@ -185,8 +186,8 @@ class Rows:
             if by not in ("units", "cost"):
                 raise ConfigError(f"by {by!r}: use units or cost")
             policy = policy.model_copy(update={"plan_by": by})
-        with self.store.begin() as conn:
-            return row, recovery(duck(conn), acc.name, row, policy)
+        with self.store.read() as con:
+            return row, recovery(con, acc.name, row, policy)
 
     # -- official scores ------------------------------------------------------------------
 
@@ -229,6 +230,115 @@ class Rows:
         on = as_day(today, "today") or (self.settings.today(self.account(name)) if name
                                          else date.today())
         return silences(self.store, name, today=on, ended=ended)
+
+    # -- a morning look: what the dashboard (ipi/web) asks -------------------------------
+
+    def firing(self, account: str | None = None) -> list[dict[str, Any]]:
+        """The alerts firing now per account, marketplace and rule (every account when
+        none is named), with since when and whether acknowledged."""
+        from ipi.alerts.control import firing
+
+        return firing(self.store, self._named(account))
+
+    def arrivals(self, account: str | None = None, *, marketplace: str | None = None,
+                 start: Day | None = None, end: Day | None = None) -> list[dict[str, Any]]:
+        """The reports loaded, one row per marketplace, day and report type, newest day
+        first: rows, when loaded, why unreliable (if so), the file's name."""
+        from ipi.store.arrivals import arrivals
+
+        acc = self.account(account)
+        mp = self.marketplace(acc, marketplace) if marketplace else None
+        return arrivals(self.store, acc.name, marketplace=mp, start=as_day(start, "start"),
+                        end=as_day(end, "end"))
+
+    def checks(self, account: str | None = None, *, start: Day,
+               end: Day) -> list[date]:
+        """Amazon's check dates from ``start`` through ``end``, by the account's policy."""
+        from datetime import timedelta
+
+        from ipi.alerts.calendar import next_checkpoint
+
+        policy = self.settings.policy_for(self.account(account))
+        day, last = as_day(start, "start"), as_day(end, "end")
+        assert day is not None and last is not None
+        out = []
+        while (check := next_checkpoint(policy, day)) is not None and check <= last:
+            out.append(check)
+            day = check + timedelta(days=1)
+        return out
+
+    def projection(self, account: str | None = None, *, marketplace: str | None = None,
+                   day: Day | None = None) -> Projection | None:
+        """Where the marketplace's newest estimate (or ``day``'s) is heading by Amazon's
+        next check if the trend holds: the one projection alerts and the report use
+        (None: no check date ahead)."""
+        from ipi.alerts.calendar import next_checkpoint
+        from ipi.score.projection import projection
+
+        acc, row = self.day(account, marketplace=marketplace, day=day)
+        policy = self.settings.policy_for(acc)
+        with self.store.read() as con:
+            return projection(con, acc.name, row["marketplace"], row["date"],
+                              next_checkpoint(policy, row["date"]), policy)
+
+    def overview(self, account: str | None = None) -> list[dict[str, Any]]:
+        """One row per account (every one, or the named one) and marketplace, for a
+        morning look: the newest estimate with its band and status, its change over the
+        7 days before, the trend to Amazon's next check, the days left to that check from
+        the account's today, the alerts firing, and the newest day with data and its age.
+        A marketplace without data has None for all of these."""
+        from datetime import timedelta
+
+        from ipi.alerts.calendar import next_checkpoint
+        from ipi.alerts.rules import SEVERITY
+        from ipi.score import scores
+        from ipi.score.projection import projection
+        from ipi.store.arrivals import newest
+
+        accounts = [self.account(account)] if account else list(self.settings.accounts)
+        name = accounts[0].name if account else None
+        recent = scores(self.store, name, last=8)
+        firing = self.firing(name)
+        fresh = {(r["account"], r["marketplace"]): r for r in newest(self.store, name)}
+        out = []
+        with self.store.read() as con:
+            for acc in accounts:
+                policy = self.settings.policy_for(acc)
+                today = self.settings.today(acc)
+                check = next_checkpoint(policy, today)
+                for mp in acc.marketplaces:
+                    days = [r for r in recent if r["account"] == acc.name
+                            and r["marketplace"] == mp and r["score"] is not None]
+                    latest = days[-1] if days else None
+                    week = ([r for r in days if r["date"] >= latest["date"] - timedelta(7)]
+                            if latest else [])
+                    trend = (projection(con, acc.name, mp, latest["date"],
+                                        next_checkpoint(policy, latest["date"]), policy)
+                             if latest else None)
+                    data = fresh.get((acc.name, mp), {}).get("latest_data")
+                    out.append({
+                        "account": acc.name, "marketplace": mp, "today": today,
+                        **{k: latest[k] if latest else None for k in
+                           ("date", "score", "score_low", "score_high", "status", "notes")},
+                        "threshold": policy.threshold, "recovery": policy.recovery,
+                        "change_7d": (latest["score"] - week[0]["score"]
+                                      if latest and week[0] is not latest else None),
+                        "change_days": ((latest["date"] - week[0]["date"]).days
+                                        if latest and week[0] is not latest else None),
+                        "projection": trend,
+                        "next_check": check,
+                        "days_to_check": (check - today).days if check else None,
+                        "firing": [{**f, "severity": SEVERITY.get(f["rule"], "warning")}
+                                   for f in firing
+                                   if f["account"] == acc.name and f["marketplace"] == mp],
+                        "latest_data": data,
+                        "data_age_days": (today - data).days if data else None,
+                        # as the dead man's switch sees it (alerts.engine.check_freshness):
+                        # the newest estimate older than max_data_age_days
+                        "stale": bool(data) and (latest is None or (today - latest["date"]).days
+                                                 > policy.max_data_age_days),
+                    })
+        return out
 
 
 def parse_action(text: str) -> Action:

@@ -519,7 +519,7 @@ def cmd_alerts_check(args: argparse.Namespace) -> int:
 
 def cmd_official_record(args: argparse.Namespace) -> int:
     """``ipi official add`` and ``ipi official import``: record, refit, rescore."""
-    from ipi.score import official
+    from ipi.score import official, record_official
 
     lib = rows_of(args)
     account = lib.account(args.account)
@@ -529,7 +529,7 @@ def cmd_official_record(args: argparse.Namespace) -> int:
         mp = (args.marketplace or account.marketplaces[0]).upper()
         rows = [official.Official(mp, args.date, args.score)]
         official.check(account, rows, ["--score/--marketplace"])
-    cal = official.record(lib.store, account, rows)
+    cal = record_official(lib.store, account, rows)
     print(f"{account.name}: recorded {len(rows)} official score(s). {cal.summary()}")
     return 0
 

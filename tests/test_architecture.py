@@ -3,24 +3,157 @@
 from __future__ import annotations
 
 import ast
+import functools
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_library_never_imports_prefect() -> None:
-    """ipi/ is a plain library: no module in it imports prefect (flows/ does that)."""
+class Import(NamedTuple):
+    """One import: ``target`` is absolute (relative imports resolved): ``a.b`` for
+    ``import a.b``, ``m.x`` for ``from m import x``; ``binds`` is (local name, what it names)."""
+
+    line: int
+    target: str
+    binds: tuple[str, str] | None
+    type_checking: bool  # under ``if TYPE_CHECKING:``
+
+
+@functools.cache
+def _modules(root: Path = ROOT) -> list[tuple[str, Path, ast.Module]]:
+    """Every module of ipi/ and flows/, parsed once: (dotted name, path, tree)."""
+    found = []
+    for path in sorted([*(root / "ipi").rglob("*.py"), *(root / "flows").rglob("*.py")]):
+        parts = path.relative_to(root).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found.append((name, path, ast.parse(path.read_text(), str(path))))
+    return found
+
+
+def _imports(module: str, path: Path, tree: ast.Module) -> Iterator[Import]:
+    """Every import of a module, lazy ones in functions included, and every
+    ``importlib.import_module("m")`` or ``__import__("m")`` of a string literal."""
+    guarded = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+               and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+               for stmt in node.body for n in ast.walk(stmt)}
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    for node in ast.walk(tree):
+        tc = id(node) in guarded
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                top = a.name.split(".")[0]  # ``import a.b`` binds a; ``import a.b as c``, a.b
+                binds = (a.asname, a.name) if a.asname else (top, top)
+                yield Import(node.lineno, a.name, binds, tc)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            source = ".".join([*base, node.module] if node.module else base)
+            for a in node.names:
+                target = f"{source}.{a.name}"
+                yield Import(node.lineno, target, (a.asname or a.name, target), tc)
+        elif (isinstance(node, ast.Call) and node.args
+              and ast.unparse(node.func) in ("importlib.import_module", "import_module",
+                                             "__import__")
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            yield Import(node.lineno, node.args[0].value, None, tc)
+
+
+def _library_imports_of_flows_or_prefect(root: Path = ROOT) -> list[str]:
+    return [f"{path.relative_to(root)}:{i.line} {i.target}"
+            for module, path, tree in _modules(root) if module.split(".")[0] == "ipi"
+            for i in _imports(module, path, tree)
+            if i.target.split(".")[0] in ("prefect", "flows")]
+
+
+def test_library_never_imports_flows_or_prefect() -> None:
+    """ipi/ is a plain library: no module in it imports prefect or flows/, not lazily in a
+    function, not by importlib, not even under TYPE_CHECKING (flows/ imports ipi/)."""
+    offenders = _library_imports_of_flows_or_prefect()
+    assert offenders == [], "\n".join(offenders)
+
+
+def _package(dotted: str, root: Path = ROOT) -> str:
+    """ipi.X for anything in the directory ipi/X/, else its top: ipi (ipi/*.py) or flows."""
+    parts = dotted.split(".")
+    if parts[0] == "ipi" and len(parts) > 1 and (root / "ipi" / parts[1]).is_dir():
+        return ".".join(parts[:2])
+    return parts[0]
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _module_named(expr: ast.expr, bound: dict[str, str], modules: set[str]) -> str | None:
+    """The module an expression such as ``d`` or ``ipi.store`` names, if it names one."""
+    if isinstance(expr, ast.Name):
+        return bound.get(expr.id)
+    if isinstance(expr, ast.Attribute) and (base := _module_named(expr.value, bound, modules)):
+        return f"{base}.{expr.attr}" if f"{base}.{expr.attr}" in modules else None
+    return None
+
+
+def _private_crossings(root: Path = ROOT) -> list[str]:
+    modules = _modules(root)
+    names = {m for m, _, _ in modules}
     offenders = []
-    for path in (ROOT / "ipi").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            if any(n == "prefect" or n.startswith("prefect.") for n in names):
-                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    assert offenders == []
+    for module, path, tree in modules:
+        imports = list(_imports(module, path, tree))
+        used = [(i.line, i.target) for i in imports]
+        bound = dict(i.binds for i in imports if i.binds and i.binds[1] in names)
+        used += [(node.lineno, f"{base}.{node.attr}") for node in ast.walk(tree)
+                 if isinstance(node, ast.Attribute) and _is_private(node.attr)
+                 and (base := _module_named(node.value, bound, names))]
+        offenders += [f"{path.relative_to(root)}:{line} {dotted}" for line, dotted in sorted(used)
+                      if dotted.split(".")[0] in ("ipi", "flows")
+                      and any(_is_private(part) for part in dotted.split("."))
+                      and _package(dotted, root) != _package(module, root)]
+    return offenders
+
+
+def test_no_private_name_crosses_packages() -> None:
+    """A _private name or _private module is its package's own (ipi.X for ipi/X/, ipi for
+    ipi/*.py, flows): no other package imports it or reaches it as ``module._name``."""
+    offenders = _private_crossings()
+    assert offenders == [], "\n".join(offenders)
+
+
+def _shortest_cycle(graph: dict[str, set[str]], start: str) -> list[str]:
+    paths, todo = {start: [start]}, [start]
+    for node in todo:  # breadth first: todo grows while it is walked
+        for nxt in sorted(graph[node]):
+            if nxt == start:
+                return [*paths[node], start]
+            if nxt not in paths:
+                paths[nxt] = [*paths[node], nxt]
+                todo.append(nxt)
+    return []
+
+
+def _import_cycles(root: Path = ROOT) -> list[str]:
+    modules = _modules(root)
+    graph: dict[str, set[str]] = {m: set() for m, _, _ in modules}
+    for module, path, tree in modules:
+        for i in _imports(module, path, tree):
+            parts = i.target.split(".")  # m.x is module m.x if there is one, else m
+            prefixes = (".".join(parts[:n]) for n in range(len(parts), 0, -1))
+            target = next((p for p in prefixes if p in graph), None)
+            if target not in (None, module) and not i.type_checking:
+                graph[module].add(target)
+    cycles, seen = [], set()
+    for module in sorted(graph):
+        if module not in seen and (cycle := _shortest_cycle(graph, module)):
+            cycles.append(" -> ".join(cycle))
+            seen.update(cycle)
+    return cycles
+
+
+def test_no_import_cycle() -> None:
+    """No module of ipi/ or flows/ imports itself back through others, lazy imports in
+    functions included (imports under TYPE_CHECKING never run, so they may)."""
+    cycles = _import_cycles()
+    assert cycles == [], "\n".join(cycles)
 
 
 def test_every_report_module_is_registered_and_named_after_its_type() -> None:
@@ -43,42 +176,64 @@ def test_every_report_spec_column_exists_in_its_table(fresh_db) -> None:  # type
         assert wanted <= cols, (spec.report_type, wanted - cols)
 
 
-def test_every_package_the_code_imports_is_declared() -> None:
-    """Each third-party package imported by ipi/ or flows/ is a declared dependency, not
-    one that merely happens to come with another."""
+def _third_party_imports() -> dict[str, set[str]]:
+    """Each declared-or-not distribution the code of ipi/ and flows/ imports directly
+    (normalized name) -> the files importing it."""
     import importlib.metadata
-    import re
     import sys
+
+    dists = importlib.metadata.packages_distributions()
+    found: dict[str, set[str]] = {}
+    for module, path, tree in _modules():
+        for i in _imports(module, path, tree):
+            top = i.target.split(".")[0]
+            if top in sys.stdlib_module_names or top in ("ipi", "flows", "__future__"):
+                continue
+            for dist in dists.get(top, [top]):
+                found.setdefault(_normal(dist), set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def _declared() -> set[str]:
+    import re
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = {re.split(r"[<>=!~ \[;]", r, maxsplit=1)[0].lower().replace("_", "-")
-                for r in project["dependencies"]}
-    dists = importlib.metadata.packages_distributions()
-    missing = set()
-    for path in [*(ROOT / "ipi").rglob("*.py"), *(ROOT / "flows").rglob("*.py")]:
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                tops = [a.name.split(".")[0] for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                tops = [node.module.split(".")[0]]
-            else:
-                continue
-            for top in tops:
-                if top in sys.stdlib_module_names or top in ("ipi", "flows"):
-                    continue
-                names = {d.lower().replace("_", "-") for d in dists.get(top, [top])}
-                if not names & declared:
-                    missing.add(f"{top} ({path.relative_to(ROOT)})")
+    return {_normal(re.split(r"[<>=!~ \[;]", r, maxsplit=1)[0]) for r in project["dependencies"]}
+
+
+def test_every_package_the_code_imports_is_declared() -> None:
+    """Each third-party package imported by ipi/ or flows/ is a declared dependency, not
+    one that merely happens to come with another."""
+    missing = {f"{d} ({', '.join(sorted(files))})" for d, files in _third_party_imports().items()
+               if d not in _declared()}
     assert sorted(missing) == []
 
 
-def test_the_cli_holds_no_sql() -> None:
-    """ipi/cli.py is a shell: every query lives in the package that owns its table."""
+# Declared without an import of ours: SQLAlchemy loads it by the URL's name (duckdb://).
+PLUGINS = {"duckdb-engine"}
+
+
+def test_no_declared_package_goes_unused() -> None:
+    """Each declared dependency is imported by ipi/ or flows/ (or is a plugin another
+    loads by name): nothing is installed in production for nothing."""
+    unused = _declared() - set(_third_party_imports()) - PLUGINS
+    assert sorted(unused) == []
+
+
+def test_the_faces_hold_no_sql() -> None:
+    """The CLI, the Python API, the seller's page and the flows are shells: every query
+    lives in the package that owns its table."""
     import re
 
     sql = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b.*\b(FROM|INTO|SET|WHERE)\b")
-    tree = ast.parse((ROOT / "ipi" / "cli.py").read_text())
-    found = [n.lineno for n in ast.walk(tree)
+    faces = [ROOT / "ipi" / "cli.py", ROOT / "ipi" / "api.py", ROOT / "ipi" / "page.py",
+             *(ROOT / "flows").glob("*.py")]
+    found = [f"{path.relative_to(ROOT)}:{n.lineno}" for path in faces
+             for n in ast.walk(ast.parse(path.read_text()))
              if isinstance(n, ast.Constant) and isinstance(n.value, str) and sql.search(n.value)]
     assert found == []

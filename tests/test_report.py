@@ -14,7 +14,7 @@ import pytest
 from flows.cli import main
 from ipi import pipeline
 from ipi.demo import Simulation
-from ipi.score import official
+from ipi.score import official, record_official
 from ipi.settings import Settings
 
 
@@ -34,7 +34,7 @@ def test_the_report_shows_the_day_the_history_what_to_fix_and_the_plan(
     store = pipeline.open_store(settings)
     day = demo_sim.day(79)  # under the threshold: stranded listings and excess
     recorded = [official.Official("US", demo_sim.day(i), 600.0 - 3 * i) for i in (30, 51, 72)]
-    official.record(store, account, recorded)
+    record_official(store, account, recorded)
 
     assert main(["report", "--config", str(config), "--out", str(tmp_path / "out"),
                  "--date", str(day)]) == 0

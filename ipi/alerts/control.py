@@ -133,3 +133,14 @@ def messages(store: Store, account: str | None = None,
         "WHERE ($account IS NULL OR m.account = $account) "
         "GROUP BY ALL ORDER BY max(m.created_at) DESC LIMIT $limit",
         {"account": account, "limit": limit})
+
+
+def firing(store: Store, account: str | None = None) -> list[dict[str, Any]]:
+    """The alert states firing now, per account, marketplace and rule: since when, the
+    day and value last evaluated, and whether it is acknowledged or held for flapping.
+    A warning inhibited by the critical alert still fires here (its state goes on)."""
+    return store.query(
+        "SELECT account, marketplace, rule, since, last_date, last_value, acked, "
+        "flapping_since FROM alert_state WHERE state = 'firing' "
+        "AND ($account IS NULL OR account = $account) ORDER BY account, marketplace, rule",
+        {"account": account})

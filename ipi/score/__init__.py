@@ -8,9 +8,12 @@ from typing import Any
 
 import duckdb
 
+from ipi.score import official
+from ipi.score.calibrate import Calibration
 from ipi.score.factors import compute_factors
 from ipi.score.model import estimate, factors_for
 from ipi.score.official import Model, model_for
+from ipi.settings import Account
 from ipi.store import Store, duck, utcnow
 
 SCORE_COLUMNS = (
@@ -109,6 +112,18 @@ def scores(store: Store, account: str | None = None, *, marketplace: str | None 
         " WHERE $last IS NULL OR newest <= $last ORDER BY account, marketplace, date",
         {"account": account, "marketplace": marketplace, "start": start, "end": end,
          "last": last})
+
+
+def record_official(store: Store, account: Account,
+                    rows: list[official.Official]) -> Calibration:
+    """Record official scores, refit the account's model, then rescore its whole history
+    with the new model."""
+    cal = official.record(store, account, rows)
+    span = store.query("SELECT min(date) AS first, max(date) AS last FROM daily_score "
+                       "WHERE account = ?", [account.name])[0]
+    if span["first"] is not None:
+        score_range(store, account.name, span["first"], span["last"])
+    return cal
 
 
 def latest_day(con: duckdb.DuckDBPyConnection, account: str) -> date | None:

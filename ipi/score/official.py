@@ -90,10 +90,8 @@ def read_csv(path: Path, account: Account) -> list[Official]:
 
 
 def record(store: Store, account: Account, rows: Sequence[Official]) -> Calibration:
-    """Store the official scores (a date already recorded is replaced), refit the account's
-    model, then rescore its history with it."""
-    from ipi.score import score_range  # here: ipi.score imports this module
-
+    """Store the official scores (a date already recorded is replaced) and refit the
+    account's model (``ipi.score.record_official`` then rescores with it)."""
     with store.begin() as conn:
         con = duck(conn)
         con.executemany(
@@ -105,10 +103,6 @@ def record(store: Store, account: Account, rows: Sequence[Official]) -> Calibrat
                               *(cal.weights[f] for f in ALL_FACTORS),
                               json.dumps(cal.fitted) if cal.fitted else None, cal.mae,
                               cal.prior_mae, cal.model_error, cal.used, utcnow()])
-        first, last = con.execute("SELECT min(date), max(date) FROM daily_score "
-                                  "WHERE account = ?", [account.name]).fetchone() or (None, None)
-    if first is not None:
-        score_range(store, account.name, first, last)
     return cal
 
 
@@ -138,8 +132,8 @@ def points(con: duckdb.DuckDBPyConnection, account: str) -> list[Point]:
 def listing(store: Store, account: str) -> list[dict[str, Any]]:
     """The official scores with the estimate each was paired with (None: no day close
     enough), oldest first."""
-    with store.begin() as conn:
-        rows = duck(conn).execute(_PAIRED, {"a": account}).fetchall()
+    with store.read() as con:
+        rows = con.execute(_PAIRED, {"a": account}).fetchall()
     return [{"marketplace": mp, "date": day, "official": off,
              "estimate": est if paired is not None and (day - paired).days <= PAIR_DAYS
              else None}

@@ -1,9 +1,16 @@
-"""The DuckDB store, reached through SQLAlchemy (duckdb-engine).
+"""The DuckDB store: transactions through SQLAlchemy (duckdb-engine), reads straight on
+DuckDB.
 
 DuckDB lets one process hold the file at a time, even for reading. Connections
 are therefore short (no pool): open, do one unit of work, close. A process that
 finds the file held waits up to ``busy_timeout`` seconds, then says which
 process holds it.
+
+Writes, and work that mixes reading and writing, take a SQLAlchemy transaction
+(``begin``). A read a person waits on at a terminal (``read``, ``query``: ``ipi
+score``, the history) opens DuckDB itself: importing SQLAlchemy and duckdb-engine,
+and duckdb-engine's first connection, cost ~0.2 s of the 0.5 s such a command may
+take, so SQLAlchemy is imported only when a transaction first needs it.
 """
 
 from __future__ import annotations
@@ -11,21 +18,23 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
-import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
 
 from ipi.errors import StoreBusy, StoreUnavailable
 from ipi.store.migrations import MIGRATIONS
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+
     from ipi.settings import Settings
+
+C = TypeVar("C")
 
 
 def utcnow() -> datetime:
@@ -53,19 +62,37 @@ def _writer(path: Path) -> threading.RLock:
         return _WRITERS.setdefault(path.resolve(), threading.RLock())
 
 
+# Files this process has reached through SQLAlchemy. While one connection is open, DuckDB
+# refuses another to the same file with a different configuration, and duckdb-engine sets
+# its own (a user agent): once a process has used SQLAlchemy on a file, its reads take
+# that way too. Both kinds are opened only under the file's turn, so they never overlap.
+_ENGINES: set[Path] = set()
+
+
 class Store:
     def __init__(self, path: Path, *, data_dir: Path | None = None,
                  busy_timeout: float = 60.0) -> None:
         self.path = Path(path)
+        self._key = self.path.resolve()
         self._turn = _writer(self.path)
         self.data_dir = data_dir or self.path.parent
         self.busy_timeout = busy_timeout
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(f"duckdb:///{self.path}", poolclass=NullPool)
-        # DuckDB draws its own progress bar on a terminal; ours (ipi backfill) says more.
-        sa.event.listen(self.engine, "connect", _quiet)
+        self._engine: sa.Engine | None = None
         self._migrated = False
         self._held: sa.Connection | None = None
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            import sqlalchemy as sa
+            from sqlalchemy.pool import NullPool
+
+            self._engine = sa.create_engine(f"duckdb:///{self.path}", poolclass=NullPool)
+            # DuckDB draws its own progress bar on a terminal; ours (ipi backfill) says more.
+            sa.event.listen(self._engine, "connect", _quiet)
+            _ENGINES.add(self._key)
+        return self._engine
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Store:
@@ -104,7 +131,9 @@ class Store:
         if self._held is not None:
             yield
             return
-        with self._connect() as conn:
+        with self._turn:  # opened under the turn, like every connection (see _ENGINES)
+            conn = self._retrying(self.engine.connect)
+        with _closing(conn):
             self._held = conn
             if bulk:
                 duck(conn).execute("SET checkpoint_threshold = '1GiB'")
@@ -118,13 +147,40 @@ class Store:
 
     @contextmanager
     def _connect(self) -> Iterator[sa.Connection]:
+        with self._open(self.engine.connect) as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection for reading, without SQLAlchemy (see the module's note). A
+        database that lacks migrations gets them first, through a transaction; inside a
+        session, or once this process has used SQLAlchemy on the file, the read is a
+        transaction too."""
+        with self._turn:
+            if self._held is None and self._key not in _ENGINES:
+                with self._open(lambda: duckdb.connect(str(self.path))) as con:
+                    if self._migrated or _up_to_date(con):
+                        self._migrated = True
+                        _quiet(con, None)
+                        yield con
+                        return
+            with self.begin() as conn:
+                yield duck(conn)
+
+    def _open(self, connect: Callable[[], C]) -> Any:
+        """``connect()``, waiting while another process holds the file, closed after use."""
+        return _closing(self._retrying(connect))
+
+    def _retrying(self, connect: Callable[[], C]) -> C:
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.05
         while True:
             try:
-                conn = self.engine.connect()
-                break
-            except (sa.exc.OperationalError, duckdb.Error) as exc:
+                return connect()
+            except Exception as exc:  # sqlalchemy's OperationalError or duckdb.Error
+                if not isinstance(exc, duckdb.Error) and not isinstance(
+                        getattr(exc, "orig", None), duckdb.Error):
+                    raise
                 if not _is_lock_error(exc):
                     # Not writable, no space, not a DuckDB file: the operator's to fix.
                     why = str(getattr(exc, "orig", None) or exc).splitlines()[0]
@@ -141,10 +197,6 @@ class Store:
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
-        try:
-            yield conn
-        finally:
-            conn.close()
 
     def migrate(self) -> list[str]:
         """Apply the migrations this database lacks; return their names."""
@@ -171,10 +223,27 @@ class Store:
         return applied
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        with self.begin() as conn:
-            result = conn.exec_driver_sql(
-                sql, params if isinstance(params, dict) else tuple(params))
-            return [dict(r._mapping) for r in result]
+        """A read, as rows (``params``: a list for ``?``, a dict for ``$name``)."""
+        with self.read() as con:
+            cur = con.execute(sql, params if isinstance(params, dict) else list(params))
+            cols = [d[0] for d in cur.description or ()]
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def _up_to_date(con: duckdb.DuckDBPyConnection) -> bool:
+    try:
+        done = {r[0] for r in con.execute("SELECT name FROM ipi_migration").fetchall()}
+    except duckdb.CatalogException:  # a new file
+        return False
+    return all(name in done for name, _ in MIGRATIONS)
+
+
+@contextmanager
+def _closing(conn: Any) -> Iterator[Any]:
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def duck(conn: sa.Connection) -> duckdb.DuckDBPyConnection:

@@ -1,0 +1,45 @@
+"""What arrived: the reports loaded per account, marketplace and day, read from the
+partitions the loads keep (``report_partition``: one row per report type and day, the
+file whose rows are loaded now) and the files they came from (``ingested_file``).
+
+A day without a partition for a report type is a report that did not arrive (or was
+forgotten): the dashboard shows the gaps, and how old the newest data is.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from ipi.store import Store
+
+
+def arrivals(store: Store, account: str, *, marketplace: str | None = None,
+             start: date | None = None, end: date | None = None) -> list[dict[str, Any]]:
+    """One row per marketplace, day and report type loaded, newest day first: its rows,
+    when it was loaded, why it is unreliable (if so) and the file's name as it came."""
+    # A file without a date in it (a header-only stranded report) is byte-identical on
+    # many days: its name is the one ingested for the day nearest the partition's.
+    return store.query(
+        "SELECT p.marketplace, p.snapshot_date AS date, p.report_type, p.rows, p.loaded_at,"
+        " p.unreliable, arg_min(f.original_name,"
+        "   abs(datediff('day', f.default_date, p.snapshot_date))) AS original_name"
+        " FROM report_partition p LEFT JOIN ingested_file f"
+        "   ON f.account = p.account AND f.sha256 = p.sha256"
+        " WHERE p.account = $account"
+        " AND ($marketplace IS NULL OR p.marketplace = $marketplace)"
+        " AND ($start IS NULL OR p.snapshot_date >= $start)"
+        " AND ($end IS NULL OR p.snapshot_date <= $end)"
+        " GROUP BY ALL ORDER BY p.marketplace, p.snapshot_date DESC, p.report_type",
+        {"account": account, "marketplace": marketplace, "start": start, "end": end})
+
+
+def newest(store: Store, account: str | None = None) -> list[dict[str, Any]]:
+    """Per account and marketplace, the newest day with any report loaded and when the
+    last load happened: how fresh the data is."""
+    return store.query(
+        "SELECT account, marketplace, max(snapshot_date) AS latest_data,"
+        " max(loaded_at) AS last_loaded_at FROM report_partition"
+        " WHERE $account IS NULL OR account = $account"
+        " GROUP BY account, marketplace ORDER BY account, marketplace",
+        {"account": account})
