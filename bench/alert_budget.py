@@ -26,15 +26,20 @@ daily scores imply (under the threshold fires, at or over the recovery threshold
 resolves); flapping's last 20 days hold at least 20 of them. Every message title
 starts with exactly one tag (``[CRITICAL]``, ``[WARNING]``, ``[RESOLVED]``,
 ``[OPS]``), and the webhook's JSON carries ``state``, ``severity`` and the rest
-of the contract (see bench/README.md), with apprise's ``type`` matching the severity.
+of the contract (see bench/README.md), with apprise's ``type`` matching the severity;
+an ``[OPS]`` message (about ipi itself, not an estimate) carries the routing part of it.
 
     python bench/alert_budget.py                      # the three scenarios, about 2.5 minutes
     python bench/alert_budget.py --only steady        # one scenario
     python bench/alert_budget.py --json bench/out/alert_budget.json --keep --verbose
+    python bench/alert_budget.py --only steady --phase 2   # the smallest (about 20 s)
 
-Exits 1 if a target is missed. Each scenario has its own data folder under
-``bench/out/`` (deleted unless ``--keep``), configuration and loopback servers,
-and runs in a process of its own (``--jobs``, default 3; 1: one after the other).
+``--phase`` (default 20) is the days of each of the generated account's three
+phases (steady, flapping); the demo seller has a fixed size. Exits 1 if a target
+is missed. Each scenario has its own data folder under ``--out-dir`` (default
+``bench/out/``, git-ignored; deleted unless ``--keep``), configuration and loopback
+servers, and runs in a process of its own (``--jobs``, default 3; 1: one after the
+other).
 """
 
 from __future__ import annotations
@@ -79,6 +84,9 @@ ACCOUNT = "acme"
 TAGS = ("[CRITICAL]", "[WARNING]", "[RESOLVED]", "[OPS]")
 WEBHOOK_FIELDS = ("version", "title", "message", "type", "dedup_key", "state", "severity",
                   "estimate", "band", "factors", "next_check", "alerts")
+# An [OPS] message is about ipi itself (a report it could not load or found suspicious):
+# no estimate or alerts to carry, only what an incident tool routes on.
+OPS_WEBHOOK_FIELDS = WEBHOOK_FIELDS[:7]
 APPRISE_TYPE = {"critical": "failure", "warning": "warning", "resolved": "success"}
 AFTER_RECOVERY_DAYS = 14
 
@@ -94,8 +102,7 @@ DEMO_DAYS, DEMO_REPLAY = 120, 42
 # warning window opens (02-17) and far from the last 7 days before the check
 # (03-24..03-31), where repeats are meant to become daily.
 STEADY_START = date(2026, 1, 5)
-STEADY_DAYS = 60
-PHASE = 20  # days per phase: healthy, very unhealthy, healthy (or flapping)
+PHASE = 20  # days per phase: healthy, very unhealthy, healthy (or flapping); --phase
 WARM = 90  # healthy days before the first report: sales history and 30/60/90-day on-hand
 N_SKUS = 60
 COVER_DAYS = 45  # healthy stock: 45 days of sales, under the 90 days Amazon calls excess
@@ -120,17 +127,19 @@ class GeneratedAccount:
         return self.start + timedelta(days=i)
 
 
-def generate(start: date, *, flapping: bool = False, seed: int = 3) -> GeneratedAccount:
+def generate(start: date, *, flapping: bool = False, seed: int = 3,
+             phase: int = PHASE) -> GeneratedAccount:
     """60 SKUs with steady sales and steady stock; on a very unhealthy day 48 of them
     (80 %) hold a shipment of SURGE_DAYS days of sales, every unit stranded, and sell
-    nothing. Phases: healthy, very unhealthy, then healthy again or (``flapping``)
-    healthy and very unhealthy on alternate days, starting healthy."""
+    nothing. Three phases of ``phase`` days: healthy, very unhealthy, then healthy again
+    or (``flapping``) healthy and very unhealthy on alternate days, starting healthy."""
     rng = np.random.default_rng(seed)
-    bad = np.zeros(STEADY_DAYS, dtype=bool)
-    bad[PHASE:2 * PHASE] = True
+    days = 3 * phase
+    bad = np.zeros(days, dtype=bool)
+    bad[phase:2 * phase] = True
     if flapping:
-        bad[2 * PHASE:] = np.arange(STEADY_DAYS - 2 * PHASE) % 2 == 1
-    n, total = N_SKUS, WARM + STEADY_DAYS
+        bad[2 * phase:] = np.arange(days - 2 * phase) % 2 == 1
+    n, total = N_SKUS, WARM + days
     lam = rng.uniform(2.0, 8.0, n)
     price = np.round(rng.uniform(9, 45, n), 2)
     hit = np.arange(n) % 5 != 0
@@ -379,8 +388,9 @@ def classify_title(title: str) -> str:
 def contract_problems(msg: Msg) -> list[str]:
     """What a webhook message lacks or contradicts of the contract (bench/README.md)."""
     p = msg.payload or {}
-    out = [f"no {k}" for k in WEBHOOK_FIELDS if k not in p]
-    if "alerts" in p and (not isinstance(p["alerts"], list) or not p["alerts"] or any(
+    ops = classify(msg) == "ops"
+    out = [f"no {k}" for k in (OPS_WEBHOOK_FIELDS if ops else WEBHOOK_FIELDS) if k not in p]
+    if not ops and "alerts" in p and (not isinstance(p["alerts"], list) or not p["alerts"] or any(
             not isinstance(a, dict) or "state" not in a or "severity" not in a
             for a in p["alerts"])):
         out.append("alerts is not a list of alerts with state and severity")
@@ -497,6 +507,7 @@ class Result:
     events: dict[str, Any]
     targets: list[Target]
     seconds: float
+    last_days: int | None = None  # flapping: the days of the alternating phase
 
 
 Intended = Callable[[dict[int, float | None], Policy], str]
@@ -551,7 +562,8 @@ def evaluate(name: str, rep: Replay, day_of: Callable[[int], date],
     checks += targets(channels, events)
     return Result(name, f"{day_of(0)}..{day_of(max(daily))}", {i: day_of(i) for i in daily},
                   daily, means, not note, note, channels, events, checks,
-                  time.perf_counter() - t0)
+                  time.perf_counter() - t0,
+                  None if last_from is None else max(daily) + 1 - last_from)
 
 
 def _per_channel(name: str, key: str, goal: str, test: Callable[[Any], bool]
@@ -603,38 +615,39 @@ def run_demo(work: Path) -> Result:
     return evaluate(name, rep, sim.day, phases, intended, targets, None, t0)
 
 
-def run_generated(work: Path, *, flapping: bool) -> Result:
+def run_generated(work: Path, *, flapping: bool, phase: int = PHASE) -> Result:
     name, t0 = ("flapping" if flapping else "steady incident"), time.perf_counter()
-    acc = generate(STEADY_START, flapping=flapping)
+    acc = generate(STEADY_START, flapping=flapping, phase=phase)
+    days = 3 * phase
     with loopback() as box:
         settings = make_settings(work, box)
         rep = Replay(settings, settings.accounts[0], 0)
-        replay(rep, box, range(PHASE), lambda i, f: write_generated(acc, i, f), acc.day)
-        progress(name, f"days 1-{PHASE} (healthy) replayed from {acc.day(0)}", t0)
-        replay(rep, box, range(PHASE, 2 * PHASE), lambda i, f: write_generated(acc, i, f),
+        replay(rep, box, range(phase), lambda i, f: write_generated(acc, i, f), acc.day)
+        progress(name, f"days 1-{phase} (healthy) replayed from {acc.day(0)}", t0)
+        replay(rep, box, range(phase, 2 * phase), lambda i, f: write_generated(acc, i, f),
                acc.day)
-        progress(name, f"days {PHASE + 1}-{2 * PHASE} (very unhealthy) replayed", t0)
-        replay(rep, box, range(2 * PHASE, STEADY_DAYS),
+        progress(name, f"days {phase + 1}-{2 * phase} (very unhealthy) replayed", t0)
+        replay(rep, box, range(2 * phase, days),
                lambda i, f: write_generated(acc, i, f), acc.day)
-        progress(name, f"days {2 * PHASE + 1}-{STEADY_DAYS} "
+        progress(name, f"days {2 * phase + 1}-{days} "
                        f"({'alternating' if flapping else 'healthy'}) replayed, "
                        f"{len(box.mails)} emails, {len(box.posts)} webhook posts", t0)
-    good = [i for i in range(STEADY_DAYS) if not acc.bad[i]]
-    bad = [i for i in range(STEADY_DAYS) if acc.bad[i]]
-    phases = {"healthy": list(range(PHASE)), "unhealthy": list(range(PHASE, 2 * PHASE))}
+    good = [i for i in range(days) if not acc.bad[i]]
+    bad = [i for i in range(days) if acc.bad[i]]
+    phases = {"healthy": list(range(phase)), "unhealthy": list(range(phase, 2 * phase))}
     if flapping:
-        phases["last 20, healthy days"] = [i for i in good if i >= 2 * PHASE]
-        phases["last 20, unhealthy days"] = [i for i in bad if i >= 2 * PHASE]
+        phases[f"last {phase}, healthy days"] = [i for i in good if i >= 2 * phase]
+        phases[f"last {phase}, unhealthy days"] = [i for i in bad if i >= 2 * phase]
     else:
-        phases["healthy again"] = list(range(2 * PHASE, STEADY_DAYS))
+        phases["healthy again"] = list(range(2 * phase, days))
 
     def targets(channels: dict[str, dict[str, Any]], events: dict[str, Any]) -> list[Target]:
         if flapping:
-            last20 = events["below_threshold_last20"]
-            return [*_per_channel("messages in the last 20 days", "last20", "<= 4",
+            last = events["below_threshold_last20"]  # the last phase's (20 days by default)
+            return [*_per_channel(f"messages in the last {phase} days", "last20", "<= 4",
                                   lambda v: v <= 4)(channels),
-                    Target("below-threshold changes, last 20 days", "account", last20,
-                           ">= 20", last20 >= 20)]
+                    Target(f"below-threshold changes, last {phase} days", "account", last,
+                           f">= {phase}", last >= phase)]
         return [*_per_channel("first pages", "first", "= 1", lambda v: v == 1)(channels),
                 *_per_channel("repeats", "repeat", "<= 3", lambda v: v <= 3)(channels),
                 *_per_channel("resolves", "resolved", "= 1", lambda v: v == 1)(channels),
@@ -653,13 +666,14 @@ def run_generated(work: Path, *, flapping: bool) -> Result:
                          * bool(high))
 
     return evaluate(name, rep, acc.day, phases, intended, targets,
-                    2 * PHASE if flapping else None, t0)
+                    2 * phase if flapping else None, t0)
 
 
-SCENARIOS: dict[str, Callable[[Path], Result]] = {
-    "demo": run_demo,
-    "steady": lambda work: run_generated(work, flapping=False),
-    "flapping": lambda work: run_generated(work, flapping=True),
+# Each scenario with its data folder and the days per phase of the generated account.
+SCENARIOS: dict[str, Callable[[Path, int], Result]] = {
+    "demo": lambda work, phase: run_demo(work),  # a fixed size
+    "steady": lambda work, phase: run_generated(work, flapping=False, phase=phase),
+    "flapping": lambda work, phase: run_generated(work, flapping=True, phase=phase),
 }
 
 
@@ -687,8 +701,10 @@ def table(res: Result) -> str:
     rows = [("measure", "email", "webhook", "target", "result")]
     for label, key in ROWS:
         vals = [res.channels[c].get(key) for c in ("email", "webhook")]
-        if key == "last20" and vals == [None, None]:
-            continue
+        if key == "last20":
+            if vals == [None, None]:
+                continue
+            label = f"messages in the last {res.last_days} days"
         goals = [_goal(res, key, c) for c in ("email", "webhook")]
         goal = next((g.goal for g in goals if g), "")
         verdict = "" if not any(goals) else "PASS" if all(g.ok for g in goals if g) else \
@@ -727,15 +743,15 @@ def report(res: Result) -> str:
     return "\n".join([*head, "", table(res), *tail])
 
 
-def run_scenario(key: str, keep: bool) -> Result:
-    """One scenario in a data folder of its own under bench/out/."""
+def run_scenario(key: str, keep: bool, out_dir: Path = OUT, phase: int = PHASE) -> Result:
+    """One scenario in a data folder of its own under ``out_dir``."""
     # ipi's own warnings (a failed delivery) still show; apprise's chatter does not.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("apprise").setLevel(logging.ERROR)
-    OUT.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"alert-budget-{key}-", dir=OUT))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"alert-budget-{key}-", dir=out_dir))
     try:
-        return SCENARIOS[key](work)
+        return SCENARIOS[key](work, phase)
     finally:
         if keep:
             print(f"[{key}] data kept in {work}", file=sys.stderr)
@@ -749,7 +765,12 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"scenarios to run, comma-separated (default {','.join(SCENARIOS)})")
     ap.add_argument("--json", type=Path, help="also write the numbers to this file")
     ap.add_argument("--keep", action="store_true",
-                    help="keep each scenario's data folder under bench/out/")
+                    help="keep each scenario's data folder under OUT_DIR")
+    ap.add_argument("--out-dir", type=Path, default=OUT,
+                    help="where the scenarios' data folders go (default bench/out)")
+    ap.add_argument("--phase", type=int, default=PHASE,
+                    help=f"days per phase of the generated account (steady, flapping; "
+                         f"default {PHASE}; the demo seller has a fixed size)")
     ap.add_argument("--jobs", type=int, default=3,
                     help="scenarios run at once, each in its own process (default 3; "
                          "1: one after the other, in this process)")
@@ -759,16 +780,20 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in chosen if s not in SCENARIOS]
     if unknown:
         ap.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    if args.phase < 2:
+        ap.error("--phase must be at least 2")
+    out_dir = args.out_dir.resolve()
     t_all = time.perf_counter()
     if args.jobs > 1 and len(chosen) > 1:
         # The scenarios share nothing (own folder, database, servers): one process each.
         # Most of a day is DuckDB opening and closing the database, which holds the GIL.
         with ProcessPoolExecutor(max_workers=min(args.jobs, len(chosen)),
                                  mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(run_scenario, key, args.keep) for key in chosen]
+            futures = [pool.submit(run_scenario, key, args.keep, out_dir, args.phase)
+                       for key in chosen]
             results = [f.result() for f in futures]
     else:
-        results = [run_scenario(key, args.keep) for key in chosen]
+        results = [run_scenario(key, args.keep, out_dir, args.phase) for key in chosen]
     wall = time.perf_counter() - t_all
 
     for res in results:

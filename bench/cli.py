@@ -13,15 +13,19 @@ Each command then runs once to warm up and ``--runs`` times measured: wall time 
 the whole process (``subprocess.run`` with output captured), exit code 0 required.
 The baseline, measured the same way in the same run, is ``python -c "import ipi"``
 (the interpreter's own start-up); each median is also printed as a ratio to it.
-The command is the ``ipi`` console script next to the running interpreter, or
-``python -m flows.cli`` when there is none.
+The command is the ``ipi`` console script next to the running interpreter
+(``flows.cli:script``), or ``python -m flows.cli`` when there is none or it is an
+older one. Every command runs in the repository root with the environment passed
+through without its ``IPI_*`` variables (``IPI_CONFIG``, ``IPI_APPRISE_URLS``: the
+store's own ``ipi.toml`` is all the configuration, and no alert leaves the machine).
 
     .venv/bin/python bench/cli.py                     # 60 days, 9 runs (40 s; 10 s on a kept store)
     .venv/bin/python bench/cli.py --days 10 --runs 3  # the smallest useful run (under 30 s)
+    .venv/bin/python bench/cli.py --days 1 --runs 1   # the smallest (about 8 s)
     .venv/bin/python bench/cli.py --check --fresh
 
-With ``--check``, exits 1 if a median is over ``--target`` (0.5 s). Results go to
-``bench/out/cli.json``.
+With ``--check``, exits 1 if a median is over ``--target`` (0.5 s). The stores and
+the results (``cli.json``) go to ``--out-dir`` (default ``bench/out/``, git-ignored).
 """
 
 from __future__ import annotations
@@ -42,12 +46,19 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = BENCH / "out"
-ENV = {k: v for k, v in os.environ.items() if k != "IPI_CONFIG"}
+# No IPI_CONFIG or IPI_APPRISE_URLS from the shell: the store's ipi.toml says it all.
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("IPI_")}
 
 
 def ipi_command() -> list[str]:
+    """The console script next to the interpreter, if it is today's (``flows.cli:script``;
+    one installed before that imports ``ipi.cli``), else ``python -m flows.cli``."""
     script = Path(sys.executable).parent / "ipi"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "flows.cli"]
+    try:
+        current = "from flows.cli import script" in script.read_text(errors="replace")
+    except OSError:
+        current = False
+    return [str(script)] if current else [sys.executable, "-m", "flows.cli"]
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
@@ -108,10 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", type=float, default=0.5, help="seconds, median, per command")
     ap.add_argument("--fresh", action="store_true", help="rebuild the store")
     ap.add_argument("--check", action="store_true", help="exit 1 if a median is over target")
-    ap.add_argument("--json", type=Path, default=OUT / "cli.json")
+    ap.add_argument("--out-dir", type=Path, default=OUT,
+                    help="the stores (cli-<days>d/) and results (default bench/out)")
+    ap.add_argument("--json", type=Path, help="the results (default OUT_DIR/cli.json)")
     args = ap.parse_args(argv)
+    if args.days < 1 or args.runs < 1:
+        ap.error("--days and --runs must be at least 1")
 
-    work = OUT / f"cli-{args.days}d"
+    out_dir = args.out_dir.resolve()
+    json_path = args.json or out_dir / "cli.json"
+    work = out_dir / f"cli-{args.days}d"
     config = build(work, args.days, args.fresh)
     ipi, cfg = ipi_command(), ["--config", str(config)]
     commands = {
@@ -145,9 +162,9 @@ def main(argv: list[str] | None = None) -> int:
                     "platform": platform.platform()},
         "baseline_import_ipi": base, "commands": results, "ok": ok,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {json_path}")
     return 1 if args.check and not ok else 0
 
 

@@ -10,6 +10,10 @@ million rows take seconds. The output depends only on ``--rows``, ``--seed``
 and ``--date`` (pseudo-random values come from ``hash``, not ``random()``).
 
     python bench/generate.py --rows 1000000 --out bench/out/planning-1m.tsv
+    python bench/generate.py --rows 1000 --out /tmp/planning-1k.tsv   # the smallest
+
+Without ``--out`` the file is ``bench/out/planning-<rows>.tsv`` (``planning-1m.tsv``
+at the default size), wherever the command is run from.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"  # git-ignored
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -165,6 +170,13 @@ def select_sql(rows: int, snapshot: date, seed: int) -> str:
     return f"SELECT\n        {cols}\n    FROM ({base})"
 
 
+def default_path(rows: int, folder: Path = OUT) -> Path:
+    """``folder/planning-<rows>.tsv``, the rows as 1m, 100k or the plain number."""
+    label = (f"{rows // 1_000_000}m" if rows % 1_000_000 == 0 else
+             f"{rows // 1000}k" if rows % 1000 == 0 else str(rows))
+    return folder / f"planning-{label}.tsv"
+
+
 def generate(rows: int, out: Path, *, snapshot: date = date(2026, 3, 2), seed: int = 1,
              threads: int | None = None) -> Path:
     """Write the report to ``out`` (atomically) and return it."""
@@ -188,13 +200,15 @@ def generate(rows: int, out: Path, *, snapshot: date = date(2026, 3, 2), seed: i
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--out", type=Path, default=Path("bench/out/planning-1m.tsv"))
+    ap.add_argument("--out", type=Path,
+                    help="the file to write (default bench/out/planning-<rows>.tsv)")
     ap.add_argument("--date", type=date.fromisoformat, default=date(2026, 3, 2),
                     help="the snapshot date (default 2026-03-02)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    path = generate(args.rows, args.out, snapshot=args.date, seed=args.seed)
+    path = generate(args.rows, args.out or default_path(args.rows), snapshot=args.date,
+                    seed=args.seed)
     size = path.stat().st_size
     print(f"wrote {path}: {args.rows:,} rows, {size / 1e6:.1f} MB "
           f"in {time.perf_counter() - t0:.1f}s")

@@ -35,6 +35,9 @@ the "archive" of the benchmark.
 
     python bench/generate_history.py                          # 20,000 x 730 into bench/out
     python bench/generate_history.py --skus 500 --days 150    # a small one
+    python bench/generate_history.py --skus 20 --days 30 --out /tmp/h   # the smallest (1 s)
+
+``--days`` is at least 30, the days of one ledger file.
 """
 
 from __future__ import annotations

@@ -7,6 +7,12 @@ process's peak RSS so far (VmHWM). Nothing in ipi is changed: the wrappers are
 installed by monkeypatching for this process only.
 
     python bench/profile_load.py bench/out/planning-1m.tsv
+    python bench/profile_load.py --rows 1000   # the smallest (bench/out/planning-1k.tsv)
+
+A report that does not exist yet (``bench/out/planning-1m.tsv`` in a fresh clone)
+is first written by ``bench/generate.py`` with ``--rows`` rows (default 1,000,000);
+without a file, it is ``bench/out/planning-<rows>.tsv``. The fresh store goes to a
+temporary folder in ``--workdir`` (default ``bench/out/``, git-ignored), deleted after.
 """
 
 from __future__ import annotations
@@ -23,7 +29,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+from generate import OUT, default_path, generate  # noqa: E402
 
 import ipi.reports._base as base  # noqa: E402
 import ipi.reports._decode as decode  # noqa: E402
@@ -34,10 +44,15 @@ STEPS: list[tuple[str, float, float]] = []
 
 
 def _hwm_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    status = Path("/proc/self/status")
+    if status.exists():  # Linux
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS
+    return kb / (1024 * 1024) if sys.platform == "darwin" else kb / 1024
 
 
 def _record(name: str, t0: float) -> None:
@@ -132,9 +147,18 @@ def _install() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("file", type=Path)
-    ap.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("file", type=Path, nargs="?",
+                    help="the planning report to load (default bench/out/planning-<rows>.tsv);"
+                         " generated if missing")
+    ap.add_argument("--rows", type=int, default=1_000_000,
+                    help="rows of the report when it is generated (default 1,000,000)")
+    ap.add_argument("--workdir", type=Path, default=OUT)
     args = ap.parse_args(argv)
+    path = (args.file or default_path(args.rows)).resolve()
+    if not path.exists():
+        t_gen = time.perf_counter()
+        generate(args.rows, path)
+        print(f"generated {path} ({args.rows:,} rows) in {time.perf_counter() - t_gen:.1f}s")
     _install()
     args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="profile-", dir=args.workdir))
@@ -145,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         _record("migrations (fresh database)", t_mig)
         STEPS[:] = [s for s in STEPS if not s[0].startswith("close")][-1:]
         t0 = time.perf_counter()
-        res = load.load_file(st, "bench", args.file.resolve(), ingest_day=date.today(),
+        res = load.load_file(st, "bench", path, ingest_day=date.today(),
                              default_marketplace="US")
         total = time.perf_counter() - t0
     finally:

@@ -56,7 +56,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     serve_log.addHandler(handler)
     serve_log.setLevel(logging.WARNING if args.quiet else logging.INFO)
     serve_log.propagate = False
-    serve(settings)
+    from ipi.web import TOKEN_ENV, start
+
+    web = start(settings, settings.web.host, settings.web.port,
+                os.environ.get(TOKEN_ENV) or None)
+    serve_log.info("the dashboard is at %s", web.url)
+    try:
+        serve(settings)
+    finally:
+        web.stop()
     return 0
 
 

@@ -591,6 +591,21 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    from ipi.web import TOKEN_ENV, serve
+
+    settings = settings_of(args)
+    token = os.environ.get(TOKEN_ENV) or None
+    host = args.host or settings.web.host
+    port = settings.web.port if args.port is None else args.port
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the way to stop it
+        serve(settings, host=host, port=port, token=token, ready=lambda url: print(
+            f"ipi web: the dashboard is at {url}"
+            + (f" (every request needs the token in {TOKEN_ENV})" if token else "")
+            + "; Ctrl-C stops it", flush=True))
+    return 0
+
+
 def cmd_completion(args: argparse.Namespace) -> int:
     import shtab
 
@@ -753,6 +768,11 @@ def library_commands(c: Commands) -> None:
     config = c.group("config", "show the effective configuration")
     config.add("show", cmd_config_show, "every setting, defaults included, with where it "
                "comes from; secrets never shown", json=True)
+    sp = c.add("web", cmd_web, "serve the dashboard alone, read-only (`ipi serve` serves it "
+               "too): every account, its score, factors, drivers, what-if")
+    sp.add_argument("--host", help="address to listen on (default: [web] host, 127.0.0.1); "
+                    "any other than this machine's loopback needs IPI_WEB_TOKEN")
+    sp.add_argument("--port", type=int, help="port (default: [web] port, 8450; 0: any free)")
     sp = c.add("completion", cmd_completion, "print a shell completion script, e.g. "
                "`ipi completion bash > /etc/bash_completion.d/ipi`", answer=True)
     sp.add_argument("shell", choices=("bash", "zsh", "tcsh"))

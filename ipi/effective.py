@@ -176,6 +176,7 @@ def effective(settings: Settings, raw: Mapping[str, Any],
         "policy": _policy(settings.policy, raw.get("policy", {})),
         "alerts": alerts,
         "backfill": _fields(settings.backfill, raw.get("backfill", {}), "[backfill]"),
+        "web": _fields(settings.web, raw.get("web", {}), "[web]"),
         "accounts": [_account(settings, a, a_raw, raw, env)
                      for a, a_raw in zip(settings.accounts, raw.get("accounts", []),
                                          strict=True)],

@@ -246,6 +246,13 @@ class Backfill(_Model):
     concurrency: int = Field(default=4, ge=1, le=15)
 
 
+class Web(_Model):
+    # The dashboard (`ipi web`, and beside `ipi serve`). Only this machine by default; any
+    # other address needs IPI_WEB_TOKEN, checked on every request.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8450, ge=0, le=65535)  # 0: any free port (said at start)
+
+
 MAX_PARALLEL_ACCOUNTS = 32  # threads of one daily run
 
 
@@ -265,6 +272,7 @@ class Settings(_Model):
     policy: Policy = Field(default_factory=Policy)
     alerts: Alerts = Field(default_factory=Alerts)
     backfill: Backfill = Field(default_factory=Backfill)
+    web: Web = Field(default_factory=Web)
     accounts: tuple[Account, ...] = ()
     env_apprise_urls: SecretStr | None = None
     config_path: Path | None = None
@@ -339,10 +347,11 @@ def effective_policy(policy: Policy, account: Account) -> Policy:
 # The file's [store] and [run] tables are flat fields of Settings.
 STORE_KEYS = ("data_dir", "database", "busy_timeout", "run_lock_wait")
 RUN_KEYS = ("parallel_accounts", "schedule", "timezone", "server_port")
-SECTIONS = ("store", "run", "policy", "alerts", "backfill", "accounts")
+SECTIONS = ("store", "run", "policy", "alerts", "backfill", "web", "accounts")
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "store": STORE_KEYS, "run": RUN_KEYS, "policy": tuple(Policy.model_fields),
-    "alerts": tuple(Alerts.model_fields), "backfill": tuple(Backfill.model_fields)}
+    "alerts": tuple(Alerts.model_fields), "backfill": tuple(Backfill.model_fields),
+    "web": tuple(Web.model_fields)}
 _SECTION_OF_FIELD = {k: s for s in ("store", "run") for k in _SECTION_KEYS[s]}
 # Values of such keys are never echoed in an error: they might carry a token.
 _SECRETISH = re.compile(r"url|token|secret|password", re.I)
@@ -529,7 +538,7 @@ def settings_from_dict(
     data: dict[str, Any] = {**store, **run,
                             "data_dir": _resolve(base_dir, store.get("data_dir", "data")),
                             "database": _resolve(base_dir, store.get("database"))}
-    data.update({s: raw[s] for s in ("policy", "backfill") if s in raw})
+    data.update({s: raw[s] for s in ("policy", "backfill", "web") if s in raw})
     if "alerts" in raw:
         alerts = dict(raw["alerts"]) if isinstance(raw["alerts"], dict) else raw["alerts"]
         if isinstance(alerts, dict) and "apprise_config" in alerts:

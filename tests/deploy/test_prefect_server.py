@@ -82,7 +82,11 @@ def test_deploy_from_prefect_yaml_and_a_process_worker_run_the_day(
     finally:
         if worker is not None:
             worker.send_signal(signal.SIGTERM)
-            worker.wait(60)
+            try:  # its shutdown is Prefect's, not under test: a loaded machine may be slow
+                worker.wait(60)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
         server.stop()
 
     assert len(list((drop / PROCESSED).iterdir())) == 240

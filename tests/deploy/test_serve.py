@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from flows.serve import LocalServer, deployments, healthy, port_free
@@ -135,10 +136,10 @@ def test_ipi_serve_runs_the_day_on_a_one_minute_schedule_and_stops_cleanly(
     pages. SIGTERM then stops the runner and the server, exit code 0, nothing left."""
     # The demo seller's story, ending today: a scheduled run is for today.
     sim = simulate(date.today() - timedelta(days=79), 100, n_skus=40, seed=11)
-    port = _free_port()
+    port, web = _free_port(), _free_port()
     settings, config = make_settings(
         urls=[webhook_server.url],
-        extra=f'[run]\nschedule = "* * * * *"\nserver_port = {port}\n')
+        extra=f'[run]\nschedule = "* * * * *"\nserver_port = {port}\n[web]\nport = {web}\n')
     drop = settings.drop_dir(settings.accounts[0])
     for i in range(80):  # the estimate is under 450 on the last of these days
         write_day(sim, i, drop)
@@ -150,12 +151,15 @@ def test_ipi_serve_runs_the_day_on_a_one_minute_schedule_and_stops_cleanly(
         _wait(lambda: "Finished in state Completed()" in out.read_text(errors="replace"),
               30, "the run did not complete", out)
         assert _processes_on(port), "the local Prefect server is not running"
+        page = httpx.get(f"http://127.0.0.1:{web}/accounts/acme", timeout=30)
+        assert page.status_code == 200 and "acme" in page.text  # the dashboard, beside
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(60)
     said = out.read_text(errors="replace")
     assert code == 0, said[-3000:]
     assert f"Prefect server on http://127.0.0.1:{port}/api" in said
+    assert f"the dashboard is at http://127.0.0.1:{web}" in said
     assert said.rstrip().endswith("ipi serve: stopped")
     assert webhook_server.received[0]["title"].startswith("[CRITICAL]")
     # Today's run scored every dropped day; the alert rules looked at the latest.

@@ -1,0 +1,201 @@
+"""What each page shows, asked of ``ipi.api.Rows`` and shaped for its template: no SQL,
+no HTML. Every Rows call opens the store and closes it, so a page never holds the
+database between two questions (a daily run may write in between).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from ipi.api import Rows
+from ipi.errors import ConfigError
+from ipi.score.projection import Projection
+from ipi.score.whatif import Plan
+from ipi.settings import Account
+from ipi.web.charts import chart_data
+
+DRIVERS = 25  # SKUs in a marketplace's drivers table (and its CSV)
+ARRIVAL_DAYS = 21  # days in the "reports that arrived" table
+HISTORY = 50  # alert state changes and messages listed
+
+# Short names for the reports' types, as a seller knows them in Seller Central.
+REPORT_NAMES = {
+    "GET_FBA_INVENTORY_PLANNING_DATA": "Inventory health",
+    "GET_STRANDED_INVENTORY_UI_DATA": "Stranded",
+    "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA": "Manage FBA inventory",
+    "GET_LEDGER_SUMMARY_VIEW_DATA": "Ledger",
+}
+DAILY_REPORTS = tuple(list(REPORT_NAMES)[:3])  # the three a daily run expects
+RULE_NAMES = {"below_threshold": "under the threshold", "check_window": "check window",
+              "projected_crossing": "projected crossing", "stranded_jump": "stranded jump",
+              "excess_jump": "excess jump"}
+
+
+def tone(row: dict[str, Any]) -> str:
+    """How a marketplace's state reads at a glance: bad (under the threshold, or a
+    critical alert), warn (a warning, stale data, under the recovery threshold), ok."""
+    if row["score"] is None:
+        return "warn" if row["stale"] else "none"
+    if row["score"] < row["threshold"] or any(f["severity"] == "critical"
+                                              for f in row["firing"]):
+        return "bad"
+    if row["firing"] or row["stale"] or row["score"] < row["recovery"]:
+        return "warn"
+    return "ok"
+
+
+def index(rows: Rows) -> list[dict[str, Any]]:
+    """Every configured account and marketplace, as the index lists them."""
+    return [{**r, "tone": tone(r)} for r in rows.overview()]
+
+
+@dataclass
+class Market:
+    """One marketplace of an account's page."""
+
+    marketplace: str
+    summary: dict[str, Any]  # its overview row
+    chart: dict[str, Any] | None = None
+    projection: Projection | None = None
+    drivers: list[dict[str, Any]] = field(default_factory=list)
+    plan: Plan | None = None
+    arrivals: list[dict[str, Any]] = field(default_factory=list)
+    report_types: list[str] = field(default_factory=list)
+    official: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class AccountPage:
+    account: Account
+    today: date
+    threshold: float
+    recovery: float
+    calibration: dict[str, Any] | None
+    markets: list[Market]
+    events: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+
+
+def account_page(rows: Rows, name: str) -> AccountPage:
+    """Everything the account's page shows, per marketplace."""
+    acc = rows.account(name)
+    policy = rows.settings.policy_for(acc)
+    events = rows.alerts(acc.name, limit=None)
+    official = rows.official(acc.name)
+    markets = []
+    for summary in rows.overview(acc.name):
+        mp = summary["marketplace"]
+        m = Market(mp, {**summary, "tone": tone(summary)},
+                   official=[o for o in official if o["marketplace"] == mp],
+                   events=[e for e in events if e["marketplace"] == mp])
+        history = rows.scores(acc.name, marketplace=mp)
+        if summary["date"] is not None:
+            first, last = history[0]["date"], summary["date"]
+            fired = [e["date"] for e in m.events
+                     if e["to_state"] == "firing" and e["from_state"] != "firing"]
+            m.chart = chart_data(mp, history, policy.threshold,
+                                 rows.checks(acc.name, start=first, end=last + timedelta(90)),
+                                 m.official, fired)
+            m.projection = summary["projection"]
+            m.drivers = rows.drivers(account=acc.name, marketplace=mp, n=DRIVERS)
+            if summary["score"] < policy.recovery:  # as the report: a plan only when needed
+                m.plan = rows.plan(acc.name, marketplace=mp)[1]
+        m.arrivals, m.report_types = arrivals_table(rows, acc.name, mp, summary)
+        markets.append(m)
+    return AccountPage(acc, rows.settings.today(acc), policy.threshold, policy.recovery,
+                       rows.calibration(acc.name), markets, events[:HISTORY],
+                       rows.messages(acc.name, limit=HISTORY))
+
+
+def arrivals_table(rows: Rows, account: str, marketplace: str,
+                   summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The last days up to the newest data, every day listed (a gap is a day nothing
+    arrived), with one cell per report type: its load, or None."""
+    end = summary["latest_data"]
+    if end is None:
+        return [], list(DAILY_REPORTS)
+    start = end - timedelta(days=ARRIVAL_DAYS - 1)
+    loads = rows.arrivals(account, marketplace=marketplace, start=start, end=end)
+    types = list(DAILY_REPORTS) + sorted({r["report_type"] for r in loads} - set(DAILY_REPORTS))
+    by_day: dict[date, dict[str, dict[str, Any]]] = {}
+    for r in loads:
+        by_day.setdefault(r["date"], {})[r["report_type"]] = r
+    days = [end - timedelta(days=i) for i in range(ARRIVAL_DAYS)]
+    return [{"date": d, "cells": [by_day.get(d, {}).get(t) for t in types]} for d in days], types
+
+
+# -- what if -------------------------------------------------------------------------------
+
+_REMOVE = re.compile(r"(.+):(\d+(?:\.\d+)?)")
+
+
+class BadInput(ValueError):
+    """What the seller typed cannot be asked: the message says what to type."""
+
+
+def actions(remove: list[str], fix_stranded: list[str], restock: list[str]) -> list[str]:
+    """The form's fields as the library's action texts; blanks are fields left empty."""
+    out = []
+    for spec in (s.strip() for s in remove if s.strip()):
+        m = _REMOVE.fullmatch(spec)
+        if not m or float(m.group(2)) <= 0:
+            raise BadInput(f"remove {spec!r}: write SKU:UNITS, e.g. DEMO-0002:40 (a SKU, a "
+                           "colon and a number of units over 0)")
+        out.append(f"remove {m.group(1).strip()}:{m.group(2)}")
+    out += [f"fix-stranded {s.strip()}" for s in fix_stranded if s.strip()]
+    out += [f"restock {s.strip()}" for s in restock if s.strip()]
+    if not out:
+        raise BadInput("name at least one action: units of a SKU to remove (SKU:UNITS), a "
+                       "stranded SKU to fix, or a SKU to restock")
+    return out
+
+
+@dataclass
+class WhatIfPage:
+    account: Account
+    marketplace: str
+    asked: list[str]  # the action texts, as typed back into the form
+    moments: list[dict[str, Any]] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    capped: dict[str, float] = field(default_factory=dict)
+    day: date | None = None
+    threshold: float = 0.0
+    error: str | None = None
+    known: int = 0  # actions on SKUs the day's reports name
+    form: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def status(self) -> int:
+        """400 when nothing could be computed (bad input, or only unknown SKUs)."""
+        return 400 if self.error or not self.known else 200
+
+
+def whatif(rows: Rows, name: str, marketplace: str | None, remove: list[str],
+           fix_stranded: list[str], restock: list[str]) -> WhatIfPage:
+    """The estimate after the actions, computed and never stored; bad input and SKUs the
+    day's reports do not name become messages on the page."""
+    acc = rows.account(name)
+    form = {"remove": remove, "fix_stranded": fix_stranded, "restock": restock}
+    page = WhatIfPage(acc, marketplace or acc.marketplaces[0], [], form=form,
+                      threshold=rows.settings.policy_for(acc).threshold)
+    try:
+        page.marketplace = rows.marketplace(acc, marketplace)
+        page.asked = actions(remove, fix_stranded, restock)
+        out = rows.whatif(page.asked, acc.name, marketplace=page.marketplace)
+    except (BadInput, ConfigError) as exc:
+        page.error = str(exc)
+        return page
+    page.moments = out.records()
+    page.labels = [a.label() for a in out.actions]
+    page.unknown = list(out.outcome.unknown)
+    page.capped = dict(out.outcome.capped)
+    page.known = sum(a.sku not in page.unknown for a in out.actions)
+    page.day = out.row["date"]
+    if not any(a.kind == "remove" for a in out.actions):
+        page.moments = [m for m in page.moments if m["when"] != "in 90 days"]
+    return page
