@@ -93,7 +93,7 @@ def make_settings(tmp_path: Path) -> Callable[..., tuple[Settings, Path]]:
         # The dashboard of `ipi serve` on any free port: tests may run beside one on 8450.
         web = "" if "[web]" in extra else "[web]\nport = 0\n"
         text = (f'[store]\ndata_dir = "data"\n\n[alerts]\nurls = {json.dumps(urls or [])}\n'
-                f"retry_backoff_minutes = 0\n{web}{extra}\n{accounts}")
+                f"retry_backoff_minutes = 0\n{extra}\n{web}{accounts}")
         path = tmp_path / "ipi.toml"
         path.write_text(text, encoding="utf-8")
         return load_settings(path, env={}), path
