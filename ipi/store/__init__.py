@@ -19,7 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -133,7 +133,7 @@ class Store:
             return
         with self._turn:  # opened under the turn, like every connection (see _ENGINES)
             conn = self._retrying(self.engine.connect)
-        with _closing(conn):
+        with closing(conn):
             self._held = conn
             if bulk:
                 duck(conn).execute("SET checkpoint_threshold = '1GiB'")
@@ -169,7 +169,7 @@ class Store:
 
     def _open(self, connect: Callable[[], C]) -> Any:
         """``connect()``, waiting while another process holds the file, closed after use."""
-        return _closing(self._retrying(connect))
+        return closing(self._retrying(connect))
 
     def _retrying(self, connect: Callable[[], C]) -> C:
         deadline = time.monotonic() + self.busy_timeout
@@ -236,14 +236,6 @@ def _up_to_date(con: duckdb.DuckDBPyConnection) -> bool:
     except duckdb.CatalogException:  # a new file
         return False
     return all(name in done for name, _ in MIGRATIONS)
-
-
-@contextmanager
-def _closing(conn: Any) -> Iterator[Any]:
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 def duck(conn: sa.Connection) -> duckdb.DuckDBPyConnection:
