@@ -340,6 +340,15 @@ class Rows:
                     })
         return out
 
+    # -- capacity ---------------------------------------------------------------------------
+
+    def capacity_limits(self, account: str | None = None) -> list[dict[str, Any]]:
+        """The capacity limits typed in from Seller Central (every account's, or one's):
+        account, storage_type, month (its first day), limit_cuft, recorded_at."""
+        from ipi.capacity import limits
+
+        return limits(self.store, self._named(account))
+
 
 def parse_action(text: str) -> Action:
     """``remove SKU:UNITS``, ``fix-stranded SKU`` or ``restock SKU`` as an Action."""

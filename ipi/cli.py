@@ -613,6 +613,37 @@ def cmd_completion(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_capacity_set(args: argparse.Namespace) -> int:
+    from ipi.capacity import set_limit
+
+    lib = rows_of(args)
+    account = lib.account(args.account)
+    row = set_limit(lib.store, account.name, args.storage_type, args.month, args.limit)
+    print(f"recorded {account.name}'s {row['storage_type']} capacity limit for "
+          f"{row['month']:%Y-%m}: {row['limit_cuft']:,.0f} cubic feet")
+    return 0
+
+
+def cmd_capacity_list(args: argparse.Namespace) -> int:
+    rows = [{**r, "month": f"{r['month']:%Y-%m}"}  # as typed in `capacity set`
+            for r in rows_of(args).capacity_limits(args.account)]
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("no capacity limits recorded: `ipi capacity set --storage-type T --month "
+              "YYYY-MM --limit CUFT` with what Seller Central's Capacity Monitor shows")
+        return 0
+    cells = [(r["account"], r["storage_type"], r["month"], f"{r['limit_cuft']:,.0f}")
+             for r in rows]
+    titles = ("account", "storage type", "month", "limit (cu ft)")
+    widths = [max(len(t), *(len(c[i]) for c in cells)) for i, t in enumerate(titles)]
+    for line in (titles, *cells):
+        print("  ".join(c.rjust(w) if i == 3 else c.ljust(w)
+                        for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip())
+    return 0
+
+
 class Commands:
     """Adds sub-commands, each with the global options (``--config``, ``-v``, ``-q``), so
     they work before or after the command's name."""
@@ -773,6 +804,20 @@ def library_commands(c: Commands) -> None:
     sp.add_argument("--host", help="address to listen on (default: [web] host, 127.0.0.1); "
                     "any other than this machine's loopback needs IPI_WEB_TOKEN")
     sp.add_argument("--port", type=int, help="port (default: [web] port, 8450; 0: any free)")
+    capacity = c.group("capacity", "record the monthly FBA capacity limits Seller Central "
+                       "shows, and list them")
+    ap = capacity.add("set", cmd_capacity_set, "record (or replace) a month's capacity limit "
+                      "for a storage type")
+    ap.add_argument("--account", help="the account (default: the only one)")
+    # Taken as text and checked by ipi.capacity: a refusal is one line naming the fix.
+    ap.add_argument("--storage-type", required=True, metavar="TYPE",
+                    help="standard, oversize, apparel or footwear")
+    ap.add_argument("--month", required=True, metavar="YYYY-MM", help="the month, e.g. 2026-12")
+    ap.add_argument("--limit", required=True, metavar="CUFT",
+                    help="the limit in cubic feet, 0 or more")
+    ap = capacity.add("list", cmd_capacity_list, "the capacity limits recorded", json=True)
+    ap.add_argument("--account", help="only this account")
+
     sp = c.add("completion", cmd_completion, "print a shell completion script, e.g. "
                "`ipi completion bash > /etc/bash_completion.d/ipi`", answer=True)
     sp.add_argument("shell", choices=("bash", "zsh", "tcsh"))

@@ -249,4 +249,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0011_capacity_limit",
+        """
+        CREATE TABLE capacity_limit (       -- typed in from Seller Central: ipi/capacity.py
+            account VARCHAR NOT NULL,
+            storage_type VARCHAR NOT NULL,    -- standard | oversize | apparel | footwear
+            month DATE NOT NULL,              -- the first of the month the limit is for
+            limit_cuft DOUBLE NOT NULL,       -- cubic feet
+            recorded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (account, storage_type, month)
+        );
+        """,
+    ),
 ]
