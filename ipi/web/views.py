@@ -5,7 +5,6 @@ database between two questions (a daily run may write in between).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 from ipi.api import Rows
 from ipi.errors import ConfigError
 from ipi.score.projection import Projection
-from ipi.score.whatif import Plan
+from ipi.score.whatif import Plan, parse_remove
 from ipi.settings import Account
 from ipi.web.charts import chart_data
 
@@ -130,8 +129,6 @@ def arrivals_table(rows: Rows, account: str, marketplace: str,
 
 # -- what if -------------------------------------------------------------------------------
 
-_REMOVE = re.compile(r"(.+):(\d+(?:\.\d+)?)")
-
 
 class BadInput(ValueError):
     """What the seller typed cannot be asked: the message says what to type."""
@@ -141,11 +138,13 @@ def actions(remove: list[str], fix_stranded: list[str], restock: list[str]) -> l
     """The form's fields as the library's action texts; blanks are fields left empty."""
     out = []
     for spec in (s.strip() for s in remove if s.strip()):
-        m = _REMOVE.fullmatch(spec)
-        if not m or float(m.group(2)) <= 0:
+        try:
+            parse_remove(spec)  # the library's own check of SKU:UNITS
+        except ConfigError:
             raise BadInput(f"remove {spec!r}: write SKU:UNITS, e.g. DEMO-0002:40 (a SKU, a "
-                           "colon and a number of units over 0)")
-        out.append(f"remove {m.group(1).strip()}:{m.group(2)}")
+                           "colon and a number of units over 0)") from None
+        sku, _, units = spec.rpartition(":")
+        out.append(f"remove {sku.strip()}:{units}")
     out += [f"fix-stranded {s.strip()}" for s in fix_stranded if s.strip()]
     out += [f"restock {s.strip()}" for s in restock if s.strip()]
     if not out:
