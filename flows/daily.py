@@ -168,6 +168,16 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, object
         lines.append(f"| {name} | {s['loaded']} | {s['failed']} | "
                      f"{', '.join(s['notices']) or 'none'} | "
                      f"{sum(d == 'sent' for d in s['alerts'])} |")
+    stakes = {name: lib.capacity(name, day=d) for name, d in days.items()}
+    capacity = [{"account": name, **{k: s[k] for k in CAPACITY_COLUMNS}, "date": str(s["date"])}
+                for name, at in stakes.items() for s in at["storage"]]
+    if capacity:
+        create_table_artifact(table=capacity, key="ipi-daily-capacity",
+                              description=f"FBA capacity use per storage type on {day}")
+    risky = [(name, line) for name, at in stakes.items() for line in at["lines"]]
+    if risky:
+        lines += ["", "## At stake beyond the score", ""]
+        lines += [f"- {name}: {line}" for name, line in risky]
     create_markdown_artifact(markdown="\n".join(lines), key="ipi-daily-summary",
                              description=f"IPI daily run on {day}")
     for name, d in days.items():  # each account's report: the page on disk, its words here
@@ -182,5 +192,7 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, object
             description=f"IPI report of {name} on {d}")
 
 
+CAPACITY_COLUMNS = ("storage_type", "date", "used_cuft", "limit_cuft", "share",
+                    "projected_cuft", "projected_share", "status")
 ARTIFACT_COLUMNS = ("account", "marketplace", "score", "score_low", "score_high", "status",
                     "excess_pct", "sell_through", "stranded_pct", "in_stock_rate", "notes")

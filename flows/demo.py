@@ -12,6 +12,7 @@ import os
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # one line a day is enough
 
@@ -47,7 +48,9 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 42) -> int:
         "# Written by `ipi demo`. A real configuration: see config/ipi.example.toml.\n"
         '[store]\ndata_dir = "data"\n\n'
         f'[alerts]\nurls = ["ipifile://{alerts}"]\n\n'
-        '[[accounts]]\nname = "demo-seller"\nmarketplaces = ["US"]\ndrop_dir = "drops"\n',
+        '[[accounts]]\nname = "demo-seller"\nmarketplaces = ["US"]\ndrop_dir = "drops"\n'
+        "# As read in Seller Central's Capacity Monitor (or: ipi capacity set).\n"
+        "capacity = { standard = 1400 }\n",
         encoding="utf-8",
     )
     settings = load_settings(config)
@@ -68,6 +71,7 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 42) -> int:
     lib = Rows(settings)
     print(f"  running the daily flow for the last {flow_days} days "
           f"(drops in {settings.drop_dir(account)}):")
+    warned: tuple[date, dict[str, Any]] | None = None
     for i in range(history, days):
         day = sim.day(i)
         write_day(sim, i, settings.drop_dir(account))
@@ -76,12 +80,23 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 42) -> int:
         est = row[0] if row else {}
         notices = summary[account.name]["notices"]  # type: ignore[index]
         note = f"  -> alert: {'; '.join(notices)}" if notices else ""
+        at = lib.capacity(account.name, day=day)
+        full = [s for s in at["storage"] if s["status"] in ("warning", "over")]
+        if full:
+            warned = warned or (day, at)
+            note += "".join(f"  -> capacity {s['storage_type']} {s['share']:.0%} of its "
+                            f"limit: {s['status']}" for s in full)
         print(f"    {day}  IPI estimate {est.get('score', 0):4.0f} "
               f"({est.get('score_low', 0):.0f}-{est.get('score_high', 0):.0f}) "
               f"{est.get('status', 'no data')}{note}")
     print("\nScore history (weekly):")
     history_rows = lib.scores(account.name)
     print_table(history_rows[::-7][::-1])
+    if warned:
+        day, at = warned
+        print(f"\nWhat was at stake beyond the score on {day} (ipi capacity --date {day}):")
+        for line in at["lines"]:
+            print(f"  - {line}")
     print(f"\nAlerts delivered to {alerts}:")
     if alerts.exists():
         print(alerts.read_text(encoding="utf-8"))

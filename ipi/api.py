@@ -345,9 +345,22 @@ class Rows:
     def capacity_limits(self, account: str | None = None) -> list[dict[str, Any]]:
         """The capacity limits typed in from Seller Central (every account's, or one's):
         account, storage_type, month (its first day), limit_cuft, recorded_at."""
-        from ipi.capacity import limits
+        from ipi.capacity.limits import limits
 
         return limits(self.store, self._named(account))
+
+    def capacity(self, account: str | None = None, *,
+                 day: Day | None = None) -> dict[str, Any]:
+        """What is at stake on the account's newest planning day on or before ``day``:
+        ``storage`` (each storage type's use, limit, projection to the month's end and
+        status), ``fees`` (per marketplace: the aged surcharge forecast, the storage
+        utilization ratio, the low-inventory-level risk, Amazon's figures beside) and
+        ``lines`` (what is at risk, one sentence each). Missing inputs are None, never 0."""
+        from ipi.stakes import stakes
+
+        acc = self.account(account)
+        with self.store.read() as con:
+            return stakes(con, self.settings, acc, as_day(day))
 
 
 def parse_action(text: str) -> Action:
@@ -430,6 +443,15 @@ class Ipi:
         return _frame(self.rows.alerts(account, limit=limit),
                       ("date", "account", "marketplace", "rule", "from_state", "to_state",
                        "value", "note", "recorded_at"))
+
+    def capacity(self, account: str | None = None, *, day: Day | None = None) -> pd.DataFrame:
+        """Each storage type's use against its limit, projected to the month's end, with
+        its status; the fees are in ``.rows.capacity``."""
+        return _frame(self.rows.capacity(account, day=day)["storage"],
+                      ("storage_type", "date", "used_cuft", "on_hand_cuft", "inbound_cuft",
+                       "skus_unknown", "limit_cuft", "limit_source", "share", "month_end",
+                       "projected_cuft", "projected_low", "projected_high",
+                       "projected_share", "projection_note", "warn_share", "status", "line"))
 
     def messages(self, account: str | None = None, *,
                  limit: int | None = None) -> pd.DataFrame:

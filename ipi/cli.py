@@ -18,6 +18,7 @@ import contextlib
 import errno
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -495,6 +496,7 @@ def cmd_alerts_silence_expire(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_check(args: argparse.Namespace) -> int:
+    from ipi import pipeline
     from ipi.alerts.deliver import Notifier
     from ipi.alerts.engine import alert_account
     from ipi.score import latest_day
@@ -511,7 +513,8 @@ def cmd_alerts_check(args: argparse.Namespace) -> int:
         run = alert_account(lib.store, notifier, account.name, latest or today,
                             settings.policy_for(account), settings.alerts.top_skus,
                             today=today, backoff_minutes=settings.alerts.retry_backoff_minutes,
-                            link=settings.alerts.ui_url)
+                            link=settings.alerts.ui_url,
+                            at_stake=pipeline.at_stake(settings, account))
         sent = ", ".join(f"{d.target} {d.status}" for d in run.deliveries) or "nothing to send"
         print(f"{account.name}: latest estimate {latest or 'none'}; {sent}")
     return 0
@@ -614,7 +617,7 @@ def cmd_completion(args: argparse.Namespace) -> int:
 
 
 def cmd_capacity_set(args: argparse.Namespace) -> int:
-    from ipi.capacity import set_limit
+    from ipi.capacity.limits import set_limit
 
     lib = rows_of(args)
     account = lib.account(args.account)
@@ -622,6 +625,90 @@ def cmd_capacity_set(args: argparse.Namespace) -> int:
     print(f"recorded {account.name}'s {row['storage_type']} capacity limit for "
           f"{row['month']:%Y-%m}: {row['limit_cuft']:,.0f} cubic feet")
     return 0
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no infinity: a utilization ratio with nothing shipped is written "inf"."""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _cuft(v: float | None) -> str:
+    return "no data" if v is None else f"{v:,.0f}"
+
+
+def _share(v: float | None) -> str:
+    return "" if v is None else f" ({v:.0%})"
+
+
+def cmd_capacity_show(args: argparse.Namespace) -> int:
+    at = rows_of(args).capacity(args.account, day=args.date)
+    if args.json:
+        print_json(_finite(at))
+        return 0
+    storage = at["storage"]
+    if not storage:
+        print(f"{at['account']}: no planning report stored, so no capacity figures yet "
+              "(ipi run, ipi ingest)")
+    else:
+        first = storage[0]
+        print(f"{at['account']}: capacity on {first['date']} (newest planning report), "
+              f"projected to {first['month_end']}")
+        cells = [(s["storage_type"], _cuft(s["used_cuft"]), _cuft(s["limit_cuft"])
+                  + (" (config)" if s["limit_source"] == "config" else ""),
+                  "" if s["share"] is None else f"{s['share']:.0%}",
+                  _cuft(s["projected_cuft"]) + _share(s["projected_share"])
+                  if s["used_cuft"] is not None else "no data", s["status"])
+                 for s in storage]
+        _table(("storage type", "used (cu ft)", "limit", "share", "month end", "status"),
+               cells)
+        if all(s["limit_cuft"] is None for s in storage):
+            print("  no capacity limit recorded: `ipi capacity set --storage-type standard "
+                  "--month YYYY-MM --limit CUFT` with what Seller Central's Capacity Monitor "
+                  "shows")
+    for f in at["fees"]:
+        mp = f["marketplace"]
+        if f.get("date") is None:
+            print(f"{mp} fees: {f['note']}")
+            continue
+        cur, a, u, low = f["currency"], f["aged"], f["utilization"], f["low_inventory"]
+        due = "no data" if a["total"] is None and not a["total_known"] else (
+            f"{a['total'] if a['total'] is not None else a['total_known']:,.2f} {cur}"
+            + ("" if a["total"] is not None
+               else f" at least ({len(a['skus_unknown'])} SKU(s) without a volume)"))
+        amazon = ("no data" if a["amazon_total"] is None
+                  else f"{a['amazon_total']:,.2f} {cur}")
+        print(f"{mp} fees on {f['date']}:")
+        print(f"  aged inventory surcharge on {a['assessment_day']}: {due} if nothing sells "
+              f"before (Amazon's estimate: {amazon})")
+        for s in a["skus"][:5]:
+            charge = "no data" if s["charge"] is None else f"{s['charge']:,.2f} {cur}"
+            print(f"    {s['sku']}: {_cuft(s['units'])} units aged into a charged tier, "
+                  f"{charge}")
+        ratio = ("no data" if u["ratio"] is None else "nothing shipped" if
+                 math.isinf(u["ratio"]) else f"{u['ratio']:.1f} weeks")
+        note = f" ({u['note']})" if u["note"] else ""
+        print(f"  storage utilization ratio: {ratio}, surcharge over "
+              f"{u['threshold_weeks']:g} weeks{note}")
+        print(f"  low-inventory-level fee: {low['at_risk']} SKU(s) at risk, {low['unknown']} "
+              f"without both days-of-supply views (no data); Amazon applied it to "
+              f"{low['amazon_applied_count']}")
+    if at["lines"]:
+        print("At risk:")
+        for line in at["lines"]:
+            print(f"  - {line}")
+    return 0
+
+
+def _table(titles: Sequence[str], cells: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(t), *(len(c[i]) for c in cells)) for i, t in enumerate(titles)]
+    for line in (titles, *cells):
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
 
 
 def cmd_capacity_list(args: argparse.Namespace) -> int:
@@ -648,9 +735,11 @@ class Commands:
     """Adds sub-commands, each with the global options (``--config``, ``-v``, ``-q``), so
     they work before or after the command's name."""
 
-    def __init__(self, sub: Any, parent: argparse.ArgumentParser) -> None:
+    def __init__(self, sub: Any, parent: argparse.ArgumentParser,
+                 parser: argparse.ArgumentParser | None = None) -> None:
         self.sub = sub
         self.parent = parent
+        self.parser = parser  # a group's own parser: the options of the group alone
 
     def add(self, name: str, func: Callable[[argparse.Namespace], int], help: str, *,
             json: bool = False, answer: bool = False) -> argparse.ArgumentParser:
@@ -663,10 +752,15 @@ class Commands:
             p.add_argument("--json", action="store_true", help="print JSON")
         return p
 
-    def group(self, name: str, help: str) -> Commands:
+    def group(self, name: str, help: str,
+              default: Callable[[argparse.Namespace], int] | None = None) -> Commands:
+        """Sub-commands under ``name``; ``default``: what ``name`` alone does (else it
+        needs a sub-command)."""
         p = self.sub.add_parser(name, help=help, description=help, parents=[self.parent])
-        return Commands(p.add_subparsers(dest=f"{name}_command", required=True,
-                                         metavar="COMMAND"), self.parent)
+        if default is not None:
+            p.set_defaults(func=default, answer=True)
+        return Commands(p.add_subparsers(dest=f"{name}_command", required=default is None,
+                                         metavar="COMMAND"), self.parent, p)
 
 
 def _global_options(parser: argparse.ArgumentParser, *, default: Any) -> None:
@@ -804,8 +898,16 @@ def library_commands(c: Commands) -> None:
     sp.add_argument("--host", help="address to listen on (default: [web] host, 127.0.0.1); "
                     "any other than this machine's loopback needs IPI_WEB_TOKEN")
     sp.add_argument("--port", type=int, help="port (default: [web] port, 8450; 0: any free)")
-    capacity = c.group("capacity", "record the monthly FBA capacity limits Seller Central "
-                       "shows, and list them")
+    capacity = c.group("capacity", "what is at stake beyond the score: capacity use per "
+                       "storage type against its limit, projected to the month's end, and "
+                       "the fees at risk (alone: `ipi capacity show`)", default=cmd_capacity_show)
+    assert capacity.parser is not None
+    for p in (capacity.parser, capacity.add(
+            "show", cmd_capacity_show, "capacity use per storage type against its limit, "
+            "projected to the month's end, and the fees at risk", json=True)):
+        p.add_argument("--account", help="the account (default: the only one)")
+        p.add_argument("--date", help="as of this day (default: the newest report)")
+    capacity.parser.add_argument("--json", action="store_true", help="print JSON")
     ap = capacity.add("set", cmd_capacity_set, "record (or replace) a month's capacity limit "
                       "for a storage type")
     ap.add_argument("--account", help="the account (default: the only one)")

@@ -71,6 +71,8 @@ class Simulation:
     stranded: np.ndarray  # bool
     stranded_since: np.ndarray  # day index
     received_90: np.ndarray  # units received in the trailing 90 days
+    received_180: np.ndarray  # ...180 days
+    received_270: np.ndarray  # ...270 days: older units came before them all
     warmup: int
 
     def day(self, i: int) -> date:
@@ -145,13 +147,18 @@ def simulate(start: date, days: int = 120, *, n_skus: int = 150, seed: int = 7,
         uns[t] = unsell
         inb[t] = sum(arrivals.values()) if arrivals else 0
         recv[t] = got
-    rec90 = np.cumsum(recv, axis=0)
-    rec90[90:] = rec90[90:] - rec90[:-90]
+    rec = np.cumsum(recv, axis=0)
+
+    def trailing(w: int) -> np.ndarray:
+        out = rec.copy()
+        out[w:] = rec[w:] - rec[:-w]
+        return out
+
     skus = [f"DEMO-{i:04d}" for i in range(n)]
     asins = [f"B0DEMO{i:04d}" for i in range(n)]
     names = [f"{_ADJ[i % len(_ADJ)]} {_NOUNS[(i * 7) % len(_NOUNS)]} {i}" for i in range(n)]
     return Simulation(start, days, skus, asins, names, price, fulf, res, uns, inb, pend, sales,
-                      strd, since, rec90, warm)
+                      strd, since, trailing(90), trailing(180), trailing(270), warm)
 
 
 def _window(a: np.ndarray, t: int, w: int) -> np.ndarray:
@@ -178,8 +185,12 @@ def write_day(sim: Simulation, i: int, folder: Path, *, report_id: int | None = 
             continue  # Amazon leaves most out-of-stock SKUs out of this report
         dos = min(avail / daily[j], 999.0)
         excess = max(0, round(int(on_hand[t, j]) - 90 * daily[j]))
+        # First in, first out: the units in stock are the latest received.
         young = min(avail, int(sim.received_90[t, j]))
         old = avail - young
+        b91 = min(old, int(sim.received_180[t, j] - sim.received_90[t, j]))
+        b181 = min(old - b91, int(sim.received_270[t, j] - sim.received_180[t, j]))
+        b271 = old - b91 - b181  # stock older than every receipt: from before the warm-up
         action = ("Create removal order" if excess and old > young else
                   "Create sales" if excess else "Restock" if dos < 14 else "No action")
         st = t90[j] / avg[j] if avg[j] > 0 else 0.0
@@ -187,14 +198,16 @@ def write_day(sim: Simulation, i: int, folder: Path, *, report_id: int | None = 
             "snapshot-date": d.isoformat(), "sku": sim.skus[j], "fnsku": f"X00{j:07d}",
             "asin": sim.asins[j], "product-name": sim.names[j], "condition": "New",
             "available": avail, "pending-removal-quantity": int(sim.pending_removal[t, j]),
-            "inv-age-0-to-90-days": young, "inv-age-91-to-180-days": old,
-            "inv-age-181-to-270-days": 0, "inv-age-271-to-365-days": 0,
+            "inv-age-0-to-90-days": young, "inv-age-91-to-180-days": b91,
+            "inv-age-181-to-270-days": b181, "inv-age-271-to-365-days": b271,
             "inv-age-366-to-455-days": 0, "inv-age-456-plus-days": 0, "currency": "USD",
             "units-shipped-t7": int(t7[j]), "units-shipped-t30": int(t30[j]),
             "units-shipped-t60": int(t60[j]), "units-shipped-t90": int(t90[j]),
             "your-price": f"{sim.price[j]:.2f}", "recommended-action": action,
             "healthy-inventory-level": round(60 * daily[j]), "sell-through": f"{st:.2f}",
             "storage-type": "Standard", "storage-volume": f"{0.05 * avail:.2f}",
+            "item-volume": "0.05", "volume-unit-measurement": "cubic feet",
+            "historical-days-of-supply": f"{min(avail / max(t90[j] / 90, 0.01), 999):.1f}",
             "marketplace": "US", "days-of-supply": round(dos),
             "estimated-excess-quantity": excess, "inbound-quantity": int(sim.inbound[t, j]),
             "Total Reserved Quantity": int(sim.reserved[t, j]),

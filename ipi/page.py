@@ -4,13 +4,16 @@ reports, the data ipi reads, are parsed in ``ipi/reports/``).
 Per marketplace, at a glance: the latest estimate with its band against the
 threshold and the next check, the score history (threshold, checks and the
 official scores recorded), the four factor trends, the SKUs to fix first with
-the points each would win, and the recovery plan. Charts are PNGs inlined as
-data URIs; the page needs no network and no other file.
+the points each would win, and the recovery plan. Then, for the account, what the
+score costs (``ipi.stakes``): each storage type's capacity use against its limit and
+where it is heading by the month's end, and each marketplace's fees at risk. Charts are
+PNGs inlined as data URIs; the page needs no network and no other file.
 """
 
 from __future__ import annotations
 
 import base64
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +30,7 @@ from ipi.score.official import calibration, listing
 from ipi.score.projection import Projection, projection
 from ipi.score.whatif import Plan
 from ipi.settings import Account, Policy, Settings
+from ipi.stakes import stakes
 from ipi.store import Store, duck
 
 DRIVERS = 10  # SKUs in a report's table
@@ -47,6 +51,9 @@ class Section:
     check: date | None = None
     projection: Projection | None = None
     charts: dict[str, bytes] = field(default_factory=dict)
+    # The account's capacity and fees (``ipi.stakes``): storage adds up across an
+    # account's marketplaces, so every section of an account holds the same dict.
+    stakes: dict[str, Any] | None = None
 
 
 def sections(store: Store, settings: Settings, account: Account,
@@ -73,6 +80,9 @@ def sections(store: Store, settings: Settings, account: Account,
                 if latest["score"] < policy.recovery:
                     sec.plan = recovery(con, account.name, latest, policy)
             out.append(sec)
+        at = stakes(con, settings, account, day)  # in the same transaction: one snapshot
+    for sec in out:
+        sec.stakes = at
     for sec in out:  # drawn after the transaction: no one waits on the database for it
         scored = [r for r in sec.history if r["score"] is not None]
         if scored:
@@ -114,6 +124,8 @@ def render(account: Account, settings: Settings, secs: Sequence[Section],
             f"{threshold:.0f}. {_model_line(cal)}</p>"]
     for sec in secs:
         body.append(_section(sec, threshold))
+    if (at := _stakes(secs)) is not None:
+        body.append(_capacity(at))
     return _PAGE.format(title=escape(f"IPI report: {account.name}"), body="\n".join(body))
 
 
@@ -215,11 +227,183 @@ def markdown(account: Account, settings: Settings, secs: Sequence[Section],
             out.append("")
         if sec.plan is not None:
             out += [f"{sec.plan.title}:", "", *sec.plan.lines(), ""]
+    if (at := _stakes(secs)) is not None:
+        out += _capacity_markdown(at)
     return "\n".join(out)
 
 
 def _num(v: float | None, fmt: str = ".0f") -> str:
     return "-" if v is None else format(v, fmt)
+
+
+# -- capacity and fees -------------------------------------------------------------------
+
+CONTEXT = ("Since March 2023 Amazon sets monthly capacity limits per storage type, with the "
+           "IPI as one input; the fees below follow the same habits the IPI grades.")
+SET_LIMIT = "ipi capacity set --storage-type standard --month YYYY-MM --limit CUFT"
+_TONE = {"over": "bad", "warning": "warn", "ok": "ok"}  # no limit, no data: plain
+_SOURCE = {"recorded": "recorded", "config": "from config"}
+
+
+def _stakes(secs: Sequence[Section]) -> dict[str, Any] | None:
+    return next((s.stakes for s in secs if s.stakes is not None), None)
+
+
+def _nd(v: float | None, fmt: str = ",.0f") -> str:
+    """A figure, or "no data": a missing one must never read as 0."""
+    return "no data" if v is None else format(v, fmt)
+
+
+def _money(v: float | None, currency: str) -> str:
+    return "no data" if v is None else f"{v:,.2f} {currency}"
+
+
+def _aged_due(a: dict[str, Any], currency: str) -> str:
+    """The surcharge ipi forecasts; a lower bound when some SKUs lack a volume."""
+    if a["total"] is not None:
+        return _money(a["total"], currency)
+    unknown = f"{len(a['skus_unknown'])} SKU(s) without a volume"
+    if not a["total_known"]:
+        return f"no data ({unknown})"
+    return f"at least {_money(a['total_known'], currency)} ({unknown})"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _ratio(u: dict[str, Any]) -> str:
+    r = u["ratio"]
+    if r is None:
+        return "no data"
+    return "nothing shipped in 13 weeks" if math.isinf(r) else f"{r:.1f} weeks"
+
+
+def _capacity(at: dict[str, Any]) -> str:
+    storage = at["storage"]
+    parts = ["<h2 id=capacity>Capacity and fees</h2>", f"<p class=sub>{CONTEXT}</p>"]
+    if at["lines"]:
+        tone = "bad" if any(s["status"] == "over" for s in storage) else "warn"
+        items = "".join(f"<li>{escape(line)}</li>" for line in at["lines"])
+        parts.append(f"<div class='card {tone}'><strong>At risk</strong><ul>{items}</ul></div>")
+    parts.append("<h3>Storage capacity</h3>")
+    if not storage:
+        parts.append("<p>No data: no planning report stored, so no capacity figures yet "
+                     "(<code>ipi run</code>, <code>ipi ingest</code>).</p>")
+    else:
+        rows = "".join(_storage_row(s) for s in storage)
+        parts.append(
+            f"<table><tr><th>storage type</th><th class=num>used, cu ft</th>"
+            f"<th class=num>limit, cu ft</th><th class=num>share</th>"
+            f"<th class=num>by {storage[0]['month_end']}</th><th>status</th></tr>{rows}"
+            f"</table><p class=note>On {storage[0]['date']}, the newest planning report: "
+            f"on hand plus inbound, as Amazon counts it; warning from "
+            f"{storage[0]['warn_share']:.0%} of the limit, now or by the month's end.</p>")
+        if all(s["limit_cuft"] is None for s in storage):
+            parts.append(f"<p>No capacity limit recorded: type in what Seller Central's "
+                         f"Capacity Monitor shows, <code>{SET_LIMIT}</code>.</p>")
+    parts += [_fees(f) for f in at["fees"]]
+    return "\n".join(parts)
+
+
+def _storage_row(s: dict[str, Any]) -> str:
+    used = _nd(s["used_cuft"])
+    if s["used_cuft"] is not None:
+        used += (f"<br><span class=note>{_nd(s['on_hand_cuft'])} on hand + "
+                 f"{_nd(s['inbound_cuft'])} inbound</span>")
+    if s["skus_unknown"]:
+        used += f"<br><span class=note>{s['skus_unknown']} SKU(s) without a volume</span>"
+    limit = ("none recorded" if s["limit_cuft"] is None else
+             f"{s['limit_cuft']:,.0f} <span class=note>"
+             f"({_SOURCE.get(s['limit_source'], s['limit_source'])})</span>")
+    if s["projected_cuft"] is None:
+        ahead = "no data" + (f"<br><span class=note>{escape(s['projection_note'])}</span>"
+                             if s["projection_note"] else "")
+    else:
+        ahead = (f"{s['projected_cuft']:,.0f}"
+                 + (f" ({s['projected_share']:.0%})" if s["projected_share"] is not None else "")
+                 + f"<br><span class=note>range {_nd(s['projected_low'])}&ndash;"
+                 f"{_nd(s['projected_high'])}</span>")
+    tone = _TONE.get(s["status"], "none")
+    return (f"<tr class=st-{tone}><td>{escape(s['storage_type'])}</td>"
+            f"<td class=num>{used}</td><td class=num>{limit}</td>"
+            f"<td class=num>{_nd(s['share'], '.0%')}</td><td class=num>{ahead}</td>"
+            f"<td><span class='status {tone}'>{escape(s['status'])}</span></td></tr>")
+
+
+def _fees(f: dict[str, Any]) -> str:
+    mp = escape(f["marketplace"])
+    if f.get("date") is None:
+        return f"<h3>{mp} fees</h3><p>{escape(_sentence(f['note']))}.</p>"
+    cur, a, u, low = f["currency"], f["aged"], f["utilization"], f["low_inventory"]
+    amazon = a["amazon_total"] is not None
+    parts = [f"<h3>{mp} fees on {f['date']}</h3>",
+             f"<p><strong>Aged inventory surcharge</strong> at the assessment on "
+             f"{a['assessment_day']}: about {escape(_aged_due(a, cur))} if nothing sells "
+             "before" + (f"; Amazon's own estimate: {_money(a['amazon_total'], cur)}"
+                         if amazon else "") + ".</p>"]
+    if a["tiers"]:
+        parts.append("<p class=note>By age on the assessment day: " + "; ".join(
+            f"{escape(t['tier'])} days: {t['units']:,.0f} units, {_nd(t['cuft'], ',.1f')} cu ft, "
+            f"{_money(t['charge'], cur)}" for t in a["tiers"]) + ".</p>")
+    if a["skus"]:
+        rows = "".join(
+            f"<tr><td>{escape(s['sku'])}</td><td class=num>{_nd(s['units'])}</td>"
+            f"<td class=num>{_money(s['charge'], cur)}</td>"
+            + (f"<td class=num>{_money(s['amazon'], cur)}</td>" if amazon else "") + "</tr>"
+            for s in a["skus"])
+        parts.append(f"<p>Sell or remove before {a['assessment_day']}, the largest first:</p>"
+                     "<table><tr><th>SKU</th><th class=num>units aged into a charged tier</th>"
+                     "<th class=num>surcharge (ipi)</th>"
+                     + ("<th class=num>Amazon's estimate</th>" if amazon else "")
+                     + f"</tr>{rows}</table>")
+    over = ("" if u["over"] is None else " <span class='status bad'>over</span>" if u["over"]
+            else " <span class='status ok'>under</span>")
+    note = f" <span class=note>{escape(_sentence(u['note']))}.</span>" if u["note"] else ""
+    parts.append(f"<p><strong>Storage utilization ratio</strong>: {_ratio(u)}, against a "
+                 f"threshold of {u['threshold_weeks']:g} weeks{over}.{note}</p>")
+    skus = "".join(f"<li>{escape(s['sku'])}: {escape(s['reason'])}</li>" for s in low["skus"])
+    parts.append(f"<p><strong>Low-inventory-level fee</strong>: {low['at_risk']} SKU(s) at "
+                 f"risk (under {low['floor_days']:g} days of supply on both views), "
+                 f"{low['unknown']} without both views (no data); Amazon's report marks it "
+                 f"applied to {low['amazon_applied_count']}.</p>"
+                 + (f"<ul>{skus}</ul>" if skus else ""))
+    rates = f.get("rates", {})
+    if rates:
+        parts.append("<p class=note>Rates: " + "; ".join(
+            f"{k.replace('_', ' ')}: {escape(v)}" for k, v in rates.items()) + ".</p>")
+    return "\n".join(parts)
+
+
+def _capacity_markdown(at: dict[str, Any]) -> list[str]:
+    storage = at["storage"]
+    out = ["## Capacity and fees", "", CONTEXT, ""]
+    out += [f"- **{line}**" for line in at["lines"]] + ([""] if at["lines"] else [])
+    if not storage:
+        out += ["No data: no planning report stored, so no capacity figures yet.", ""]
+    else:
+        out += [f"| storage type | used, cu ft | limit, cu ft | share | "
+                f"by {storage[0]['month_end']} | status |", "|---|---|---|---|---|---|"]
+        out += [f"| {s['storage_type']} | {_nd(s['used_cuft'])} | "
+                + ("none recorded" if s["limit_cuft"] is None else
+                   f"{s['limit_cuft']:,.0f} ({_SOURCE.get(s['limit_source'], '')})")
+                + f" | {_nd(s['share'], '.0%')} | {_nd(s['projected_cuft'])} | {s['status']} |"
+                for s in storage]
+        out.append("")
+        if all(s["limit_cuft"] is None for s in storage):
+            out += [f"No capacity limit recorded: `{SET_LIMIT}`.", ""]
+    for f in at["fees"]:
+        if f.get("date") is None:
+            out += [f"{f['marketplace']} fees: {f['note']}.", ""]
+            continue
+        cur, a, u, low = f["currency"], f["aged"], f["utilization"], f["low_inventory"]
+        amazon = (f"; Amazon's own estimate {_money(a['amazon_total'], cur)}"
+                  if a["amazon_total"] is not None else "")
+        out += [f"{f['marketplace']} fees on {f['date']}: aged inventory surcharge on "
+                f"{a['assessment_day']} about {_aged_due(a, cur)}{amazon}; storage "
+                f"utilization ratio {_ratio(u)} (threshold {u['threshold_weeks']:g}); "
+                f"{low['at_risk']} SKU(s) at low-inventory-level fee risk.", ""]
+    return out
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -244,6 +428,14 @@ table {{ border-collapse: collapse; width: 100%; font-size: .9em; }}
 th, td {{ text-align: left; padding: .3em .5em; border-bottom: 1px solid #eee; }}
 .num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 .note {{ color: #555; font-size: .85em; }}
+.card.warn {{ background: #fef6d8; border-left: 6px solid #a16207; }}
+.card ul {{ margin: .3em 0 0; padding-left: 1.2em; }}
+.status {{ padding: 0 .4em; border-radius: 3px; background: #f0f0f0; white-space: nowrap; }}
+.status.bad {{ background: #fde0dd; color: #a50f15; font-weight: 700; }}
+.status.warn {{ background: #fef6d8; color: #8a5300; font-weight: 700; }}
+.status.ok {{ background: #e5f5e0; color: #1b6e35; }}
+tr.st-bad td:first-child {{ border-left: 5px solid #cb181d; }}
+tr.st-warn td:first-child {{ border-left: 5px solid #a16207; }}
 </style></head>
 <body>
 {body}

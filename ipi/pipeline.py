@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from ipi.alerts.deliver import ALL_ACCOUNTS, Notifier
-from ipi.alerts.engine import AlertRun, alert_account
+from ipi.alerts.engine import AlertRun, AtStake, alert_account
 from ipi.alerts.outbox import deliver_pending, enqueue
 from ipi.errors import BadInput
 from ipi.locks import account_lock
@@ -183,7 +183,14 @@ def alert(settings: Settings, account: Account, day: date,
     return alert_account(store, notifier, account.name, day, settings.policy_for(account),
                          settings.alerts.top_skus,
                          backoff_minutes=settings.alerts.retry_backoff_minutes,
-                         link=settings.alerts.ui_url)
+                         link=settings.alerts.ui_url, at_stake=at_stake(settings, account))
+
+
+def at_stake(settings: Settings, account: Account) -> AtStake:
+    """The capacity and fee lines at risk on a day, for the account's alert messages."""
+    from ipi.stakes import stakes
+
+    return lambda con, day: stakes(con, settings, account, day)["lines"]
 
 
 def report_problems(store: Store, notifier: Notifier, account: str, day: date,

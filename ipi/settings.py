@@ -118,9 +118,23 @@ class Account(_Model):
     # When `ipi serve` runs the account's day (default: [run] schedule and timezone).
     schedule: str | None = None
     timezone: str | None = None  # default: [run] timezone, else the first marketplace's
+    # Standing capacity limits in cubic feet by storage type, for months with none
+    # recorded by `ipi capacity set` (which wins: it is the month's own figure).
+    capacity: dict[str, Any] = Field(default_factory=dict)  # each checked by _limits
+    # Fee overrides by marketplace, over [fees] and ipi's rates (ipi/fees/rates.toml).
+    fees: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     _cron = field_validator("schedule")(_check_cron)
     _tz = field_validator("timezone")(_check_timezone)
+
+    @field_validator("capacity")
+    @classmethod
+    def _limits(cls, v: dict[str, Any]) -> dict[str, float]:
+        from ipi.capacity import limit_of, storage_type_of
+        try:
+            return {storage_type_of(k): limit_of(x) for k, x in v.items()}
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     @property
     def refresh_token_env(self) -> str:
@@ -253,6 +267,12 @@ class Web(_Model):
     port: int = Field(default=8450, ge=0, le=65535)  # 0: any free port (said at start)
 
 
+class Capacity(_Model):
+    # Warn when a storage type's use, now or projected to the month's end, reaches this
+    # share of its capacity limit.
+    warn_share: float = Field(default=0.9, gt=0, le=1)
+
+
 MAX_PARALLEL_ACCOUNTS = 32  # threads of one daily run
 
 
@@ -273,6 +293,9 @@ class Settings(_Model):
     alerts: Alerts = Field(default_factory=Alerts)
     backfill: Backfill = Field(default_factory=Backfill)
     web: Web = Field(default_factory=Web)
+    capacity: Capacity = Field(default_factory=Capacity)
+    # Fee overrides by marketplace, e.g. [fees.US.utilization] threshold_weeks = 24.
+    fees: dict[str, dict[str, Any]] = Field(default_factory=dict)
     accounts: tuple[Account, ...] = ()
     env_apprise_urls: SecretStr | None = None
     config_path: Path | None = None
@@ -327,6 +350,16 @@ class Settings(_Model):
         names = ", ".join(a.name for a in self.accounts)
         raise ConfigError(f"no account named {name!r} in the configuration (known: {names})")
 
+    def fee_overrides(self, account: Account, marketplace: str) -> dict[str, Any]:
+        """[fees.<marketplace>] with the account's own [accounts.fees.<marketplace>] on top."""
+        def merged(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+            out = dict(base)
+            for k, v in over.items():
+                out[k] = (merged(out[k], v) if isinstance(v, Mapping)
+                          and isinstance(out.get(k), dict) else v)
+            return out
+        return merged(self.fees.get(marketplace, {}), account.fees.get(marketplace, {}))
+
     def apprise_urls(self) -> list[str]:
         urls = list(self.alerts.urls)
         if self.env_apprise_urls is not None:
@@ -347,11 +380,12 @@ def effective_policy(policy: Policy, account: Account) -> Policy:
 # The file's [store] and [run] tables are flat fields of Settings.
 STORE_KEYS = ("data_dir", "database", "busy_timeout", "run_lock_wait")
 RUN_KEYS = ("parallel_accounts", "schedule", "timezone", "server_port")
-SECTIONS = ("store", "run", "policy", "alerts", "backfill", "web", "accounts")
+SECTIONS = ("store", "run", "policy", "alerts", "backfill", "web", "capacity", "fees",
+            "accounts")
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "store": STORE_KEYS, "run": RUN_KEYS, "policy": tuple(Policy.model_fields),
     "alerts": tuple(Alerts.model_fields), "backfill": tuple(Backfill.model_fields),
-    "web": tuple(Web.model_fields)}
+    "web": tuple(Web.model_fields), "capacity": tuple(Capacity.model_fields)}
 _SECTION_OF_FIELD = {k: s for s in ("store", "run") for k in _SECTION_KEYS[s]}
 # Values of such keys are never echoed in an error: they might carry a token.
 _SECRETISH = re.compile(r"url|token|secret|password", re.I)
@@ -538,7 +572,8 @@ def settings_from_dict(
     data: dict[str, Any] = {**store, **run,
                             "data_dir": _resolve(base_dir, store.get("data_dir", "data")),
                             "database": _resolve(base_dir, store.get("database"))}
-    data.update({s: raw[s] for s in ("policy", "backfill", "web") if s in raw})
+    data.update({s: raw[s] for s in ("policy", "backfill", "web", "capacity", "fees")
+                 if s in raw})
     if "alerts" in raw:
         alerts = dict(raw["alerts"]) if isinstance(raw["alerts"], dict) else raw["alerts"]
         if isinstance(alerts, dict) and "apprise_config" in alerts:
@@ -565,12 +600,36 @@ def settings_from_dict(
             where = (f"[accounts.policy] of account {label}" if account.policy
                      else f"[[accounts]] {label}")
             problems += [_explain(e, where, Policy, list(e["loc"])) for e in exc.errors()]
+    problems += _fee_problems(settings, accounts)
     names = [a.name for a in settings.accounts]
     problems += [f"[[accounts]]: the name {n!r} is used twice; account names must be unique"
                  for n in sorted({n for n in names if names.count(n) > 1})]
     if problems:
         raise error(problems)
     return settings
+
+
+def _fee_problems(settings: Settings, raw_accounts: list[Any]) -> list[str]:
+    """Fee overrides checked against ipi's rates, as each account will use them: a typo
+    would otherwise charge the default silently."""
+    from ipi.fees import load_rates, marketplaces
+
+    known = marketplaces()
+    problems = [f"[fees]: no rates for marketplace {mp!r} to override (ipi has "
+                f"{', '.join(known)})" for mp in settings.fees if mp.upper() not in known]
+    for i, account in enumerate(settings.accounts):
+        for mp in sorted({*settings.fees, *account.fees}):
+            if mp.upper() not in known:
+                if mp in account.fees:
+                    problems.append(f"[accounts.fees] of account {_account_label(raw_accounts, i)}"
+                                    f": no rates for marketplace {mp!r} (ipi has "
+                                    f"{', '.join(known)})")
+                continue
+            try:
+                load_rates(mp, settings.fee_overrides(account, mp))
+            except ConfigError as exc:
+                problems.append(f"account {_account_label(raw_accounts, i)}: {exc}")
+    return problems
 
 
 def read_config(path: Path | str | None = None, *, env: dict[str, str] | None = None

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
-from ipi.capacity import limits, month_of, set_limit
+from ipi.capacity import month_of
+from ipi.capacity.limits import limits, set_limit
 from ipi.errors import ConfigError
 from ipi.settings import Settings
 from ipi.store import Store

@@ -9,6 +9,7 @@ the state goes on; one message per account per run. When to page is in
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -41,10 +42,15 @@ class AlertRun:
     deliveries: list[Delivery] = field(default_factory=list)
 
 
+AtStake = Callable[[duckdb.DuckDBPyConnection, date], list[str]]
+
+
 def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: Policy,
-             top_skus: int = 5, *, link: str | None = None) -> AlertRun:
+             top_skus: int = 5, *, link: str | None = None,
+             at_stake: AtStake | None = None) -> AlertRun:
     """Apply the rules to ``day``'s scores; commit state changes with their messages
-    (``link``: where people look at the account, put in messages)."""
+    (``link``: where people look at the account, put in messages; ``at_stake``: the
+    capacity and fee lines at risk that day, e.g. ``ipi.stakes``', added to a message)."""
     with store.begin() as conn:
         con = duck(conn)
         latest = latest_day(con, account)
@@ -104,7 +110,8 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                      for n in fixable if n.rule == BELOW_THRESHOLD
                      and n.row.get("score") is not None}
             msg = render(account, day, run.notices, drivers, plans,
-                         link=f"{link.rstrip('/')}/accounts/{account}" if link else None)
+                         link=f"{link.rstrip('/')}/accounts/{account}" if link else None,
+                         stakes=at_stake(con, day) if at_stake else ())
             key = f"{account}:{day}:" + ",".join(
                 f"{n.marketplace}/{n.rule}/{n.kind}" for n in run.notices)
             kind = "resolved" if all(n.kind == "resolved" for n in run.notices) else "firing"
@@ -156,10 +163,12 @@ def check_freshness(store: Store, notifier: Notifier, account: str, today: date,
 
 def alert_account(store: Store, notifier: Notifier, account: str, day: date, policy: Policy,
                   top_skus: int = 5, *, today: date | None = None,
-                  backoff_minutes: float = 1.0, link: str | None = None) -> AlertRun:
+                  backoff_minutes: float = 1.0, link: str | None = None,
+                  at_stake: AtStake | None = None) -> AlertRun:
     """Evaluate the rules for ``day`` and the dead man's switch for ``today``, then deliver
     whatever is pending for the account."""
-    run = evaluate(store, notifier, account, day, policy, top_skus, link=link)
+    run = evaluate(store, notifier, account, day, policy, top_skus, link=link,
+                   at_stake=at_stake)
     check_freshness(store, notifier, account, today or day, policy)
     run.deliveries = deliver_pending(store, notifier, account, backoff_minutes=backoff_minutes)
     return run

@@ -192,10 +192,11 @@ def event_fields(account: str, day: date, n: Notice, link: str | None) -> dict[s
 
 def render(account: str, day: date, notices: Sequence[Notice],
            drivers: Mapping[str, Sequence[Driver]],
-           plans: Mapping[str, Plan] | None = None, link: str | None = None) -> Message:
+           plans: Mapping[str, Plan] | None = None, link: str | None = None,
+           stakes: Sequence[str] = ()) -> Message:
     """One message for all of an account's notices in a run, most important first
     (``plans``: the recovery plan per marketplace, shown under the drivers; ``link``:
-    where to look at the account)."""
+    where to look at the account; ``stakes``: capacity and fees at risk, a line each)."""
     ordered = sorted(notices, key=lambda n: (n.rank, n.marketplace, n.rule))
     parts, shorts, htmls = [], [], []
     for n in ordered:
@@ -234,8 +235,17 @@ def render(account: str, day: date, notices: Sequence[Notice],
     title = f"{TAGS[lead.severity]} IPI {account}: " + "; ".join(_summary(n) for n in same)
     if len(ordered) > len(same):
         title += f" (and {len(ordered) - len(same)} more)"
+    if stakes:
+        parts.append("\n".join(["At stake beyond the score:", *(f"  - {x}" for x in stakes)]))
+        shorts.append("At stake: " + stakes[0] + (f" (and {len(stakes) - 1} more)"
+                                                  if len(stakes) > 1 else ""))
+        htmls.append("<p><b>At stake beyond the score:</b></p><ul>"
+                     + "".join(f"<li>{escape(x)}</li>" for x in stakes) + "</ul>")
     footer = ("The score is an estimate from Amazon's reports; Seller Central shows the "
-              "official one. Record it (ipi official add) and ipi calibrates to it.")
+              "official one. Record it (ipi official add) and ipi calibrates to it. "
+              "Amazon has moved its published IPI threshold over the years (350, 400, 500, "
+              "450, 400); the threshold here is this setup's, and since 2023 the IPI feeds "
+              "monthly capacity limits rather than one storage cliff.")
     opened = f"Open: {link}" if link else ""
     html = ("".join(htmls) + "<p>The attached chart shows the estimate, its band, the "
             "threshold and Amazon's check dates.</p>"
@@ -243,7 +253,8 @@ def render(account: str, day: date, notices: Sequence[Notice],
             + f"<p><small>{escape(footer)}</small></p>")
     # apprise's JSON body already has title, message and type: these go beside them.
     event = {**event_fields(account, day, lead, link),
-             "alerts": [event_fields(account, day, n, link) for n in ordered]}
+             "alerts": [event_fields(account, day, n, link) for n in ordered],
+             "at_stake": list(stakes)}
     return Message(title, "\n\n".join([*parts, *([opened] if link else []), footer]),
                    "\n\n".join([*shorts, *([opened] if link else [])]), html,
                    lead.severity, event)

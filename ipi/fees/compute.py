@@ -36,11 +36,17 @@ def utilization_ratio(daily_on_hand_volume: Sequence[float | None],
     if any(v is None for v in on_hand) or any(v is None for v in shipped):
         return None
     # Both averages are over the same 91 days, so the ratio of sums is the ratio of averages.
-    held = math.fsum(v for v in on_hand if v is not None)
-    out = math.fsum(v for v in shipped if v is not None)
-    if out == 0:
-        return math.inf if held > 0 else None
-    return held / out / 7
+    return utilization_weeks(math.fsum(v for v in on_hand if v is not None),
+                             math.fsum(v for v in shipped if v is not None))
+
+
+def utilization_weeks(avg_on_hand: float, avg_shipped: float) -> float | None:
+    """Average daily on-hand volume over average daily shipped volume, in weeks (see
+    ``utilization_ratio``): ``math.inf`` when nothing ships but volume is held, None
+    when neither."""
+    if avg_shipped == 0:
+        return math.inf if avg_on_hand > 0 else None
+    return avg_on_hand / avg_shipped / 7
 
 
 # -- the aged inventory surcharge -------------------------------------------------------

@@ -1,7 +1,9 @@
 """GET_FBA_INVENTORY_PLANNING_DATA: Manage Inventory Health, one row per SKU and day.
 
 Feeds excess (``estimated-excess-quantity``), sell-through (``units-shipped-t90``
-and Amazon's own ``sell-through``) and the in-stock weights (``units-shipped-t60``).
+and Amazon's own ``sell-through``) and the in-stock weights (``units-shipped-t60``);
+capacity (``storage-type``, ``storage-volume``, ``item-volume``, inbound quantities) and
+the fees (age buckets, ``estimated-ais-*``, historical days of supply).
 Amazon renames columns without notice: the live layout says
 ``Total Reserved Quantity`` where older files say ``reserved-quantity``, and
 dropped ``inv-age-365-plus-days`` for ``366-to-455`` and ``456-plus`` buckets.
@@ -14,6 +16,9 @@ from typing import Any
 from ipi.reports._base import Column, ReportSpec, parse_bytes
 
 REPORT_TYPE = "GET_FBA_INVENTORY_PLANNING_DATA"
+# The age tiers of Amazon's estimated-ais-<first>-<last>-days columns (then 456-plus).
+AIS_TIERS = ((181, 210), (211, 240), (241, 270), (271, 300), (301, 330), (331, 365),
+             (366, 455))
 
 SPEC = ReportSpec(
     report_type=REPORT_TYPE,
@@ -67,6 +72,38 @@ SPEC = ReportSpec(
         Column("storage_type", ("storage-type",)),
         Column("storage_volume", ("storage-volume",), "DOUBLE"),
         Column("alert", ("alert",)),
+        # What capacity and the fees need (ipi/capacity.py, ipi/fees): all optional, since
+        # each layout has its own subset. One unit's volume, in volume-unit-measurement.
+        Column("item_volume", ("item-volume",), "DOUBLE"),
+        Column("volume_unit_measurement", ("volume-unit-measurement",)),
+        Column("inbound_working", ("inbound-working",), "BIGINT", count=True),
+        Column("inbound_shipped", ("inbound-shipped",), "BIGINT", count=True),
+        Column("inbound_received", ("inbound-received",), "BIGINT", count=True),
+        Column("inv_age_0_to_30_days", ("inv-age-0-to-30-days",), "BIGINT", count=True),
+        Column("inv_age_31_to_60_days", ("inv-age-31-to-60-days",), "BIGINT", count=True),
+        Column("inv_age_61_to_90_days", ("inv-age-61-to-90-days",), "BIGINT", count=True),
+        Column("inv_age_181_to_330_days", ("inv-age-181-to-330-days",), "BIGINT", count=True),
+        Column("inv_age_331_to_365_days", ("inv-age-331-to-365-days",), "BIGINT", count=True),
+        # Amazon's own aged inventory surcharge estimates, in the report's currency.
+        *(Column(f"estimated_ais_{a}_{b}_days", (f"estimated-ais-{a}-{b}-days",), "DOUBLE")
+          for a, b in AIS_TIERS),
+        Column("estimated_ais_456_plus_days", ("estimated-ais-456-plus-days",), "DOUBLE"),
+        Column("estimated_storage_cost_next_month", ("estimated-storage-cost-next-month",),
+               "DOUBLE"),
+        # The low-inventory-level fee: days of supply as Amazon judges them, and its verdict.
+        Column("historical_days_of_supply", ("historical-days-of-supply",), "DOUBLE"),
+        Column("short_term_historical_days_of_supply",
+               ("short-term-historical-days-of-supply",), "DOUBLE"),
+        Column("long_term_historical_days_of_supply",
+               ("long-term-historical-days-of-supply",), "DOUBLE"),
+        Column("fba_minimum_inventory_level", ("fba-minimum-inventory-level",), "DOUBLE"),
+        Column("fba_inventory_level_health_status", ("fba-inventory-level-health-status",)),
+        # Seller Central writes these two as questions ("...fee?"): headers are normalized.
+        Column("exempted_from_low_inventory_level_fee",
+               ("exempted-from-low-inventory-level-fee",)),
+        Column("low_inventory_level_fee_applied",
+               ("low-inventory-level-fee-applied-in-current-week",
+                "low-inventory-level-fee-applied")),
     ),
 )
 

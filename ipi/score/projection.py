@@ -1,7 +1,8 @@
 """The one projection of the estimate: where it is heading by a date, if the trend holds.
 
 Alerts (the projected-crossing warning), the report, the artifacts and any page
-take it from here, so two places never tell two stories about the same day.
+take it from here, so two places never tell two stories about the same day; capacity
+use (``ipi.capacity.usage``) is projected to the month's end the same way.
 
 The method, in order:
 
@@ -83,10 +84,6 @@ class Projection:
                 f"(90 % range {self.low:.0f}-{self.high:.0f}) by {target}{self.target}")
 
 
-def _clamp(v: float) -> float:
-    return min(max(v, 0.0), 1000.0)
-
-
 def change_point(points: Sequence[Point], threshold: float) -> tuple[int, str | None]:
     """The index of the first point after the last change point (0: none), and what it
     was."""
@@ -110,9 +107,12 @@ def theil_sen(xs: Sequence[float], ys: Sequence[float]) -> float:
 
 
 def project(points: Sequence[Point], day: date, target: date, threshold: float, *,
-            min_days: int = 7) -> Projection | None:
+            min_days: int = 7, bounds: tuple[float, float] = (0.0, 1000.0),
+            noun: str = "estimate(s)") -> Projection | None:
     """Project the estimate to ``target`` from ``points`` (oldest first, up to ``day``).
-    None when there is no estimate at all."""
+    None when there is no estimate at all. ``bounds``: the scale's ends (the IPI's
+    0-1000 by default), which the value and its range are clamped to; ``noun``: what a
+    point is, in the reason there is no projection."""
     points = [p for p in points if p.day <= day]
     if not points:
         return None
@@ -121,7 +121,7 @@ def project(points: Sequence[Point], day: date, target: date, threshold: float, 
     if len(seg) < min_days:
         after = f"since {shift}" if shift else "in the window"
         return Projection(target, seg[0].day, len(seg), shift=shift,
-                          reason=f"{len(seg)} estimate(s) {after}, {min_days} needed to fit "
+                          reason=f"{len(seg)} {noun} {after}, {min_days} needed to fit "
                                  "a trend")
     xs = [float((p.day - day).days) for p in seg]  # today is 0
     ys = [p.score for p in seg]
@@ -135,8 +135,13 @@ def project(points: Sequence[Point], day: date, target: date, threshold: float, 
     sxx = sum((x - mean_x) ** 2 for x in xs)
     spread = _Z90 * sigma * math.sqrt(1 + 1 / n + ((ahead - mean_x) ** 2 / sxx if sxx else 0))
     value = level + slope * ahead
-    return Projection(target, seg[0].day, n, _clamp(value), _clamp(value - spread),
-                      _clamp(value + spread), slope, shift)
+    lo, hi = bounds
+
+    def clamp(v: float) -> float:
+        return min(max(v, lo), hi)
+
+    return Projection(target, seg[0].day, n, clamp(value), clamp(value - spread),
+                      clamp(value + spread), slope, shift)
 
 
 def projection(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, day: date,

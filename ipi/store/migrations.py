@@ -262,4 +262,36 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0012_planning_capacity_and_fees",
+        """
+        -- The planning report's columns behind capacity and the fees (all may be empty).
+        ALTER TABLE fba_inventory_planning ADD COLUMN item_volume DOUBLE;
+        ALTER TABLE fba_inventory_planning ADD COLUMN volume_unit_measurement VARCHAR;
+        ALTER TABLE fba_inventory_planning ADD COLUMN inbound_working BIGINT;
+        ALTER TABLE fba_inventory_planning ADD COLUMN inbound_shipped BIGINT;
+        ALTER TABLE fba_inventory_planning ADD COLUMN inbound_received BIGINT;
+        ALTER TABLE fba_inventory_planning ADD COLUMN inv_age_0_to_30_days BIGINT;
+        ALTER TABLE fba_inventory_planning ADD COLUMN inv_age_31_to_60_days BIGINT;
+        ALTER TABLE fba_inventory_planning ADD COLUMN inv_age_61_to_90_days BIGINT;
+        ALTER TABLE fba_inventory_planning ADD COLUMN inv_age_181_to_330_days BIGINT;
+        ALTER TABLE fba_inventory_planning ADD COLUMN inv_age_331_to_365_days BIGINT;
+        ALTER TABLE fba_inventory_planning ADD COLUMN estimated_ais_181_210_days DOUBLE;
+        ALTER TABLE fba_inventory_planning ADD COLUMN estimated_ais_211_240_days DOUBLE;
+        ALTER TABLE fba_inventory_planning ADD COLUMN estimated_ais_241_270_days DOUBLE;
+        ALTER TABLE fba_inventory_planning ADD COLUMN estimated_ais_271_300_days DOUBLE;
+        ALTER TABLE fba_inventory_planning ADD COLUMN estimated_ais_301_330_days DOUBLE;
+        ALTER TABLE fba_inventory_planning ADD COLUMN estimated_ais_331_365_days DOUBLE;
+        ALTER TABLE fba_inventory_planning ADD COLUMN estimated_ais_366_455_days DOUBLE;
+        ALTER TABLE fba_inventory_planning ADD COLUMN estimated_ais_456_plus_days DOUBLE;
+        ALTER TABLE fba_inventory_planning ADD COLUMN estimated_storage_cost_next_month DOUBLE;
+        ALTER TABLE fba_inventory_planning ADD COLUMN historical_days_of_supply DOUBLE;
+        ALTER TABLE fba_inventory_planning ADD COLUMN short_term_historical_days_of_supply DOUBLE;
+        ALTER TABLE fba_inventory_planning ADD COLUMN long_term_historical_days_of_supply DOUBLE;
+        ALTER TABLE fba_inventory_planning ADD COLUMN fba_minimum_inventory_level DOUBLE;
+        ALTER TABLE fba_inventory_planning ADD COLUMN fba_inventory_level_health_status VARCHAR;
+        ALTER TABLE fba_inventory_planning ADD COLUMN exempted_from_low_inventory_level_fee VARCHAR;
+        ALTER TABLE fba_inventory_planning ADD COLUMN low_inventory_level_fee_applied VARCHAR;
+        """,
+    ),
 ]

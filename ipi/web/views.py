@@ -5,6 +5,7 @@ database between two questions (a daily run may write in between).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -46,6 +47,23 @@ def tone(row: dict[str, Any]) -> str:
     return "ok"
 
 
+# A storage type's status as the page's tones: over and warning stand out.
+STATUS_TONES = {"over": "bad", "warning": "warn", "ok": "ok"}  # no limit, no data: none
+
+
+def capacity(rows: Rows, name: str) -> dict[str, Any]:
+    """The account's capacity and fees (``Rows.capacity``), each storage type with its
+    tone, and whether any has a limit (if none, the page says how to record one)."""
+    at = rows.capacity(name)
+    storage = [{**s, "tone": STATUS_TONES.get(s["status"], "none")} for s in at["storage"]]
+    fees = [{**f, "ratio_infinite": f["utilization"]["ratio"] == math.inf}
+            if f.get("date") is not None else f for f in at["fees"]]
+    return {**at, "storage": storage, "fees": fees,
+            "any_limit": any(s["limit_cuft"] is not None for s in storage),
+            "tone": ("bad" if any(s["status"] == "over" for s in storage)
+                     else "warn" if at["lines"] else "ok")}
+
+
 def index(rows: Rows) -> list[dict[str, Any]]:
     """Every configured account and marketplace, as the index lists them."""
     return [{**r, "tone": tone(r)} for r in rows.overview()]
@@ -77,6 +95,7 @@ class AccountPage:
     markets: list[Market]
     events: list[dict[str, Any]]
     messages: list[dict[str, Any]]
+    capacity: dict[str, Any]
 
 
 def account_page(rows: Rows, name: str) -> AccountPage:
@@ -107,7 +126,7 @@ def account_page(rows: Rows, name: str) -> AccountPage:
         markets.append(m)
     return AccountPage(acc, rows.settings.today(acc), policy.threshold, policy.recovery,
                        rows.calibration(acc.name), markets, events[:HISTORY],
-                       rows.messages(acc.name, limit=HISTORY))
+                       rows.messages(acc.name, limit=HISTORY), capacity(rows, acc.name))
 
 
 def arrivals_table(rows: Rows, account: str, marketplace: str,

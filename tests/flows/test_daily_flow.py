@@ -134,6 +134,16 @@ def test_each_run_publishes_the_estimates_and_a_summary_as_artifacts(
     assert (row["score"], row["status"]) == (stored["score"], stored["status"])
     assert f"IPI daily run, {day}" in str(summary.data)
     assert "| acme | 3 | 0 |" in str(summary.data)
+    # Capacity use per storage type: the demo's SKUs in stock are 0.05 cu ft a unit,
+    # stored (storage-volume, to the cent) plus inbound.
+    t = demo_sim.warmup + 70
+    listed = demo_sim.fulfillable[t] > 0
+    used = float(sum(round(0.05 * a, 2) for a in demo_sim.fulfillable[t][listed])
+                 + 0.05 * demo_sim.inbound[t][listed].sum())
+    [standard] = json.loads(str(Artifact.get("ipi-daily-capacity").data))  # type: ignore[union-attr]
+    assert (standard["account"], standard["storage_type"], standard["status"]) == (
+        "acme", "standard", "no limit")
+    assert standard["used_cuft"] == pytest.approx(used)
     # The account's report: the page written under the data folder, its words an artifact.
     page = settings.data_dir / "reports" / "ipi-report-acme.html"
     assert f"<span class=big>{stored['score']:.0f}</span>" in page.read_text()

@@ -1,8 +1,11 @@
-"""FBA capacity limits: per account, storage type and month, in cubic feet.
+"""FBA capacity: the monthly limits per storage type Amazon sets (in part from the IPI),
+and how much of them the seller's stock uses.
 
-No API gives them (Seller Central's Capacity Monitor shows them), so the seller types
-them in (``ipi capacity set``); they are kept here, with their SQL. Every input is checked
-before anything is written, and a refusal names the input and the fix.
+No API gives the limits (Seller Central's Capacity Monitor shows them), so the seller types
+them in (``ipi capacity set``, kept by ``ipi.capacity.limits``) or writes standing ones in
+the configuration. ``ipi.capacity.usage`` computes each day's use per storage type from the
+planning and MYI reports and projects it to the month's end. This module holds the checks
+both share: a refusal names the input and the fix.
 """
 
 from __future__ import annotations
@@ -11,10 +14,8 @@ import difflib
 import math
 import re
 from datetime import date
-from typing import Any
 
 from ipi.errors import ConfigError
-from ipi.store import Store, duck, utcnow
 
 STORAGE_TYPES = ("standard", "oversize", "apparel", "footwear")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -51,22 +52,3 @@ def limit_of(value: float | str) -> float:
         raise ConfigError(f"limit {value!r} is not a capacity: give the cubic feet Seller "
                           "Central's Capacity Monitor shows, a number 0 or more")
     return limit
-
-
-def set_limit(store: Store, account: str, storage_type: str, month: str | date,
-              limit: float | str) -> dict[str, Any]:
-    """Record (or replace) a month's limit for a storage type; the row as stored."""
-    row = {"account": account, "storage_type": storage_type_of(storage_type),
-           "month": month_of(month), "limit_cuft": limit_of(limit), "recorded_at": utcnow()}
-    with store.begin() as conn:
-        duck(conn).execute("INSERT OR REPLACE INTO capacity_limit VALUES (?, ?, ?, ?, ?)",
-                           list(row.values()))
-    return row
-
-
-def limits(store: Store, account: str | None = None) -> list[dict[str, Any]]:
-    """The limits recorded (every account's, or one's), by account, month, storage type."""
-    return store.query(
-        "SELECT account, storage_type, month, limit_cuft, recorded_at FROM capacity_limit "
-        "WHERE ($account IS NULL OR account = $account) "
-        "ORDER BY account, month, storage_type", {"account": account})

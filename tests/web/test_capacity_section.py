@@ -1,0 +1,120 @@
+"""The account page's "Capacity and fees" in a real browser: the text a seller reads, as
+``Rows.capacity`` tells it."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ipi import pipeline
+from ipi.api import Rows
+from ipi.capacity.limits import set_limit
+from ipi.settings import Settings, load_settings
+from tests.web.conftest import Browser
+
+pytestmark = pytest.mark.slow
+
+SET_LIMIT = "ipi capacity set --storage-type standard --month YYYY-MM --limit CUFT"
+CONTEXT = ("Since March 2023 Amazon sets monthly capacity limits per storage type, with the "
+           "IPI as one input; the fees below follow the same habits the IPI grades.")
+WARN_RGB = "rgb(161, 98, 7)"  # dashboard.css --warn
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory, scored_demo_data: Path) -> Settings:
+    """acme in US and DE, with a standard limit recorded that its newest day fills to 95 %."""
+    root = tmp_path_factory.mktemp("web-capacity")
+    shutil.copytree(scored_demo_data, root / "data")
+    (root / "ipi.toml").write_text('[store]\ndata_dir = "data"\n\n[[accounts]]\nname = "acme"\n'
+                                   'marketplaces = ["US", "DE"]\n', encoding="utf-8")
+    settings = load_settings(root / "ipi.toml", env={})
+    [s] = Rows(settings).capacity("acme")["storage"]
+    set_limit(pipeline.open_store(settings), "acme", "standard", f"{s['date']:%Y-%m}",
+              math.ceil(s["used_cuft"] / 0.95))
+    return settings
+
+
+@pytest.fixture(scope="module")
+def limited_server(limited: Settings) -> Iterator[str]:
+    from ipi.web import start
+
+    handle = start(limited, port=0)
+    try:
+        yield handle.url
+    finally:
+        handle.stop()
+
+
+def _section(browser: Browser, url: str) -> tuple[Any, Any]:
+    page = browser.page()
+    assert page.goto(url + "/accounts/acme").status == 200
+    section = page.locator("section#capacity")
+    assert section.is_visible()
+    assert section.get_by_role("heading", name="Capacity and fees").is_visible()
+    return page, section
+
+
+def _cells(row: Any) -> list[str]:
+    """A table row's cells as the browser shows them (a line per block in a cell)."""
+    return [t.strip() for t in row.locator("th, td").all_inner_texts()]
+
+
+def test_the_account_page_shows_capacity_and_fees_without_a_limit(
+        browser: Browser, server: str, two_accounts: Settings) -> None:
+    """No limit recorded: the use in cubic feet, "no limit", the share as "no data" and
+    how to record one; the fees with their sums and SKUs, as the library computes them."""
+    at = Rows(two_accounts).capacity("acme")
+    [s], [us] = at["storage"], at["fees"]
+    a, u, low = us["aged"], us["utilization"], us["low_inventory"]
+    page, section = _section(browser, server)
+    text = section.inner_text()
+    assert CONTEXT in text
+    row = _cells(section.locator("tr[data-storage-type=standard]"))
+    assert row[:4] == [
+        "standard", f"{s['used_cuft']:,.0f}\n{s['on_hand_cuft']:,.0f} on hand + "
+        f"{s['inbound_cuft']:,.0f} inbound", "none recorded", "no data"]
+    assert row[4].startswith(f"{s['projected_cuft']:,.0f}")
+    assert row[5] == "no limit"
+    assert SET_LIMIT in text and section.locator("code", has_text=SET_LIMIT).is_visible()
+    assert (f"at the assessment on {a['assessment_day']}: about {a['total']:,.2f} USD if "
+            "nothing sells before") in text
+    assert section.locator("#aged-US tbody td.sku").all_inner_texts() == [
+        x["sku"] for x in a["skus"]]
+    assert _cells(section.locator("#aged-US tbody tr").first)[2] == (
+        f"{a['skus'][0]['charge']:,.2f} USD")
+    assert f"{u['ratio']:.1f} weeks, against a threshold of {u['threshold_weeks']:g} weeks" \
+        in text
+    assert (f"{low['at_risk']} SKU(s) at risk (under {low['floor_days']:g} days of supply on "
+            f"both views), {low['unknown']} without both views (no data)") in text
+    assert page.errors == []
+
+
+def test_a_recorded_low_limit_stands_out_and_a_marketplace_without_rates_says_so(
+        browser: Browser, limited_server: str, limited: Settings) -> None:
+    """The standard limit filled to 95 %: warning, in the warning colour, in the row and
+    the "at risk" card; DE, which ipi has no fee rates for, shows its note."""
+    at = Rows(limited).capacity("acme")
+    [s], (_, de) = at["storage"], at["fees"]
+    assert s["status"] == "warning" and s["limit_source"] == "recorded"
+    page, section = _section(browser, limited_server)
+    row = section.locator("tr[data-storage-type=standard]")
+    cells = _cells(row)
+    assert cells[2] == f"{s['limit_cuft']:,.0f}\nrecorded"
+    assert cells[3] == f"{round(s['share'] * 100)} %"
+    assert cells[5] == "warning"
+    status = row.locator(".status")
+    assert status.evaluate("e => getComputedStyle(e).color") == WARN_RGB
+    assert status.evaluate("e => getComputedStyle(e).fontWeight") == "700"
+    card = section.locator(".at-risk")
+    assert "tone-warn" in (card.get_attribute("class") or "")
+    assert s["line"] in card.inner_text()
+    assert SET_LIMIT not in section.inner_text()  # a limit is recorded
+    assert section.locator("#fees-DE + p").inner_text() == (
+        de["note"][:1].upper() + de["note"][1:] + ".")
+    assert page.locator("nav.toc a[href='#capacity']").is_visible()  # two marketplaces
+    assert page.errors == []
