@@ -12,11 +12,15 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from ipi import cli
 from ipi.errors import IngestFailed
+
+if TYPE_CHECKING:
+    from ipi.settings import Settings
 
 log = logging.getLogger("ipi")
 
@@ -31,6 +35,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.warning("no alert target is configured: alerts are recorded (ipi alerts "
                     "history) but reach nobody; set IPI_APPRISE_URLS, [alerts] urls or "
                     "[[alerts.targets]], then `ipi alerts test`")
+    if not os.environ.get("PREFECT_API_URL"):
+        # A temporary Prefect API takes 15-20 s to start: use `ipi serve`'s server when
+        # it runs (the run shows in its UI), and start none when there is nothing to load.
+        api = f"http://127.0.0.1:{settings.server_port}/api"
+        if _answers(api):
+            log.info("running on ipi serve's Prefect server, %s", api)
+            os.environ["PREFECT_API_URL"] = api
+        elif _nothing_new(settings):
+            return _run_without_prefect(settings, args.date)
     from flows.daily import daily
 
     cli.terminal_log(args.verbose, args.quiet)  # importing Prefect replaced our handlers
@@ -42,6 +55,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise
     for name, run in runs.items():
         print(cli.run_line(name, run))
+    return 0
+
+
+def _answers(api: str) -> bool:
+    """Whether a Prefect API answers its health check at ``api`` (within a second)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{api}/health", timeout=1) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def _nothing_new(settings: Settings) -> bool:
+    """Every account reads a drop folder, and none holds a file."""
+    from ipi.sources.files import report_files
+
+    folders = [settings.drop_dir(a) for a in settings.accounts]
+    return all(a.source == "files" for a in settings.accounts) and not any(
+        next(report_files([f]), None) for f in folders if f.exists())
+
+
+def _run_without_prefect(settings: Settings, day: date | None) -> int:
+    """The day's steps for accounts with nothing to load: score the day, evaluate and
+    deliver the alerts (the dead man's switch included), as the daily flow would."""
+    from ipi import pipeline
+
+    for account in settings.accounts:
+        on = day or settings.today(account)
+        with pipeline.run_lock(settings, account, f"the daily run for {on}"):
+            pipeline.score(settings, account, on)
+            al = pipeline.alert(settings, account, on)
+        print(cli.run_line(account.name, {
+            "day": str(on), "loaded": 0, "estimates": pipeline.estimates(settings, account, on),
+            "held": len(al.silenced), "alerts": [d.status for d in al.deliveries]})
+            + f" (nothing new in {settings.drop_dir(account)}: Prefect not started)")
     return 0
 
 

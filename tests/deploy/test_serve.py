@@ -153,6 +153,18 @@ def test_ipi_serve_runs_the_day_on_a_one_minute_schedule_and_stops_cleanly(
         assert _processes_on(port), "the local Prefect server is not running"
         page = httpx.get(f"http://127.0.0.1:{web}/accounts/acme", timeout=30)
         assert page.status_code == 200 and "acme" in page.text  # the dashboard, beside
+        # `ipi run` beside it runs on its server (no temporary API of its own): the run
+        # is there, without a deployment.
+        env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+        done = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config",
+                               str(config), "-v"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=180)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert f"running on ipi serve's Prefect server, http://127.0.0.1:{port}/api" \
+            in done.stderr
+        by_hand = _post(f"http://127.0.0.1:{port}/api/flow_runs/filter",
+                        {"flow_runs": {"deployment_id": {"is_null_": True}}})
+        assert [r["state_type"] for r in by_hand] == ["COMPLETED"]
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(60)
