@@ -20,8 +20,8 @@ RUN = ("import sys; from flows.cli import main; rc = main(sys.argv[1:]); "
        "print('prefect loaded:', 'prefect' in sys.modules); sys.exit(rc)")
 
 
-def _ipi_run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT)}  # no PREFECT_API_URL, no IPI_*
+def _ipi_run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home)}  # no PREFECT_API_URL, no IPI_*
     return subprocess.run([sys.executable, "-c", RUN, "run", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -34,7 +34,7 @@ def test_nothing_new_runs_the_day_without_prefect_and_pages_a_stale_account(
     settings, config = make_settings(urls=[webhook_server.url])
     shutil.copytree(scored_demo_data, settings.data_dir)
     late = demo_sim.day(99 + 20)
-    done = _ipi_run("--config", str(config), "--date", str(late))
+    done = _ipi_run(config.parent, "--config", str(config), "--date", str(late))
     assert done.returncode == 0, done.stderr
     assert "prefect loaded: False" in done.stdout
     assert f"acme {late}: 0 report(s) loaded" in done.stdout
