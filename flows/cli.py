@@ -129,8 +129,8 @@ def flow_commands(c: cli.Commands) -> None:
     sp.add_argument("--dir", type=Path, default=Path("ipi-demo"),
                     help="folder for the demo's data, drops and alerts (default: ./ipi-demo)")
     sp.add_argument("--days", type=int, default=120, help="days of history (default 120)")
-    sp.add_argument("--flow-days", type=int, default=42,
-                    help="of those, the last days run through the daily flow (default 42)")
+    sp.add_argument("--flow-days", type=int, default=14,
+                    help="of those, the last days run through the daily flow (default 14)")
     sp = c.add("run", cmd_run, "run the daily flow once: ingest drops, score, alert")
     sp.add_argument("--date", type=cli.day_arg,
                     help="the day to run for (default: today, in each account's time zone)")

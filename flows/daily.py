@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -54,10 +56,20 @@ def report_failure(settings: Settings, account: Account, day: date, what: str) -
     pipeline.report_failure(settings, account, day, what)
 
 
+@dataclass
+class View:
+    """What the run's artifacts show of one account, gathered by its own task."""
+
+    scores: list[dict[str, Any]] = field(default_factory=list)  # the day's, per marketplace
+    capacity: dict[str, Any] = field(default_factory=dict)  # ipi.api.Rows.capacity
+    page: bool = False  # its report page and artifact are published
+
+
 @task(cache_policy=NO_CACHE)
-def account_day(settings: Settings, account: Account,
-                day: date) -> tuple[dict[str, object], list[tuple[str, str]]]:
-    """One account's day, under its run locks, in one of the run's parallel slots."""
+def account_day(settings: Settings, account: Account, day: date
+                ) -> tuple[dict[str, object], list[tuple[str, str]], View | None]:
+    """One account's day, under its run locks, in one of the run's parallel slots; then,
+    still in its slot, what the run's artifacts show of it (its report page included)."""
     what = f"the daily run for {day}"
     with _slots(settings.parallel_accounts):
         try:
@@ -65,10 +77,42 @@ def account_day(settings: Settings, account: Account,
             # worker of the Prefect server: a second waits, then stops, sending nothing.
             with pipeline.run_lock(settings, account, what), \
                     account_slot(settings, account, what):
-                return _account_day(settings, account, day)
+                summary, failed = _account_day(settings, account, day)
         except RunOverlap as exc:
             get_run_logger().warning("%s", exc)
-            return {"overlap": str(exc)}, []
+            return {"overlap": str(exc)}, [], None
+        # A view of what is stored, outside the locks (as the run's artifacts always were):
+        # drawn here, each account's page overlaps the others' work instead of all of them
+        # waiting for the end of the run, one after the other.
+        return summary, failed, _view(settings, account, day)
+
+
+def _view(settings: Settings, account: Account, day: date) -> View | None:
+    """The account's rows for the run's artifacts, and its report page (written, and its
+    words an artifact). None when that fails: the run's data and alerts stand without,
+    and ``publish`` tries again."""
+    from ipi.api import Rows
+
+    lib = Rows(settings)
+    try:
+        # Its reads share one connection (the page's charts are drawn while it is open).
+        with pipeline.working(lib.store), lib.store.session():
+            rows = lib.scores(account.name, start=day, end=day)
+            secs = _report_page(settings, lib, account, day)
+        # The page computed what is at stake (ipi.stakes, as Rows.capacity does): once.
+        at = secs[0].stakes if secs and secs[0].stakes is not None else None
+        return View(rows, at if at is not None else lib.capacity(account.name, day=day),
+                    page=True)
+    except Exception:
+        get_run_logger().exception("%s: could not gather the run's artifacts", account.name)
+        return None
+
+
+def _alone(settings: Settings, account: Account) -> Settings:
+    """The settings an account's tasks get: the run's, with that account only. Prefect walks
+    every task's parameters (for futures to resolve); with the whole fleet's accounts in
+    each of an account's tasks, a run of N accounts walked N x N of them."""
+    return settings.model_copy(update={"accounts": (account,)})
 
 
 _SLOTS: dict[int, threading.BoundedSemaphore] = {}
@@ -94,11 +138,15 @@ def daily(config: str | None = None, day: date | None = None,
     log = get_run_logger()
     failures: list[tuple[str, str]] = []
     summary: dict[str, object] = {}
-    runs = {a.name: (a, account_day.submit(settings, a, days[a.name])) for a in chosen}
+    views: dict[str, View] = {}
+    runs = {a.name: (a, account_day.submit(_alone(settings, a), a, days[a.name]))
+            for a in chosen}
     for name, (account, future) in runs.items():
         day = days[name]
         try:
-            summary[name], failed = future.result()
+            summary[name], failed, view = future.result()
+            if view is not None:
+                views[name] = view
         except Exception as exc:  # a bug in one account's run: report it, keep the others
             log.exception("%s: the run failed", name)
             what = f"{type(exc).__name__}: {exc}"
@@ -107,7 +155,7 @@ def daily(config: str | None = None, day: date | None = None,
         failures += failed
         log.info("%s on %s: %s", name, day, summary[name])
     try:
-        publish(settings, days, summary)
+        publish(settings, days, summary, views)
     except Exception:  # the artifacts are a view: the run's data and alerts stand without
         log.exception("could not publish the run's artifacts")
     if failures:
@@ -144,20 +192,29 @@ def _account_day(settings: Settings, account: Account,
     }, [(f"{account.name}/{name}", why) for name, why in ing.failed]
 
 
-def publish(settings: Settings, days: dict[str, date], summary: dict[str, object]) -> None:
+def publish(settings: Settings, days: dict[str, date], summary: dict[str, object],
+            views: dict[str, View] | None = None) -> None:
     """The run's artifacts: the estimates and factors per account and marketplace on the
-    account's day, and what each account loaded and which alerts went out."""
+    account's day, and what each account loaded and which alerts went out; each account's
+    report page unless its task published it (``views``: what the tasks gathered)."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    from ipi import page
     from ipi.api import Rows
 
     lib = Rows(settings)
-    table = [{k: r[k] for k in ARTIFACT_COLUMNS}
-             for name, d in days.items() for r in lib.scores(name, start=d, end=d)]
+    views = views or {}
+    table = [{k: r[k] for k in ARTIFACT_COLUMNS} for name, d in days.items()
+             for r in (views[name].scores if name in views
+                       else lib.scores(name, start=d, end=d))]
     day = ", ".join(sorted({str(d) for d in days.values()}))
     create_table_artifact(table=table, key="ipi-daily-scores",
                           description=f"IPI estimates and factors on {day}")
+    # Per account too: with accounts split over machines (each its own run and data
+    # folder), the server's latest ipi-scores-<account> show every account in one place.
+    for name in days:
+        create_table_artifact(table=[r for r in table if r["account"] == name],
+                              key="ipi-scores-" + re.sub(r"[^a-z0-9-]+", "-", name.lower()),
+                              description=f"IPI estimate of {name} on {days[name]}")
     lines = [f"# IPI daily run, {day}", "",
              "| account | loaded | failed | notices | alerts sent |", "|---|---|---|---|---|"]
     for name, s in summary.items():
@@ -168,7 +225,8 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, object
         lines.append(f"| {name} | {s['loaded']} | {s['failed']} | "
                      f"{', '.join(s['notices']) or 'none'} | "
                      f"{sum(d == 'sent' for d in s['alerts'])} |")
-    stakes = {name: lib.capacity(name, day=d) for name, d in days.items()}
+    stakes = {name: views[name].capacity if name in views else lib.capacity(name, day=d)
+              for name, d in days.items()}
     capacity = [{"account": name, **{k: s[k] for k in CAPACITY_COLUMNS}, "date": str(s["date"])}
                 for name, at in stakes.items() for s in at["storage"]]
     if capacity:
@@ -180,16 +238,32 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, object
         lines += [f"- {name}: {line}" for name, line in risky]
     create_markdown_artifact(markdown="\n".join(lines), key="ipi-daily-summary",
                              description=f"IPI daily run on {day}")
-    for name, d in days.items():  # each account's report: the page on disk, its words here
-        account = settings.account(name)
-        secs = page.sections(lib.store, settings, account, d)
-        cal = lib.calibration(name)
-        path = page.write_html(page.render(account, settings, secs, cal),
-                                 settings.data_dir / "reports", account)
-        create_markdown_artifact(
-            markdown=page.markdown(account, settings, secs, cal) + f"\n\nThe page: `{path}`",
-            key="ipi-report-" + re.sub(r"[^a-z0-9-]+", "-", name.lower()),
-            description=f"IPI report of {name} on {d}")
+    for name, d in days.items():  # the pages the accounts' tasks did not publish
+        if not (name in views and views[name].page):
+            _report_page(settings, lib, settings.account(name), d)
+
+
+_PAGES = threading.Lock()
+
+
+def _report_page(settings: Settings, lib: Any, account: Account, day: date) -> list[Any]:
+    """The account's report: the page on disk, its words an artifact; its sections. Pages
+    are drawn one at a time (pyplot's figure registry is the process's); ``lib``: an
+    ``ipi.api.Rows``."""
+    from prefect.artifacts import create_markdown_artifact
+
+    from ipi import page
+
+    with _PAGES:
+        secs = page.sections(lib.store, settings, account, day)
+    cal = lib.calibration(account.name)
+    path = page.write_html(page.render(account, settings, secs, cal),
+                           settings.data_dir / "reports", account)
+    create_markdown_artifact(
+        markdown=page.markdown(account, settings, secs, cal) + f"\n\nThe page: `{path}`",
+        key="ipi-report-" + re.sub(r"[^a-z0-9-]+", "-", account.name.lower()),
+        description=f"IPI report of {account.name} on {day}")
+    return secs
 
 
 CAPACITY_COLUMNS = ("storage_type", "date", "used_cuft", "limit_cuft", "share",

@@ -37,7 +37,7 @@ def _fresh(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
-def run_demo(folder: Path, *, days: int = 120, flow_days: int = 42) -> int:
+def run_demo(folder: Path, *, days: int = 120, flow_days: int = 14) -> int:
     folder = folder.resolve()
     if not 0 < flow_days <= days:
         raise ConfigError("--flow-days must be between 1 and --days")
@@ -50,7 +50,7 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 42) -> int:
         f'[alerts]\nurls = ["ipifile://{alerts}"]\n\n'
         '[[accounts]]\nname = "demo-seller"\nmarketplaces = ["US"]\ndrop_dir = "drops"\n'
         "# As read in Seller Central's Capacity Monitor (or: ipi capacity set).\n"
-        "capacity = { standard = 1400 }\n",
+        "capacity = { standard = 1350 }\n",
         encoding="utf-8",
     )
     settings = load_settings(config)
@@ -65,8 +65,9 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 42) -> int:
         for i in range(history):
             write_day(sim, i, archive)
         store = pipeline.open_store(settings)
-        run = pipeline.ingest(store, account, FileDrops(archive, move_done=False), first)
-        pipeline.score(settings, account, first, run.days)
+        with store.session(bulk=True):  # one connection for the lot, as a backfill does
+            run = pipeline.ingest(store, account, FileDrops(archive, move_done=False), first)
+            pipeline.score(settings, account, first, run.days)
         print(f"  loaded {len(run.loaded)} earlier downloads ({history} days) from {archive}")
     lib = Rows(settings)
     print(f"  running the daily flow for the last {flow_days} days "
@@ -84,8 +85,11 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 42) -> int:
         full = [s for s in at["storage"] if s["status"] in ("warning", "over")]
         if full:
             warned = warned or (day, at)
-            note += "".join(f"  -> capacity {s['storage_type']} {s['share']:.0%} of its "
-                            f"limit: {s['status']}" for s in full)
+            note += "".join(
+                f"  -> capacity {s['storage_type']} {s['share']:.0%} of its limit"
+                + (f", {s['projected_share']:.0%} by {s['month_end']:%b %d}"
+                   if s["projected_share"] is not None else "") + f": {s['status']}"
+                for s in full)
         print(f"    {day}  IPI estimate {est.get('score', 0):4.0f} "
               f"({est.get('score_low', 0):.0f}-{est.get('score_high', 0):.0f}) "
               f"{est.get('status', 'no data')}{note}")

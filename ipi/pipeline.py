@@ -7,6 +7,7 @@ directly. Each step opens the store for its own short transactions.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -50,6 +51,44 @@ class IngestRun:
 
 def open_store(settings: Settings) -> Store:
     return Store.for_settings(settings)
+
+
+# Databases this process keeps open while some account's step works on them: how many
+# steps, and the session holding the keeping connection.
+_OPEN: dict[Path, tuple[int, AbstractContextManager[None]]] = {}
+_OPEN_GUARD = threading.Lock()
+
+
+@contextmanager
+def working(store: Store) -> Iterator[None]:
+    """Keep ``store``'s database open in this process while any step (of any account's
+    thread) inside this works on it; closed when the last one leaves.
+
+    Each transaction opens and closes its own connection, so that other processes get the
+    file between them (``ipi score`` while a run waits for Amazon). But opening DuckDB
+    costs ~20 ms, and closing the last connection checkpoints it (~20 ms more), both in
+    the file's writer turn, a dozen times an account: for a fleet of 100, minutes of
+    turns (bench/fleet.py). With one connection held while accounts work, the others
+    join the open database; when no account works on it (all wait for Amazon), the file
+    is free again."""
+    key = store.path.resolve()
+    with _OPEN_GUARD:
+        users, keeper = _OPEN.get(key, (0, None))
+        if keeper is None:
+            keeper = Store(store.path, data_dir=store.data_dir,
+                           busy_timeout=store.busy_timeout).session()
+            keeper.__enter__()
+        _OPEN[key] = (users + 1, keeper)
+    try:
+        yield
+    finally:
+        with _OPEN_GUARD:
+            users, keeper = _OPEN[key]
+            if users > 1:
+                _OPEN[key] = (users - 1, keeper)
+            else:
+                del _OPEN[key]
+                keeper.__exit__(None, None, None)
 
 
 def load_fetched(store: Store, account: Account, source: ReportSource, fetched: Fetched,
@@ -100,25 +139,29 @@ def ingest(store: Store, account: Account, source: ReportSource, day: date, *,
     """
     run = IngestRun(account.name)
     # No connection is held across the loop: while the source waits for Amazon (minutes),
-    # other processes (`ipi score`, another worker) can open the database.
+    # other processes (`ipi score`, another worker) can open the database. A file's own
+    # transactions (the load, the row-count check) share one connection.
     with fetching(source, account, day) as files:
         for fetched in files:
-            result = load_fetched(store, account, source, fetched, day, run)
+            with working(store), store.session():
+                result = load_fetched(store, account, source, fetched, day, run)
+                drop = None if result is None or result.skipped else row_drop(
+                    store, account.name, result, row_drop_threshold)
             if result is None:
                 continue
-            drop = None if result.skipped else row_drop(store, account.name, result,
-                                                        row_drop_threshold)
             refetch = getattr(source, "refetch", None)
             if drop and refetch is not None:
                 log.warning("%s: %s; asking Amazon again", account.name, drop)
-                again = refetch(fetched)
-                retried = (load_fetched(store, account, source, again, day, run)
-                           if again else None)
-                if retried is not None and not retried.skipped:  # skipped: the same bytes
-                    result = retried
-                    drop = row_drop(store, account.name, result, row_drop_threshold)
+                again = refetch(fetched)  # waits for Amazon: no connection held
+                with working(store), store.session():
+                    retried = (load_fetched(store, account, source, again, day, run)
+                               if again else None)
+                    if retried is not None and not retried.skipped:  # skipped: same bytes
+                        result = retried
+                        drop = row_drop(store, account.name, result, row_drop_threshold)
             if drop:
-                mark_unreliable(store, account.name, result, drop)
+                with working(store):
+                    mark_unreliable(store, account.name, result, drop)
                 run.warnings.append((fetched.label, f"row count collapsed: {drop}"))
             # Loaded, but suspicious (a tenfold jump in units on hand); a collapse in rows
             # already says why the units fell.
@@ -163,14 +206,18 @@ def score(settings: Settings, account: Account, day: date,
     """Recompute ``day`` and every day the newly loaded files can change."""
     start = min([day, *(loaded_days or [])])
     end = max([day, *((d + LOOKBACK) for d in (loaded_days or []))])
-    return score_range(open_store(settings), account.name, start, end)
+    store = open_store(settings)
+    with working(store), store.session():  # its reads and writes on one connection
+        return score_range(store, account.name, start, end)
 
 
 def estimates(settings: Settings, account: Account, day: date) -> list[dict[str, object]]:
     """The day's estimate per marketplace, for a run's summary."""
+    store = open_store(settings)
+    with working(store):
+        rows = scores(store, account.name, start=day, end=day)
     return [{"marketplace": r["marketplace"], "score": r["score"], "low": r["score_low"],
-             "high": r["score_high"], "status": r["status"]}
-            for r in scores(open_store(settings), account.name, start=day, end=day)]
+             "high": r["score_high"], "status": r["status"]} for r in rows]
 
 
 def alert(settings: Settings, account: Account, day: date,
@@ -178,12 +225,13 @@ def alert(settings: Settings, account: Account, day: date,
     """Evaluate the alert rules for ``day`` and deliver; ``ingested``'s failures and
     warnings (a FATAL or CANCELLED report, a file set aside) go to ops first."""
     store, notifier = open_store(settings), Notifier.from_settings(settings)
-    if ingested is not None and (ingested.failed or ingested.warnings):
-        report_problems(store, notifier, account.name, day, ingested)
-    return alert_account(store, notifier, account.name, day, settings.policy_for(account),
-                         settings.alerts.top_skus,
-                         backoff_minutes=settings.alerts.retry_backoff_minutes,
-                         link=settings.alerts.ui_url, at_stake=at_stake(settings, account))
+    with working(store):
+        if ingested is not None and (ingested.failed or ingested.warnings):
+            report_problems(store, notifier, account.name, day, ingested)
+        return alert_account(store, notifier, account.name, day, settings.policy_for(account),
+                             settings.alerts.top_skus,
+                             backoff_minutes=settings.alerts.retry_backoff_minutes,
+                             link=settings.alerts.ui_url, at_stake=at_stake(settings, account))
 
 
 def at_stake(settings: Settings, account: Account) -> AtStake:

@@ -1,10 +1,17 @@
 """Shared fixtures: real DuckDB files, a real SMTP server and webhook on loopback,
-a real Prefect API for flow tests, and a small synthetic seller."""
+a real Prefect API for flow tests, and a small synthetic seller.
+
+The suite runs under pytest-xdist (``-n auto --dist loadgroup``, pyproject's addopts): each
+worker process has its own session fixtures (its own Prefect API), except the demo data,
+built once per run (``built_once``); tests that share a fixture no two workers can share
+run on one worker (``pytest_collection_modifyitems``)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,6 +39,54 @@ from ipi.store import Store
 DEMO_START = date(2026, 6, 1)
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: a process per CPU (xdist's count), none when only single tests are
+    named (``pytest tests/test_cli.py::test_x`` runs in this process, as without xdist)."""
+    args = config.option.file_or_dir or []
+    return 0 if args and all("::" in a for a in args) else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In an xdist worker (every worker collects the same, in the same order):
+
+    * tests using ``two_accounts`` (a session fixture a test writes to) run on one worker,
+      and so do the tests of a module with module-scoped fixtures (a browser, a server),
+      each built once rather than again whenever a worker comes back to the module;
+    * the e2e tests, then the slow ones, are handed out first, so that no long test
+      starts last while the other workers have nothing left to do.
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    for item in items:
+        fixtures = getattr(item, "_fixtureinfo", None)
+        defs = fixtures.name2fixturedefs if fixtures is not None else {}
+        if "two_accounts" in defs:
+            item.add_marker(pytest.mark.xdist_group("two_accounts"))
+        elif any(d[-1].scope in ("module", "class") for d in defs.values() if d):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items.sort(key=lambda i: (i.get_closest_marker("e2e") is None,
+                              i.get_closest_marker("slow") is None))
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str,
+               build: Callable[[Path], Path]) -> Path:
+    """``build(folder)`` once per test run, its result (a path in ``folder``) read-only for
+    the tests, which copy it before changing anything. Under xdist the first worker to ask
+    builds it in the run's shared temporary folder while the others wait, then use it."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build(tmp_path_factory.mktemp(name))
+    shared = tmp_path_factory.getbasetemp().parent / name
+    with open(shared.with_name(f"{name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released at close, or when a worker dies
+        done = shared / ".built"
+        if not done.exists():
+            shutil.rmtree(shared, ignore_errors=True)  # a worker that died building
+            shared.mkdir()
+            done.write_text(str(build(shared).relative_to(shared)), encoding="utf-8")
+        return shared / done.read_text(encoding="utf-8")
+
+
 @pytest.fixture(autouse=True)
 def _no_ipi_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests build their settings explicitly: no IPI_* variable leaks in from the shell."""
@@ -54,29 +109,31 @@ def demo_sim() -> Simulation:
 @pytest.fixture(scope="session")
 def scored_demo_data(tmp_path_factory: pytest.TempPathFactory, demo_sim: Simulation) -> Path:
     """A data folder with the demo seller's 100 days (account acme) loaded and scored
-    once; copy it (``scored_demo``) before changing it."""
+    once per run, every xdist worker's the same; copy it (``scored_demo``) before changing
+    it."""
     from ipi import pipeline
     from ipi.demo import write_day
     from ipi.settings import settings_from_dict
     from ipi.sources.files import FileDrops
 
-    root = tmp_path_factory.mktemp("scored-demo")
-    for i in range(100):
-        write_day(demo_sim, i, root / "downloads")
-    settings = settings_from_dict({"accounts": [{"name": "acme"}]}, base_dir=root, env={})
-    account = settings.accounts[0]
-    run = pipeline.ingest(pipeline.open_store(settings), account,
-                          FileDrops(root / "downloads", move_done=False), demo_sim.day(0))
-    pipeline.score(settings, account, demo_sim.day(0), run.days)
-    return settings.data_dir
+
+    def build(root: Path) -> Path:
+        for i in range(100):
+            write_day(demo_sim, i, root / "downloads")
+        settings = settings_from_dict({"accounts": [{"name": "acme"}]}, base_dir=root, env={})
+        account = settings.accounts[0]
+        run = pipeline.ingest(pipeline.open_store(settings), account,
+                              FileDrops(root / "downloads", move_done=False), demo_sim.day(0))
+        pipeline.score(settings, account, demo_sim.day(0), run.days)
+        return settings.data_dir
+
+    return built_once(tmp_path_factory, "scored-demo", build)
 
 
 @pytest.fixture
 def scored_demo(make_settings: Callable[..., tuple[Settings, Path]],
                 scored_demo_data: Path) -> tuple[Settings, Path]:
     """acme, with the demo seller's 100 days loaded and scored: (settings, config path)."""
-    import shutil
-
     settings, config = make_settings()
     shutil.copytree(scored_demo_data, settings.data_dir)
     return settings, config

@@ -48,6 +48,7 @@ def table_health(settings: Settings) -> dict[str, object]:
     return out
 
 
+@pytest.mark.slow
 def test_an_archive_backfill_rebuilds_history_and_pages_nothing_for_the_past(
         make_settings: Callable[..., tuple[Settings, Path]], demo_sim: Simulation,
         webhook_server: Webhook, tmp_path: Path) -> None:
@@ -90,6 +91,7 @@ def test_given_a_hostile_member_then_the_rest_loads_and_the_member_is_named(
     assert not (tmp_path.parent / "escape.txt").exists()
 
 
+@pytest.mark.slow
 def test_the_cli_backfill_resumes_after_a_kill_and_a_rerun_changes_nothing(
         make_settings: Callable[..., tuple[Settings, Path]], demo_sim: Simulation,
         tmp_path: Path) -> None:

@@ -29,8 +29,9 @@ CASES: dict[str, tuple[list[str], list[str], str | None]] = {
     "profile_load": (["{tmp}/planning-1k.tsv", "--rows", "1000", "--workdir", "{tmp}"],
                      ["1,000 rows of GET_FBA_INVENTORY_PLANNING_DATA; load_file took",
                       "landing copy (copy + fsync)"], "planning-1k.tsv"),
-    "ingest": (["--rows", "1000", "--repeat", "1", "--max-ratio", "100", "--out-dir", "{tmp}"],
-               ["file: planning-1k.tsv, 1,000 rows", "ratio ipi/baseline:"], "ingest.json"),
+    "ingest": (["--rows", "1000", "--repeat", "1", "--max-ratio", "100", "--max-rss-ratio", "100",
+                "--out-dir", "{tmp}"],
+               ["file: planning-1k.tsv.gz, 1,000 rows", "ratio ipi/baseline:"], "ingest.json"),
     "concurrency": (["--T", "1", "--poll-interval", "2", "--max-ratio", "10",
                      "--out-dir", "{tmp}"],
                     ['"reports": 9', "0 self-caused 429: ok"], "concurrency.json"),
@@ -42,6 +43,10 @@ CASES: dict[str, tuple[list[str], list[str], str | None]] = {
     "alert_budget": (["--only", "steady", "--phase", "2", "--out-dir", "{tmp}",
                       "--json", "{tmp}/alert_budget.json"],
                      ["## steady incident:", "all targets met"], "alert_budget.json"),
+    "fleet": (["--accounts", "2", "--max-skus", "300", "--singles", "1", "--max-ratio", "100",
+               "--out-dir", "{tmp}"],
+              ["all scored: ok", "0 self-caused 429: ok", "slowest single account:"],
+              "fleet.json"),
 }
 
 

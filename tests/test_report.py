@@ -78,6 +78,7 @@ def test_an_account_without_estimates_gets_a_page_that_says_what_to_do(
     assert "No estimate yet: load reports" in html and "<img" not in html
 
 
+@pytest.mark.slow
 def test_the_report_and_the_alert_tell_the_same_projection(
         scored_demo: tuple[Settings, Path], demo_sim: Simulation) -> None:
     """Across the demo story, the report's trend and the projected-crossing rule's text

@@ -31,6 +31,7 @@ from ipi.capacity.limits import month_limits
 from ipi.score.projection import Point, Projection, project
 from ipi.settings import Policy
 
+STEP = 0.1  # a move of a tenth of the use in a day is a step (the seller acted), not a trend
 # Cubic feet per unit of volume-unit-measurement (lower case, trimmed).
 _TO_CUFT = {"cubic feet": 1.0, "cubic foot": 1.0, "cubic meters": 35.3147,
             "cubic meter": 35.3147, "cubic centimeters": 3.53147e-5, "cubic inches": 1 / 1728}
@@ -203,10 +204,11 @@ def outlook(con: duckdb.DuckDBPyConnection, account: str, day: date | None,
         today = rows[-1] if rows and rows[-1]["d"] == on else None
         used = today["used_cuft"] if today else None
         limit, source = limits.get(kind, (None, None))
-        points = [Point(r["d"], r["used_cuft"], math.inf, r["used_cuft"])
+        points = [Point(r["d"], r["used_cuft"], STEP * r["used_cuft"], r["used_cuft"])
                   for r in rows if r["used_cuft"] is not None]
-        # The estimate's own projection: a 30 % move in a day (a shipment landing, a
-        # removal) starts a new trend; no threshold to cross, no band to jump.
+        # The estimate's own projection: a step of STEP in a day (a large shipment
+        # landing, a removal order) starts a new trend, never extrapolated as a slope;
+        # no threshold to cross.
         proj = project(points, on, month_end(on), math.inf,
                        min_days=policy.projection_min_days, bounds=(0.0, math.inf),
                        noun="day(s) of use") \

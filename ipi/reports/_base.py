@@ -18,8 +18,9 @@ from typing import Any
 
 import duckdb
 
-from ipi.errors import BadFile, BadValue, MissingColumn
+from ipi.errors import BadFile, BadInput, BadValue, MissingColumn
 from ipi.reports._decode import Prepared, prepared
+from ipi.reports._decode import direct as _decode_direct
 
 STAGE = "_ipi_stage"
 _BAD = "_ipi_bad"  # a staging-only column: the row failed a value check
@@ -134,15 +135,24 @@ def _duckdb_error(exc: duckdb.Error, path: Path, n_fields: int) -> BadFile:
     return BadFile(f"DuckDB cannot read it{where}: {first}", path=path)
 
 
-def _csv_sql(prep: Prepared, found: dict[str, int]) -> str:
-    """The file's columns we use, as text under our names, in file order."""
+def _csv_sql(prep: Prepared, found: dict[str, int], *, types: dict[int, str] | None = None,
+             extra: bool = False) -> str:
+    """The file's columns we use, as text under our names, in file order.
+
+    ``types``: field index -> the type DuckDB's reader gives it (default VARCHAR);
+    ``extra``: the fields no column uses too, as ``c<i>`` (so their bytes are checked).
+    """
     n = len(prep.header)
-    cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
-    select = ", ".join(f'c{i} AS "{name}"' for name, i in found.items())
+    types = types or {}
+    cols = "{" + ", ".join(f"'c{i}': '{types.get(i, 'VARCHAR')}'" for i in range(n)) + "}"
+    select = [f'c{i} AS "{name}"' for name, i in found.items()]
+    if extra:
+        select += [f"c{i}" for i in sorted(set(range(n)) - set(found.values()))]
+    compression = "gzip" if prep.gzip else "none"
     return (
-        f"SELECT {select} FROM read_csv("
+        f"SELECT {', '.join(select)} FROM read_csv("
         f"{_lit(str(prep.path))}, delim='\\t', header=false, skip=1, quote='', escape='', "
-        f"auto_detect=false, columns={cols})"
+        f"auto_detect=false, compression='{compression}', columns={cols})"
     )
 
 
@@ -222,11 +232,85 @@ def _check_values(con: duckdb.DuckDBPyConnection, spec: ReportSpec, found: dict[
         )
 
 
+def _partition_exprs(spec: ReportSpec, found: dict[str, int]) -> tuple[str, str]:
+    """The snapshot date and marketplace of a typed row: from the file's columns when it
+    has them, else the two parameters (default date, default marketplace)."""
+    if spec.date_column and spec.date_column in found:
+        date_expr = f"COALESCE(\"{spec.date_column}\"::DATE, ?::DATE)"
+    else:
+        date_expr = "?::DATE"
+    mp_default = "?::VARCHAR"
+    if spec.marketplace_column and spec.marketplace_column in found:
+        mcol = f'upper(NULLIF(trim("{spec.marketplace_column}"), \'\'))'
+        ids = ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in MARKETPLACE_IDS.items())
+        mp_expr = f"COALESCE(COALESCE(MAP {{{ids}}}[{mcol}], {mcol}), {mp_default})"
+    else:
+        mp_expr = mp_default
+    return date_expr, mp_expr
+
+
+_NUMERIC = ("BIGINT", "DOUBLE")
+CHECK_FAILED = "ipi: a value check failed"
+
+
+def direct_sql(spec: ReportSpec, prep: Prepared, found: dict[str, int]) -> str:
+    """A SELECT of the file's rows as ``stage`` types them (``snapshot_date``,
+    ``marketplace``, the spec's columns), in one read and nothing materialized: for an
+    INSERT straight into the report's table. Parameters: the default date and marketplace.
+
+    DuckDB's reader types the numbers itself (cheaper than casting text); a value it
+    cannot read, a field that is not UTF-8 (every field is read, used or not), or a row
+    failing a check (``_value_checks``: a bad date, a negative count, an empty key)
+    makes the statement fail. The caller then loads the file again through ``stage``,
+    which reads the same values the same way and names what is wrong.
+    """
+    types = {i: c.type for c in spec.columns
+             if c.type in _NUMERIC and (i := found.get(c.name)) is not None}
+    exprs = []
+    for c in spec.columns:
+        q = f'"{c.name}"'
+        if c.name not in found:
+            exprs.append(f"CAST(NULL AS {c.type}) AS {q}")
+        elif c.type in _NUMERIC:
+            exprs.append(q)
+        else:
+            exprs.append(f"{_cast(q, c.type)} AS {q}")
+    conds, counts = [], []
+    for k in _value_checks(spec, found):
+        if k.kind == "type" and k.column.type in _NUMERIC:
+            continue  # the reader's own: a number it cannot read fails the statement
+        if k.kind == "negative" and k.column.type in _NUMERIC:
+            counts.append(f'"{k.column.name}"')  # typed already
+        else:
+            conds.append(f"({k.cond})")
+    if counts:  # least() passes over NULLs: one comparison per row for all the counts
+        conds.append(f"least({', '.join(counts)}) < 0")
+    # The fields no column uses: read (so DuckDB checks they are UTF-8), never kept.
+    extra = [f"c{i}" for i in sorted(set(range(len(prep.header))) - set(found.values()))]
+    if extra:
+        conds.append(f"least({', '.join(f'strlen({e})' for e in extra)}) < 0")
+    flag = " OR ".join(conds) or "false"
+    date_expr, mp_expr = _partition_exprs(spec, found)
+    return (
+        f"SELECT {date_expr} AS snapshot_date, {mp_expr} AS marketplace, * FROM ("
+        f"SELECT {', '.join(exprs)} FROM ({_csv_sql(prep, found, types=types, extra=True)}) "
+        f"WHERE CASE WHEN {flag} THEN error({_lit(CHECK_FAILED)}) ELSE true END)"
+    )
+
+
 @dataclass(frozen=True)
 class Staged:
     spec: ReportSpec
-    rows: int
+    rows: int | None  # None: not read yet (``source`` is the file itself)
     charset: str
+    # What to read the rows from: the temp table, or (``direct``) a SELECT over the file
+    # taking ``params``.
+    source: str = STAGE
+    params: tuple[Any, ...] = ()
+
+    @property
+    def direct(self) -> bool:
+        return self.source != STAGE
 
 
 def stage(
@@ -237,13 +321,31 @@ def stage(
     default_date: date | None,
     default_marketplace: str | None,
     declared_charset: str | None = None,
+    direct: bool = False,
 ) -> Staged:
     """Read ``path`` into the temp table ``_ipi_stage``.
 
     ``spec`` is the report's spec, or a function choosing it from the header.
     The stage has the spec's columns, typed, plus ``snapshot_date`` and
     ``marketplace`` (from the file when it has them, else the defaults).
+
+    ``direct``: when the file can be read as it is (``_decode.direct``), read only its
+    header and return the SELECT that reads, types and checks its rows
+    (``direct_sql``) instead, for the caller to insert from; keys are then the
+    caller's to check, and a failure of that SELECT means: stage it
+    (``direct=False``), which names what is wrong.
     """
+    prep_direct = direct and _decode_direct(path, declared_charset)
+    if prep_direct:
+        try:
+            chosen = spec if isinstance(spec, ReportSpec) else spec(prep_direct.header, path)
+            found = chosen.locate(prep_direct.header, path)
+        except BadInput:
+            pass  # staged below, where the charset is decided on the whole file
+        else:
+            return Staged(chosen, None, prep_direct.charset,
+                          f"({direct_sql(chosen, prep_direct, found)})",
+                          (default_date, default_marketplace))
     with ExitStack() as stack:
         prep = stack.enter_context(prepared(path, declared_charset))
         if not isinstance(spec, ReportSpec):
@@ -260,17 +362,7 @@ def stage(
         checks = _value_checks(spec, found)
         flag = " OR ".join(f"({k.cond})" for k in checks) if checks else "false"
         exprs.append(f"({flag}) AS {_BAD}")
-        if spec.date_column and spec.date_column in found:
-            date_expr = f"COALESCE(\"{spec.date_column}\"::DATE, ?::DATE)"
-        else:
-            date_expr = "?::DATE"
-        mp_default = "?::VARCHAR"
-        if spec.marketplace_column and spec.marketplace_column in found:
-            mcol = f'upper(NULLIF(trim("{spec.marketplace_column}"), \'\'))'
-            ids = ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in MARKETPLACE_IDS.items())
-            mp_expr = f"COALESCE(COALESCE(MAP {{{ids}}}[{mcol}], {mcol}), {mp_default})"
-        else:
-            mp_expr = mp_default
+        date_expr, mp_expr = _partition_exprs(spec, found)
         try:
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT {date_expr} AS snapshot_date, "

@@ -7,6 +7,13 @@ never by the file name. Plain UTF-8 files are handed to DuckDB as they are
 (after a streaming validity check): copying them would double the cost of the
 common case. DuckDB itself cannot fall back: a failed read aborts the load's
 transaction.
+
+``direct`` is the fast way in, tried first by a load: the file as it is (gzip
+included, which DuckDB decompresses itself), its header read from the first
+line only. It applies when nothing says the file is not UTF-8; DuckDB's reader
+then checks every field it reads, and a file it refuses (not UTF-8, damaged
+gzip, a bad value) is loaded again through ``prepared``, which decides the
+charset on the whole file and names what is wrong.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ class Prepared:
     header: list[str]
     charset: str  # the charset the original was decoded with
     compressed: bool
+    # Whether ``path`` is still gzip-compressed (``direct``): DuckDB decompresses it.
+    gzip: bool = False
 
 
 def is_gzip(path: Path) -> bool:
@@ -95,6 +104,11 @@ def _first_line(path: Path) -> bytes:
         return f.readline(1 << 20)
 
 
+def _first_line_gz(path: Path) -> bytes:
+    with gzip.open(path, "rb") as f:
+        return f.readline(1 << 20)
+
+
 def decode_header(raw: bytes, charset: str | None) -> tuple[list[str], str]:
     """Split the header line; return the fields and the charset that read them."""
     for cs in [charset] if charset else ["utf-8", "cp1252"]:
@@ -105,6 +119,41 @@ def decode_header(raw: bytes, charset: str | None) -> tuple[list[str], str]:
         text = text.removeprefix("\ufeff").rstrip("\r\n")
         return text.split("\t"), cs
     return [], "unknown"
+
+
+def _readable(path: Path, tmp: str) -> Path:
+    """``path``, or a link to it DuckDB will not read as a glob pattern."""
+    if not _GLOB.search(str(path)):
+        return path
+    alias = Path(tmp) / "report"
+    try:
+        alias.symlink_to(path.resolve())
+    except OSError:  # no symlinks here (Windows without the privilege)
+        shutil.copyfile(path, alias)
+    return alias
+
+
+def direct(path: Path, declared_charset: str | None = None) -> Prepared | None:
+    """The file for DuckDB to read as it is (gzip too), or None when it must go through
+    ``prepared``: a declared charset other than UTF-8, a header that is not UTF-8, an
+    empty or unreadable file, a name DuckDB would take for a pattern. Reads the first
+    line only."""
+    charset = declared_charset.lower().replace("_", "-") if declared_charset else None
+    if charset not in (None, "utf-8", "utf8") or _GLOB.search(str(path)):
+        return None
+    try:
+        if path.stat().st_size == 0:
+            return None
+        compressed = is_gzip(path)
+        first = _first_line_gz(path) if compressed else _first_line(path)
+    except (OSError, EOFError, zlib.error):  # gzip.BadGzipFile is an OSError
+        return None
+    if first[:4] in (b"PK\x03\x04", b"\xd0\xcf\x11\xe0"):
+        return None
+    header, used = decode_header(first, "utf-8")
+    if used != "utf-8" or not header or header == [""]:
+        return None
+    return Prepared(path, header, "utf-8", compressed, gzip=compressed)
 
 
 @contextmanager
@@ -141,11 +190,4 @@ def prepared(path: Path, declared_charset: str | None = None) -> Iterator[Prepar
             utf8 = Path(tmp) / "utf8"
             transcode(current, utf8, charset_used, path)
             current = utf8
-        if _GLOB.search(str(current)):
-            alias = Path(tmp) / "report"
-            try:
-                alias.symlink_to(current.resolve())
-            except OSError:  # no symlinks here (Windows without the privilege)
-                shutil.copyfile(current, alias)
-            current = alias
-        yield Prepared(current, header, charset_used, compressed)
+        yield Prepared(_readable(current, tmp), header, charset_used, compressed)

@@ -11,9 +11,11 @@ python-amazon-sp-api does not retry and raises on 429 only when the body has
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +46,15 @@ def operation_of(method: str, path: str) -> str:
     if has_id:
         return "getReport" if method == "GET" else "cancelReport"
     return "createReport" if method == "POST" else "getReports"
+
+
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """One TLS context for every SP-API client of the process. Building one loads the CA
+    bundle (~0.1 s of CPU); a run made several per account and marketplace, which for a
+    fleet of sellers cost more than loading their reports. (functools.cache: two threads
+    may both build it once at start; either serves.)"""
+    return httpx.create_ssl_context()
 
 
 @dataclass
@@ -118,7 +129,7 @@ class PacedTransport(httpx.BaseTransport):
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.limiter = limiter
         self.retries, self.backoff, self.max_backoff = retries, backoff, max_backoff
-        self._inner = inner or httpx.HTTPTransport()
+        self._inner = inner or httpx.HTTPTransport(verify=ssl_context())
         self._sleep = sleep
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

@@ -39,7 +39,7 @@ from ipi.errors import ConfigError
 from ipi.settings import Account
 from ipi.sources import Fetched, Problem
 from ipi.sources.files import move_aside
-from ipi.sources.pacing import PacedTransport, RateLimiter
+from ipi.sources.pacing import PacedTransport, RateLimiter, ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class SpApiSource:
         self._jobs: dict[Path, ReportJob] = {}  # spool file -> the job that fetched it
         transport = PacedTransport(retries=self.cfg.retries, backoff=self.cfg.backoff,
                                    sleep=sleep)
-        self._download = httpx.Client(transport=transport, timeout=300)
+        self._download = httpx.Client(transport=transport, timeout=300, verify=ssl_context())
 
     # -- the library, behind our transport -------------------------------------------
 
@@ -166,15 +166,19 @@ class SpApiSource:
                     "lwa_client_secret": self.credentials.client_secret.get_secret_value(),
                 },
                 auth_token_client_class=token_client_class(self.cfg.token_url),
+                verify=ssl_context(),  # its own clients, replaced below, build none either
             )
             client.endpoint = (self.cfg.endpoint or mp.endpoint).rstrip("/")
             paced = PacedTransport(self.limiter, retries=self.cfg.retries,
                                    backoff=self.cfg.backoff, sleep=self._sleep)
             # The library takes an httpx client here; ours paces and retries.
-            client._transport = HttpxTransport(client=httpx.Client(transport=paced, timeout=60))
+            client._transport.close()
+            client._transport = HttpxTransport(client=httpx.Client(
+                transport=paced, timeout=60, verify=ssl_context()))
+            client._auth._transport._client.close()
             client._auth._transport = HttpxTransport(client=httpx.Client(
                 transport=PacedTransport(retries=self.cfg.retries, backoff=self.cfg.backoff,
-                                         sleep=self._sleep), timeout=60))
+                                         sleep=self._sleep), timeout=60, verify=ssl_context()))
             self._clients[code] = client
         return self._clients[code]
 

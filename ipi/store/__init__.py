@@ -156,16 +156,45 @@ class Store:
         database that lacks migrations gets them first, through a transaction; inside a
         session, or once this process has used SQLAlchemy on the file, the read is a
         transaction too."""
-        with self._turn:
-            if self._held is None and self._key not in _ENGINES:
-                with self._open(lambda: duckdb.connect(str(self.path))) as con:
-                    if self._migrated or _up_to_date(con):
-                        self._migrated = True
-                        _quiet(con, None)
-                        yield con
-                        return
+        with self._turn, self._direct() as con:
+            if con is not None:
+                yield con
+                return
             with self.begin() as conn:
                 yield duck(conn)
+
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction on DuckDB itself, committed on success, else rolled back: for
+        work whose SQL is all DuckDB's (a load), without SQLAlchemy's import and
+        connection costs (see the module's note). As ``read``: a database that lacks
+        migrations, a surrounding ``session()``, or a process that has used SQLAlchemy on
+        the file, and it is a ``begin()`` transaction instead."""
+        with self._turn, self._direct() as con:
+            if con is not None:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield con
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+                return
+            with self.begin() as conn:
+                yield duck(conn)
+
+    @contextmanager
+    def _direct(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        """A connection of DuckDB's own, on a migrated database, when this process may
+        hold one (see the module's note); else None, and the caller takes ``begin()``."""
+        if self._held is None and self._key not in _ENGINES:
+            with self._open(lambda: duckdb.connect(str(self.path))) as con:
+                if self._migrated or _up_to_date(con):
+                    self._migrated = True
+                    _quiet(con, None)
+                    yield con
+                    return
+        yield None
 
     def _open(self, connect: Callable[[], C]) -> Any:
         """``connect()``, waiting while another process holds the file, closed after use."""

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import duckdb
 
-from ipi.errors import BadValue
+from ipi.errors import BadFile, BadValue
 from ipi.reports import REGISTRY, STAGE, ReportSpec, detect, stage
-from ipi.settings import MARKETPLACE_TIMEZONES
 from ipi.store import Store, asin_day, duck, utcnow
 from ipi.store.landing import land, landing_path, sha256_of
 
@@ -46,14 +45,6 @@ def date_from_name(name: str) -> date | None:
     return None
 
 
-def _from_content(con: duckdb.DuckDBPyConnection, column: str | None, rows: int) -> bool:
-    """Whether every staged row got ``column`` (a date or marketplace) from the file itself."""
-    if not column or not rows:
-        return False
-    missing = con.execute(f'SELECT count(*) FROM {STAGE} WHERE "{column}" IS NULL').fetchone()
-    return bool(missing and missing[0] == 0)
-
-
 @dataclass
 class LoadResult:
     path: Path
@@ -64,6 +55,31 @@ class LoadResult:
     date_source: str | None = None
     skipped: bool = False  # these bytes were already loaded for this account
     warnings: list[str] = field(default_factory=list)  # loaded, but suspicious
+    # Per partition loaded: the rows of the last good (reliable, non-empty) earlier day
+    # of the same report and marketplace, as the load saw it (for ``row_drop``).
+    last_good_rows: dict[tuple[str, date], int | None] = field(default_factory=dict,
+                                                                repr=False)
+    rows_of: dict[tuple[str, date], int] = field(default_factory=dict, repr=False)
+
+
+class _Again(Exception):
+    """DuckDB refused the file read as it is: load it again through the stage."""
+
+
+# New rows carry a marker in ``sha256`` until the load's end: "~", then 1 or 0 for whether
+# the row took the default date, then the same for the marketplace. "~" sorts after every
+# hex digit, so the filter on it skips the committed row groups by their min/max.
+_NEW = "'~'"
+
+
+def _values(parts: list[tuple[str, date, int]]) -> str:
+    """The loaded partitions as an inline table ``p(marketplace, snapshot_date, rows)``."""
+    rows = ", ".join(f"({_lit(m)}, DATE '{d.isoformat()}', {int(n)})" for m, d, n in parts)
+    return f"(VALUES {rows}) p(marketplace, snapshot_date, rows)"
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
 
 
 def load_file(
@@ -85,11 +101,62 @@ def load_file(
     which snapshot dates are in the future.
     """
     sha = sha256_of(path)
+    try:
+        return _load(store, account, path, sha, ingest_day=ingest_day,
+                     default_marketplace=default_marketplace, source=source,
+                     declared_charset=declared_charset, day_source=day_source, now=now,
+                     direct=True)
+    except _Again as again:
+        log.debug("%s: read through the stage (%s)", path.name, again)
+        return _load(store, account, path, sha, ingest_day=ingest_day,
+                     default_marketplace=default_marketplace, source=source,
+                     declared_charset=declared_charset, day_source=day_source, now=now,
+                     direct=False)
+
+
+def _insert_new(con: duckdb.DuckDBPyConnection, account: str, path: Path, *, direct: bool,
+                default_date: date, default_marketplace: str,
+                declared_charset: str | None) -> tuple[ReportSpec, str, bool]:
+    """Insert the file's rows into its report's table, marked new (``_NEW``); return the
+    spec, the charset read and whether the file was read as it is (``direct``).
+
+    ``direct``: when the file can be read as it is, one read types, checks and inserts
+    its rows in one statement; a failure of that statement raises ``_Again`` (the
+    transaction is then aborted). Otherwise through the stage, which decides the charset
+    on the whole file and names the first bad value.
+    """
+    staged = stage(con, detect, path, default_date=default_date,
+                   default_marketplace=default_marketplace,
+                   declared_charset=declared_charset, direct=direct)
+    spec = staged.spec
+    skip = {spec.date_column, spec.marketplace_column}
+    collist = ", ".join(f'"{c.name}"' for c in spec.columns if c.name not in skip)
+
+    def defaulted(column: str | None) -> str:
+        return f"""CASE WHEN "{column}" IS NULL THEN '1' ELSE '0' END""" if column else "'1'"
+
+    sql = (f"INSERT INTO {spec.table} (account, marketplace, snapshot_date, sha256, "
+           f"{collist}) SELECT ?, marketplace, snapshot_date, {_NEW} || "
+           f"{defaulted(spec.date_column)} || {defaulted(spec.marketplace_column)}, "
+           f"{collist} FROM {staged.source}")
+    try:
+        con.execute(sql, [account, *staged.params])
+    except duckdb.Error as exc:
+        if not staged.direct:
+            raise
+        raise _Again(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    if not staged.direct:
+        con.execute(f"DROP TABLE {STAGE}")
+    return spec, staged.charset, staged.direct
+
+
+def _load(store: Store, account: str, path: Path, sha: str, *, ingest_day: date,
+          default_marketplace: str, source: str, declared_charset: str | None,
+          day_source: str, now: datetime | None, direct: bool) -> LoadResult:
     result = LoadResult(path, sha)
     name_date = date_from_name(path.name)
     default_date = name_date or ingest_day
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.write() as con:
         # Bytes loaded before are skipped, unless `ipi forget` took their rows out since.
         seen = con.execute(
             "SELECT report_type FROM ingested_file i WHERE account = ? AND sha256 = ? "
@@ -105,65 +172,63 @@ def load_file(
                 "SELECT marketplace, snapshot_date FROM report_partition WHERE account = ? "
                 "AND sha256 = ? ORDER BY 2, 1", [account, sha]).fetchall()]
             return result
-        staged = stage(
-            con, detect, path,
-            default_date=default_date,
-            default_marketplace=default_marketplace,
-            declared_charset=declared_charset,
-        )
-        spec = staged.spec
-        result.report_type, result.rows = spec.report_type, staged.rows
+        spec, charset, direct = _insert_new(
+            con, account, path, direct=direct, default_date=default_date,
+            default_marketplace=default_marketplace, declared_charset=declared_charset)
+        table = spec.table
+        new = f"account = ? AND sha256 >= {_NEW}"
+        if direct and spec.key and spec.unique:  # the stage checked it otherwise
+            keys = ", ".join(f'"{k}"' for k in spec.key)
+            dup = con.execute(
+                f"SELECT marketplace, snapshot_date, {keys}, count(*) FROM {table} "
+                f"WHERE {new} GROUP BY ALL HAVING count(*) > 1 LIMIT 1", [account]
+            ).fetchone()
+            if dup:
+                raise BadFile(
+                    f"{spec.report_type}: {', '.join(spec.key)} {dup[2:-1]!s} appears "
+                    f"{dup[-1]} times for {dup[0]} on {dup[1]}; a report lists each once: "
+                    "download it again", path=path)
+        counted = con.execute(
+            f"SELECT marketplace, snapshot_date, count(*), max(sha256[2]), max(sha256[3]) "
+            f"FROM {table} WHERE {new} GROUP BY ALL ORDER BY 2, 1", [account]).fetchall()
+        rows = sum(n for _, _, n, _, _ in counted)
+        result.report_type, result.rows = spec.report_type, rows
+        # Whether every row got its date (marketplace) from the file itself.
         result.date_source = (
-            "content" if _from_content(con, spec.date_column, staged.rows)
+            "content" if rows and all(dd == "0" for *_, dd, _ in counted)
             else "file name" if name_date else day_source
         )
-        marketplace_source = (
-            "content" if _from_content(con, spec.marketplace_column, staged.rows) else "default"
-        )
-        if staged.rows:
-            parts = con.execute(
-                f"SELECT marketplace, snapshot_date, count(*) FROM {STAGE} "
-                "GROUP BY ALL ORDER BY 2, 1"
-            ).fetchall()
-        else:  # a header-only report is data too: nothing stranded, say
-            parts = [(default_marketplace, default_date, 0)]
+        marketplace_source = "content" if rows and all(md == "0" for *_, md in counted) \
+            else "default"
+        # A header-only report is data too: nothing stranded, say.
+        parts = ([(m, d, n) for m, d, n, _, _ in counted]
+                 or [(default_marketplace, default_date, 0)])
         result.partitions = [(m, d) for m, d, _ in parts]
         _refuse_future(spec, result, path, now or datetime.now(UTC))
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _ipi_parts (marketplace VARCHAR, snapshot_date DATE, "
-            "rows BIGINT)"
-        )
-        con.executemany("INSERT INTO _ipi_parts VALUES (?, ?, ?)", parts)
 
-        table = spec.table
-        skip = {spec.date_column, spec.marketplace_column}
-        cols = [c.name for c in spec.columns if c.name not in skip]
-        collist = ", ".join(f'"{c}"' for c in cols)
         days = [d for _, d, _ in parts]
+        lo, hi = min(days), max(days)
         # The date bounds let DuckDB skip the table's other days (row groups hold
         # consecutive loads): a load costs the same however long the history.
         con.execute(
-            f"DELETE FROM {table} t USING _ipi_parts p WHERE t.account = ? "
-            "AND t.snapshot_date BETWEEN ? AND ? "
+            f"DELETE FROM {table} t USING {_values(parts)} WHERE t.account = ? "
+            "AND t.snapshot_date BETWEEN ? AND ? AND t.sha256 < '~' "
             "AND t.marketplace = p.marketplace AND t.snapshot_date = p.snapshot_date",
-            [account, min(days), max(days)],
+            [account, lo, hi],
         )
-        con.execute(
-            f"INSERT INTO {table} (account, marketplace, snapshot_date, sha256, {collist}) "
-            f"SELECT ?, marketplace, snapshot_date, ?, {collist} FROM {STAGE}",
-            [account, sha],
-        )
+        con.execute(f"UPDATE {table} SET sha256 = ? WHERE {new} "
+                    "AND snapshot_date BETWEEN ? AND ?", [sha, account, lo, hi])
         loaded_at = utcnow()
         con.execute(
             "INSERT OR REPLACE INTO report_partition "
-            "SELECT ?, marketplace, ?, snapshot_date, ?, rows, ?, NULL FROM _ipi_parts",
+            f"SELECT ?, marketplace, ?, snapshot_date, ?, rows, ?, NULL FROM {_values(parts)}",
             [account, spec.report_type, sha, loaded_at],
         )
-        result.warnings = _jumps(con, spec, account)
+        result.warnings = _jumps(con, spec, account, parts, result)
         if spec.report_type in asin_day.SOURCES:
             for sql in asin_day.refresh_sql(
-                    "SELECT ? AS account, marketplace, snapshot_date AS d FROM _ipi_parts",
-                    min(days), max(days)):
+                    f"SELECT ? AS account, marketplace, snapshot_date AS d FROM {_values(parts)}",
+                    lo, hi):
                 con.execute(sql, [account] * sql.count("?"))
         # The bytes go to the landing zone before the commit that points at them.
         land(store.data_dir / "raw", path, sha)
@@ -174,14 +239,12 @@ def load_file(
         )
         con.execute(
             "INSERT OR REPLACE INTO ingested_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [account, sha, spec.report_type, path.name, source, staged.charset,
-             result.date_source, staged.rows, default_date, default_marketplace,
+            [account, sha, spec.report_type, path.name, source, charset,
+             result.date_source, rows, default_date, default_marketplace,
              marketplace_source, loaded_at],
         )
-        con.execute(f"DROP TABLE {STAGE}")
-        con.execute("DROP TABLE _ipi_parts")
     days = sorted({d for _, d in result.partitions})
-    log.info("loaded %s: %s, %d rows, %s %s", path.name, spec.report_type, staged.rows,
+    log.info("loaded %s: %s, %d rows, %s %s", path.name, spec.report_type, rows,
              "/".join(sorted({m for m, _ in result.partitions})),
              f"{days[0]}..{days[-1]} ({len(days)} days)" if len(days) > 1 else days[0])
     return result
@@ -194,7 +257,15 @@ def _refuse_future(spec: ReportSpec, result: LoadResult, path: Path, now: dateti
     day ahead of the machine's. A later date is a wrong file or a wrong clock, and loaded
     it would become the account's latest day, which alerts and freshness key on.
     """
-    for mp, day in result.partitions:
+    # No zone is more than 12 hours behind UTC: a day up to the day after UTC-12's is
+    # never after tomorrow anywhere (and needs no zone table, nor its import).
+    earliest = (now.astimezone(UTC) - timedelta(hours=12)).date() + timedelta(days=1)
+    late = [(mp, day) for mp, day in result.partitions if day > earliest]
+    if not late:
+        return
+    from ipi.settings import MARKETPLACE_TIMEZONES  # pydantic: only for a suspect date
+
+    for mp, day in late:
         tz = MARKETPLACE_TIMEZONES.get(mp, "UTC")
         tomorrow = now.astimezone(zoneinfo.ZoneInfo(tz)).date() + timedelta(days=1)
         if day <= tomorrow:
@@ -212,43 +283,50 @@ def _refuse_future(spec: ReportSpec, result: LoadResult, path: Path, now: dateti
                        "machine's clock", path=path)
 
 
-def _jumps(con: duckdb.DuckDBPyConnection, spec: ReportSpec, account: str) -> list[str]:
-    """Why the days just loaded (``_ipi_parts``) look wrong: units on hand ten times those
-    of the report's previous loaded day for the marketplace, or a tenth of them."""
-    if spec.on_hand is None:
+def _jumps(con: duckdb.DuckDBPyConnection, spec: ReportSpec, account: str,
+           parts: list[tuple[str, date, int]], result: LoadResult) -> list[str]:
+    """Why the days just loaded (``parts``) look wrong: units on hand ten times those
+    of the report's previous loaded day for the marketplace, or a tenth of them.
+
+    Records in ``result`` the rows of each day's last good earlier day, for ``row_drop``.
+    """
+    if spec.on_hand is None and not spec.steady_rows:
         return []
-    pairs = con.execute(
-        "SELECT p.marketplace, p.snapshot_date, (SELECT max(r.snapshot_date) "
-        "    FROM report_partition r WHERE r.account = ? AND r.report_type = ? "
-        "    AND r.marketplace = p.marketplace AND r.snapshot_date < p.snapshot_date) "
-        "FROM _ipi_parts p", [account, spec.report_type]).fetchall()
-    pairs = [p for p in pairs if p[2] is not None]
-    if not pairs:
+    prev = con.execute(
+        "SELECT p.marketplace, p.snapshot_date, max(r.snapshot_date), "
+        "    arg_max(r.rows, r.snapshot_date) FILTER (WHERE r.unreliable IS NULL "
+        "        AND r.rows > 0) "
+        f"FROM {_values(parts)} LEFT JOIN report_partition r ON r.account = ? "
+        "    AND r.report_type = ? AND r.marketplace = p.marketplace "
+        "    AND r.snapshot_date < p.snapshot_date "
+        "GROUP BY ALL", [account, spec.report_type]).fetchall()
+    result.last_good_rows = {(m, d): good for m, d, _, good in prev}
+    result.rows_of = {(m, d): n for m, d, n in parts}
+    pairs = [(m, d, p) for m, d, p, _ in prev if p is not None]
+    if spec.on_hand is None or not pairs:
         return []
-    con.execute("CREATE OR REPLACE TEMP TABLE _ipi_jump (marketplace VARCHAR, d DATE, "
-                "prev DATE)")
-    con.executemany("INSERT INTO _ipi_jump VALUES (?, ?, ?)", pairs)
+    jump = ", ".join(f"({_lit(m)}, DATE '{d.isoformat()}', DATE '{p.isoformat()}')"
+                     for m, d, p in pairs)
     # The date bounds let DuckDB read only the days compared, however long the history.
     rows = con.execute(f"""
-        WITH units AS (
+        WITH j AS (SELECT * FROM (VALUES {jump}) j(marketplace, d, prev)),
+        units AS (
             SELECT t.marketplace, t.snapshot_date AS d, sum({spec.on_hand}) AS units
             FROM {spec.table} t
-            JOIN (SELECT marketplace, d FROM _ipi_jump
-                  UNION SELECT marketplace, prev FROM _ipi_jump) w
+            JOIN (SELECT marketplace, d FROM j UNION SELECT marketplace, prev FROM j) w
                 ON t.marketplace = w.marketplace AND t.snapshot_date = w.d
             WHERE t.account = ? AND t.snapshot_date BETWEEN ? AND ?
             GROUP BY ALL
         )
         SELECT j.marketplace, j.d, coalesce(n.units, 0), j.prev, coalesce(b.units, 0)
-        FROM _ipi_jump j
+        FROM j
         LEFT JOIN units n ON n.marketplace = j.marketplace AND n.d = j.d
         LEFT JOIN units b ON b.marketplace = j.marketplace AND b.d = j.prev
         WHERE greatest(coalesce(n.units, 0), coalesce(b.units, 0)) >= {_MIN_UNITS_FOR_JUMP}
             AND (coalesce(n.units, 0) >= {_JUMP} * coalesce(b.units, 0)
                  OR {_JUMP} * coalesce(n.units, 0) <= coalesce(b.units, 0))
         ORDER BY 2, 1
-        """, [account, min(p[2] for p in pairs), max(p[1] for p in pairs)]).fetchall()
-    con.execute("DROP TABLE _ipi_jump")
+        """, [account, min(p for _, _, p in pairs), max(d for _, d, _ in pairs)]).fetchall()
     out = []
     for mp, day, units, prev_day, prev in rows:
         change = (f"down from {prev:,.0f}" if units < prev else f"up from {prev:,.0f}"
@@ -272,18 +350,28 @@ def row_drop(store: Store, account: str, result: LoadResult, threshold: float) -
         return None
     reasons = []
     for mp, day in result.partitions:
-        rows = store.query(
-            "SELECT (SELECT rows FROM report_partition WHERE account = $a AND marketplace = $m "
-            "        AND report_type = $t AND snapshot_date = $d) AS now, "
-            "       (SELECT rows FROM report_partition WHERE account = $a AND marketplace = $m "
-            "        AND report_type = $t AND snapshot_date < $d AND unreliable IS NULL "
-            "        AND rows > 0 ORDER BY snapshot_date DESC LIMIT 1) AS good",
-            {"a": account, "m": mp, "t": result.report_type, "d": day})[0]
-        if (rows["good"] or 0) >= _MIN_ROWS_FOR_GUARD and rows["now"] is not None \
-                and rows["now"] < threshold * rows["good"]:
-            reasons.append(f"{mp} {result.report_type} on {day} has {rows['now']:,} rows, "
-                           f"the last good one {rows['good']:,}")
+        now, good = _rows_and_last_good(store, account, result, mp, day)
+        if good is not None and good >= _MIN_ROWS_FOR_GUARD and now is not None \
+                and now < threshold * good:
+            reasons.append(f"{mp} {result.report_type} on {day} has {now:,} rows, "
+                           f"the last good one {good:,}")
     return "; ".join(reasons) or None
+
+
+def _rows_and_last_good(store: Store, account: str, result: LoadResult, mp: str,
+                        day: date) -> tuple[int | None, int | None]:
+    """The rows of a partition ``result`` loaded, and those of the last good (reliable,
+    non-empty) earlier day of the same report and marketplace."""
+    if (mp, day) in result.last_good_rows:  # as the load saw them, in its transaction
+        return result.rows_of.get((mp, day)), result.last_good_rows[(mp, day)]
+    row = store.query(
+        "SELECT (SELECT rows FROM report_partition WHERE account = $a AND marketplace = $m "
+        "        AND report_type = $t AND snapshot_date = $d) AS now, "
+        "       (SELECT rows FROM report_partition WHERE account = $a AND marketplace = $m "
+        "        AND report_type = $t AND snapshot_date < $d AND unreliable IS NULL "
+        "        AND rows > 0 ORDER BY snapshot_date DESC LIMIT 1) AS good",
+        {"a": account, "m": mp, "t": result.report_type, "d": day})[0]
+    return row["now"], row["good"]
 
 
 def mark_unreliable(store: Store, account: str, result: LoadResult, reason: str) -> None:

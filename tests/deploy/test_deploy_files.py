@@ -42,3 +42,18 @@ def test_the_worker_image_copies_what_exists_and_the_unit_runs_ipi_serve() -> No
     unit = (DEPLOY / "ipi-serve.service").read_text()
     assert re.search(r"^ExecStart=\S+/ipi serve$", unit, re.M)
     assert "Restart=on-failure" in unit
+
+
+def test_the_machines_yaml_gives_each_machine_its_pool_and_the_same_flow() -> None:
+    """deploy/prefect.machines.yaml: one daily deployment per machine, each on a pool of
+    its own, the rest as in prefect.yaml."""
+    spec = yaml.safe_load((DEPLOY / "prefect.machines.yaml").read_text())
+    base = {d["name"]: d for d in yaml.safe_load(
+        (DEPLOY / "prefect.yaml").read_text())["deployments"]}["daily"]
+    assert spec["prefect-version"] == prefect.__version__
+    pools = [d["work_pool"]["name"] for d in spec["deployments"]]
+    assert len(set(pools)) == len(pools) == 2
+    for d in spec["deployments"]:
+        assert d["entrypoint"] == base["entrypoint"] and d["parameters"] == {}
+        assert (d["schedules"], d["concurrency_limit"]) == (base["schedules"],
+                                                            base["concurrency_limit"])

@@ -37,7 +37,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Literal
@@ -160,10 +160,27 @@ class Recorded:
 
 
 @dataclass
-class _DocumentSpec:
+class Document:
+    """A report document as served: its bytes, the charset its download declares, and
+    whether it is served gzip (compressed once, then kept)."""
+
     content: bytes
     charset: str | None = "UTF-8"
     gzip: bool = True
+    compressed: bytes | None = field(default=None, repr=False)
+
+    def served(self) -> bytes:
+        if not self.gzip:
+            return self.content
+        if self.compressed is None:
+            self.compressed = gzip_module.compress(self.content, compresslevel=1, mtime=0)
+        return self.compressed
+
+
+_DocumentSpec = Document
+#: A seller's documents: (reportType, marketplaceId) -> its document, or None for the
+#: fake's per-key ones.
+SellerDocuments = Callable[[str, str], Document | None]
 
 
 @dataclass
@@ -190,6 +207,7 @@ class _Report:
     final_status: str | None = None  # set once the report has finished
     document_id: str | None = None
     cancelled_in_queue: bool = False  # cancelReport: never started processing
+    seller: str | None = None  # the refresh token that created it; None: everyone's
 
     @property
     def key(self) -> tuple[str, str]:
@@ -231,9 +249,21 @@ class FakeSpApi:
       within the window finishes FATAL, without a document.
     * ``rate_limit_header`` - value of ``x-amzn-RateLimit-Limit`` on every SP-API answer.
     * ``enforce_rate_limits`` / ``rate_scale`` / ``rate_limits`` - token buckets per
-      operation (rate x rate_scale, burst), full at first use; excess answers 429
-      with an errors body and counts in ``self_throttled``. While enforcing, the
-      rate header defaults to the operation's scaled rate.
+      selling partner, application and operation, as Amazon's usage plans are: the
+      seller is the refresh token the access token was issued for (None for a
+      grantless token), the application the LWA client id. Each bucket (rate x
+      rate_scale, burst) is full at its first use; excess answers 429 with an errors
+      body and the usual ``x-amzn-RequestId`` / ``x-amzn-RateLimit-Limit`` headers,
+      and counts in ``self_throttled`` (and per bucket in ``throttled_by``). While
+      enforcing, the rate header defaults to the operation's scaled rate.
+
+    Sellers: ``set_seller_documents(refresh_token, ...)`` registers a seller with
+    documents of its own (generated bodies, see ``tests.fakes.catalog``), used before
+    the per-key ``set_document`` ones. A registered seller's reports are its own:
+    ``getReports``, ``getReport``, ``getReportDocument`` and ``cancelReport`` of
+    another seller do not see them, and its regeneration window is its own. Callers
+    with other refresh tokens share one unnamed seller (as the tests' clients, one
+    refresh token each, always did); their rate buckets are still per refresh token.
 
     Outcomes resolve when a report is first seen finished: the document is what
     ``set_document`` says *then* for (reportType, first marketplaceId), an empty
@@ -260,6 +290,8 @@ class FakeSpApi:
         #: per-operation (rate, burst) used when enforce_rate_limits; editable per test.
         self.rate_limits: dict[str, tuple[float, int]] = dict(PUBLISHED_RATE_LIMITS)
         self.self_throttled: int = 0
+        #: 429s from an empty bucket, per (seller, client id, operation).
+        self.throttled_by: dict[tuple[str | None, str | None, str], int] = {}
         self.download_url_ttl_seconds: float = DOWNLOAD_URL_TTL_SECONDS
 
         self._lock = threading.RLock()
@@ -271,8 +303,11 @@ class FakeSpApi:
         self._documents: dict[str, _Document] = {}
         self._downloads: dict[str, tuple[str, float]] = {}  # token -> (document id, issued mono)
         self._access_tokens: dict[str, float] = {}  # token -> expiry (monotonic)
+        self._grants: dict[str, tuple[str | None, str | None]] = {}  # token -> (seller, app)
+        self._seller_documents: dict[str, SellerDocuments] = {}
+        self._document_owner: dict[str, str] = {}  # document id -> its seller
         self._scripted: dict[str, deque[_Scripted]] = {}
-        self._buckets: dict[str, _Bucket] = {}
+        self._buckets: dict[tuple[str | None, str | None, str], _Bucket] = {}
         self._page_tokens: dict[str, list[str]] = {}  # nextToken -> remaining report ids
         self._seq = itertools.count()
         self._server: ThreadingHTTPServer | None = None
@@ -365,6 +400,18 @@ class FakeSpApi:
                 report.created -= timedelta(seconds=seconds)
                 report.created_mono -= seconds
 
+    def set_seller_documents(self, refresh_token: str, documents: SellerDocuments) -> None:
+        """The documents of the seller with this refresh token: ``documents(reportType,
+        marketplaceId)`` when one of its reports finishes DONE (None: the per-key ones)."""
+        with self._lock:
+            self._seller_documents[refresh_token] = documents
+
+    def throttled(self, refresh_token: str | None = None) -> int:
+        """429s from empty buckets, for one seller (all when None)."""
+        with self._lock:
+            return sum(n for (seller, _, _), n in self.throttled_by.items()
+                       if refresh_token is None or seller == refresh_token)
+
     def queue_documents(self, report_type: str, marketplace_id: str,
                         contents: list[bytes]) -> None:
         """The next reports of this type and marketplace produce these, one each, in order
@@ -452,8 +499,12 @@ class FakeSpApi:
             return
         if status == "DONE":
             spec = self._documents_by_key.get(report.key, _DocumentSpec(b""))
+            own = self._seller_documents.get(report.seller) if report.seller else None
+            mine = own(*report.key) if own is not None else None
             queued = self._queued.get(report.key)
-            if queued:
+            if mine is not None:
+                spec = mine
+            elif queued:
                 spec = _DocumentSpec(queued.popleft(), spec.charset, spec.gzip)
             elif report.key in self._makers:
                 spec = _DocumentSpec(self._makers[report.key](report), spec.charset, spec.gzip)
@@ -464,6 +515,8 @@ class FakeSpApi:
     def _new_document(self, report: _Report, spec: _DocumentSpec) -> None:
         doc_id = f"amzn1.spdoc.1.4.na.{uuid.uuid4()}"
         self._documents[doc_id] = _Document(doc_id, spec)
+        if report.seller is not None:
+            self._document_owner[doc_id] = report.seller
         report.document_id = doc_id
 
     def _report_json(self, report: _Report, now_mono: float) -> dict[str, Any]:
@@ -488,7 +541,7 @@ class FakeSpApi:
 
     # ------------------------------------------------------------------ operations
 
-    def _create_report(self, body: bytes) -> tuple[int, bytes]:
+    def _create_report(self, body: bytes, seller: str | None = None) -> tuple[int, bytes]:
         try:
             spec = json.loads(body or b"null")
         except ValueError:
@@ -521,35 +574,37 @@ class FakeSpApi:
                 generation_seconds=max(0.0, float(self.generation_seconds)),
                 seq=next(self._seq), report_options=options,
                 data_start_time=_normalized_time(spec.get("dataStartTime")),
-                data_end_time=_normalized_time(spec.get("dataEndTime")),
+                data_end_time=_normalized_time(spec.get("dataEndTime")), seller=seller,
             )
             window = self.regeneration_window_seconds.get(report_type, 0.0)
-            if window > 0 and self._produced_within(report.key, now_mono, window):
+            if window > 0 and self._produced_within(report.key, now_mono, window, seller):
                 report.forced_status = "FATAL"
             self._reports[report.report_id] = report
         return 202, json.dumps({"reportId": report.report_id}).encode()
 
-    def _produced_within(self, key: tuple[str, str], now_mono: float, window: float) -> bool:
-        """A previous report of this type+marketplace was requested within the window and
-        did not itself fail (FATAL/CANCELLED ones do not restart the clock)."""
+    def _produced_within(self, key: tuple[str, str], now_mono: float, window: float,
+                         seller: str | None = None) -> bool:
+        """A previous report of this type+marketplace, for this seller, was requested within
+        the window and did not itself fail (FATAL/CANCELLED ones do not restart the clock)."""
         for other in self._reports.values():
-            if other.key != key or now_mono - other.created_mono >= window:
+            if (other.key != key or now_mono - other.created_mono >= window
+                    or not _visible(other, seller)):
                 continue
             if self._status(other, now_mono) not in ("FATAL", "CANCELLED"):
                 return True
         return False
 
-    def _get_report(self, report_id: str) -> tuple[int, bytes]:
+    def _get_report(self, report_id: str, seller: str | None = None) -> tuple[int, bytes]:
         with self._lock:
             report = self._reports.get(report_id)
-            if report is None:
+            if report is None or not _visible(report, seller):
                 return 404, errors_body("NotFound", f"Report {report_id} not found.")
             return 200, json.dumps(self._report_json(report, time.monotonic())).encode()
 
-    def _cancel_report(self, report_id: str) -> tuple[int, bytes]:
+    def _cancel_report(self, report_id: str, seller: str | None = None) -> tuple[int, bytes]:
         with self._lock:
             report = self._reports.get(report_id)
-            if report is None:
+            if report is None or not _visible(report, seller):
                 return 404, errors_body("NotFound", f"Report {report_id} not found.")
             status = self._status(report, time.monotonic())
             if status != "IN_QUEUE":
@@ -559,7 +614,8 @@ class FakeSpApi:
             report.cancelled_in_queue = True
             return 200, b""
 
-    def _get_reports(self, query: dict[str, list[str]]) -> tuple[int, bytes]:
+    def _get_reports(self, query: dict[str, list[str]],
+                     seller: str | None = None) -> tuple[int, bytes]:
         now_mono, now = time.monotonic(), datetime.now(UTC)
         if "nextToken" in query:
             others = [k for k in query if k != "nextToken"]
@@ -604,7 +660,7 @@ class FakeSpApi:
             with self._lock:
                 matching = [
                     r for r in self._reports.values()
-                    if r.report_type in report_types
+                    if r.report_type in report_types and _visible(r, seller)
                     and (not marketplaces or set(r.marketplace_ids) & set(marketplaces))
                     and since <= r.created <= until
                     and (not statuses or self._status(r, now_mono) in statuses)
@@ -621,10 +677,13 @@ class FakeSpApi:
                 out["nextToken"] = token
         return 200, json.dumps(out).encode()
 
-    def _get_report_document(self, document_id: str) -> tuple[int, bytes]:
+    def _get_report_document(self, document_id: str,
+                             seller: str | None = None) -> tuple[int, bytes]:
         with self._lock:
             document = self._documents.get(document_id)
-            if document is None:
+            owner = self._document_owner.get(document_id)
+            if document is None or (owner is not None and seller is not None
+                                    and owner != seller):
                 return 404, errors_body("NotFound", f"Report document {document_id} not found.")
             token = uuid.uuid4().hex
             self._downloads[token] = (document_id, time.monotonic())
@@ -653,7 +712,7 @@ class FakeSpApi:
                         "ServerTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
                     }), xml
             spec = self._documents[document_id].spec
-        content = gzip_module.compress(spec.content, mtime=0) if spec.gzip else spec.content
+        content = spec.served()
         content_type = f"text/plain; charset={spec.charset}" if spec.charset else "text/plain"
         return 200, content, {"Content-Type": content_type}
 
@@ -682,8 +741,10 @@ class FakeSpApi:
                              f"The grant type {grant_type!r} is not supported")
         access_token = f"Atza|fake-{uuid.uuid4().hex}"
         ttl = self.access_token_ttl
+        seller = form.get("refresh_token") if grant_type == "refresh_token" else None
         with self._lock:
             self._access_tokens[access_token] = time.monotonic() + ttl
+            self._grants[access_token] = (seller, form.get("client_id"))
         out: dict[str, Any] = {"access_token": access_token, "token_type": "bearer",
                                "expires_in": ttl}
         if grant_type == "refresh_token":
@@ -707,21 +768,25 @@ class FakeSpApi:
                                "The access token you provided has expired.")
         return None
 
-    def _take_bucket_token(self, operation: str) -> bool:
-        """Token bucket per operation; False when the request exceeds the rate."""
+    def _take_bucket_token(self, operation: str, seller: str | None = None,
+                           app: str | None = None) -> bool:
+        """Token bucket per (seller, app, operation), as Amazon's usage plans are; False
+        when the request exceeds the rate."""
         rate, burst = self.rate_limits[operation]
         rate *= self.rate_scale
         now = time.monotonic()
+        key = (seller, app, operation)
         with self._lock:
-            bucket = self._buckets.get(operation)
+            bucket = self._buckets.get(key)
             if bucket is None:
-                bucket = self._buckets[operation] = _Bucket(float(burst), now)
+                bucket = self._buckets[key] = _Bucket(float(burst), now)
             bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.updated) * rate)
             bucket.updated = now
             if bucket.tokens >= 1.0:
                 bucket.tokens -= 1.0
                 return True
             self.self_throttled += 1
+            self.throttled_by[key] = self.throttled_by.get(key, 0) + 1
             return False
 
     def _rate_header(self, operation: str) -> str | None:
@@ -781,20 +846,25 @@ class FakeSpApi:
                 status, payload, extra = scripted
                 out_headers.update(extra)
                 return status, payload, out_headers, operation, query, path
+            with self._lock:
+                seller, app = self._grants.get(headers.get("x-amz-access-token", ""),
+                                               (None, None))
             if (self.enforce_rate_limits and operation in self.rate_limits
-                    and not self._take_bucket_token(operation)):
+                    and not self._take_bucket_token(operation, seller, app)):
                 code, message = _ERROR_CODES[429]
                 return 429, errors_body(code, message), out_headers, operation, query, path
+            with self._lock:  # reports are a registered seller's own (see the docstring)
+                seller = seller if seller in self._seller_documents else None
             if operation == "createReport":
-                status, payload = self._create_report(body)
+                status, payload = self._create_report(body, seller)
             elif operation == "getReports":
-                status, payload = self._get_reports(query)
+                status, payload = self._get_reports(query, seller)
             elif operation == "getReport":
-                status, payload = self._get_report(arg)
+                status, payload = self._get_report(arg, seller)
             elif operation == "getReportDocument":
-                status, payload = self._get_report_document(arg)
+                status, payload = self._get_report_document(arg, seller)
             elif operation == "cancelReport":
-                status, payload = self._cancel_report(arg)
+                status, payload = self._cancel_report(arg, seller)
             else:
                 status, payload = 404, errors_body("NotFound", f"No operation at {method} {path}.")
             return status, payload, out_headers, operation, query, path
@@ -810,6 +880,11 @@ class FakeSpApi:
                 operation, query, path
         status, payload, extra = self._download(arg)
         return status, payload, extra, operation, query, path
+
+
+def _visible(report: _Report, seller: str | None) -> bool:
+    """Whether ``seller`` (None: a grantless caller) sees ``report``."""
+    return report.seller is None or seller is None or report.seller == seller
 
 
 def _classify(method: str, path: str) -> tuple[str, str]:
@@ -896,8 +971,10 @@ def token_client_for(fake: FakeSpApi) -> type[AccessTokenClient]:
 
 __all__ = [
     "PUBLISHED_RATE_LIMITS",
+    "Document",
     "FakeSpApi",
     "Recorded",
+    "SellerDocuments",
     "errors_body",
     "token_client_for",
 ]

@@ -18,24 +18,28 @@ from ipi.demo import Simulation, write_day
 from ipi.errors import IngestFailed
 from ipi.settings import Settings, settings_from_dict
 from ipi.sources.files import FAILED, PROCESSED, FileDrops
-from tests.conftest import Webhook
+from tests.conftest import Webhook, built_once
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 @pytest.fixture(scope="session")
 def history(tmp_path_factory: pytest.TempPathFactory, demo_sim: Simulation) -> Path:
-    """A data folder holding the demo seller's first 70 days, loaded and scored once."""
-    root = tmp_path_factory.mktemp("history")
-    archive = root / "archive"
-    for i in range(70):
-        write_day(demo_sim, i, archive)
-    settings = settings_from_dict({"accounts": [{"name": "acme"}]}, base_dir=root, env={})
-    account = settings.accounts[0]
-    run = pipeline.ingest(pipeline.open_store(settings), account,
-                          FileDrops(archive, move_done=False), demo_sim.day(0))
-    pipeline.score(settings, account, demo_sim.day(0), run.days)
-    return settings.data_dir
+    """A data folder holding the demo seller's first 70 days, loaded and scored once per
+    run (every xdist worker's the same): copied by ``drops``."""
+
+    def build(root: Path) -> Path:
+        archive = root / "archive"
+        for i in range(70):
+            write_day(demo_sim, i, archive)
+        settings = settings_from_dict({"accounts": [{"name": "acme"}]}, base_dir=root, env={})
+        account = settings.accounts[0]
+        run = pipeline.ingest(pipeline.open_store(settings), account,
+                              FileDrops(archive, move_done=False), demo_sim.day(0))
+        pipeline.score(settings, account, demo_sim.day(0), run.days)
+        return settings.data_dir
+
+    return built_once(tmp_path_factory, "history", build)
 
 
 @pytest.fixture
@@ -63,6 +67,7 @@ def test_given_todays_drops_when_flow_runs_then_reports_load_and_day_is_scored(
     assert len(rows) == 1 and rows[0]["score"] is not None
 
 
+@pytest.mark.slow
 def test_given_story_when_flow_runs_daily_then_one_alert_fires_and_one_resolves(
         drops: tuple[Settings, Path, Path], demo_sim: Simulation,
         webhook_server: Webhook) -> None:

@@ -205,6 +205,7 @@ def test_the_backfill_flow_runs_every_sp_api_account_and_logs_progress(
     assert len(fake_sp_api.calls("createReport")) == 4
 
 
+@pytest.mark.slow
 def test_the_cli_backfill_killed_midway_resumes_and_doubles_nothing(
         sp_settings: Callable[..., tuple[Settings, Path]], fake_sp_api: FakeSpApi,
         seller: Simulation) -> None:

@@ -303,3 +303,76 @@ def test_given_units_on_hand_jump_tenfold_when_loaded_then_loads_with_a_warning(
     assert result.warnings == ([warning] if warning else [])
     assert fresh_db.query("SELECT sum(available) AS n FROM fba_inventory_planning "
                           "WHERE snapshot_date = '2026-11-28'") == [{"n": 2 * after}]
+
+
+def _read_through_stage(caplog: pytest.LogCaptureFixture) -> bool:
+    return any("read through the stage" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_a_plain_utf8_or_gzip_report_loads_in_one_direct_read(
+        fresh_db: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        compress: bool) -> None:
+    """The common case: DuckDB reads the file as it is (gzip included), typed and checked
+    in the insert itself; no stage, no second read."""
+    import gzip
+
+    path = plan_file(tmp_path, "2026-03-02", name="plan.txt")
+    if compress:
+        path = path.with_name("plan.bin")  # gzip is told by its bytes, not the name
+        path.write_bytes(gzip.compress((tmp_path / "plan.txt").read_bytes()))
+    caplog.set_level("DEBUG", logger="ipi.store.load")
+    result = load_file(fresh_db, "acme", path, ingest_day=date(2026, 3, 2),
+                       default_marketplace="US", now=NOW)
+    assert not _read_through_stage(caplog)
+    assert (result.rows, result.date_source) == (2, "content")
+    assert fresh_db.query("SELECT sku, available, sha256 FROM fba_inventory_planning "
+                          "ORDER BY sku") == [
+        {"sku": s, "available": 10, "sha256": result.sha256} for s in ("S1", "S2")]
+    assert fresh_db.query("SELECT charset, marketplace_source FROM ingested_file") == [
+        {"charset": "utf-8", "marketplace_source": "content"}]
+
+
+def test_a_cp1252_byte_in_a_column_ipi_does_not_use_still_makes_the_file_cp1252(
+        fresh_db: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The charset is the whole file's: DuckDB's direct read checks every field, used or
+    not, and a file it refuses is read again through the stage, which decides."""
+    path = tmp_path / "plan.txt"
+    path.write_bytes((PLAN_HEADER.rstrip("\n") + "\tnote\n").encode() +
+                     b"2026-03-02\tS1\tB01\t10\t3\t4\t0\tUS\tcaf\xe9\n")
+    caplog.set_level("DEBUG", logger="ipi.store.load")
+    result = load_file(fresh_db, "acme", path, ingest_day=date(2026, 3, 2),
+                       default_marketplace="US", now=NOW)
+    assert _read_through_stage(caplog)
+    assert result.rows == 1
+    assert fresh_db.query("SELECT charset FROM ingested_file") == [{"charset": "cp1252"}]
+
+
+def test_a_value_the_direct_read_refuses_is_named_as_before(
+        fresh_db: Store, tmp_path: Path) -> None:
+    """A bad value fails the direct read; the stage then names its line, and nothing of
+    the file is written."""
+    path = tmp_path / "plan.txt"
+    path.write_text(PLAN_HEADER + "2026-03-02\tS1\tB01\t10\t3\t4\t0\tUS\n"
+                    "2026-03-02\tS2\tB02\t-4\t3\t4\t0\tUS\n")
+    with pytest.raises(BadValue, match=r"line 3 .*-4"):
+        load_file(fresh_db, "acme", path, ingest_day=date(2026, 3, 2),
+                  default_marketplace="US", now=NOW)
+    assert fresh_db.query("SELECT count(*) AS n FROM fba_inventory_planning") == [{"n": 0}]
+    assert fresh_db.query("SELECT count(*) AS n FROM ingested_file") == [{"n": 0}]
+
+
+def test_the_same_bytes_for_another_default_day_replace_only_their_partitions(
+        fresh_db: Store, tmp_path: Path) -> None:
+    """New rows are told from old ones by a marker, not by their sha256: the same bytes
+    loaded for another day leave the first day's rows alone."""
+    path = tmp_path / "stranded.txt"
+    path.write_text(STRANDED_HEADER + "Fix\t2026-03-01\tNo listing\tB01\tS1\t3\n")
+    for day in (date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 2)):
+        load_file(fresh_db, "acme", path, ingest_day=day, default_marketplace="US", now=NOW)
+    assert fresh_db.query("SELECT snapshot_date, sku FROM stranded_inventory "
+                          "ORDER BY ALL") == [
+        {"snapshot_date": date(2026, 3, 1), "sku": "S1"},
+        {"snapshot_date": date(2026, 3, 2), "sku": "S1"}]
+    assert fresh_db.query("SELECT count(*) AS n FROM stranded_inventory "
+                          "WHERE sha256 LIKE '~%'") == [{"n": 0}]

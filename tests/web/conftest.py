@@ -4,6 +4,7 @@ Playwright."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -136,6 +137,9 @@ def server(two_accounts: Settings) -> Iterator[str]:
 
 
 def screenshot(page: Any, name: str) -> None:
-    """Save the whole page as tests/web/screens/<name>.png, for the docs."""
+    """Save the whole page as tests/web/screens/<name>.png, for the docs: written beside
+    it, then renamed, so that two runs at once (or two workers) never leave half a file."""
     SCREENS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
+    part = SCREENS / f".{name}.{os.getpid()}.png"
+    page.screenshot(path=str(part), full_page=True)
+    os.replace(part, SCREENS / f"{name}.png")
