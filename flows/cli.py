@@ -39,7 +39,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         # A temporary Prefect API takes 15-20 s to start: use `ipi serve`'s server when
         # it runs (the run shows in its UI), and start none when there is nothing to load.
         api = f"http://127.0.0.1:{settings.server_port}/api"
-        if _answers(api):
+        from flows.probe import healthy
+
+        if healthy(api, timeout=1):
             log.info("running on ipi serve's Prefect server, %s", api)
             os.environ["PREFECT_API_URL"] = api
         elif _nothing_new(settings):
@@ -56,17 +58,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name, run in runs.items():
         print(cli.run_line(name, run))
     return 0
-
-
-def _answers(api: str) -> bool:
-    """Whether a Prefect API answers its health check at ``api`` (within a second)."""
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{api}/health", timeout=1) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
 
 
 def _nothing_new(settings: Settings) -> bool:

@@ -19,13 +19,11 @@ import logging
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import types
-import urllib.request
 from pathlib import Path
 from typing import cast
 
@@ -38,6 +36,7 @@ from prefect.types.entrypoint import EntrypointType
 
 from flows.backfill import backfill
 from flows.daily import daily
+from flows.probe import healthy, port_free
 from ipi.errors import ConfigError, IpiError
 from ipi.settings import Settings
 
@@ -201,26 +200,6 @@ class LocalServer:
                 return
             except subprocess.TimeoutExpired:
                 continue
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        # As the server binds: connections of a server just stopped, still in TIME_WAIT,
-        # do not make the port taken.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -705,10 +705,13 @@ def cmd_capacity_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(titles: Sequence[str], cells: Sequence[Sequence[str]]) -> None:
+def _table(titles: Sequence[str], cells: Sequence[Sequence[str]],
+           right: Sequence[int] = ()) -> None:
+    """Columns as wide as their widest cell; those in ``right`` (numbers) right-aligned."""
     widths = [max(len(t), *(len(c[i]) for c in cells)) for i, t in enumerate(titles)]
     for line in (titles, *cells):
-        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+        print("  ".join(v.rjust(w) if i in right else v.ljust(w)
+                        for i, (v, w) in enumerate(zip(line, widths, strict=True))).rstrip())
 
 
 def cmd_capacity_list(args: argparse.Namespace) -> int:
@@ -723,11 +726,7 @@ def cmd_capacity_list(args: argparse.Namespace) -> int:
         return 0
     cells = [(r["account"], r["storage_type"], r["month"], f"{r['limit_cuft']:,.0f}")
              for r in rows]
-    titles = ("account", "storage type", "month", "limit (cu ft)")
-    widths = [max(len(t), *(len(c[i]) for c in cells)) for i, t in enumerate(titles)]
-    for line in (titles, *cells):
-        print("  ".join(c.rjust(w) if i == 3 else c.ljust(w)
-                        for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip())
+    _table(("account", "storage type", "month", "limit (cu ft)"), cells, right=(3,))
     return 0
 
 
