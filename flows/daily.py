@@ -243,19 +243,14 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, object
             _report_page(settings, lib, settings.account(name), d)
 
 
-_PAGES = threading.Lock()
-
-
 def _report_page(settings: Settings, lib: Any, account: Account, day: date) -> list[Any]:
-    """The account's report: the page on disk, its words an artifact; its sections. Pages
-    are drawn one at a time (pyplot's figure registry is the process's); ``lib``: an
-    ``ipi.api.Rows``."""
+    """The account's report: the page on disk, its words an artifact; its sections.
+    ``lib``: an ``ipi.api.Rows``."""
     from prefect.artifacts import create_markdown_artifact
 
     from ipi import page
 
-    with _PAGES:
-        secs = page.sections(lib.store, settings, account, day)
+    secs = page.sections(lib.store, settings, account, day)
     cal = lib.calibration(account.name)
     path = page.write_html(page.render(account, settings, secs, cal),
                            settings.data_dir / "reports", account)

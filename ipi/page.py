@@ -7,7 +7,7 @@ official scores recorded), the four factor trends, the SKUs to fix first with
 the points each would win, and the recovery plan. Then, for the account, what the
 score costs (``ipi.stakes``): each storage type's capacity use against its limit and
 where it is heading by the month's end, and each marketplace's fees at risk. Charts are
-PNGs inlined as data URIs; the page needs no network and no other file.
+inline SVG (``ipi.svg``); the page needs no network and no other file.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from ipi.alerts.calendar import next_checkpoint, quarter_end
-from ipi.alerts.chart import factor_chart, score_chart
 from ipi.score import scores
 from ipi.score.drivers import Driver, recovery, top_drivers
 from ipi.score.official import calibration, listing
@@ -32,6 +31,7 @@ from ipi.score.whatif import Plan
 from ipi.settings import Account, Policy, Settings
 from ipi.stakes import stakes
 from ipi.store import Store, duck
+from ipi.svg import factor_svg, score_svg
 
 DRIVERS = 10  # SKUs in a report's table
 _ALT = {"score": "IPI estimate, band, threshold, checks and official scores",
@@ -50,7 +50,7 @@ class Section:
     plan: Plan | None = None
     check: date | None = None
     projection: Projection | None = None
-    charts: dict[str, bytes] = field(default_factory=dict)
+    charts: dict[str, str] = field(default_factory=dict)  # SVG
     # The account's capacity and fees (``ipi.stakes``): storage adds up across an
     # account's marketplaces, so every section of an account holds the same dict.
     stakes: dict[str, Any] | None = None
@@ -93,18 +93,18 @@ def sections(store: Store, settings: Settings, account: Account,
 
 def _charts(account: str, mp: str, scored: list[dict[str, Any]],
             history: list[dict[str, Any]], official: list[dict[str, Any]],
-            policy: Policy) -> dict[str, bytes]:
+            policy: Policy) -> dict[str, str]:
     first, last = scored[0]["date"], scored[-1]["date"]
     dates = set(policy.checkpoints)
     if policy.checkpoint_rule == "quarter-end":
         dates |= set(_quarter_ends(first, last))
     checks = sorted(c for c in dates if first <= c <= last + timedelta(days=45))
     return {
-        "score": score_chart(
+        "score": score_svg(
             [(r["date"], r["score"], r["score_low"], r["score_high"]) for r in scored],
             policy.threshold, checks, f"{account} {mp}: IPI estimate and band",
             [(o["date"], o["official"]) for o in official]),
-        "factors": factor_chart(history, f"{account} {mp}: the four factors"),
+        "factors": factor_svg(history, f"{account} {mp}: the four factors"),
     }
 
 
@@ -158,8 +158,8 @@ def _section(sec: Section, threshold: float) -> str:
         f" <span>band {r['score_low']:.0f}&ndash;{r['score_high']:.0f}, {verdict} on "
         f"{r['date']}{' (' + escape(r['status']) + ')' if r['status'] != 'ok' else ''}."
         f"{check}</span></div>",
-        _img(sec.charts["score"], _ALT["score"]),
-        _img(sec.charts["factors"], _ALT["factors"]),
+        _figure(sec.charts["score"], _ALT["score"]),
+        _figure(sec.charts["factors"], _ALT["factors"]),
         "<h3>Fix first</h3>",
     ]
     if sec.drivers:
@@ -217,8 +217,8 @@ def markdown(account: Account, settings: Settings, secs: Sequence[Section],
                 f"{verdict} the threshold {threshold:.0f} on {r['date']}"
                 + (f"; Amazon's next check {sec.check}." if sec.check else ".")
                 + (f" Trend: {sec.projection.describe()}." if sec.projection else ""), ""]
-        out += [f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})\n"
-                for key, alt in _ALT.items() if (png := sec.charts.get(key))]
+        out += [f"![{alt}](data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()})"
+                "\n" for key, alt in _ALT.items() if (svg := sec.charts.get(key))]
         if sec.drivers:
             out += ["| factor | SKU | problem | action | points won | in 90 days |",
                     "|---|---|---|---|---|---|"]
@@ -406,9 +406,8 @@ def _capacity_markdown(at: dict[str, Any]) -> list[str]:
     return out
 
 
-def _img(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode()
-    return f"<img alt='{escape(alt)}' src='data:image/png;base64,{data}'>"
+def _figure(svg: str, alt: str) -> str:
+    return f"<figure aria-label='{escape(alt)}'>{svg}</figure>"
 
 
 _PAGE = """<!doctype html>
@@ -423,7 +422,7 @@ h2 {{ border-bottom: 2px solid #ddd; padding-bottom: .2em; margin-top: 2em; }}
 .card.bad {{ background: #fde0dd; border-left: 6px solid #cb181d; }}
 .card.ok {{ background: #e5f5e0; border-left: 6px solid #31a354; }}
 .big {{ font-size: 2.2em; font-weight: 700; margin-right: .3em; vertical-align: middle; }}
-img {{ max-width: 100%; display: block; margin: 1em 0; }}
+figure {{ margin: 1em 0; }} figure svg {{ max-width: 100%; height: auto; display: block; }}
 table {{ border-collapse: collapse; width: 100%; font-size: .9em; }}
 th, td {{ text-align: left; padding: .3em .5em; border-bottom: 1px solid #eee; }}
 .num {{ text-align: right; font-variant-numeric: tabular-nums; }}

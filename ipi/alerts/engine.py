@@ -17,7 +17,6 @@ from typing import Any
 import duckdb
 
 from ipi.alerts.calendar import next_checkpoint
-from ipi.alerts.chart import score_chart
 from ipi.alerts.context import steps as rule_steps
 from ipi.alerts.control import silenced
 from ipi.alerts.deliver import Notifier
@@ -116,10 +115,14 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                 f"{n.marketplace}/{n.rule}/{n.kind}" for n in run.notices)
             kind = "resolved" if all(n.kind == "resolved" for n in run.notices) else "firing"
             worst = min(run.notices, key=lambda n: n.row["score"]).marketplace
+            # Only an email carries the chart: drawing it costs a fleet's alerts more
+            # than the rest of the message.
+            emailed = any(t.shape == "email" for t in notifier.route(
+                account, "inventory", resolved=kind == "resolved"))
             enqueue(conn, notifier, key, account, day, kind, msg.title, msg.text, "inventory",
                     short=msg.short, html=msg.html,
-                    chart=_chart(con, account, worst, day, policy), severity=msg.severity,
-                    event=msg.event)
+                    chart=_chart(con, account, worst, day, policy) if emailed else None,
+                    severity=msg.severity, event=msg.event)
     return run
 
 
@@ -131,6 +134,8 @@ def _chart(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
         "AND marketplace = ? AND date BETWEEN ? AND ? AND score IS NOT NULL ORDER BY date",
         [account, mp, day - timedelta(days=89), day]).fetchall()]
     check = next_checkpoint(policy, day)
+    from ipi.alerts.chart import score_chart  # matplotlib: only for an email's chart
+
     return score_chart(history, policy.threshold, [check] if check else [],
                        f"{account} {mp}: IPI estimate, last 90 days")
 

@@ -278,6 +278,21 @@ def test_email_is_html_with_the_score_chart_attached(
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 
 
+def test_only_a_message_for_an_email_target_carries_a_chart(
+        make_settings: Callable[..., tuple[Settings, Path]], smtp_server: Mailbox,
+        webhook_server: Webhook) -> None:
+    """The chart is drawn for email alone: a message for a webhook is kept without one."""
+    hooked, _ = make_settings(urls=[webhook_server.url])
+    days(hooked, [480, 431])
+    mailed, _ = make_settings(urls=[webhook_server.url, smtp_server.url])  # the same store
+    days(mailed, [480, 431], start=D + timedelta(days=5))
+    charts = [(r["date"], r["chart"] is not None) for r in pipeline.open_store(mailed).query(
+        "SELECT date, chart FROM alert_outbox WHERE kind = 'firing' ORDER BY date")]
+    assert charts == [(D + timedelta(days=1), False), (D + timedelta(days=6), True)]
+    assert heads(webhook_server)[:2] == ["[CRITICAL] firing", "[RESOLVED] resolved"]
+    assert len(webhook_server.received) == 3 and smtp_server.messages  # all delivered
+
+
 def test_repeat_says_the_change_since_the_last_message(
         hook_settings: Callable[..., Settings], webhook_server: Webhook) -> None:
     """A repeated alert says how far the estimate moved since the alert was last sent,
