@@ -61,7 +61,7 @@ def score_svg(history: Sequence[tuple[date, float, float, float]], threshold: fl
             xs_band, rows = xs, list(history)
         upper = [(px, clamp(r[3])) for px, r in zip(xs_band, rows, strict=True)]
         lower = [(px, clamp(r[2])) for px, r in zip(xs_band, rows, strict=True)]
-        out.append(f'<polygon class="band" points="{_points(upper + lower[::-1])}" '
+        out.append(f'<polygon class="band" points="{_points(upper)} {_points(lower[::-1])}" '
                    f'fill="{BAND}" fill-opacity="0.5"/>')
         line = [(px, clamp(r[1])) for px, r in zip(xs, history, strict=True)]
         if len(line) == 1:
@@ -149,7 +149,13 @@ def _n(v: float) -> str:
 
 
 def _points(pts: Iterable[tuple[float, float]]) -> str:
-    return " ".join(f"{_n(px)},{_n(py)}" for px, py in pts)
+    """A line's points in whole pixels, one per pixel column (the column's last): a long
+    history costs no more text than the chart has columns, and every page and daily
+    artifact carries it."""
+    kept: dict[int, str] = {}
+    for px, py in pts:
+        kept[round(px)] = f"{round(px)},{round(py)}"
+    return " ".join(kept.values())
 
 
 def _text(x: float, y: float, text: str, size: int, anchor: str = "start",
