@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import duckdb
 import pytest
 
 from flows.cli import main
@@ -16,6 +17,8 @@ from ipi import pipeline
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings, settings_from_dict
 from ipi.sources.files import FAILED, FileDrops
+from ipi.store import Store
+from ipi.store.load import load_file
 from tests.conftest import Webhook
 
 LAST_DAY = date(2026, 9, 8)  # the demo seller's last day in scored_demo
@@ -136,3 +139,21 @@ def test_given_units_on_hand_jump_tenfold_when_the_day_runs_then_it_loads_and_op
     ops = [m for m in webhook_server.received if m["title"].startswith("[OPS]")]
     assert len(ops) == 1
     assert f"WARNING Inventory_{day}.txt: {warning}" in ops[0]["message"]
+
+
+def test_while_steps_work_the_log_is_checkpointed_once_when_the_last_one_leaves(
+        fresh_db: Store, demo_sim: Simulation, tmp_path: Path) -> None:
+    """A daily run's steps share one open database, in bulk: their loads commit into the
+    write-ahead log, which is folded into the database when the last step leaves (a
+    fleet's loads otherwise rewrite tables every 16 MB); then the file is free again."""
+    wal = fresh_db.path.with_name(fresh_db.path.name + ".wal")
+    with pipeline.working(fresh_db):
+        with pipeline.working(fresh_db):  # a second account's step joins the same one
+            for path in write_day(demo_sim, 0, tmp_path / "0"):
+                load_file(fresh_db, "acme", path, ingest_day=demo_sim.day(0),
+                          default_marketplace="US")
+        assert wal.stat().st_size > 0  # the first step still works: no checkpoint yet
+        assert fresh_db.query("SELECT current_setting('checkpoint_threshold') AS t"
+                              )[0]["t"] == "1.0 GiB"
+    assert not wal.exists() or wal.stat().st_size == 0
+    duckdb.connect(str(fresh_db.path)).close()  # nothing of this process holds the file

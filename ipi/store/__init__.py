@@ -141,9 +141,10 @@ class Store:
                 yield
             finally:
                 self._held = None
-                if bulk:
-                    duck(conn).execute("RESET checkpoint_threshold")
-                    duck(conn).execute("CHECKPOINT")
+                if bulk:  # in the turn: no other transaction of this process is open
+                    with self._turn:
+                        duck(conn).execute("RESET checkpoint_threshold")
+                        duck(conn).execute("CHECKPOINT")
 
     @contextmanager
     def _connect(self) -> Iterator[sa.Connection]:
