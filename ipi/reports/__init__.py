@@ -17,7 +17,15 @@ from ipi.reports import (
     get_ledger_summary_view_data,
     get_stranded_inventory_ui_data,
 )
-from ipi.reports._base import STAGE, Column, ReportSpec, normalize_header, stage
+from ipi.reports._base import (
+    STAGE,
+    Column,
+    ReportSpec,
+    Staged,
+    normalize_header,
+    plan_direct,
+    stage,
+)
 
 _MODULES = (
     get_fba_inventory_planning_data,
@@ -54,4 +62,5 @@ def detect(header: Sequence[str], path: Path | str) -> ReportSpec:
     return best
 
 
-__all__ = ["REGISTRY", "STAGE", "Column", "ReportSpec", "detect", "normalize_header", "stage"]
+__all__ = ["REGISTRY", "STAGE", "Column", "ReportSpec", "Staged", "detect", "normalize_header",
+           "plan_direct", "stage"]

@@ -313,6 +313,24 @@ class Staged:
         return self.source != STAGE
 
 
+def plan_direct(spec: ReportSpec | Callable[[Sequence[str], Path], ReportSpec], path: Path,
+                *, default_date: date | None, default_marketplace: str | None,
+                declared_charset: str | None = None) -> Staged | None:
+    """``stage(..., direct=True)``'s answer when the file can be read as it is, from its
+    header alone and without a connection (so a load can plan before its transaction);
+    None when it must be staged (which then names what is wrong)."""
+    prep = _decode_direct(path, declared_charset)
+    if not prep:
+        return None
+    try:
+        chosen = spec if isinstance(spec, ReportSpec) else spec(prep.header, path)
+        found = chosen.locate(prep.header, path)
+    except BadInput:
+        return None  # staged, where the charset is decided on the whole file
+    return Staged(chosen, None, prep.charset, f"({direct_sql(chosen, prep, found)})",
+                  (default_date, default_marketplace))
+
+
 def stage(
     con: duckdb.DuckDBPyConnection,
     spec: ReportSpec | Callable[[Sequence[str], Path], ReportSpec],
@@ -335,17 +353,10 @@ def stage(
     caller's to check, and a failure of that SELECT means: stage it
     (``direct=False``), which names what is wrong.
     """
-    prep_direct = direct and _decode_direct(path, declared_charset)
-    if prep_direct:
-        try:
-            chosen = spec if isinstance(spec, ReportSpec) else spec(prep_direct.header, path)
-            found = chosen.locate(prep_direct.header, path)
-        except BadInput:
-            pass  # staged below, where the charset is decided on the whole file
-        else:
-            return Staged(chosen, None, prep_direct.charset,
-                          f"({direct_sql(chosen, prep_direct, found)})",
-                          (default_date, default_marketplace))
+    if direct and (planned := plan_direct(spec, path, default_date=default_date,
+                                          default_marketplace=default_marketplace,
+                                          declared_charset=declared_charset)):
+        return planned
     with ExitStack() as stack:
         prep = stack.enter_context(prepared(path, declared_charset))
         if not isinstance(spec, ReportSpec):

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from ipi.errors import BadFile, BadValue
-from ipi.reports import REGISTRY, STAGE, ReportSpec, detect, stage
+from ipi.reports import REGISTRY, STAGE, ReportSpec, Staged, detect, plan_direct, stage
 from ipi.store import Store, asin_day, duck, utcnow
 from ipi.store.landing import land, landing_path, sha256_of
 
@@ -114,20 +114,20 @@ def load_file(
                      direct=False)
 
 
-def _insert_new(con: duckdb.DuckDBPyConnection, account: str, path: Path, *, direct: bool,
-                default_date: date, default_marketplace: str,
+def _insert_new(con: duckdb.DuckDBPyConnection, account: str, path: Path,
+                planned: Staged | None, *, default_date: date, default_marketplace: str,
                 declared_charset: str | None) -> tuple[ReportSpec, str, bool]:
     """Insert the file's rows into its report's table, marked new (``_NEW``); return the
     spec, the charset read and whether the file was read as it is (``direct``).
 
-    ``direct``: when the file can be read as it is, one read types, checks and inserts
-    its rows in one statement; a failure of that statement raises ``_Again`` (the
-    transaction is then aborted). Otherwise through the stage, which decides the charset
-    on the whole file and names the first bad value.
+    ``planned`` (``plan_direct``): the file can be read as it is, and one read types,
+    checks and inserts its rows in one statement; a failure of that statement raises
+    ``_Again`` (the transaction is then aborted). Otherwise through the stage, which
+    decides the charset on the whole file and names the first bad value.
     """
-    staged = stage(con, detect, path, default_date=default_date,
-                   default_marketplace=default_marketplace,
-                   declared_charset=declared_charset, direct=direct)
+    staged = planned or stage(con, detect, path, default_date=default_date,
+                              default_marketplace=default_marketplace,
+                              declared_charset=declared_charset)
     spec = staged.spec
     skip = {spec.date_column, spec.marketplace_column}
     collist = ", ".join(f'"{c.name}"' for c in spec.columns if c.name not in skip)
@@ -156,6 +156,11 @@ def _load(store: Store, account: str, path: Path, sha: str, *, ingest_day: date,
     result = LoadResult(path, sha)
     name_date = date_from_name(path.name)
     default_date = name_date or ingest_day
+    # Read the header and write the SQL before the transaction: a daily run's accounts
+    # queue for the database's one writer turn, not for this.
+    planned = plan_direct(detect, path, default_date=default_date,
+                          default_marketplace=default_marketplace,
+                          declared_charset=declared_charset) if direct else None
     with store.write() as con:
         # Bytes loaded before are skipped, unless `ipi forget` took their rows out since.
         seen = con.execute(
@@ -173,7 +178,7 @@ def _load(store: Store, account: str, path: Path, sha: str, *, ingest_day: date,
                 "AND sha256 = ? ORDER BY 2, 1", [account, sha]).fetchall()]
             return result
         spec, charset, direct = _insert_new(
-            con, account, path, direct=direct, default_date=default_date,
+            con, account, path, planned, default_date=default_date,
             default_marketplace=default_marketplace, declared_charset=declared_charset)
         table = spec.table
         new = f"account = ? AND sha256 >= {_NEW}"
