@@ -376,3 +376,31 @@ def test_the_same_bytes_for_another_default_day_replace_only_their_partitions(
         {"snapshot_date": date(2026, 3, 2), "sku": "S1"}]
     assert fresh_db.query("SELECT count(*) AS n FROM stranded_inventory "
                           "WHERE sha256 LIKE '~%'") == [{"n": 0}]
+
+
+def test_a_load_plans_from_the_header_alone_and_reads_what_the_stage_reads(
+        tmp_path: Path) -> None:
+    """``plan_direct`` (run before the load's transaction) needs no connection: from the
+    header it gives the SELECT a load inserts from, which reads the rows the stage reads;
+    a file it cannot read as it is gets None, and goes through the stage."""
+    import duckdb
+
+    from ipi.reports import STAGE, detect, plan_direct, stage
+
+    golden = Path(__file__).resolve().parents[1] / "data" / "reports" / PLAN
+    day = date(2026, 3, 14)
+    for name in ("live-layout.tsv", "gzip.tsv.gz"):
+        planned = plan_direct(detect, golden / name, default_date=day,
+                              default_marketplace="US")
+        assert planned is not None and planned.direct and planned.spec.report_type == PLAN
+        con = duckdb.connect()
+        direct = con.execute(f"SELECT * FROM {planned.source}", list(planned.params)).fetchall()
+        stage(con, detect, golden / name, default_date=day, default_marketplace="US")
+        assert direct and direct == con.execute(f"SELECT * FROM {STAGE}").fetchall()
+    sheet, unknown = tmp_path / "sheet.tsv", tmp_path / "unknown.tsv"
+    sheet.write_bytes(b"PK\x03\x04 a spreadsheet")
+    unknown.write_text("colour\tsize\nred\t2\n", encoding="utf-8")
+    for path, charset in ((golden / "live-layout.tsv", "cp1252"), (sheet, None),
+                          (unknown, None)):
+        assert plan_direct(detect, path, default_date=day, default_marketplace="US",
+                           declared_charset=charset) is None
