@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -140,12 +140,14 @@ def test_ipi_serve_runs_the_day_on_a_one_minute_schedule_and_stops_cleanly(
     """No PREFECT_API_URL: ipi starts a Prefect server on 127.0.0.1, whose scheduler
     starts the daily run within the minute; the run loads the drops, scores the day and
     pages. SIGTERM then stops the runner and the server, exit code 0, nothing left."""
-    # The demo seller's story, ending today: a scheduled run is for today.
-    sim = simulate(date.today() - timedelta(days=79), 100, n_skus=40, seed=11)
     port, web = _free_port(), _free_port()
     settings, config = make_settings(
         urls=[webhook_server.url],
         extra=f'[run]\nschedule = "* * * * *"\nserver_port = {port}\n[web]\nport = {web}\n')
+    # The demo seller's story, ending today: a scheduled run is for the account's today,
+    # in its marketplace's time zone, which is not the machine's for hours of every day.
+    today = settings.today(settings.accounts[0])
+    sim = simulate(today - timedelta(days=79), 100, n_skus=40, seed=11)
     drop = settings.drop_dir(settings.accounts[0])
     for i in range(80):  # the estimate is under 450 on the last of these days
         write_day(sim, i, drop)
