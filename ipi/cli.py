@@ -121,7 +121,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     account = settings.account(args.account)
-    day = args.date or date.today()
+    # As `ipi run`: the account's date, in its time zone, not the machine's.
+    day = args.date or settings.today(account)
     missing = [p for p in args.paths if not p.exists()]
     if missing:
         raise IpiError(f"no such file or folder: {', '.join(map(str, missing))}")
@@ -505,9 +506,9 @@ def cmd_alerts_check(args: argparse.Namespace) -> int:
     lib = rows_of(args)
     settings = lib.settings
     notifier = Notifier.from_settings(settings)
-    today = args.date or date.today()
     accounts = [settings.account(args.account)] if args.account else list(settings.accounts)
     for account in accounts:
+        today = args.date or settings.today(account)
         with lib.store.begin() as conn:
             latest = latest_day(duck(conn), account.name)
         run = alert_account(lib.store, notifier, account.name, latest or today,
@@ -780,7 +781,7 @@ def library_commands(c: Commands) -> None:
     sp.add_argument("--account", help="the account the files belong to (default: the only one)")
     sp.add_argument("--date", type=day_arg,
                     help="the day for files that name none in content or file name "
-                         "(default: today)")
+                         "(default: today, in the account's time zone)")
 
     sp = c.add("backfill", cmd_backfill, "rebuild history: the ledger from the SP-API, or "
                "archives of old downloads; resumable")
@@ -825,7 +826,8 @@ def library_commands(c: Commands) -> None:
     ap = alerts.add("check", cmd_alerts_check, "evaluate the alerts without ingesting: "
                     "retries pending deliveries and checks that data is fresh")
     ap.add_argument("--account", help="only this account")
-    ap.add_argument("--date", type=day_arg, help="today, for the freshness check")
+    ap.add_argument("--date", type=day_arg, help="today, for the freshness check "
+                    "(default: each account's today, in its time zone)")
 
     sp = c.add("whatif", cmd_whatif, "the estimate after actions on SKUs, or the smallest "
                "recovery plan back over the threshold", json=True)

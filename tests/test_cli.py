@@ -181,3 +181,33 @@ def test_run_exits_1_naming_the_failed_file(
     assert main(["score", "--config", str(config), "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert row["date"] == str(demo_sim.day(0)) and row["score"] is not None
+
+
+def test_ingest_dates_a_file_that_names_no_day_with_the_accounts_today_in_its_time_zone(
+        make_settings: Callable[..., tuple[Settings, Path]], demo_sim: Simulation,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """UTC+14 and UTC-11 are 25 hours apart, so their dates always differ: a stranded
+    report with no date in its name or content is dated as `ipi run` would date it, the
+    account's today, whatever the machine's date."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    _, config = make_settings(accounts="""
+[[accounts]]
+name = "kiribati"
+timezone = "Pacific/Kiritimati"
+[[accounts]]
+name = "samoa"
+timezone = "Pacific/Pago_Pago"
+""")
+    write_day(demo_sim, 5, tmp_path / "day")
+    [dated] = (tmp_path / "day").glob("stranded-*")
+    undated = tmp_path / "undated" / "stranded.tsv"
+    undated.parent.mkdir()
+    undated.write_bytes(dated.read_bytes())
+    for account, tz in (("kiribati", "Pacific/Kiritimati"), ("samoa", "Pacific/Pago_Pago")):
+        assert main(["ingest", "--account", account, str(undated), "--config",
+                     str(config)]) == 0
+        out = capsys.readouterr().out
+        today = datetime.now(ZoneInfo(tz)).date()
+        assert f"US {today}; date from" in out, out
