@@ -37,6 +37,10 @@ from ipi.settings import Settings, load_settings
 from ipi.store import Store
 
 DEMO_START = date(2026, 6, 1)
+# Two accounts 25 hours apart (UTC+14 and UTC-11): their dates always differ.
+FAR_APART = {"kiribati": "Pacific/Kiritimati", "samoa": "Pacific/Pago_Pago"}
+FAR_APART_ACCOUNTS = "".join(f'[[accounts]]\nname = "{name}"\ntimezone = "{tz}"\n'
+                             for name, tz in FAR_APART.items())
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:

@@ -14,7 +14,7 @@ from flows.cli import main
 from ipi.cli import SCORE_FIELDS
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings
-from tests.conftest import Webhook
+from tests.conftest import FAR_APART, FAR_APART_ACCOUNTS, Webhook
 
 
 @pytest.fixture
@@ -192,20 +192,13 @@ def test_ingest_dates_a_file_that_names_no_day_with_the_accounts_today_in_its_ti
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    _, config = make_settings(accounts="""
-[[accounts]]
-name = "kiribati"
-timezone = "Pacific/Kiritimati"
-[[accounts]]
-name = "samoa"
-timezone = "Pacific/Pago_Pago"
-""")
+    _, config = make_settings(accounts=FAR_APART_ACCOUNTS)
     write_day(demo_sim, 5, tmp_path / "day")
     [dated] = (tmp_path / "day").glob("stranded-*")
     undated = tmp_path / "undated" / "stranded.tsv"
     undated.parent.mkdir()
     undated.write_bytes(dated.read_bytes())
-    for account, tz in (("kiribati", "Pacific/Kiritimati"), ("samoa", "Pacific/Pago_Pago")):
+    for account, tz in FAR_APART.items():
         assert main(["ingest", "--account", account, str(undated), "--config",
                      str(config)]) == 0
         out = capsys.readouterr().out

@@ -17,7 +17,7 @@ from ipi.demo import Simulation, write_day
 from ipi.errors import IngestFailed
 from ipi.settings import Settings, settings_from_dict
 from ipi.sources.files import FAILED, PROCESSED, FileDrops
-from tests.conftest import Webhook, built_once
+from tests.conftest import FAR_APART, FAR_APART_ACCOUNTS, Webhook, built_once
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -256,17 +256,9 @@ def test_without_a_day_each_account_runs_for_its_own_today_in_its_time_zone(
 
     from prefect.artifacts import Artifact
 
-    _, config = make_settings(accounts="""
-[[accounts]]
-name = "kiribati"
-timezone = "Pacific/Kiritimati"
-[[accounts]]
-name = "samoa"
-timezone = "Pacific/Pago_Pago"
-""")
+    _, config = make_settings(accounts=FAR_APART_ACCOUNTS)
     daily(config=str(config))
-    days = [datetime.now(ZoneInfo(tz)).date() for tz in ("Pacific/Kiritimati",
-                                                          "Pacific/Pago_Pago")]
+    days = [datetime.now(ZoneInfo(tz)).date() for tz in FAR_APART.values()]
     assert days[0] != days[1]
     summary = Artifact.get("ipi-daily-summary")
     assert summary is not None and f"IPI daily run, {days[1]}, {days[0]}" in str(summary.data)
