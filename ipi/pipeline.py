@@ -13,6 +13,9 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
+
+import duckdb
 
 from ipi.alerts.deliver import ALL_ACCOUNTS, Notifier
 from ipi.alerts.engine import AlertRun, AtStake, alert_account
@@ -239,10 +242,13 @@ def alert(settings: Settings, account: Account, day: date,
 
 
 def at_stake(settings: Settings, account: Account) -> AtStake:
-    """The capacity and fee lines at risk on a day, for the account's alert messages."""
+    """What is at stake beyond the score on a day, for the account's alerts: the capacity
+    outlook that pages, and the capacity and fee lines for its messages."""
     from ipi.stakes import stakes
 
-    return lambda con, day: stakes(con, settings, account, day)["lines"]
+    def at(con: duckdb.DuckDBPyConnection, day: date, *, fees: bool = True) -> dict[str, Any]:
+        return stakes(con, settings, account, day, fees=fees)
+    return at
 
 
 def report_problems(store: Store, notifier: Notifier, account: str, day: date,

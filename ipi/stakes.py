@@ -23,30 +23,31 @@ from ipi.settings import Account, Settings
 
 
 def stakes(con: duckdb.DuckDBPyConnection, settings: Settings, account: Account,
-           day: date | None = None) -> dict[str, Any]:
+           day: date | None = None, *, fees: bool = True) -> dict[str, Any]:
     """The account's capacity outlook and fee exposure on its newest planning day on or
     before ``day``; ``lines``: the sentences worth an alert (capacity past its warning,
     a surcharge due, the utilization ratio over its threshold, SKUs at low-inventory
-    risk)."""
+    risk). ``fees=False``: the capacity alone (the fees' SKU by SKU forecast is the
+    costly part, and only a message needs it)."""
     storage = [o.record() for o in outlook(
         con, account.name, day, account.capacity, settings.policy_for(account),
         settings.capacity.warn_share)]
-    fees: list[dict[str, Any]] = []
-    for mp in account.marketplaces:
+    exposures: list[dict[str, Any]] = []
+    for mp in account.marketplaces if fees else ():
         if mp not in marketplaces():
-            fees.append({"marketplace": mp, "date": None,
-                         "note": f"no fee rates for {mp} in ipi yet (ipi/fees/rates.toml)"})
+            exposures.append({"marketplace": mp, "date": None, "note":
+                              f"no fee rates for {mp} in ipi yet (ipi/fees/rates.toml)"})
             continue
         try:
             rates = load_rates(mp, settings.fee_overrides(account, mp))
         except ConfigError as exc:  # checked when the configuration was read; say so anyway
-            fees.append({"marketplace": mp, "date": None, "note": str(exc)})
+            exposures.append({"marketplace": mp, "date": None, "note": str(exc)})
             continue
         got = exposure(con, account.name, mp, day, rates)
-        fees.append(got or {"marketplace": mp, "date": None,
-                            "note": "no data: no planning report stored"})
-    return {"account": account.name, "storage": storage, "fees": fees,
-            "lines": at_risk_lines(storage, fees)}
+        exposures.append(got or {"marketplace": mp, "date": None,
+                                 "note": "no data: no planning report stored"})
+    return {"account": account.name, "storage": storage, "fees": exposures,
+            "lines": at_risk_lines(storage, exposures)}
 
 
 def _money(value: float, currency: str) -> str:

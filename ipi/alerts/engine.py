@@ -4,15 +4,20 @@ Only the latest day of an account can page: evaluating a past day (a rerun or a
 backfill) changes no state and queues nothing. Silences mute notifications but
 the state goes on; one message per account per run. When to page is in
 ``rules.py``; what people do to alerts (acknowledge, silence) in ``control.py``.
+
+Capacity pages too, without the score: a storage type whose use, now or projected
+to the month's end, passes its warning share pages once that month, and once more
+if it goes over its limit (the limits are monthly; a month that ends over needs no
+"resolved"). A score alert in the same run carries it instead of a second message.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -20,7 +25,7 @@ from ipi.alerts.calendar import next_checkpoint
 from ipi.alerts.context import steps as rule_steps
 from ipi.alerts.control import silenced
 from ipi.alerts.deliver import Notifier
-from ipi.alerts.message import Notice, render, unreliable_message
+from ipi.alerts.message import Notice, capacity_message, render, unreliable_message
 from ipi.alerts.outbox import Delivery, deliver_pending, enqueue
 from ipi.alerts.rules import BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING, SEVERITY
 from ipi.score import day_row, latest_day
@@ -39,9 +44,18 @@ class AlertRun:
     notices: list[Notice] = field(default_factory=list)
     silenced: list[Notice] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
+    capacity: list[str] = field(default_factory=list)  # e.g. 'standard: warning', paged
 
 
-AtStake = Callable[[duckdb.DuckDBPyConnection, date], list[str]]
+class AtStake(Protocol):
+    """What is at stake beyond the score on a day, as ``ipi.stakes.stakes`` gives it:
+    "storage" (each storage type's capacity outlook) and "lines" (a sentence per figure
+    at risk; ``fees=False``: the capacity's alone, cheaper)."""
+
+    def __call__(self, con: duckdb.DuckDBPyConnection, day: date, *,
+                 fees: bool = True) -> Mapping[str, Any]: ...
+
+_LEVELS = {"warning": 1, "over": 2}  # a capacity page goes up a level, never down
 
 
 def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: Policy,
@@ -49,7 +63,8 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
              at_stake: AtStake | None = None) -> AlertRun:
     """Apply the rules to ``day``'s scores; commit state changes with their messages
     (``link``: where people look at the account, put in messages; ``at_stake``: the
-    capacity and fee lines at risk that day, e.g. ``ipi.stakes``', added to a message)."""
+    capacity and fees at risk that day, e.g. ``ipi.stakes``': its lines go in a message,
+    and a storage type newly past its capacity warning pages)."""
     with store.begin() as conn:
         con = duck(conn)
         latest = latest_day(con, account)
@@ -99,6 +114,28 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                 enqueue(conn, notifier, f"{account}:{day}:{mp}:ops/unreliable", account, day,
                         "ops", f"[OPS] IPI {account} {mp}: the estimate for {day} is "
                         "unreliable", unreliable_message(account, mp, day, row), "ops")
+        capacity = at_stake(con, day, fees=False)["storage"] if at_stake else ()
+        # Muted only when every marketplace is: capacity is the account's, all of them.
+        full = [] if all(silenced(con, account, mp, day) for mp in rows) else \
+            _capacity_due(con, account, capacity)
+        lines = list(at_stake(con, day)["lines"]) if at_stake and (
+            full or run.notices) else []
+        url = f"{link.rstrip('/')}/accounts/{account}" if link else None
+        if full:
+            with_score = bool(run.notices)
+            for s in full:  # dated by the outlook's planning day: its month is the limit's
+                con.execute("INSERT INTO alert_event VALUES (?, 'all', ?, ?, ?, ?, ?, ?, ?)",
+                            [account, f"capacity/{s['storage_type']}", s["date"], s["was"],
+                             s["status"], _pct(s["share"]),
+                             "in the score alert" if with_score else "paged", utcnow()])
+            run.capacity = [f"{s['storage_type']}: {s['status']}" for s in full]
+            if not with_score:
+                msg = capacity_message(account, day, full, lines, url)
+                key = f"{account}:{day}:capacity:" + ",".join(
+                    f"{s['storage_type']}/{s['status']}" for s in full)
+                enqueue(conn, notifier, key, account, day, "firing", msg.title, msg.text,
+                        "inventory", short=msg.short, html=msg.html, severity=msg.severity,
+                        event=msg.event)
         if run.notices:
             fixable = [n for n in run.notices if n.kind in ("firing", "repeat")
                        and n.rule in (BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING)]
@@ -108,9 +145,8 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
             plans = {n.marketplace: recovery(con, account, n.row, policy)
                      for n in fixable if n.rule == BELOW_THRESHOLD
                      and n.row.get("score") is not None}
-            msg = render(account, day, run.notices, drivers, plans,
-                         link=f"{link.rstrip('/')}/accounts/{account}" if link else None,
-                         stakes=at_stake(con, day) if at_stake else ())
+            msg = render(account, day, run.notices, drivers, plans, link=url, stakes=lines,
+                         capacity=full)
             key = f"{account}:{day}:" + ",".join(
                 f"{n.marketplace}/{n.rule}/{n.kind}" for n in run.notices)
             kind = "resolved" if all(n.kind == "resolved" for n in run.notices) else "firing"
@@ -124,6 +160,30 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                     chart=_chart(con, account, worst, day, policy) if emailed else None,
                     severity=msg.severity, event=msg.event)
     return run
+
+
+def _pct(share: float | None) -> float | None:
+    return None if share is None else round(100 * share, 1)
+
+
+def _capacity_due(con: duckdb.DuckDBPyConnection, account: str,
+                  storage: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The storage types past their warning (or over their limit) that have not paged at
+    that level in their month yet, each with ``was``: the level it paged at before."""
+    due = []
+    for s in storage:
+        level = _LEVELS.get(s["status"])
+        if level is None:
+            continue
+        first = s["date"].replace(day=1)
+        paged = [r[0] for r in con.execute(
+            "SELECT to_state FROM alert_event WHERE account = ? AND marketplace = 'all' "
+            "AND rule = ? AND date >= ? AND date < ? + INTERVAL 1 MONTH",
+            [account, f"capacity/{s['storage_type']}", first, first]).fetchall()]
+        was = max(paged, key=lambda p: _LEVELS.get(p, 0), default="normal")
+        if level > _LEVELS.get(was, 0):
+            due.append({**s, "was": was})
+    return due
 
 
 def _chart(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,

@@ -190,13 +190,32 @@ def event_fields(account: str, day: date, n: Notice, link: str | None) -> dict[s
     }
 
 
+_FOOTER = ("The score is an estimate from Amazon's reports; Seller Central shows the "
+           "official one. Record it (ipi official add) and ipi calibrates to it. "
+           "Amazon has moved its published IPI threshold over the years (350, 400, 500, "
+           "450, 400); the threshold here is this setup's, and since 2023 the IPI feeds "
+           "monthly capacity limits rather than one storage cliff.")
+
+
+def _capacity_summary(s: Mapping[str, Any]) -> str:
+    """A storage type's capacity page in a title's few words."""
+    now = f"{s['share']:.0%}" if s.get("share") is not None else "no data"
+    if s["status"] == "over":
+        return f"{s['storage_type']} storage over its capacity limit ({now})"
+    ahead = (f", {s['projected_share']:.0%} by {s['month_end']:%b %d}"
+             if s.get("projected_share") is not None else "")
+    return f"{s['storage_type']} storage at {now} of its capacity limit{ahead}"
+
+
 def render(account: str, day: date, notices: Sequence[Notice],
            drivers: Mapping[str, Sequence[Driver]],
            plans: Mapping[str, Plan] | None = None, link: str | None = None,
-           stakes: Sequence[str] = ()) -> Message:
+           stakes: Sequence[str] = (),
+           capacity: Sequence[Mapping[str, Any]] = ()) -> Message:
     """One message for all of an account's notices in a run, most important first
     (``plans``: the recovery plan per marketplace, shown under the drivers; ``link``:
-    where to look at the account; ``stakes``: capacity and fees at risk, a line each)."""
+    where to look at the account; ``stakes``: capacity and fees at risk, a line each;
+    ``capacity``: storage types paging today, named in the title too)."""
     ordered = sorted(notices, key=lambda n: (n.rank, n.marketplace, n.rule))
     parts, shorts, htmls = [], [], []
     for n in ordered:
@@ -235,17 +254,14 @@ def render(account: str, day: date, notices: Sequence[Notice],
     title = f"{TAGS[lead.severity]} IPI {account}: " + "; ".join(_summary(n) for n in same)
     if len(ordered) > len(same):
         title += f" (and {len(ordered) - len(same)} more)"
+    title += "".join(f"; {_capacity_summary(s)}" for s in capacity)
     if stakes:
         parts.append("\n".join(["At stake beyond the score:", *(f"  - {x}" for x in stakes)]))
         shorts.append("At stake: " + stakes[0] + (f" (and {len(stakes) - 1} more)"
                                                   if len(stakes) > 1 else ""))
         htmls.append("<p><b>At stake beyond the score:</b></p><ul>"
                      + "".join(f"<li>{escape(x)}</li>" for x in stakes) + "</ul>")
-    footer = ("The score is an estimate from Amazon's reports; Seller Central shows the "
-              "official one. Record it (ipi official add) and ipi calibrates to it. "
-              "Amazon has moved its published IPI threshold over the years (350, 400, 500, "
-              "450, 400); the threshold here is this setup's, and since 2023 the IPI feeds "
-              "monthly capacity limits rather than one storage cliff.")
+    footer = _FOOTER
     opened = f"Open: {link}" if link else ""
     html = ("".join(htmls) + "<p>The attached chart shows the estimate, its band, the "
             "threshold and Amazon's check dates.</p>"
@@ -258,6 +274,41 @@ def render(account: str, day: date, notices: Sequence[Notice],
     return Message(title, "\n\n".join([*parts, *([opened] if link else []), footer]),
                    "\n\n".join([*shorts, *([opened] if link else [])]), html,
                    lead.severity, event)
+
+
+def capacity_message(account: str, day: date, storage: Sequence[Mapping[str, Any]],
+                     stakes: Sequence[str] = (), link: str | None = None) -> Message:
+    """The page for storage types newly past their capacity warning or over their limit
+    (``storage``: their outlooks, as ``ipi.stakes`` gives them), with everything else at
+    stake that day (``stakes``: a line each)."""
+    severity = "critical" if any(s["status"] == "over" for s in storage) else "warning"
+    title = f"{TAGS[severity]} IPI {account}: " + "; ".join(map(_capacity_summary, storage))
+    heads = [f"{TAGS[severity]} {account} on {day}: {s['line']}." for s in storage]
+    todo = ("Before the month ends: sell down or remove excess and aged units, fix stranded "
+            "listings, hold back inbound shipments, or ask for more in Seller Central's "
+            "Capacity Monitor. Over the limit, Amazon can refuse new shipments and charge "
+            "a capacity overage fee.")
+    others = [x for x in stakes if not any(x == s["line"] for s in storage)]
+    also = ["Also at stake:", *(f"  - {x}" for x in others)] if others else []
+    opened = [f"Open: {link}"] if link else []
+    text = "\n\n".join(["\n".join(heads), todo, *(["\n".join(also)] if also else []),
+                        *opened, _FOOTER])
+    short = "\n".join([*heads, *([f"Also at stake: {others[0]}" + (
+        f" (and {len(others) - 1} more)" if len(others) > 1 else "")] if others else []),
+        *opened])
+    html = ("".join(f"<h3>{escape(h)}</h3>" for h in heads) + f"<p>{escape(todo)}</p>"
+            + ("<p><b>Also at stake:</b></p><ul>"
+               + "".join(f"<li>{escape(x)}</li>" for x in others) + "</ul>" if others else "")
+            + (f"<p><a href=\"{escape(link)}\">{escape(opened[0])}</a></p>" if link else "")
+            + f"<p><small>{escape(_FOOTER)}</small></p>")
+    event = {"dedup_key": f"ipi/{account}/capacity", "state": "firing", "severity": severity,
+             "account": account, "rule": "capacity", "date": day.isoformat(),
+             "storage": [{k: s.get(k) for k in ("storage_type", "status", "used_cuft",
+                                                "limit_cuft", "share", "projected_cuft",
+                                                "projected_share")}
+                         | {"month_end": s["month_end"].isoformat()} for s in storage],
+             "at_stake": list(stakes), "link": link}
+    return Message(title, text, short, html, severity, event)
 
 
 def unreliable_message(account: str, marketplace: str, day: Any,
