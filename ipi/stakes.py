@@ -27,11 +27,11 @@ def stakes(con: duckdb.DuckDBPyConnection, settings: Settings, account: Account,
     """The account's capacity outlook and fee exposure on its newest planning day on or
     before ``day``; ``lines``: the sentences worth an alert (capacity past its warning,
     a surcharge due, the utilization ratio over its threshold, SKUs at low-inventory
-    risk). ``fees=False``: the capacity alone (the fees' SKU by SKU forecast is the
-    costly part, and only a message needs it)."""
+    risk). ``fees=False``: what can page alone, cheaply: the storage types with a
+    capacity limit, no fees (their SKU by SKU forecast is for a message)."""
     storage = [o.record() for o in outlook(
         con, account.name, day, account.capacity, settings.policy_for(account),
-        settings.capacity.warn_share)]
+        settings.capacity.warn_share, limited=not fees)]
     exposures: list[dict[str, Any]] = []
     for mp in account.marketplaces if fees else ():
         if mp not in marketplaces():

@@ -240,3 +240,27 @@ def test_the_utilization_ratio_from_91_stored_days_by_hand(
     assert util["ratio"] == pytest.approx(20.0)
     assert (util["threshold_weeks"], util["over"], util["days"]) == (18.0, True, 91)
     assert util["note"] == ""  # the 0-30 bucket was there to leave out
+
+
+def test_without_fees_only_the_storage_types_with_a_limit_and_no_fees(
+        golden: tuple[Settings, Path, Store]) -> None:
+    """What the alert step reads every run: the types that can warn (oversize has the
+    configuration's limit, standard none yet), nothing of the fees; with no limit at all,
+    nothing."""
+    from ipi.stakes import stakes
+
+    settings, _, store = golden
+    acme = settings.accounts[0]
+    bare = acme.model_copy(update={"capacity": {}})
+    with store.read() as con:
+        assert stakes(con, settings, bare, DAY, fees=False)["storage"] == []
+        lean = stakes(con, settings, acme, DAY, fees=False)
+        full = stakes(con, settings, acme, DAY)
+    assert [s["storage_type"] for s in lean["storage"]] == ["oversize"]
+    assert [s["storage_type"] for s in full["storage"]] == ["standard", "oversize"]
+    assert lean["fees"] == [] and full["fees"][0]["marketplace"] == "US"
+    set_limit(store, "acme", "standard", "2026-11", 50)
+    with store.read() as con:
+        lean = stakes(con, settings, bare, DAY, fees=False)
+    assert [s["storage_type"] for s in lean["storage"]] == ["standard"]
+    assert lean["storage"][0]["status"] == "warning" and lean["lines"]

@@ -261,17 +261,16 @@ def render(account: str, day: date, notices: Sequence[Notice],
                                                   if len(stakes) > 1 else ""))
         htmls.append("<p><b>At stake beyond the score:</b></p><ul>"
                      + "".join(f"<li>{escape(x)}</li>" for x in stakes) + "</ul>")
-    footer = _FOOTER
     opened = f"Open: {link}" if link else ""
     html = ("".join(htmls) + "<p>The attached chart shows the estimate, its band, the "
             "threshold and Amazon's check dates.</p>"
             + (f"<p><a href=\"{escape(link)}\">{escape(opened)}</a></p>" if link else "")
-            + f"<p><small>{escape(footer)}</small></p>")
+            + f"<p><small>{escape(_FOOTER)}</small></p>")
     # apprise's JSON body already has title, message and type: these go beside them.
     event = {**event_fields(account, day, lead, link),
              "alerts": [event_fields(account, day, n, link) for n in ordered],
              "at_stake": list(stakes)}
-    return Message(title, "\n\n".join([*parts, *([opened] if link else []), footer]),
+    return Message(title, "\n\n".join([*parts, *([opened] if link else []), _FOOTER]),
                    "\n\n".join([*shorts, *([opened] if link else [])]), html,
                    lead.severity, event)
 

@@ -179,11 +179,11 @@ class Outlook:
 
 def outlook(con: duckdb.DuckDBPyConnection, account: str, day: date | None,
             standing: dict[str, float], policy: Policy,
-            warn_share: float) -> list[Outlook]:
+            warn_share: float, *, limited: bool = False) -> list[Outlook]:
     """Each storage type's outlook on the account's newest planning day on or before
     ``day`` (None: the newest), the four of Amazon first, then any other the reports
     name. The limits are those recorded for that day's month, else ``standing`` (the
-    configuration's)."""
+    configuration's). ``limited``: only the types with a limit (what can warn)."""
     newest = con.execute(
         "SELECT max(snapshot_date) FROM fba_inventory_planning WHERE account = ? "
         "AND (? IS NULL OR snapshot_date <= ?)", [account, day, day]).fetchone()
@@ -192,12 +192,16 @@ def outlook(con: duckdb.DuckDBPyConnection, account: str, day: date | None,
         return []
     limits = {k: (v, "config") for k, v in standing.items()}
     limits.update({k: (v, "recorded") for k, v in month_limits(con, account, on).items()})
+    if limited and not limits:  # most accounts of a fleet: skip the use per day
+        return []
     first = on - timedelta(days=policy.projection_days - 1)
     by_type: dict[str, list[dict[str, Any]]] = {}
     for r in usage(con, account, first, on):
         by_type.setdefault(r["storage_type"], []).append(r)
     kinds = [k for k in STORAGE_TYPES if k in by_type or k in limits]
     kinds += sorted(k for k in by_type if k not in STORAGE_TYPES)
+    if limited:
+        kinds = [k for k in kinds if k in limits]
     out = []
     for kind in kinds:
         rows = by_type.get(kind, [])
