@@ -115,9 +115,10 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                         "ops", f"[OPS] IPI {account} {mp}: the estimate for {day} is "
                         "unreliable", unreliable_message(account, mp, day, row), "ops")
         capacity = at_stake(con, day, fees=False)["storage"] if at_stake else ()
+        full = _capacity_due(con, account, capacity) if capacity else []
         # Muted only when every marketplace is: capacity is the account's, all of them.
-        full = [] if all(silenced(con, account, mp, day) for mp in rows) else \
-            _capacity_due(con, account, capacity)
+        if full and all(silenced(con, account, mp, day) for mp in rows):
+            full = []
         lines = list(at_stake(con, day)["lines"]) if at_stake and (
             full or run.notices) else []
         url = f"{link.rstrip('/')}/accounts/{account}" if link else None
