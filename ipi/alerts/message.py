@@ -207,6 +207,16 @@ def _capacity_summary(s: Mapping[str, Any]) -> str:
     return f"{s['storage_type']} storage at {now} of its capacity limit{ahead}"
 
 
+def _listed(heading: str, short_heading: str, lines: Sequence[str]) -> tuple[str, str, str]:
+    """Lines under a heading in a message's three shapes: text, short (the first line and
+    how many more), HTML."""
+    more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+    return ("\n".join([heading, *(f"  - {x}" for x in lines)]),
+            f"{short_heading} {lines[0]}{more}",
+            f"<p><b>{escape(heading)}</b></p><ul>"
+            + "".join(f"<li>{escape(x)}</li>" for x in lines) + "</ul>")
+
+
 def render(account: str, day: date, notices: Sequence[Notice],
            drivers: Mapping[str, Sequence[Driver]],
            plans: Mapping[str, Plan] | None = None, link: str | None = None,
@@ -256,11 +266,10 @@ def render(account: str, day: date, notices: Sequence[Notice],
         title += f" (and {len(ordered) - len(same)} more)"
     title += "".join(f"; {_capacity_summary(s)}" for s in capacity)
     if stakes:
-        parts.append("\n".join(["At stake beyond the score:", *(f"  - {x}" for x in stakes)]))
-        shorts.append("At stake: " + stakes[0] + (f" (and {len(stakes) - 1} more)"
-                                                  if len(stakes) > 1 else ""))
-        htmls.append("<p><b>At stake beyond the score:</b></p><ul>"
-                     + "".join(f"<li>{escape(x)}</li>" for x in stakes) + "</ul>")
+        text, short, html = _listed("At stake beyond the score:", "At stake:", stakes)
+        parts.append(text)
+        shorts.append(short)
+        htmls.append(html)
     opened = f"Open: {link}" if link else ""
     html = ("".join(htmls) + "<p>The attached chart shows the estimate, its band, the "
             "threshold and Amazon's check dates.</p>"
@@ -287,17 +296,14 @@ def capacity_message(account: str, day: date, storage: Sequence[Mapping[str, Any
             "listings, hold back inbound shipments, or ask for more in Seller Central's "
             "Capacity Monitor. Over the limit, Amazon can refuse new shipments and charge "
             "a capacity overage fee.")
-    others = [x for x in stakes if not any(x == s["line"] for s in storage)]
-    also = ["Also at stake:", *(f"  - {x}" for x in others)] if others else []
+    paged = {s["line"] for s in storage}
+    others = [x for x in stakes if x not in paged]
+    also = _listed("Also at stake:", "Also at stake:", others) if others else ("", "", "")
     opened = [f"Open: {link}"] if link else []
-    text = "\n\n".join(["\n".join(heads), todo, *(["\n".join(also)] if also else []),
-                        *opened, _FOOTER])
-    short = "\n".join([*heads, *([f"Also at stake: {others[0]}" + (
-        f" (and {len(others) - 1} more)" if len(others) > 1 else "")] if others else []),
-        *opened])
+    text = "\n\n".join(x for x in ["\n".join(heads), todo, also[0], *opened, _FOOTER] if x)
+    short = "\n".join(x for x in [*heads, also[1], *opened] if x)
     html = ("".join(f"<h3>{escape(h)}</h3>" for h in heads) + f"<p>{escape(todo)}</p>"
-            + ("<p><b>Also at stake:</b></p><ul>"
-               + "".join(f"<li>{escape(x)}</li>" for x in others) + "</ul>" if others else "")
+            + also[2]
             + (f"<p><a href=\"{escape(link)}\">{escape(opened[0])}</a></p>" if link else "")
             + f"<p><small>{escape(_FOOTER)}</small></p>")
     event = {"dedup_key": f"ipi/{account}/capacity", "state": "firing", "severity": severity,
