@@ -22,7 +22,7 @@ from ipi.alerts.engine import AlertRun, AtStake, alert_account
 from ipi.alerts.outbox import deliver_pending, enqueue
 from ipi.errors import BadInput
 from ipi.locks import account_lock
-from ipi.score import ScoreRun, score_range, scores
+from ipi.score import ScoreRun, score_range, scores, upgrade
 from ipi.settings import Account, Settings
 from ipi.sources import Fetched, ReportSource
 from ipi.sources.files import FileDrops
@@ -215,6 +215,7 @@ def score(settings: Settings, account: Account, day: date,
     end = max([day, *((d + LOOKBACK) for d in (loaded_days or []))])
     store = open_store(settings)
     with working(store), store.session():  # its reads and writes on one connection
+        upgrade(store, account.name)  # a new default model rescores history once
         return score_range(store, account.name, start, end)
 
 

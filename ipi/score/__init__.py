@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -12,9 +13,12 @@ from ipi.score import official
 from ipi.score.calibrate import Calibration
 from ipi.score.factors import compute_factors
 from ipi.score.model import estimate, factors_for
-from ipi.score.official import Model, model_for
+from ipi.score.official import model_for
+from ipi.score.prior import Model
 from ipi.settings import Account
 from ipi.store import Store, duck, utcnow
+
+log = logging.getLogger(__name__)
 
 SCORE_COLUMNS = (
     "account", "marketplace", "date", "units_on_hand", "excess_units", "excess_pct",
@@ -67,15 +71,40 @@ def score_range(store: Store, account: str, start: date, end: date) -> ScoreRun:
     return ScoreRun(account, len(new), len(changed), len(gone))
 
 
+def upgrade(store: Store, account: str) -> str | None:
+    """Once per change of the default model (a new ``MODEL``, rows imported into the
+    installation's reference set): refit the account's calibration on the new curves and
+    rescore its whole history, so that no chart or alert compares two models. Says what
+    it did (also as a warning in the log), or None when every estimate is current."""
+    with store.begin() as conn:
+        con = duck(conn)
+        made = con.execute("SELECT model, min(date), max(date) FROM daily_score "
+                           "WHERE account = ? GROUP BY model", [account]).fetchall()
+        stale = sorted(m for m, _, _ in made if m != model_for(con, account).name)
+        if not stale:
+            return None
+        if con.execute("SELECT count(*) FROM calibration WHERE account = ?",
+                       [account]).fetchone() != (0,):
+            official.refit(con, account)
+        now = model_for(con, account).name
+    run = score_range(store, account, min(r[1] for r in made), max(r[2] for r in made))
+    note = (f"{account}: estimates now come from the model {now} (they came from "
+            f"{', '.join(stale)}); rescored {run.days} day(s) of history with it, once")
+    log.warning("%s", note)
+    return note
+
+
 def _round(x: Any, nd: int = 4) -> Any:
     return round(float(x), nd) if x is not None else None
 
 
 def _with_estimate(account: str, r: dict[str, Any], model: Model) -> tuple[Any, ...]:
     mp = r["marketplace"]
+    # The values as stored: whoever recomputes the estimate from them (what-if, the
+    # calibration) gets exactly the stored one.
     values = {
-        "excess": r["excess_pct"], "sell_through": r["sell_through"],
-        "stranded": r["stranded_pct"], "in_stock": r["in_stock_rate"],
+        "excess": _round(r["excess_pct"]), "sell_through": _round(r["sell_through"]),
+        "stranded": _round(r["stranded_pct"]), "in_stock": _round(r["in_stock_rate"]),
     }
     approx = {f for f, flag in (("sell_through", r["sell_through_approx"]),
                                 ("in_stock", r["in_stock_approx"])) if flag}

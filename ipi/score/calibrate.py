@@ -155,24 +155,25 @@ def _error(points: Sequence[Point], weights: Mapping[str, float]) -> np.ndarray:
                          - p.official) for p in points])
 
 
-def calibrate(points: Sequence[Point]) -> Calibration:
-    """Fit, judge on held-out points, and choose the weights and band to use. Every point
-    must have at least one factor value (the caller pairs only days with an estimate)."""
+def calibrate(points: Sequence[Point], prior: Mapping[str, float] = DEFAULT_WEIGHTS,
+              prior_error: float = DEFAULT_MODEL_ERROR) -> Calibration:
+    """Fit, judge on held-out points, and choose the weights and band to use (``prior``,
+    ``prior_error``: the default model's weights and band). Every point must have at
+    least one factor value (the caller pairs only days with an estimate)."""
     import numpy as np
 
     points = list(points)
-    prior_err = _error(points, DEFAULT_WEIGHTS)
-    prior_mae = float(prior_err.mean()) if len(prior_err) else DEFAULT_MODEL_ERROR / 2
+    prior_err = _error(points, prior)
+    prior_mae = float(prior_err.mean()) if len(prior_err) else prior_error / 2
     if len(points) < MIN_POINTS:
-        band = DEFAULT_MODEL_ERROR if len(points) < 3 else max(
+        band = prior_error if len(points) < 3 else max(
             MIN_MODEL_ERROR, BAND_PER_MAE * prior_mae)
-        return Calibration(len(points), dict(DEFAULT_WEIGHTS), None, None, prior_mae,
-                           band, False)
-    held_out = [float(_error([p], fit(points[:i] + points[i + 1:]))[0])
+        return Calibration(len(points), dict(prior), None, None, prior_mae, band, False)
+    held_out = [float(_error([p], fit(points[:i] + points[i + 1:], prior))[0])
                 for i, p in enumerate(points)]
     mae = float(np.mean(held_out))
-    fitted = fit(points)
+    fitted = fit(points, prior)
     used = mae < prior_mae
     band = max(MIN_MODEL_ERROR, BAND_PER_MAE * min(mae, prior_mae))
-    return Calibration(len(points), fitted if used else dict(DEFAULT_WEIGHTS), fitted, mae,
+    return Calibration(len(points), fitted if used else dict(prior), fitted, mae,
                        prior_mae, round(band, 1), used)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,8 +19,10 @@ from typing import Any
 import duckdb
 
 from ipi.errors import ConfigError
+from ipi.score import prior
 from ipi.score.calibrate import PAIR_DAYS, Calibration, Point, calibrate
-from ipi.score.model import ALL_FACTORS, DEFAULT_MODEL_ERROR, DEFAULT_WEIGHTS, MODEL, factors_for
+from ipi.score.model import ALL_FACTORS, factors_for
+from ipi.score.prior import Model
 from ipi.settings import Account
 from ipi.store import Store, duck, utcnow
 
@@ -32,17 +34,6 @@ class Official:
     score: float
 
 
-@dataclass(frozen=True)
-class Model:
-    """What the account's estimates use: weights, the band's model error, and a name
-    stored with each estimate."""
-
-    weights: Mapping[str, float]
-    model_error: float
-    name: str
-
-
-PRIOR = Model(DEFAULT_WEIGHTS, DEFAULT_MODEL_ERROR, MODEL)
 
 
 def check(account: Account, rows: Sequence[Official], where: Sequence[str]) -> None:
@@ -97,12 +88,20 @@ def record(store: Store, account: Account, rows: Sequence[Official]) -> Calibrat
         con.executemany(
             "INSERT OR REPLACE INTO official_score VALUES (?, ?, ?, ?, ?)",
             [(account.name, r.marketplace, r.date, r.score, utcnow()) for r in rows])
-        cal = calibrate(points(con, account.name))
-        con.execute("INSERT OR REPLACE INTO calibration VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                    "?, ?)", [account.name, cal.points,
-                              *(cal.weights[f] for f in ALL_FACTORS),
-                              json.dumps(cal.fitted) if cal.fitted else None, cal.mae,
-                              cal.prior_mae, cal.model_error, cal.used, utcnow()])
+        return refit(con, account.name)
+
+
+def refit(con: duckdb.DuckDBPyConnection, account: str) -> Calibration:
+    """Fit the account's model again from its official scores, and store it."""
+    base = prior.current(con)
+    cal = calibrate(points(con, account), base.weights, base.model_error)
+    con.execute(
+        "INSERT OR REPLACE INTO calibration (account, points, w_excess, w_sell_through, "
+        "w_stranded, w_in_stock, fitted, mae, prior_mae, model_error, used, fitted_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [account, cal.points, *(cal.weights[f] for f in ALL_FACTORS),
+         json.dumps(cal.fitted) if cal.fitted else None, cal.mae, cal.prior_mae,
+         cal.model_error, cal.used, utcnow()])
     return cal
 
 
@@ -141,12 +140,16 @@ def listing(store: Store, account: str) -> list[dict[str, Any]]:
 
 
 def model_for(con: duckdb.DuckDBPyConnection, account: str) -> Model:
+    """The account's model: calibrated on its official scores, else the installation's
+    default (``ipi.score.prior``)."""
+    base = prior.current(con)
     row = con.execute("SELECT w_excess, w_sell_through, w_stranded, w_in_stock, model_error, "
                       "used, points FROM calibration WHERE account = ?", [account]).fetchone()
     if row is None:
-        return PRIOR
+        return base
     *weights, model_error, used, n = row
-    name = f"calibrated-{n}" if used else f"{MODEL}, band from {n} official"
+    # Every name starts with the default's: a new default shows which estimates are stale.
+    name = f"{base.name} calibrated-{n}" if used else f"{base.name}, band from {n} official"
     return Model(dict(zip(ALL_FACTORS, weights, strict=True)), model_error, name)
 
 

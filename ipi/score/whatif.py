@@ -28,7 +28,8 @@ import duckdb
 
 from ipi.errors import ConfigError
 from ipi.score.model import Estimate, estimate, factors_for
-from ipi.score.official import Model, model_for
+from ipi.score.official import model_for
+from ipi.score.prior import Model
 
 Kind = Literal["remove", "fix-stranded", "restock"]
 

@@ -294,4 +294,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE fba_inventory_planning ADD COLUMN low_inventory_level_fee_applied VARCHAR;
         """,
     ),
+    (
+        "0013_score_reference",
+        """
+        -- Official scores with their factor values, imported for this installation's
+        -- default model (ipi official import-reference): ipi/score/prior.py
+        CREATE TABLE reference_row (
+            key VARCHAR PRIMARY KEY,          -- sha256 of the row's values: imports are idempotent
+            source VARCHAR NOT NULL, week VARCHAR, marketplace VARCHAR, ipi DOUBLE,
+            excess_pct DOUBLE, sell_through DOUBLE, stranded_pct DOUBLE, in_stock_pct DOUBLE,
+            kind VARCHAR NOT NULL, notes VARCHAR, imported_at TIMESTAMP NOT NULL
+        );
+        -- The default model refitted with them (one row; none: the shipped prior).
+        CREATE TABLE score_prior (
+            name VARCHAR PRIMARY KEY, points INTEGER NOT NULL,
+            w_excess DOUBLE NOT NULL, w_sell_through DOUBLE NOT NULL,
+            w_stranded DOUBLE NOT NULL, w_in_stock DOUBLE NOT NULL,
+            model_error DOUBLE NOT NULL, mae DOUBLE NOT NULL, bias DOUBLE NOT NULL,
+            covered INTEGER NOT NULL, fitted_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]

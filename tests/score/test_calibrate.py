@@ -121,7 +121,7 @@ def test_recorded_official_scores_calibrate_the_account_and_rescore_its_history(
     assert all(abs(fitted[f] - TRUE[f]) <= 0.05 for f in ALL_FACTORS), fitted
     assert cal["mae"] < cal["prior_mae"] / 2
     after = store.query(f"SELECT * FROM daily_score WHERE {complete} ORDER BY date")
-    assert {r["model"] for r in after} == {f"calibrated-{len(weekly)}"}
+    assert {r["model"] for r in after} == {f"prior-2 calibrated-{len(weekly)}"}
     narrower = {r["date"]: r["w"] for r in store.query(width)}
     assert all(narrower[d] < before[d] for d in before if before[d] is not None)
     official = {line.split(",")[0]: float(line.split(",")[1]) for line in lines[1:]}
