@@ -538,6 +538,48 @@ def cmd_official_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_official_export(args: argparse.Namespace) -> int:
+    """``ipi official export --anonymous``: official scores with their factor values, in
+    the reference CSV format, for others to fit their default model with."""
+    from ipi.score.calibrate import PAIR_DAYS
+    from ipi.score.prior import export_anonymous
+
+    if not args.anonymous:
+        raise ConfigError("ipi official export writes anonymous rows only (no account, SKU "
+                          "or money): add --anonymous")
+    lib = rows_of(args)
+    names = [lib.account(args.account).name] if args.account else \
+        [a.name for a in lib.settings.accounts]
+    text, skipped = export_anonymous(lib.store, names, PAIR_DAYS)
+    rows = text.count("\n") - 1
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    left = (f" ({skipped} left out: no estimate with every factor on their day or up to "
+            f"{PAIR_DAYS} days before)") if skipped else ""
+    log.warning("%s", f"exported {rows} official score(s){left}"
+                + (f" to {args.out}" if args.out else ""))
+    return 0
+
+
+def cmd_official_import_reference(args: argparse.Namespace) -> int:
+    """``ipi official import-reference FILE``: add shared official scores to this
+    installation's default model, refit it, rescore every account once."""
+    from ipi.score import reference, upgrade
+    from ipi.score.prior import import_rows
+
+    lib = rows_of(args)
+    got = import_rows(lib.store, reference.read(args.file))
+    print(f"{args.file}: {got.added} official score(s) added, {got.already} already here. "
+          f"The default model is now {got.name}. {got.judged.sentence()}")
+    for account in lib.settings.accounts:
+        note = upgrade(lib.store, account.name)
+        if note:
+            print(note)
+    return 0
+
+
 def cmd_official_list(args: argparse.Namespace) -> int:
     lib = rows_of(args)
     account = lib.account(args.account)
@@ -868,6 +910,16 @@ def library_commands(c: Commands) -> None:
     ap = off.add("list", cmd_official_list, "official scores beside ipi's estimates, and the "
                  "fit", json=True)
     ap.add_argument("--account", help="the account (default: the only one)")
+    ap = off.add("export", cmd_official_export, "official scores with ipi's factor values of "
+                 "their day, as reference CSV rows to share (no account, SKU or money)",
+                 answer=True)
+    ap.add_argument("--anonymous", action="store_true",
+                    help="required: rows carry marketplace, week, score and factors only")
+    ap.add_argument("--account", help="only this account (default: every account)")
+    ap.add_argument("--out", type=Path, help="write to this file (default: standard output)")
+    ap = off.add("import-reference", cmd_official_import_reference, "add shared official "
+                 "scores (reference CSV) to this installation's default model; rescores")
+    ap.add_argument("file", type=Path, metavar="FILE")
 
     sp = c.add("score", cmd_score, "show the estimates: latest day, or --history N days",
                json=True)

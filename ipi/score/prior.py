@@ -80,14 +80,15 @@ def import_rows(store: Store, rows: Sequence[reference.Row]) -> Imported:
     with store.begin() as conn:
         con = duck(conn)
         have = {k for (k,) in con.execute("SELECT key FROM reference_row").fetchall()}
-        new = [r for r in counted if _key(r) not in have]
-        con.executemany(
-            f"INSERT INTO reference_row (key, {', '.join(_COLS)}, imported_at) "
-            f"VALUES ({', '.join('?' * (len(_COLS) + 2))})",
-            [(_key(r), r.source or "imported", r.week, r.marketplace, r.ipi,
-              r.values["excess"], r.values["sell_through"], r.values["stranded"],
-              None if r.values["in_stock"] is None else 100.0 * r.values["in_stock"],
-              r.kind, r.notes, utcnow()) for r in new])
+        new = list({_key(r): r for r in counted if _key(r) not in have}.values())
+        if new:
+            con.executemany(
+                f"INSERT INTO reference_row (key, {', '.join(_COLS)}, imported_at) "
+                f"VALUES ({', '.join('?' * (len(_COLS) + 2))})",
+                [(_key(r), r.source or "imported", r.week, r.marketplace, r.ipi,
+                  r.values["excess"], r.values["sell_through"], r.values["stranded"],
+                  None if r.values["in_stock"] is None else 100.0 * r.values["in_stock"],
+                  r.kind, r.notes, utcnow()) for r in new])
         extra = imported(con)
         judged = reference.judge(reference.counted(reference.load(extra)))
         name = f"{MODEL} +{len(extra)} imported" if extra else MODEL

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import csv
 import io
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ipi.errors import ConfigError
@@ -104,6 +106,27 @@ def parse(text: str, name: str = "reference.csv") -> list[Row]:
                         r["kind"], markers, r.get("notes", "")))
         check_row(rows[-1], at)
     return rows
+
+
+MAX_BYTES = 10 * 1024 * 1024
+
+
+def read(path: Path) -> list[Row]:
+    """Rows of a reference CSV a seller was given: a regular UTF-8 file of at most
+    ``MAX_BYTES``, every row valid, else one line naming the file and the fix."""
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{path} is not a regular file: give the CSV itself")
+        if st.st_size > MAX_BYTES:
+            raise ConfigError(f"{path} is {st.st_size:,} bytes, over {MAX_BYTES:,}: a "
+                              "reference CSV is a few lines per official score")
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a UTF-8 text file: save it as CSV") from None
+    return parse(text, str(path))
 
 
 def check_row(row: Row, at: str) -> None:
