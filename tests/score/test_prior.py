@@ -154,7 +154,7 @@ def test_the_export_leaves_out_official_scores_without_an_estimate(
         capsys: pytest.CaptureFixture[str]) -> None:
     """An official score with no estimate of its day (or the 6 before) is not exported,
     and the count says so."""
-    settings, config = scored_demo
+    _, config = scored_demo
     assert main(["official", "add", "--date", "2020-01-06", "--score", "500",
                  "--config", str(config)]) == 0
     capsys.readouterr()
