@@ -252,11 +252,11 @@ def _report_page(settings: Settings, lib: Any, account: Account, day: date) -> l
     from ipi import page
 
     secs = page.sections(lib.store, settings, account, day)
-    cal = lib.calibration(account.name)
-    path = page.write_html(page.render(account, settings, secs, cal),
+    model = lib.model(account.name)
+    path = page.write_html(page.render(account, settings, secs, model),
                            settings.data_dir / "reports", account)
     create_markdown_artifact(
-        markdown=page.markdown(account, settings, secs, cal) + f"\n\nThe page: `{path}`",
+        markdown=page.markdown(account, settings, secs, model) + f"\n\nThe page: `{path}`",
         key="ipi-report-" + re.sub(r"[^a-z0-9-]+", "-", account.name.lower()),
         description=f"IPI report of {account.name} on {day}")
     return secs

@@ -29,6 +29,7 @@ from ipi.store import Store
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ipi.score.official import ModelState
     from ipi.score.projection import Projection
     from ipi.score.whatif import Action, Outcome, Plan
 
@@ -204,6 +205,14 @@ class Rows:
         from ipi.score.official import calibration
 
         return calibration(self.store, self.account(account).name)
+
+    def model(self, account: str | None = None) -> ModelState:
+        """What the account's estimates rest on: the model, its official scores, how far
+        it misses them; ``.ask(today)``: the request for this week's official score."""
+        from ipi.score.official import state
+
+        with self.store.read() as con:
+            return state(con, self.account(account).name)
 
     # -- alerts ---------------------------------------------------------------------------
 

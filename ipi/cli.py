@@ -22,6 +22,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -584,23 +585,21 @@ def cmd_official_list(args: argparse.Namespace) -> int:
     lib = rows_of(args)
     account = lib.account(args.account)
     rows = lib.official(account.name)
-    cal = lib.calibration(account.name)
+    model = lib.model(account.name)
     if args.json:
-        print_json({"official": rows, "calibration": cal})
+        print_json({"official": rows, "calibration": lib.calibration(account.name),
+                    "model": asdict(model)})
         return 0
-    if not rows:
-        print(f"{account.name}: no official scores yet: `ipi official add --date D --score S` "
-              "with the IPI Seller Central shows")
-        return 0
-    print("date        mkt  official  estimate  difference")
+    if rows:
+        print("date        mkt  official  estimate  difference")
     for r in rows:
         est = "-" if r["estimate"] is None else f"{r['estimate']:.0f}"
         diff = "-" if r["estimate"] is None else f"{r['estimate'] - r['official']:+.0f}"
         print(f"{r['date']}  {r['marketplace']:<3}  {r['official']:>8.0f}  {est:>8}  {diff:>10}")
-    if cal:
-        print(f"model: {'calibrated' if cal['used'] else 'default weights'}, band "
-              f"±{cal['model_error']:.0f}" + (f", held-out error {cal['mae']:.1f}"
-                                              if cal["mae"] is not None else ""))
+    print(f"{account.name}: {model.line()}")
+    ask = model.ask(lib.settings.today(account))
+    if ask:
+        print(ask)
     return 0
 
 

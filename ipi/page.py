@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -25,7 +24,7 @@ from typing import Any
 from ipi.alerts.calendar import next_checkpoint, quarter_end
 from ipi.score import scores
 from ipi.score.drivers import Driver, recovery, top_drivers
-from ipi.score.official import calibration, listing
+from ipi.score.official import ModelState, listing, state
 from ipi.score.projection import Projection, projection
 from ipi.score.whatif import Plan
 from ipi.settings import Account, Policy, Settings
@@ -117,27 +116,18 @@ def _quarter_ends(first: date, last: date) -> list[date]:
 
 
 def render(account: Account, settings: Settings, secs: Sequence[Section],
-           cal: dict[str, Any] | None) -> str:
+           model: ModelState | None) -> str:
     threshold = settings.policy_for(account).threshold
     body = [f"<h1>IPI report: {escape(account.name)}</h1>",
             f"<p class=sub>Estimates from Amazon's reports, recomputed by ipi. Threshold "
-            f"{threshold:.0f}. {_model_line(cal)}</p>"]
+            f"{threshold:.0f}. {escape(model.line()) if model else ''}</p>"]
+    if model and (ask := model.ask(settings.today(account))):
+        body.append(f"<p class=note>{escape(ask)}</p>")
     for sec in secs:
         body.append(_section(sec, threshold))
     if (at := _stakes(secs)) is not None:
         body.append(_capacity(at))
     return _PAGE.format(title=escape(f"IPI report: {account.name}"), body="\n".join(body))
-
-
-def _model_line(cal: dict[str, Any] | None) -> str:
-    if not cal:
-        return ("Model: default weights, band ±60 until official scores are recorded "
-                "(<code>ipi official add</code>).")
-    if cal["used"]:
-        return (f"Model: calibrated on {cal['points']} official scores, held-out error "
-                f"{cal['mae']:.1f} points, band ±{cal['model_error']:.0f}.")
-    return (f"Model: default weights ({cal['points']} official scores recorded), band "
-            f"±{cal['model_error']:.0f}.")
 
 
 def _section(sec: Section, threshold: float) -> str:
@@ -200,12 +190,13 @@ def _section(sec: Section, threshold: float) -> str:
 
 
 def markdown(account: Account, settings: Settings, secs: Sequence[Section],
-             cal: dict[str, Any] | None) -> str:
+             model: ModelState | None) -> str:
     """The report as markdown, for a Prefect artifact: the same words and tables, and
     the charts as data-URI images, which the Prefect UI draws without fetching anything."""
     threshold = settings.policy_for(account).threshold
-    out = [f"# IPI report: {account.name}", "",
-           re.sub(r"</?code>", "`", _model_line(cal)), ""]
+    ask = model.ask(settings.today(account)) if model else None
+    out = [f"# IPI report: {account.name}", "", *([model.line(), ""] if model else []),
+           *([ask, ""] if ask else [])]
     for sec in secs:
         r = sec.latest
         out.append(f"## {sec.marketplace}")
@@ -445,8 +436,9 @@ tr.st-warn td:first-child {{ border-left: 5px solid #a16207; }}
 def write(store: Store, settings: Settings, account: Account, out_dir: Path,
           day: date | None = None) -> Path:
     """Write ``<out_dir>/ipi-report-<account>.html`` as of ``day``; return its path."""
-    html = render(account, settings, sections(store, settings, account, day),
-                  calibration(store, account.name))
+    with store.read() as con:
+        model = state(con, account.name)
+    html = render(account, settings, sections(store, settings, account, day), model)
     return write_html(html, out_dir, account)
 
 

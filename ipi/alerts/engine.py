@@ -30,6 +30,7 @@ from ipi.alerts.outbox import Delivery, deliver_pending, enqueue
 from ipi.alerts.rules import BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING, SEVERITY
 from ipi.score import day_row, latest_day
 from ipi.score.drivers import recovery, top_drivers
+from ipi.score.official import state
 from ipi.settings import Policy
 from ipi.store import Store, duck, utcnow
 
@@ -147,7 +148,7 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                      for n in fixable if n.rule == BELOW_THRESHOLD
                      and n.row.get("score") is not None}
             msg = render(account, day, run.notices, drivers, plans, link=url, stakes=lines,
-                         capacity=full)
+                         capacity=full, ask=state(con, account).ask(day))
             key = f"{account}:{day}:" + ",".join(
                 f"{n.marketplace}/{n.rule}/{n.kind}" for n in run.notices)
             kind = "resolved" if all(n.kind == "resolved" for n in run.notices) else "firing"

@@ -221,11 +221,12 @@ def render(account: str, day: date, notices: Sequence[Notice],
            drivers: Mapping[str, Sequence[Driver]],
            plans: Mapping[str, Plan] | None = None, link: str | None = None,
            stakes: Sequence[str] = (),
-           capacity: Sequence[Mapping[str, Any]] = ()) -> Message:
+           capacity: Sequence[Mapping[str, Any]] = (), ask: str | None = None) -> Message:
     """One message for all of an account's notices in a run, most important first
     (``plans``: the recovery plan per marketplace, shown under the drivers; ``link``:
     where to look at the account; ``stakes``: capacity and fees at risk, a line each;
-    ``capacity``: storage types paging today, named in the title too)."""
+    ``capacity``: storage types paging today, named in the title too; ``ask``: the
+    request for this week's official score, which a page or its repeat carries)."""
     ordered = sorted(notices, key=lambda n: (n.rank, n.marketplace, n.rule))
     parts, shorts, htmls = [], [], []
     for n in ordered:
@@ -270,6 +271,10 @@ def render(account: str, day: date, notices: Sequence[Notice],
         parts.append(text)
         shorts.append(short)
         htmls.append(html)
+    if ask and any(n.kind in ("firing", "repeat") for n in ordered):
+        parts.append(ask)
+        shorts.append(ask)
+        htmls.append(f"<p>{escape(ask)}</p>")
     opened = f"Open: {link}" if link else ""
     html = ("".join(htmls) + "<p>The attached chart shows the estimate, its band, the "
             "threshold and Amazon's check dates.</p>"

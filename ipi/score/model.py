@@ -54,6 +54,7 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "excess": 0.25, "sell_through": 0.25, "stranded": 0.25, "in_stock": 0.25,
 }
 DEFAULT_MODEL_ERROR = 143.0
+DEFAULT_MAE = 72.0  # how far the default misses the public scores, leave-one-out
 # Marketplaces where Amazon scores fewer than four factors (Seller Central help 202174810).
 FACTORS_BY_MARKETPLACE: Mapping[str, tuple[str, ...]] = {
     "CA": ("excess", "sell_through", "stranded"),

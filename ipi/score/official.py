@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 
 from ipi.errors import ConfigError
 from ipi.score import prior
-from ipi.score.calibrate import PAIR_DAYS, Calibration, Point, calibrate
+from ipi.score.calibrate import MIN_POINTS, PAIR_DAYS, Calibration, Point, calibrate
 from ipi.score.model import ALL_FACTORS, factors_for
 from ipi.score.prior import Model
 from ipi.settings import Account
@@ -151,6 +151,63 @@ def model_for(con: duckdb.DuckDBPyConnection, account: str) -> Model:
     # Every name starts with the default's: a new default shows which estimates are stale.
     name = f"{base.name} calibrated-{n}" if used else f"{base.name}, band from {n} official"
     return Model(dict(zip(ALL_FACTORS, weights, strict=True)), model_error, name)
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """What an account's estimates rest on: the model, the official scores behind it,
+    and how far it misses them; for the account's page and its messages."""
+
+    ASK: ClassVar[str] = ("Record this week's official score from Seller Central "
+                          "(Inventory > Inventory performance)")
+
+    account: str
+    model: str  # the name its estimates carry
+    recorded: int  # official scores recorded
+    paired: int  # of them, paired with an estimate of their day
+    error: float | None  # mean miss: held-out on the account's scores, else the public ones
+    band: float  # the band's model part
+    calibrated: bool  # weights fitted to the account are used
+    last: date | None  # the newest official score
+
+    def line(self) -> str:
+        band = f"band ±{self.band:.0f}"
+        if self.calibrated:
+            return (f"Model {self.model}: calibrated on {self.paired} official scores, "
+                    f"held-out error {self.error:.1f} points, {band}.")
+        if self.paired:
+            return (f"Model {self.model}: it misses this account's {self.paired} official "
+                    f"score(s) by {self.error:.0f} points on average, {band}; weights are "
+                    f"fitted to the account from {MIN_POINTS}.")
+        public = (f", which misses Amazon's public official scores by {self.error:.0f} "
+                  "points on average" if self.error is not None else "")
+        recorded = (f"{self.recorded} official score(s) recorded, none on a day with an "
+                    "estimate yet" if self.recorded else "no official score recorded yet")
+        return f"Model {self.model}: the default{public}, {band}; {recorded}."
+
+    def record(self, today: date) -> str | None:
+        """The command that records this week's official score, unless one of the last 7
+        days is recorded: Amazon updates the score weekly."""
+        if self.last is not None and (today - self.last).days < 7:
+            return None
+        return f"ipi official add --account {self.account} --date {today} --score N"
+
+    def ask(self, today: date) -> str | None:
+        """The request for this week's official score, with its command."""
+        command = self.record(today)
+        return f"{self.ASK}: {command}" if command else None
+
+
+def state(con: duckdb.DuckDBPyConnection, account: str) -> ModelState:
+    model = model_for(con, account)
+    recorded, last = con.execute("SELECT count(*), max(date) FROM official_score "
+                                 "WHERE account = ?", [account]).fetchone() or (0, None)
+    cal = con.execute("SELECT points, mae, prior_mae, used FROM calibration WHERE account = ?",
+                      [account]).fetchone()
+    paired, mae, prior_mae, used = cal or (0, None, None, False)
+    error = (mae if used else prior_mae) if paired else prior.current(con).mae
+    return ModelState(account, model.name, recorded, paired, error, model.model_error,
+                      bool(used), last)
 
 
 def calibration(store: Store, account: str) -> dict[str, Any] | None:

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 import duckdb
 
 from ipi.score import reference
-from ipi.score.model import ALL_FACTORS, DEFAULT_MODEL_ERROR, DEFAULT_WEIGHTS, MODEL, factors_for
+from ipi.score.model import (
+    ALL_FACTORS,
+    DEFAULT_MAE,
+    DEFAULT_MODEL_ERROR,
+    DEFAULT_WEIGHTS,
+    MODEL,
+    factors_for,
+)
 from ipi.store import Store, duck, utcnow
 
 
@@ -30,9 +37,10 @@ class Model:
     weights: dict[str, float]
     model_error: float
     name: str
+    mae: float | None = None  # a default's held-out error on the public official scores
 
 
-SHIPPED = Model(dict(DEFAULT_WEIGHTS), DEFAULT_MODEL_ERROR, MODEL)
+SHIPPED = Model(dict(DEFAULT_WEIGHTS), DEFAULT_MODEL_ERROR, MODEL, DEFAULT_MAE)
 _COLS = ("source", "week", "marketplace", "ipi", "excess_pct", "sell_through",
          "stranded_pct", "in_stock_pct", "kind", "notes")
 
@@ -58,11 +66,11 @@ def imported(con: duckdb.DuckDBPyConnection) -> list[reference.Row]:
 def current(con: duckdb.DuckDBPyConnection) -> Model:
     """The installation's default model: refitted with imported rows, else the shipped."""
     row = con.execute("SELECT name, w_excess, w_sell_through, w_stranded, w_in_stock, "
-                      "model_error FROM score_prior").fetchone()
+                      "model_error, mae FROM score_prior").fetchone()
     if row is None:
         return SHIPPED
-    name, *weights, model_error = row
-    return Model(dict(zip(ALL_FACTORS, weights, strict=True)), model_error, name)
+    name, *weights, model_error, mae = row
+    return Model(dict(zip(ALL_FACTORS, weights, strict=True)), model_error, name, mae)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ipi.api import Rows
 from ipi.errors import ConfigError
+from ipi.score.official import ModelState
 from ipi.score.projection import Projection
 from ipi.score.whatif import Plan, parse_remove
 from ipi.settings import Account
@@ -91,7 +92,8 @@ class AccountPage:
     today: date
     threshold: float
     recovery: float
-    calibration: dict[str, Any] | None
+    model: ModelState
+    record: str | None  # the command recording this week's official score, when due
     markets: list[Market]
     events: list[dict[str, Any]]
     messages: list[dict[str, Any]]
@@ -124,8 +126,10 @@ def account_page(rows: Rows, name: str) -> AccountPage:
                 m.plan = rows.plan(acc.name, marketplace=mp)[1]
         m.arrivals, m.report_types = arrivals_table(rows, acc.name, mp, summary)
         markets.append(m)
-    return AccountPage(acc, rows.settings.today(acc), policy.threshold, policy.recovery,
-                       rows.calibration(acc.name), markets, events[:HISTORY],
+    today = rows.settings.today(acc)
+    model = rows.model(acc.name)
+    return AccountPage(acc, today, policy.threshold, policy.recovery, model, model.record(today),
+                       markets, events[:HISTORY],
                        rows.messages(acc.name, limit=HISTORY), capacity(rows, acc.name))
 
 

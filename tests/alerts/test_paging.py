@@ -49,6 +49,26 @@ def test_given_default_policy_when_nothing_changes_then_repeats_weekly(
     assert f"Since the last page ({D}): estimate 431 -> 431 (+0)." in repeat
 
 
+def test_a_page_and_its_weekly_repeat_ask_for_the_official_score_until_one_is_recorded(
+        hook: Callable[..., tuple[Settings, Path]], webhook_server: Webhook) -> None:
+    """The page and its weekly repeat carry the request for this week's official score
+    with the command that records it; with one of the last 7 days recorded, the next
+    repeat does not ask."""
+    settings, _ = hook()
+    days(settings, [431] * 8)
+    first, repeat = (m["message"] for m in webhook_server.received)
+    assert ("Record this week's official score from Seller Central (Inventory > Inventory "
+            f"performance): ipi official add --account acme --date {D} --score N") in first
+    assert f"ipi official add --account acme --date {D + timedelta(days=7)} --score N" \
+        in repeat
+    with pipeline.open_store(settings).write() as con:
+        con.execute("INSERT INTO official_score VALUES ('acme', 'US', ?, 440, ?)",
+                    [D + timedelta(days=10), utcnow()])
+    days(settings, [431] * 7, start=D + timedelta(days=8))
+    assert heads(webhook_server)[2:] == ["[CRITICAL] repeat"]
+    assert "Record this week's official score" not in webhook_server.received[2]["message"]
+
+
 def test_given_firing_when_estimate_falls_30_points_then_repeats_at_once(
         hook: Callable[..., tuple[Settings, Path]], webhook_server: Webhook) -> None:
     """Materially worse (down 30 points since the last page) repeats the next day; a

@@ -131,7 +131,9 @@ def test_recorded_official_scores_calibrate_the_account_and_rescore_its_history(
 
     assert main(["official", "list", "--config", str(config)]) == 0
     listed = capsys.readouterr().out
-    assert listed.count("\n") == len(weekly) + 2 and "model: calibrated, band ±" in listed
+    assert listed.count("\n") == len(weekly) + 3  # heading, rows, the model, the request
+    assert f"acme: Model prior-2 calibrated-{len(weekly)}: calibrated on {len(weekly)} " \
+        "official scores, held-out error" in listed
 
 
 def test_a_bad_row_rejects_the_whole_file_naming_its_line(
@@ -166,7 +168,8 @@ def test_one_official_score_is_kept_beside_the_estimate_without_refitting(
     estimate_row = pipeline.open_store(settings).query(
         "SELECT score FROM daily_score WHERE date = ?", [day])[0]
     assert f"{day}  US        512  {estimate_row['score']:>8.0f}" in listed
-    assert "model: default weights" in listed
+    assert "Model prior-2, band from 1 official: it misses this account's 1 official " \
+        "score(s) by" in listed
 
 
 

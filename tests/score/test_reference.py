@@ -8,7 +8,7 @@ import pytest
 
 from ipi.errors import ConfigError
 from ipi.score import reference
-from ipi.score.model import DEFAULT_MODEL_ERROR, DEFAULT_WEIGHTS, subscore
+from ipi.score.model import DEFAULT_MAE, DEFAULT_MODEL_ERROR, DEFAULT_WEIGHTS, subscore
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = ",".join(reference.COLUMNS)
@@ -42,6 +42,7 @@ def test_the_shipped_prior_is_what_the_reference_set_chooses(
     """model.py's weights and band are the reference set's choice, not typed by hand."""
     assert dict(DEFAULT_WEIGHTS) == pytest.approx(dict(judged.weights), abs=1e-4)
     assert judged.model_error == DEFAULT_MODEL_ERROR
+    assert round(judged.mae) == DEFAULT_MAE
 
 
 def test_the_docs_report_the_measured_error(judged: reference.Judgement) -> None:

@@ -62,6 +62,13 @@ def test_the_account_page_draws_the_charts_and_lists_the_drivers(
     assert _skus(page) == [d["sku"] for d in drivers]
     assert page.locator("table.arrivals tbody tr").first.inner_text().startswith("2026-09-08")
     assert page.locator("table.arrivals td.missing").count() == 0
+    # What the estimates rest on, and the request for this week's official score.
+    model = Rows(two_accounts).model("acme")
+    assert page.locator(".model").inner_text() == model.line()
+    assert model.recorded == 0 and "no official score recorded yet" in model.line()
+    today = two_accounts.today(two_accounts.account("acme"))
+    assert page.locator(".ask code").inner_text() == \
+        f"ipi official add --account acme --date {today} --score N"
     assert page.errors == []
     assert requested and all(u.startswith(server) for u in requested), requested
     screenshot(page, "account")
