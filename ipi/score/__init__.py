@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -19,6 +19,8 @@ from ipi.settings import Account
 from ipi.store import Store, duck, utcnow
 
 log = logging.getLogger(__name__)
+
+INSUFFICIENT = "insufficient history"
 
 SCORE_COLUMNS = (
     "account", "marketplace", "date", "units_on_hand", "excess_units", "excess_pct",
@@ -110,7 +112,15 @@ def _with_estimate(account: str, r: dict[str, Any], model: Model) -> tuple[Any, 
                                 ("in_stock", r["in_stock_approx"])) if flag}
     est = estimate(values, factors=factors_for(mp), approximate=approx,
                    weights=model.weights, model_error=model.model_error)
+    if r["units_shipped_t90"] == 0:
+        # Amazon gives no score to an account inactive for 13 weeks ("There is
+        # insufficient historical data to calculate your IPI", beside a sell-through of
+        # 0.0: reference.csv): neither does ipi, rather than a number nobody will see.
+        est = replace(est, score=None, low=None, high=None, status=INSUFFICIENT)
     status, notes = est.status, est.notes
+    if est.status == INSUFFICIENT:
+        notes = ("nothing shipped in 90 days: Amazon shows no score (\"insufficient "
+                 "historical data\")")
     if r["from_ledger"]:
         notes = "; ".join(n for n in ("rebuilt from the inventory ledger", notes) if n)
     if r["unreliable"] and est.score is not None:

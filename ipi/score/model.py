@@ -121,7 +121,7 @@ class Estimate:
     score: float | None
     low: float | None
     high: float | None
-    status: str  # ok | approximate | partial | no data
+    status: str  # ok | approximate | partial | no data (ipi.score adds: insufficient history)
     used: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     approximate: tuple[str, ...] = ()

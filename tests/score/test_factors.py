@@ -138,3 +138,19 @@ def test_an_asin_missing_from_todays_planning_report_keeps_its_weight_for_30_day
     score_range(fresh_db, "acme", D, D)
     [row] = scores(fresh_db, "acme", start=D, end=D)
     assert row["in_stock_rate"] == pytest.approx(rate)
+
+
+def test_given_nothing_shipped_in_90_days_then_there_is_no_score_as_at_amazon(
+        fresh_db: Store, tmp_path: Path) -> None:
+    """Amazon shows "insufficient historical data" and no score to an account that sold
+    nothing in 13 weeks (reference.csv): ipi stores the factors and no estimate, saying
+    why, never a number."""
+    put(fresh_db, tmp_path, "myi.txt", MYI + "SA\tA\tYes\tNo\t50\t50\n")
+    put(fresh_db, tmp_path, "plan.txt", PLAN + f"{D}\tSA\tA\t50\t0\t0\t0\t0\tUS\n")
+    put(fresh_db, tmp_path, "stranded.txt", STRANDED)
+    score_range(fresh_db, "acme", D, D)
+    [row] = scores(fresh_db, "acme", start=D, end=D)
+    assert row["sell_through"] == 0 and row["excess_pct"] == 0
+    assert (row["score"], row["score_low"], row["score_high"]) == (None, None, None)
+    assert row["status"] == "insufficient history"
+    assert "nothing shipped in 90 days" in row["notes"]
