@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+import statistics
 from pathlib import Path
 
 import pytest
 
 from ipi.errors import ConfigError
 from ipi.score import reference
-from ipi.score.model import DEFAULT_MAE, DEFAULT_MODEL_ERROR, DEFAULT_WEIGHTS, subscore
+from ipi.score.model import (
+    DEFAULT_MAE,
+    DEFAULT_MODEL_ERROR,
+    DEFAULT_WEIGHTS,
+    estimate,
+    subscore,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = ",".join(reference.COLUMNS)
@@ -101,11 +109,6 @@ def test_the_seller_tables_score_moves_slower_than_its_factors() -> None:
     public weekly series: Amazon's score moved 3 points a week, each week's estimate 24;
     a 13-week mean follows its shape closer (9.6 against 22.8 off, the constant offset
     removed) but reads further off (87 against 50 on average)."""
-    import itertools
-    import statistics
-
-    from ipi.score.model import estimate
-
     rows = [r for r in reference.load() if r.kind == "seller-table"]
     official = [float(r.ipi or 0) for r in rows]
     weekly = [float(estimate(r.values).score or 0) for r in rows]
