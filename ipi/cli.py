@@ -534,7 +534,8 @@ def cmd_official_record(args: argparse.Namespace) -> int:
         mp = (args.marketplace or account.marketplaces[0]).upper()
         rows = [official.Official(mp, args.date, args.score)]
         official.check(account, rows, ["--score/--marketplace"])
-    cal = record_official(lib.store, account, rows)
+    cal = record_official(lib.store, account, rows,
+                          lib.settings.policy_for(account).carry_days)
     print(f"{account.name}: recorded {len(rows)} official score(s). {cal.summary()}")
     return 0
 
@@ -575,7 +576,7 @@ def cmd_official_import_reference(args: argparse.Namespace) -> int:
     print(f"{args.file}: {got.added} official score(s) added, {got.already} already here. "
           f"The default model is now {got.name}. {got.judged.sentence()}")
     for account in lib.settings.accounts:
-        note = upgrade(lib.store, account.name)
+        note = upgrade(lib.store, account.name, lib.settings.policy_for(account).carry_days)
         if note:
             print(note)
     return 0

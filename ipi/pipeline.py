@@ -215,8 +215,9 @@ def score(settings: Settings, account: Account, day: date,
     end = max([day, *((d + LOOKBACK) for d in (loaded_days or []))])
     store = open_store(settings)
     with working(store), store.session():  # its reads and writes on one connection
-        upgrade(store, account.name)  # a new default model rescores history once
-        return score_range(store, account.name, start, end)
+        carry = settings.policy_for(account).carry_days
+        upgrade(store, account.name, carry)  # a new default model rescores history once
+        return score_range(store, account.name, start, end, carry)
 
 
 def estimates(settings: Settings, account: Account, day: date) -> list[dict[str, object]]:
@@ -346,4 +347,5 @@ def forget(settings: Settings, account: Account, day: date, *, marketplace: str 
         gone = forget_day(store, account.name, day, marketplace=marketplace,
                           report_type=report_type, reason=reason)
         end = day + LOOKBACK
-        return ForgetRun(gone, score_range(store, account.name, day, end), day, end)
+        return ForgetRun(gone, score_range(store, account.name, day, end,
+                                           settings.policy_for(account).carry_days), day, end)

@@ -163,6 +163,15 @@ class Account(_Model):
         return codes
 
 
+class CarryDays(_Model):
+    """How many days a factor is carried from its report's newest day when the day's
+    report is missing; past it the factor is unknown and the estimate partial."""
+
+    planning: int = Field(default=3, ge=0, le=30)  # excess and sell-through
+    myi: int = Field(default=3, ge=0, le=30)  # in-stock
+    stranded: int = Field(default=3, ge=0, le=30)  # stranded
+
+
 class Policy(_Model):
     threshold: float = Field(default=450.0, ge=0, le=1000)  # Amazon's IPI runs 0-1000
     # Back to normal only at or over this (default threshold + 20): no flapping around it.
@@ -208,6 +217,8 @@ class Policy(_Model):
     # A report with fewer rows than this share of the last good one is suspect (Amazon's
     # planning report sometimes comes back with a fraction of its rows). 0 turns it off.
     row_drop_threshold: float = Field(default=0.5, ge=0, le=1)
+    # A day without one of the reports carries its factors from the report's newest day.
+    carry_days: CarryDays = CarryDays()
 
     @model_validator(mode="after")
     def _recovers_over_threshold(self) -> Policy:

@@ -2,8 +2,9 @@
 
 States per (account, marketplace, rule), as in Prometheus and Alertmanager:
 ``normal`` -> ``pending`` (the condition holds, not yet ``for_days`` days) ->
-``firing`` -> back to ``normal``. A day with no estimate, or an unreliable one,
-changes nothing: no data is never OK.
+``firing`` -> back to ``normal``. A day with no estimate, an unreliable or partial one,
+or one whose carried factors could put it on either side of the threshold changes
+nothing: no data is never OK, and pages speak only of what is known.
 
 Apart from the state, each rule remembers what the on-call person last heard
 (``paged``), and pages only to change that, or to repeat a firing alert:
@@ -173,17 +174,24 @@ def advance(prev: State, active: bool | None, day: date, policy: Policy, *,
     return Step(new, None, changed)
 
 
-def _score(row: dict[str, Any]) -> float | None:
-    if row.get("score") is None or row.get("status") == "unreliable":
+def _score(row: dict[str, Any], policy: Policy) -> float | None:
+    """The estimate the threshold rules may act on, or None: pages speak only of what is
+    known. Not an unreliable day, not a partial one (a factor unknown), and not one whose
+    carried factors (reports missing today) could put it on either side of the
+    threshold."""
+    if row.get("score") is None or row.get("status") in ("unreliable", "partial"):
         return None
-    return float(row["score"])
+    score = float(row["score"])
+    if abs(score - policy.threshold) < (row.get("carry_margin") or 0.0):
+        return None
+    return score
 
 
 def below_threshold(prev: State, row: dict[str, Any], policy: Policy, day: date,
                     ctx: Context | None = None) -> Step:
     """Critical: the estimate is under the threshold; it resolves only at or over the
     recovery threshold, so a score wobbling around the threshold does not flap."""
-    score = _score(row)
+    score = _score(row, policy)
     if score is None:
         return Step(prev)
     return advance(prev, score < policy.threshold, day, policy,
@@ -194,7 +202,7 @@ def check_window(prev: State, row: dict[str, Any], policy: Policy, day: date,
                  window: tuple[date, int] | None, ctx: Context | None = None) -> Step:
     """Warning: inside a check's warning window, the estimate is under the threshold or
     within ``warning_margin`` above it."""
-    score = _score(row)
+    score = _score(row, policy)
     if score is None:
         return Step(prev)
     active = window is not None and score < policy.threshold + policy.warning_margin
@@ -206,7 +214,7 @@ def projected_crossing(prev: State, row: dict[str, Any], policy: Policy, day: da
     """Warning: the trend since the last level shift takes the estimate under the
     threshold by the next check (while it is still over: under it, the critical alert
     speaks). No projection (too few days since a shift) is no warning."""
-    score = _score(row)
+    score = _score(row, policy)
     if score is None:
         return Step(prev)
     active = projected is not None and score >= policy.threshold \

@@ -4,29 +4,30 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
 
-from ipi.score import official
+from ipi.score import carry, official
 from ipi.score.calibrate import Calibration
 from ipi.score.factors import compute_factors
-from ipi.score.model import estimate, factors_for
+from ipi.score.model import LABELS, estimate, factors_for
 from ipi.score.official import model_for
 from ipi.score.prior import Model
-from ipi.settings import Account
+from ipi.settings import Account, CarryDays
 from ipi.store import Store, duck, utcnow
 
 log = logging.getLogger(__name__)
 
 INSUFFICIENT = "insufficient history"
+CARRY_DAYS = CarryDays()  # the defaults, for callers without a policy (tests, benchmarks)
 
 SCORE_COLUMNS = (
     "account", "marketplace", "date", "units_on_hand", "excess_units", "excess_pct",
     "units_shipped_t90", "avg_units_on_hand", "sell_through", "sell_through_approx",
     "stranded_units", "stranded_pct", "in_stock_rate", "in_stock_days", "in_stock_approx",
-    "score", "score_low", "score_high", "status", "notes", "model",
+    "score", "score_low", "score_high", "status", "notes", "model", "carried", "carry_margin",
 )
 
 
@@ -38,12 +39,21 @@ class ScoreRun:
     removed: int = 0  # rows deleted: their day has no data left (`ipi forget`)
 
 
-def score_range(store: Store, account: str, start: date, end: date) -> ScoreRun:
+def score_range(store: Store, account: str, start: date, end: date,
+                carry_days: CarryDays = CARRY_DAYS) -> ScoreRun:
     """Recompute factors and estimates for every day with data in [start, end]; a day
-    in it left without data (its loads forgotten) loses its estimate."""
+    in it left without data (its loads forgotten) loses its estimate. A day missing a
+    report carries the factors it feeds from its newest day (``carry_days``)."""
+    limits = carry_days.model_dump()
     with store.begin() as conn:
         con = duck(conn)
         rows = compute_factors(con, account, start, end)
+        cur = con.execute(
+            f"SELECT date, marketplace, carried, {', '.join(carry.READ)} FROM daily_score "
+            "WHERE account = ? AND date BETWEEN ? AND ? ORDER BY date",
+            [account, start - timedelta(days=max(limits.values())), start - timedelta(days=1)])
+        names = [d[0] for d in cur.description or ()]
+        carry.carry(rows, [dict(zip(names, r, strict=True)) for r in cur.fetchall()], limits)
         model = model_for(con, account)  # the account's calibration, else the prior
         new = [_with_estimate(account, r, model) for r in rows]
         old = {
@@ -73,7 +83,7 @@ def score_range(store: Store, account: str, start: date, end: date) -> ScoreRun:
     return ScoreRun(account, len(new), len(changed), len(gone))
 
 
-def upgrade(store: Store, account: str) -> str | None:
+def upgrade(store: Store, account: str, carry_days: CarryDays = CARRY_DAYS) -> str | None:
     """Once per change of the default model (a new ``MODEL``, rows imported into the
     installation's reference set): refit the account's calibration on the new curves and
     rescore its whole history, so that no chart or alert compares two models. Says what
@@ -89,7 +99,8 @@ def upgrade(store: Store, account: str) -> str | None:
                        [account]).fetchone() != (0,):
             official.refit(con, account)
         now = model_for(con, account).name
-    run = score_range(store, account, min(r[1] for r in made), max(r[2] for r in made))
+    run = score_range(store, account, min(r[1] for r in made), max(r[2] for r in made),
+                      carry_days)
     note = (f"{account}: estimates now come from the model {now} (they came from "
             f"{', '.join(stale)}); rescored {run.days} day(s) of history with it, once")
     log.warning("%s", note)
@@ -110,8 +121,10 @@ def _with_estimate(account: str, r: dict[str, Any], model: Model) -> tuple[Any, 
     }
     approx = {f for f, flag in (("sell_through", r["sell_through_approx"]),
                                 ("in_stock", r["in_stock_approx"])) if flag}
+    carried = r.get("carried") or {}
     est = estimate(values, factors=factors_for(mp), approximate=approx,
-                   weights=model.weights, model_error=model.model_error)
+                   weights=model.weights, model_error=model.model_error,
+                   carried={f: (r["date"] - d).days for f, d in carried.items()})
     if r["units_shipped_t90"] == 0:
         # Amazon gives no score to an account inactive for 13 weeks ("There is
         # insufficient historical data to calculate your IPI", beside a sell-through of
@@ -121,6 +134,9 @@ def _with_estimate(account: str, r: dict[str, Any], model: Model) -> tuple[Any, 
     if est.status == INSUFFICIENT:
         notes = ("nothing shipped in 90 days: Amazon shows no score (\"insufficient "
                  "historical data\")")
+    if carried:
+        notes = "; ".join(n for n in (notes, *(f"{LABELS[f]} carried from {d}"
+                                              for f, d in carried.items())) if n)
     if r["from_ledger"]:
         notes = "; ".join(n for n in ("rebuilt from the inventory ledger", notes) if n)
     if r["unreliable"] and est.score is not None:
@@ -133,6 +149,7 @@ def _with_estimate(account: str, r: dict[str, Any], model: Model) -> tuple[Any, 
         bool(r["sell_through_approx"]), _round(r["stranded_units"]), _round(r["stranded_pct"]),
         _round(r["in_stock_rate"]), r["in_stock_days"], bool(r["in_stock_approx"]),
         est.score, est.low, est.high, status, notes or None, model.name,
+        carry.as_json(carried), est.carry_margin if carried else None,
     )
 
 
@@ -153,15 +170,15 @@ def scores(store: Store, account: str | None = None, *, marketplace: str | None 
          "last": last})
 
 
-def record_official(store: Store, account: Account,
-                    rows: list[official.Official]) -> Calibration:
+def record_official(store: Store, account: Account, rows: list[official.Official],
+                    carry_days: CarryDays = CARRY_DAYS) -> Calibration:
     """Record official scores, refit the account's model, then rescore its whole history
     with the new model."""
     cal = official.record(store, account, rows)
     span = store.query("SELECT min(date) AS first, max(date) AS last FROM daily_score "
                        "WHERE account = ?", [account.name])[0]
     if span["first"] is not None:
-        score_range(store, account.name, span["first"], span["last"])
+        score_range(store, account.name, span["first"], span["last"], carry_days)
     return cal
 
 

@@ -64,6 +64,10 @@ FACTORS_BY_MARKETPLACE: Mapping[str, tuple[str, ...]] = {
     "AE": ("sell_through", "stranded"),
 }
 APPROX_SPREAD = 0.1
+# A factor carried from an earlier day's report may have moved since: its sub-score
+# moves this much per day of age, up to CARRY_SPREAD_MAX.
+CARRY_SPREAD_PER_DAY = 0.05
+CARRY_SPREAD_MAX = 0.3
 # Where Amazon's bars change colour, as a share of their length.
 POOR, FAIR, GOOD = 0.3, 0.5, 0.7
 # Band edges: sell-through Poor/Fair, Fair/Good, Good/Excellent; in-stock Poor/Fair,
@@ -126,6 +130,7 @@ class Estimate:
     missing: tuple[str, ...] = ()
     approximate: tuple[str, ...] = ()
     subscores: Mapping[str, float] = field(default_factory=dict)
+    carry_margin: float = 0.0  # points of the band, each way, from carried factors
 
     @property
     def notes(self) -> str:
@@ -148,8 +153,10 @@ def estimate(
     approximate: Collection[str] = (),
     weights: Mapping[str, float] = DEFAULT_WEIGHTS,
     model_error: float = DEFAULT_MODEL_ERROR,
+    carried: Mapping[str, int] | None = None,
 ) -> Estimate:
-    """Estimate the IPI from the factor values of the marketplace's factor set."""
+    """Estimate the IPI from the factor values of the marketplace's factor set;
+    ``carried``: factors whose value is this many days old (a report missing today)."""
     factors = tuple(f for f in ALL_FACTORS if f in factors)
     present = [f for f in factors if values.get(f) is not None]
     missing = tuple(f for f in factors if f not in present)
@@ -157,15 +164,19 @@ def estimate(
     if not present:
         return Estimate(None, None, None, "no data", (), missing, ())
     subs = {f: subscore(f, float(values[f])) for f in present}  # type: ignore[arg-type]
+    carry = {f: min(CARRY_SPREAD_PER_DAY * age, CARRY_SPREAD_MAX)
+             for f, age in (carried or {}).items() if f in subs}
     w_present = sum(weights[f] for f in present)
     w_all = sum(weights[f] for f in factors)
     score = 1000.0 * sum(weights[f] * subs[f] for f in present) / w_present
+
+    spread = {f: (APPROX_SPREAD if f in approx else 0.0) + carry.get(f, 0.0) for f in subs}
 
     def bound(direction: int) -> float:
         total = 0.0
         for f in factors:
             if f in subs:
-                s = subs[f] + (direction * APPROX_SPREAD if f in approx else 0.0)
+                s = subs[f] + direction * spread[f]
                 total += weights[f] * min(max(s, 0.0), TOP[f])
             else:
                 total += weights[f] * (TOP[f] if direction > 0 else 0.0)
@@ -174,5 +185,6 @@ def estimate(
     low = min(bound(-1), score) - model_error
     high = max(bound(+1), score) + model_error
     status = "partial" if missing else "approximate" if approx else "ok"
+    margin = 1000.0 * sum(weights[f] * c for f, c in carry.items()) / w_all
     return Estimate(round(_clamp(score), 1), round(_clamp(low), 1), round(_clamp(high), 1),
-                    status, tuple(present), missing, approx, subs)
+                    status, tuple(present), missing, approx, subs, round(margin, 1))

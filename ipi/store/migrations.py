@@ -315,4 +315,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0014_carried_factors",
+        """
+        -- Factors carried from an earlier day when the day's report is missing: JSON
+        -- {factor: the day it was measured}, and the points of band that adds each way.
+        ALTER TABLE daily_score ADD COLUMN carried VARCHAR;
+        ALTER TABLE daily_score ADD COLUMN carry_margin DOUBLE;
+        """,
+    ),
 ]
