@@ -300,7 +300,7 @@ class Rows:
 
         from ipi.alerts.calendar import next_checkpoint
         from ipi.alerts.rules import SEVERITY
-        from ipi.score import scores
+        from ipi.score import partial_line, scores
         from ipi.score.projection import projection
         from ipi.store.arrivals import newest
 
@@ -329,6 +329,8 @@ class Rows:
                         "account": acc.name, "marketplace": mp, "today": today,
                         **{k: latest[k] if latest else None for k in
                            ("date", "score", "score_low", "score_high", "status", "notes")},
+                        # a partial day leads with what is known, never a bare number
+                        "partial": partial_line(latest) if latest else None,
                         "threshold": policy.threshold, "recovery": policy.recovery,
                         "change_7d": (latest["score"] - week[0]["score"]
                                       if latest and week[0] is not latest else None),

@@ -233,6 +233,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from ipi.score import partial_line
+
     lib = rows_of(args)
     rows = lib.scores(args.account, marketplace=args.marketplace, start=args.date,
                       end=args.date, last=None if args.date else args.history)
@@ -240,8 +242,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         print_json([{k: r[k] for k in SCORE_FIELDS} for r in rows])
     elif not rows:
         print("no scores yet: drop reports and run `ipi run`, or `ipi ingest PATH`")
-    else:
-        print_table(rows)
+    else:  # a partial day shows what is known, never a bare number
+        print_table([{**r, "score": None, "status": line} if (line := partial_line(r))
+                     else r for r in rows])
     return 0
 
 

@@ -42,6 +42,8 @@ class Value:
 
 
 def _plain(v: Any) -> Any:
+    if isinstance(v, BaseModel):  # a nested table, e.g. [policy] carry_days
+        return v.model_dump()
     if isinstance(v, Path | date):
         return str(v)
     if isinstance(v, tuple | list):
@@ -199,6 +201,8 @@ def _toml(v: Any) -> str:
         return "(not set)"
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, BaseModel):  # an inline table
+        return "{ " + ", ".join(f"{k} = {_toml(x)}" for k, x in v.model_dump().items()) + " }"
     if isinstance(v, tuple | list):
         return "[" + ", ".join(_toml(x) for x in v) + "]"
     if isinstance(v, str | Path):

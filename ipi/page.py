@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ipi.alerts.calendar import next_checkpoint, quarter_end
-from ipi.score import scores
+from ipi.score import partial_line, scores
 from ipi.score.drivers import Driver, recovery, top_drivers
 from ipi.score.official import ModelState, listing, state
 from ipi.score.projection import Projection, projection
@@ -142,12 +142,16 @@ def _section(sec: Section, threshold: float) -> str:
     p = sec.projection
     if p is not None:
         check += f" Trend: {escape(p.describe())}."
+    lead = (f"<div class='card'><span class=big>{escape(line)}</span> <span>on {r['date']}"
+            f" ({escape(r['notes'] or '')}).{check}</span></div>"
+            if (line := partial_line(r)) else
+            f"<div class='card {'bad' if under else 'ok'}'><span class=big>{r['score']:.0f}"
+            f"</span> <span>band {r['score_low']:.0f}&ndash;{r['score_high']:.0f}, {verdict} "
+            f"on {r['date']}{' (' + escape(r['status']) + ')' if r['status'] != 'ok' else ''}."
+            f"{check}</span></div>")
     parts = [
         f"<h2>{escape(sec.marketplace)}</h2>",
-        f"<div class='card {'bad' if under else 'ok'}'><span class=big>{r['score']:.0f}</span>"
-        f" <span>band {r['score_low']:.0f}&ndash;{r['score_high']:.0f}, {verdict} on "
-        f"{r['date']}{' (' + escape(r['status']) + ')' if r['status'] != 'ok' else ''}."
-        f"{check}</span></div>",
+        lead,
         _figure(sec.charts["score"], _ALT["score"]),
         _figure(sec.charts["factors"], _ALT["factors"]),
         "<h3>Fix first</h3>",
@@ -204,8 +208,9 @@ def markdown(account: Account, settings: Settings, secs: Sequence[Section],
             out += ["No estimate yet.", ""]
             continue
         verdict = "under" if r["score"] < threshold else "over"
-        out += [f"**{r['score']:.0f}** (band {r['score_low']:.0f}-{r['score_high']:.0f}), "
-                f"{verdict} the threshold {threshold:.0f} on {r['date']}"
+        out += [(f"**{line}** on {r['date']}" if (line := partial_line(r)) else
+                 f"**{r['score']:.0f}** (band {r['score_low']:.0f}-{r['score_high']:.0f}), "
+                 f"{verdict} the threshold {threshold:.0f} on {r['date']}")
                 + (f"; Amazon's next check {sec.check}." if sec.check else ".")
                 + (f" Trend: {sec.projection.describe()}." if sec.projection else ""), ""]
         out += [f"![{alt}](data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()})"

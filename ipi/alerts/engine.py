@@ -25,14 +25,24 @@ from ipi.alerts.calendar import next_checkpoint
 from ipi.alerts.context import steps as rule_steps
 from ipi.alerts.control import silenced
 from ipi.alerts.deliver import Notifier
-from ipi.alerts.message import Notice, capacity_message, render, unreliable_message
+from ipi.alerts.message import (
+    Notice,
+    capacity_message,
+    gap_message,
+    render,
+    unreliable_message,
+)
 from ipi.alerts.outbox import Delivery, deliver_pending, enqueue
 from ipi.alerts.rules import BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING, SEVERITY
+from ipi.reports import REGISTRY
 from ipi.score import day_row, latest_day
+from ipi.score.carry import FEEDS, REPORTS
 from ipi.score.drivers import recovery, top_drivers
+from ipi.score.model import LABELS
 from ipi.score.official import state
 from ipi.settings import Policy
 from ipi.store import Store, duck, utcnow
+from ipi.store.arrivals import gaps
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +238,27 @@ def check_freshness(store: Store, notifier: Notifier, account: str, today: date,
         return newest
 
 
+def report_gaps(store: Store, notifier: Notifier, account: str, day: date,
+                policy: Policy) -> int:
+    """One ops message per report that stopped arriving (per marketplace and report
+    type, keyed by the day it last came: a gap sends one, however long it lasts).
+    Returns how many gaps are open."""
+    names = {rt: key for key, rt in REPORTS.items()}
+    limits = policy.carry_days.model_dump()
+    with store.begin() as conn:
+        open_gaps = gaps(duck(conn), account, day, list(REPORTS.values()))
+        for g in open_gaps:
+            key = names[g["report_type"]]
+            spec = REGISTRY[g["report_type"]]
+            title, body = gap_message(
+                account, g["marketplace"], g["report_type"],
+                spec.description.split(" (")[0], g["last"], day,
+                [LABELS[f] for f, k in FEEDS.items() if k == key], limits[key])
+            enqueue(conn, notifier, f"{account}:gap:{g['marketplace']}:{g['report_type']}:"
+                    f"{g['last']}", account, day, "ops", title, body, "ops")
+    return len(open_gaps)
+
+
 def alert_account(store: Store, notifier: Notifier, account: str, day: date, policy: Policy,
                   top_skus: int = 5, *, today: date | None = None,
                   backoff_minutes: float = 1.0, link: str | None = None,
@@ -236,6 +267,7 @@ def alert_account(store: Store, notifier: Notifier, account: str, day: date, pol
     whatever is pending for the account."""
     run = evaluate(store, notifier, account, day, policy, top_skus, link=link,
                    at_stake=at_stake)
+    report_gaps(store, notifier, account, day, policy)
     check_freshness(store, notifier, account, today or day, policy)
     run.deliveries = deliver_pending(store, notifier, account, backoff_minutes=backoff_minutes)
     return run

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from html import escape
 from typing import Any
 
@@ -329,3 +329,23 @@ def unreliable_message(account: str, marketplace: str, day: Any,
             f"where it could; the rows are loaded but the day's estimate "
             f"({(row.get('score') or 0):.0f}) is marked unreliable and pages nobody. "
             f"Check the report in Seller Central; the next day's run usually recovers.")
+
+
+def gap_message(account: str, marketplace: str, report: str, description: str,
+                last: date, day: date, factors: Sequence[str], carry_days: int,
+                ) -> tuple[str, str]:
+    """The ops message for a report that stopped arriving: one per gap (its title and
+    body)."""
+    missing = (day - last).days
+    until = last + timedelta(days=carry_days)
+    carried = (f"carried from {last} until {until}, then unknown: the estimate is partial "
+               "from then on, and no threshold page goes out on it"
+               if until >= day else "unknown: the estimate is partial, and no threshold "
+               "page goes out on it")
+    title = f"[OPS] IPI {account} {marketplace}: no {description} report since {last}"
+    body = (f"[OPS] {account} {marketplace}: the {description} report ({report}) last "
+            f"arrived for {last}; {missing} day(s) missing by {day}. The "
+            f"{' and '.join(factors)} factor(s) it feeds are {carried}.\n"
+            f"Download it from Seller Central into the account's drop folder, or check the "
+            f"SP-API run's log and `ipi check`. This message is sent once per gap.")
+    return title, body

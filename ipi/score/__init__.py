@@ -182,6 +182,17 @@ def record_official(store: Store, account: Account, rows: list[official.Official
     return cal
 
 
+def partial_line(row: dict[str, Any]) -> str | None:
+    """How a partial day leads, never as a bare number: "partial: 2 of 4 factors known,
+    560-940" (None for any other day)."""
+    if row.get("status") != "partial" or row.get("score_low") is None:
+        return None
+    factors = factors_for(row["marketplace"])
+    known = sum(row.get(carry.VALUE[f]) is not None for f in factors)
+    return (f"partial: {known} of {len(factors)} factors known, "
+            f"{row['score_low']:.0f}\u2013{row['score_high']:.0f}")
+
+
 def latest_day(con: duckdb.DuckDBPyConnection, account: str) -> date | None:
     """The account's latest day with an estimate row: the day alerts look at."""
     row = con.execute("SELECT max(date) FROM daily_score WHERE account = ?",

@@ -14,9 +14,15 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-# The report type that feeds each factor ([policy] carry_days names them so).
+from ipi.reports import get_fba_inventory_planning_data as planning
+from ipi.reports import get_fba_myi_unsuppressed_inventory_data as myi
+from ipi.reports import get_stranded_inventory_ui_data as stranded
+
+# The report that feeds each factor, by the name [policy] carry_days gives it.
 FEEDS = {"excess": "planning", "sell_through": "planning", "stranded": "stranded",
          "in_stock": "myi"}
+REPORTS = {"planning": planning.REPORT_TYPE, "myi": myi.REPORT_TYPE,
+           "stranded": stranded.REPORT_TYPE}
 VALUE = {"excess": "excess_pct", "sell_through": "sell_through",
          "stranded": "stranded_pct", "in_stock": "in_stock_rate"}
 # Everything a factor's value comes with in daily_score.

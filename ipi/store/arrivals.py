@@ -8,8 +8,11 @@ forgotten): the dashboard shows the gaps, and how old the newest data is.
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
+
+import duckdb
 
 from ipi.store import Store
 
@@ -43,3 +46,23 @@ def newest(store: Store, account: str | None = None) -> list[dict[str, Any]]:
         " WHERE $account IS NULL OR account = $account"
         " GROUP BY account, marketplace ORDER BY account, marketplace",
         {"account": account})
+
+
+def gaps(con: duckdb.DuckDBPyConnection, account: str, day: date,
+         report_types: Sequence[str], lookback: int = 30) -> list[dict[str, Any]]:
+    """Per marketplace with a report on ``day``, each of ``report_types`` that arrived in
+    the ``lookback`` days before but not on it: the newest day it did arrive (a report
+    never seen is no gap: the seller may not use it)."""
+    cur = con.execute(
+        "SELECT marketplace, report_type, max(snapshot_date) AS last FROM report_partition"
+        " WHERE account = $account AND snapshot_date BETWEEN $first AND $day"
+        " AND list_contains($types, report_type)"
+        # Only a marketplace with some report today: with none, the account's whole day
+        # is missing, which the dead man's switch tells (alerts.engine.check_freshness).
+        " AND marketplace IN (SELECT marketplace FROM report_partition"
+        "   WHERE account = $account AND snapshot_date = $day)"
+        " GROUP BY ALL HAVING max(snapshot_date) < $day ORDER BY marketplace, report_type",
+        {"account": account, "first": day - timedelta(days=lookback), "day": day,
+         "types": list(report_types)})
+    return [{"marketplace": mp, "report_type": rt, "last": last}
+            for mp, rt, last in cur.fetchall()]

@@ -5,19 +5,23 @@ not know."""
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ipi import pipeline
+from flows.cli import main
+from ipi import page, pipeline
 from ipi.alerts.rules import State, below_threshold
 from ipi.demo import Simulation
 from ipi.reports import get_fba_inventory_planning_data as planning
 from ipi.reports import get_fba_myi_unsuppressed_inventory_data as myi
 from ipi.reports import get_stranded_inventory_ui_data as stranded
 from ipi.settings import Policy, Settings
+from tests.conftest import Webhook
 
 DAY = 60  # a healthy day of the demo seller, with all three reports
 FEEDS = {planning.REPORT_TYPE: ("excess", "sell_through"), myi.REPORT_TYPE: ("in_stock",),
@@ -62,10 +66,12 @@ def test_given_a_day_missing_reports_then_the_estimate_holds_within_the_full_day
 
 
 def test_past_its_limit_a_factor_is_unknown_and_the_day_partial(
-        scored_demo: tuple[Settings, Path], demo_sim: Simulation) -> None:
+        scored_demo: tuple[Settings, Path], demo_sim: Simulation,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """The stranded report missing four days running: carried for three (its limit),
-    the band wider each day; on the fourth, stranded is unknown and the day partial."""
-    settings, _ = scored_demo
+    the band wider each day; on the fourth, stranded is unknown and the day partial,
+    which `ipi score` and the report lead with as what is known, never a bare number."""
+    settings, config = scored_demo
     days = [demo_sim.day(DAY + k) for k in range(4)]
     for day in days:
         pipeline.forget(settings, settings.accounts[0], day,
@@ -76,6 +82,16 @@ def test_past_its_limit_a_factor_is_unknown_and_the_day_partial(
     margins = [r["carry_margin"] for r in rows[:3]]
     assert margins == sorted(margins) and len(set(margins)) == 3
     assert rows[3]["status"] == "partial" and "no data for stranded" in rows[3]["notes"]
+    line = (f"partial: 3 of 4 factors known, {rows[3]['score_low']:.0f}\u2013"
+            f"{rows[3]['score_high']:.0f}")
+    capsys.readouterr()
+    assert main(["score", "--date", str(days[3]), "--config", str(config)]) == 0
+    printed = capsys.readouterr().out.splitlines()[1]
+    assert printed.split()[3] == "-" and printed.endswith(line)  # the score column is empty
+    store = pipeline.open_store(settings)
+    html = page.render(settings.accounts[0], settings,
+                       page.sections(store, settings, settings.accounts[0], days[3]), None)
+    assert f"<span class=big>{line}</span>" in html
 
 
 def test_a_carried_value_is_never_carried_again(
@@ -120,3 +136,26 @@ def test_carried_data_that_could_cross_the_threshold_holds_the_page(
     step = below_threshold(State(), {"score": score, "status": "ok", "carry_margin": margin},
                            _policy(), date(2026, 6, 4))
     assert (step.notify == "firing") is pages
+
+
+def test_a_gap_in_a_report_sends_one_ops_message_however_long_it_lasts(
+        make_settings: Callable[..., tuple[Settings, Path]], scored_demo_data: Path,
+        demo_sim: Simulation, webhook_server: Webhook) -> None:
+    """The stranded report missing two days: one [OPS] message on the first, naming the
+    report, the marketplace, since when and what it does to the estimate; none on the
+    second; a new gap later is a new message."""
+    settings, _ = make_settings(urls=[webhook_server.url])
+    shutil.copytree(scored_demo_data, settings.data_dir)
+    account = settings.accounts[0]
+    for k in (0, 1, 3):
+        pipeline.forget(settings, account, demo_sim.day(DAY + k),
+                        report_type=stranded.REPORT_TYPE)
+    for k in range(5):
+        pipeline.alert(settings, account, demo_sim.day(DAY + k))
+    titles = [m["title"] for m in webhook_server.received]
+    first, second = demo_sim.day(DAY - 1), demo_sim.day(DAY + 2)
+    assert titles == [f"[OPS] IPI acme US: no Stranded inventory report since {first}",
+                      f"[OPS] IPI acme US: no Stranded inventory report since {second}"]
+    body = webhook_server.received[0]["message"]
+    assert "(GET_STRANDED_INVENTORY_UI_DATA)" in body and "1 day(s) missing" in body
+    assert f"carried from {first} until {first + timedelta(days=3)}" in body

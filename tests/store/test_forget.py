@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -99,7 +99,8 @@ def test_given_one_report_type_forgotten_then_the_day_keeps_the_others_and_is_re
         scored_demo: tuple[Settings, Path], demo_sim: Simulation, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     """Forgetting the last day's planning report keeps its MYI and stranded rows, rebuilds
-    its asin_day without the planning weights and recomputes its estimate without excess;
+    its asin_day without the planning weights and recomputes its estimate with excess
+    carried from the day before;
     `ipi ingest` of the same download then brings the day back as it was."""
     settings, config = scored_demo
     store = pipeline.open_store(settings)
@@ -119,7 +120,10 @@ def test_given_one_report_type_forgotten_then_the_day_keeps_the_others_and_is_re
     assert store.query("SELECT count(t60) AS n FROM asin_day WHERE d = ?",
                        [LAST_DAY]) == [{"n": 0}]
     [after] = store.query(score_sql, [LAST_DAY])
-    assert (after["excess_pct"], after["status"]) == (None, "partial")
+    [previous] = store.query(score_sql, [LAST_DAY - timedelta(days=1)])
+    assert after["excess_pct"] == previous["excess_pct"] and after["status"] != "partial"
+    assert f"excess carried from {LAST_DAY - timedelta(days=1)}" in store.query(
+        "SELECT notes FROM daily_score WHERE date = ?", [LAST_DAY])[0]["notes"]
 
     plan, *_ = write_day(demo_sim, 99, tmp_path / "downloads")
     [gone] = store.query("SELECT sha256 FROM forgotten_load")
