@@ -21,7 +21,7 @@ import zoneinfo
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -183,8 +183,10 @@ class Policy(_Model):
     # many points, or (repeat_band_under) its whole band now under the threshold...
     repeat_worse_points: float = Field(default=30.0, gt=0)
     repeat_band_under: bool = True
-    # ...and daily in the last this-many days before one of Amazon's checks (0: never).
-    repeat_daily_before_check: int = Field(default=7, ge=0)
+    # ...and once on each of these days before one of Amazon's checks ([]: never)...
+    remind_before_check: tuple[Annotated[int, Field(ge=0, le=92)], ...] = (7, 1)
+    # ...all within this many repeats per incident: a page budget whatever the calendar.
+    max_repeats: int = Field(default=3, ge=0)
     notify_resolved: bool = True  # send a resolved notice when it recovers
     # A rule whose state flips (firing <-> resolved) flap_changes times in flap_window_days
     # is flapping: one notice, then no pages for it until stable for flap_stable_days.
@@ -407,7 +409,16 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+# Keys that were renamed, with what replaces them.
+_RENAMED = {
+    "repeat_daily_before_check": "remind_before_check = [7, 1] (the days before a check a "
+                                 "firing alert is repeated once, within max_repeats)",
+}
+
+
 def _unknown_key(where: str, key: str, valid: Iterable[str]) -> str:
+    if key in _RENAMED:
+        return f"{where}: {key} is gone: use {_RENAMED[key]}"
     valid = list(valid)
     hint = _did_you_mean(key, valid) or f" (valid keys: {', '.join(valid)})"
     return f"{where}: unknown key {key!r}{hint}"

@@ -146,3 +146,11 @@ def test_every_numeric_setting_has_a_range(model: type[Settings]) -> None:
             bounds = [m for m in field.metadata
                       if any(hasattr(m, a) for a in ("ge", "gt", "le", "lt"))]
             assert bounds, f"{model.__name__}.{name} has no range"
+
+
+def test_a_renamed_key_says_what_replaces_it(tmp_path: Path) -> None:
+    """repeat_daily_before_check, from before the page budget, names its replacement."""
+    with pytest.raises(ConfigError, match=r"^\[policy\]: repeat_daily_before_check is gone: "
+                                          r"use remind_before_check = \[7, 1\]"):
+        settings_from_dict({"policy": {"repeat_daily_before_check": 7}}, base_dir=tmp_path,
+                           env={})

@@ -34,11 +34,11 @@ from ipi.settings import Policy
 
 def state(con: duckdb.DuckDBPyConnection, account: str, mp: str, rule: str) -> State:
     row = con.execute(
-        "SELECT state, since, count, last_notified, last_date, paged, acked, flapping_since "
-        "FROM alert_state WHERE account = ? AND marketplace = ? AND rule = ?",
+        "SELECT state, since, count, last_notified, last_date, paged, acked, flapping_since, "
+        "repeats FROM alert_state WHERE account = ? AND marketplace = ? AND rule = ?",
         [account, mp, rule]).fetchone()
     return State(row[0], row[1], row[2] or 0, row[3], row[4], row[5] or "normal", row[6],
-                 row[7]) if row else State()
+                 row[7], row[8] or 0) if row else State()
 
 
 def _flips(con: duckdb.DuckDBPyConnection, account: str, mp: str, rule: str, day: date,

@@ -99,14 +99,15 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                     muted = "inhibited by the critical alert"
                 if muted:  # the state goes on; the on-call heard nothing of it
                     new = replace(new, last_notified=prev.last_notified, paged=prev.paged,
-                                  acked=prev.acked)
+                                  acked=prev.acked, repeats=prev.repeats)
                 con.execute(
                     "INSERT OR REPLACE INTO alert_state (account, marketplace, rule, state, "
                     "since, last_date, last_value, updated_at, count, last_notified, paged, "
-                    "acked, flapping_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "acked, flapping_since, repeats) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [account, mp, rule, new.state, new.since, day, row.get("score"),
                      utcnow(), new.count, new.last_notified, new.paged, new.acked,
-                     new.flapping_since])
+                     new.flapping_since, new.repeats])
                 if step.changed:
                     note = f"muted: {muted}" if muted else (
                         "held: flapping" if new.flapping_since and step.notify is None

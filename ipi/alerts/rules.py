@@ -13,8 +13,9 @@ Apart from the state, each rule remembers what the on-call person last heard
 - **resolved**: the state is no longer firing and the last page said firing;
 - **repeat**: weekly (``repeat_days``), because the score is weekly; sooner only
   when the alert got materially worse since the last page (the estimate down
-  ``repeat_worse_points``, or its whole band now under the threshold), or daily
-  in the last ``repeat_daily_before_check`` days before one of Amazon's checks;
+  ``repeat_worse_points``, or its whole band now under the threshold), or once on
+  each of the ``remind_before_check`` days before one of Amazon's checks; never more
+  than ``max_repeats`` per incident, whatever the calendar (a page budget);
 - **acknowledged** (``ipi alerts ack``): no repeats until the alert resolves or
   gets materially worse than when it was acknowledged;
 - **flapping**: when the state flips (firing <-> not firing) ``flap_changes``
@@ -50,6 +51,7 @@ class State:
     paged: str = "normal"  # what the last page told the on-call: firing | normal
     acked: date | None = None  # acknowledged, as of this day's estimate
     flapping_since: date | None = None  # pages held since then, until stable
+    repeats: int = 0  # repeats paged since it fired: the page budget
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ def worse(base: Reading | None, now: Reading | None, policy: Policy) -> str | No
 
 def repeat_due(s: State, day: date, policy: Policy, ctx: Context) -> str | None:
     """Why a still-firing alert is paged again today, if it is."""
+    if s.repeats >= policy.max_repeats:
+        return None  # the page budget is spent: the resolve is the next page
     if s.acked is not None:
         got = worse(ctx.at_ack, ctx.now, policy)
         return f"acknowledged on {s.acked}, but {got} since" if got else None
@@ -112,9 +116,8 @@ def repeat_due(s: State, day: date, policy: Policy, ctx: Context) -> str | None:
     got = worse(ctx.before, ctx.now, policy)
     if got:
         return f"{got} since the last page"
-    if policy.repeat_daily_before_check and ctx.check_in is not None \
-            and ctx.check_in <= policy.repeat_daily_before_check:
-        return f"{ctx.check_in} day(s) to Amazon's check: paged daily"
+    if ctx.check_in is not None and ctx.check_in in policy.remind_before_check:
+        return f"{ctx.check_in} day(s) to Amazon's check"
     return None
 
 
@@ -161,8 +164,8 @@ def advance(prev: State, active: bool | None, day: date, policy: Policy, *,
         new = replace(new, flapping_since=None)
         why = f"stable for {stable} days after flapping"
     if new.state == "firing" and new.paged != "firing":
-        return Step(replace(new, paged="firing", last_notified=day, acked=None), "firing",
-                    changed, why)
+        return Step(replace(new, paged="firing", last_notified=day, acked=None, repeats=0),
+                    "firing", changed, why)
     if new.state != "firing" and new.paged == "firing":
         tell = policy.notify_resolved and not event
         return Step(replace(new, paged="normal", last_notified=day if tell
@@ -170,7 +173,8 @@ def advance(prev: State, active: bool | None, day: date, policy: Policy, *,
     if new.state == "firing":
         due = repeat_due(new, day, policy, ctx)
         if due:
-            return Step(replace(new, last_notified=day, acked=None), "repeat", changed, due)
+            return Step(replace(new, last_notified=day, acked=None, repeats=new.repeats + 1),
+                        "repeat", changed, due)
     return Step(new, None, changed)
 
 

@@ -324,4 +324,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE daily_score ADD COLUMN carry_margin DOUBLE;
         """,
     ),
+    (
+        "0015_alert_repeats",
+        """
+        -- Repeats paged since the alert fired: the page budget (policy max_repeats).
+        ALTER TABLE alert_state ADD COLUMN repeats INTEGER DEFAULT 0;
+        """,
+    ),
 ]

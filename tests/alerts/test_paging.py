@@ -99,15 +99,40 @@ def test_given_repeat_band_under_off_then_the_band_alone_waits_for_the_week(
     assert heads(webhook_server) == ["[CRITICAL] firing"]
 
 
-def test_given_a_check_within_7_days_then_repeats_daily(
+def test_given_a_check_ahead_then_it_reminds_7_days_and_1_day_before_it(
         hook: Callable[..., tuple[Settings, Path]], webhook_server: Webhook) -> None:
-    """From 7 days before Amazon's check, a firing alert pages every day, saying why."""
+    """A firing alert is repeated once 7 days and once 1 day before Amazon's check,
+    saying why, and not on the days between."""
     settings, _ = hook()
     start = CHECK - timedelta(days=10)
     days(settings, [431] * 11, start)
     sent = [date.fromisoformat(m["date"]) for m in webhook_server.received]
-    assert sent == [start, *(CHECK - timedelta(days=k) for k in range(7, -1, -1))]
-    assert "7 day(s) to Amazon's check: paged daily" in webhook_server.received[1]["message"]
+    assert sent == [start, CHECK - timedelta(days=7), CHECK - timedelta(days=1)]
+    assert "Paged again: 7 day(s) to Amazon's check." in webhook_server.received[1]["message"]
+
+
+def test_an_incident_across_a_check_pages_once_and_repeats_at_most_3_times(
+        hook: Callable[..., tuple[Settings, Path]], webhook_server: Webhook) -> None:
+    """20 days under the threshold around Amazon's check, sliding 30 points twice: the
+    weekly repeats, the reminders before the check and the "worse" repeats all count in
+    one budget of 3 repeats; the resolve still goes out."""
+    settings, _ = hook()
+    start = CHECK - timedelta(days=12)
+    days(settings, [431] * 4 + [400] * 4 + [369] * 12 + [480], start)
+    assert heads(webhook_server) == ["[CRITICAL] firing", *["[CRITICAL] repeat"] * 3,
+                                     "[RESOLVED] resolved"]
+
+
+def test_ack_stops_the_reminders_before_a_check(
+        hook: Callable[..., tuple[Settings, Path]], webhook_server: Webhook,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """An acknowledged alert is not reminded before the check: ack stops it as any repeat."""
+    settings, config = hook()
+    start = CHECK - timedelta(days=10)
+    days(settings, [431], start)
+    assert main(["alerts", "ack", "acme", "--config", str(config)]) == 0
+    days(settings, [431] * 10, start + timedelta(days=1))
+    assert heads(webhook_server) == ["[CRITICAL] firing"]
 
 
 def test_ack_stops_repeats_until_it_gets_materially_worse(
