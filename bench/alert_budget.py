@@ -1,7 +1,7 @@
 """Alert budget benchmark: how many messages an on-call person gets, with the defaults.
 
 An alert that repeats every day, pages again on every wobble or warns on the
-day things got better teaches people to ignore it. This replays three seller
+day things got better teaches people to ignore it. This replays four seller
 histories day by day through the real pipeline (``ipi.pipeline``: the real
 ingest from a drop folder, ``score``, ``alert``) with the DEFAULT alert policy
 (no ``[policy]`` in the configuration at all) and real deliveries: apprise sends
@@ -18,6 +18,10 @@ to an SMTP server (aiosmtpd) and a JSON webhook (``http.server``), both on
    exactly 1 resolve, no ``[WARNING]`` on the recovery day or the 14 days after.
 3. **flapping**: the same account, but its last 20 days alternate every day
    between healthy and very unhealthy. Target: at most 4 messages in those 20 days.
+4. **across a check**: the steady incident moved so that its 20 unhealthy days span
+   Amazon's Q1 check, with the stranded report missing on three days. Targets: those
+   of the steady incident (1 page, at most 3 repeats, whatever the calendar), and one
+   ``[OPS]`` message per gap in the reports.
 
 For every scenario every state change must still be recorded: the rows of
 ``alert_event`` for the account equal the changes seen in ``alert_state`` from
@@ -29,7 +33,7 @@ starts with exactly one tag (``[CRITICAL]``, ``[WARNING]``, ``[RESOLVED]``,
 of the contract (see bench/README.md), with apprise's ``type`` matching the severity;
 an ``[OPS]`` message (about ipi itself, not an estimate) carries the routing part of it.
 
-    python bench/alert_budget.py                      # the three scenarios, about 2.5 minutes
+    python bench/alert_budget.py                      # the four scenarios, about 2 minutes
     python bench/alert_budget.py --only steady        # one scenario
     python bench/alert_budget.py --json bench/out/alert_budget.json --keep --verbose
     python bench/alert_budget.py --only steady --phase 2   # the smallest (about 20 s)
@@ -99,9 +103,14 @@ DEMO_START = date(2026, 8, 2)
 DEMO_DAYS, DEMO_REPLAY = 120, 42
 
 # The generated account: its 20 unhealthy days (2026-01-25..02-13) end before Q1's
-# warning window opens (02-17) and far from the last 7 days before the check
-# (03-24..03-31), where repeats are meant to become daily.
+# warning window opens (02-17) and far from the reminders before the check (03-24 and
+# 03-30).
 STEADY_START = date(2026, 1, 5)
+# Across a check: the 20 unhealthy days (2026-03-21..04-09) span Q1's check (03-31) and
+# both reminders before it; the stranded report is missing on a day of the incident and
+# two days after it (partial days: carried, one [OPS] message a gap).
+CHECK_START = date(2026, 3, 1)
+MISSING_STRANDED = (25, 45, 46)
 PHASE = 20  # days per phase: healthy, very unhealthy, healthy (or flapping); --phase
 WARM = 90  # healthy days before the first report: sales history and 30/60/90-day on-hand
 N_SKUS = 60
@@ -618,20 +627,28 @@ def run_demo(work: Path) -> Result:
     return evaluate(name, rep, sim.day, phases, intended, targets, None, t0)
 
 
-def run_generated(work: Path, *, flapping: bool, phase: int = PHASE) -> Result:
-    name, t0 = ("flapping" if flapping else "steady incident"), time.perf_counter()
-    acc = generate(STEADY_START, flapping=flapping, phase=phase)
+def run_generated(work: Path, *, flapping: bool, phase: int = PHASE,
+                  across_check: bool = False) -> Result:
+    name = "flapping" if flapping else "across a check" if across_check else "steady incident"
+    t0 = time.perf_counter()
+    acc = generate(CHECK_START if across_check else STEADY_START, flapping=flapping,
+                   phase=phase)
     days = 3 * phase
+    missing = {i * phase // PHASE for i in MISSING_STRANDED} if across_check else set()
+
+    def write(i: int, folder: Path) -> None:
+        write_generated(acc, i, folder)
+        if i in missing:  # a partial day: the seller forgot that download
+            (folder / f"stranded-{acc.day(i):%Y%m%d}.tsv").unlink()
+
     with loopback() as box:
         settings = make_settings(work, box)
         rep = Replay(settings, settings.accounts[0], 0)
-        replay(rep, box, range(phase), lambda i, f: write_generated(acc, i, f), acc.day)
+        replay(rep, box, range(phase), write, acc.day)
         progress(name, f"days 1-{phase} (healthy) replayed from {acc.day(0)}", t0)
-        replay(rep, box, range(phase, 2 * phase), lambda i, f: write_generated(acc, i, f),
-               acc.day)
+        replay(rep, box, range(phase, 2 * phase), write, acc.day)
         progress(name, f"days {phase + 1}-{2 * phase} (very unhealthy) replayed", t0)
-        replay(rep, box, range(2 * phase, days),
-               lambda i, f: write_generated(acc, i, f), acc.day)
+        replay(rep, box, range(2 * phase, days), write, acc.day)
         progress(name, f"days {2 * phase + 1}-{days} "
                        f"({'alternating' if flapping else 'healthy'}) replayed, "
                        f"{len(box.mails)} emails, {len(box.posts)} webhook posts", t0)
@@ -651,11 +668,14 @@ def run_generated(work: Path, *, flapping: bool, phase: int = PHASE) -> Result:
                                   lambda v: v <= 4)(channels),
                     Target(f"below-threshold changes, last {phase} days", "account", last,
                            f">= {phase}", last >= phase)]
+        gaps = len({i for i in missing if i - 1 not in missing})
         return [*_per_channel("first pages", "first", "= 1", lambda v: v == 1)(channels),
                 *_per_channel("repeats", "repeat", "<= 3", lambda v: v <= 3)(channels),
                 *_per_channel("resolves", "resolved", "= 1", lambda v: v == 1)(channels),
                 *_per_channel("warnings after recovery", "warnings_after_recovery", "0",
-                              lambda v: v == 0)(channels)]
+                              lambda v: v == 0)(channels),
+                *(_per_channel("ops messages, one a gap", "ops", f"= {gaps}",
+                               lambda v: v == gaps)(channels) if across_check else [])]
 
     def intended(daily: dict[int, float | None], policy: Policy) -> str:
         # What the scenario claims: healthy days far over the recovery threshold (and
@@ -679,6 +699,8 @@ SCENARIOS: dict[str, Callable[[Path, int], Result]] = {
     "demo": lambda work, phase: run_demo(work),  # a fixed size
     "steady": lambda work, phase: run_generated(work, flapping=False, phase=phase),
     "flapping": lambda work, phase: run_generated(work, flapping=True, phase=phase),
+    "check": lambda work, phase: run_generated(work, flapping=False, phase=phase,
+                                               across_check=True),
 }
 
 
