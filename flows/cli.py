@@ -30,6 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ipi.alerts.deliver import Notifier
 
     settings = cli.settings_of(args)  # fail on a bad configuration before starting Prefect
+    cli.refuse_future(settings, args.date)
     pipeline.open_store(settings).migrate()  # and on an unusable data folder or database
     if not Notifier.from_settings(settings).targets:
         log.warning("no alert target is configured: alerts are recorded (ipi alerts "
@@ -81,7 +82,8 @@ def _run_without_prefect(settings: Settings, day: date | None) -> int:
             al = pipeline.alert(settings, account, on)
         print(cli.run_line(account.name, {
             "day": str(on), "loaded": 0, "estimates": pipeline.estimates(settings, account, on),
-            "held": len(al.silenced), "alerts": [d.status for d in al.deliveries]})
+            "held": len(al.silenced), "inhibited": len(al.inhibited),
+            "alerts": [d.status for d in al.deliveries]})
             + f" (nothing new in {settings.drop_dir(account)}: Prefect not started)")
     return 0
 

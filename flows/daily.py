@@ -188,7 +188,7 @@ def _account_day(settings: Settings, account: Account,
         "estimates": pipeline.estimates(settings, account, day),
         "notices": [f"{n.rule.replace('_', ' ')}: {n.kind}" for n in al.notices]
         + [f"capacity {c}" for c in al.capacity],
-        "held": len(al.silenced),
+        "held": len(al.silenced), "inhibited": len(al.inhibited),
         "alerts": [d.status for d in al.deliveries],
     }, [(f"{account.name}/{name}", why) for name, why in ing.failed]
 

@@ -88,6 +88,18 @@ def settings_of(args: argparse.Namespace) -> Any:
     return load_settings(args.config)
 
 
+def refuse_future(settings: Any, day: date | None, option: str = "--date") -> None:
+    """A day that has not begun for an account has no reports and no official score:
+    refused in one line, naming the account's today."""
+    if day is None:
+        return
+    for account in settings.accounts:
+        today = settings.today(account)
+        if day > today:
+            raise ConfigError(f"{option} {day} is in the future for account {account.name} "
+                              f"(its today is {today}): give a day that has begun")
+
+
 def rows_of(args: argparse.Namespace) -> Rows:
     """The library's questions over the configuration (checked whole first)."""
     from ipi.api import Rows
@@ -112,7 +124,9 @@ def run_line(account: str, run: Any) -> str:
     other = len(run["alerts"]) - sent
     alerts = (f"{sent} alert(s) sent" + (f", {other} not delivered (retried next run)"
                                           if other else "")
-              + (f", {run['held']} held by a silence" if run.get("held") else ""))
+              + (f", {run['held']} held by a silence" if run.get("held") else "")
+              + (f", {run['inhibited']} warning(s) held while the critical alert fires"
+                 if run.get("inhibited") else ""))
     return f"{account} {run.get('day', '')}: {loaded}; {est}; {alerts}"
 
 
@@ -531,15 +545,30 @@ def cmd_official_record(args: argparse.Namespace) -> int:
 
     lib = rows_of(args)
     account = lib.account(args.account)
+    today = lib.settings.today(account)
     if args.official_command == "import":
-        rows = official.read_csv(args.file, account)
+        rows = official.read_csv(args.file, account, today)
     else:
         mp = (args.marketplace or account.marketplaces[0]).upper()
         rows = [official.Official(mp, args.date, args.score)]
-        official.check(account, rows, ["--score/--marketplace"])
+        official.check(account, rows, ["--score/--marketplace/--date"], today)
     cal = record_official(lib.store, account, rows,
                           lib.settings.policy_for(account).carry_days)
     print(f"{account.name}: recorded {len(rows)} official score(s). {cal.summary()}")
+    return 0
+
+
+def cmd_official_remove(args: argparse.Namespace) -> int:
+    """``ipi official remove``: one official score recorded by mistake; refit, rescore."""
+    from ipi.score import remove_official
+
+    lib = rows_of(args)
+    account = lib.account(args.account)
+    mp = (args.marketplace or account.marketplaces[0]).upper()
+    cal = remove_official(lib.store, account, mp, args.date,
+                          lib.settings.policy_for(account).carry_days)
+    print(f"{account.name}: removed the official score of {mp} on {args.date}. "
+          f"{cal.summary()}")
     return 0
 
 
@@ -913,6 +942,11 @@ def library_commands(c: Commands) -> None:
     ap = off.add("list", cmd_official_list, "official scores beside ipi's estimates, and the "
                  "fit", json=True)
     ap.add_argument("--account", help="the account (default: the only one)")
+    ap = off.add("remove", cmd_official_remove, "remove an official score recorded by "
+                 "mistake, refit, rescore")
+    ap.add_argument("--account", help="the account (default: the only one)")
+    ap.add_argument("--date", type=day_arg, required=True, help="the day it was recorded for")
+    ap.add_argument("--marketplace", help="default: the account's first")
     ap = off.add("export", cmd_official_export, "official scores with ipi's factor values of "
                  "their day, as reference CSV rows to share (no account, SKU or money)",
                  answer=True)

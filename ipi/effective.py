@@ -179,6 +179,7 @@ def effective(settings: Settings, raw: Mapping[str, Any],
         "alerts": alerts,
         "backfill": _fields(settings.backfill, raw.get("backfill", {}), "[backfill]"),
         "web": _fields(settings.web, raw.get("web", {}), "[web]"),
+        "capacity": _fields(settings.capacity, raw.get("capacity", {}), "[capacity]"),
         "accounts": [_account(settings, a, a_raw, raw, env)
                      for a, a_raw in zip(settings.accounts, raw.get("accounts", []),
                                          strict=True)],

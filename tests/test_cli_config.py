@@ -143,7 +143,9 @@ def test_given_settings_from_everywhere_when_config_show_then_each_says_where_it
     lines = [re.sub(r"\s+#", " #", line) for line in out.splitlines()]
     for expected in [
         "[store]", "[run]", "[policy]", "[alerts]", "[[alerts.targets]]", "[backfill]",
-        "[[accounts]]", "[accounts.policy]", "[accounts.sp_api]",
+        "[capacity]", "[[accounts]]", "[accounts.policy]", "[accounts.sp_api]",
+        "warn_share = 0.9 # from default",
+        "carry_days = { planning = 3, myi = 3, stranded = 3 } # from default",
         "threshold = 420.0 # from file [policy]",
         "recovery_threshold = 440.0 # from default; threshold + 20",
         "busy_timeout = 60.0 # from default",

@@ -53,7 +53,8 @@ class AlertRun:
     day: date
     evaluated: bool  # False when the day is not the account's latest
     notices: list[Notice] = field(default_factory=list)
-    silenced: list[Notice] = field(default_factory=list)
+    silenced: list[Notice] = field(default_factory=list)  # held by a silence
+    inhibited: list[Notice] = field(default_factory=list)  # warnings under a firing critical
     deliveries: list[Delivery] = field(default_factory=list)
     capacity: list[str] = field(default_factory=list)  # e.g. 'standard: warning', paged
 
@@ -95,7 +96,9 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
             for rule, prev, step, detail in steps:
                 new = step.state
                 muted = silenced(con, account, mp, day) if step.notify else None
-                if step.notify and not muted and critical and SEVERITY[rule] == "warning":
+                inhibited = bool(step.notify and not muted and critical
+                                 and SEVERITY[rule] == "warning")
+                if inhibited:
                     muted = "inhibited by the critical alert"
                 if muted:  # the state goes on; the on-call heard nothing of it
                     new = replace(new, last_notified=prev.last_notified, paged=prev.paged,
@@ -121,7 +124,8 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
                         day_row(con, account, mp, prev.last_notified)
                         if step.notify == "repeat" else None,
                         prev.last_notified, step.why, next_checkpoint(policy, day))
-                    (run.silenced if muted else run.notices).append(notice)
+                    (run.inhibited if inhibited else run.silenced if muted
+                     else run.notices).append(notice)
             if row["status"] == "unreliable" and not silenced(con, account, mp, day):
                 enqueue(conn, notifier, f"{account}:{day}:{mp}:ops/unreliable", account, day,
                         "ops", f"[OPS] IPI {account} {mp}: the estimate for {day} is "

@@ -175,11 +175,23 @@ def record_official(store: Store, account: Account, rows: list[official.Official
     """Record official scores, refit the account's model, then rescore its whole history
     with the new model."""
     cal = official.record(store, account, rows)
-    span = store.query("SELECT min(date) AS first, max(date) AS last FROM daily_score "
-                       "WHERE account = ?", [account.name])[0]
-    if span["first"] is not None:
-        score_range(store, account.name, span["first"], span["last"], carry_days)
+    _rescore_all(store, account.name, carry_days)
     return cal
+
+
+def remove_official(store: Store, account: Account, marketplace: str, day: date,
+                    carry_days: CarryDays = CARRY_DAYS) -> Calibration:
+    """Remove an official score recorded by mistake, refit and rescore as recording does."""
+    cal = official.remove(store, account, marketplace, day)
+    _rescore_all(store, account.name, carry_days)
+    return cal
+
+
+def _rescore_all(store: Store, account: str, carry_days: CarryDays) -> None:
+    span = store.query("SELECT min(date) AS first, max(date) AS last FROM daily_score "
+                       "WHERE account = ?", [account])[0]
+    if span["first"] is not None:
+        score_range(store, account, span["first"], span["last"], carry_days)
 
 
 def partial_line(row: dict[str, Any]) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import duckdb
 
-from ipi.errors import ConfigError
+from ipi.errors import ConfigError, NotFound
 from ipi.score import prior
 from ipi.score.calibrate import MIN_POINTS, PAIR_DAYS, Calibration, Point, calibrate
 from ipi.score.model import ALL_FACTORS, factors_for
@@ -36,10 +36,16 @@ class Official:
 
 
 
-def check(account: Account, rows: Sequence[Official], where: Sequence[str]) -> None:
-    """Every score within 0-1000 and for one of the account's marketplaces, else a
-    ConfigError naming the row (``where``: how to name each) and the fix."""
+def check(account: Account, rows: Sequence[Official], where: Sequence[str],
+          today: date | None = None) -> None:
+    """Every score within 0-1000, for one of the account's marketplaces and not after
+    ``today``, else a ConfigError naming the row (``where``: how to name each) and the
+    fix."""
     for row, at in zip(rows, where, strict=True):
+        if today is not None and row.date > today:
+            raise ConfigError(f"{at}: {row.date} is in the future (today is {today} for "
+                              f"account {account.name}): record the score Seller Central "
+                              "shows now, with today's date or an earlier one")
         if not 0 <= row.score <= 1000:
             raise ConfigError(f"{at}: score {row.score:g} is not an IPI: use 0 to 1000")
         if row.marketplace not in account.marketplaces:
@@ -47,7 +53,7 @@ def check(account: Account, rows: Sequence[Official], where: Sequence[str]) -> N
                               f"{account.name}'s ({', '.join(account.marketplaces)})")
 
 
-def read_csv(path: Path, account: Account) -> list[Official]:
+def read_csv(path: Path, account: Account, today: date | None = None) -> list[Official]:
     """Rows of a CSV with columns date, score and, optionally, marketplace (default: the
     account's first). Any bad row rejects the file, naming its line."""
     try:
@@ -76,7 +82,7 @@ def read_csv(path: Path, account: Account) -> list[Official]:
         raise ConfigError(f"{path} is not a UTF-8 text file: save it as CSV") from None
     if not rows:
         raise ConfigError(f"{path} has no rows under its header")
-    check(account, rows, where)
+    check(account, rows, where, today)
     return rows
 
 
@@ -88,6 +94,20 @@ def record(store: Store, account: Account, rows: Sequence[Official]) -> Calibrat
         con.executemany(
             "INSERT OR REPLACE INTO official_score VALUES (?, ?, ?, ?, ?)",
             [(account.name, r.marketplace, r.date, r.score, utcnow()) for r in rows])
+        return refit(con, account.name)
+
+
+def remove(store: Store, account: Account, marketplace: str, day: date) -> Calibration:
+    """Remove one recorded official score and refit; NotFound, changing nothing, when
+    there is none."""
+    with store.begin() as conn:
+        con = duck(conn)
+        gone = con.execute("DELETE FROM official_score WHERE account = ? AND marketplace = ? "
+                           "AND date = ? RETURNING date",
+                           [account.name, marketplace, day]).fetchall()
+        if not gone:
+            raise NotFound(f"no official score of account {account.name} {marketplace} on "
+                           f"{day}: `ipi official list` shows those recorded")
         return refit(con, account.name)
 
 

@@ -11,10 +11,11 @@ import pytest
 
 from ipi import pipeline
 from ipi.alerts.calendar import days_to_check, next_checkpoint, quarter_end
+from ipi.cli import run_line
 from ipi.demo import Simulation, write_day
 from ipi.settings import Policy, Settings
 from ipi.sources.files import FileDrops
-from tests.alerts.test_alerts import days, heads
+from tests.alerts.test_alerts import days, heads, put_score
 from tests.conftest import Webhook
 
 Q_END = date(2026, 12, 31)
@@ -77,10 +78,18 @@ def test_projected_crossing_warns_on_a_falling_trend(
 def test_warnings_are_inhibited_while_the_critical_alert_fires(
         hook: Callable[[str], Settings], webhook_server: Webhook) -> None:
     """Under the threshold in the window: one critical page, no warning beside it; the
-    warning state is kept (history marks it inhibited)."""
+    warning state is kept (history marks it inhibited), and the run line says so rather
+    than blaming a silence."""
     settings = hook("repeat_days = 30")
-    days(settings, [431, 430], Q_END - timedelta(days=10))
+    start = Q_END - timedelta(days=10)
+    put_score(settings, start, 431)
+    run = pipeline.alert(settings, settings.accounts[0], start)
+    days(settings, [430], start + timedelta(days=1))
     assert heads(webhook_server) == ["[CRITICAL] firing"]
+    assert [n.rule for n in run.inhibited] == ["check_window"] and run.silenced == []
+    line = run_line("acme", {"day": "d", "loaded": 1, "estimates": [], "alerts": [],
+                             "held": len(run.silenced), "inhibited": len(run.inhibited)})
+    assert line.endswith("0 alert(s) sent, 1 warning(s) held while the critical alert fires")
     history = pipeline.open_store(settings).query(
         "SELECT rule, to_state, note FROM alert_event WHERE rule = 'check_window'")
     assert history == [{"rule": "check_window", "to_state": "firing",

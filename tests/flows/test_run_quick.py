@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,17 @@ def test_a_file_in_the_drop_folder_runs_the_daily_flow(
     out = capsys.readouterr().out
     assert f"acme {demo_sim.day(0)}: 3 report(s) loaded" in out
     assert "Prefect not started" not in out  # loading is the daily flow's, never the shortcut's
+
+
+def test_a_day_in_the_future_is_refused_before_anything_runs(
+        make_settings: Callable[..., tuple[Settings, Path]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`ipi run --date` of a day that has not begun for an account: one line, exit 2."""
+    from flows.cli import main
+
+    settings, config = make_settings()
+    later = settings.today(settings.accounts[0]) + timedelta(days=2)
+    assert main(["run", "--config", str(config), "--date", str(later)]) == 2
+    err = capsys.readouterr().err
+    assert f"--date {later} is in the future for account acme" in err
+    assert len(err.strip().splitlines()) == 1 and not settings.database_path.exists()

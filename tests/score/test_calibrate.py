@@ -4,6 +4,7 @@ CLI, recorded scores refit the account's model and rescore its history."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -177,3 +178,35 @@ def test_scores_with_no_estimate_to_pair_say_what_is_missing() -> None:
     cal = calibrate([])
     assert cal.points == 0 and dict(cal.weights) == DEFAULT_WEIGHTS
     assert cal.summary().startswith("no official score pairs with an estimate yet")
+
+
+def test_an_official_score_from_the_future_is_refused(
+        scored_demo: tuple[Settings, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """Seller Central shows this week's score, never tomorrow's: a later date is refused
+    in one line, and nothing is recorded."""
+    settings, config = scored_demo
+    tomorrow = settings.today(settings.accounts[0]) + timedelta(days=1)
+    assert main(["official", "add", "--date", str(tomorrow), "--score", "500",
+                 "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tomorrow} is in the future" in err and len(err.strip().splitlines()) == 1
+    store = pipeline.open_store(settings)
+    assert store.query("SELECT count(*) AS n FROM official_score")[0]["n"] == 0
+
+
+def test_an_official_score_recorded_by_mistake_is_removed_and_the_model_refitted(
+        scored_demo: tuple[Settings, Path], demo_sim: Simulation,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`ipi official remove` takes the score back out and refits; a date without one is
+    one line naming how to list them."""
+    settings, config = scored_demo
+    day = demo_sim.day(60)
+    assert main(["official", "add", "--date", str(day), "--score", "512",
+                 "--config", str(config)]) == 0
+    assert main(["official", "remove", "--date", str(day), "--config", str(config)]) == 0
+    assert f"acme: removed the official score of US on {day}." in capsys.readouterr().out
+    store = pipeline.open_store(settings)
+    assert store.query("SELECT count(*) AS n FROM official_score")[0]["n"] == 0
+    assert store.query("SELECT points FROM calibration")[0]["points"] == 0
+    assert main(["official", "remove", "--date", str(day), "--config", str(config)]) == 2
+    assert "`ipi official list` shows those recorded" in capsys.readouterr().err
