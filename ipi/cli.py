@@ -366,6 +366,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from ipi.sources.files import preflight, report_files
     from ipi.sources.sp_api import SpApiSource, resolve_credentials
 
     settings = settings_of(args)
@@ -378,9 +379,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         if account.source == "files":
             drop = settings.drop_dir(account)
             ok = drop.is_dir()
-            waiting = sum(1 for p in drop.iterdir() if p.is_file()) if ok else 0
-            results.append(("drop folder", ok, f"{drop} ({waiting} file(s) waiting)" if ok
-                            else f"{drop} does not exist: create it and drop reports there"))
+            waiting = list(report_files([drop])) if ok else []
+            results.append(("drop folder", ok, f"{drop} ({len(waiting)} file(s) waiting)"
+                            if ok else f"{drop} does not exist: create it and drop reports "
+                            "there"))
+            bad = [(p, why) for p in waiting if (why := preflight(p))]
+            if bad:
+                results.append(("drop files", False, f"{len(bad)} of {len(waiting)} will "
+                                "not load: " + "; ".join(f"{p.name}: {why}"
+                                                         for p, why in bad)))
         else:
             try:  # Prefect Secret blocks are read through the lookup flows/cli.py gives
                 source = SpApiSource(account, resolve_credentials(account, lookup=args.secrets),
@@ -392,6 +399,12 @@ def cmd_check(args: argparse.Namespace) -> int:
                     results += source.check()
                 finally:
                     source.close()
+        for n, t in enumerate(settings.alerts.targets, start=1):
+            if t.url_env and (not t.accounts or account.name in t.accounts) \
+                    and not os.environ.get(t.url_env):
+                results.append((f"alert target #{n}", False, f"{t.url_env} is not set: this "
+                                "account's alerts routed to it would fail; set it, or "
+                                "remove the target"))
         report.append((account, results))
     failed = sum(not ok for _, results in report for _, ok, _ in results)
     if args.json:

@@ -204,3 +204,25 @@ def test_ingest_dates_a_file_that_names_no_day_with_the_accounts_today_in_its_ti
         out = capsys.readouterr().out
         today = datetime.now(ZoneInfo(tz)).date()
         assert f"US {today}; date from" in out, out
+
+
+def test_check_names_drop_files_that_will_not_load_and_unset_target_variables(
+        make_settings: Callable[..., tuple[Settings, Path]],
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ipi check` says what `ipi run` would refuse (an empty file, a spreadsheet export)
+    and which alert target's variable is unset, each by name, and exits 1."""
+    monkeypatch.delenv("IPI_SLACK_ACME", raising=False)
+    settings, config = make_settings(
+        extra='[[alerts.targets]]\nurl_env = "IPI_SLACK_ACME"\naccounts = ["acme"]\n')
+    drop = settings.drop_dir(settings.accounts[0])
+    drop.mkdir(parents=True)
+    (drop / "planning.xlsx").write_bytes(b"PK\x03\x04 not a report")
+    (drop / "stranded.tsv").write_bytes(b"")
+    (drop / "myi.txt").write_text("sku\tasin\n")
+    assert main(["check", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "(3 file(s) waiting)" in out
+    assert "FAIL  drop files: 2 of 3 will not load: " in out
+    assert "planning.xlsx: a spreadsheet, not the report" in out
+    assert "stranded.tsv: empty: download the report again" in out
+    assert "FAIL  alert target #1: IPI_SLACK_ACME is not set" in out

@@ -59,6 +59,20 @@ def move_aside(path: Path, reason: str) -> Path:
     return dest
 
 
+_SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+
+
+def preflight(path: Path) -> str | None:
+    """Why a dropped file will not load, where that shows without reading it (``ipi
+    check``): an empty file, or a spreadsheet export rather than the report's text."""
+    if path.stat().st_size == 0:
+        return "empty: download the report again"
+    if path.suffix.lower() in _SPREADSHEETS:
+        return ("a spreadsheet, not the report: download it from Seller Central as text "
+                "(.txt or .tsv)")
+    return None
+
+
 def report_files(paths: Iterable[Path]) -> Iterator[Path]:
     """The candidate report files under ``paths``, oldest first (a later download wins)."""
     found: list[Path] = []
