@@ -106,7 +106,8 @@ def load_fetched(store: Store, account: Account, source: ReportSource, fetched: 
                            ingest_day=fetched.default_date or day,
                            day_source="file time" if fetched.default_date else "ingestion day",
                            default_marketplace=fetched.marketplace,
-                           source=fetched.source, declared_charset=fetched.charset)
+                           source=fetched.source, declared_charset=fetched.charset,
+                           marketplaces=account.marketplaces)
     except (BadInput, OSError) as exc:
         reason = (str(exc).removeprefix(f"{fetched.path}: ")
                   if isinstance(exc, BadInput) else f"cannot be read: {exc}")

@@ -30,7 +30,7 @@ from datetime import date
 from pathlib import Path
 
 from ipi.errors import BadInput
-from ipi.settings import Account
+from ipi.settings import MARKETPLACE_TIMEZONES, Account
 from ipi.sources import Fetched, Problem
 from ipi.sources.archive import Limits, Refused, archive_kind, members
 
@@ -109,10 +109,28 @@ class FileDrops:
                 return part.upper()
         return account.marketplaces[0]
 
+    def _foreign(self, account: Account, path: Path, roots: list[Path]) -> str | None:
+        """A sub-folder (under the drop folder) named for a marketplace the account does
+        not have: why its file is set aside rather than loaded as the first one's."""
+        for root in roots:
+            if path.is_relative_to(root) and path != root:
+                for part in path.relative_to(root).parent.parts:
+                    code = part.upper()
+                    if code in MARKETPLACE_TIMEZONES and code not in account.marketplaces:
+                        return (f"in a folder named {part}, a marketplace account "
+                                f"{account.name} does not have ({', '.join(account.marketplaces)})"
+                                f": add {code} to the account's marketplaces, or move the file")
+        return None
+
     def fetch(self, account: Account, day: date) -> Iterator[Fetched]:
         roots = self.paths if self.paths is not None else [self.root]
         for path in report_files(r for r in roots if r.exists()):
-            if archive_kind(path):
+            if (why := self._foreign(account, path, roots)) is not None:
+                log.error("%s set aside: %s", path.name, why)
+                self.problems.append(Problem(path.name, why, fatal=True))
+                if self.move_done:
+                    move_aside(path, why)
+            elif archive_kind(path):
                 yield from self._unpack(account, path)
             else:
                 yield Fetched(path=path, marketplace=self._marketplace(account, path))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -93,25 +94,27 @@ def load_file(
     declared_charset: str | None = None,
     day_source: str = "ingestion day",
     now: datetime | None = None,
+    marketplaces: Sequence[str] | None = None,
 ) -> LoadResult:
     """Detect, parse and load ``path`` for ``account``; raise BadInput if it cannot be.
 
     ``day_source`` says what ``ingest_day`` is, for ``date_source`` when the rows get
     it: "file time" for an archive member's own time. ``now`` (default: the clock) says
-    which snapshot dates are in the future.
+    which snapshot dates are in the future. ``marketplaces``: the account's; rows naming
+    another are left out (a warning), and a file with no row for them is refused.
     """
     sha = sha256_of(path)
     try:
         return _load(store, account, path, sha, ingest_day=ingest_day,
                      default_marketplace=default_marketplace, source=source,
                      declared_charset=declared_charset, day_source=day_source, now=now,
-                     direct=True)
+                     direct=True, marketplaces=marketplaces)
     except _Again as again:
         log.debug("%s: read through the stage (%s)", path.name, again)
         return _load(store, account, path, sha, ingest_day=ingest_day,
                      default_marketplace=default_marketplace, source=source,
                      declared_charset=declared_charset, day_source=day_source, now=now,
-                     direct=False)
+                     direct=False, marketplaces=marketplaces)
 
 
 def _insert_new(con: duckdb.DuckDBPyConnection, account: str, path: Path,
@@ -152,7 +155,8 @@ def _insert_new(con: duckdb.DuckDBPyConnection, account: str, path: Path,
 
 def _load(store: Store, account: str, path: Path, sha: str, *, ingest_day: date,
           default_marketplace: str, source: str, declared_charset: str | None,
-          day_source: str, now: datetime | None, direct: bool) -> LoadResult:
+          day_source: str, now: datetime | None, direct: bool,
+          marketplaces: Sequence[str] | None = None) -> LoadResult:
     result = LoadResult(path, sha)
     name_date = date_from_name(path.name)
     default_date = name_date or ingest_day
@@ -193,6 +197,7 @@ def _load(store: Store, account: str, path: Path, sha: str, *, ingest_day: date,
                     f"{spec.report_type}: {', '.join(spec.key)} {dup[2:-1]!s} appears "
                     f"{dup[-1]} times for {dup[0]} on {dup[1]}; a report lists each once: "
                     "download it again", path=path)
+        foreign = _foreign(con, table, new, account, marketplaces, spec.report_type, path)
         counted = con.execute(
             f"SELECT marketplace, snapshot_date, count(*), max(sha256[2]), max(sha256[3]) "
             f"FROM {table} WHERE {new} GROUP BY ALL ORDER BY 2, 1", [account]).fetchall()
@@ -229,7 +234,7 @@ def _load(store: Store, account: str, path: Path, sha: str, *, ingest_day: date,
             f"SELECT ?, marketplace, ?, snapshot_date, ?, rows, ?, NULL FROM {_values(parts)}",
             [account, spec.report_type, sha, loaded_at],
         )
-        result.warnings = _jumps(con, spec, account, parts, result)
+        result.warnings = [*foreign, *_jumps(con, spec, account, parts, result)]
         if spec.report_type in asin_day.SOURCES:
             for sql in asin_day.refresh_sql(
                     f"SELECT ? AS account, marketplace, snapshot_date AS d FROM {_values(parts)}",
@@ -253,6 +258,31 @@ def _load(store: Store, account: str, path: Path, sha: str, *, ingest_day: date,
              "/".join(sorted({m for m, _ in result.partitions})),
              f"{days[0]}..{days[-1]} ({len(days)} days)" if len(days) > 1 else days[0])
     return result
+
+
+def _foreign(con: duckdb.DuckDBPyConnection, table: str, new: str, account: str,
+             marketplaces: Sequence[str] | None, report_type: str, path: Path) -> list[str]:
+    """Leave out the new rows of marketplaces the account does not have (EU reports carry
+    the whole region's): a warning naming them; none left at all refuses the file."""
+    if not marketplaces:
+        return []
+    have = list(marketplaces)
+    other = con.execute(
+        f"SELECT marketplace, count(*) FROM {table} WHERE {new} "
+        "AND NOT list_contains(?, marketplace) GROUP BY ALL ORDER BY 1",
+        [account, have]).fetchall()
+    if not other:
+        return []
+    con.execute(f"DELETE FROM {table} WHERE {new} AND NOT list_contains(?, marketplace)",
+                [account, have])
+    named = ", ".join(f"{n} row(s) for {m}" for m, n in other)
+    mine = ", ".join(have)
+    left = con.execute(f"SELECT count(*) FROM {table} WHERE {new}", [account]).fetchone()
+    if left == (0,):
+        raise BadFile(f"{report_type}: {named}, none for account {account}'s marketplaces "
+                      f"({mine}): add the marketplace to the account, or drop the file for "
+                      "the account that sells there", path=path)
+    return [f"{named} left out: not one of account {account}'s marketplaces ({mine})"]
 
 
 def _refuse_future(spec: ReportSpec, result: LoadResult, path: Path, now: datetime) -> None:
