@@ -82,6 +82,7 @@ def _run_without_prefect(settings: Settings, day: date | None) -> int:
             al = pipeline.alert(settings, account, on)
         print(cli.run_line(account.name, {
             "day": str(on), "loaded": 0, "estimates": pipeline.estimates(settings, account, on),
+            "silent": pipeline.silent_marketplaces(settings, account, on),
             "held": len(al.silenced), "inhibited": len(al.inhibited),
             "alerts": [d.status for d in al.deliveries]})
             + f" (nothing new in {settings.drop_dir(account)}: Prefect not started)")

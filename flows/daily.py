@@ -186,6 +186,7 @@ def _account_day(settings: Settings, account: Account,
         "day": str(day), "loaded": len(ing.loaded), "skipped": len(ing.skipped),
         "failed": len(ing.failed), "warnings": len(ing.warnings), "scored": sc.days,
         "estimates": pipeline.estimates(settings, account, day),
+        "silent": pipeline.silent_marketplaces(settings, account, day),
         "notices": [f"{n.rule.replace('_', ' ')}: {n.kind}" for n in al.notices]
         + [f"capacity {c}" for c in al.capacity],
         "held": len(al.silenced), "inhibited": len(al.inhibited),

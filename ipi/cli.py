@@ -127,7 +127,10 @@ def run_line(account: str, run: Any) -> str:
               + (f", {run['held']} held by a silence" if run.get("held") else "")
               + (f", {run['inhibited']} warning(s) held while the critical alert fires"
                  if run.get("inhibited") else ""))
-    return f"{account} {run.get('day', '')}: {loaded}; {est}; {alerts}"
+    quiet = "".join(
+        f"; no report for {s['marketplace']} today (newest {s['newest'] or 'never'})"
+        for s in run.get("silent", []))
+    return f"{account} {run.get('day', '')}: {loaded}; {est}{quiet}; {alerts}"
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -153,6 +156,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if run.loaded:
         sc = pipeline.score(settings, account, day, run.days)
         print(f"rescored {sc.days} day(s) of {account.name}")
+    for s in pipeline.silent_marketplaces(settings, account, day):
+        print(f"no report for {account.name} {s['marketplace']} on {day} (newest "
+              f"{s['newest'] or 'never'})")
     if run.failed:  # the files are the user's: reported, never moved
         raise IngestFailed(run.failed, f"{len(run.failed)} file(s) could not be loaded (left "
                            "where they are; fix or download them again, then ingest them)")

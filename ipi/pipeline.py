@@ -221,6 +221,17 @@ def score(settings: Settings, account: Account, day: date,
         return score_range(store, account.name, start, end, carry)
 
 
+def silent_marketplaces(settings: Settings, account: Account,
+                        day: date) -> list[dict[str, object]]:
+    """The account's marketplaces that got no report for ``day``, and since when."""
+    from ipi.store.arrivals import silent
+
+    store = open_store(settings)
+    with working(store), store.read() as con:
+        return [{"marketplace": mp, "newest": newest}
+                for mp, newest in silent(con, account.name, account.marketplaces, day)]
+
+
 def estimates(settings: Settings, account: Account, day: date) -> list[dict[str, object]]:
     """The day's estimate per marketplace, for a run's summary."""
     store = open_store(settings)

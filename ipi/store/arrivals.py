@@ -48,6 +48,19 @@ def newest(store: Store, account: str | None = None) -> list[dict[str, Any]]:
         {"account": account})
 
 
+def silent(con: duckdb.DuckDBPyConnection, account: str, marketplaces: Sequence[str],
+           day: date) -> list[tuple[str, date | None]]:
+    """The marketplaces of ``marketplaces`` with no report for ``day``, each with the
+    newest day one came (None: never)."""
+    cur = con.execute(
+        "SELECT marketplace, max(snapshot_date) FILTER (WHERE snapshot_date <= $day),"
+        " bool_or(snapshot_date = $day) FROM report_partition WHERE account = $account"
+        " GROUP BY ALL", {"account": account, "day": day})
+    seen = {mp: (last, today) for mp, last, today in cur.fetchall()}
+    return [(mp, seen.get(mp, (None, False))[0]) for mp in marketplaces
+            if not seen.get(mp, (None, False))[1]]
+
+
 def gaps(con: duckdb.DuckDBPyConnection, account: str, day: date,
          report_types: Sequence[str], lookback: int = 30) -> list[dict[str, Any]]:
     """Per marketplace with a report on ``day``, each of ``report_types`` that arrived in

@@ -6,7 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from flows.cli import main
 from ipi import pipeline
+from ipi.cli import run_line
 from ipi.demo import Simulation, write_day
 from ipi.reports import get_fba_inventory_planning_data as planning
 from ipi.settings import Settings
@@ -85,3 +89,24 @@ def test_a_file_in_a_folder_named_for_another_marketplace_is_set_aside(
         "SELECT count(*) AS n FROM report_partition")[0]["n"] == 0
     assert sorted(p.name for p in (drop / "UK" / "failed").iterdir()
                   if not p.name.endswith(".reason.txt")) == sorted(p.name for p in paths)
+
+
+def test_ingest_names_each_configured_marketplace_that_got_no_report(
+        make_settings: Callable[..., tuple[Settings, Path]], demo_sim: Simulation,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An account in US and CA gets the day's reports for US only: `ipi ingest` says CA
+    got none, and since when; the run line says the same."""
+    settings, config = make_settings(
+        accounts='[[accounts]]\nname = "acme"\nmarketplaces = ["US", "CA"]\n')
+    paths = write_day(demo_sim, 1, tmp_path / "downloads")
+    day = demo_sim.day(1)
+    assert main(["ingest", *map(str, paths), "--date", str(day),
+                 "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert f"no report for acme CA on {day} (newest never)" in out
+    assert "acme US on" not in out
+    silent = pipeline.silent_marketplaces(settings, settings.accounts[0], day)
+    assert run_line("acme", {"day": str(day), "loaded": 3, "estimates": [], "alerts": [],
+                             "silent": silent}) == (
+        f"acme {day}: 3 report(s) loaded; no estimate for the day; no report for CA today "
+        "(newest never); 0 alert(s) sent")
