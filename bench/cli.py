@@ -86,7 +86,9 @@ def build(work: Path, days: int, fresh: bool) -> Path:
     from ipi.demo import simulate, write_day
 
     t0 = time.perf_counter()
-    first = date.today() - timedelta(days=days - 1)
+    # Ending yesterday (UTC): a day every account's time zone has begun, so the official
+    # score recorded for it is no future one.
+    first = date.today() - timedelta(days=days)
     sim = simulate(first, days)
     for i in range(days):
         write_day(sim, i, work / "reports")
