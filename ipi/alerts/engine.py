@@ -250,8 +250,11 @@ def report_gaps(store: Store, notifier: Notifier, account: str, day: date,
     Returns how many gaps are open."""
     names = {rt: key for key, rt in REPORTS.items()}
     limits = policy.carry_days.model_dump()
+    with store.read() as con:  # most days have none: a read, not a turn as the writer
+        open_gaps = gaps(con, account, day, list(REPORTS.values()))
+    if not open_gaps:
+        return 0
     with store.begin() as conn:
-        open_gaps = gaps(duck(conn), account, day, list(REPORTS.values()))
         for g in open_gaps:
             key = names[g["report_type"]]
             spec = REGISTRY[g["report_type"]]

@@ -88,13 +88,14 @@ def upgrade(store: Store, account: str, carry_days: CarryDays = CARRY_DAYS) -> s
     installation's reference set): refit the account's calibration on the new curves and
     rescore its whole history, so that no chart or alert compares two models. Says what
     it did (also as a warning in the log), or None when every estimate is current."""
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.read() as con:  # every run asks: a read, not a turn as the writer
         made = con.execute("SELECT model, min(date), max(date) FROM daily_score "
                            "WHERE account = ? GROUP BY model", [account]).fetchall()
         stale = sorted(m for m, _, _ in made if m != model_for(con, account).name)
-        if not stale:
-            return None
+    if not stale:
+        return None
+    with store.begin() as conn:
+        con = duck(conn)
         if con.execute("SELECT count(*) FROM calibration WHERE account = ?",
                        [account]).fetchone() != (0,):
             official.refit(con, account)
