@@ -52,11 +52,11 @@ def detect(header: Sequence[str], path: Path | str) -> ReportSpec:
                 "tab-separated report as Seller Central or the SP-API gives it",
                 path=path,
             )
-        shown = ", ".join(h for h in list(header)[:8])
+        # Its size, never its text: the first line of a wrong file may be a secret.
         raise UnknownReport(
-            f"the header ({shown}{', ...' if len(header) > 8 else ''}) matches no report type "
-            f"ipi reads ({', '.join(REGISTRY)}); drop the tab-separated report as Seller "
-            "Central or the SP-API gives it",
+            f"its first line ({len(header)} column(s)) matches no report type ipi reads "
+            f"({', '.join(REGISTRY)}); drop the tab-separated report as Seller Central or "
+            "the SP-API gives it",
             path=path,
         )
     return best

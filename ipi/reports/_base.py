@@ -197,8 +197,6 @@ def _check_values(con: duckdb.DuckDBPyConnection, spec: ReportSpec, found: dict[
     counts = con.execute(
         f"SELECT {', '.join(f'count(*) FILTER (WHERE {k.cond})' for k in checks)} "
         f"FROM {STAGE}_raw").fetchone() or ()
-    key = next((c for c in spec.columns if c.key and c.name in found), None)
-    key_sql = f'"{key.name}"' if key else "NULL"
     for k, n in zip(checks, counts, strict=False):
         if not n:
             continue
@@ -210,24 +208,23 @@ def _check_values(con: duckdb.DuckDBPyConnection, spec: ReportSpec, found: dict[
                 path=path,
             )
         # Line numbers count the header as line 1, as an editor shows them.
-        line, value, sku = con.execute(
-            f'SELECT line, "{c.name}", {key_sql} '
-            f"FROM (SELECT row_number() OVER () + 1 AS line, * FROM {STAGE}_raw) "
-            f"WHERE {k.cond} ORDER BY line LIMIT 1"
-        ).fetchone() or (0, "", None)
+        (line,) = con.execute(
+            f"SELECT line FROM (SELECT row_number() OVER () + 1 AS line, * "
+            f"FROM {STAGE}_raw) WHERE {k.cond} ORDER BY line LIMIT 1"
+        ).fetchone() or (0,)
+        # Positions, never the file's text: a message goes to people and channels.
         if k.kind == "negative":
-            of = f" ({key.headers[0]} {sku})" if key and sku else ""
             raise BadValue(
                 f"column '{c.headers[0]}' of {spec.report_type} counts units and cannot be "
-                f"negative, but line {line}{of} has {value.strip()} ({n} negative value(s) "
-                "in all); fix the file or download it again",
+                f"negative, but line {line} has a negative value ({n} in all); fix the "
+                "file or download it again",
                 path=path,
             )
         kind = {"BIGINT": "a whole number", "DOUBLE": "a number", "DATE": "a date"}[c.type]
         raise BadValue(
             f"column '{c.headers[0]}' of {spec.report_type} must hold {kind}, but line "
-            f"{line} has {value!r} ({n} bad value(s) in all); fix the file or download "
-            "it again",
+            f"{line} has something else ({n} bad value(s) in all); fix the file or "
+            "download it again",
             path=path,
         )
 
@@ -397,8 +394,8 @@ def stage(
         ).fetchone()
         if dup:
             raise BadFile(
-                f"{spec.report_type}: {', '.join(spec.key)} {dup[2:-1]!s} appears {dup[-1]} "
-                f"times for {dup[0]} on {dup[1]}; a report lists each once: download it again",
+                f"{spec.report_type}: one {', '.join(spec.key)} appears {dup[-1]} times on "
+                "one day; a report lists each once: download it again",
                 path=path,
             )
     row = con.execute(f"SELECT count(*) FROM {STAGE}").fetchone()

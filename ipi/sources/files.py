@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from datetime import date
@@ -59,12 +60,28 @@ def move_aside(path: Path, reason: str) -> Path:
     return dest
 
 
+def irregular(path: Path) -> str | None:
+    """Why ``path`` is not opened at all: a link (it could point at a secret or a device)
+    or a special file (a FIFO would hang the read), looked at without following it."""
+    mode = path.lstat().st_mode
+    if stat.S_ISLNK(mode):
+        return ("a link, not a file: ipi opens regular files only; put the downloaded "
+                "report itself there")
+    if not stat.S_ISREG(mode):
+        return ("not a regular file (a pipe, socket or device): ipi opens regular files "
+                "only; put the downloaded report itself there")
+    return None
+
+
 _SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
 
 
 def preflight(path: Path) -> str | None:
     """Why a dropped file will not load, where that shows without reading it (``ipi
-    check``): an empty file, or a spreadsheet export rather than the report's text."""
+    check``): a link or special file, an empty file, or a spreadsheet export rather than
+    the report's text."""
+    if (why := irregular(path)) is not None:
+        return why
     if path.stat().st_size == 0:
         return "empty: download the report again"
     if path.suffix.lower() in _SPREADSHEETS:
@@ -74,10 +91,12 @@ def preflight(path: Path) -> str | None:
 
 
 def report_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """The candidate report files under ``paths``, oldest first (a later download wins)."""
+    """The candidate report files under ``paths``, oldest first (a later download wins);
+    links and special files among them too, never followed (``irregular`` says why they
+    are not read)."""
     found: list[Path] = []
     for p in paths:
-        if p.is_file():
+        if p.is_symlink() or not p.is_dir():
             found.append(p)
             continue
         for root, dirs, files in os.walk(p):
@@ -88,7 +107,7 @@ def report_files(paths: Iterable[Path]) -> Iterator[Path]:
                         name.lower().endswith(_PARTIAL):
                     continue
                 found.append(Path(root) / name)
-    yield from sorted(found, key=lambda f: (f.stat().st_mtime, str(f)))
+    yield from sorted(found, key=lambda f: (f.lstat().st_mtime, str(f)))
 
 
 class FileDrops:
@@ -124,8 +143,8 @@ class FileDrops:
 
     def fetch(self, account: Account, day: date) -> Iterator[Fetched]:
         roots = self.paths if self.paths is not None else [self.root]
-        for path in report_files(r for r in roots if r.exists()):
-            if (why := self._foreign(account, path, roots)) is not None:
+        for path in report_files(r for r in roots if r.exists() or r.is_symlink()):
+            if (why := irregular(path) or self._foreign(account, path, roots)) is not None:
                 log.error("%s set aside: %s", path.name, why)
                 self.problems.append(Problem(path.name, why, fatal=True))
                 if self.move_done:

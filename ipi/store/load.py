@@ -20,6 +20,7 @@ import duckdb
 
 from ipi.errors import BadFile, BadValue
 from ipi.reports import REGISTRY, STAGE, ReportSpec, Staged, detect, plan_direct, stage
+from ipi.settings import MARKETPLACE_TIMEZONES
 from ipi.store import Store, asin_day, duck, utcnow
 from ipi.store.landing import land, landing_path, sha256_of
 
@@ -194,9 +195,8 @@ def _load(store: Store, account: str, path: Path, sha: str, *, ingest_day: date,
             ).fetchone()
             if dup:
                 raise BadFile(
-                    f"{spec.report_type}: {', '.join(spec.key)} {dup[2:-1]!s} appears "
-                    f"{dup[-1]} times for {dup[0]} on {dup[1]}; a report lists each once: "
-                    "download it again", path=path)
+                    f"{spec.report_type}: one {', '.join(spec.key)} appears {dup[-1]} times "
+                    "on one day; a report lists each once: download it again", path=path)
         foreign = _foreign(con, table, new, account, marketplaces, spec.report_type, path)
         counted = con.execute(
             f"SELECT marketplace, snapshot_date, count(*), max(sha256[2]), max(sha256[3]) "
@@ -275,7 +275,10 @@ def _foreign(con: duckdb.DuckDBPyConnection, table: str, new: str, account: str,
         return []
     con.execute(f"DELETE FROM {table} WHERE {new} AND NOT list_contains(?, marketplace)",
                 [account, have])
-    named = ", ".join(f"{n} row(s) for {m}" for m, n in other)
+    # Only a marketplace ipi knows is named: the column is the file's text.
+    named = ", ".join(f"{n} row(s) for "
+                      f"{m if m in MARKETPLACE_TIMEZONES else 'an unknown marketplace'}"
+                      for m, n in other)
     mine = ", ".join(have)
     left = con.execute(f"SELECT count(*) FROM {table} WHERE {new}", [account]).fetchone()
     if left == (0,):

@@ -41,13 +41,14 @@ ZIPPED = (2026, 3, 5, 9, 30, 0)  # the members' time in the test zips
 ZIPPED_DAY = date(2026, 3, 5)
 # The day of ingestion: never the one a member should get (and past: a later one is refused).
 TODAY = date(2026, 1, 1)
-ACCOUNTS = '[[accounts]]\nname = "acme"\nmarketplaces = ["US", "UK"]\n'
+# DE: the planning golden file's rows are for DE.
+ACCOUNTS = '[[accounts]]\nname = "acme"\nmarketplaces = ["US", "UK", "DE"]\n'
 Content = bytes | Path
 
 
 @pytest.fixture
 def settings(make_settings: Callable[..., tuple[Settings, Path]]) -> tuple[Settings, Path]:
-    """An account selling in the US and the UK; its store is the one fresh_db opens."""
+    """An account selling in the US, the UK and DE; its store is the one fresh_db opens."""
     return make_settings(accounts=ACCOUNTS)
 
 
