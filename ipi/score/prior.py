@@ -9,14 +9,13 @@ plus them, in ``score_prior`` (one row). Without imported rows the shipped prior
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
 
+from ipi.safe import csv_text
 from ipi.score import reference
 from ipi.score.model import (
     ALL_FACTORS,
@@ -128,9 +127,7 @@ def export_anonymous(store: Store, accounts: Sequence[str],
     """The accounts' official scores with ipi's factor values of their day, as reference
     CSV rows (kind ``shared``); how many were left out (no estimate of every factor
     within ``pair_days`` before)."""
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(reference.COLUMNS)
+    rows: list[list[str]] = []
     skipped = 0
     with store.read() as con:
         for account in accounts:
@@ -143,11 +140,11 @@ def export_anonymous(store: Store, accounts: Sequence[str],
                     skipped += 1
                     continue
                 year, week, _ = day.isocalendar()
-                w.writerow(["shared via ipi official export", f"{year}-W{week:02d}", mp,
+                rows.append(["shared via ipi official export", f"{year}-W{week:02d}", mp,
                             f"{score:.0f}", _fmt(ex), _fmt(st), _fmt(sd),
                             _fmt(None if ins is None else 100 * ins), "", "", "", "",
                             "shared", f"factor values computed by ipi ({status})"])
-    return out.getvalue(), skipped
+    return csv_text(reference.COLUMNS, rows), skipped
 
 
 def _fmt(x: float | None) -> str:

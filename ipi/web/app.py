@@ -13,8 +13,6 @@ loading) answers 503 "updating" with Retry-After, and the page reloads itself.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 
 from ipi.api import DRIVER_COLUMNS, Rows
 from ipi.errors import ConfigError, StoreBusy, StoreUnavailable
+from ipi.safe import csv_text
 from ipi.settings import Settings
 from ipi.web import views
 from ipi.web.auth import LoopbackOnly, SecurityHeaders, TokenGate
@@ -146,14 +145,11 @@ class Pages:
             rows = self.rows.drivers(account=name, marketplace=mp, n=views.DRIVERS)
         except ConfigError as exc:
             return Response(f"{exc}\n", status_code=400, media_type="text/plain")
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(DRIVER_COLUMNS)
-        # str() of a float is its shortest exact form: the file reads back to the same rows.
-        writer.writerows([["" if r[c] is None else r[c] for c in DRIVER_COLUMNS]
-                          for r in rows])
+        # str() of a float is its shortest exact form: the file reads back to the same rows;
+        # a text cell a spreadsheet would run as a formula gets a leading '.
+        text = csv_text(DRIVER_COLUMNS, ([r[c] for c in DRIVER_COLUMNS] for r in rows))
         day = rows[0]["date"] if rows else "none"
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        return Response(text, media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="ipi-drivers-{name}-{mp}-{day}.csv"',
             "Cache-Control": "no-store"})
 

