@@ -34,8 +34,6 @@ class Official:
     score: float
 
 
-
-
 def check(account: Account, rows: Sequence[Official], where: Sequence[str],
           today: date | None = None) -> None:
     """Every score within 0-1000, for one of the account's marketplaces and not after
