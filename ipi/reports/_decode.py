@@ -37,6 +37,11 @@ _CHUNK = 1 << 22
 # DuckDB's read_csv expands these in a path: "stock?.txt" or "plan [DE].txt" would
 # read the files beside it that the pattern matches, too or instead.
 _GLOB = re.compile(r"[*?\[]")
+# How far a gzip report may expand before it is taken for a bomb: the limits an archive's
+# members have (ipi.sources.archive.Limits), so a .gz alone or in a zip meets the same.
+GZIP_MAX_BYTES = 4 << 30  # a planning report of 1M rows is ~330 MB
+GZIP_RATIO = 100  # report TSVs compress 5-15:1; a bomb 1000:1
+GZIP_RATIO_AFTER = 8 << 20  # small files (a header, blank columns) compress better
 
 
 @dataclass(frozen=True)
@@ -56,15 +61,41 @@ def is_gzip(path: Path) -> bool:
         return f.read(2) == GZIP_MAGIC
 
 
-def _gunzip(src: Path, dst: Path, original: Path) -> None:
+def _inflate(src: Path, original: Path) -> Iterator[bytes]:
+    """The decompressed bytes of a gzip file, streamed; refused as soon as they pass
+    ``GZIP_MAX_BYTES`` or ``GZIP_RATIO`` times the file's size (a bomb fills no disk)."""
+    packed = max(src.stat().st_size, 1)
+    inflated = 0
     try:
-        with gzip.open(src, "rb") as fin, dst.open("wb") as fout:
-            shutil.copyfileobj(fin, fout, _CHUNK)
+        with gzip.open(src, "rb") as fin:
+            while chunk := fin.read(_CHUNK):
+                inflated += len(chunk)
+                if inflated > GZIP_MAX_BYTES or (
+                        inflated > GZIP_RATIO_AFTER and inflated > GZIP_RATIO * packed):
+                    raise BadFile(
+                        f"the gzip data expands past {GZIP_RATIO}:1 or "
+                        f"{GZIP_MAX_BYTES >> 30} GiB (over {inflated >> 20} MB from "
+                        f"{packed:,} bytes; reports compress 5-15:1): a gzip bomb? If it is "
+                        "a real report, decompress it and ingest the file itself",
+                        path=original)
+                yield chunk
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise BadFile(
             f"the gzip data is truncated or damaged ({exc}); download the report again",
             path=original,
         ) from None
+
+
+def check_gzip(path: Path) -> None:
+    """Refuse a gzip file that expands past the limits, before DuckDB inflates it."""
+    for _ in _inflate(path, path):
+        pass
+
+
+def _gunzip(src: Path, dst: Path, original: Path) -> None:
+    with dst.open("wb") as fout:
+        for chunk in _inflate(src, original):
+            fout.write(chunk)
 
 
 def transcode(src: Path, dst: Path, charset: str, original: Path) -> None:
@@ -153,6 +184,8 @@ def direct(path: Path, declared_charset: str | None = None) -> Prepared | None:
     header, used = decode_header(first, "utf-8")
     if used != "utf-8" or not header or header == [""]:
         return None
+    if compressed:  # DuckDB would inflate it without a limit: count it first
+        check_gzip(path)
     return Prepared(path, header, "utf-8", compressed, gzip=compressed)
 
 
