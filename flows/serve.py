@@ -142,7 +142,11 @@ class LocalServer:
     def _spawn(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}
         env.update(PREFECT_HOME=str(self.home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-                   DO_NOT_TRACK="1")
+                   DO_NOT_TRACK="1",
+                   # Its own UI's origin only, and writes with a CSRF token: a web page the
+                   # seller opens elsewhere can neither read the artifacts nor start runs.
+                   PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS=self.url.removesuffix("/api"),
+                   PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED="true")
         with open(self.log_path, "ab") as out:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",

@@ -94,3 +94,27 @@ def test_deploy_from_prefect_yaml_and_a_process_worker_run_the_day(
         "SELECT score FROM daily_score WHERE date = ?", [day])[0]
     assert row["score"] < 450
     assert [m["title"].split("]")[0] + "]" for m in webhook_server.received] == ["[CRITICAL]"]
+
+
+def test_ipis_prefect_server_answers_no_other_origin_and_no_write_without_its_token(
+        tmp_path: Path) -> None:
+    """The server `ipi serve` starts: a page elsewhere gets no CORS grant and cannot
+    write (create or delete runs) without the CSRF token Prefect's own client fetches."""
+    import httpx
+
+    server = LocalServer(tmp_path / "server", _free_port())
+    api = server.start()
+    try:
+        preflight = httpx.options(f"{api}/flows/filter", headers={
+            "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+        assert preflight.headers.get("access-control-allow-origin") != "*"
+        assert "evil.example" not in preflight.headers.get("access-control-allow-origin", "")
+        write = httpx.post(f"{api}/flows/", json={"name": "planted"},
+                           headers={"Origin": "http://evil.example"})
+        assert write.status_code == 403 and "CSRF" in write.text
+        own = server.url.removesuffix("/api")
+        ok = httpx.options(f"{api}/flows/filter", headers={
+            "Origin": own, "Access-Control-Request-Method": "POST"})
+        assert ok.headers.get("access-control-allow-origin") == own
+    finally:
+        server.stop()

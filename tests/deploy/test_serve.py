@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -99,8 +100,15 @@ def _processes_on(port: int) -> list[int]:
 
 
 def _post(url: str, body: dict[str, Any]) -> Any:
+    """A write to ipi's Prefect server, with the CSRF token it requires (as Prefect's own
+    client fetches one)."""
+    api = url[:url.index("/api/") + len("/api")]
+    client = str(uuid.uuid4())
+    token = _get(f"{api}/csrf-token?client={client}")["token"]
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              "Prefect-Csrf-Token": token,
+                                              "Prefect-Csrf-Client": client})
     with urllib.request.urlopen(request, timeout=10) as r:
         return json.load(r)
 
