@@ -375,8 +375,8 @@ def classify(msg: Msg) -> str:
     if state or severity:
         if state == "flapping":
             return "flapping"
-        if state == "repeat":
-            return "repeat"
+        if state == "repeat":  # a warning's repeat is a warning, as its title says
+            return "repeat" if severity == "critical" else "warning"
         if state == "resolved" or severity == "resolved":
             return "resolved"
         if severity == "critical":
@@ -522,7 +522,8 @@ class Result:
     last_days: int | None = None  # flapping: the days of the alternating phase
 
 
-Intended = Callable[[dict[int, float | None], Policy], str]
+# (daily estimates, daily recent readings, policy) -> what is not as the scenario intends
+Intended = Callable[[dict[int, float | None], dict[int, float | None], Policy], str]
 
 
 def evaluate(name: str, rep: Replay, day_of: Callable[[int], date],
@@ -531,13 +532,16 @@ def evaluate(name: str, rep: Replay, day_of: Callable[[int], date],
              last_from: int | None, t0: float) -> Result:
     policy = rep.settings.policy_for(rep.account)
     first_day = day_of(0)
+    rows = scores(pipeline.open_store(rep.settings), ACCOUNT)
     daily: dict[int, float | None] = {
         (r["date"] - first_day).days: (None if r["score"] is None or r["status"] == "unreliable"
                                        else float(r["score"]))
-        for r in scores(pipeline.open_store(rep.settings), ACCOUNT)}
+        for r in rows}
+    # The day's factors alone: where the long-term ones hold the estimate (the 2020 rule)
+    recent = {(r["date"] - first_day).days: r["score_recent"] for r in rows}
     means = {k: round(float(np.mean([daily[i] for i in v if daily.get(i) is not None])), 1)
              for k, v in phases.items()}
-    note = intended(daily, policy)
+    note = intended(daily, recent, policy)
     crossings = expected_crossings(daily, rep.first, policy.threshold, policy.recovery,
                                    policy.for_days)
     # Every change of alert_state from one replayed day to the next (all rules).
@@ -616,7 +620,8 @@ def run_demo(work: Path) -> Result:
         return _per_channel("warnings on the recovery day", "warnings_recovery_day", "0",
                             lambda v: v == 0)(channels)
 
-    def intended(daily: dict[int, float | None], policy: Policy) -> str:
+    def intended(daily: dict[int, float | None], _recent: dict[int, float | None],
+                 policy: Policy) -> str:
         crossings = expected_crossings(daily, history, policy.threshold, policy.recovery,
                                        policy.for_days)
         return "" if len(crossings) == 2 else (
@@ -677,15 +682,18 @@ def run_generated(work: Path, *, flapping: bool, phase: int = PHASE,
                 *(_per_channel("ops messages, one a gap", "ops", f"= {gaps}",
                                lambda v: v == gaps)(channels) if across_check else [])]
 
-    def intended(daily: dict[int, float | None], policy: Policy) -> str:
+    def intended(daily: dict[int, float | None], recent: dict[int, float | None],
+                 policy: Policy) -> str:
         # What the scenario claims: healthy days far over the recovery threshold (and
         # over the check window's margin), unhealthy days far under the threshold.
         # Healthy is 100 over: Amazon scores accounts with nothing wrong 520-680
-        # (ipi/score/reference.csv), and so does the model fitted to them.
+        # (ipi/score/reference.csv), and so does the model fitted to them. Unhealthy
+        # is the day's factors: the long-term ones may hold the estimate over (the 2020
+        # rule), which is what the alerts are measured on, not what the scenario is.
         healthy_min, unhealthy_max = policy.threshold + 100, policy.threshold - 100
         low = [acc.day(i).isoformat() for i in good if (daily.get(i) or 0) < healthy_min]
         high = [acc.day(i).isoformat() for i in bad
-                if (daily.get(i) or 1000) > unhealthy_max]
+                if (recent.get(i) or 1000) > unhealthy_max]
         return "; ".join([f"healthy days under {healthy_min:.0f}: {', '.join(low)}"] * bool(low)
                          + [f"unhealthy days over {unhealthy_max:.0f}: {', '.join(high)}"]
                          * bool(high))

@@ -202,6 +202,7 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, object
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     from ipi.api import Rows
+    from ipi.safe import markdown as md  # file names and SKUs: text, never markup
 
     lib = Rows(settings)
     views = views or {}
@@ -222,10 +223,10 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, object
     for name, s in summary.items():
         s = s if isinstance(s, dict) else {}
         if "error" in s or "overlap" in s:
-            lines.append(f"| {name} | - | {s.get('error') or s['overlap']} | - | - |")
+            lines.append(f"| {name} | - | {md(s.get('error') or s['overlap'])} | - | - |")
             continue
         lines.append(f"| {name} | {s['loaded']} | {s['failed']} | "
-                     f"{', '.join(s['notices']) or 'none'} | "
+                     f"{md(', '.join(s['notices'])) or 'none'} | "
                      f"{sum(d == 'sent' for d in s['alerts'])} |")
     stakes = {name: views[name].capacity if name in views else lib.capacity(name, day=d)
               for name, d in days.items()}
@@ -237,7 +238,7 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, object
     risky = [(name, line) for name, at in stakes.items() for line in at["lines"]]
     if risky:
         lines += ["", "## At stake beyond the score", ""]
-        lines += [f"- {name}: {line}" for name, line in risky]
+        lines += [f"- {name}: {md(line)}" for name, line in risky]
     create_markdown_artifact(markdown="\n".join(lines), key="ipi-daily-summary",
                              description=f"IPI daily run on {day}")
     for name, d in days.items():  # the pages the accounts' tasks did not publish

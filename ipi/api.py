@@ -300,7 +300,7 @@ class Rows:
 
         from ipi.alerts.calendar import next_checkpoint
         from ipi.alerts.rules import SEVERITY
-        from ipi.score import partial_line, scores
+        from ipi.score import held_line, partial_line, scores
         from ipi.score.projection import projection
         from ipi.store.arrivals import newest
 
@@ -331,6 +331,9 @@ class Rows:
                            ("date", "score", "score_low", "score_high", "status", "notes")},
                         # a partial day leads with what is known, never a bare number
                         "partial": partial_line(latest) if latest else None,
+                        # held over today's factors by the long-term ones (the 2020 rule)
+                        "held": held_line(latest) if latest else None,
+                        "score_recent": latest["score_recent"] if latest else None,
                         "threshold": policy.threshold, "recovery": policy.recovery,
                         "change_7d": (latest["score"] - week[0]["score"]
                                       if latest and week[0] is not latest else None),

@@ -27,7 +27,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ipi import __version__
+from ipi import __version__, safe
 from ipi.errors import ConfigError, IngestFailed, IpiError
 
 if TYPE_CHECKING:
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("ipi")
 
 SCORE_FIELDS = ("account", "marketplace", "date", "score", "score_low", "score_high",
-                "excess_pct", "sell_through", "stranded_pct", "in_stock_rate", "status")
+                "score_recent", "excess_pct", "sell_through", "stranded_pct", "in_stock_rate",
+                "status")
 
 SecretLookup = Callable[[str], str]
 Adder = Callable[["Commands"], None]  # adds commands to the parser (flows/cli.py's)
@@ -53,7 +54,7 @@ def day_arg(s: str) -> date:
 def _fmt(v: Any, field: str) -> str:
     if v is None:
         return "-"
-    if field in ("score", "score_low", "score_high"):
+    if field in ("score", "score_low", "score_high", "score_recent"):
         return f"{v:.0f}"
     if field in ("excess_pct", "stranded_pct"):
         return f"{v:.1f}%"
@@ -66,7 +67,8 @@ def _fmt(v: Any, field: str) -> str:
 
 def print_table(rows: Sequence[dict[str, Any]], out: Any = None) -> None:
     out = out or sys.stdout
-    heads = {"score_low": "low", "score_high": "high", "excess_pct": "excess",
+    heads = {"score_low": "low", "score_high": "high", "score_recent": "recent",
+             "excess_pct": "excess",
              "sell_through": "sell-thru", "stranded_pct": "stranded", "in_stock_rate": "in-stock",
              "marketplace": "mkt"}
     cols = list(SCORE_FIELDS)
@@ -253,7 +255,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from ipi.score import partial_line
+    from ipi.score import held_line, partial_line
 
     lib = rows_of(args)
     rows = lib.scores(args.account, marketplace=args.marketplace, start=args.date,
@@ -262,9 +264,10 @@ def cmd_score(args: argparse.Namespace) -> int:
         print_json([{k: r[k] for k in SCORE_FIELDS} for r in rows])
     elif not rows:
         print("no scores yet: drop reports and run `ipi run`, or `ipi ingest PATH`")
-    else:  # a partial day shows what is known, never a bare number
+    else:  # a partial day shows what is known, never a bare number; "recent": only
+        # where the long-term factors hold the estimate over today's (the 2020 rule)
         print_table([{**r, "score": None, "status": line} if (line := partial_line(r))
-                     else r for r in rows])
+                     else r if held_line(r) else {**r, "score_recent": None} for r in rows])
     return 0
 
 
@@ -292,6 +295,7 @@ def _estimate(score: Any, low: Any, high: Any) -> dict[str, Any]:
 
 
 def cmd_whatif(args: argparse.Namespace) -> int:
+    from ipi.score import held_line
     from ipi.score.whatif import Action, parse_remove
 
     lib = rows_of(args)
@@ -328,6 +332,8 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         return 0
     print(f"{account.name} {row['marketplace']} on {row['date']}: estimate {row['score']:.0f} "
           f"(band {row['score_low']:.0f}-{row['score_high']:.0f})")
+    if (line := held_line(row)) is not None:
+        print(f"  ({line})")
     if out is not None:
         for a in actions:
             note = ("  (not in that day's reports: no effect)" if a.sku in out.unknown
@@ -1056,7 +1062,7 @@ class _OneLine(logging.Formatter):
     traceback (the run's log keeps both; -v shows everything)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"ipi: {record.levelname.lower()}: {record.getMessage()}"
+        return f"ipi: {record.levelname.lower()}: {safe.text(record.getMessage())}"
 
 
 def _ours(record: logging.LogRecord) -> bool:
@@ -1126,20 +1132,25 @@ def main(argv: Sequence[str] | None = None, *, extra: Sequence[Adder] = (),
         parser.error("-v and -q ask for opposite things: give one")
     args.parser, args.secrets = parser, secrets
     terminal_log(args.verbose, args.quiet)
+    # Every print reaches the terminal as text: a SKU, product or file name holding an
+    # escape sequence cannot move the cursor, recolour or retitle it (ipi.safe).
+    err = safe.Terminal(sys.stderr)
     try:
         with contextlib.ExitStack() as stack:
             if args.quiet and not args.answer:  # -q keeps listings; summaries of work go
                 devnull = stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
                 stack.enter_context(contextlib.redirect_stdout(devnull))
+            else:
+                stack.enter_context(contextlib.redirect_stdout(safe.Terminal(sys.stdout)))
             return int(args.func(args))
     except IngestFailed as exc:
-        print(f"ipi: {exc}", file=sys.stderr)
+        print(f"ipi: {exc}", file=err)
         return 1
     except IpiError as exc:
-        print(f"ipi: error: {exc}", file=sys.stderr)
+        print(f"ipi: error: {exc}", file=err)
         return 2
     except OSError as exc:  # the machine's, not ipi's: said in one line, with the fix
-        print(f"ipi: error: {os_error(exc)}", file=sys.stderr)
+        print(f"ipi: error: {os_error(exc)}", file=err)
         return 2
     except KeyboardInterrupt:
         print("ipi: interrupted; loads are atomic, nothing was half-written (a backfill "

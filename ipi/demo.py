@@ -1,8 +1,11 @@
 """A synthetic seller for ``ipi demo``, the tests and the benchmarks.
 
 150 SKUs with lognormal demand, replenishment with lead times, and a story:
-a bad purchase of slow movers lands (excess jumps), a dozen listings get
-stranded, then a removal order and listing fixes bring the score back. The
+a dozen listings get stranded and stay so for six weeks, a bad purchase of
+slow movers lands (excess jumps), then a removal order and listing fixes bring
+the score back. Six weeks, because Amazon takes the better of recent and
+long-term performance (ipi.score.window): a shorter incident would hold the
+score over the threshold, and the demo would show only the warning. The
 reports are written as Seller Central gives them: the live planning layout
 (renamed and extra columns), an MYI report in cp1252, stranded reports that
 are header-only when nothing is stranded.
@@ -50,6 +53,10 @@ _NOUNS = ["Mug", "Lamp", "Kettle", "Jar", "Towel", "Candle", "Basket", "Vase", "
           "Pillow", "Blanket", "Crêpe Pan", "Café Press", "Knife Set"]
 _ADJ = ["Nordic", "Classic", "Rustic", "Crème", "Slim", "Deluxe", "Mini", "Large", "Bamboo",
         "Ceramic"]
+# The story's events, in days before the last report day (tests and benchmarks read the
+# same days).
+STORY = {"buy": 30, "strand": 50, "remove": 12, "fix": 9}
+STRANDED_SKUS = 14
 _REASONS = [("Listing closed", "Relist"), ("Missing price", "Add price"),
             ("Listing error", "Fix listing")]
 
@@ -107,8 +114,9 @@ def simulate(start: date, days: int = 120, *, n_skus: int = 150, seed: int = 7,
     unsell = rng.integers(0, 3, n)
     # The story, in report-day indices.
     bad_buy = rng.choice(np.where(~slow)[0], 6, replace=False)
-    strand_set = rng.choice(np.setdiff1d(np.arange(n), bad_buy), 14, replace=False)
-    ev_buy, ev_strand, ev_remove, ev_fix = days - 30, days - 24, days - 12, days - 9
+    strand_set = rng.choice(np.setdiff1d(np.arange(n), bad_buy), STRANDED_SKUS, replace=False)
+    ev_buy, ev_strand, ev_remove, ev_fix = (days - STORY[k] for k in
+                                            ("buy", "strand", "remove", "fix"))
     stranded_now = np.zeros(n, dtype=bool)
     removal = np.zeros(n, dtype=np.int64)
     for t in range(total):

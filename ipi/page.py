@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ipi.alerts.calendar import next_checkpoint, quarter_end
-from ipi.score import partial_line, scores
+from ipi.safe import markdown as md
+from ipi.score import held_line, partial_line, scores
 from ipi.score.drivers import Driver, recovery, top_drivers
 from ipi.score.official import ModelState, listing, state
 from ipi.score.projection import Projection, projection
@@ -148,7 +149,7 @@ def _section(sec: Section, threshold: float) -> str:
             f"<div class='card {'bad' if under else 'ok'}'><span class=big>{r['score']:.0f}"
             f"</span> <span>band {r['score_low']:.0f}&ndash;{r['score_high']:.0f}, {verdict} "
             f"on {r['date']}{' (' + escape(r['status']) + ')' if r['status'] != 'ok' else ''}."
-            f"{check}</span></div>")
+            f"{check}{' ' + escape(held) + '.' if (held := held_line(r)) else ''}</span></div>")
     parts = [
         f"<h2>{escape(sec.marketplace)}</h2>",
         lead,
@@ -212,17 +213,20 @@ def markdown(account: Account, settings: Settings, secs: Sequence[Section],
                  f"**{r['score']:.0f}** (band {r['score_low']:.0f}-{r['score_high']:.0f}), "
                  f"{verdict} the threshold {threshold:.0f} on {r['date']}")
                 + (f"; Amazon's next check {sec.check}." if sec.check else ".")
-                + (f" Trend: {sec.projection.describe()}." if sec.projection else ""), ""]
+                + (f" Trend: {sec.projection.describe()}." if sec.projection else "")
+                + (f" {held}." if (held := held_line(r)) else ""), ""]
         out += [f"![{alt}](data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()})"
                 "\n" for key, alt in _ALT.items() if (svg := sec.charts.get(key))]
         if sec.drivers:
             out += ["| factor | SKU | problem | action | points won | in 90 days |",
                     "|---|---|---|---|---|---|"]
-            out += [f"| {d.factor.replace('_', '-')} | {d.sku} | {d.detail} | {d.action} | "
-                    f"{_num(d.gain, '+.1f')} | {_num(d.later, '+.1f')} |" for d in sec.drivers]
+            # SKUs, reasons and actions come from reports: shown as text, never markup
+            out += [f"| {d.factor.replace('_', '-')} | {md(d.sku)} | {md(d.detail)} | "
+                    f"{md(d.action)} | {_num(d.gain, '+.1f')} | {_num(d.later, '+.1f')} |"
+                    for d in sec.drivers]
             out.append("")
         if sec.plan is not None:
-            out += [f"{sec.plan.title}:", "", *sec.plan.lines(), ""]
+            out += [f"{sec.plan.title}:", "", *(md(x) for x in sec.plan.lines()), ""]
     if (at := _stakes(secs)) is not None:
         out += _capacity_markdown(at)
     return "\n".join(out)
@@ -374,7 +378,7 @@ def _fees(f: dict[str, Any]) -> str:
 def _capacity_markdown(at: dict[str, Any]) -> list[str]:
     storage = at["storage"]
     out = ["## Capacity and fees", "", CONTEXT, ""]
-    out += [f"- **{line}**" for line in at["lines"]] + ([""] if at["lines"] else [])
+    out += [f"- **{md(line)}**" for line in at["lines"]] + ([""] if at["lines"] else [])
     if not storage:
         out += ["No data: no planning report stored, so no capacity figures yet.", ""]
     else:

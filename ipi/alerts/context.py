@@ -26,6 +26,7 @@ from ipi.alerts.rules import (
     check_window,
     factor_jump,
     projected_crossing,
+    recent_under,
 )
 from ipi.score import day_row
 from ipi.score.projection import projection
@@ -175,8 +176,14 @@ def steps(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
 
     proj = projection(con, account, mp, day, check, policy)
     value = proj.value if proj else None
+    falling = [proj.describe("the check on ")] if proj else []
+    if recent_under(row, policy):
+        falling.insert(0, f"today's factors alone read {row['score_recent']:.0f}, under "
+                          f"{policy.threshold:.0f}; Amazon takes the better of recent and "
+                          "long-term performance, and the long-term factors follow the "
+                          "recent ones as the days roll")
     step(PROJECTED_CROSSING, lambda p, c: projected_crossing(p, row, policy, day, value, c),
-         proj.describe("the check on ") if proj else "")
+         "; ".join(falling))
 
     new = _newly_stranded(con, account, mp, day)
     units = sum(u for _, u in new or [])

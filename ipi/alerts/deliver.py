@@ -164,7 +164,8 @@ class Notifier:
         try:
             if target.shape == "json" and event:
                 with _fields(target.apprise[0], event):
-                    ok = target.apprise.notify(title=title, body=body, notify_type=kind)
+                    ok = target.apprise.notify(title=title, body=body, notify_type=kind,
+                                               body_format=apprise.NotifyFormat.TEXT)
                 if not ok:
                     raise DeliveryError(f"{target.name} did not accept the message")
                 return
@@ -179,7 +180,11 @@ class Notifier:
                                                attach=attach)
             else:
                 text = short if target.shape == "short" and short else body
-                ok = target.apprise.notify(title=title, body=text, notify_type=kind)
+                # Said to be text, apprise sends it as text or escapes it for the target:
+                # an email goes as text/plain, Slack gets <, > and & escaped (no
+                # <!channel> ping, no <url|link>), markdown services their escapes.
+                ok = target.apprise.notify(title=title, body=text, notify_type=kind,
+                                           body_format=apprise.NotifyFormat.TEXT)
         except DeliveryError:
             raise
         except Exception as exc:  # a plugin bug must not lose the alert

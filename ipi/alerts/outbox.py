@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ipi import safe
 from ipi.alerts.deliver import Notifier
 from ipi.errors import DeliveryError
 from ipi.store import Store, duck, utcnow
@@ -46,6 +47,9 @@ def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day
     (and said loudly) rather than queued for targets added later.
     """
     con = duck(conn)
+    # What reaches people carries no control character, whatever a SKU or file name held
+    title, body = safe.text(title), safe.text(body)
+    short, html = (safe.text(short) if short else short), (safe.text(html) if html else html)
     severity = severity or {"ops": "ops", "resolved": "resolved"}.get(kind, "critical")
     if event is None:  # an ops message: still routable by an incident tool
         event = {"dedup_key": f"ipi/{account}/ops/{key}", "state": "firing",
@@ -57,7 +61,7 @@ def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING key",
         [key, account, day, kind, title, body, tags,
          "pending" if targets else "no-targets", utcnow(), short, html, chart, severity,
-         json.dumps(event)],
+         json.dumps(safe.event(event))],
     )
     if cur.fetchone() is None:
         return False

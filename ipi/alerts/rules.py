@@ -215,15 +215,25 @@ def check_window(prev: State, row: dict[str, Any], policy: Policy, day: date,
 
 def projected_crossing(prev: State, row: dict[str, Any], policy: Policy, day: date,
                        projected: float | None, ctx: Context | None = None) -> Step:
-    """Warning: the trend since the last level shift takes the estimate under the
-    threshold by the next check (while it is still over: under it, the critical alert
-    speaks). No projection (too few days since a shift) is no warning."""
+    """Warning: the estimate is still over the threshold (under it, the critical alert
+    speaks), but the trend since the last level shift takes it under by the next check,
+    or it is held over only by the long-term factors (the 2020 rule: the recent ones
+    alone read under, and the long-term ones follow as the days roll). No projection
+    (too few days since a shift) and no long-term hold is no warning."""
     score = _score(row, policy)
     if score is None:
         return Step(prev)
-    active = projected is not None and score >= policy.threshold \
-        and projected < policy.threshold
+    active = score >= policy.threshold and (
+        (projected is not None and projected < policy.threshold)
+        or recent_under(row, policy))
     return advance(prev, active, day, policy, ctx=ctx)
+
+
+def recent_under(row: dict[str, Any], policy: Policy) -> bool:
+    """The day's factors alone read under the threshold (its estimate may be held over
+    by the long-term ones)."""
+    recent = row.get("score_recent")
+    return recent is not None and float(recent) < policy.threshold
 
 
 def factor_jump(prev: State, active: bool | None, policy: Policy, day: date,

@@ -9,10 +9,10 @@ from typing import Any
 
 import duckdb
 
-from ipi.score import carry, official
+from ipi.score import carry, official, window
 from ipi.score.calibrate import Calibration
 from ipi.score.factors import compute_factors
-from ipi.score.model import LABELS, estimate, factors_for
+from ipi.score.model import LABELS, Estimate, estimate, factors_for
 from ipi.score.official import model_for
 from ipi.score.prior import Model
 from ipi.settings import Account, CarryDays
@@ -21,6 +21,7 @@ from ipi.store import Store, duck, utcnow
 log = logging.getLogger(__name__)
 
 INSUFFICIENT = "insufficient history"
+HELD = "held by the long-term factors"  # the 2020 rule (ipi.score.window)
 CARRY_DAYS = CarryDays()  # the defaults, for callers without a policy (tests, benchmarks)
 
 SCORE_COLUMNS = (
@@ -28,6 +29,7 @@ SCORE_COLUMNS = (
     "units_shipped_t90", "avg_units_on_hand", "sell_through", "sell_through_approx",
     "stranded_units", "stranded_pct", "in_stock_rate", "in_stock_days", "in_stock_approx",
     "score", "score_low", "score_high", "status", "notes", "model", "carried", "carry_margin",
+    "score_recent", "long_term",
 )
 
 
@@ -43,17 +45,21 @@ def score_range(store: Store, account: str, start: date, end: date,
                 carry_days: CarryDays = CARRY_DAYS) -> ScoreRun:
     """Recompute factors and estimates for every day with data in [start, end]; a day
     in it left without data (its loads forgotten) loses its estimate. A day missing a
-    report carries the factors it feeds from its newest day (``carry_days``)."""
+    report carries the factors it feeds from its newest day (``carry_days``); each day
+    also reads its long-term factors (``ipi.score.window``: the 2020 rule)."""
     limits = carry_days.model_dump()
     with store.begin() as conn:
         con = duck(conn)
         rows = compute_factors(con, account, start, end)
+        back = max(*limits.values(), window.DAYS - 1)
         cur = con.execute(
             f"SELECT date, marketplace, carried, {', '.join(carry.READ)} FROM daily_score "
             "WHERE account = ? AND date BETWEEN ? AND ? ORDER BY date",
-            [account, start - timedelta(days=max(limits.values())), start - timedelta(days=1)])
+            [account, start - timedelta(days=back), start - timedelta(days=1)])
         names = [d[0] for d in cur.description or ()]
-        carry.carry(rows, [dict(zip(names, r, strict=True)) for r in cur.fetchall()], limits)
+        before = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        carry.carry(rows, before, limits)
+        window.long_term(rows, before)
         model = model_for(con, account)  # the account's calibration, else the prior
         new = [_with_estimate(account, r, model) for r in rows]
         old = {
@@ -123,9 +129,18 @@ def _with_estimate(account: str, r: dict[str, Any], model: Model) -> tuple[Any, 
     approx = {f for f, flag in (("sell_through", r["sell_through_approx"]),
                                 ("in_stock", r["in_stock_approx"])) if flag}
     carried = r.get("carried") or {}
-    est = estimate(values, factors=factors_for(mp), approximate=approx,
-                   weights=model.weights, model_error=model.model_error,
-                   carried={f: (r["date"] - d).days for f, d in carried.items()})
+    long_term = r.get("long_term") or {}
+
+    def scored(values: dict[str, Any]) -> Estimate:
+        return estimate(values, factors=factors_for(mp), approximate=approx,
+                        weights=model.weights, model_error=model.model_error,
+                        carried={f: (r["date"] - d).days for f, d in carried.items()})
+
+    recent = est = scored(values)
+    held = scored(long_term) if long_term else None
+    if held is not None and held.score is not None and recent.score is not None \
+            and held.score > recent.score:
+        est = held  # Amazon takes the better of recent and long-term (the 2020 rule)
     if r["units_shipped_t90"] == 0:
         # Amazon gives no score to an account inactive for 13 weeks ("There is
         # insufficient historical data to calculate your IPI", beside a sell-through of
@@ -135,6 +150,9 @@ def _with_estimate(account: str, r: dict[str, Any], model: Model) -> tuple[Any, 
     if est.status == INSUFFICIENT:
         notes = ("nothing shipped in 90 days: Amazon shows no score (\"insufficient "
                  "historical data\")")
+    if est is held and est.score is not None:
+        notes = "; ".join(n for n in (f"{HELD} (recent factors alone: {recent.score:.0f})",
+                                      notes) if n)
     if carried:
         notes = "; ".join(n for n in (notes, *(f"{LABELS[f]} carried from {d}"
                                               for f, d in carried.items())) if n)
@@ -151,6 +169,7 @@ def _with_estimate(account: str, r: dict[str, Any], model: Model) -> tuple[Any, 
         _round(r["in_stock_rate"]), r["in_stock_days"], bool(r["in_stock_approx"]),
         est.score, est.low, est.high, status, notes or None, model.name,
         carry.as_json(carried), est.carry_margin if carried else None,
+        recent.score if est.score is not None else None, window.as_json(long_term),
     )
 
 
@@ -204,6 +223,17 @@ def partial_line(row: dict[str, Any]) -> str | None:
     known = sum(row.get(carry.VALUE[f]) is not None for f in factors)
     return (f"partial: {known} of {len(factors)} factors known, "
             f"{row['score_low']:.0f}\u2013{row['score_high']:.0f}")
+
+
+def held_line(row: dict[str, Any]) -> str | None:
+    """What a day held by its long-term factors says beside its estimate (None for any
+    other day): Amazon's 2020 rule keeps the better reading, and actions move today's."""
+    recent, score = row.get("score_recent"), row.get("score")
+    if recent is None or score is None or score <= recent:
+        return None
+    return (f"{HELD}: today's factors alone read {recent:.0f}; Amazon takes the better of "
+            "recent and long-term performance, and the long-term factors follow today's "
+            "as the days roll")
 
 
 def latest_day(con: duckdb.DuckDBPyConnection, account: str) -> date | None:

@@ -126,7 +126,10 @@ def top_drivers(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, 
         return found[:n]
     facts = sku_facts(con, account, marketplace, day, [d.sku for d in found])
     model = model_for(con, account)
-    outcomes = [what_if(con, account, row, [d.fix()], facts, model) for d in found]
+    # Points on today's factors: where the long-term ones hold the estimate (the 2020
+    # rule), one fix alone moves it nothing, yet each moves what it follows.
+    outcomes = [what_if(con, account, row, [d.fix()], facts, model, recent=True)
+                for d in found]
     ranked = [replace(d, gain=o.gain, later=o.gain_later if d.fix().kind == "remove" else None)
               for d, o in zip(found, outcomes, strict=True)]
     ranked.sort(key=lambda d: (-(d.gain or 0.0), d.factor, d.sku))

@@ -45,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-MODEL = "prior-2"
+MODEL = "prior-3"  # prior-2's curves and weights, and the 2020 rule (ipi.score.window)
 ALL_FACTORS = ("excess", "sell_through", "stranded", "in_stock")
 LABELS = {"excess": "excess", "sell_through": "sell-through", "stranded": "stranded",
           "in_stock": "in-stock"}

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import duckdb
 
 from ipi.errors import ConfigError, NotFound
-from ipi.score import prior
+from ipi.score import prior, window
 from ipi.score.calibrate import MIN_POINTS, PAIR_DAYS, Calibration, Point, calibrate
 from ipi.score.model import ALL_FACTORS, factors_for
 from ipi.score.prior import Model
@@ -127,7 +127,8 @@ def refit(con: duckdb.DuckDBPyConnection, account: str) -> Calibration:
 # applied after: an ASOF join takes the nearest row, however far).
 _PAIRED = """
         SELECT o.marketplace, o.date, o.score AS official, d.date AS day, d.score AS estimate,
-               d.excess_pct, d.sell_through, d.stranded_pct, d.in_stock_rate
+               d.excess_pct, d.sell_through, d.stranded_pct, d.in_stock_rate,
+               CASE WHEN d.score > d.score_recent THEN d.long_term END AS long_term
         FROM official_score o
         ASOF LEFT JOIN (SELECT * FROM daily_score WHERE score IS NOT NULL) d
           ON d.account = o.account AND d.marketplace = o.marketplace AND o.date >= d.date
@@ -137,11 +138,13 @@ _PAIRED = """
 
 def points(con: duckdb.DuckDBPyConnection, account: str) -> list[Point]:
     out = []
-    for mp, day, official, paired, _, ex, st, sd, ins in con.execute(
+    for mp, day, official, paired, _, ex, st, sd, ins, held in con.execute(
             _PAIRED, {"a": account}).fetchall():
         if paired is None or (day - paired).days > PAIR_DAYS:
             continue
-        values = {"excess": ex, "sell_through": st, "stranded": sd, "in_stock": ins}
+        # The factors that made the estimate: the long-term ones where they held it
+        values = {"excess": ex, "sell_through": st, "stranded": sd, "in_stock": ins} \
+            if held is None else window.of({"long_term": held})
         out.append(Point(values, factors_for(mp), official))
     return out
 

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import duckdb
 
 from ipi.errors import ConfigError
+from ipi.score import window
 from ipi.score.model import Estimate, estimate, factors_for
 from ipi.score.official import model_for
 from ipi.score.prior import Model
@@ -164,10 +165,13 @@ def apply(row: Mapping[str, Any], t: Totals, settled: bool = False) -> dict[str,
 class Outcome:
     before: Estimate
     after: Estimate
-    later: Estimate  # once the sell-through window has passed over the removals
+    later: Estimate  # once the 90-day windows have passed over the actions
     values_after: Mapping[str, float | None]
     unknown: tuple[str, ...]  # SKUs the day's reports do not name
     capped: Mapping[str, float]  # removals of more than the SKU has: the units it has
+    # ``later`` without the actions: today's factors alone, as the long-term ones will
+    # have rolled to them by then (the same as ``before`` on a day they do not hold)
+    later_without: Estimate | None = None
 
     @property
     def gain(self) -> float | None:
@@ -175,7 +179,7 @@ class Outcome:
 
     @property
     def gain_later(self) -> float | None:
-        return _diff(self.later, self.before)
+        return _diff(self.later, self.later_without or self.before)
 
 
 def _diff(a: Estimate, b: Estimate) -> float | None:
@@ -184,29 +188,47 @@ def _diff(a: Estimate, b: Estimate) -> float | None:
 
 def what_if(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str, Any],
             actions: Sequence[Action], facts: Mapping[str, Facts] | None = None,
-            model: Model | None = None) -> Outcome:
+            model: Model | None = None, *, recent: bool = False) -> Outcome:
     """The estimate of the day ``row`` (its daily_score) before and after the actions
-    (``facts`` and ``model``: already read, when asking many questions of one day)."""
+    (``facts`` and ``model``: already read, when asking many questions of one day;
+    ``recent``: the estimate from today's factors alone, see ``scorer``)."""
     mp, day = row["marketplace"], row["date"]
     if facts is None:
         facts = sku_facts(con, account, mp, day, [a.sku for a in actions])
-    score = scorer(row, model or model_for(con, account))
+    model = model or model_for(con, account)
+    score = scorer(row, model, recent=recent)
     done = totals(actions, facts)
     after = apply(row, done)
     capped = {a.sku: facts[a.sku].on_hand for a in actions
               if a.kind == "remove" and a.sku in facts and a.units > facts[a.sku].on_hand}
-    return Outcome(score(values_of(row)), score(after), score(apply(row, done, settled=True)),
-                   after, tuple(sorted({a.sku for a in actions} - set(facts))), capped)
+    # In 90 days the long-term window holds only days after the actions: no hold then.
+    today = scorer(row, model, recent=True)
+    return Outcome(score(values_of(row)), score(after), today(apply(row, done, settled=True)),
+                   after, tuple(sorted({a.sku for a in actions} - set(facts))), capped,
+                   today(values_of(row)))
 
 
-def scorer(row: Mapping[str, Any], model: Model) -> Callable[[Mapping[str, float | None]],
-                                                              Estimate]:
-    """Factor values of the day ``row`` in, the account's estimate out."""
+def scorer(row: Mapping[str, Any], model: Model, *, recent: bool = False
+           ) -> Callable[[Mapping[str, float | None]], Estimate]:
+    """Factor values of the day ``row`` in, the account's estimate out (``recent``: the
+    estimate from those values alone, without the long-term factors' hold)."""
     factors = factors_for(row["marketplace"])
     approx = {f for f, flag in (("sell_through", row.get("sell_through_approx")),
                                 ("in_stock", row.get("in_stock_approx"))) if flag}
-    return lambda values: estimate(values, factors=factors, approximate=approx,
-                                   weights=model.weights, model_error=model.model_error)
+    long_term = {} if recent else window.of(row)
+
+    def score(values: Mapping[str, float | None]) -> Estimate:
+        recent = estimate(values, factors=factors, approximate=approx,
+                          weights=model.weights, model_error=model.model_error)
+        if not long_term or recent.score is None:
+            return recent
+        held = estimate(long_term, factors=factors, approximate=approx,
+                        weights=model.weights, model_error=model.model_error)
+        # The 2020 rule, as the stored estimate: actions move the recent factors, and the
+        # long-term ones hold the score while they score higher.
+        return held if held.score is not None and held.score > recent.score else recent
+
+    return score
 
 
 @dataclass(frozen=True)
@@ -237,6 +259,7 @@ class Plan:
     steps: tuple[tuple[Action, float], ...]
     spent: tuple[float, ...] = ()  # each step's cost
     costs: Costs = Costs()
+    held: float | None = None  # the estimate, where the long-term factors hold it over start
 
     @property
     def reached(self) -> bool:
@@ -256,6 +279,10 @@ class Plan:
     def lines(self) -> list[str]:
         out = [f"{i + 1}. {a.label()} -> {score:.0f}{self.cost_of(i)}"
                for i, (a, score) in enumerate(self.steps)]
+        if self.held is not None and self.start is not None:
+            out.insert(0, f"(today's factors alone read {self.start:.0f}; the long-term ones "
+                          f"hold the estimate at {self.held:.0f} and follow today's as the "
+                          "days roll, so the plan lifts today's)")
         if self.steps:
             out.append(self.summary())
         elif self.reached:
@@ -290,7 +317,10 @@ def recovery_plan(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str
     needed."""
     facts = sku_facts(con, account, row["marketplace"], row["date"],
                       [a.sku for a in candidates])
-    estimate_of = scorer(row, model_for(con, account))
+    # Actions move today's factors; where the long-term ones hold the estimate (the 2020
+    # rule), a single action moves nothing until today's pass them, so the plan is made on
+    # today's factors alone, and the estimate follows them to the target.
+    estimate_of = scorer(row, model_for(con, account), recent=True)
 
     def at(t: Totals) -> float:
         s = estimate_of(apply(row, t)).score
@@ -327,8 +357,10 @@ def recovery_plan(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str
     chosen = [replace(a, units=min(a.units, facts[a.sku].on_hand)) if a.kind == "remove"
               else a for a in chosen]
     steps = [(a, round(score(chosen[:i + 1]), 1)) for i, a in enumerate(chosen)]
+    held = row.get("score") if row.get("score_recent") is not None \
+        and (row.get("score") or 0) > row["score_recent"] else None
     return Plan(None if start < 0 else start, target, tuple(steps),
-                tuple(round(cost(a), 2) for a in chosen), costs)
+                tuple(round(cost(a), 2) for a in chosen), costs, held)
 
 
 def _trim_last_removal(chosen: list[Action], score: Callable[[Sequence[Action]], float],

@@ -331,4 +331,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE alert_state ADD COLUMN repeats INTEGER DEFAULT 0;
         """,
     ),
+    (
+        "0016_long_term_window",
+        """
+        -- Amazon's 2020 rule (ipi.score.window): the estimate from the day's factors
+        -- alone, and the long-term factor values, JSON {factor: mean over 90 days}.
+        ALTER TABLE daily_score ADD COLUMN score_recent DOUBLE;
+        ALTER TABLE daily_score ADD COLUMN long_term VARCHAR;
+        """,
+    ),
 ]

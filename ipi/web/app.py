@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -26,6 +27,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ipi import safe
 from ipi.api import DRIVER_COLUMNS, Rows
 from ipi.errors import ConfigError, StoreBusy, StoreUnavailable
 from ipi.safe import csv_text
@@ -42,10 +44,18 @@ BUSY_TIMEOUT = 1.0
 RETRY_AFTER = 5  # seconds, for the browser and for people
 
 
+def _text(value: Any) -> Any:
+    """Every value a template prints: no control character (a NUL or an escape sequence
+    in a SKU), before autoescape; markup ipi built stays markup."""
+    if isinstance(value, Markup):
+        return Markup(safe.text(str(value)))
+    return safe.text(value) if isinstance(value, str) else value
+
+
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("ipi.web", "templates"),
                       autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, finalize=_text)
     env.filters.update(num=_num, signed=_signed, ago=_ago, rule=_rule, report=_report,
                        factor=_factor)
     return env

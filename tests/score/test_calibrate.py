@@ -13,6 +13,7 @@ import pytest
 from flows.cli import main
 from ipi import pipeline
 from ipi.demo import Simulation
+from ipi.score import window
 from ipi.score.calibrate import (
     BAND_PER_MAE,
     MIN_POINTS,
@@ -103,8 +104,10 @@ def test_recorded_official_scores_calibrate_the_account_and_rescore_its_history(
     csv = tmp_path / "official.csv"
     lines = ["date,score,marketplace"]
     for r in weekly:
-        values = {"excess": r["excess_pct"], "sell_through": r["sell_through"],
-                  "stranded": r["stranded_pct"], "in_stock": r["in_stock_rate"]}
+        # The factors that made the day's estimate: the long-term ones where they held it
+        values = window.of(r) if r["score"] > r["score_recent"] else {
+            "excess": r["excess_pct"], "sell_through": r["sell_through"],
+            "stranded": r["stranded_pct"], "in_stock": r["in_stock_rate"]}
         truth = estimate(values, weights=TRUE).score
         assert truth is not None
         lines.append(f"{r['date']},{round(truth + rng.normal(0, 3))},US")
@@ -122,7 +125,7 @@ def test_recorded_official_scores_calibrate_the_account_and_rescore_its_history(
     assert all(abs(fitted[f] - TRUE[f]) <= 0.05 for f in ALL_FACTORS), fitted
     assert cal["mae"] < cal["prior_mae"] / 2
     after = store.query(f"SELECT * FROM daily_score WHERE {complete} ORDER BY date")
-    assert {r["model"] for r in after} == {f"prior-2 calibrated-{len(weekly)}"}
+    assert {r["model"] for r in after} == {f"prior-3 calibrated-{len(weekly)}"}
     narrower = {r["date"]: r["w"] for r in store.query(width)}
     assert all(narrower[d] < before[d] for d in before if before[d] is not None)
     official = {line.split(",")[0]: float(line.split(",")[1]) for line in lines[1:]}
@@ -133,7 +136,7 @@ def test_recorded_official_scores_calibrate_the_account_and_rescore_its_history(
     assert main(["official", "list", "--config", str(config)]) == 0
     listed = capsys.readouterr().out
     assert listed.count("\n") == len(weekly) + 3  # heading, rows, the model, the request
-    assert f"acme: Model prior-2 calibrated-{len(weekly)}: calibrated on {len(weekly)} " \
+    assert f"acme: Model prior-3 calibrated-{len(weekly)}: calibrated on {len(weekly)} " \
         "official scores, held-out error" in listed
 
 
@@ -169,7 +172,7 @@ def test_one_official_score_is_kept_beside_the_estimate_without_refitting(
     estimate_row = pipeline.open_store(settings).query(
         "SELECT score FROM daily_score WHERE date = ?", [day])[0]
     assert f"{day}  US        512  {estimate_row['score']:>8.0f}" in listed
-    assert "Model prior-2, band from 1 official: it misses this account's 1 official " \
+    assert "Model prior-3, band from 1 official: it misses this account's 1 official " \
         "score(s) by" in listed
 
 

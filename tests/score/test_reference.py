@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import statistics
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from ipi.errors import ConfigError
-from ipi.score import reference
+from ipi.score import reference, window
+from ipi.score.carry import VALUE
 from ipi.score.model import (
     DEFAULT_MAE,
     DEFAULT_MODEL_ERROR,
@@ -125,3 +127,21 @@ def test_the_seller_tables_score_moves_slower_than_its_factors() -> None:
     assert (round(moves(official)), round(moves(weekly))) == (3, 24)
     assert [round(x, 1) for x in off(weekly)] == [50.2, 22.8]
     assert [round(x, 1) for x in off(smooth)] == [86.9, 9.6]
+
+
+def test_the_2020_rule_changes_nothing_on_the_seller_table() -> None:
+    """The measurement docs/score.md gives for the 2020 rule (ipi.score.window) on the one
+    public weekly series: its factors improved throughout, so the long-term reading never
+    beats the recent one and the error stays 50 points."""
+    rows = [r for r in reference.load() if r.kind == "seller-table"]
+    days = [{"marketplace": "US", "date": date.fromisocalendar(int(r.week[:4]),
+                                                               int(r.week[6:]), 1),
+             "carried": {}, **{VALUE[f]: v for f, v in r.values.items()}} for r in rows]
+    window.long_term(days, [])
+    assert sum(bool(d["long_term"]) for d in days) == 8  # from the sixth week on
+    recent = [float(estimate(r.values).score or 0) for r in rows]
+    rule = [max(s, float(estimate(d["long_term"]).score or 0) if d["long_term"] else s)
+            for s, d in zip(recent, days, strict=True)]
+    assert rule == recent
+    assert round(statistics.mean(abs(s - float(r.ipi or 0))
+                                 for s, r in zip(rule, rows, strict=True)), 1) == 50.2

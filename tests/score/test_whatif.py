@@ -45,7 +45,8 @@ def test_removing_excess_and_fixing_a_listing_change_the_factors_as_the_reports_
     with pipeline.open_store(settings).begin() as conn:
         out = what_if(duck(conn), "acme", row, [Action("remove", top["sku"], removed),
                                                 Action("fix-stranded", stuck["sku"]),
-                                                Action("restock", "NOT-A-SKU")])
+                                                Action("restock", "NOT-A-SKU")],
+                      recent=True)  # the long-term factors hold this day's estimate
     left = row["units_on_hand"] - removed
     assert out.values_after["excess"] == pytest.approx(
         100 * (row["excess_units"] - removed) / left)
@@ -55,7 +56,8 @@ def test_removing_excess_and_fixing_a_listing_change_the_factors_as_the_reports_
     assert out.values_after["sell_through"] == pytest.approx(
         row["units_shipped_t90"] / (row["avg_units_on_hand"] - removed / 4))
     assert out.unknown == ("NOT-A-SKU",)
-    assert out.before.score == row["score"] and out.gain is not None and out.gain > 0
+    assert row["score"] > row["score_recent"] == out.before.score
+    assert out.gain is not None and out.gain > 0
     # In 90 days all four are: the same actions win more.
     assert out.gain_later is not None and out.gain_later > out.gain
 
@@ -99,7 +101,7 @@ def test_a_plan_by_cost_spends_least_where_each_action_costs(
         def count(plan: Plan, kind: str) -> int:
             return sum(a.kind == kind for a, _ in plan.steps)
 
-        assert by_units.steps[0][0].kind == "fix-stranded"
+        assert by_units.steps[0][0].kind in ("fix-stranded", "restock")  # no units moved
         assert by_cost.steps[0][0].kind == "remove"
         assert count(by_cost, "fix-stranded") < count(by_units, "fix-stranded")
         assert count(by_cost, "remove") > count(by_units, "remove")

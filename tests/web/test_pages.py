@@ -37,8 +37,9 @@ def test_the_index_shows_every_account_and_marketplace(
     assert beta.locator(".score").inner_text() == f"{overview['beta']['score']:.0f}"
     # beta ends under the threshold, its critical alert firing since the day it fell.
     assert "tone-bad" in (beta.get_attribute("class") or "")
-    assert "under the threshold since 2026-08-16" in beta.inner_text()
-    assert "no projection" in beta.inner_text()  # three days since the fall: no trend yet
+    assert "under the threshold since 2026-08-14" in beta.inner_text()
+    trend = overview["beta"]["projection"]  # the long-term factors falling, day by day
+    assert f"{trend.value:.0f} by {trend.target}" in beta.inner_text()
     assert "2026-09-08" in acme.inner_text()  # the newest data, and how old it is
     assert f"{overview['acme']['data_age_days']} days ago" in acme.inner_text()
     assert page.errors == []
