@@ -39,6 +39,7 @@ from flows.daily import daily
 from flows.probe import healthy, port_free
 from ipi.errors import ConfigError, IpiError
 from ipi.settings import Settings
+from ipi.store import private
 
 log = logging.getLogger("ipi.serve")
 
@@ -133,6 +134,7 @@ class LocalServer:
             raise IpiError(f"port {self.port} on 127.0.0.1 is taken by another program: set "
                            "[run] server_port to a free port")
         self.home.mkdir(parents=True, exist_ok=True)
+        private(self.home, 0o700)  # its database holds every run's artifacts: SKUs, scores
         self._spawn()
         self._wait_healthy()
         threading.Thread(target=self._supervise, name="prefect-server-watch",

@@ -378,7 +378,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from ipi.sources.files import preflight, report_files
+    from ipi.sources.files import not_dedicated, preflight, report_files
     from ipi.sources.sp_api import SpApiSource, resolve_credentials
 
     settings = settings_of(args)
@@ -390,11 +390,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         results: list[tuple[str, bool, str]] = []
         if account.source == "files":
             drop = settings.drop_dir(account)
-            ok = drop.is_dir()
+            refused = not_dedicated(drop)
+            ok = drop.is_dir() and refused is None
             waiting = list(report_files([drop])) if ok else []
-            results.append(("drop folder", ok, f"{drop} ({len(waiting)} file(s) waiting)"
-                            if ok else f"{drop} does not exist: create it and drop reports "
-                            "there"))
+            results.append(("drop folder", ok, refused or (
+                f"{drop} ({len(waiting)} file(s) waiting)" if ok
+                else f"{drop} does not exist: create it and drop reports there")))
             bad = [(p, why) for p in waiting if (why := preflight(p))]
             if bad:
                 results.append(("drop files", False, f"{len(bad)} of {len(waiting)} will "
@@ -1131,6 +1132,9 @@ def main(argv: Sequence[str] | None = None, *, extra: Sequence[Adder] = (),
     if args.verbose and args.quiet:
         parser.error("-v and -q ask for opposite things: give one")
     args.parser, args.secrets = parser, secrets
+    # Everything ipi and the Prefect server it starts create (the database, stored reports,
+    # pages, Prefect's own database) is this user's alone: 0600 files, 0700 folders.
+    os.umask(0o077)
     terminal_log(args.verbose, args.quiet)
     # Every print reaches the terminal as text: a SKU, product or file name holding an
     # escape sequence cannot move the cursor, recolour or retitle it (ipi.safe).

@@ -16,6 +16,7 @@ of it reaches a person, it passes through here, once per target:
   links, emphasis or table cells escaped;
 - HTML (email, the dashboard): escaped where the page is built (``html.escape``,
   Jinja's autoescape), after ``text``;
+- where credentials go (``credentials_url``): https, or http to this machine only;
 - a CSV opened in a spreadsheet runs a cell that starts with ``=``, ``+``, ``-``, ``@``,
   a tab or a carriage return as a formula (OWASP "CSV injection"): such text cells get
   a leading ``'``, which spreadsheets show as text; numbers stay numbers.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
@@ -36,6 +38,30 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _TERMINAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
                        "|\r(?!\n)")
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#!|<>~])")
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1 (brackets and a port allowed)."""
+    host = host.strip().lower()
+    if host.startswith("["):  # [::1]:8450
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:  # 127.0.0.1:8450, localhost:8450
+        host = host.partition(":")[0]
+    if host in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def credentials_url(url: str) -> bool:
+    """A URL credentials may travel to: https, or http to this machine (a test double)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http"
+                                       and is_loopback(parts.hostname or ""))
 
 
 def text(value: str) -> str:

@@ -35,6 +35,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from ipi.errors import ConfigError
+from ipi.safe import credentials_url
 
 CONFIG_ENV = "IPI_CONFIG"
 APPRISE_URLS_ENV = "IPI_APPRISE_URLS"
@@ -87,6 +88,8 @@ class SpApi(_Model):
     client_id_block: str | None = None
     client_secret_block: str | None = None
     refresh_token_block: str | None = None
+    # The refresh token and client secret go to these: https only (http to 127.0.0.1 or
+    # localhost, for a test double).
     endpoint: str | None = None  # default: the marketplace's regional SP-API endpoint
     token_url: str = "https://api.amazon.com/auth/o2/token"
     report_types: tuple[str, ...] = (
@@ -104,6 +107,15 @@ class SpApi(_Model):
     # A report whose rows collapsed is asked for again once, this many seconds later.
     row_retry_after: float = Field(default=1800.0, ge=0)
     backoff: float = Field(default=1.0, ge=0)  # seconds before the first retry
+
+    @field_validator("endpoint", "token_url")
+    @classmethod
+    def _https(cls, v: str | None) -> str | None:
+        # The URL is not echoed: a URL may carry a credential of its own.
+        if v is not None and not credentials_url(v):
+            raise ValueError("must start with https:// (the refresh token and client secret "
+                             "travel to it); http:// only to 127.0.0.1 or localhost")
+        return v
 
 
 class Account(_Model):

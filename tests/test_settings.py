@@ -154,3 +154,27 @@ def test_a_renamed_key_says_what_replaces_it(tmp_path: Path) -> None:
                                           r"use remind_before_check = \[7, 1\]"):
         settings_from_dict({"policy": {"repeat_daily_before_check": 7}}, base_dir=tmp_path,
                            env={})
+
+
+@pytest.mark.parametrize("field, url", [
+    ("token_url", "http://api.amazon.com/auth/o2/token"),
+    ("endpoint", "http://sellingpartnerapi-na.amazon.com"),
+    ("token_url", "ftp://api.amazon.com/token"),
+])
+def test_credentials_go_over_https_only(field: str, url: str, tmp_path: Path) -> None:
+    """The refresh token and client secret travel to sp_api.token_url and endpoint: http
+    to another machine is refused, naming the field."""
+    with pytest.raises(ConfigError, match=f"{field} = .*must start with https://"):
+        settings_from_dict({"accounts": [{"name": "a", "source": "sp-api",
+                                          "sp_api": {field: url}}]},
+                           env={}, base_dir=tmp_path)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8999/auth/o2/token",
+                                 "http://localhost:8999/t", "http://[::1]:8999/t",
+                                 "https://api.amazon.com/auth/o2/token"])
+def test_https_or_a_test_double_on_this_machine_is_accepted(url: str, tmp_path: Path) -> None:
+    settings = settings_from_dict({"accounts": [{"name": "a", "source": "sp-api",
+                                                 "sp_api": {"token_url": url}}]},
+                                  env={}, base_dir=tmp_path)
+    assert settings.accounts[0].sp_api.token_url == url

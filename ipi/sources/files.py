@@ -30,7 +30,7 @@ from contextlib import closing
 from datetime import date
 from pathlib import Path
 
-from ipi.errors import BadInput
+from ipi.errors import BadInput, ConfigError
 from ipi.settings import MARKETPLACE_TIMEZONES, Account
 from ipi.sources import Fetched, Problem
 from ipi.sources.archive import Limits, Refused, archive_kind, members
@@ -58,6 +58,30 @@ def move_aside(path: Path, reason: str) -> Path:
     shutil.move(str(path), dest)
     dest.with_name(dest.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
     return dest
+
+
+# A drop folder is a folder of its own: ipi moves what it finds there. Never these, nor
+# anything under the first group, nor the home folder itself or a folder above it.
+_SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc",
+                 "/sbin", "/sys", "/usr", "/System", "/Library")
+_SYSTEM = ("/", "/home", "/opt", "/root", "/run", "/srv", "/tmp", "/var", "/mnt", "/media",
+           "/Users", "/Applications", "/Volumes")
+
+
+def not_dedicated(folder: Path) -> str | None:
+    """Why ``folder`` cannot be a drop folder (a system folder, the home folder or one
+    above it), or None."""
+    where = folder.resolve()
+    home = Path.home().resolve()
+    if str(where) in _SYSTEM or any(where.is_relative_to(t) for t in _SYSTEM_TREES):
+        what = "a system folder"
+    elif where == home or home.is_relative_to(where):
+        what = "the home folder" if where == home else "a folder holding the home folder"
+    else:
+        return None
+    return (f"the drop folder {folder} is {what}: ipi moves the files it finds in a drop "
+            "folder, so it needs one of its own; set drop_dir to a new folder, e.g. "
+            "~/ipi-drops/<account>")
 
 
 def irregular(path: Path) -> str | None:
@@ -141,10 +165,37 @@ class FileDrops:
                                 f": add {code} to the account's marketplaces, or move the file")
         return None
 
+    def _stranger(self, path: Path) -> str | None:
+        """Why a file in the drop folder is left where it is, unread and unmoved: not a
+        regular file, or not owned by the drop folder's owner."""
+        if (why := irregular(path)) is not None:
+            return why
+        if self.paths is None and path.lstat().st_uid != self.root.stat().st_uid:
+            return ("owned by another user than the drop folder's: ipi reads and moves only "
+                    "its owner's files; copy the report in as that user")
+        return None
+
+    def _leave(self, path: Path, why: str) -> None:
+        """Report a file ipi will not touch, once: the reason file beside it says it was
+        told (remove both to be told again)."""
+        note = path.with_name(path.name + ".reason.txt")
+        if note.exists():
+            log.info("%s left as it is: %s (told before)", path.name, why)
+            return
+        log.error("%s left as it is: %s", path.name, why)
+        self.problems.append(Problem(path.name, why, fatal=True))
+        if self.move_done:
+            note.write_text(why + "\n", encoding="utf-8")
+
     def fetch(self, account: Account, day: date) -> Iterator[Fetched]:
+        if self.paths is None and self.move_done \
+                and (why := not_dedicated(self.root)) is not None:
+            raise ConfigError(why)
         roots = self.paths if self.paths is not None else [self.root]
         for path in report_files(r for r in roots if r.exists() or r.is_symlink()):
-            if (why := irregular(path) or self._foreign(account, path, roots)) is not None:
+            if (why := self._stranger(path)) is not None:
+                self._leave(path, why)
+            elif (why := self._foreign(account, path, roots)) is not None:
                 log.error("%s set aside: %s", path.name, why)
                 self.problems.append(Problem(path.name, why, fatal=True))
                 if self.move_done:

@@ -15,6 +15,8 @@ take, so SQLAlchemy is imported only when a transaction first needs it.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import threading
 import time
@@ -69,6 +71,16 @@ def _writer(path: Path) -> threading.RLock:
 _ENGINES: set[Path] = set()
 
 
+def private(path: Path, mode: int) -> None:
+    """Make ``path`` this user's alone (0o700 a folder, 0o600 a file): sellers' sales,
+    SKUs and fees are nobody else's on the machine. Only what this user owns is touched;
+    a file system that refuses (a mounted share) keeps its own rules."""
+    with contextlib.suppress(OSError):
+        if path.exists() and path.stat().st_uid == os.getuid() \
+                and path.stat().st_mode & 0o777 != mode:
+            path.chmod(mode)
+
+
 class Store:
     def __init__(self, path: Path, *, data_dir: Path | None = None,
                  busy_timeout: float = 60.0) -> None:
@@ -78,6 +90,8 @@ class Store:
         self.data_dir = data_dir or self.path.parent
         self.busy_timeout = busy_timeout
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        for folder in {self.path.parent, self.data_dir}:
+            private(folder, 0o700)
         self._engine: sa.Engine | None = None
         self._migrated = False
         self._held: sa.Connection | None = None
@@ -250,6 +264,7 @@ class Store:
                 )
                 applied.append(name)
         self._migrated = True
+        private(self.path, 0o600)  # DuckDB made it with the process's umask
         return applied
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:

@@ -36,6 +36,7 @@ def land(raw_dir: Path, path: Path, sha256: str) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{sha256}.{os.getpid()}.tmp")
     shutil.copyfile(path, tmp)
+    tmp.chmod(0o600)  # the report's rows are the seller's alone (its folder is 0700 too)
     with tmp.open("rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, dest)

@@ -5,7 +5,11 @@
   sets an HttpOnly, SameSite=Strict cookie and sends the browser to the same address
   without the token (so it stays out of history, logs and Referer headers). Anything
   else gets 401. Compared with ``hmac.compare_digest``: no timing tells how much of a
-  guess was right. The cookie holds an HMAC of the token, never the token.
+  guess was right. The cookie holds when it was issued and an HMAC of that with the
+  token, never the token, and lapses after ``COOKIE_DAYS``. A token is ``MIN_TOKEN``
+  characters or more. A client that gives ``MAX_FAILURES`` wrong tokens within
+  ``FAILURE_WINDOW`` seconds gets 429 until the window has passed: guessing takes
+  forever. The redirect stays on this site (``//evil.example/`` is a path here).
 - **Without a token** only requests addressed to a loopback name are answered: a page
   elsewhere on the web cannot read the dashboard by pointing its own domain at
   127.0.0.1 (DNS rebinding). ``serve`` refuses a non-loopback address without a token.
@@ -15,15 +19,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ipi.safe import is_loopback
+
 TOKEN_ENV = "IPI_WEB_TOKEN"
 COOKIE = "ipi_web"
+COOKIE_DAYS = 7  # a browser that kept the cookie asks for the token again after a week
+MIN_TOKEN = 32  # characters: a token_urlsafe(32) has 43
+MAX_FAILURES, FAILURE_WINDOW = 10, 60.0  # wrong tokens per client, per seconds
 
 # A read-only page of the seller's own: nothing from elsewhere, no framing, no referrer.
 SECURITY_HEADERS = {
@@ -34,21 +45,6 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
 }
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost``, 127.0.0.0/8 or ::1 (brackets and a port allowed)."""
-    host = host.strip().lower()
-    if host.startswith("["):  # [::1]:8450
-        host = host[1:].partition("]")[0]
-    elif host.count(":") == 1:  # 127.0.0.1:8450, localhost:8450
-        host = host.partition(":")[0]
-    if host in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class SecurityHeaders:
@@ -89,35 +85,77 @@ class LoopbackOnly:
         await self.app(scope, receive, send)
 
 
+def check_token(token: str) -> None:
+    """A token long enough that guessing it is hopeless, or ValueError saying so."""
+    if len(token) < MIN_TOKEN:
+        raise ValueError(
+            f"{TOKEN_ENV} is {len(token)} characters; it needs {MIN_TOKEN} or more: make one "
+            "with python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+
+
 class TokenGate:
     """With a token: every request carries it, as a bearer, a cookie, or once in the
     query."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str, *, clock: Callable[[], float] = time.time
+                 ) -> None:
+        check_token(token)
         self.app = app
         self._token = token.encode()
-        self._cookie = hmac.new(self._token, b"ipi-web-cookie", hashlib.sha256).hexdigest()
+        self._clock = clock
+        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
+
+    def _cookie(self, issued: int) -> str:
+        mac = hmac.new(self._token, f"ipi-web-cookie:{issued}".encode(), hashlib.sha256)
+        return f"{issued}.{mac.hexdigest()}"
+
+    def _cookie_ok(self, value: str) -> bool:
+        issued, _, _ = value.partition(".")
+        if not issued.isdigit() or self._clock() - int(issued) > COOKIE_DAYS * 86400:
+            return False
+        return self._same(value, self._cookie(int(issued)).encode())
+
+    def _blocked(self, client: str) -> bool:
+        """Too many wrong tokens from this client lately (old ones forgotten)."""
+        seen, now = self._failures[client], self._clock()
+        while seen and now - seen[0] > FAILURE_WINDOW:
+            seen.popleft()
+        if not seen:
+            del self._failures[client]
+        return len(seen) >= MAX_FAILURES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        client = request.client.host if request.client else ""
+        response: Response
+        if self._blocked(client):
+            response = PlainTextResponse(
+                "Too many wrong tokens from this address: try again in a minute.\n",
+                status_code=429, headers={"Retry-After": str(int(FAILURE_WINDOW))})
+            await response(scope, receive, send)
+            return
         scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
         cookie = request.cookies.get(COOKIE, "")
         if (scheme.lower() == "bearer" and self._same(bearer.strip(), self._token)) \
-                or self._same(cookie, self._cookie.encode()):
+                or (cookie and self._cookie_ok(cookie)):
             await self.app(scope, receive, send)
             return
         given = request.query_params.get("token")
-        response: Response
         if given is not None and self._same(given, self._token):
             clean = request.url.remove_query_params("token")
-            response = RedirectResponse(clean.path + (f"?{clean.query}" if clean.query else ""),
+            # One leading slash: "//evil.example/" would send the browser to that host.
+            path = "/" + clean.path.lstrip("/\\")
+            response = RedirectResponse(path + (f"?{clean.query}" if clean.query else ""),
                                         status_code=303)
-            response.set_cookie(COOKIE, self._cookie, httponly=True, samesite="strict",
-                                secure=request.url.scheme == "https", path="/")
+            response.set_cookie(COOKIE, self._cookie(int(self._clock())), httponly=True,
+                                samesite="strict", secure=request.url.scheme == "https",
+                                path="/", max_age=COOKIE_DAYS * 86400)
         else:
+            if given is not None or bearer:  # a wrong token (a lapsed cookie is no guess)
+                self._failures[client].append(self._clock())
             response = PlainTextResponse(
                 "This dashboard needs its token: open it once with ?token=<token> (the "
                 f"value of {TOKEN_ENV}), or send Authorization: Bearer <token>.\n",

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import uvicorn
 
 from ipi.errors import ConfigError
+from ipi.safe import is_loopback
 from ipi.settings import Settings
 from ipi.web.app import create_app
-from ipi.web.auth import TOKEN_ENV, is_loopback
+from ipi.web.auth import TOKEN_ENV, check_token
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8450
@@ -27,7 +28,13 @@ STARTUP_TIMEOUT = 10.0  # seconds for a thread's server to listen
 
 
 def check_exposure(host: str, token: str | None) -> None:
-    """A dashboard reachable from other machines must have a token."""
+    """A dashboard reachable from other machines must have a token, and any token must be
+    long enough that guessing it is hopeless."""
+    if token:
+        try:
+            check_token(token)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     if not token and not is_loopback(host):
         raise ConfigError(f"the dashboard on {host} would be open to the network without a "
                           f"token: set {TOKEN_ENV} (a long random string) or listen on "

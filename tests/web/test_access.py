@@ -25,9 +25,10 @@ PAGES = ["/", "/accounts/acme", "/accounts/acme/drivers.csv?marketplace=US",
          "/static/vendor/uPlot.iife.min.js", "/accounts/nobody"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def guarded(two_accounts: Settings) -> Iterator[str]:
-    """The dashboard with a token, on a free loopback port: its URL."""
+    """The dashboard with a token, on a free loopback port: its URL. One per test: its
+    wrong tokens count against the address (ipi.web.auth.MAX_FAILURES)."""
     from ipi.web import start
 
     handle = start(two_accounts, port=0, token=TOKEN)
