@@ -32,7 +32,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = cli.settings_of(args)  # fail on a bad configuration before starting Prefect
     cli.refuse_future(settings, args.date)
     pipeline.open_store(settings).migrate()  # and on an unusable data folder or database
-    if not Notifier.from_settings(settings).targets:
+    notifier = Notifier.from_settings(settings)
+    for target in notifier.broken():  # its accounts' alerts wait; every other runs
+        log.warning("alert %s cannot be used: %s; the alerts routed to it wait in the "
+                    "outbox", target.name, target.problem)
+    if not notifier.targets:
         log.warning("no alert target is configured: alerts are recorded (ipi alerts "
                     "history) but reach nobody; set IPI_APPRISE_URLS, [alerts] urls or "
                     "[[alerts.targets]], then `ipi alerts test`")
@@ -58,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise
     for name, run in runs.items():
         print(cli.run_line(name, run))
-    return 0
+    return cli.partly_done(runs)
 
 
 def _nothing_new(settings: Settings) -> bool:
@@ -75,6 +79,7 @@ def _run_without_prefect(settings: Settings, day: date | None) -> int:
     deliver the alerts (the dead man's switch included), as the daily flow would."""
     from ipi import pipeline
 
+    runs: dict[str, object] = {}
     for account in settings.accounts:
         on = day or settings.today(account)
         with pipeline.run_lock(settings, account, f"the daily run for {on}"):
@@ -84,9 +89,11 @@ def _run_without_prefect(settings: Settings, day: date | None) -> int:
             "day": str(on), "loaded": 0, "estimates": pipeline.estimates(settings, account, on),
             "silent": pipeline.silent_marketplaces(settings, account, on),
             "held": len(al.silenced), "inhibited": len(al.inhibited),
-            "alerts": [d.status for d in al.deliveries]})
+            "alerts": [d.status for d in al.deliveries],
+            "undelivered": al.undelivered})
             + f" (nothing new in {settings.drop_dir(account)}: Prefect not started)")
-    return 0
+        runs[account.name] = {"undelivered": al.undelivered}
+    return cli.partly_done(runs)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

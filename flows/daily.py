@@ -191,6 +191,7 @@ def _account_day(settings: Settings, account: Account,
         + [f"capacity {c}" for c in al.capacity],
         "held": len(al.silenced), "inhibited": len(al.inhibited),
         "alerts": [d.status for d in al.deliveries],
+        "undelivered": al.undelivered,
     }, [(f"{account.name}/{name}", why) for name, why in ing.failed]
 
 

@@ -339,6 +339,11 @@ class Rows:
                                       if latest and week[0] is not latest else None),
                         "change_days": ((latest["date"] - week[0]["date"]).days
                                         if latest and week[0] is not latest else None),
+                        # since yesterday: the day before the newest, when it has one
+                        "change_1d": (days[-1]["score"] - days[-2]["score"]
+                                      if len(days) > 1
+                                      and (days[-1]["date"] - days[-2]["date"]).days == 1
+                                      else None),
                         "projection": trend,
                         "next_check": check,
                         "days_to_check": (check - today).days if check else None,

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from ipi.alerts.deliver import ALL_ACCOUNTS, Notifier
+from ipi.alerts.deliver import ALL_ACCOUNTS, Notifier, Target
 from ipi.alerts.engine import AlertRun, AtStake, alert_account
 from ipi.alerts.outbox import deliver_pending, enqueue
 from ipi.errors import BadInput
@@ -249,10 +249,30 @@ def alert(settings: Settings, account: Account, day: date,
     with working(store):
         if ingested is not None and (ingested.failed or ingested.warnings):
             report_problems(store, notifier, account.name, day, ingested)
-        return alert_account(store, notifier, account.name, day, settings.policy_for(account),
-                             settings.alerts.top_skus,
-                             backoff_minutes=settings.alerts.retry_backoff_minutes,
-                             link=settings.alerts.ui_url, at_stake=at_stake(settings, account))
+        run = alert_account(store, notifier, account.name, day, settings.policy_for(account),
+                            settings.alerts.top_skus,
+                            backoff_minutes=settings.alerts.retry_backoff_minutes,
+                            link=settings.alerts.ui_url, at_stake=at_stake(settings, account))
+        failed = {d.target for d in run.deliveries if d.status == "failed"}
+        for target in notifier.broken():
+            if target.name in failed:
+                report_target(store, notifier, target, account.name, day,
+                              settings.alerts.retry_backoff_minutes)
+        return run
+
+
+def report_target(store: Store, notifier: Notifier, target: Target, account: str, day: date,
+                  backoff_minutes: float) -> None:
+    """One ops message a day for a target that cannot be used (a client's variable unset),
+    to that account's other ops targets and the agency's own, never another client's."""
+    body = (f"[OPS] {target.name} cannot be used: {target.problem}. {account}'s alerts "
+            "routed to it wait in the outbox and go out on the first run after it is "
+            "fixed; every other target got its own. Fix it in the service's environment "
+            "or the configuration, then `ipi alerts test`.")
+    with store.begin() as conn:
+        enqueue(conn, notifier.usable(), f"{account}:{day}:ops/target:{target.id}", account, day,
+                "ops", f"[OPS] IPI {account}: alert {target.name} cannot be used", body, "ops")
+    deliver_pending(store, notifier, account, backoff_minutes=backoff_minutes)
 
 
 def at_stake(settings: Settings, account: Account) -> AtStake:

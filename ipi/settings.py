@@ -150,8 +150,16 @@ class Account(_Model):
 
     @property
     def refresh_token_env(self) -> str:
-        default = "IPI_" + re.sub(r"[^A-Z0-9]", "_", self.name.upper()) + "_REFRESH_TOKEN"
-        return self.sp_api.refresh_token_env or default
+        return self.sp_api.refresh_token_env or self.env_name("REFRESH_TOKEN")
+
+    @property
+    def web_token_env(self) -> str:
+        """The variable whose token opens this account alone on the dashboard."""
+        return self.env_name("WEB_TOKEN")
+
+    def env_name(self, what: str) -> str:
+        """``IPI_<ACCOUNT>_<WHAT>``: the account name upper-cased, other characters as _."""
+        return "IPI_" + re.sub(r"[^A-Z0-9]", "_", self.name.upper()) + "_" + what
 
     @field_validator("name")
     @classmethod

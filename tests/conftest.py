@@ -222,6 +222,7 @@ class Webhook:
     port: int
     received: list[dict[str, Any]] = field(default_factory=list)
     fail_next: int = 0  # answer 500 to this many requests first
+    paths: list[str] = field(default_factory=list)  # the path of each received body
 
     @property
     def url(self) -> str:
@@ -252,6 +253,7 @@ def _serve_webhook() -> Iterator[Webhook]:
                 self.end_headers()
                 return
             hook.received.append(json.loads(body))
+            hook.paths.append(self.path)
             self.send_response(200)
             self.end_headers()
 

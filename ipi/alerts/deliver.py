@@ -3,11 +3,18 @@ known and a failed one is retried alone. Also the ``ipifile://`` target that app
 to a local file.
 
 apprise's ``notify()`` returns a result whose truth is the success test. A target
-is identified in the database by a hash of its URL, never the URL: URLs carry tokens.
+is identified in the database by a hash of its whole URL as configured (path, channel
+and query included: two files or two channels are two targets), never the URL: URLs
+carry tokens.
+
+A per-client target that cannot be used (its variable unset, its URL refused) is still
+a target: the messages routed to it fail and stay queued, naming why, while every other
+target gets its own; nothing else stops (``problem``).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -67,6 +74,9 @@ def _fields(server: Any, event: dict[str, Any]) -> Iterator[None]:
         server.payload_extras = own
 
 
+# A [[alerts.targets]] entry: url (None: unset), kinds, accounts, resolved, its variable.
+TargetSpec = tuple[str | None, Iterable[str], Iterable[str], bool, str | None]
+
 # The account of a message about a whole run (every account's ops target gets it).
 ALL_ACCOUNTS = "*"
 
@@ -80,6 +90,10 @@ class Target:
     apprise: apprise.Apprise = field(compare=False, repr=False)
     shape: str = "text"  # text | short | email | json
     resolved: bool = True  # gets resolved notices
+    problem: str | None = None  # why it cannot be used now (its messages wait)
+    # Earlier ids of the same target (the id of its unset variable, the id before whole
+    # URLs were hashed): its queued deliveries are still its own.
+    aliases: frozenset[str] = frozenset()
 
     def wants(self, account: str, kind: str, *, resolved: bool = False) -> bool:
         return (kind in self.kinds
@@ -87,29 +101,60 @@ class Target:
                 and (self.resolved or not resolved))
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _env_id(name: str) -> str:
+    return _digest(f"env:{name}")
+
+
 def _target(server: Any, n: int, kinds: Iterable[str] = KINDS,
-            accounts: Iterable[str] = (), resolved: bool = True) -> Target:
+            accounts: Iterable[str] = (), resolved: bool = True, *, url: str | None = None,
+            env: str | None = None) -> Target:
     one = apprise.Apprise()
     one.add(server)
-    digest = hashlib.sha256(server.url().encode()).hexdigest()[:16]
     shape = ("email" if type(server).__name__ == "NotifyEmail"
              else "json" if type(server).__name__ == "NotifyJSON"
              else "short" if server.service_name in _CHAT else "text")
+    aliases = {_digest(server.url()), *([_env_id(env)] if env else [])}
+    digest = _digest(url or server.url(privacy=False))
     return Target(digest, f"{server.service_name} #{n}", frozenset(kinds), frozenset(accounts),
-                  one, shape, resolved)
+                  one, shape, resolved, None, frozenset(aliases - {digest}))
+
+
+def _broken(n: int, problem: str, kinds: Iterable[str], accounts: Iterable[str],
+            resolved: bool, env: str | None) -> Target:
+    """A target that cannot be used now: its messages are queued to it and fail."""
+    return Target(_env_id(env) if env else _digest(f"broken:{n}"), f"target #{n}",
+                  frozenset(kinds), frozenset(accounts), apprise.Apprise(), "text", resolved,
+                  problem)
 
 
 class Notifier:
     """The configured targets, and delivery to one of them."""
 
     def __init__(self, urls: Iterable[str] = (), config_file: Path | None = None,
-                 targets: Iterable[tuple[str, Iterable[str], Iterable[str], bool]] = (),
-                 ) -> None:
-        """``urls`` go to every alert; ``targets`` are (url, kinds, accounts, resolved)."""
+                 targets: Iterable[TargetSpec] = ()) -> None:
+        """``urls`` go to every alert (one it cannot use is a ConfigError); ``targets``
+        (``[[alerts.targets]]``) are (url or None, kinds, accounts, resolved, the variable
+        the URL comes from): one it cannot use is kept with its problem."""
         self.targets: list[Target] = []
-        for url, kinds, accounts, resolved in [*((u, KINDS, (), True) for u in urls),
-                                               *targets]:
-            self._add_url(url, kinds, accounts, resolved)
+        for given in urls:
+            self._add_url(given, KINDS, (), True)
+        for url, kinds, accounts, resolved, env in targets:
+            n = len(self.targets) + 1
+            probe = apprise.Apprise()
+            if url and probe.add(url):
+                self.targets.append(_target(probe[0], n, kinds, accounts, resolved, url=url,
+                                            env=env))
+                continue
+            why = (f"{env} is not set" if env and not url else
+                   f"[[alerts.targets]] #{n} has no url" if not url else
+                   f"{f'the URL in {env}' if env else 'its url'} is not a URL apprise "
+                   "understands (check its scheme)")  # never the URL: it may hold a token
+            log.debug("alert target #%d cannot be used: %s; its messages wait", n, why)
+            self.targets.append(_broken(n, why, kinds, accounts, resolved, env))
         if config_file is not None:
             if not config_file.exists():
                 raise ConfigError(f"alerts.apprise_config {config_file} does not exist")
@@ -131,17 +176,12 @@ class Notifier:
             # Never echo the URL: it may carry a token.
             raise ConfigError(f"alert URL #{n} is not a URL apprise understands; check its "
                               "scheme (see https://github.com/caronc/apprise/wiki)")
-        self.targets.append(_target(probe[0], n, kinds, accounts, resolved))
+        self.targets.append(_target(probe[0], n, kinds, accounts, resolved, url=url))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Notifier:
-        targets = []
-        for i, t in enumerate(settings.alerts.targets, 1):
-            url = t.url or (os.environ.get(t.url_env) if t.url_env else None)
-            if not url:
-                where = f"the environment variable {t.url_env}" if t.url_env else "url"
-                raise ConfigError(f"[[alerts.targets]] #{i} has no URL: set {where}")
-            targets.append((url, t.tags, t.accounts, t.resolved))
+        targets = [(t.url or (os.environ.get(t.url_env) if t.url_env else None), t.tags,
+                    t.accounts, t.resolved, t.url_env) for t in settings.alerts.targets]
         return cls(settings.apprise_urls(), settings.alerts.apprise_config, targets)
 
     def __len__(self) -> int:
@@ -151,7 +191,19 @@ class Notifier:
         return [t for t in self.targets if t.wants(account, kind, resolved=resolved)]
 
     def get(self, target_id: str) -> Target | None:
-        return next((t for t in self.targets if t.id == target_id), None)
+        return next((t for t in self.targets if t.id == target_id), None) or next(
+            (t for t in self.targets if target_id in t.aliases), None)
+
+    def broken(self) -> list[Target]:
+        """The targets that cannot be used now, each with its problem."""
+        return [t for t in self.targets if t.problem]
+
+    def usable(self) -> Notifier:
+        """The same notifier without the targets that cannot be used: for the message
+        that says so, which would only wait on them."""
+        other = copy.copy(self)
+        other.targets = [t for t in self.targets if not t.problem]
+        return other
 
     def send(self, target: Target, title: str, body: str, *, severity: str = "critical",
              short: str | None = None, html: str | None = None,
@@ -161,6 +213,8 @@ class Notifier:
         ``severity`` picks apprise's notify type (the colour in Slack and the like);
         ``event``'s fields go into a JSON webhook's body beside apprise's own."""
         kind = NOTIFY_TYPES[severity]
+        if target.problem:
+            raise DeliveryError(f"{target.name}: {target.problem}")
         try:
             if target.shape == "json" and event:
                 with _fields(target.apprise[0], event):

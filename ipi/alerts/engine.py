@@ -58,6 +58,11 @@ class AlertRun:
     deliveries: list[Delivery] = field(default_factory=list)
     capacity: list[str] = field(default_factory=list)  # e.g. 'standard: warning', paged
 
+    @property
+    def undelivered(self) -> list[str]:
+        """Each target that did not take a message, with why: "target #3: ... not set"."""
+        return sorted({d.error or d.target for d in self.deliveries if d.status == "failed"})
+
 
 class AtStake(Protocol):
     """What is at stake beyond the score on a day, as ``ipi.stakes.stakes`` gives it:

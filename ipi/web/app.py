@@ -14,6 +14,8 @@ loading) answers 503 "updating" with Retry-After, and the page reloads itself.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ from ipi.errors import ConfigError, StoreBusy, StoreUnavailable
 from ipi.safe import csv_text
 from ipi.settings import Settings
 from ipi.web import views
-from ipi.web.auth import LoopbackOnly, SecurityHeaders, TokenGate
+from ipi.web.auth import EVERY, LoopbackOnly, SecurityHeaders, TokenGate, allowed
 
 log = logging.getLogger("ipi.web")
 
@@ -111,26 +113,31 @@ class Pages:
 
     def message(self, request: Request, status: int, title: str, text: str,
                 **context: Any) -> HTMLResponse:
-        context.setdefault("accounts", self.accounts())
+        context.setdefault("accounts", self.accounts(request))
         context.setdefault("refresh", None)
         return self.render(request, "message.html", status, context.pop("headers", None),
                            title=title, text=text, **context)
 
-    def accounts(self) -> list[str]:
-        return [a.name for a in self.rows.settings.accounts]
+    def accounts(self, request: Request) -> list[str]:
+        """The accounts this request may see: every one, or its client token's alone."""
+        mine = allowed(request.scope)
+        return [a.name for a in self.rows.settings.accounts if mine is None or a.name in mine]
 
     def known(self, request: Request) -> str:
-        """The account named in the path; any other name is a 404 naming the known ones."""
+        """The account named in the path, if this request may see it; any other name is a
+        404 (a client never learns another's name)."""
         name = str(request.path_params["account"])
-        if name not in self.accounts():
+        if name not in self.accounts(request):
             raise HTTPException(404, f"no account named {name!r}")
         return name
 
     # -- pages ----------------------------------------------------------------------------
 
     def index(self, request: Request) -> Response:
-        return self.render(request, "index.html", rows=views.index(self.rows),
-                           accounts=self.accounts())
+        mine = self.accounts(request)
+        return self.render(request, "index.html",
+                           rows=[r for r in views.index(self.rows) if r["account"] in mine],
+                           accounts=mine)
 
     def account(self, request: Request) -> Response:
         name = self.known(request)
@@ -189,11 +196,24 @@ class Pages:
                             "This page failed; the error is in ipi's log.", accounts=[])
 
 
-def create_app(settings: Settings, *, token: str | None = None) -> Starlette:
-    """The dashboard over ``settings``' store; with ``token``, every request must carry
-    it (see ``ipi.web.auth``), else only loopback addresses are answered."""
+def tokens_of(settings: Settings, token: str | None,
+              env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The dashboard's tokens: {EVERY: ``token``} and each account's own from
+    IPI_<ACCOUNT>_WEB_TOKEN (``env``: the environment)."""
+    env = os.environ if env is None else env
+    tokens = {a.name: t for a in settings.accounts if (t := env.get(a.web_token_env))}
+    return {EVERY: token, **tokens} if token else tokens
+
+
+def create_app(settings: Settings, *, token: str | None = None,
+               tokens: Mapping[str, str] | None = None) -> Starlette:
+    """The dashboard over ``settings``' store; with tokens (``token`` opens everything,
+    ``tokens`` per account, by default from the environment: ``tokens_of``), every
+    request must carry one (see ``ipi.web.auth``), else only loopback addresses are
+    answered."""
     pages = Pages(settings)
-    gate = Middleware(TokenGate, token=token) if token else Middleware(LoopbackOnly)
+    tokens = tokens_of(settings, token) if tokens is None else tokens
+    gate = Middleware(TokenGate, tokens=tokens) if tokens else Middleware(LoopbackOnly)
     return Starlette(
         routes=[
             Route("/", pages.index),

@@ -10,6 +10,10 @@
   characters or more. A client that gives ``MAX_FAILURES`` wrong tokens within
   ``FAILURE_WINDOW`` seconds gets 429 until the window has passed: guessing takes
   forever. The redirect stays on this site (``//evil.example/`` is a path here).
+- **Per client**: ``IPI_<ACCOUNT>_WEB_TOKEN`` (the account name upper-cased, other
+  characters as ``_``) opens that account alone: its pages, CSV and what-if, and an
+  index that lists it alone; any other account answers 404 (``allowed``).
+  ``IPI_WEB_TOKEN`` opens everything. The cookie names whose token set it.
 - **Without a token** only requests addressed to a loopback name are answered: a page
   elsewhere on the web cannot read the dashboard by pointing its own domain at
   127.0.0.1 (DNS rebinding). ``serve`` refuses a non-loopback address without a token.
@@ -21,7 +25,7 @@ import hashlib
 import hmac
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -85,35 +89,59 @@ class LoopbackOnly:
         await self.app(scope, receive, send)
 
 
-def check_token(token: str) -> None:
+def check_token(token: str, env: str = TOKEN_ENV) -> None:
     """A token long enough that guessing it is hopeless, or ValueError saying so."""
     if len(token) < MIN_TOKEN:
         raise ValueError(
-            f"{TOKEN_ENV} is {len(token)} characters; it needs {MIN_TOKEN} or more: make one "
+            f"{env} is {len(token)} characters; it needs {MIN_TOKEN} or more: make one "
             "with python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
 
 
-class TokenGate:
-    """With a token: every request carries it, as a bearer, a cookie, or once in the
-    query."""
+EVERY = "*"  # the principal of IPI_WEB_TOKEN: every account
+SCOPE_KEY = "ipi.accounts"  # in the request scope: the accounts it may see (None: all)
 
-    def __init__(self, app: ASGIApp, token: str, *, clock: Callable[[], float] = time.time
-                 ) -> None:
-        check_token(token)
+
+def allowed(scope: Scope) -> frozenset[str] | None:
+    """The accounts a request may see: None for every one (IPI_WEB_TOKEN, or loopback
+    without tokens), else the one its client token opens."""
+    return scope.get(SCOPE_KEY)
+
+
+class TokenGate:
+    """With tokens: every request carries one, as a bearer, a cookie, or once in the
+    query. ``tokens``: {EVERY or an account name: its token}; an account's token opens
+    that account only."""
+
+    def __init__(self, app: ASGIApp, tokens: Mapping[str, str], *,
+                 clock: Callable[[], float] = time.time) -> None:
+        for who, token in tokens.items():
+            check_token(token, TOKEN_ENV if who == EVERY else f"the token of {who}")
         self.app = app
-        self._token = token.encode()
+        self._tokens = {who: token.encode() for who, token in tokens.items()}
         self._clock = clock
         self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
 
-    def _cookie(self, issued: int) -> str:
-        mac = hmac.new(self._token, f"ipi-web-cookie:{issued}".encode(), hashlib.sha256)
-        return f"{issued}.{mac.hexdigest()}"
+    def _whose(self, given: str) -> str | None:
+        """Whose token ``given`` is; every token is compared, in constant time each, so
+        the time taken tells nothing of which one came close."""
+        found = None
+        for who, token in self._tokens.items():
+            if self._same(given, token):
+                found = who
+        return found
 
-    def _cookie_ok(self, value: str) -> bool:
-        issued, _, _ = value.partition(".")
-        if not issued.isdigit() or self._clock() - int(issued) > COOKIE_DAYS * 86400:
-            return False
-        return self._same(value, self._cookie(int(issued)).encode())
+    def _cookie(self, issued: int, who: str) -> str:
+        mac = hmac.new(self._tokens[who], f"ipi-web-cookie:{issued}:{who}".encode(),
+                       hashlib.sha256)
+        return f"{issued}.{who}.{mac.hexdigest()}"
+
+    def _cookie_whose(self, value: str) -> str | None:
+        issued, _, rest = value.partition(".")
+        who = rest.rpartition(".")[0]
+        if not issued.isdigit() or who not in self._tokens \
+                or self._clock() - int(issued) > COOKIE_DAYS * 86400:
+            return None
+        return who if self._same(value, self._cookie(int(issued), who).encode()) else None
 
     def _blocked(self, client: str) -> bool:
         """Too many wrong tokens from this client lately (old ones forgotten)."""
@@ -139,18 +167,20 @@ class TokenGate:
             return
         scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
         cookie = request.cookies.get(COOKIE, "")
-        if (scheme.lower() == "bearer" and self._same(bearer.strip(), self._token)) \
-                or (cookie and self._cookie_ok(cookie)):
+        who = (self._whose(bearer.strip()) if scheme.lower() == "bearer" else None) \
+            or (self._cookie_whose(cookie) if cookie else None)
+        if who is not None:
+            scope[SCOPE_KEY] = None if who == EVERY else frozenset({who})
             await self.app(scope, receive, send)
             return
         given = request.query_params.get("token")
-        if given is not None and self._same(given, self._token):
+        if given is not None and (who := self._whose(given)) is not None:
             clean = request.url.remove_query_params("token")
             # One leading slash: "//evil.example/" would send the browser to that host.
             path = "/" + clean.path.lstrip("/\\")
             response = RedirectResponse(path + (f"?{clean.query}" if clean.query else ""),
                                         status_code=303)
-            response.set_cookie(COOKIE, self._cookie(int(self._clock())), httponly=True,
+            response.set_cookie(COOKIE, self._cookie(int(self._clock()), who), httponly=True,
                                 samesite="strict", secure=request.url.scheme == "https",
                                 path="/", max_age=COOKIE_DAYS * 86400)
         else:
@@ -158,7 +188,8 @@ class TokenGate:
                 self._failures[client].append(self._clock())
             response = PlainTextResponse(
                 "This dashboard needs its token: open it once with ?token=<token> (the "
-                f"value of {TOKEN_ENV}), or send Authorization: Bearer <token>.\n",
+                f"value of {TOKEN_ENV}, or of your account's token), or send "
+                "Authorization: Bearer <token>.\n",
                 status_code=401, headers={"WWW-Authenticate": 'Bearer realm="ipi"'})
         await response(scope, receive, send)
 

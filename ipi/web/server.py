@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import uvicorn
@@ -19,23 +19,23 @@ import uvicorn
 from ipi.errors import ConfigError
 from ipi.safe import is_loopback
 from ipi.settings import Settings
-from ipi.web.app import create_app
-from ipi.web.auth import TOKEN_ENV, check_token
+from ipi.web.app import create_app, tokens_of
+from ipi.web.auth import EVERY, TOKEN_ENV, check_token
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8450
 STARTUP_TIMEOUT = 10.0  # seconds for a thread's server to listen
 
 
-def check_exposure(host: str, token: str | None) -> None:
-    """A dashboard reachable from other machines must have a token, and any token must be
-    long enough that guessing it is hopeless."""
-    if token:
+def check_exposure(host: str, tokens: Mapping[str, str]) -> None:
+    """A dashboard reachable from other machines must have a token, and every token must
+    be long enough that guessing it is hopeless (``tokens``: ``tokens_of``)."""
+    for who, token in tokens.items():
         try:
-            check_token(token)
+            check_token(token, TOKEN_ENV if who == EVERY else f"the token of {who}")
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-    if not token and not is_loopback(host):
+    if not tokens and not is_loopback(host):
         raise ConfigError(f"the dashboard on {host} would be open to the network without a "
                           f"token: set {TOKEN_ENV} (a long random string) or listen on "
                           "127.0.0.1")
@@ -78,8 +78,9 @@ class _Server(uvicorn.Server):
             self._on_ready()
 
 
-def _server(settings: Settings, token: str | None, on_ready: Callable[[], None]) -> _Server:
-    config = uvicorn.Config(create_app(settings, token=token), log_config=None,
+def _server(settings: Settings, tokens: Mapping[str, str],
+            on_ready: Callable[[], None]) -> _Server:
+    config = uvicorn.Config(create_app(settings, tokens=tokens), log_config=None,
                             access_log=False, lifespan="off", server_header=False,
                             timeout_graceful_shutdown=2)
     return _Server(config, on_ready)
@@ -89,11 +90,11 @@ def serve(settings: Settings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_P
           token: str | None = None, ready: Callable[[str], None] | None = None) -> None:
     """Serve the dashboard until SIGINT or SIGTERM (then uvicorn re-raises the signal:
     Ctrl-C ends as KeyboardInterrupt); ``ready(url)`` once it listens."""
-    token = token or None
-    check_exposure(host, token)
+    tokens = tokens_of(settings, token or None)
+    check_exposure(host, tokens)
     sock = _bind(host, port)
     url = _url(sock)
-    server = _server(settings, token, lambda: ready(url) if ready else None)
+    server = _server(settings, tokens, lambda: ready(url) if ready else None)
     try:
         server.run(sockets=[sock])
     finally:
@@ -118,12 +119,12 @@ def start(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
           token: str | None = None) -> Handle:
     """Start the dashboard in a daemon thread (beside the scheduler of ``ipi serve``);
     returns once it listens."""
-    token = token or None
-    check_exposure(host, token)
+    tokens = tokens_of(settings, token or None)
+    check_exposure(host, tokens)
     sock = _bind(host, port)
     url = _url(sock)
     listening = threading.Event()
-    server = _server(settings, token, listening.set)
+    server = _server(settings, tokens, listening.set)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name="ipi-web", daemon=True)
     thread.start()

@@ -66,8 +66,16 @@ def capacity(rows: Rows, name: str) -> dict[str, Any]:
 
 
 def index(rows: Rows) -> list[dict[str, Any]]:
-    """Every configured account and marketplace, as the index lists them."""
-    return [{**r, "tone": tone(r)} for r in rows.overview()]
+    """Every configured account and marketplace, worst first: under the threshold (the
+    furthest under first), then those with no estimate, then the rest by their distance
+    to the threshold; the stalest data first among equals."""
+    return sorted(({**r, "tone": tone(r)} for r in rows.overview()), key=worst_first)
+
+
+def worst_first(r: dict[str, Any]) -> tuple[int, float, int]:
+    score, age = r["score"], r["data_age_days"]
+    group = 1 if score is None else 0 if score < r["threshold"] else 2
+    return group, (score - r["threshold"]) if score is not None else 0.0, -(age or 0)
 
 
 @dataclass

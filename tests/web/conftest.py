@@ -98,8 +98,8 @@ class Browser:
     browser: Any
 
     def page(self, **options: Any) -> Any:
-        context = self.browser.new_context(viewport={"width": 1100, "height": 900},
-                                           accept_downloads=True, **options)
+        options.setdefault("viewport", {"width": 1100, "height": 900})
+        context = self.browser.new_context(accept_downloads=True, **options)
         page = context.new_page()
         page.errors = []  # what went wrong in the page: console errors, uncaught exceptions
         page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)

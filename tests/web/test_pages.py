@@ -30,9 +30,10 @@ def test_the_index_shows_every_account_and_marketplace(
     page = browser.page()
     assert page.goto(server + "/").status == 200
     rows = page.locator("table.overview tbody tr")
-    assert [r.get_attribute("data-account") for r in rows.all()] == ["acme", "beta"]
+    # worst first: beta is under the threshold, acme over it
+    assert [r.get_attribute("data-account") for r in rows.all()] == ["beta", "acme"]
     overview = {r["account"]: r for r in Rows(two_accounts).overview()}
-    acme, beta = rows.nth(0), rows.nth(1)
+    beta, acme = rows.nth(0), rows.nth(1)
     assert acme.locator(".score").inner_text() == f"{overview['acme']['score']:.0f}"
     assert beta.locator(".score").inner_text() == f"{overview['beta']['score']:.0f}"
     # beta ends under the threshold, its critical alert firing since the day it fell.
@@ -228,3 +229,28 @@ def test_an_unknown_account_is_a_404_naming_the_known_ones(
     assert "no account named 'nobody'" in text
     assert page.get_by_role("link", name="acme").count() == 1
     assert page.get_by_role("link", name="beta").count() == 1
+
+
+def test_the_index_sorts_by_any_column_and_filters_by_name_and_state(
+        browser: Browser, server: str, two_accounts: Settings) -> None:
+    """Worst first on arrival; a click on "Estimate and band" sorts by the estimate; the
+    box filters by name, the menu by state, and the count says how many rows show."""
+    page = browser.page()
+    page.goto(server + "/")
+    rows = page.locator("table.overview tbody tr")
+
+    def shown() -> list[str | None]:
+        return [r.get_attribute("data-account") for r in rows.all() if r.is_visible()]
+
+    assert shown() == ["beta", "acme"]
+    page.get_by_role("button", name="Estimate and band").click()
+    scores = {r["account"]: r["score"] for r in Rows(two_accounts).overview()}
+    assert shown() == sorted(scores, key=lambda a: scores[a])
+    page.get_by_role("button", name="Estimate and band").click()
+    assert shown() == sorted(scores, key=lambda a: -scores[a])
+    page.get_by_placeholder("account or marketplace…").fill("acm")
+    assert shown() == ["acme"] and page.locator("#overview-count").inner_text() == "1 of 2 rows"
+    page.get_by_placeholder("account or marketplace…").fill("")
+    page.locator("select[data-state]").select_option("bad")
+    assert shown() == ["beta"]
+    assert page.errors == []

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from ipi.errors import ConfigError
 from ipi.settings import Settings
-from ipi.web.auth import COOKIE, COOKIE_DAYS, FAILURE_WINDOW, MAX_FAILURES, TokenGate
+from ipi.web.auth import COOKIE, COOKIE_DAYS, EVERY, FAILURE_WINDOW, MAX_FAILURES, TokenGate
 from tests.web.conftest import TOKEN
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ class Clock:
 def _gated(clock: Clock) -> TestClient:
     """A page behind the gate, with a clock the test moves."""
     app = Starlette(routes=[Route("/{path:path}", lambda r: PlainTextResponse("in"))])
-    return TestClient(TokenGate(app, TOKEN, clock=clock), base_url="http://127.0.0.1",
+    return TestClient(TokenGate(app, {EVERY: TOKEN}, clock=clock), base_url="http://127.0.0.1",
                       follow_redirects=False)
 
 
@@ -99,3 +99,48 @@ def test_the_redirect_after_the_token_stays_on_this_site(path: str) -> None:
     location = r.headers["location"]
     assert location.startswith("/") and not location.startswith(("//", "/\\"))
     assert httpx.URL("http://127.0.0.1" + location).host == "127.0.0.1"
+
+
+ACME_TOKEN = "acme-only-token-0123456789abcdef-xyz"  # a test's token, not a secret
+
+
+def test_a_clients_token_opens_that_client_alone(
+        two_accounts: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """IPI_ACME_WEB_TOKEN opens acme's pages, CSV and what-if, and an index listing acme
+    alone; beta's answer 404 without naming it. IPI_WEB_TOKEN still opens both, and the
+    cookie acme's token sets keeps acme's scope (the link in acme's alerts works)."""
+    from ipi.web import start
+
+    monkeypatch.setenv("IPI_ACME_WEB_TOKEN", ACME_TOKEN)
+    handle = start(two_accounts, port=0, token=TOKEN)
+    try:
+        acme = {"Authorization": f"Bearer {ACME_TOKEN}"}
+        index = httpx.get(handle.url + "/", headers=acme)
+        assert index.status_code == 200
+        assert 'data-account="acme"' in index.text and "beta" not in index.text
+        for path in ("/accounts/acme", "/accounts/acme/drivers.csv?marketplace=US",
+                     "/accounts/acme/whatif?remove=DEMO-0001:5"):
+            assert httpx.get(handle.url + path, headers=acme).status_code == 200, path
+        for path in ("/accounts/beta", "/accounts/beta/drivers.csv?marketplace=US",
+                     "/accounts/beta/whatif?remove=DEMO-0001:5"):
+            r = httpx.get(handle.url + path, headers=acme)
+            assert r.status_code == 404 and "acme" in r.text, path  # its own nav only
+        every = httpx.get(handle.url + "/", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert 'data-account="acme"' in every.text and 'data-account="beta"' in every.text
+
+        # the link in acme's alert, opened once with acme's token: the cookie keeps it
+        with httpx.Client(base_url=handle.url, follow_redirects=True) as browser:
+            assert browser.get(f"/accounts/acme?token={ACME_TOKEN}").status_code == 200
+            assert browser.get("/accounts/acme").status_code == 200
+            assert browser.get("/accounts/beta").status_code == 404
+    finally:
+        handle.stop()
+
+
+def test_a_short_client_token_is_refused_naming_whose(
+        two_accounts: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ipi.web import start
+
+    monkeypatch.setenv("IPI_BETA_WEB_TOKEN", "short")
+    with pytest.raises(ConfigError, match="the token of beta is 5 characters"):
+        start(two_accounts, port=0)

@@ -1,4 +1,4 @@
-// ipi's dashboard: the charts (uPlot), and the drivers table's sorting and filter.
+// ipi's dashboard: the charts (uPlot), and the tables' sorting and filters.
 // Data comes from <script type="application/json" class="chart-data"> blocks: nothing
 // is fetched, and nothing runs inline (the page's Content-Security-Policy forbids it).
 "use strict";
@@ -153,19 +153,28 @@
     body.append(...rows.map(([, r]) => r));
   }
 
-  // Filter boxes: rows of the named table that do not contain the text are hidden.
-  for (const input of document.querySelectorAll("input[data-filter]")) {
-    const table = document.getElementById(input.dataset.filter);
-    const count = document.getElementById(input.dataset.count);
-    const total = table.tBodies[0].rows.length;
-    input.addEventListener("input", () => {
-      const q = input.value.trim().toLowerCase();
-      let shown = 0;
-      for (const row of table.tBodies[0].rows) {
-        row.hidden = q !== "" && !row.textContent.toLowerCase().includes(q);
-        shown += row.hidden ? 0 : 1;
-      }
-      if (count) count.textContent = shown === total ? `${total} SKUs` : `${shown} of ${total} SKUs`;
-    });
+  // Filter boxes and state menus: rows of the named table that do not contain the text,
+  // or are not in the chosen state (tone-bad, tone-warn, tone-ok), are hidden.
+  for (const el of document.querySelectorAll("input[data-filter], select[data-state]")) {
+    const table = document.getElementById(el.dataset.filter || el.dataset.state);
+    el.addEventListener(el.tagName === "SELECT" ? "change" : "input", () => applyFilter(table));
+  }
+
+  function applyFilter(table) {
+    const input = document.querySelector(`input[data-filter="${table.id}"]`);
+    const state = document.querySelector(`select[data-state="${table.id}"]`);
+    const q = input ? input.value.trim().toLowerCase() : "";
+    const tone = state ? state.value : "";
+    const rows = table.tBodies[0].rows;
+    let shown = 0;
+    for (const row of rows) {
+      row.hidden = (q !== "" && !row.textContent.toLowerCase().includes(q))
+        || (tone !== "" && !row.classList.contains(`tone-${tone}`));
+      shown += row.hidden ? 0 : 1;
+    }
+    const count = input && document.getElementById(input.dataset.count);
+    const unit = (input && input.dataset.unit) || "SKUs";
+    if (count) count.textContent = shown === rows.length ? `${rows.length} ${unit}`
+      : `${shown} of ${rows.length} ${unit}`;
   }
 })();
