@@ -253,6 +253,8 @@ def alert(settings: Settings, account: Account, day: date,
                             settings.alerts.top_skus,
                             backoff_minutes=settings.alerts.retry_backoff_minutes,
                             link=settings.alerts.ui_url, at_stake=at_stake(settings, account))
+        # A target that cannot be used at all (unset, refused) is reported; a service down
+        # is retried with backoff and named in the run line, a blip never pages ops.
         failed = {d.target for d in run.deliveries if d.status == "failed"}
         for target in notifier.broken():
             if target.name in failed:
@@ -263,16 +265,19 @@ def alert(settings: Settings, account: Account, day: date,
 
 def report_target(store: Store, notifier: Notifier, target: Target, account: str, day: date,
                   backoff_minutes: float) -> None:
-    """One ops message a day for a target that cannot be used (a client's variable unset),
-    to that account's other ops targets and the agency's own, never another client's."""
+    """One ops message a day for a target that cannot be used (its variable unset, its URL
+    refused), to that account's other ops targets and the agency's own, never another
+    client's."""
     body = (f"[OPS] {target.name} cannot be used: {target.problem}. {account}'s alerts "
             "routed to it wait in the outbox and go out on the first run after it is "
             "fixed; every other target got its own. Fix it in the service's environment "
             "or the configuration, then `ipi alerts test`.")
+    key = f"{account}:{day}:ops/target:{target.id}"
     with store.begin() as conn:
-        enqueue(conn, notifier.usable(), f"{account}:{day}:ops/target:{target.id}", account, day,
-                "ops", f"[OPS] IPI {account}: alert {target.name} cannot be used", body, "ops")
-    deliver_pending(store, notifier, account, backoff_minutes=backoff_minutes)
+        enqueue(conn, notifier.without(target), key, account, day, "ops",
+                f"[OPS] IPI {account}: alert {target.name} cannot be used", body, "ops")
+    # this message alone: the failed ones wait for their backoff
+    deliver_pending(store, notifier, account, backoff_minutes=backoff_minutes, key=key)
 
 
 def at_stake(settings: Settings, account: Account) -> AtStake:

@@ -198,11 +198,11 @@ class Notifier:
         """The targets that cannot be used now, each with its problem."""
         return [t for t in self.targets if t.problem]
 
-    def usable(self) -> Notifier:
-        """The same notifier without the targets that cannot be used: for the message
-        that says so, which would only wait on them."""
+    def without(self, target: Target) -> Notifier:
+        """The same notifier without ``target`` and those that cannot be used: for the
+        message that says ``target`` failed, which would only wait on them."""
         other = copy.copy(self)
-        other.targets = [t for t in self.targets if not t.problem]
+        other.targets = [t for t in self.targets if t is not target and not t.problem]
         return other
 
     def send(self, target: Target, title: str, body: str, *, severity: str = "critical",

@@ -76,11 +76,12 @@ def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day
 
 
 def deliver_pending(store: Store, notifier: Notifier, account: str | None = None, *,
-                    backoff_minutes: float = 1.0) -> list[Delivery]:
+                    backoff_minutes: float = 1.0, key: str | None = None) -> list[Delivery]:
     """Try every pending delivery that is due (oldest message first); record each attempt
     and its result. After a failure a delivery waits ``backoff_minutes``, doubling with
     each attempt, at most six hours."""
-    where = "d.status = 'pending'" + (" AND m.account = ?" if account else "")
+    where = "d.status = 'pending'" + (" AND m.account = ?" if account else "") \
+        + (" AND m.key = ?" if key else "")
     due = ("(d.last_attempt_at IS NULL OR d.last_attempt_at + to_microseconds(CAST("
            "least(? * 60e6 * pow(2, d.attempts - 1), 6 * 3600e6) AS BIGINT)) <= ?)")
     pending = store.query(
@@ -88,7 +89,8 @@ def deliver_pending(store: Store, notifier: Notifier, account: str | None = None
         "m.chart, m.severity, m.event FROM alert_delivery d "
         f"JOIN alert_outbox m USING (key) WHERE {where} AND {due} "
         "ORDER BY m.created_at, d.key, d.target",
-        [*([account] if account else []), backoff_minutes, utcnow()],
+        [*([account] if account else []), *([key] if key else []), backoff_minutes,
+         utcnow()],
     )
     results = []
     for row in pending:
