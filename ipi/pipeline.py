@@ -19,7 +19,7 @@ import duckdb
 
 from ipi.alerts.deliver import ALL_ACCOUNTS, Notifier, Target
 from ipi.alerts.engine import AlertRun, AtStake, alert_account
-from ipi.alerts.outbox import deliver_pending, enqueue
+from ipi.alerts.outbox import deliver_pending, enqueue, failing
 from ipi.errors import BadInput
 from ipi.locks import account_lock
 from ipi.score import ScoreRun, score_range, scores, upgrade
@@ -253,22 +253,24 @@ def alert(settings: Settings, account: Account, day: date,
                             settings.alerts.top_skus,
                             backoff_minutes=settings.alerts.retry_backoff_minutes,
                             link=settings.alerts.ui_url, at_stake=at_stake(settings, account))
-        # A target that cannot be used at all (unset, refused) is reported; a service down
-        # is retried with backoff and named in the run line, a blip never pages ops.
-        failed = {d.target for d in run.deliveries if d.status == "failed"}
-        for target in notifier.broken():
-            if target.name in failed:
+        # A target that cannot be used (unset, refused) is reported at once; a service
+        # down once it failed on two runs: a one-off blip never pages ops.
+        failed = {d.target: d.error for d in run.deliveries if d.status == "failed"}
+        for target in notifier.targets:
+            if target.name in failed and (target.problem or failing(store, target.id) >= 2):
                 report_target(store, notifier, target, account.name, day,
-                              settings.alerts.retry_backoff_minutes)
+                              settings.alerts.retry_backoff_minutes, failed[target.name])
         return run
 
 
 def report_target(store: Store, notifier: Notifier, target: Target, account: str, day: date,
-                  backoff_minutes: float) -> None:
-    """One ops message a day for a target that cannot be used (its variable unset, its URL
-    refused), to that account's other ops targets and the agency's own, never another
-    client's."""
-    body = (f"[OPS] {target.name} cannot be used: {target.problem}. {account}'s alerts "
+                  backoff_minutes: float, error: str | None = None) -> None:
+    """One ops message a day for a target that does not take the account's alerts (its
+    variable unset, its URL refused, or its service down: ``error``), to that account's
+    other ops targets and the agency's own, never another client's."""
+    why = target.problem or (error or "it did not accept the messages").removeprefix(
+        f"{target.name}: ")
+    body = (f"[OPS] {target.name} cannot be used: {why}. {account}'s alerts "
             "routed to it wait in the outbox and go out on the first run after it is "
             "fixed; every other target got its own. Fix it in the service's environment "
             "or the configuration, then `ipi alerts test`.")

@@ -125,6 +125,13 @@ def deliver_pending(store: Store, notifier: Notifier, account: str | None = None
     return results
 
 
+def failing(store: Store, target_id: str) -> int:
+    """How many times the target's oldest waiting delivery has failed (0: none waits)."""
+    return int(store.query(
+        "SELECT coalesce(max(attempts), 0) AS n FROM alert_delivery "
+        "WHERE target = ? AND status = 'pending'", [target_id])[0]["n"])
+
+
 def _mark(store: Store, key: str, target: str, status: str, error: str | None) -> None:
     with store.begin() as conn:
         conn.exec_driver_sql(

@@ -183,6 +183,25 @@ def test_given_two_channels_one_failing_then_the_other_gets_it_and_only_the_fail
     assert len(webhook_server.received) == 1 and len(second_webhook.received) == 1
 
 
+def test_given_a_target_down_on_two_runs_then_ops_hears_once_through_the_other(
+        make_settings: Callable[..., tuple[Settings, Path]], webhook_server: Webhook,
+        second_webhook: Webhook) -> None:
+    """A one-off failure pages nobody about it (the retry delivers); a target that fails on
+    two runs in a row: one [OPS] message a day, through the target that works, naming
+    the one that does not; the alert itself waits for it."""
+    settings, _ = make_settings(urls=[webhook_server.url, second_webhook.url])
+    second_webhook.fail_next = 10
+    put_score(settings, D, 431)
+    pipeline.alert(settings, settings.accounts[0], D)
+    assert [m["title"] for m in webhook_server.received] == [
+        "[CRITICAL] IPI acme: US 431 under the threshold 450"]
+    for _ in range(2):  # the second and third runs of the day: told once
+        pipeline.alert(settings, settings.accounts[0], D)
+    ops = [m for m in webhook_server.received if m["title"].startswith("[OPS]")]
+    assert len(ops) == 1 and "JSON #2 cannot be used: " in ops[0]["message"]
+    assert second_webhook.received == []
+
+
 def test_routing_by_kind_and_account(
         make_settings: Callable[..., tuple[Settings, Path]], webhook_server: Webhook,
         second_webhook: Webhook) -> None:
