@@ -21,17 +21,10 @@ from ipi.demo import simulate, write_day
 from ipi.settings import Settings
 from ipi.sources.files import PROCESSED
 from tests.conftest import Webhook, _free_port
+from tests.deploy.helpers import prefect_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
-
-
-def _prefect(env: dict[str, str], *args: str, cwd: Path = ROOT,
-             timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "prefect", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 def test_deploy_from_prefect_yaml_and_a_process_worker_run_the_day(
@@ -54,10 +47,10 @@ def test_deploy_from_prefect_yaml_and_a_process_worker_run_the_day(
     env.update(PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client"),
                PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
     try:
-        _prefect(env, "work-pool", "create", "ipi", "--type", "process")
-        _prefect(env, "--no-prompt", "deploy", "--all", "--prefect-file",
+        prefect_cli(env, "work-pool", "create", "ipi", "--type", "process")
+        prefect_cli(env, "--no-prompt", "deploy", "--all", "--prefect-file",
                  "deploy/prefect.yaml")
-        shown = json.loads(_prefect(env, "deployment", "inspect", "ipi-daily/daily",
+        shown = json.loads(prefect_cli(env, "deployment", "inspect", "ipi-daily/daily",
                                     "--output", "json").stdout)
         assert shown["entrypoint"] == "flows.daily.daily" and shown["pull_steps"] == []
         assert shown["schedules"][0]["schedule"]["timezone"] == "America/Los_Angeles"
@@ -76,7 +69,7 @@ def test_deploy_from_prefect_yaml_and_a_process_worker_run_the_day(
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert run.returncode == 0 and "Completed" in run.stdout, (
             run.stdout + run.stderr + worker_log.read_text(errors="replace")[-4000:])
-        limit = json.loads(_prefect(env, "global-concurrency-limit", "inspect",
+        limit = json.loads(prefect_cli(env, "global-concurrency-limit", "inspect",
                                     "ipi-account-acme", "--output", "json").stdout)
         assert limit["limit"] == 1 and limit["active_slots"] == 0  # taken, then given back
     finally:

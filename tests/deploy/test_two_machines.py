@@ -22,7 +22,7 @@ from ipi import pipeline
 from ipi.demo import simulate, write_day
 from ipi.settings import load_settings
 from tests.conftest import _free_port
-from tests.deploy.test_prefect_server import _prefect
+from tests.deploy.helpers import prefect_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -61,8 +61,8 @@ def test_two_workers_two_data_folders_one_place_to_see_them(
     workers = []
     try:
         for machine in MACHINES:
-            _prefect(env, "work-pool", "create", f"ipi-{machine}", "--type", "process")
-        _prefect(env, "--no-prompt", "deploy", "--all", "--prefect-file",
+            prefect_cli(env, "work-pool", "create", f"ipi-{machine}", "--type", "process")
+        prefect_cli(env, "--no-prompt", "deploy", "--all", "--prefect-file",
                  "deploy/prefect.machines.yaml")
         for machine, config in configs.items():
             log = open(tmp_path / f"{machine}.log", "wb")  # noqa: SIM115 (kept while it runs)
@@ -84,7 +84,7 @@ def test_two_workers_two_data_folders_one_place_to_see_them(
         # One place: every account's estimate, whichever machine scored it.
         found = {}
         for account in MACHINES.values():
-            shown = json.loads(_prefect(env, "artifact", "inspect", f"ipi-scores-{account}",
+            shown = json.loads(prefect_cli(env, "artifact", "inspect", f"ipi-scores-{account}",
                                         "--limit", "1", "--output", "json").stdout)
             found[account] = json.loads(shown[0]["data"])
     finally:
