@@ -11,7 +11,7 @@ import pytest
 from flows.cli import main
 from ipi import pipeline
 from ipi.settings import Settings
-from tests.alerts.test_alerts import D, put_score
+from tests.alerts.helpers import D, put_score
 from tests.conftest import Mailbox, Webhook
 
 

@@ -16,7 +16,7 @@ from ipi import pipeline
 from ipi.alerts.control import add_silence
 from ipi.settings import Settings
 from ipi.store.load import load_file
-from tests.alerts.test_alerts import put_score
+from tests.alerts.helpers import put_score
 from tests.conftest import Webhook
 from tests.test_stakes import _planning
 

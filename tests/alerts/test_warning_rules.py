@@ -15,7 +15,7 @@ from ipi.cli import run_line
 from ipi.demo import Simulation, write_day
 from ipi.settings import Policy, Settings
 from ipi.sources.files import FileDrops
-from tests.alerts.test_alerts import days, heads, put_score
+from tests.alerts.helpers import days, heads, put_score
 from tests.conftest import Webhook
 
 Q_END = date(2026, 12, 31)
