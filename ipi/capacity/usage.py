@@ -53,7 +53,7 @@ WITH sku AS (
     SELECT p.snapshot_date AS d,
         coalesce(lower(trim(p.storage_type)), 'unknown') AS storage_type,
         coalesce(p.available, 0) + coalesce(p.reserved_quantity, 0)
-            + coalesce(p.unfulfillable_quantity, 0) AS units,
+            + coalesce(p.unfulfillable_quantity, 0) + coalesce(p.fc_transfer, 0) AS units,
         CASE WHEN coalesce(p.inbound_working, p.inbound_shipped, p.inbound_received)
                 IS NOT NULL
             THEN coalesce(p.inbound_working, 0) + coalesce(p.inbound_shipped, 0)

@@ -6,7 +6,8 @@ capacity (``storage-type``, ``storage-volume``, ``item-volume``, inbound quantit
 the fees (age buckets, ``estimated-ais-*``, historical days of supply).
 Amazon renames columns without notice: the live layout says
 ``Total Reserved Quantity`` where older files say ``reserved-quantity``, and
-dropped ``inv-age-365-plus-days`` for ``366-to-455`` and ``456-plus`` buckets.
+dropped ``inv-age-365-plus-days`` for ``366-to-455`` and ``456-plus`` buckets (January
+2026), and replaced "Reserved FC Transfer" with ``fc-transfer`` (June 2026).
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ SPEC = ReportSpec(
     description="Manage Inventory Health (daily snapshot per SKU)",
     date_column="report_date",
     marketplace_column="report_marketplace",
-    # As the factors count it when there is no MYI report that day.
+    # As the factors count it when there is no MYI report that day. Units moving between
+    # fulfillment centers count as on hand since July 2025: the June 2026 layout gives
+    # them as ``fc-transfer``, outside the reserved quantity (the older "Reserved FC
+    # Transfer" was a part of it, already counted, so it is not read).
     on_hand="coalesce(available, 0) + coalesce(reserved_quantity, 0) "
-            "+ coalesce(unfulfillable_quantity, 0)",
+            "+ coalesce(unfulfillable_quantity, 0) + coalesce(fc_transfer, 0)",
     signature=(
         "snapshot-date", "estimated-excess-quantity", "units-shipped-t90", "days-of-supply",
         "inv-age-0-to-90-days", "recommended-action", "sell-through", "healthy-inventory-level",
@@ -48,6 +52,7 @@ SPEC = ReportSpec(
         Column("reserved_quantity", ("Total Reserved Quantity", "reserved-quantity"), "BIGINT",
                count=True),
         Column("unfulfillable_quantity", ("unfulfillable-quantity",), "BIGINT", count=True),
+        Column("fc_transfer", ("fc-transfer",), "BIGINT", count=True),
         Column("inbound_quantity", ("inbound-quantity",), "BIGINT", count=True),
         Column("units_shipped_t7", ("units-shipped-t7",), "BIGINT", count=True),
         Column("units_shipped_t30", ("units-shipped-t30",), "BIGINT", count=True),
@@ -70,6 +75,8 @@ SPEC = ReportSpec(
         Column("currency", ("currency",)),
         Column("your_price", ("your-price",), "DOUBLE"),
         Column("storage_type", ("storage-type",)),
+        # Decides the aged surcharge's apparel exemption (ipi.fees.rates.toml: exempt_groups).
+        Column("product_group", ("product-group",)),
         Column("storage_volume", ("storage-volume",), "DOUBLE"),
         Column("alert", ("alert",)),
         # What capacity and the fees need (ipi/capacity.py, ipi/fees): all optional, since

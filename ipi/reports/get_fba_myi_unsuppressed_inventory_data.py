@@ -1,7 +1,8 @@
 """GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA: every active listing, zero stock included.
 
-The basis of FBA units on hand (``afn-warehouse-quantity``) and of the daily
-in-stock history: unlike the planning report, it keeps out-of-stock SKUs.
+The basis of FBA units on hand (``afn-warehouse-quantity``, with FC transfers since the
+2026 layout) and of the daily in-stock history (fulfillable or, in the 2026 layout,
+buyable on-hand units): unlike the planning report, it keeps out-of-stock SKUs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ SPEC = ReportSpec(
     report_type=REPORT_TYPE,
     table="fba_myi_inventory",
     description="Manage FBA Inventory, active listings (snapshot)",
-    on_hand="coalesce(afn_warehouse_quantity, 0)",  # as the factors count it
+    # As the factors count it. Since July 2025 units moving between fulfillment centers
+    # count as on hand, and the 2026 layout gives them apart (afn-fc-transfer-quantity);
+    # whether afn-warehouse-quantity includes them is not documented, so the greater of it
+    # and the parts with the transfers counts each unit once either way.
+    on_hand="CASE WHEN afn_fc_transfer_quantity IS NULL THEN coalesce(afn_warehouse_quantity, 0) "
+            "ELSE greatest(coalesce(afn_warehouse_quantity, 0), "
+            "coalesce(afn_fulfillable_quantity, 0) + coalesce(afn_unsellable_quantity, 0) "
+            "+ coalesce(afn_reserved_quantity, 0) + afn_fc_transfer_quantity) END",
     signature=(
         "mfn-listing-exists", "afn-listing-exists", "afn-warehouse-quantity",
         "afn-fulfillable-quantity", "afn-unsellable-quantity", "afn-total-quantity",
@@ -49,6 +57,12 @@ SPEC = ReportSpec(
         Column("afn_inbound_receiving_quantity", ("afn-inbound-receiving-quantity",), "BIGINT",
                count=True),
         Column("afn_researching_quantity", ("afn-researching-quantity",), "BIGINT",
+               count=True),
+        # The 2026 layout: units moving between fulfillment centers (on hand since July
+        # 2025), and the units on hand customers can buy (FC transfers included).
+        Column("afn_fc_transfer_quantity", ("afn-fc-transfer-quantity",), "BIGINT",
+               count=True),
+        Column("afn_onhand_buyable_quantity", ("afn-onhand-buyable-quantity",), "BIGINT",
                count=True),
     ),
 )

@@ -6,7 +6,10 @@ whatever the length of the history.
 
 - FBA units on hand: ``afn-warehouse-quantity`` summed over the MYI report
   (fulfillable + unsellable + reserved); without an MYI report that day, the
-  planning report's available + reserved + unfulfillable.
+  planning report's available + reserved + unfulfillable. Since Amazon's July 2025
+  change, units moving between fulfillment centers count as on hand rather than
+  reserved: the 2026 layouts give them apart (MYI ``afn-fc-transfer-quantity``,
+  planning ``fc-transfer``) and they are added (each report's ``SPEC.on_hand``).
 - excess %: Σ ``estimated-excess-quantity`` / units on hand x 100.
 - sell-through: Σ ``units-shipped-t90`` / mean(units on hand today and 30, 60,
   90 days ago). When one of those snapshots is missing: the average on hand that
@@ -64,7 +67,7 @@ days AS (
     SELECT DISTINCT marketplace, d FROM parts WHERE d BETWEEN $start AND $end
 ),
 myi_day AS (
-    SELECT marketplace, snapshot_date AS d, sum(coalesce(afn_warehouse_quantity, 0)) AS units
+    SELECT marketplace, snapshot_date AS d, sum({myi.SPEC.on_hand}) AS units
     FROM fba_myi_inventory
     WHERE account = $account AND snapshot_date BETWEEN $start - 90 AND $end
         AND ({_ON_HAND_DAYS})
@@ -72,14 +75,12 @@ myi_day AS (
 ),
 plan_day AS (
     SELECT marketplace, snapshot_date AS d,
-        sum(coalesce(available, 0) + coalesce(reserved_quantity, 0)
-            + coalesce(unfulfillable_quantity, 0)) AS units,
+        sum({planning.SPEC.on_hand}) AS units,
         sum(coalesce(estimated_excess_quantity, 0)) AS excess_units,
         sum(coalesce(units_shipped_t90, 0)) AS shipped_t90,
         -- the average on hand Amazon used per SKU, where its sell-through says it
         sum(CASE WHEN sell_through > 0 THEN units_shipped_t90 / sell_through
-                 ELSE coalesce(available, 0) + coalesce(reserved_quantity, 0)
-                      + coalesce(unfulfillable_quantity, 0) END) AS report_avg,
+                 ELSE {planning.SPEC.on_hand} END) AS report_avg,
         count(sell_through) AS with_sell_through
     FROM fba_inventory_planning
     WHERE account = $account AND snapshot_date BETWEEN $start - 90 AND $end

@@ -5,9 +5,9 @@ the factor SQL's one sorted pass per ASIN reads one row per ASIN and day instead
 grouping three reports (28 million rows for a large seller's two years) on every
 recompute. A load of any of the three for a day rebuilds that day from all three.
 
-- ``in_stock``: on a day with an MYI report, whether the ASIN had fulfillable units
-  (NULL when the report does not list it); else, from the ledger, whether it had a
-  SELLABLE ending balance; NULL without either.
+- ``in_stock``: on a day with an MYI report, whether the ASIN had fulfillable units (or,
+  in the 2026 layout, buyable on-hand units; NULL when the report does not list it);
+  else, from the ledger, whether it had a SELLABLE ending balance; NULL without either.
 - ``shipped``: the ledger's customer shipments that day.
 - ``t60``: the planning report's 60-day units shipped, where it lists the ASIN.
 """
@@ -47,7 +47,9 @@ def refresh_sql(days: str, lo: date = date.min, hi: date = date.max) -> list[str
         sum(x.shipped), sum(x.t60)
     FROM (
         SELECT account, marketplace, snapshot_date AS d, asin,
-            (coalesce(afn_fulfillable_quantity, 0) > 0)::INTEGER AS myi_in,
+            -- the 2026 layout's buyable on-hand units include FC transfers customers can buy
+            (greatest(coalesce(afn_fulfillable_quantity, 0),
+                      coalesce(afn_onhand_buyable_quantity, 0)) > 0)::INTEGER AS myi_in,
             NULL::INTEGER AS ledger_in, NULL::BIGINT AS shipped, NULL::BIGINT AS t60
         FROM fba_myi_inventory
         WHERE {bounds} AND asin IS NOT NULL

@@ -187,9 +187,9 @@ MIGRATIONS: list[tuple[str, str]] = [
             account VARCHAR NOT NULL, marketplace VARCHAR NOT NULL, d DATE NOT NULL,
             asin VARCHAR NOT NULL, in_stock INTEGER, shipped BIGINT, t60 BIGINT
         );
-        """ + ";".join(asin_day.refresh_sql(
-            "SELECT DISTINCT account, marketplace, snapshot_date AS d FROM report_partition "
-            f"WHERE report_type IN {asin_day.SOURCES}")),
+        -- Filled from the stored reports by 0017, which runs the current refresh SQL
+        -- after the columns it reads exist.
+        """,
     ),
     (
         "0008_official_score_and_calibration",
@@ -339,5 +339,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE daily_score ADD COLUMN score_recent DOUBLE;
         ALTER TABLE daily_score ADD COLUMN long_term VARCHAR;
         """,
+    ),
+    (
+        "0017_layouts_2026",
+        """
+        -- The 2026 layouts (ipi/reports): FC-transfer units count as on hand since July
+        -- 2025; the product group decides the apparel exemption of the aged surcharge.
+        ALTER TABLE fba_inventory_planning ADD COLUMN fc_transfer BIGINT;
+        ALTER TABLE fba_inventory_planning ADD COLUMN product_group VARCHAR;
+        ALTER TABLE fba_myi_inventory ADD COLUMN afn_fc_transfer_quantity BIGINT;
+        ALTER TABLE fba_myi_inventory ADD COLUMN afn_onhand_buyable_quantity BIGINT;
+        """ + ";".join(asin_day.refresh_sql(
+            # A store from before 0007 has reports but no asin_day yet: build it; any
+            # other store's asin_day is already right (old layouts lack the new columns).
+            "SELECT DISTINCT account, marketplace, snapshot_date AS d FROM report_partition "
+            f"WHERE report_type IN {asin_day.SOURCES} "
+            "AND NOT EXISTS (SELECT 1 FROM asin_day)")),
     ),
 ]
