@@ -20,7 +20,7 @@ import duckdb
 from ipi.alerts.deliver import ALL_ACCOUNTS, Notifier, Target
 from ipi.alerts.engine import AlertRun, AtStake, alert_account
 from ipi.alerts.outbox import deliver_pending, enqueue, failing
-from ipi.errors import BadInput
+from ipi.errors import BadInput, IpiError
 from ipi.locks import account_lock
 from ipi.score import ScoreRun, score_range, scores, upgrade
 from ipi.settings import Account, Settings
@@ -201,12 +201,76 @@ def ingest_account(settings: Settings, account: Account, day: date,
     """
     source = source_for(settings, account, secrets)
     try:
-        return ingest(open_store(settings), account, source, day,
-                      row_drop_threshold=settings.policy.row_drop_threshold)
+        run = ingest(open_store(settings), account, source, day,
+                     row_drop_threshold=settings.policy.row_drop_threshold)
+        if account.source == "sp-api":
+            amazon_forecasts(settings, account, day, source, run, secrets)
+        return run
     finally:
         close = getattr(source, "close", None)
         if close is not None:
             close()
+
+
+def amazon_forecasts(settings: Settings, account: Account, day: date, source: ReportSource,
+                     run: IngestRun, secrets: SecretLookup | None = None) -> None:
+    """Amazon's own fee forecast (Data Kiosk, see ipi.sources.data_kiosk) for each of the
+    SP-API account's marketplaces ipi has fee rates for, once a day: from ``day`` (today
+    at the earliest, Amazon's "today" being UTC's at the latest) to the next assessment
+    day. What goes wrong is a warning in ``run``, never a failed run."""
+    from datetime import UTC, datetime
+
+    from ipi import fees
+    from ipi.fees.amazon import fetched_today, save_preview
+    from ipi.fees.compute import next_assessment
+
+    if day < settings.today(account):
+        return  # a past day (a rerun): Amazon previews from today on only
+    # Amazon refuses a start before its today; ours may be a day behind UTC's.
+    start = max(day, datetime.now(UTC).date())
+    label = "{} Amazon fee forecast".format
+    windows: dict[str, date] = {}
+    priced = fees.marketplaces()
+    for mp in account.marketplaces:
+        if mp not in priced:
+            continue
+        try:
+            windows[mp] = next_assessment(start, fees.load_rates(
+                mp, settings.fee_overrides(account, mp)))
+        except IpiError as exc:
+            run.warnings.append((label(mp), str(exc)))
+    store = open_store(settings)
+    with working(store), store.read() as con:
+        todo = [mp for mp in windows if not fetched_today(con, account.name, mp, day)]
+    if not todo:
+        return
+    try:
+        from ipi.sources.data_kiosk import DataKioskSource
+        from ipi.sources.sp_api import SpApiSource, resolve_credentials
+
+        # The reports' credentials and token buckets: Amazon's are per seller and app.
+        kiosk = (DataKioskSource(account, source.credentials, limiter=source.limiter)
+                 if isinstance(source, SpApiSource) else
+                 DataKioskSource(account, resolve_credentials(account, lookup=secrets)))
+    except IpiError as exc:
+        run.warnings += [(label(mp), str(exc)) for mp in todo]
+        return
+    try:
+        for mp in todo:
+            try:
+                preview = kiosk.preview(mp, start, windows[mp])  # minutes: no connection held
+                with working(store):
+                    warning = save_preview(store, account.name, day, preview)
+            except IpiError as exc:  # the store: busy, unavailable
+                warning = str(exc)
+            except Exception as exc:  # never a traceback, never a failed run for this
+                log.debug("%s %s fee forecast", account.name, mp, exc_info=True)
+                warning = f"failed unexpectedly ({type(exc).__name__}); the next run asks again"
+            if warning:
+                log.warning("%s %s: %s", account.name, label(mp), warning)
+                run.warnings.append((label(mp), warning))
+    finally:
+        kiosk.close()
 
 
 def score(settings: Settings, account: Account, day: date,

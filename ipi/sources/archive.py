@@ -65,6 +65,9 @@ _DAMAGED = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EO
 _BAD_ZIP = (zipfile.BadZipFile, ValueError, EOFError)  # a zip index that cannot be read
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 @dataclass(frozen=True)
 class Limits:
     """How much an archive may expand to before it is taken for a bomb."""
@@ -73,6 +76,44 @@ class Limits:
     total_bytes: int = 32 << 30
     ratio: int = 100  # report TSVs compress 5-15:1; a bomb 1000:1
     ratio_after: int = 8 << 20  # small files (a header, blank columns) compress better
+
+
+def inflate(content: bytes, limits: Limits) -> bytes:
+    """A document held in memory (Amazon's fee preview, a failure document): ``content``
+    decompressed if it is gzip (by its magic bytes, never a header's word), refused with
+    BadFile once it expands past ``limits``: a bomb never fills memory."""
+    if len(content) > limits.member_bytes:
+        raise BadFile(f"the document is over {limits.member_bytes >> 20} MB, more than "
+                      "it may be: not read")
+    if not content.startswith(GZIP_MAGIC):
+        return content
+    out: list[bytes] = []
+    size = 0
+    rest = content
+    try:
+        while rest.startswith(GZIP_MAGIC):  # a gzip stream may hold several members
+            d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            data = rest
+            while not d.eof:
+                # At most a chunk at a time: the limits are checked before memory grows.
+                chunk = d.decompress(data, _CHUNK)
+                data = d.unconsumed_tail
+                size += len(chunk)
+                if size > limits.member_bytes or (size > limits.ratio_after
+                                                  and size > limits.ratio * len(content)):
+                    raise BadFile(
+                        f"the gzip document expands past {limits.ratio}:1 or "
+                        f"{limits.member_bytes >> 20} MB (over {size >> 20} MB from "
+                        f"{len(content):,} bytes): a gzip bomb? Not read")
+                out.append(chunk)
+                if not chunk and not data and not d.eof:
+                    raise BadFile("the gzip document is truncated: ask Amazon again")
+            rest = d.unused_data
+    except zlib.error as exc:
+        raise BadFile(f"the gzip document is damaged ({exc}): ask Amazon again") from None
+    if rest.strip(b"\x00"):
+        raise BadFile("the gzip document has bytes after its end that are not gzip: damaged")
+    return b"".join(out)
 
 
 @dataclass(frozen=True)

@@ -25,20 +25,38 @@ import httpx
 
 log = logging.getLogger(__name__)
 
-# Amazon's published usage plans (Reports API 2021-06-30): (requests per second, burst).
+# Amazon's published usage plans (Reports API 2021-06-30, Data Kiosk API 2023-11-15):
+# (requests per second, burst).
 PUBLISHED_RATES: dict[str, tuple[float, int]] = {
     "createReport": (0.0167, 15),
     "getReports": (0.0222, 10),
     "getReport": (2.0, 15),
     "getReportDocument": (0.0167, 15),
+    "createQuery": (0.0167, 15),
+    "getQueries": (0.0222, 10),
+    "getQuery": (2.0, 15),
+    "cancelQuery": (0.0222, 10),
+    "getDocument": (0.0167, 15),
 }
 _REPORT_PATH = re.compile(r"/reports/2021-06-30/(reports|documents)(/[^/]+)?$")
+_KIOSK_PATH = re.compile(r"/dataKiosk/2023-11-15/(queries|documents)(/[^/]+)?$")
+
+
+def _kiosk_operation(method: str, kind: str, has_id: bool) -> str:
+    if kind == "documents":
+        return "getDocument"
+    if has_id:
+        return "getQuery" if method == "GET" else "cancelQuery"
+    return "createQuery" if method == "POST" else "getQueries"
 
 
 def operation_of(method: str, path: str) -> str:
-    """The SP-API operation a request is for ('other' when it is none of the report ones)."""
+    """The SP-API operation a request is for ('other' when it is none of the report or
+    Data Kiosk ones)."""
     m = _REPORT_PATH.search(path)
     if not m:
+        if k := _KIOSK_PATH.search(path):
+            return _kiosk_operation(method, k.group(1), bool(k.group(2)))
         return "token" if path.endswith("/auth/o2/token") else "other"
     kind, has_id = m.group(1), bool(m.group(2))
     if kind == "documents":

@@ -14,7 +14,6 @@ which garbles cp1252, and it drops the raw bytes the landing zone keeps.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 import time
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,9 +34,10 @@ from sp_api.base import Marketplaces
 from sp_api.base._transport_httpx import HttpxTransport
 from sp_api.base.exceptions import SellingApiException
 
-from ipi.errors import ConfigError
-from ipi.settings import Account
+from ipi.errors import BadFile, ConfigError
+from ipi.settings import Account, SpApi
 from ipi.sources import Fetched, Problem
+from ipi.sources.archive import Limits, inflate
 from ipi.sources.files import move_aside
 from ipi.sources.pacing import PacedTransport, RateLimiter, ssl_context
 
@@ -53,10 +53,14 @@ _DEFAULT_WINDOW = timedelta(minutes=30)
 _MARKETPLACE_ALIASES = {"UK": "GB"}  # the library spells the UK marketplace GB
 _MAX_POLL_WAIT = 120.0
 _POLL_SHARE = 0.25
+# A FATAL report's failure document is a few lines of Amazon's explanation.
+_FAILURE_BYTES = 64 << 10
+_FAILURE_LIMITS = Limits(member_bytes=_FAILURE_BYTES, total_bytes=_FAILURE_BYTES)
 _ROLE_HINT = ("the SP-API app needs the 'Amazon Fulfillment' and 'Inventory and Order "
               "Tracking' roles, and the seller must authorize it again after a role change")
 
 SecretLookup = Callable[[str], str]
+T = TypeVar("T")
 
 
 def marketplace(code: str) -> Marketplaces:
@@ -114,6 +118,63 @@ def token_client_class(token_url: str) -> type[AccessTokenClient]:
     return type("IpiTokenClient", (AccessTokenClient,), attrs)
 
 
+def sp_client(client_class: Any, code: str, cfg: SpApi, credentials: Credentials,
+              limiter: RateLimiter, *, sleep: Callable[[float], None] = time.sleep) -> Any:
+    """A python-amazon-sp-api client (``ReportsV2``, ``DataKiosk``...) for marketplace
+    ``code``, its calls paced by ``limiter`` and retried by our transport."""
+    mp = marketplace(code)
+    client = client_class(
+        marketplace=mp,
+        refresh_token=credentials.refresh_token.get_secret_value(),
+        credentials={
+            "lwa_app_id": credentials.client_id.get_secret_value(),
+            "lwa_client_secret": credentials.client_secret.get_secret_value(),
+        },
+        auth_token_client_class=token_client_class(cfg.token_url),
+        verify=ssl_context(),  # its own clients, replaced below, build none either
+    )
+    client.endpoint = (cfg.endpoint or mp.endpoint).rstrip("/")
+    paced = PacedTransport(limiter, retries=cfg.retries, backoff=cfg.backoff, sleep=sleep)
+    # The library takes an httpx client here; ours paces and retries.
+    client._transport.close()
+    client._transport = HttpxTransport(client=httpx.Client(
+        transport=paced, timeout=60, verify=ssl_context()))
+    client._auth._transport._client.close()
+    client._auth._transport = HttpxTransport(client=httpx.Client(
+        transport=PacedTransport(retries=cfg.retries, backoff=cfg.backoff, sleep=sleep),
+        timeout=60, verify=ssl_context()))
+    return client
+
+
+def refused(account: Account, code: str, what: str, call: Callable[[], T], *,
+            role_hint: str = _ROLE_HINT) -> T:
+    """``call()``, its refusals turned into configuration errors naming the account:
+    the LWA credentials (AuthorizationError), or the app's roles (401/403)."""
+    try:
+        return call()
+    except AuthorizationError as exc:
+        raise ConfigError(
+            f"account {account.name}: Amazon refused the LWA credentials "
+            f"({exc.error_code or exc.status_code}): check the client id and secret, and "
+            f"authorize the app again to get a new refresh token into "
+            f"{account.refresh_token_env}") from None
+    except httpx.HTTPStatusError as exc:
+        status = exc.response.status_code
+        if status not in (401, 403):
+            raise
+        raise ConfigError(
+            f"account {account.name}: the SP-API refused {what} in {code} "
+            f"({status}): {role_hint}") from None
+
+
+def poll_wait(spent: float, interval: float) -> float:
+    """The wait before the next status check, ``spent`` seconds into the wait: a quarter
+    of the time so far, so that a result is noticed at most ~25 % after it is ready, in a
+    number of checks that grows only with log(time); at least ``interval``/4, at most
+    two minutes."""
+    return min(max(_POLL_SHARE * spent, interval / 4), _MAX_POLL_WAIT)
+
+
 @dataclass
 class ReportJob:
     """One report asked of Amazon: a snapshot, or a date range (the ledger)."""
@@ -157,48 +218,13 @@ class SpApiSource:
 
     def _client(self, code: str) -> ReportsV2:
         if code not in self._clients:
-            mp = marketplace(code)
-            client = ReportsV2(
-                marketplace=mp,
-                refresh_token=self.credentials.refresh_token.get_secret_value(),
-                credentials={
-                    "lwa_app_id": self.credentials.client_id.get_secret_value(),
-                    "lwa_client_secret": self.credentials.client_secret.get_secret_value(),
-                },
-                auth_token_client_class=token_client_class(self.cfg.token_url),
-                verify=ssl_context(),  # its own clients, replaced below, build none either
-            )
-            client.endpoint = (self.cfg.endpoint or mp.endpoint).rstrip("/")
-            paced = PacedTransport(self.limiter, retries=self.cfg.retries,
-                                   backoff=self.cfg.backoff, sleep=self._sleep)
-            # The library takes an httpx client here; ours paces and retries.
-            client._transport.close()
-            client._transport = HttpxTransport(client=httpx.Client(
-                transport=paced, timeout=60, verify=ssl_context()))
-            client._auth._transport._client.close()
-            client._auth._transport = HttpxTransport(client=httpx.Client(
-                transport=PacedTransport(retries=self.cfg.retries, backoff=self.cfg.backoff,
-                                         sleep=self._sleep), timeout=60, verify=ssl_context()))
-            self._clients[code] = client
+            self._clients[code] = sp_client(ReportsV2, code, self.cfg, self.credentials,
+                                            self.limiter, sleep=self._sleep)
         return self._clients[code]
 
     def _call(self, code: str, what: str, fn: Callable[[ReportsV2], Any]) -> Any:
         """Call the library; turn refusals into configuration errors naming the account."""
-        try:
-            return fn(self._client(code))
-        except AuthorizationError as exc:
-            raise ConfigError(
-                f"account {self.account.name}: Amazon refused the LWA credentials "
-                f"({exc.error_code or exc.status_code}): check the client id and secret, and "
-                f"authorize the app again to get a new refresh token into "
-                f"{self.account.refresh_token_env}") from None
-        except httpx.HTTPStatusError as exc:
-            status = exc.response.status_code
-            if status not in (401, 403):
-                raise
-            raise ConfigError(
-                f"account {self.account.name}: the SP-API refused {what} in {code} "
-                f"({status}): {_ROLE_HINT}") from None
+        return refused(self.account, code, what, lambda: fn(self._client(code)))
 
     # -- the ReportSource protocol ---------------------------------------------------
 
@@ -253,10 +279,7 @@ class SpApiSource:
                                        f"{self.cfg.poll_deadline:.0f}s (sp_api.poll_deadline)")
                 break
             self._sleep(min(wait, left))
-            # Wait a quarter of the time spent so far: a report is noticed at most ~25 %
-            # after it is ready, in a number of checks that grows only with log(time).
-            spent = self._clock() - started
-            wait = min(max(_POLL_SHARE * spent, self.cfg.poll_interval / 4), _MAX_POLL_WAIT)
+            wait = poll_wait(self._clock() - started, self.cfg.poll_interval)
 
     def done(self, fetched: Fetched) -> None:
         fetched.path.unlink(missing_ok=True)
@@ -281,7 +304,7 @@ class SpApiSource:
             return [("LWA token", False, str(exc))]
         except (SellingApiException, httpx.HTTPError) as exc:
             host = urlsplit(self.cfg.token_url).netloc
-            return [("LWA token", False, f"cannot reach {host} ({_describe(exc)}): check the "
+            return [("LWA token", False, f"cannot reach {host} ({describe(exc)}): check the "
                      "network or proxy, and [accounts.sp_api] token_url")]
         for code in self.account.marketplaces:
             mp_id = marketplace(code).marketplace_id
@@ -292,7 +315,7 @@ class SpApiSource:
                 except ConfigError as exc:
                     results.append((f"{code} {rt}", False, str(exc)))
                 except (SellingApiException, httpx.HTTPError) as exc:
-                    results.append((f"{code} {rt}", False, _describe(exc)))
+                    results.append((f"{code} {rt}", False, describe(exc)))
         return results
 
     # -- steps -----------------------------------------------------------------------
@@ -322,7 +345,7 @@ class SpApiSource:
                 )).payload.get("reports") or []
             except (SellingApiException, httpx.HTTPError) as exc:
                 log.warning("%s: could not list existing reports (%s); requesting new ones",
-                            self.account.name, _describe(exc))
+                            self.account.name, describe(exc))
                 continue
             for job in group:
                 mp_id = marketplace(job.marketplace).marketplace_id
@@ -354,7 +377,7 @@ class SpApiSource:
                                  lambda c: c.create_report(**request))
             job.report_id = created.payload["reportId"]
         except (SellingApiException, httpx.HTTPError, KeyError) as exc:
-            self._problem(job, f"could not request the report: {_describe(exc)}")
+            self._problem(job, f"could not request the report: {describe(exc)}")
 
     def _poll(self, job: ReportJob) -> Fetched | None:
         try:
@@ -375,7 +398,7 @@ class SpApiSource:
                 self._problem(job, f"Amazon could not generate report {job.report_id} "
                                    f"(FATAL){why}")
         except (SellingApiException, httpx.HTTPError) as exc:
-            self._problem(job, f"report {job.report_id}: {_describe(exc)}")
+            self._problem(job, f"report {job.report_id}: {describe(exc)}")
         return None
 
     def _document(self, job: ReportJob, document_id: str) -> tuple[bytes, str | None, bool]:
@@ -388,7 +411,9 @@ class SpApiSource:
                 # Pre-signed URLs expire after five minutes: ask for a fresh one.
                 log.warning("%s: the document URL expired; asking for a new one", job.name)
                 continue
-            response.raise_for_status()
+            if response.is_error:  # not raise_for_status(): its text carries the signed URL
+                raise httpx.HTTPError(f"the document download answered HTTP "
+                                      f"{response.status_code}")
             return (response.content, response.charset_encoding,
                     meta.get("compressionAlgorithm") == "GZIP")
         raise httpx.HTTPError("the document URL kept expiring")
@@ -397,9 +422,11 @@ class SpApiSource:
         try:
             content, charset, gz = self._document(job, document_id)
         except (SellingApiException, httpx.HTTPError) as exc:
-            return f"(its failure document could not be read: {_describe(exc)})"
-        if gz:
-            content = gzip.decompress(content)
+            return f"(its failure document could not be read: {describe(exc)})"
+        try:  # Amazon's few lines of explanation: a document that expands past that is not one
+            content = inflate(content, _FAILURE_LIMITS) if gz else content[:_FAILURE_BYTES]
+        except BadFile as exc:
+            return f"(its failure document could not be read: {exc})"
         return " ".join(content.decode(charset or "utf-8", "replace").split())[:500]
 
     def _fetch_document(self, job: ReportJob, document_id: str) -> Fetched | None:
@@ -407,7 +434,7 @@ class SpApiSource:
             content, charset, gz = self._document(job, document_id)
         except (SellingApiException, httpx.HTTPError) as exc:
             self._problem(job, f"report {job.report_id}: the document could not be "
-                               f"downloaded: {_describe(exc)}")
+                               f"downloaded: {describe(exc)}")
             return None
         self.spool.mkdir(parents=True, exist_ok=True)
         span = f".{job.start}_{job.end}" if job.start else ""
@@ -441,8 +468,10 @@ def _list_one(client: ReportsV2, *, report_type: str, mp_id: str) -> Any:
     return client.get_reports(reportTypes=[report_type], marketplaceIds=[mp_id], pageSize=1)
 
 
-def _describe(exc: Exception) -> str:
+def describe(exc: Exception) -> str:
+    """One line for a failed call: the exception's kind and Amazon's message."""
     if isinstance(exc, SellingApiException):
         code = getattr(exc, "code", None)
         return f"{type(exc).__name__}{f' ({code})' if code else ''}: {exc.message}"
     return f"{type(exc).__name__}: {exc}"
+

@@ -356,4 +356,50 @@ MIGRATIONS: list[tuple[str, str]] = [
             f"WHERE report_type IN {asin_day.SOURCES} "
             "AND NOT EXISTS (SELECT 1 FROM asin_day)")),
     ),
+    (
+        "0018_amazon_fee_forecast",
+        """
+        -- Amazon's own fee forecast, the Data Kiosk economicsPreview: ipi/fees/amazon.py.
+        -- One preview per account, marketplace and the day it was fetched for; a preview
+        -- without a document (sha256 NULL) is Amazon having nothing to forecast.
+        CREATE TABLE amazon_forecast (
+            account VARCHAR NOT NULL,
+            marketplace VARCHAR NOT NULL,
+            fetched_for DATE NOT NULL,        -- the day it was fetched for
+            start_date DATE NOT NULL,         -- the window Amazon forecast, both days in
+            end_date DATE NOT NULL,
+            currency VARCHAR,
+            sha256 VARCHAR,                   -- the document (raw_file keeps it)
+            query_id VARCHAR,
+            skus INTEGER NOT NULL,
+            bad_lines INTEGER NOT NULL,       -- lines that could not be read: skipped
+            stored_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (account, marketplace, fetched_for)
+        );
+        -- Its amounts: one per SKU and fee type Amazon gave (aged, low_inventory,
+        -- utilization), summed over the SKU's charges.
+        CREATE TABLE amazon_forecast_fee (
+            account VARCHAR NOT NULL,
+            marketplace VARCHAR NOT NULL,
+            fetched_for DATE NOT NULL,
+            sku VARCHAR NOT NULL,
+            fee_type VARCHAR NOT NULL,
+            amount DOUBLE NOT NULL,
+            PRIMARY KEY (account, marketplace, fetched_for, sku, fee_type)
+        );
+        -- Every fetch and how it ended (ok, no_data, fatal, cancelled, missing, error):
+        -- once a day, and status. ``reason`` is ipi's one line, never Amazon's document.
+        CREATE TABLE amazon_forecast_fetch (
+            account VARCHAR NOT NULL,
+            marketplace VARCHAR NOT NULL,
+            fetched_for DATE NOT NULL,
+            attempted_at TIMESTAMP NOT NULL,
+            outcome VARCHAR NOT NULL,
+            query_id VARCHAR,
+            sha256 VARCHAR,                   -- a document kept (data, or a FATAL's error)
+            reason VARCHAR,
+            PRIMARY KEY (account, marketplace, attempted_at)
+        );
+        """,
+    ),
 ]

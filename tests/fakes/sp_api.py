@@ -10,6 +10,9 @@ thread) so the real ``python-amazon-sp-api`` library (httpx inside) talks to it:
                            auth_token_client_class=token_client_for(fake))
         client.endpoint = fake.url
 
+It serves the Data Kiosk API 2023-11-15 too, scripted through ``fake.data_kiosk``
+(``tests.fakes.data_kiosk``).
+
 Shapes follow Amazon's Reports API model (reports_2021-06-30); quirks follow what
 sellers and Amazon's documentation report (429s, FATAL, expired URLs). Everything
 defaults to "a healthy Amazon"; the knobs
@@ -43,6 +46,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.fakes.data_kiosk import (
+    DATA_KIOSK_OPERATIONS,
+    DATA_KIOSK_RATE_LIMITS,
+    FakeDataKiosk,
+)
+from tests.fakes.data_kiosk import classify as classify_data_kiosk
+from tests.fakes.s3 import s3_error
+
 if TYPE_CHECKING:
     from sp_api.auth import AccessTokenClient
 
@@ -60,6 +71,7 @@ PUBLISHED_RATE_LIMITS: dict[str, tuple[float, int]] = {
     "getReport": (2.0, 15),
     "getReportDocument": (0.0167, 15),
     "cancelReport": (0.0222, 10),
+    **DATA_KIOSK_RATE_LIMITS,
 }
 SP_API_OPERATIONS = frozenset(PUBLISHED_RATE_LIMITS)
 
@@ -102,16 +114,6 @@ def _split_list(values: list[str] | None) -> list[str]:
 
 def errors_body(code: str, message: str, details: str = "") -> bytes:
     return json.dumps({"errors": [{"code": code, "message": message, "details": details}]}).encode()
-
-
-def _s3_error(code: str, message: str, **extra: str) -> bytes:
-    parts = "".join(f"<{k}>{v}</{k}>" for k, v in extra.items())
-    request_id = uuid.uuid4().hex[:16].upper()
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{code}</Code><Message>{message}</Message>{parts}"
-        f"<RequestId>{request_id}</RequestId><HostId>{uuid.uuid4().hex}</HostId></Error>"
-    ).encode()
 
 
 _ERROR_CODES = {
@@ -256,6 +258,8 @@ class FakeSpApi:
       body and the usual ``x-amzn-RequestId`` / ``x-amzn-RateLimit-Limit`` headers,
       and counts in ``self_throttled`` (and per bucket in ``throttled_by``). While
       enforcing, the rate header defaults to the operation's scaled rate.
+      ``rate_tolerance_seconds``: how much earlier than its token a request may arrive,
+      the transit time between a client's pacing and the server's count (0: none).
 
     Sellers: ``set_seller_documents(refresh_token, ...)`` registers a seller with
     documents of its own (generated bodies, see ``tests.fakes.catalog``), used before
@@ -289,6 +293,7 @@ class FakeSpApi:
         self.rate_scale: float = 1.0
         #: per-operation (rate, burst) used when enforce_rate_limits; editable per test.
         self.rate_limits: dict[str, tuple[float, int]] = dict(PUBLISHED_RATE_LIMITS)
+        self.rate_tolerance_seconds: float = 0.0
         self.self_throttled: int = 0
         #: 429s from an empty bucket, per (seller, client id, operation).
         self.throttled_by: dict[tuple[str | None, str | None, str], int] = {}
@@ -312,6 +317,7 @@ class FakeSpApi:
         self._seq = itertools.count()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.data_kiosk = FakeDataKiosk(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -692,26 +698,32 @@ class FakeSpApi:
             out["compressionAlgorithm"] = "GZIP"
         return 200, json.dumps(out).encode()
 
+    def refuse_url(self, entry: tuple[str, float] | None) -> tuple[int, bytes] | None:
+        """S3's answer to a pre-signed URL that was never issued or has expired (the TTL,
+        or ``expire_next_downloads``), else None; under ``_lock``, whose report or Data
+        Kiosk document it is."""
+        if entry is None:
+            return 403, s3_error("AccessDenied", "Access Denied")
+        expired = time.monotonic() - entry[1] > self.download_url_ttl_seconds
+        if self.expire_next_downloads > 0:
+            self.expire_next_downloads -= 1
+            expired = True
+        if not expired:
+            return None
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return 403, s3_error("AccessDenied", "Request has expired", **{
+            "X-Amz-Expires": str(int(self.download_url_ttl_seconds)), "Expires": now,
+            "ServerTime": now})
+
     def _download(self, token: str) -> tuple[int, bytes, dict[str, str]]:
         xml = {"Content-Type": "application/xml"}
-        now = datetime.now(UTC)
         with self._lock:
             entry = self._downloads.get(token)
-            if entry is None:
-                return 403, _s3_error("AccessDenied", "Access Denied"), xml
-            document_id, issued = entry
-            expired = time.monotonic() - issued > self.download_url_ttl_seconds
-            if self.expire_next_downloads > 0:
-                self.expire_next_downloads -= 1
-                expired = True
-            if expired:
-                return 403, _s3_error(
-                    "AccessDenied", "Request has expired", **{
-                        "X-Amz-Expires": str(int(self.download_url_ttl_seconds)),
-                        "Expires": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        "ServerTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    }), xml
-            spec = self._documents[document_id].spec
+            refused = self.refuse_url(entry)
+            if refused is not None or entry is None:
+                status, body = refused or (403, b"")
+                return status, body, xml
+            spec = self._documents[entry[0]].spec
         content = spec.served()
         content_type = f"text/plain; charset={spec.charset}" if spec.charset else "text/plain"
         return 200, content, {"Content-Type": content_type}
@@ -782,7 +794,7 @@ class FakeSpApi:
                 bucket = self._buckets[key] = _Bucket(float(burst), now)
             bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.updated) * rate)
             bucket.updated = now
-            if bucket.tokens >= 1.0:
+            if bucket.tokens >= 1.0 - rate * self.rate_tolerance_seconds:
                 bucket.tokens -= 1.0
                 return True
             self.self_throttled += 1
@@ -813,7 +825,7 @@ class FakeSpApi:
         if operation == "download":
             code = ("SlowDown" if status in (429, 503)
                     else "InternalError" if status >= 500 else "AccessDenied")
-            return status, _s3_error(code, "Scripted failure"), {"Content-Type": "application/xml"}
+            return status, s3_error(code, "Scripted failure"), {"Content-Type": "application/xml"}
         if not action.with_errors_body:
             # Amazon sometimes answers throttling/gateway errors with no JSON at all.
             return status, b"", {"Content-Type": "text/plain"}
@@ -853,6 +865,9 @@ class FakeSpApi:
                     and not self._take_bucket_token(operation, seller, app)):
                 code, message = _ERROR_CODES[429]
                 return 429, errors_body(code, message), out_headers, operation, query, path
+            if operation in DATA_KIOSK_OPERATIONS:  # queries are the refresh token's own
+                status, payload = self.data_kiosk.handle(operation, arg, body, query, seller)
+                return status, payload, out_headers, operation, query, path
             with self._lock:  # reports are a registered seller's own (see the docstring)
                 seller = seller if seller in self._seller_documents else None
             if operation == "createReport":
@@ -878,7 +893,10 @@ class FakeSpApi:
             status, payload = self._token(body)
             return status, payload, {"Content-Type": "application/json;charset=UTF-8"}, \
                 operation, query, path
-        status, payload, extra = self._download(arg)
+        if self.data_kiosk.serves(arg):
+            status, payload, extra = self.data_kiosk.download(arg)
+        else:
+            status, payload, extra = self._download(arg)
         return status, payload, extra, operation, query, path
 
 
@@ -893,6 +911,8 @@ def _classify(method: str, path: str) -> tuple[str, str]:
         return ("token", "") if method == "POST" else ("other", "")
     if path.startswith(DOWNLOAD_PREFIX) and method == "GET":
         return "download", path[len(DOWNLOAD_PREFIX):]
+    if (kiosk := classify_data_kiosk(method, path)) is not None:
+        return kiosk
     reports = f"{REPORTS_PREFIX}/reports"
     documents = f"{REPORTS_PREFIX}/documents/"
     if path == reports:

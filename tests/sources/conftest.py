@@ -63,3 +63,17 @@ def serve_day(fake: FakeSpApi, sim: Simulation, i: int, folder: Path,
                           planning.read_bytes().replace(b"\tUS\t", f"\t{mp}\t".encode()))
         fake.set_document(MYI, mp_id, myi.read_bytes(), charset=myi_charset)
         fake.set_document(STRANDED, mp_id, stranded.read_bytes())
+
+
+def partitions_seen_by_another_process(database: Path) -> str:
+    """``report_partition``'s row count as another process reads it, read-only: the proof
+    that a run waiting for Amazon holds no lock on the file."""
+    import subprocess
+    import sys
+
+    read = subprocess.run(
+        [sys.executable, "-c", "import duckdb, sys; print(duckdb.connect(sys.argv[1], "
+         "read_only=True).execute('SELECT count(*) FROM report_partition').fetchone()[0])",
+         str(database)], capture_output=True, text=True, timeout=60)
+    assert read.returncode == 0, read.stderr
+    return read.stdout.strip()

@@ -16,7 +16,13 @@ from ipi.errors import ConfigError, IngestFailed
 from ipi.settings import Settings
 from tests.conftest import Webhook
 from tests.fakes.sp_api import FakeSpApi
-from tests.sources.conftest import CLIENT_SECRET, MARKETPLACE_IDS, REFRESH_TOKEN, serve_day
+from tests.sources.conftest import (
+    CLIENT_SECRET,
+    MARKETPLACE_IDS,
+    REFRESH_TOKEN,
+    partitions_seen_by_another_process,
+    serve_day,
+)
 
 Make = Callable[..., tuple[Settings, Path]]
 
@@ -130,8 +136,6 @@ def test_while_the_run_waits_for_amazon_another_process_can_read_the_database(
         demo_sim: Simulation, tmp_path: Path) -> None:
     """DuckDB lets one process open the file at a time: the ingest holds no connection
     while the reports are generated, so `ipi score` (here, a bare read) gets in."""
-    import subprocess
-    import sys
     import threading
     import time
 
@@ -146,12 +150,7 @@ def test_while_the_run_waits_for_amazon_another_process_can_read_the_database(
     try:
         time.sleep(1.5)  # the reports are requested and being generated
         assert not done
-        read = subprocess.run(
-            [sys.executable, "-c", "import duckdb, sys; print(duckdb.connect(sys.argv[1], "
-             "read_only=True).execute('SELECT count(*) FROM report_partition').fetchone()[0])",
-             str(settings.database_path)], capture_output=True, text=True, timeout=60)
-        assert read.returncode == 0, read.stderr
-        assert read.stdout.strip() == "0"
+        assert partitions_seen_by_another_process(settings.database_path) == "0"
     finally:
         run.join(timeout=120)
     assert len(done[0].loaded) == 3
