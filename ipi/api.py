@@ -381,6 +381,19 @@ class Rows:
         with self.store.read() as con:
             return stakes(con, self.settings, acc, as_day(day))
 
+    def fee_calendar(self, account: str | None = None, *,
+                     day: Day | None = None) -> list[dict[str, Any]]:
+        """Per marketplace, each SKU's next aged-surcharge assessment: the tier its oldest
+        units reach, the charge if nothing sells and at its 30-day pace, the units to sell
+        or remove beyond that pace to pay nothing, and where its days of supply sit between
+        the low-inventory floor and the surcharge's start (the "safe zone"). Most to pay
+        first."""
+        from ipi.stakes import fee_calendar
+
+        acc = self.account(account)
+        with self.store.read() as con:
+            return fee_calendar(con, self.settings, acc, as_day(day))
+
 
 def parse_action(text: str) -> Action:
     """``remove SKU:UNITS``, ``fix-stranded SKU`` or ``restock SKU`` as an Action."""

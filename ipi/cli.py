@@ -762,6 +762,8 @@ def _share(v: float | None) -> str:
 
 
 def cmd_capacity_show(args: argparse.Namespace) -> int:
+    from ipi.stakes import FEE_NAMES, fee_text, span_text
+
     at = rows_of(args).capacity(args.account, day=args.date)
     if args.json:
         print_json(_finite(at))
@@ -792,19 +794,32 @@ def cmd_capacity_show(args: argparse.Namespace) -> int:
             print(f"{mp} fees: {f['note']}")
             continue
         cur, a, u, low = f["currency"], f["aged"], f["utilization"], f["low_inventory"]
-        due = "no data" if a["total"] is None and not a["total_known"] else (
-            f"{a['total'] if a['total'] is not None else a['total_known']:,.2f} {cur}"
-            + ("" if a["total"] is not None
-               else f" at least ({len(a['skus_unknown'])} SKU(s) without a volume)"))
-        amazon = ("no data" if a["amazon_total"] is None
-                  else f"{a['amazon_total']:,.2f} {cur}")
-        print(f"{mp} fees on {f['date']}:")
-        print(f"  aged inventory surcharge on {a['assessment_day']}: {due} if nothing sells "
-              f"before (Amazon's estimate: {amazon})")
+        w = f["window"]
+        print(f"{mp} fees from {w['start']} to the next assessment on {w['end']} "
+              f"({w['days']} days, at the {f['rates']['period']}):")
+        for row in f["compare"]:
+            print(f"  {FEE_NAMES[row['fee']]}: {fee_text(row, cur)}"
+                  + (f" ({row['note']})" if row["note"] else ""))
+        if f["amazon"] is None:
+            print("  (Amazon's own forecast: none stored; SP-API accounts fetch it daily)")
+        if a["total"] is None and a["skus_unknown"]:
+            print(f"  aged: at least, {len(a['skus_unknown'])} SKU(s) without a volume")
+        if a["amazon_total"] is not None:
+            print(f"  aged, the planning report's estimated-ais columns: "
+                  f"{a['amazon_total']:,.2f} {cur}")
+        def beside(amazon: float | None, cur: str = cur) -> str:
+            return "" if amazon is None else f"; Amazon's forecast {amazon:,.2f} {cur}"
+
         for s in a["skus"][:5]:
             charge = "no data" if s["charge"] is None else f"{s['charge']:,.2f} {cur}"
-            print(f"    {s['sku']}: {_cuft(s['units'])} units aged into a charged tier, "
-                  f"{charge}")
+            print(f"    aged {s['sku']}: {_cuft(s['units'])} units aged into a charged tier, "
+                  f"{charge}{beside(s['amazon_forecast'])}")
+        for kind, rows in (("utilization", u["skus"]), ("low-inventory", low["fee_skus"])):
+            for r in rows[:5]:
+                mine = "no data" if r["ipi"] is None else span_text(r["ipi"], cur)
+                note = "" if not r["note"] or r["ipi"] is None else f" ({r['note']})"
+                print(f"    {kind} {r['sku']}: {mine if r['ipi'] else 'no data: ' + r['note']}"
+                      f"{note}{beside(r['amazon'])}")
         ratio = ("no data" if u["ratio"] is None else "nothing shipped" if
                  math.isinf(u["ratio"]) else f"{u['ratio']:.1f} weeks")
         note = f" ({u['note']})" if u["note"] else ""
@@ -817,6 +832,41 @@ def cmd_capacity_show(args: argparse.Namespace) -> int:
         print("At risk:")
         for line in at["lines"]:
             print(f"  - {line}")
+    return 0
+
+
+def cmd_fees_calendar(args: argparse.Namespace) -> int:
+    markets = rows_of(args).fee_calendar(args.account, day=args.date)
+    if args.json:
+        print_json(markets)
+        return 0
+    for m in markets:
+        if m["date"] is None:
+            print(f"{m['marketplace']}: {m['note']}")
+            continue
+        rows = m["rows"] if args.all else [r for r in m["rows"]
+                                           if r["charge"] or r["zone"] != "safe"]
+        cur = m["currency"]
+        print(f"{m['marketplace']}: the assessment on {m['assessment']} (planning report of "
+              f"{m['date']}), what it costs and what avoids it")
+        if not rows:
+            print("  nothing charged and every SKU in the safe zone (28 to 180 days of "
+                  "supply)")
+            continue
+
+        def money(v: float | None) -> str:
+            return "no data" if v is None else f"{v:,.2f}"
+
+        _table(("SKU", "tier", "units", f"if none sell, {cur}", "sales by then",
+                f"at pace, {cur}", "sell or remove", "days of supply", "zone"),
+               [(r["sku"], r["tier"] or "-", _cuft(r["units"]), money(r["charge"]),
+                 _cuft(r["expected_sales"]), money(r["charge_at_pace"]), _cuft(r["to_act"]),
+                 _cuft(r["days_of_supply"]), r["zone"]) for r in rows],
+               right=(2, 3, 4, 5, 6, 7))
+        left = len(m["rows"]) - len(rows)
+        if left:
+            print(f"  and {left} SKU(s) with nothing charged, in the safe zone (--all lists "
+                  "them)")
     return 0
 
 
@@ -1049,6 +1099,16 @@ def library_commands(c: Commands) -> None:
                     help="the limit in cubic feet, 0 or more")
     ap = capacity.add("list", cmd_capacity_list, "the capacity limits recorded", json=True)
     ap.add_argument("--account", help="only this account")
+
+    fees = c.group("fees", "Amazon's capacity fees per SKU")
+    ap = fees.add("calendar", cmd_fees_calendar, "each SKU's next aged-surcharge assessment: "
+                  "what it costs, the units to sell or remove to avoid it, and where its days "
+                  "of supply sit between the low-inventory floor and the surcharge",
+                  json=True)
+    ap.add_argument("--account", help="the account (default: the only one)")
+    ap.add_argument("--date", help="as of this day (default: the newest report)")
+    ap.add_argument("--all", action="store_true",
+                    help="list every SKU, the safe ones with nothing charged too")
 
     sp = c.add("completion", cmd_completion, "print a shell completion script, e.g. "
                "`ipi completion bash > /etc/bash_completion.d/ipi`", answer=True)

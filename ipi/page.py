@@ -29,7 +29,7 @@ from ipi.score.official import ModelState, listing, state
 from ipi.score.projection import Projection, projection
 from ipi.score.whatif import Plan
 from ipi.settings import Account, Policy, Settings
-from ipi.stakes import stakes
+from ipi.stakes import FEE_NAMES, span_text, stakes
 from ipi.store import Store, duck
 from ipi.svg import factor_svg, score_svg
 
@@ -239,7 +239,8 @@ def _num(v: float | None, fmt: str = ".0f") -> str:
 # -- capacity and fees -------------------------------------------------------------------
 
 CONTEXT = ("Since March 2023 Amazon sets monthly capacity limits per storage type, with the "
-           "IPI as one input; the fees below follow the same habits the IPI grades.")
+           "IPI as one input; over a limit, Amazon refuses new shipments. The fees below "
+           "follow the same habits the IPI grades.")
 SET_LIMIT = "ipi capacity set --storage-type standard --month YYYY-MM --limit CUFT"
 _TONE = {"over": "bad", "warning": "warn", "ok": "ok"}  # no limit, no data: plain
 _SOURCE = {"recorded": "recorded", "config": "from config"}
@@ -337,7 +338,7 @@ def _fees(f: dict[str, Any]) -> str:
         return f"<h3>{mp} fees</h3><p>{escape(_sentence(f['note']))}.</p>"
     cur, a, u, low = f["currency"], f["aged"], f["utilization"], f["low_inventory"]
     amazon = a["amazon_total"] is not None
-    parts = [f"<h3>{mp} fees on {f['date']}</h3>",
+    parts = [f"<h3>{mp} fees on {f['date']}</h3>", _compare_html(f), _calendar_html(f),
              f"<p><strong>Aged inventory surcharge</strong> at the assessment on "
              f"{a['assessment_day']}: about {escape(_aged_due(a, cur))} if nothing sells "
              "before" + (f"; Amazon's own estimate: {_money(a['amazon_total'], cur)}"
@@ -375,6 +376,39 @@ def _fees(f: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _compare_html(f: dict[str, Any]) -> str:
+    """Each fee until the next assessment: Amazon's forecast leads where it gave one."""
+    cur, w = f["currency"], f["window"]
+    rows = "".join(
+        f"<tr><td>{escape(FEE_NAMES[r['fee']])}</td><td class=num>"
+        + (f"<strong>{_money(r['amazon'], cur)}</strong>" if r["headline"] == "amazon"
+           else "no forecast")
+        + f"</td><td class=num>{escape(span_text(r['ipi'], cur))}</td><td class=num>"
+        + escape(span_text(r["difference"], cur)) + "</td></tr>" for r in f["compare"])
+    return (f"<table class=compare><tr><th>until {w['end']} ({w['days']} days)</th>"
+            "<th class=num>Amazon's forecast</th><th class=num>ipi</th>"
+            f"<th class=num>ipi minus Amazon</th></tr>{rows}</table>"
+            f"<p class=note>{escape(f['rates']['period'])}.</p>")
+
+
+def _calendar_html(f: dict[str, Any]) -> str:
+    if not f["calendar"]:
+        return ""
+    cur = f["currency"]
+    rows = "".join(
+        f"<tr><td>{escape(r['sku'])}</td><td>{escape(r['tier'] or '-')}</td>"
+        f"<td class=num>{_money(r['charge'], cur)}</td>"
+        f"<td class=num>{_money(r['charge_at_pace'], cur)}</td>"
+        f"<td class=num>{_nd(r['to_act'])}</td><td class=num>{_nd(r['days_of_supply'])}</td>"
+        f"<td>{escape(r['zone'])}</td></tr>" for r in f["calendar"])
+    return (f"<p><strong>What the {f['window']['end']} assessment costs, and what avoids "
+            "it</strong> (sales take the oldest units first; the safe zone is 28 to 180 days "
+            "of supply):</p><table class=calendar><tr><th>SKU</th><th>oldest tier</th>"
+            "<th class=num>if none sell</th><th class=num>at its pace</th>"
+            "<th class=num>sell or remove</th><th class=num>days of supply</th>"
+            f"<th>zone</th></tr>{rows}</table>")
+
+
 def _capacity_markdown(at: dict[str, Any]) -> list[str]:
     storage = at["storage"]
     out = ["## Capacity and fees", "", CONTEXT, ""]
@@ -396,13 +430,26 @@ def _capacity_markdown(at: dict[str, Any]) -> list[str]:
         if f.get("date") is None:
             out += [f"{f['marketplace']} fees: {f['note']}.", ""]
             continue
-        cur, a, u, low = f["currency"], f["aged"], f["utilization"], f["low_inventory"]
-        amazon = (f"; Amazon's own estimate {_money(a['amazon_total'], cur)}"
-                  if a["amazon_total"] is not None else "")
-        out += [f"{f['marketplace']} fees on {f['date']}: aged inventory surcharge on "
-                f"{a['assessment_day']} about {_aged_due(a, cur)}{amazon}; storage "
-                f"utilization ratio {_ratio(u)} (threshold {u['threshold_weeks']:g}); "
-                f"{low['at_risk']} SKU(s) at low-inventory-level fee risk.", ""]
+        cur, u, low = f["currency"], f["utilization"], f["low_inventory"]
+        out += [f"{f['marketplace']} fees until the assessment on {f['window']['end']}: "
+                f"storage utilization ratio {_ratio(u)} (threshold "
+                f"{u['threshold_weeks']:g}); {low['at_risk']} SKU(s) at low-inventory-level "
+                "fee risk.", "", "| fee | Amazon's forecast | ipi | ipi minus Amazon |",
+                "|---|---|---|---|"]
+        out += [f"| {FEE_NAMES[r['fee']]} | "
+                + (f"**{_money(r['amazon'], cur)}**" if r["headline"] == "amazon"
+                   else "no forecast")
+                + f" | {span_text(r['ipi'], cur)} | {span_text(r['difference'], cur)} |"
+                for r in f["compare"]]
+        out.append("")
+        if f["calendar"]:
+            out += [f"What the {f['window']['end']} assessment costs, and what avoids it:", "",
+                    "| SKU | oldest tier | if none sell | at its pace | sell or remove | "
+                    "days of supply | zone |", "|---|---|---|---|---|---|---|"]
+            out += [f"| {md(r['sku'])} | {r['tier'] or '-'} | {_money(r['charge'], cur)} | "
+                    f"{_money(r['charge_at_pace'], cur)} | {_nd(r['to_act'])} | "
+                    f"{_nd(r['days_of_supply'])} | {r['zone']} |" for r in f["calendar"]]
+            out.append("")
     return out
 
 

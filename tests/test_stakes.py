@@ -178,7 +178,10 @@ def test_ipi_capacity_prints_the_figures_and_json(
     out = capsys.readouterr().out
     assert "standard      47            50" in out and "warning" in out
     assert "oversize      no data" in out  # never 0
-    assert "Amazon's estimate: 0.25 USD" in out
+    assert "the planning report's estimated-ais columns: 0.25 USD" in out
+    assert ("US fees from 2026-11-10 to the next assessment on 2026-11-15 (6 days, at the US "
+            "rates in force from 2026-01-15):") in out
+    assert "(Amazon's own forecast: none stored; SP-API accounts fetch it daily)" in out
     assert "1 SKU(s) at risk" in out
     assert main(["capacity", "show", "--json", "--config", str(config)]) == 0
     data = json.loads(capsys.readouterr().out)

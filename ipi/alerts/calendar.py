@@ -1,8 +1,10 @@
 """Amazon's check dates: when the score must be over the threshold.
 
-Each quarter Amazon checks the score; storage limits and overage fees follow when
-it is under at the quarter's end (historically a first check about six weeks
-before). The calendar is the quarter ends (``checkpoint_rule = "quarter-end"``)
+The check dates a seller watches: Amazon checked the score each quarter (historically
+a first check about six weeks before the quarter's end); since March 2023 the score
+feeds monthly capacity limits per storage type instead, and no official threshold has
+been published since. The dates stay useful as the seller's own review points.
+The calendar is the quarter ends (``checkpoint_rule = "quarter-end"``)
 plus any explicit ``checkpoints``; a warning window opens ``warning_window_days``
 before each. Pure: no clock.
 """

@@ -172,7 +172,8 @@ def steps(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
     window = days_to_check(policy, day)
     step(CHECK_WINDOW, lambda p, c: check_window(p, row, policy, day, window, c),
          f"{window[1]} day(s) before Amazon's check on {window[0]}: under "
-         f"{policy.threshold:.0f} then means storage limits and overage fees" if window else "")
+         f"{policy.threshold:.0f} then means lower capacity limits, and over a limit Amazon "
+         "refuses new shipments" if window else "")
 
     proj = projection(con, account, mp, day, check, policy)
     value = proj.value if proj else None

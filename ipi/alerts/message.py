@@ -299,8 +299,8 @@ def capacity_message(account: str, day: date, storage: Sequence[Mapping[str, Any
     heads = [f"{TAGS[severity]} {account} on {day}: {s['line']}." for s in storage]
     todo = ("Before the month ends: sell down or remove excess and aged units, fix stranded "
             "listings, hold back inbound shipments, or ask for more in Seller Central's "
-            "Capacity Monitor. Over the limit, Amazon can refuse new shipments and charge "
-            "a capacity overage fee.")
+            "Capacity Monitor. Over the limit, Amazon refuses new shipments until there is "
+            "room.")
     paged = {s["line"] for s in storage}
     others = [x for x in stakes if x not in paged]
     also = _listed("Also at stake:", "Also at stake:", others) if others else ("", "", "")

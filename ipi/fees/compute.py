@@ -55,13 +55,15 @@ def utilization_weeks(avg_on_hand: float, avg_shipped: float) -> float | None:
 @dataclass(frozen=True)
 class AgedStock:
     """A SKU's units by age on a snapshot day: ``buckets`` maps (first day, last day)
-    inclusive (last None: no end, as the report's "365+") to units (None: unknown);
-    ``volume_cuft`` is one unit's (None: unknown)."""
+    inclusive (last None: no end, as the report's "365-plus") to units (None: unknown);
+    ``volume_cuft`` is one unit's (None: unknown); ``group`` its product group (or storage
+    type), which may exempt it from some tiers (apparel: ``Rates.exempt_in``)."""
 
     sku: str
     snapshot: date
     volume_cuft: float | None
     buckets: Mapping[tuple[int, int | None], float | None]
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,13 +83,15 @@ class SkuCharge:
     units: float | None  # units in charged tiers on the assessment day
     charge: float | None
     by_tier: dict[str, float] = field(default_factory=dict)  # tier -> units
+    exempt_units: float = 0.0  # units in tiers its product group is not charged in
 
 
 @dataclass(frozen=True)
 class AgedForecast:
     """The surcharge expected on ``assessment_day`` if nothing sells or is removed before
-    (an upper bound: Amazon takes sales from the oldest units first). ``skus``: biggest
-    charge first, unknown ones last; ``missing``: the SKUs whose charge is unknown."""
+    (an upper bound: Amazon takes sales from the oldest units first; ``sold`` lowers it).
+    ``skus``: biggest charge first, unknown ones last; ``missing``: the SKUs whose charge
+    is unknown."""
 
     assessment_day: date
     tiers: tuple[TierCharge, ...]
@@ -116,7 +120,7 @@ def _spread(units: float, first: int, last: int | None,
     """A bucket's units by tier once aged: spread evenly over the bucket's days (the
     report gives no finer ages). An open-ended bucket lies in the open-ended tier only
     once its first day does; before, it is counted whole in the tier of its first day
-    (the report's "365+" aged forward stays in "365+")."""
+    (the report's "365-plus" aged forward stays in the tier it starts in)."""
     out: dict[str, float] = {}
     if last is None:
         tier = next((t for t in tiers if t.first <= first and (t.last is None
@@ -132,16 +136,31 @@ def _spread(units: float, first: int, last: int | None,
     return out
 
 
+def _after_sales(buckets: Mapping[tuple[int, int | None], float | None],
+                 sold: float) -> dict[tuple[int, int | None], float | None]:
+    """The buckets once ``sold`` units have gone, the oldest first (as Amazon ships)."""
+    out = dict(buckets)
+    for key in sorted(out, key=lambda k: (k[1] is None, k[0]), reverse=True):
+        units = out[key]
+        if sold <= 0 or not units:
+            continue
+        took = min(units, sold)
+        out[key], sold = units - took, sold - took
+    return out
+
+
 def _charge(units: float, volume: float, tier: AgedTier) -> float:
     # Per unit, whichever is greater: one SKU's units share a volume, so per SKU.
     by_volume = tier.per_cuft * volume * units
     return max(by_volume, tier.per_unit * units) if tier.per_unit is not None else by_volume
 
 
-def aged_surcharge_forecast(rows: Sequence[AgedStock], assessment_day: date,
-                            rates: Rates) -> AgedForecast:
+def aged_surcharge_forecast(rows: Sequence[AgedStock], assessment_day: date, rates: Rates,
+                            *, sold: Mapping[str, float] | None = None) -> AgedForecast:
     """Each SKU's units aged forward from its snapshot to ``assessment_day``, by tier,
-    with the charge per tier and per SKU: the SKUs to act on before that day."""
+    with the charge per tier and per SKU: the SKUs to act on before that day. ``rates``
+    are those in force on that day; ``sold``: units each SKU is expected to sell before
+    it, taken from its oldest units (none given: the upper bound, nothing sells)."""
     tiers = rates.aged_tiers
     by_label = {t.label: t for t in tiers}
     skus: list[SkuCharge] = []
@@ -154,13 +173,18 @@ def aged_surcharge_forecast(rows: Sequence[AgedStock], assessment_day: date,
             raise ValueError(f"{row.sku}: snapshot {row.snapshot} is after the assessment "
                              f"day {assessment_day}")
         units_known = all(u is not None for u in row.buckets.values())
+        buckets = _after_sales(row.buckets, (sold or {}).get(row.sku, 0.0))
         by_tier: dict[str, float] = {}
-        for (first, last), units in row.buckets.items():
+        exempt = 0.0
+        for (first, last), units in buckets.items():
             if units:
                 aged = _spread(units, first + shift, None if last is None else last + shift,
                                tiers)
                 for label, n in aged.items():
-                    by_tier[label] = by_tier.get(label, 0.0) + n
+                    if rates.exempt_in(label, row.group):
+                        exempt += n
+                    else:
+                        by_tier[label] = by_tier.get(label, 0.0) + n
         charged = math.fsum(by_tier.values())
         volume = row.volume_cuft
         charge: float | None = None
@@ -173,7 +197,8 @@ def aged_surcharge_forecast(rows: Sequence[AgedStock], assessment_day: date,
             t_cuft[label] = None if c is None or volume is None else c + n * volume
             t_charge[label] = (None if ch is None or volume is None
                                else ch + _charge(n, volume, by_label[label]))
-        skus.append(SkuCharge(row.sku, charged if units_known else None, charge, by_tier))
+        skus.append(SkuCharge(row.sku, charged if units_known else None, charge, by_tier,
+                              exempt))
     skus.sort(key=lambda s: (s.charge is None, -(s.charge or 0.0), s.sku))
     missing = tuple(s.sku for s in skus if s.charge is None)
     known = math.fsum(s.charge for s in skus if s.charge is not None)
@@ -224,3 +249,250 @@ def low_inventory_risk(rows: Sequence[SupplyDays], rates: Rates) -> list[LowInve
             out.append(LowInventory(r.sku, True, f"both views under {floor:g} days"))
     order = {True: 0, None: 1, False: 2}
     return sorted(out, key=lambda x: order[x.at_risk])
+
+
+# -- money: ranges where the size is unknown --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Span:
+    """An amount known to lie in [low, high]: equal when the inputs fix it, apart when a
+    SKU's size tier or weight is unknown (the fee is then one of several rates, never 0)."""
+
+    low: float
+    high: float
+
+    @property
+    def exact(self) -> bool:
+        return math.isclose(self.low, self.high, abs_tol=0.005)
+
+    def __add__(self, other: Span) -> Span:
+        return Span(self.low + other.low, self.high + other.high)
+
+    def times(self, k: float) -> Span:
+        return Span(self.low * k, self.high * k)
+
+    def text(self, currency: str) -> str:
+        if self.exact:
+            return f"{self.high:,.2f} {currency}"
+        if self.low == 0:
+            return f"up to {self.high:,.2f} {currency}"
+        return f"{self.low:,.2f} to {self.high:,.2f} {currency}"
+
+
+ZERO = Span(0.0, 0.0)
+
+# Amazon's storage types as the planning report writes them, by the size the utilization
+# surcharge charges: apparel and footwear are standard-size storage.
+_STANDARD = {"standard", "standard-size", "standard size", "apparel", "footwear", "shoes"}
+_BULKY = {"oversize", "large bulky", "large-bulky", "bulky", "extra-large", "extra large"}
+# A small standard item is at most 15 x 12 x 0.75 inches: 135 cubic inches.
+SMALL_STANDARD_CUFT = 135 / 1728
+
+
+def storage_size(storage_type: str | None) -> str | None:
+    """``standard`` or ``large_bulky`` from the report's storage type (None: unknown)."""
+    kind = (storage_type or "").strip().lower()
+    return "standard" if kind in _STANDARD else "large_bulky" if kind in _BULKY else None
+
+
+def _step_up(steps: Sequence[tuple[float, float]], value: float) -> float:
+    """The amount of the last step whose bound ``value`` is over (0 under the first)."""
+    got = 0.0
+    for bound, amount in steps:
+        if value > bound:
+            got = amount
+    return got
+
+
+@dataclass(frozen=True)
+class SkuVolume:
+    """A SKU's average daily on-hand volume in cubic feet (units 0-30 days old left out
+    where the report has them) and its storage type."""
+
+    sku: str
+    cuft: float | None
+    storage_type: str | None
+
+
+@dataclass(frozen=True)
+class SkuFee:
+    sku: str
+    amount: Span | None  # None: unknown (no volume, or no rate for its size)
+    note: str = ""
+
+
+def utilization_surcharge(ratio: float | None, rows: Sequence[SkuVolume], rates: Rates,
+                          days: int) -> tuple[list[SkuFee], Span | None, str]:
+    """The storage utilization surcharge over ``days`` days (a month's charge pro rata):
+    each SKU's average volume x the surcharge per cubic foot its size pays at ``ratio``.
+    No charge at or under the threshold, or under the minimum average volume; a SKU
+    whose storage type is unknown is a range over the sizes. Total None when unknown."""
+    threshold = rates.utilization_threshold_weeks
+    if ratio is None:
+        return [], None, "no ratio yet"
+    if ratio <= threshold:
+        return [], ZERO, f"ratio {ratio:.1f} weeks, at or under {threshold:g}"
+    known = [r.cuft for r in rows if r.cuft is not None]
+    if len(known) == len(rows) and math.fsum(known) < rates.utilization_min_average_cuft:
+        return [], ZERO, (f"under {rates.utilization_min_average_cuft:g} cu ft of average "
+                          "daily volume: not charged")
+    share = days / 30
+    per = {size: _step_up(steps, ratio) for size, steps in rates.utilization_surcharge.items()}
+    out: list[SkuFee] = []
+    for r in rows:
+        size = storage_size(r.storage_type)
+        if r.cuft is None:
+            out.append(SkuFee(r.sku, None, "no volume in the report"))
+            continue
+        rate = Span(per[size], per[size]) if size in per else Span(min(per.values()),
+                                                                    max(per.values()))
+        out.append(SkuFee(r.sku, rate.times(r.cuft * share),
+                          "" if size in per else "storage type unknown: a range"))
+    out.sort(key=lambda f: (f.amount is None, -(f.amount.high if f.amount else 0), f.sku))
+    return out, total_of(out), f"ratio {ratio:.1f} weeks, over {threshold:g}"
+
+
+@dataclass(frozen=True)
+class SkuSupply:
+    """What the low-inventory-level fee needs of a SKU: its two historical days-of-supply
+    views, units shipped in 7 and 30 days, Amazon's exemption, and its size clues."""
+
+    sku: str
+    short_term: float | None
+    long_term: float | None
+    shipped_7: float | None
+    shipped_30: float | None
+    exempt: bool
+    storage_type: str | None
+    unit_cuft: float | None
+
+
+def _sizes_possible(r: SkuSupply, rates: Rates) -> list[str] | None:
+    """The low-inventory size tiers the SKU may be in (None: a size ipi has no rate for)."""
+    if storage_size(r.storage_type) == "large_bulky":
+        return None
+    sizes = list(rates.low_inventory_per_unit)
+    if r.unit_cuft is not None and r.unit_cuft > SMALL_STANDARD_CUFT:
+        sizes = [s for s in sizes if s != "small_standard"]
+    return sizes
+
+
+def low_inventory_fee(rows: Sequence[SkuSupply], rates: Rates, days: int) -> list[SkuFee]:
+    """The low-inventory-level fee over ``days`` days at each SKU's 30-day pace: charged
+    per unit shipped when both views are under the floor, at the rate of the greater
+    view's band and the SKU's size tier. The reports give no weight, so a SKU's fee is a
+    range over the tiers its volume allows. Exempt: Amazon's flag, or fewer than
+    ``min_units_7_days`` units sold in 7 days. Only SKUs with a fee or an unknown one."""
+    floor = rates.low_inventory_floor_days
+    out: list[SkuFee] = []
+    for r in rows:
+        views = (r.short_term, r.long_term)
+        if r.exempt or any(v is not None and v >= floor for v in views):
+            continue
+        if r.shipped_7 is not None and r.shipped_7 < rates.low_inventory_min_units_7_days:
+            continue
+        if r.shipped_30 is None or all(v is None for v in views):
+            out.append(SkuFee(r.sku, None, "no days of supply or 30-day units shipped"))
+            continue
+        supply = max(v for v in views if v is not None)
+        sizes = _sizes_possible(r, rates)
+        if sizes is None:
+            out.append(SkuFee(r.sku, None, "bulky: no rate in ipi"))
+            continue
+        # The first band the supply is under (an overridden floor past the last band:
+        # the last band's fee).
+        fees = [next((fee for under, fee in rates.low_inventory_per_unit[s] if supply < under),
+                     rates.low_inventory_per_unit[s][-1][1]) for s in sizes]
+        units = r.shipped_30 / 30 * days
+        notes = [f"{supply:.0f} days of supply"]
+        if len(sizes) > 1:
+            notes.append("weight unknown: a range")
+        low = min(fees)
+        if any(v is None for v in views):
+            # The fee needs both views under the floor: with one unknown, it may be 0.
+            notes.append("one view missing: none if it is over the floor")
+            low = 0.0
+        out.append(SkuFee(r.sku, Span(low, max(fees)).times(units), "; ".join(notes)))
+    out.sort(key=lambda f: (f.amount is None, -(f.amount.high if f.amount else 0), f.sku))
+    return out
+
+
+def total_of(fees: Sequence[SkuFee]) -> Span | None:
+    """The fees' sum (None: one of them is unknown)."""
+    total = ZERO
+    for f in fees:
+        if f.amount is None:
+            return None
+        total = total + f.amount
+    return total
+
+
+# -- the fee calendar -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarRow:
+    """A SKU's next assessment: the tier its oldest units reach by then, the charge if
+    nothing sells and at its 30-day pace (sales take the oldest units first), the units to
+    sell or remove beyond that pace so that nothing is charged, and where its days of supply
+    sit between the low-inventory floor and the surcharge's first tier."""
+
+    sku: str
+    assessment: date
+    tier: str | None  # the oldest charged tier on that day (None: nothing charged)
+    units: float | None  # charged if nothing sells
+    charge: float | None
+    expected_sales: float | None  # before the assessment, at the 30-day pace
+    charge_at_pace: float | None
+    to_act: float | None  # units to sell or remove beyond the pace to pay nothing
+    days_of_supply: float | None
+    zone: str  # "low-inventory risk" | "safe" | "ageing into the surcharge" | "unknown"
+
+
+@dataclass(frozen=True)
+class Supply:
+    """A SKU's days of supply (Amazon's, else on hand over the 30-day pace) and pace."""
+
+    days_of_supply: float | None
+    shipped_30: float | None
+
+
+def zone(days_of_supply: float | None, rates: Rates) -> str:
+    """Where days of supply sit: under the low-inventory floor, past the first aged tier
+    (units bought today would be charged before they sell), or in between: safe."""
+    if days_of_supply is None:
+        return "unknown"
+    if days_of_supply < rates.low_inventory_floor_days:
+        return "low-inventory risk"
+    if days_of_supply >= rates.aged_tiers[0].first:
+        return "ageing into the surcharge"
+    return "safe"
+
+
+def fee_calendar(rows: Sequence[AgedStock], supply: Mapping[str, Supply],
+                 assessment_day: date, rates: Rates) -> list[CalendarRow]:
+    """Each SKU's calendar row for ``assessment_day``: the most to pay at pace first, then
+    those outside the safe zone, then the rest by SKU."""
+    idle = {s.sku: s for s in aged_surcharge_forecast(rows, assessment_day, rates).skus}
+    sold: dict[str, float] = {}
+    for row in rows:
+        pace = supply.get(row.sku, Supply(None, None)).shipped_30
+        if pace is not None:
+            sold[row.sku] = pace / 30 * (assessment_day - row.snapshot).days
+    paced = {s.sku: s for s in aged_surcharge_forecast(rows, assessment_day, rates,
+                                                       sold=sold).skus}
+    order = {t.label: i for i, t in enumerate(rates.aged_tiers)}
+    out = []
+    for row in rows:
+        a, p = idle[row.sku], paced[row.sku]
+        known = row.sku in sold
+        tiers = [t for t, n in a.by_tier.items() if n > 1e-9]
+        days = supply.get(row.sku, Supply(None, None)).days_of_supply
+        out.append(CalendarRow(
+            row.sku, assessment_day, max(tiers, key=order.__getitem__) if tiers else None,
+            a.units, a.charge, sold.get(row.sku), p.charge if known else None,
+            p.units if known else None, days, zone(days, rates)))
+    out.sort(key=lambda r: (-(r.charge_at_pace if r.charge_at_pace is not None
+                              else r.charge or 0.0), r.zone == "safe", r.sku))
+    return out

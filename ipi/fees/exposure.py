@@ -15,6 +15,7 @@ inputs ``ipi.fees.compute`` needs, read with their SQL, and Amazon's own figures
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -23,23 +24,35 @@ import duckdb
 
 from ipi.capacity.usage import cubic_feet_factor
 from ipi.fees import Rates
+from ipi.fees.amazon import FEE_TYPES, AmazonForecast, amazon_forecast
 from ipi.fees.compute import (
     WINDOW_DAYS,
     AgedForecast,
     AgedStock,
+    CalendarRow,
     LowInventory,
+    SkuFee,
+    SkuSupply,
+    SkuVolume,
+    Span,
+    Supply,
     SupplyDays,
     aged_surcharge_forecast,
+    fee_calendar,
+    low_inventory_fee,
     low_inventory_risk,
     next_assessment,
+    total_of,
+    utilization_surcharge,
     utilization_weeks,
 )
+from ipi.reports import get_fba_inventory_planning_data as planning
 from ipi.reports.get_fba_inventory_planning_data import AIS_TIERS
 
 _AIS = [f"estimated_ais_{a}_{b}_days" for a, b in AIS_TIERS] + ["estimated_ais_456_plus_days"]
 # One unit's volume in cubic feet: item-volume, else storage-volume over the units on hand.
-_UNIT_CUFT = (f"coalesce(item_volume, storage_volume / nullif(coalesce(available, 0) "
-              f"+ coalesce(reserved_quantity, 0) + coalesce(unfulfillable_quantity, 0), 0)) "
+_ON_HAND = planning.SPEC.on_hand
+_UNIT_CUFT = (f"coalesce(item_volume, storage_volume / nullif({_ON_HAND}, 0)) "
               f"* ({cubic_feet_factor('volume_unit_measurement')})")
 
 
@@ -58,33 +71,43 @@ class AgedView:
     forecast: AgedForecast
     amazon_total: float | None  # Amazon's estimated-ais-* summed (None: not in the report)
     amazon_by_sku: dict[str, float]
+    stock: list[AgedStock]
 
 
-def aged(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, on: date,
-         rates: Rates) -> AgedView:
-    """The surcharge forecast at the next assessment from ``on``'s age buckets."""
+def _stock(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
+           on: date) -> tuple[list[AgedStock], dict[str, float], bool]:
+    """``on``'s age buckets from 91 days per SKU, and Amazon's estimated-ais-* per SKU."""
     cur = con.execute(
-        f"SELECT sku, {_UNIT_CUFT} AS cuft, inv_age_91_to_180_days, inv_age_181_to_270_days, "
-        "inv_age_271_to_365_days, inv_age_365_plus_days, inv_age_366_to_455_days, "
-        f"inv_age_456_plus_days, {', '.join(_AIS)} FROM fba_inventory_planning "
+        f"SELECT sku, {_UNIT_CUFT} AS cuft, coalesce(product_group, storage_type), "
+        "inv_age_91_to_180_days, inv_age_181_to_270_days, inv_age_271_to_365_days, "
+        "inv_age_365_plus_days, inv_age_366_to_455_days, inv_age_456_plus_days, "
+        f"{', '.join(_AIS)} FROM fba_inventory_planning "
         "WHERE account = ? AND marketplace = ? AND snapshot_date = ? ORDER BY sku",
         [account, marketplace, on])
     stock, amazon, seen = [], {}, False
     for r in cur.fetchall():
-        sku, cuft, b91, b181, b271, b365, b366, b456 = r[:8]
+        sku, cuft, group, b91, b181, b271, b365, b366, b456 = r[:9]
         buckets: dict[tuple[int, int | None], float | None] = {
             (91, 180): b91, (181, 270): b181, (271, 365): b271}
         if b366 is not None or b456 is not None:  # the 2026 layout splits 365-plus
             buckets.update({(366, 455): b366, (456, None): b456})
         else:
             buckets[(366, None)] = b365
-        stock.append(AgedStock(sku, on, cuft, buckets))
-        ais = [v for v in r[8:] if v is not None]
+        stock.append(AgedStock(sku, on, cuft, buckets, group))
+        ais = [v for v in r[9:] if v is not None]
         if ais:
             seen = True
             amazon[sku] = sum(ais)
+    return stock, amazon, seen
+
+
+def aged(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, on: date,
+         rates: Rates) -> AgedView:
+    """The surcharge forecast at the next assessment from ``on``'s age buckets, at the
+    ``rates`` in force on that assessment day."""
+    stock, amazon, seen = _stock(con, account, marketplace, on)
     forecast = aged_surcharge_forecast(stock, next_assessment(on, rates), rates)
-    return AgedView(forecast, sum(amazon.values()) if seen else None, amazon)
+    return AgedView(forecast, sum(amazon.values()) if seen else None, amazon, stock)
 
 
 @dataclass(frozen=True)
@@ -155,20 +178,114 @@ def low_inventory(con: duckdb.DuckDBPyConnection, account: str, marketplace: str
     return LowView(risks, [r[0] for r in rows if r[4]])
 
 
-def exposure(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
-             day: date | None, rates: Rates, top: int = 10) -> dict[str, Any] | None:
-    """The marketplace's fee exposure on its newest planning day on or before ``day``, as
-    plain values (None: no planning report)."""
+@dataclass(frozen=True)
+class SkuRow:
+    """What the money forecasts need of one SKU on a planning day."""
+
+    volume: SkuVolume
+    supply: SkuSupply
+    days_of_supply: float | None
+
+
+def sku_rows(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
+             on: date) -> list[SkuRow]:
+    """Each SKU's volume, storage type, days of supply and pace on ``on``."""
+    factor = cubic_feet_factor("volume_unit_measurement")
+    rows = con.execute(
+        f"""SELECT sku, storage_type, {_UNIT_CUFT} AS unit,
+            coalesce(storage_volume * ({factor}), {_UNIT_CUFT} * ({_ON_HAND})) AS stored,
+            coalesce(short_term_historical_days_of_supply, historical_days_of_supply),
+            long_term_historical_days_of_supply, units_shipped_t7, units_shipped_t30,
+            lower(trim(exempted_from_low_inventory_level_fee)) IN ('yes', 'y', 'true'),
+            coalesce(days_of_supply, CASE WHEN units_shipped_t30 > 0
+                THEN ({_ON_HAND}) / (units_shipped_t30 / 30) END)
+        FROM fba_inventory_planning WHERE account = ? AND marketplace = ?
+            AND snapshot_date = ? ORDER BY sku""", [account, marketplace, on]).fetchall()
+    return [SkuRow(SkuVolume(sku, stored, kind),
+                   SkuSupply(sku, short, long, t7, t30, bool(ex), kind, unit), days)
+            for sku, kind, unit, stored, short, long, t7, t30, ex, days in rows]
+
+
+def calendar(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
+             day: date | None, rates_on: Callable[[date], Rates]) -> list[CalendarRow] | None:
+    """The per-SKU fee calendar for the next assessment after the newest planning day on or
+    before ``day`` (None: no planning report)."""
     on = newest_day(con, account, marketplace, day)
     if on is None:
         return None
+    due = next_assessment(on, rates_on(on))
+    stock, _, _ = _stock(con, account, marketplace, on)
+    have = {s.sku for s in stock}
+    supply = {r.volume.sku: Supply(r.days_of_supply, r.supply.shipped_30)
+              for r in sku_rows(con, account, marketplace, on)}
+    # SKUs without aged buckets still have a zone to show.
+    stock += [AgedStock(sku, on, None, {}) for sku in supply if sku not in have]
+    return fee_calendar(stock, supply, due, rates_on(due))
+
+
+def _span(v: Span | None) -> dict[str, float] | None:
+    return None if v is None else {"low": v.low, "high": v.high}
+
+
+def _fee_rows(fees: list[SkuFee], amazon: dict[str, dict[str, float]], kind: str,
+              top: int) -> list[dict[str, Any]]:
+    return [{"sku": f.sku, "ipi": _span(f.amount), "note": f.note,
+             "amazon": amazon.get(f.sku, {}).get(kind)} for f in fees][:top]
+
+
+def compare(ipi: dict[str, Span | None], amazon: AmazonForecast | None,
+            notes: dict[str, str]) -> list[dict[str, Any]]:
+    """Per fee type, Amazon's figure beside ipi's, and which one leads: Amazon's where it
+    gave one (its own forecast of its own charge), ipi's otherwise, as the explanation;
+    ``notes``: what ipi's figure assumes, per fee type."""
+    out = []
+    for kind in FEE_TYPES:
+        mine = ipi.get(kind)
+        theirs = None if amazon is None else amazon.totals.get(kind)
+        if amazon is not None and theirs is None:
+            theirs = 0.0  # Amazon answered for the window and charged none of this fee
+        diff = (None if theirs is None or mine is None
+                else {"low": mine.low - theirs, "high": mine.high - theirs})
+        out.append({"fee": kind, "ipi": _span(mine), "amazon": theirs, "difference": diff,
+                     "headline": "amazon" if theirs is not None else "ipi",
+                     "note": notes.get(kind, "")})
+    return out
+
+
+def exposure(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
+             day: date | None, rates_on: Callable[[date], Rates],
+             top: int = 10) -> dict[str, Any] | None:
+    """The marketplace's fee exposure on its newest planning day on or before ``day``, as
+    plain values (None: no planning report): each fee until the next assessment, in
+    money, at the rates in force then, with Amazon's own forecast beside where stored."""
+    on = newest_day(con, account, marketplace, day)
+    if on is None:
+        return None
+    due = next_assessment(on, rates_on(on))
+    rates = rates_on(due)
+    days = (due - on).days + 1
     a = aged(con, account, marketplace, on, rates)
     u = utilization(con, account, marketplace, on, rates)
     low = low_inventory(con, account, marketplace, on, rates)
+    skus = sku_rows(con, account, marketplace, on)
+    util_fees, util_total, util_note = utilization_surcharge(
+        u.ratio, [r.volume for r in skus], rates, days)
+    low_fees = low_inventory_fee([r.supply for r in skus], rates, days)
+    # The planning snapshot is often dated the day before the run that fetched Amazon's
+    # forecast; a preview for another assessment (an earlier cycle's) is not this window's.
+    amazon = amazon_forecast(con, account, marketplace, on + timedelta(days=1))
+    if amazon is not None and amazon.end != due:
+        amazon = None
+    by_sku = amazon.by_sku if amazon else {}
     f = a.forecast
     at_risk = [r for r in low.risks if r.at_risk]
+    # SKUs without a volume leave the total unknown; what is known is a floor, said so.
+    known = f.total if f.total is not None else f.total_known or None
+    aged_total = None if known is None else Span(known, known)
+    cal = calendar(con, account, marketplace, on, rates_on) or []
     return {
         "marketplace": marketplace, "date": on, "currency": rates.currency,
+        "window": {"start": on, "end": due, "days": days},
         "aged": {
             "assessment_day": f.assessment_day, "total": f.total,
             "total_known": f.total_known, "skus_unknown": list(f.missing),
@@ -176,21 +293,43 @@ def exposure(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
             "tiers": [{"tier": t.tier, "units": t.units, "cuft": t.cuft, "charge": t.charge}
                       for t in f.tiers if t.units],
             "skus": [{"sku": s.sku, "units": s.units, "charge": s.charge,
-                      "amazon": a.amazon_by_sku.get(s.sku)}
+                      "amazon": a.amazon_by_sku.get(s.sku),
+                      "amazon_forecast": by_sku.get(s.sku, {}).get("aged")}
                      for s in f.skus if s.units or s.charge is None][:top],
         },
         "utilization": {"ratio": u.ratio, "threshold_weeks": u.threshold_weeks,
                         "over": None if u.ratio is None else u.ratio > u.threshold_weeks,
-                        "days": u.days, "note": u.note},
+                        "days": u.days, "note": u.note,
+                        "surcharge": _span(util_total), "surcharge_note": util_note,
+                        "skus": _fee_rows(util_fees, by_sku, "utilization", top)},
         "low_inventory": {
             "floor_days": rates.low_inventory_floor_days, "at_risk": len(at_risk),
             "unknown": sum(r.at_risk is None for r in low.risks),
             "skus": [{"sku": r.sku, "reason": r.reason} for r in at_risk][:top],
             "amazon_applied": low.amazon_applied[:top],
-            "amazon_applied_count": len(low.amazon_applied)},
-        "rates": {"aged": f"{rates.aged_source}, effective {rates.aged_effective}",
-                  "utilization": f"{rates.utilization_source}, effective "
-                                 f"{rates.utilization_effective}",
-                  "low_inventory": f"{rates.low_inventory_source}, effective "
-                                   f"{rates.low_inventory_effective}"},
+            "amazon_applied_count": len(low.amazon_applied),
+            "fee": _span(total_of(low_fees)),
+            "fee_skus": _fee_rows(low_fees, by_sku, "low_inventory", top)},
+        "amazon": None if amazon is None else {
+            "asof": amazon.asof, "start": amazon.start, "end": amazon.end,
+            "currency": amazon.currency, "totals": amazon.totals},
+        "compare": compare({"aged": aged_total, "utilization": util_total,
+                            "low_inventory": total_of(low_fees)}, amazon,
+                           {"aged": "if nothing sells before", "utilization": util_note,
+                            "low_inventory": f"{len(low_fees)} SKU(s) charged or unknown "
+                                             "at their 30-day pace"}),
+        "calendar": [calendar_record(r) for r in cal
+                     if r.charge or r.zone != "safe"][:top],
+        "rates": {"period": f"{rates.marketplace} rates in force from {rates.effective}",
+                  "source": rates.source,
+                  "aged": rates.aged_source, "utilization": rates.utilization_source,
+                  "low_inventory": rates.low_inventory_source},
     }
+
+
+def calendar_record(r: CalendarRow) -> dict[str, Any]:
+    """A calendar row as plain values (for JSON, the pages and the report)."""
+    return {"sku": r.sku, "assessment": r.assessment, "tier": r.tier, "units": r.units,
+            "charge": r.charge, "expected_sales": r.expected_sales,
+            "charge_at_pace": r.charge_at_pace, "to_act": r.to_act,
+            "days_of_supply": r.days_of_supply, "zone": r.zone}

@@ -16,6 +16,7 @@ from ipi.score.official import ModelState
 from ipi.score.projection import Projection
 from ipi.score.whatif import Plan, parse_remove
 from ipi.settings import Account
+from ipi.stakes import FEE_NAMES, span_text
 from ipi.web.charts import chart_data
 
 DRIVERS = 25  # SKUs in a marketplace's drivers table (and its CSV)
@@ -57,7 +58,11 @@ def capacity(rows: Rows, name: str) -> dict[str, Any]:
     tone, and whether any has a limit (if none, the page says how to record one)."""
     at = rows.capacity(name)
     storage = [{**s, "tone": STATUS_TONES.get(s["status"], "none")} for s in at["storage"]]
-    fees = [{**f, "ratio_infinite": f["utilization"]["ratio"] == math.inf}
+    fees = [{**f, "ratio_infinite": f["utilization"]["ratio"] == math.inf,
+             "compare": [{**r, "name": FEE_NAMES[r["fee"]],
+                          "ipi_text": span_text(r["ipi"], f["currency"]),
+                          "difference_text": span_text(r["difference"], f["currency"])}
+                         for r in f["compare"]]}
             if f.get("date") is not None else f for f in at["fees"]]
     return {**at, "storage": storage, "fees": fees,
             "any_limit": any(s["limit_cuft"] is not None for s in storage),

@@ -18,6 +18,7 @@ from ipi.fees.compute import (
 )
 
 US = load_rates("US")
+US_2025 = load_rates("US", on=date(2025, 5, 15))  # the 2024 section: "366+" at 0.15 a unit
 
 # -- storage utilization ratio ------------------------------------------------------------
 
@@ -55,7 +56,7 @@ def test_nothing_shipped_is_the_worst_case_not_missing_data() -> None:
 
 # -- aged inventory surcharge --------------------------------------------------------------
 
-SNAP = date(2026, 5, 1)  # 14 days before the assessment of 2026-05-15
+SNAP = date(2025, 5, 1)  # 14 days before the assessment of 2025-05-15
 
 
 def test_next_assessment_is_the_15th_on_or_after() -> None:
@@ -76,19 +77,19 @@ def test_aged_surcharge_golden() -> None:
     #   A 91-180 -> 105-194 (90 days): 181-194 = 14 days in 181-210 -> 90 * 14/90 = 14 units.
     #   A 181-270 -> 195-284 (90 days): 195-210 = 16 days -> 16 units in 181-210;
     #     211-240: 30; 241-270: 30; 271-284 = 14 days -> 14 units in 271-300.
-    #   A 366+ -> 380+: 10 units in 365+.      B 366+ -> 380+: 100 units in 365+.
+    #   A 366+ -> 380+: 10 units in 366+.      B 366+ -> 380+: 100 units in 366+.
     # A at 0.5 cu ft a unit: 181-210 30 * 0.5 * 0.50 = 7.50; 211-240 30 * 0.5 * 1.00 = 15.00;
     #   241-270 30 * 0.5 * 1.50 = 22.50; 271-300 14 * 0.5 * 5.45 = 38.15;
-    #   365+ max(10 * 0.5 * 6.90 = 34.50, 10 * 0.15 = 1.50) = 34.50 -> 117.65.
+    #   366+ max(10 * 0.5 * 6.90 = 34.50, 10 * 0.15 = 1.50) = 34.50 -> 117.65 (2025 rates).
     # B at 0.01 cu ft: max(100 * 0.01 * 6.90 = 6.90, 100 * 0.15 = 15.00) = 15.00 (per unit).
-    f = aged_surcharge_forecast([B, A], date(2026, 5, 15), US)
+    f = aged_surcharge_forecast([B, A], date(2025, 5, 15), US_2025)
     tiers = {t.tier: (t.units, t.cuft, t.charge) for t in f.tiers}
     assert tiers["181-210"] == pytest.approx((30, 15.0, 7.50))
     assert tiers["211-240"] == pytest.approx((30, 15.0, 15.00))
     assert tiers["241-270"] == pytest.approx((30, 15.0, 22.50))
     assert tiers["271-300"] == pytest.approx((14, 7.0, 38.15))
     assert tiers["301-330"] == (0, 0, 0) and tiers["331-365"] == (0, 0, 0)
-    assert tiers["365+"] == pytest.approx((110, 6.0, 49.50))  # 5 + 1 cu ft; 34.50 + 15.00
+    assert tiers["366+"] == pytest.approx((110, 6.0, 49.50))  # 5 + 1 cu ft; 34.50 + 15.00
     assert [(s.sku, s.charge) for s in f.skus] == [("A", pytest.approx(117.65)),
                                                   ("B", pytest.approx(15.00))]
     assert f.skus[0].units == pytest.approx(114)  # 30 + 30 + 30 + 14 + 10
@@ -99,7 +100,7 @@ def test_a_missing_volume_or_count_makes_a_charge_unknown_not_zero() -> None:
     c = AgedStock("C", SNAP, None, {(181, 270): 90.0})  # no volume, units charged
     d = AgedStock("D", SNAP, None, {(0, 90): 50.0})  # no volume, nothing old: 0 for sure
     e = AgedStock("E", SNAP, 1.0, {(181, 270): None})  # a count missing
-    f = aged_surcharge_forecast([c, A, e, d], date(2026, 5, 15), US)
+    f = aged_surcharge_forecast([c, A, e, d], date(2025, 5, 15), US_2025)
     assert [(s.sku, s.charge) for s in f.skus] == [("A", pytest.approx(117.65)), ("D", 0.0),
                                                   ("C", None), ("E", None)]
     assert f.missing == ("C", "E")
@@ -108,12 +109,12 @@ def test_a_missing_volume_or_count_makes_a_charge_unknown_not_zero() -> None:
     # C's 16 units in 181-210 count (its units are known), its cubic feet are not.
     assert (t["181-210"].units, t["181-210"].cuft, t["181-210"].charge) == (
         pytest.approx(46), None, None)
-    assert t["365+"].charge == pytest.approx(34.50)  # only A there: still known
+    assert t["366+"].charge == pytest.approx(34.50)  # only A there: still known
 
 
 def test_a_snapshot_after_the_assessment_is_refused() -> None:
     with pytest.raises(ValueError, match="after the assessment day"):
-        aged_surcharge_forecast([A], date(2026, 4, 15), US)
+        aged_surcharge_forecast([A], date(2025, 4, 15), US_2025)
 
 
 # -- low-inventory-level fee ---------------------------------------------------------------

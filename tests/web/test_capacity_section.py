@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 
 SET_LIMIT = "ipi capacity set --storage-type standard --month YYYY-MM --limit CUFT"
 CONTEXT = ("Since March 2023 Amazon sets monthly capacity limits per storage type, with the "
-           "IPI as one input; the fees below follow the same habits the IPI grades.")
+           "IPI as one input; over a limit, Amazon refuses new shipments. The fees below "
+           "follow the same habits the IPI grades.")
 WARN_RGB = "rgb(161, 98, 7)"  # dashboard.css --warn
 
 
@@ -117,4 +118,30 @@ def test_a_recorded_low_limit_stands_out_and_a_marketplace_without_rates_says_so
     assert section.locator("#fees-DE + p").inner_text() == (
         de["note"][:1].upper() + de["note"][1:] + ".")
     assert page.locator("nav.toc a[href='#capacity']").is_visible()  # two marketplaces
+    assert page.errors == []
+
+
+def test_the_account_page_sets_each_fee_beside_amazons_and_shows_the_fee_calendar(
+        browser: Browser, server: str, two_accounts: Settings) -> None:
+    """The three fees until the next assessment, ipi's figures as the library gives them
+    (the demo is a file-drop account: no Amazon forecast, "no forecast"), and the fee
+    calendar's rows in the library's order: what the 15th costs and what avoids it."""
+    [us] = Rows(two_accounts).capacity("acme")["fees"]
+    page, section = _section(browser, server)
+    compare = section.locator("#compare-US")
+    assert f"Until the next assessment on {us['window']['end']}" in compare.inner_text()
+    rows = compare.locator("tbody tr")
+    assert [_cells(rows.nth(i))[0] for i in range(rows.count())] == [
+        "aged inventory surcharge", "low-inventory-level fee", "storage utilization surcharge"]
+    aged = _cells(rows.nth(0))
+    assert aged[1] == "no forecast"
+    assert aged[2] == f"{us['compare'][0]['ipi']['high']:,.2f} USD"
+    calendar = section.locator("#calendar-US")
+    assert calendar.locator("tbody td.sku").all_inner_texts() == [
+        r["sku"] for r in us["calendar"]]
+    first = us["calendar"][0]
+    cells = _cells(calendar.locator("tbody tr").first)
+    assert cells[2:5] == [f"{first['charge']:,.2f} USD", f"{first['charge_at_pace']:,.2f} USD",
+                          f"{first['to_act']:,.0f}"]
+    assert cells[6] == first["zone"]
     assert page.errors == []
