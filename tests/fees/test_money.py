@@ -111,6 +111,14 @@ def test_utilization_at_or_under_the_threshold_or_small_sellers_pay_nothing() ->
                                                                   pytest.approx(75.2))
 
 
+def test_utilization_surcharge_at_2025_rates() -> None:
+    """2025 (the 2024 section): ratio 45 weeks, over 44: 1.58 standard, 0.76 large bulky,
+    a whole month: 40 x 1.58 + 10 x 0.76 = 63.20 + 7.60 = 70.80."""
+    rows = [SkuVolume("STD", 40.0, "Standard"), SkuVolume("BIG", 10.0, "large bulky")]
+    _, total, _ = utilization_surcharge(45.0, rows, R2025, days=30)
+    assert total is not None and total.exact and total.high == pytest.approx(70.80)
+
+
 def test_a_sku_without_a_volume_makes_the_surcharge_unknown_not_zero() -> None:
     fees, total, _ = utilization_surcharge(
         30.0, [SkuVolume("A", 40.0, "Standard"), SkuVolume("B", None, "Standard")], R2026, 30)
