@@ -33,10 +33,10 @@ starts with exactly one tag (``[CRITICAL]``, ``[WARNING]``, ``[RESOLVED]``,
 of the contract (see bench/README.md), with apprise's ``type`` matching the severity;
 an ``[OPS]`` message (about ipi itself, not an estimate) carries the routing part of it.
 
-    python bench/alert_budget.py                      # the four scenarios, about 2 minutes
-    python bench/alert_budget.py --only steady        # one scenario
-    python bench/alert_budget.py --json bench/out/alert_budget.json --keep --verbose
-    python bench/alert_budget.py --only steady --phase 2   # the smallest (about 20 s)
+    python -m bench.alert_budget                      # the four scenarios, about 2 minutes
+    python -m bench.alert_budget --only steady        # one scenario
+    python -m bench.alert_budget --json bench/out/alert_budget.json --keep --verbose
+    python -m bench.alert_budget --only steady --phase 2   # the smallest (about 20 s)
 
 ``--phase`` (default 20) is the days of each of the generated account's three
 phases (steady, flapping); the demo seller has a fixed size. Exits 1 if a target
@@ -72,17 +72,15 @@ from typing import Any
 
 import numpy as np
 
+from ipi import pipeline
+from ipi.demo import MYI_HEADER, PLANNING_HEADER, STRANDED_HEADER, simulate, write_day
+from ipi.score import scores
+from ipi.settings import Account, Policy, Settings, load_settings
+from ipi.sources.files import FileDrops
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = BENCH / "out"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from ipi import pipeline  # noqa: E402
-from ipi.demo import MYI_HEADER, PLANNING_HEADER, STRANDED_HEADER, simulate, write_day  # noqa: E402
-from ipi.score import scores  # noqa: E402
-from ipi.settings import Account, Policy, Settings, load_settings  # noqa: E402
-from ipi.sources.files import FileDrops  # noqa: E402
 
 ACCOUNT = "acme"
 TAGS = ("[CRITICAL]", "[WARNING]", "[RESOLVED]", "[OPS]")

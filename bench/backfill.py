@@ -22,10 +22,10 @@ files, 40M rows) and is measured once; it leaves the 730-day database at
 ``bench/out/history-<skus>x<days>.duckdb`` and the 30-day one beside it
 (``-last30.duckdb``), which ``--skip-ingest`` reuses.
 
-    python bench/backfill.py                              # 20,000 x 730 (generated if missing)
-    python bench/backfill.py --skus 500 --days 150        # a quick run
-    python bench/backfill.py --skip-ingest                # recompute only, on the stored dbs
-    python bench/backfill.py --skus 20 --days 30 --repeat 1 --repeat-full 1 \
+    python -m bench.backfill                              # 20,000 x 730 (generated if missing)
+    python -m bench.backfill --skus 500 --days 150        # a quick run
+    python -m bench.backfill --skip-ingest                # recompute only, on the stored dbs
+    python -m bench.backfill --skus 20 --days 30 --repeat 1 --repeat-full 1 \
         --max-day-ratio 100 --max-full-ratio 100          # the smallest (about 15 s)
 
 Exits 1 if a target is missed; at the smallest sizes the timings are mostly fixed
@@ -53,15 +53,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.generate_history import END, KINDS, generate
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = BENCH / "out"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-if str(BENCH) not in sys.path:
-    sys.path.insert(0, str(BENCH))
-
-from generate_history import END, KINDS, generate  # noqa: E402
 
 ACCOUNT = "bench"
 MARKETPLACE = "US"
@@ -247,8 +243,7 @@ def _run(kind: str, spec: dict[str, Any], workroot: Path) -> dict[str, Any]:
         spec_path.write_text(json.dumps(spec))
         # stderr passes through: the ingest prints its progress there
         proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--child", kind,
-             "--spec", str(spec_path)],
+            [sys.executable, "-m", "bench.backfill", "--child", kind, "--spec", str(spec_path)],
             stdout=subprocess.PIPE, text=True, cwd=ROOT,
         )
         if proc.returncode != 0:

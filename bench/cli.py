@@ -19,10 +19,10 @@ older one. Every command runs in the repository root with the environment passed
 through without its ``IPI_*`` variables (``IPI_CONFIG``, ``IPI_APPRISE_URLS``: the
 store's own ``ipi.toml`` is all the configuration, and no alert leaves the machine).
 
-    .venv/bin/python bench/cli.py                     # 60 days, 9 runs (40 s; 10 s on a kept store)
-    .venv/bin/python bench/cli.py --days 10 --runs 3  # the smallest useful run (under 30 s)
-    .venv/bin/python bench/cli.py --days 1 --runs 1   # the smallest (about 8 s)
-    .venv/bin/python bench/cli.py --check --fresh
+    .venv/bin/python -m bench.cli                     # 60 days, 9 runs (40 s; 10 s on a kept store)
+    .venv/bin/python -m bench.cli --days 10 --runs 3  # the smallest useful run (under 30 s)
+    .venv/bin/python -m bench.cli --days 1 --runs 1   # the smallest (about 8 s)
+    .venv/bin/python -m bench.cli --check --fresh
 
 With ``--check``, exits 1 if a median is over ``--target`` (0.5 s). The stores and
 the results (``cli.json``) go to ``--out-dir`` (default ``bench/out/``, git-ignored).
@@ -82,7 +82,6 @@ def build(work: Path, days: int, fresh: bool) -> Path:
         '[[accounts]]\nname = "bench"\nmarketplaces = ["US"]\ndrop_dir = "drops"\n',
         encoding="utf-8",
     )
-    sys.path.insert(0, str(ROOT))
     from ipi.demo import simulate, write_day
 
     t0 = time.perf_counter()

@@ -1,14 +1,14 @@
 """How long a daily SP-API run takes against how long Amazon takes to make one report.
 
-The fake SP-API (tests/fakes/sp_api.py) generates every report in T seconds and
+The fake SP-API (``ipi.testing.FakeSpApi``) generates every report in T seconds and
 enforces Amazon's published rate limits, answering 429 to any request over
 them. ipi's SP-API source, with its default settings, fetches 3 report types x
 3 marketplaces. Target: the whole run within 1.3 x T, and no 429 caused by our
 own rate.
 
-    .venv/bin/python bench/concurrency.py              # T = 60 s, about 75 s
-    .venv/bin/python bench/concurrency.py --T 20 --poll-interval 5
-    .venv/bin/python bench/concurrency.py --T 1 --poll-interval 2 --max-ratio 10  # smallest
+    .venv/bin/python -m bench.concurrency              # T = 60 s, about 75 s
+    .venv/bin/python -m bench.concurrency --T 20 --poll-interval 5
+    .venv/bin/python -m bench.concurrency --T 1 --poll-interval 2 --max-ratio 10  # smallest
 
 At a T of a few seconds the run is mostly the fixed pacing of status checks under
 Amazon's rate limits, so the 1.3 x T target means something only from T = 20 s or
@@ -26,19 +26,15 @@ import time
 from datetime import date
 from pathlib import Path
 
+from sp_api.auth import access_token_client
+
+from ipi.demo import simulate
+from ipi.settings import settings_from_dict
+from ipi.sources.sp_api import SpApiSource, resolve_credentials
+from ipi.testing import FakeSpApi, serve_day
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sp_api.auth import access_token_client  # noqa: E402
-
-from ipi.demo import simulate, write_day  # noqa: E402
-from ipi.settings import settings_from_dict  # noqa: E402
-from ipi.sources.sp_api import SpApiSource, resolve_credentials  # noqa: E402
-from tests.fakes.sp_api import FakeSpApi  # noqa: E402
-
-TYPES = ("GET_FBA_INVENTORY_PLANNING_DATA", "GET_STRANDED_INVENTORY_UI_DATA",
-         "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA")
-MARKETPLACES = {"US": "ATVPDKIKX0DER", "CA": "A2EUQ1WTGCTBG2", "MX": "A1AM78C64UM0Y8"}
+MARKETPLACES = ["US", "CA", "MX"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,17 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp, FakeSpApi() as fake:
         fake.generation_seconds = args.T
         fake.enforce_rate_limits = True  # Amazon's published buckets, 429 beyond them
-        planning, myi, stranded = write_day(sim, 10, Path(tmp) / "docs")
-        for code, mp_id in MARKETPLACES.items():
-            fake.set_document(TYPES[0], mp_id, planning.read_bytes().replace(
-                b"\tUS\t", f"\t{code}\t".encode()))
-            fake.set_document(TYPES[1], mp_id, stranded.read_bytes())
-            fake.set_document(TYPES[2], mp_id, myi.read_bytes(), charset=None)
+        serve_day(fake, sim, 10, Path(tmp) / "docs", MARKETPLACES)
         sp = {"endpoint": fake.url, "token_url": fake.token_url}
         if args.poll_interval is not None:
             sp["poll_interval"] = args.poll_interval
         settings = settings_from_dict(
-            {"accounts": [{"name": "bench", "marketplaces": list(MARKETPLACES),
+            {"accounts": [{"name": "bench", "marketplaces": MARKETPLACES,
                            "source": "sp-api", "sp_api": sp}]}, base_dir=Path(tmp), env={})
         account = settings.accounts[0]
         env = {"IPI_LWA_CLIENT_ID": "id", "IPI_LWA_CLIENT_SECRET": "secret",

@@ -4,11 +4,11 @@
 own refresh token in its own environment variable, 1 to 3 marketplaces of one
 region (NA: US, CA, MX; EU: UK, DE, FR, IT, ES) and 300 to ``--max-skus`` SKUs
 (log-uniform; the first account has ``--max-skus`` SKUs in 3 marketplaces, the
-largest), seeded by ``--seed``. The fake SP-API of the tests
-(``tests/fakes/sp_api.py``) serves them, with Amazon's published rate limits
+largest), seeded by ``--seed``. The fake SP-API of ``ipi.testing``
+(``FakeSpApi``) serves them, with Amazon's published rate limits
 enforced per seller (refresh token), app (client id) and operation, as Amazon's
 usage plans are: a request over a bucket answers 429. Report bodies come from
-``tests/fakes/catalog.py`` (one simulated seller of the largest size, sliced per
+``ipi.testing.Catalog`` (one simulated seller of the largest size, sliced per
 account, built before any clock starts).
 
 Each run is ``ipi run --config <file> --date <day>`` (the real ``flows.daily.daily``
@@ -24,11 +24,11 @@ threads of the run waited for ``ipi.store``'s per-file writer turn, and held it:
 the child process times that lock; nothing in ipi changes). Afterwards every
 account and marketplace must have a score for the day.
 
-    .venv/bin/python bench/fleet.py                                  # 100 accounts, a few minutes
-    .venv/bin/python bench/fleet.py --accounts 30 --max-skus 5000    # a quicker run
-    .venv/bin/python bench/fleet.py --profile                        # + cProfile of the fleet run
+    .venv/bin/python -m bench.fleet                                  # 100 accounts, a few minutes
+    .venv/bin/python -m bench.fleet --accounts 30 --max-skus 5000    # a quicker run
+    .venv/bin/python -m bench.fleet --profile                        # + cProfile of the fleet run
     # the smallest, about a minute:
-    .venv/bin/python bench/fleet.py --accounts 3 --max-skus 300 --singles 1 --max-ratio 100
+    .venv/bin/python -m bench.fleet --accounts 3 --max-skus 300 --singles 1 --max-ratio 100
 
 Target: all scored, fleet wall time <= ``--max-ratio`` (2.0) x the slowest single
 account's, peak memory <= ``--max-rss-mb`` (2048), no self-caused 429. Exit 1 when
@@ -52,11 +52,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where used: the measured child process loads no fake
+    from ipi.testing import FakeSpApi
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 REGIONS = {"NA": ["US", "CA", "MX"], "EU": ["UK", "DE", "FR", "IT", "ES"]}
 CLIENT_ID, CLIENT_SECRET = "amzn1.application-oa2-client.fleet", "fleet-client-secret"
@@ -97,17 +98,17 @@ def sellers(n: int, max_skus: int, min_skus: int, seed: int) -> list[Seller]:
     return out
 
 
-def config_text(accounts: list[Seller], fake_url: str, data_dir: Path,
+def config_text(accounts: list[Seller], fake: FakeSpApi, data_dir: Path,
                 parallel: int | None) -> str:
+    from ipi.testing import account_toml
+
     text = ""
     if parallel is not None:
         text += f"[run]\nparallel_accounts = {parallel}\n\n"
     text += f'[store]\ndata_dir = "{data_dir}"\n\n'
     text += f'[alerts]\nurls = ["ipifile://{data_dir / "alerts.log"}"]\n\n'
     for s in accounts:
-        text += (f'[[accounts]]\nname = "{s.name}"\nmarketplaces = {json.dumps(s.marketplaces)}\n'
-                 f'source = "sp-api"\n[accounts.sp_api]\nrefresh_token_env = "{s.token_env}"\n'
-                 f'endpoint = "{fake_url}"\ntoken_url = "{fake_url}/auth/o2/token"\n\n')
+        text += account_toml(fake, s.name, s.marketplaces, refresh_token_env=s.token_env) + "\n"
     return text
 
 
@@ -159,7 +160,7 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
             args: argparse.Namespace, *, profile: Path | None = None) -> RunResult:
     from sp_api.auth import access_token_client
 
-    from tests.fakes.sp_api import FakeSpApi
+    from ipi.testing import FakeSpApi
 
     access_token_client.cache.clear()
     run_dir = work / label
@@ -172,7 +173,7 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
         for s in accounts:
             fake.set_seller_documents(s.refresh_token, catalog.documents(s.name.upper(), s.skus))
         config = run_dir / "ipi.toml"
-        config.write_text(config_text(accounts, fake.url, data, args.parallel))
+        config.write_text(config_text(accounts, fake, data, args.parallel))
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("IPI_", "PREFECT_"))}
         env.update({"PYTHONPATH": str(ROOT), "IPI_LWA_CLIENT_ID": CLIENT_ID,
@@ -182,7 +183,7 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
                     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90"})
         env.update({s.token_env: s.refresh_token for s in accounts})
         stats = run_dir / "child.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child",
+        cmd = [sys.executable, "-m", "bench.fleet", "--child",
                "--config", str(config), "--date", str(day), "--stats", str(stats),
                "--database", str(data / "ipi.duckdb")]
         if profile is not None:
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.accounts < 1 or args.max_skus < args.min_skus:
         p.error("--accounts must be at least 1 and --max-skus at least --min-skus")
 
-    from tests.fakes.catalog import MARKETPLACE_IDS, REPORT_TYPES, Catalog
+    from ipi.testing import MARKETPLACE_IDS, REPORT_TYPES, Catalog
 
     day = datetime.now(UTC).date() - timedelta(days=1)
     fleet = sellers(args.accounts, args.max_skus, args.min_skus, args.seed)

@@ -9,8 +9,8 @@ sales-price, sales-rank, estimated AIS, ...). It is built by one DuckDB
 million rows take seconds. The output depends only on ``--rows``, ``--seed``
 and ``--date`` (pseudo-random values come from ``hash``, not ``random()``).
 
-    python bench/generate.py --rows 1000000 --out bench/out/planning-1m.tsv
-    python bench/generate.py --rows 1000 --out /tmp/planning-1k.tsv   # the smallest
+    python -m bench.generate --rows 1000000 --out bench/out/planning-1m.tsv
+    python -m bench.generate --rows 1000 --out /tmp/planning-1k.tsv   # the smallest
 
 Without ``--out`` the file is ``bench/out/planning-<rows>.tsv`` (``planning-1m.tsv``
 at the default size), wherever the command is run from.
@@ -26,12 +26,10 @@ from pathlib import Path
 
 import duckdb
 
+from ipi.demo import PLANNING_HEADER
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"  # git-ignored
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from ipi.demo import PLANNING_HEADER  # noqa: E402
 
 _BRANDS = ["Amazon Basics", "Nordic Home", "Kitchenaire", "Bamboo & Co", "Lumière", "Zenwares",
            "Hearth+Hollow", "Brightlane", "Café Maison", "Terra Verde", "PureNest",

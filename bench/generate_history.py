@@ -33,9 +33,9 @@ into place. Finally the folder is packed into ``history-<skus>x<days>.zip``
 (ZIP_DEFLATED, ``--zip-level``, default 1; ``--zip-level 0`` stores the files),
 the "archive" of the benchmark.
 
-    python bench/generate_history.py                          # 20,000 x 730 into bench/out
-    python bench/generate_history.py --skus 500 --days 150    # a small one
-    python bench/generate_history.py --skus 20 --days 30 --out /tmp/h   # the smallest (1 s)
+    python -m bench.generate_history                          # 20,000 x 730 into bench/out
+    python -m bench.generate_history --skus 500 --days 150    # a small one
+    python -m bench.generate_history --skus 20 --days 30 --out /tmp/h   # the smallest (1 s)
 
 ``--days`` is at least 30, the days of one ledger file.
 """
@@ -53,12 +53,9 @@ from pathlib import Path
 
 import duckdb
 
+from ipi.demo import MYI_HEADER, PLANNING_HEADER, STRANDED_HEADER
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from ipi.demo import MYI_HEADER, PLANNING_HEADER, STRANDED_HEADER  # noqa: E402
-
 OUT = ROOT / "bench" / "out"
 END = date(2026, 3, 1)
 LEDGER_DAYS = 30  # days per ledger file

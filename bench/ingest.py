@@ -23,10 +23,10 @@ every other pair), ``--repeat`` times each; the figures are the medians, the rat
 ipi's median over the baseline's, and the median of the paired time ratios (each
 ipi run over the baseline run beside it) is printed as a check.
 
-    python bench/ingest.py                 # 1,000,000 rows, gzip, median of 5
-    python bench/ingest.py --rows 100000   # a quick run
-    python bench/ingest.py --plain         # the uncompressed .tsv instead
-    python bench/ingest.py --rows 1000 --repeat 1 --max-ratio 100 --max-rss-ratio 100  # smallest
+    python -m bench.ingest                 # 1,000,000 rows, gzip, median of 5
+    python -m bench.ingest --rows 100000   # a quick run
+    python -m bench.ingest --plain         # the uncompressed .tsv instead
+    python -m bench.ingest --rows 1000 --repeat 1 --max-ratio 100 --max-rss-ratio 100  # smallest
 
 Exits 1 if the time ratio exceeds ``--max-ratio`` (1.3) or the peak-memory ratio
 ``--max-rss-ratio`` (1.2); a small file is all fixed costs (start-up, imports), so
@@ -51,6 +51,8 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.generate import default_path, generate
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -186,9 +188,6 @@ def main(argv: list[str] | None = None) -> int:
                     help="where the fresh databases go (default: a folder in OUT_DIR)")
     ap.add_argument("--json", type=Path, help="the results (default OUT_DIR/ingest.json)")
     args = ap.parse_args(argv)
-
-    sys.path.insert(0, str(BENCH))
-    from generate import default_path, generate
 
     out_dir = args.out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,8 @@ statement, commit, close/checkpoint) and prints, per step, the seconds and the
 process's peak RSS so far (VmHWM). Nothing in ipi is changed: the wrappers are
 installed by monkeypatching for this process only.
 
-    python bench/profile_load.py bench/out/planning-1m.tsv
-    python bench/profile_load.py --rows 1000   # the smallest (bench/out/planning-1k.tsv)
+    python -m bench.profile_load bench/out/planning-1m.tsv
+    python -m bench.profile_load --rows 1000   # the smallest (bench/out/planning-1k.tsv)
 
 A report that does not exist yet (``bench/out/planning-1m.tsv`` in a fresh clone)
 is first written by ``bench/generate.py`` with ``--rows`` rows (default 1,000,000);
@@ -29,17 +29,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(BENCH))
-
-from generate import OUT, default_path, generate  # noqa: E402
-
-import ipi.reports._base as base  # noqa: E402
-import ipi.reports._decode as decode  # noqa: E402
-import ipi.store as store_mod  # noqa: E402
-import ipi.store.load as load  # noqa: E402
+import ipi.reports._base as base
+import ipi.reports._decode as decode
+import ipi.store as store_mod
+import ipi.store.load as load
+from bench.generate import OUT, ROOT, default_path, generate
 
 STEPS: list[tuple[str, float, float]] = []
 

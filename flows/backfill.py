@@ -51,20 +51,12 @@ def backfill(config: str | None = None, start: date | None = None, end: date | N
     SP-API's ledger or, with ``source="files"``, from the folders or archives ``paths``."""
     settings = load_settings(config)
     log = get_run_logger()
-    if source == "files":
-        if not paths:
-            raise ValueError("source='files' needs paths: the folders or archives to read")
-        accounts = [settings.account(account)]
-    else:
-        if start is None or end is None:
-            raise ValueError("a backfill from the SP-API needs start and end dates")
-        accounts = ([settings.account(account)] if account
-                    else [a for a in settings.accounts if a.source == "sp-api"])
+    asked = bf.request(settings, source=source, account=account, paths=paths or (),
+                       start=start, end=end)
     summary: dict[str, object] = {}
     failures: list[tuple[str, str]] = []
-    for acc in accounts:
-        run = backfill_account(settings, acc, start, end,
-                               [Path(p) for p in paths] if source == "files" and paths else None)
+    for acc in asked.accounts:
+        run = backfill_account(settings, acc, start, end, asked.paths or None)
         for note in run.notes:
             log.warning("%s: %s", acc.name, note)
         failures += [(f"{acc.name} {name}", why) for name, why in run.failed]

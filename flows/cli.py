@@ -7,6 +7,7 @@ for ``check`` and ``backfill``. Prefect is imported only inside these commands, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
 import os
@@ -145,6 +146,11 @@ def secret_block(name: str) -> str:
     return secret_block(name)
 
 
+def reference() -> str:
+    """The whole command line's reference, as docs/reference/cli.md holds it."""
+    return cli.reference_markdown(cli.build_parser([flow_commands]))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     return cli.main(argv, extra=[flow_commands], secrets=secret_block)
 
@@ -162,7 +168,8 @@ def script() -> NoReturn:
     if "prefect" in sys.modules:
         sys.exit(code)
     logging.shutdown()
-    sys.stdout.flush()
+    with contextlib.suppress(BrokenPipeError):  # the reader left as the last lines went
+        sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
 

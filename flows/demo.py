@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -106,5 +107,20 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 14) -> int:
         print(alerts.read_text(encoding="utf-8"))
     else:
         print("  (none: the estimate never crossed the threshold)")
-    print(f"Try: ipi score --config {config} --history 14")
+    print(next_steps(config))
     return 0
+
+
+def next_steps(config: Path) -> str:
+    """What to try next, with the ``ipi`` this shell can run: the bare name when it is on
+    PATH (an activated virtual environment), else the path beside this Python."""
+    here = Path(sys.executable).parent / "ipi"
+    ipi = "ipi" if shutil.which("ipi") == str(here) else os.path.relpath(here)
+    return "\n".join([
+        "Next:",
+        f"  {ipi} web --config {config}      the dashboard, at http://127.0.0.1:8450",
+        f"  {ipi} score --config {config} --history 14",
+        f"  {ipi} fees calendar --config {config}",
+        "The manual is in docs/ (docs/index.md; `mkdocs serve` shows it as a site), every "
+        "command in docs/reference/cli.md.",
+    ])

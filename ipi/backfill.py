@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 from ipi import pipeline
 from ipi.alerts.engine import AlertRun
-from ipi.errors import ConfigError
+from ipi.errors import ConfigError, UsageError
 from ipi.reports.get_ledger_summary_view_data import REPORT_TYPE as LEDGER
 from ipi.score import ScoreRun, latest_day, score_range
-from ipi.settings import Account, Settings
+from ipi.settings import Account, SecretLookup, Settings
 from ipi.sources import Fetched, ReportSource
 from ipi.store import Store, duck, utcnow
 
@@ -175,8 +176,49 @@ def _record(store: Store, account: str, w: Window, status: str, *, report_id: st
              utcnow()])
 
 
+@dataclass(frozen=True)
+class Request:
+    """A backfill as asked, checked (``request``): the same rules for the CLI and the flow."""
+
+    source: Literal["sp-api", "files"]
+    accounts: list[Account]
+    paths: list[Path]
+    start: date | None
+    end: date | None
+
+
+def request(settings: Settings, *, source: str | None = None, account: str | None = None,
+            paths: Sequence[Path | str] = (), start: date | None = None,
+            end: date | None = None) -> Request:
+    """Check a backfill's arguments: from files (``paths``, the folders or archives to
+    read; default when there are paths) or from the SP-API (a ``start`` and an ``end``;
+    every SP-API account unless ``account`` names one). UsageError naming what to give."""
+    chosen = source or ("files" if paths else "sp-api")
+    files = [Path(p) for p in paths]
+    if chosen == "files":
+        if not files:
+            raise UsageError("a backfill from files needs the folders or archives to read")
+        missing = [p for p in files if not p.exists()]
+        if missing:
+            raise UsageError(f"no such file or folder: {', '.join(map(str, missing))}")
+        return Request("files", [settings.account(account)], files, start, end)
+    if chosen != "sp-api":
+        raise UsageError(f"a backfill's source is 'sp-api' or 'files', not {chosen!r}")
+    if files:
+        raise UsageError("folders and archives are for a backfill from files; one from the "
+                         "SP-API reads none")
+    if start is None or end is None:
+        raise UsageError("a backfill from the SP-API needs a start and an end day")
+    accounts = ([settings.account(account)] if account
+                else [a for a in settings.accounts if a.source == "sp-api"])
+    if not accounts:
+        raise UsageError(f"no account with source = \"sp-api\" in {settings.config_path}; "
+                         "backfill from files (the folders or archives to read)")
+    return Request("sp-api", accounts, [], start, end)
+
+
 def backfill_sp_api(settings: Settings, account: Account, start: date, end: date, *,
-                    today: date | None = None, secrets: pipeline.SecretLookup | None = None,
+                    today: date | None = None, secrets: SecretLookup | None = None,
                     progress: ProgressFn | None = None) -> BackfillRun:
     """Fetch and load the ledger for [start, end] (cut to what Amazon keeps), then finish."""
     if account.source != "sp-api":
@@ -191,7 +233,7 @@ def backfill_sp_api(settings: Settings, account: Account, start: date, end: date
 
 
 def _backfill_sp_api(settings: Settings, account: Account, start: date, end: date,
-                     notes: list[str], secrets: pipeline.SecretLookup | None,
+                     notes: list[str], secrets: SecretLookup | None,
                      progress: ProgressFn | None) -> BackfillRun:
     from ipi.sources.sp_api import ReportJob, SpApiSource, resolve_credentials
 

@@ -2,6 +2,7 @@
 
     IpiError
     ├── ConfigError            fix the configuration (file, environment, credentials)
+    ├── UsageError             ask differently: arguments that cannot go together or miss
     ├── BadInput               fix or replace an input file; other files still load
     │   ├── UnknownReport      the header matches no report type ipi knows
     │   ├── MissingColumn      a required column is absent
@@ -17,7 +18,7 @@
 
 Messages name the input and the fix, and never contain a secret. The CLI turns
 ``IngestFailed`` into exit code 1 (partly done) and every other one into 2 (nothing
-done: configuration, usage or the machine); see the README's exit-code table.
+done: configuration, usage or the machine); see the exit codes in docs/guide/commands.md.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ class IpiError(Exception):
 
 class ConfigError(IpiError):
     """The configuration is wrong or incomplete; the message says which key."""
+
+
+class UsageError(IpiError):
+    """What was asked cannot be done as asked (arguments missing or at odds); the message
+    says what to give. Library messages name the argument's meaning, not a CLI flag."""
 
 
 class BadInput(IpiError):

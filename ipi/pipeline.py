@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -23,14 +23,12 @@ from ipi.alerts.outbox import deliver_pending, enqueue, failing
 from ipi.errors import BadInput, IpiError
 from ipi.locks import account_lock
 from ipi.score import ScoreRun, score_range, scores, upgrade
-from ipi.settings import Account, Settings
+from ipi.settings import Account, SecretLookup, Settings
 from ipi.sources import Fetched, ReportSource
 from ipi.sources.files import FileDrops
 from ipi.store import Store
 from ipi.store.forget import Forgotten, forget_day
 from ipi.store.load import LoadResult, load_file, mark_unreliable, row_drop
-
-SecretLookup = Callable[[str], str]
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import os
 import re
 import tomllib
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -38,6 +38,9 @@ from ipi.errors import ConfigError
 from ipi.safe import credentials_url
 
 CONFIG_ENV = "IPI_CONFIG"
+# Reads a named secret (flows pass one for Prefect Secret blocks; ipi/ never imports
+# prefect): the one shape every face hands the library.
+SecretLookup = Callable[[str], str]
 APPRISE_URLS_ENV = "IPI_APPRISE_URLS"
 
 # Amazon dates a marketplace's reports in its own time zone: a run scheduled in that zone
@@ -682,8 +685,9 @@ def read_config(path: Path | str | None = None, *, env: dict[str, str] | None = 
         path = env.get(CONFIG_ENV)
     if not path:
         raise ConfigError(
-            f"no configuration: pass --config FILE or set {CONFIG_ENV} "
-            "(start with `ipi init`, or from config/ipi.example.toml)"
+            f"no configuration: name the file (--config FILE, or {CONFIG_ENV}), or work in "
+            "the folder of an ipi.toml (`ipi init` writes one; config/ipi.example.toml "
+            "shows every setting)"
         )
     path = Path(path).expanduser().resolve()
     try:

@@ -88,17 +88,16 @@ def test_empty_answers_keep_their_columns(scored_demo: tuple[Settings, Path]) ->
     assert lib.scores(start="2099-01-01").empty and "score_high" in lib.scores().columns
 
 
-def test_the_readme_analyst_example_runs(scored_demo: tuple[Settings, Path],
-                                         monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
-    """The README's Python block, run as written in the folder of an ipi.toml."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### In Python, for analysts")[1].split("\n### ")[0]
-    (block,) = re.findall(r"```python\n(.*?)\n```", section, re.S)
+def test_the_analyst_example_runs(scored_demo: tuple[Settings, Path],
+                                  monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The analysts' page's Python block, run as written in the folder of an ipi.toml."""
+    page = ROOT / "docs" / "guide" / "python.md"
+    (block,) = re.findall(r"```python\n(.*?)\n```", page.read_text(), re.S)
     _, config = scored_demo
     monkeypatch.chdir(config.parent)
     scope: dict[str, object] = {}
-    exec(compile(block, "README.md", "exec"), scope)
+    exec(compile(block, str(page.relative_to(ROOT)), "exec"), scope)
     weekly, drivers, after = scope["weekly"], scope["drivers"], scope["after"]
     assert isinstance(weekly, pd.Series) and len(weekly) >= 14  # 100 days, weekly
     assert isinstance(drivers, pd.DataFrame) and not drivers.empty

@@ -22,10 +22,12 @@ class Import(NamedTuple):
 
 
 @functools.cache
-def _modules(root: Path = ROOT) -> list[tuple[str, Path, ast.Module]]:
-    """Every module of ipi/ and flows/, parsed once: (dotted name, path, tree)."""
+def _modules(root: Path = ROOT, folders: tuple[str, ...] = ("ipi", "flows")
+             ) -> list[tuple[str, Path, ast.Module]]:
+    """Every module of ipi/ and flows/ (or of other folders), parsed once: (dotted name,
+    path, tree)."""
     found = []
-    for path in sorted([*(root / "ipi").rglob("*.py"), *(root / "flows").rglob("*.py")]):
+    for path in sorted(p for folder in folders for p in (root / folder).rglob("*.py")):
         parts = path.relative_to(root).with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         found.append((name, path, ast.parse(path.read_text(), str(path))))
@@ -156,6 +158,70 @@ def test_no_import_cycle() -> None:
     assert cycles == [], "\n".join(cycles)
 
 
+def test_the_library_never_imports_its_test_helpers() -> None:
+    """ipi.testing (the fake SP-API, report builders) ships with ipi for tests: no other
+    module of ipi/ or flows/ imports it, so nothing in production runs a fake."""
+    offenders = [f"{path.relative_to(ROOT)}:{i.line} {i.target}"
+                 for module, path, tree in _modules() if not _in(module, "ipi.testing")
+                 for i in _imports(module, path, tree) if _in(i.target, "ipi.testing")]
+    assert offenders == [], "\n".join(offenders)
+
+
+def _in(dotted: str, package: str) -> bool:
+    return dotted == package or dotted.startswith(package + ".")
+
+
+def _is_test_module(path: Path) -> bool:
+    """What pytest imports itself: test_*.py and conftest.py."""
+    return path.name == "conftest.py" or path.name.startswith("test_")
+
+
+def _file_of(dotted: str, root: Path = ROOT) -> Path | None:
+    """The file of the module an import names (``a.b.x``: a/b/x.py, else a/b.py, ...)."""
+    parts = dotted.split(".")
+    for n in range(len(parts), 0, -1):
+        base = root.joinpath(*parts[:n])
+        for path in (base.with_suffix(".py"), base / "__init__.py"):
+            if path.is_file():
+                return path
+    return None
+
+
+def _test_imports_of_tests(root: Path = ROOT) -> list[str]:
+    offenders = []
+    for module, path, tree in _modules(root, ("tests",)):
+        for i in _imports(module, path, tree):
+            target = _file_of(i.target, root) if _in(i.target, "tests") else None
+            if target is not None and (_is_test_module(target) or any(
+                    _is_private(part) for part in i.target.split("."))):
+                offenders.append(f"{path.relative_to(root)}:{i.line} {i.target}")
+    return offenders
+
+
+def test_no_test_module_imports_another() -> None:
+    """No module under tests/ imports a test module or a conftest.py, nor a _private name
+    of another module: pytest imports those itself, under names of its own, and a second
+    import (``tests.conftest``) runs the module again, its classes and state a second
+    copy. What tests share is in helper modules (tests/helpers.py, tests/<folder>/
+    helpers.py) or ships with ipi (ipi.testing); fixtures stay in conftest.py."""
+    offenders = _test_imports_of_tests()
+    assert offenders == [], "\n".join(offenders)
+
+
+def test_benchmarks_import_packages_only() -> None:
+    """bench/ is a package run from the repository root (``python -m bench.fleet``): its
+    scripts import ipi, ipi.testing and each other as packages, never edit sys.path to
+    reach code, and never import the tests."""
+    offenders = []
+    for module, path, tree in _modules(ROOT, ("bench",)):
+        where = path.relative_to(ROOT)
+        offenders += [f"{where}:{i.line} {i.target}" for i in _imports(module, path, tree)
+                      if _in(i.target, "tests") or _in(i.target, "sys.path")]
+        offenders += [f"{where}:{n.lineno} sys.path" for n in ast.walk(tree)
+                      if isinstance(n, ast.Attribute) and ast.unparse(n) == "sys.path"]
+    assert offenders == [], "\n".join(offenders)
+
+
 def test_every_report_module_is_registered_and_named_after_its_type() -> None:
     """One module per report type, named after it, each in the registry."""
     from ipi.reports import REGISTRY
@@ -198,19 +264,25 @@ def _normal(name: str) -> str:
     return name.lower().replace("_", "-")
 
 
-def _declared() -> set[str]:
+def _declared(extra: str | None = None) -> set[str]:
+    """The packages pyproject.toml declares: ipi's own dependencies, or an extra's."""
     import re
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return {_normal(re.split(r"[<>=!~ \[;]", r, maxsplit=1)[0]) for r in project["dependencies"]}
+    listed = project["optional-dependencies"][extra] if extra else project["dependencies"]
+    return {_normal(re.split(r"[<>=!~ \[;]", r, maxsplit=1)[0]) for r in listed}
 
 
 def test_every_package_the_code_imports_is_declared() -> None:
-    """Each third-party package imported by ipi/ or flows/ is a declared dependency, not
-    one that merely happens to come with another."""
-    missing = {f"{d} ({', '.join(sorted(files))})" for d, files in _third_party_imports().items()
-               if d not in _declared()}
+    """Each third-party package imported by ipi/ or flows/ (ipi.testing included) is a
+    declared dependency, not one that merely happens to come with another, nor one only
+    the tests install (the ``test`` extra: pytest, hypothesis, aiosmtpd, playwright), so
+    that ipi.testing works wherever ipi is installed."""
+    test_only = _declared("test") - _declared()
+    assert {"pytest", "hypothesis", "aiosmtpd", "playwright"} <= test_only
+    missing = {f"{d} ({', '.join(sorted(files))})" + (" [test-only]" if d in test_only else "")
+               for d, files in _third_party_imports().items() if d not in _declared()}
     assert sorted(missing) == []
 
 
@@ -231,8 +303,9 @@ def test_the_faces_hold_no_sql() -> None:
     import re
 
     sql = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b.*\b(FROM|INTO|SET|WHERE)\b")
-    faces = [ROOT / "ipi" / "cli.py", ROOT / "ipi" / "api.py", ROOT / "ipi" / "page.py",
-             *(ROOT / "ipi" / "web").glob("*.py"), *(ROOT / "flows").glob("*.py")]
+    faces = [*(ROOT / "ipi" / "cli").glob("*.py"), ROOT / "ipi" / "api.py",
+             ROOT / "ipi" / "page.py", *(ROOT / "ipi" / "web").glob("*.py"),
+             *(ROOT / "flows").glob("*.py")]
     found = [f"{path.relative_to(ROOT)}:{n.lineno}" for path in faces
              for n in ast.walk(ast.parse(path.read_text()))
              if isinstance(n, ast.Constant) and isinstance(n.value, str) and sql.search(n.value)]

@@ -15,7 +15,7 @@ from ipi.backfill import backfill_files
 from ipi.demo import Simulation, write_day
 from ipi.pipeline import open_store
 from ipi.settings import Settings
-from tests.conftest import Webhook, kill_cli_at
+from tests.helpers import Webhook, kill_cli_at
 
 
 def downloads(sim: Simulation, folder: Path) -> Path:
@@ -116,15 +116,16 @@ def test_cli_backfill_errors_name_the_fix(make_settings: Callable[..., tuple[Set
                                          capsys: pytest.CaptureFixture[str]) -> None:
     _, config = make_settings()
     assert main(["backfill", "--config", str(config), "--source", "files"]) == 2
-    assert "--source files PATH" in capsys.readouterr().err
+    assert capsys.readouterr().err == ("ipi: error: a backfill from files needs the folders "
+                                       "or archives to read (ipi backfill --help)\n")
     assert main(["backfill", "--config", str(config)]) == 2
-    assert "needs --start and --end" in capsys.readouterr().err
+    assert "needs a start and an end day (ipi backfill --help)" in capsys.readouterr().err
     assert main(["backfill", "--config", str(config), "--source", "files",
                  str(tmp_path / "nope")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
     assert main(["backfill", "--config", str(config), "--source", "sp-api",
                  str(tmp_path)]) == 2
-    assert "PATH is for --source files" in capsys.readouterr().err
+    assert "folders and archives are for a backfill from files" in capsys.readouterr().err
 
 
 def test_a_backfill_does_not_run_while_another_run_holds_the_account(

@@ -14,7 +14,7 @@ from flows.cli import main
 from ipi.cli import SCORE_FIELDS
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings
-from tests.conftest import FAR_APART, FAR_APART_ACCOUNTS, Webhook
+from tests.helpers import FAR_APART, FAR_APART_ACCOUNTS, Webhook
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_score_json_has_the_documented_fields(
         config: Path, demo_sim: Simulation, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     """`ipi score --json` gives one object per account, marketplace and day, with the fields
-    the README lists; --history picks how many days."""
+    docs/guide/commands.md lists; --history picks how many days."""
     for i in range(3):
         write_day(demo_sim, i, tmp_path / "d")
     main(["ingest", str(tmp_path / "d"), "--config", str(config)])
@@ -100,7 +100,7 @@ def test_secret_alert_urls_never_reach_output_or_database(
         capsys: pytest.CaptureFixture[str], tmp_path: Path, webhook_server: Webhook) -> None:
     """A password in IPI_APPRISE_URLS is used (the alert reaches the webhook through it)
     but never printed, logged (even with -v), listed or stored."""
-    from tests.alerts.test_alerts import D, put_score
+    from tests.alerts.helpers import D, put_score
 
     settings, config = make_settings()
     secret = "SECRET-TOKEN-1234"
@@ -137,6 +137,9 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "] [CRITICAL] IPI demo-seller: US" in log and "] [RESOLVED] IPI demo-seller" in log
     assert "still under the threshold" in log
     assert "Fix first:" in log
+    # It ends with what to run next, the dashboard first, and where the manual is.
+    assert f"ipi web --config {folder / 'ipi-demo.toml'}" in out.split("Next:")[1]
+    assert "The manual is in docs/" in out
     assert main(["demo", "--dir", str(folder), "--days", "100", "--flow-days", "1"]) == 0
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")

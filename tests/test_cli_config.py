@@ -94,11 +94,12 @@ def test_given_bad_configuration_when_any_command_then_exit_2_with_one_line_nami
     assert drop.exists() and not (drop.parent / "processed").exists()
 
 
-def test_readme_examples_of_configuration_errors_are_what_ipi_says(
+def test_documented_examples_of_configuration_errors_are_what_ipi_says(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The error lines the README shows are the ones ipi prints (but for the file's path)."""
+    """The error lines the set-up guide shows are the ones ipi prints (but for the file's
+    path)."""
     shown = re.findall(r"^ipi: error: /srv/ipi/ipi.toml: (.*)$",
-                       (ROOT / "README.md").read_text(), re.M)
+                       (ROOT / "docs" / "guide" / "setup.md").read_text(), re.M)
     files = [ACME + "[accounts.policy]\nthreshhold = 400\n",
              "[policy]\nthreshold = 4500\n" + ACME,
              '[[accounts]]\nname = "acme"\nmarketplaces = ["USA"]\n']

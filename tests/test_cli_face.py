@@ -4,10 +4,12 @@ listing, shell completion."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +118,46 @@ def test_bash_completion_knows_the_commands_and_their_options(tmp_path: Path) ->
     assert "complete " in out and " ipi" in out
     assert "words: whatif" in out
     assert "--fix-stranded" in out
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`ipi ... | head`: the pipe closes before ipi writes; it exits 0, says nothing."""
+    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "completion", "bash"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert (proc.wait(timeout=60), err) == (0, b"")
+
+
+def test_a_command_finds_ipi_toml_in_its_folder_and_says_so(
+        tmp_path: Path, make_settings: Any) -> None:
+    """No --config, no IPI_CONFIG: ./ipi.toml is read, and stderr names it; elsewhere,
+    one line says how to name a configuration."""
+    _, config = make_settings()
+    env = {k: v for k, v in os.environ.items() if k != "IPI_CONFIG"}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, "-m", "flows.cli", "config", "show"], cwd=config.parent,
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith(f"ipi: reading {config.resolve()} (found here")
+    assert "[[accounts]]" in done.stdout or "acme" in done.stdout
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    gone = subprocess.run([sys.executable, "-m", "flows.cli", "config", "show"], cwd=empty,
+                          capture_output=True, text=True, env=env)
+    assert gone.returncode == 2
+    assert gone.stderr.startswith("ipi: error: no configuration: name the file")
+
+
+def test_the_demos_next_steps_name_an_ipi_this_shell_can_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the virtual environment on PATH (never activated), the path to its ipi;
+    with it (activated), the bare name."""
+    from flows.demo import next_steps
+
+    here = Path(sys.executable).parent
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert f"  {os.path.relpath(here / 'ipi')} web --config x.toml" in next_steps(Path("x.toml"))
+    monkeypatch.setenv("PATH", f"{here}:/usr/bin:/bin")
+    assert "  ipi web --config x.toml" in next_steps(Path("x.toml"))

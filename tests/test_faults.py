@@ -19,7 +19,7 @@ from flows.cli import main
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings
 from ipi.store import Store
-from tests.conftest import DEMO_START
+from tests.helpers import DEMO_START
 
 ACME = '[[accounts]]\nname = "acme"\nmarketplaces = ["US"]\n'
 

@@ -1,6 +1,6 @@
 """The two lock files: requirements.lock pins production alone, requirements-dev.lock
-adds what the test extra brings, both at the versions installed here, and the worker
-image takes only the first. (`packaging` is a production dependency: Prefect needs it.)"""
+adds what the test and docs extras bring, both at the versions installed here, and the
+worker image takes only the first. (`packaging` is a production dependency: Prefect needs it.)"""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROD_LOCK = ROOT / "requirements.lock"
 DEV_LOCK = ROOT / "requirements-dev.lock"
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-DEV_TOOLS = {"pytest", "mypy", "ruff", "hypothesis", "aiosmtpd"}
+DEV_TOOLS = {"pytest", "mypy", "ruff", "hypothesis", "aiosmtpd", "mkdocs", "cogapp"}
 
 # Markers hold if they hold here or on the oldest Python that requires-python allows
 # (as `uv pip compile --python-version 3.11` reads them): redis needs async-timeout
@@ -76,7 +76,8 @@ def pins(path: Path) -> dict[str, str]:
 
 
 PRODUCTION = closure(PROJECT["dependencies"])
-WITH_TESTS = closure(PROJECT["dependencies"] + PROJECT["optional-dependencies"]["test"])
+EXTRAS = PROJECT["optional-dependencies"]
+WITH_TESTS = closure(PROJECT["dependencies"] + EXTRAS["test"] + EXTRAS["docs"])
 
 
 def test_requirements_lock_pins_exactly_production() -> None:
@@ -87,7 +88,7 @@ def test_requirements_lock_pins_exactly_production() -> None:
     assert "packaging" in pinned  # imported by these tests: it must be in a lock
 
 
-def test_requirements_dev_lock_reads_production_and_pins_the_test_extra_beyond_it() -> None:
+def test_requirements_dev_lock_reads_production_and_pins_the_extras_beyond_it() -> None:
     lines = [
         line for line in DEV_LOCK.read_text().splitlines()
         if line.strip() and not line.startswith("#")
@@ -97,7 +98,7 @@ def test_requirements_dev_lock_reads_production_and_pins_the_test_extra_beyond_i
     pinned = set(pins(DEV_LOCK))
     extra = set(WITH_TESTS) - set(PRODUCTION)
     assert not extra - pinned, "missing"
-    assert not pinned - extra, "in production already, or not needed by the test extra"
+    assert not pinned - extra, "in production already, or not needed by the extras"
     assert pinned >= DEV_TOOLS
 
 

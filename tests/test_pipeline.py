@@ -19,7 +19,7 @@ from ipi.settings import Settings, settings_from_dict
 from ipi.sources.files import FAILED, FileDrops
 from ipi.store import Store
 from ipi.store.load import load_file
-from tests.conftest import Webhook
+from tests.helpers import Webhook
 
 LAST_DAY = date(2026, 9, 8)  # the demo seller's last day in scored_demo
 

@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,33 +19,9 @@ from ipi.capacity.usage import usage
 from ipi.settings import Settings
 from ipi.store import Store
 from ipi.store.load import load_file
+from ipi.testing import planning_report
 
 DAY = date(2026, 11, 10)  # in the past: ipi refuses report days after tomorrow
-HEADER = [
-    "snapshot-date", "sku", "asin", "marketplace", "available", "Total Reserved Quantity",
-    "unfulfillable-quantity", "inbound-quantity", "inbound-working", "inbound-shipped",
-    "inbound-received", "units-shipped-t30", "units-shipped-t60", "units-shipped-t90",
-    "estimated-excess-quantity", "days-of-supply", "recommended-action", "sell-through",
-    "healthy-inventory-level", "weeks-of-cover-t90", "inv-age-0-to-90-days",
-    "inv-age-91-to-180-days", "inv-age-181-to-270-days", "inv-age-271-to-365-days",
-    "inv-age-366-to-455-days", "inv-age-456-plus-days", "storage-type", "storage-volume",
-    "item-volume", "volume-unit-measurement", "estimated-ais-181-210-days",
-    "historical-days-of-supply", "short-term-historical-days-of-supply",
-    "long-term-historical-days-of-supply", "inv-age-0-to-30-days",
-]
-
-
-def _planning(folder: Path, day: date, rows: list[dict[str, Any]]) -> Path:
-    lines = ["\t".join(HEADER)]
-    for r in rows:
-        base = {"snapshot-date": day.isoformat(), "marketplace": "US",
-                "units-shipped-t60": 0, "units-shipped-t90": 0, "estimated-excess-quantity": 0,
-                "asin": "B0" + r["sku"]}
-        lines.append("\t".join(str({**base, **r}.get(h, "")) for h in HEADER))
-    path = folder / f"planning-{day}.tsv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
 
 # A: 110 units on hand, Amazon's storage-volume 22.0 cu ft; inbound 5 + 10 + 5 units of
 #    0.2 cu ft (inbound-quantity 99 is the older total, not used when the split is there).
@@ -82,7 +57,7 @@ def golden(make_settings: Callable[..., tuple[Settings, Path]],
         '[[accounts]]\nname = "acme"\nmarketplaces = ["US"]\n'
         "capacity = { oversize = 10 }\n"))
     rows = Rows(settings)
-    load_file(rows.store, "acme", _planning(tmp_path, DAY, ROWS), ingest_day=DAY,
+    load_file(rows.store, "acme", planning_report(tmp_path, DAY, ROWS), ingest_day=DAY,
               default_marketplace="US")
     return settings, config, rows.store
 
@@ -130,7 +105,7 @@ def test_a_rising_use_warns_from_its_projection_to_the_month_end(
     store = Rows(settings).store
     for i in range(10):
         d = date(2026, 11, 1) + timedelta(days=i)
-        load_file(store, "acme", _planning(tmp_path, d, [
+        load_file(store, "acme", planning_report(tmp_path, d, [
             {"sku": "A", "available": 10, "inbound-quantity": 0, "storage-type": "Standard",
              "storage-volume": 10 + i}]), ingest_day=d, default_marketplace="US")
     set_limit(store, "acme", "standard", "2026-11", 40)
@@ -235,7 +210,7 @@ def test_the_utilization_ratio_from_91_stored_days_by_hand(
     last = date(2026, 11, 20)
     for i in range(91):
         d = last - timedelta(days=90 - i)
-        load_file(store, "acme", _planning(tmp_path, d, [
+        load_file(store, "acme", planning_report(tmp_path, d, [
             {"sku": "A", "available": 140, "units-shipped-t90": 90, "inbound-quantity": 0,
              "storage-type": "Standard", "storage-volume": 14, "item-volume": 0.1,
              "inv-age-0-to-30-days": 0}]), ingest_day=d, default_marketplace="US")

@@ -22,6 +22,7 @@ from ipi.reports._base import (
     Column,
     ReportSpec,
     Staged,
+    check_unique,
     normalize_header,
     plan_direct,
     stage,
@@ -62,5 +63,5 @@ def detect(header: Sequence[str], path: Path | str) -> ReportSpec:
     return best
 
 
-__all__ = ["REGISTRY", "STAGE", "Column", "ReportSpec", "Staged", "detect", "normalize_header",
-           "plan_direct", "stage"]
+__all__ = ["REGISTRY", "STAGE", "Column", "ReportSpec", "Staged", "check_unique", "detect",
+           "normalize_header", "plan_direct", "stage"]

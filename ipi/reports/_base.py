@@ -328,6 +328,21 @@ def plan_direct(spec: ReportSpec | Callable[[Sequence[str], Path], ReportSpec], 
                   (default_date, default_marketplace))
 
 
+def check_unique(con: duckdb.DuckDBPyConnection, spec: ReportSpec, relation: str, path: Path,
+                 where: str = "TRUE", params: Sequence[Any] = ()) -> None:
+    """Refuse a report that lists one key twice on a day (BadFile naming the file): in the
+    stage, or in the rows a direct load just inserted (``where`` picks them)."""
+    if not (spec.key and spec.unique):
+        return
+    keys = ", ".join(f'"{k}"' for k in spec.key)
+    dup = con.execute(
+        f"SELECT marketplace, snapshot_date, {keys}, count(*) FROM {relation} "
+        f"WHERE {where} GROUP BY ALL HAVING count(*) > 1 LIMIT 1", list(params)).fetchone()
+    if dup:
+        raise BadFile(f"{spec.report_type}: one {', '.join(spec.key)} appears {dup[-1]} times "
+                      "on one day; a report lists each once: download it again", path=path)
+
+
 def stage(
     con: duckdb.DuckDBPyConnection,
     spec: ReportSpec | Callable[[Sequence[str], Path], ReportSpec],
@@ -386,18 +401,7 @@ def stage(
             _check_values(con, spec, found, path)  # raises, naming the first bad line
             con.execute(f"DROP TABLE {STAGE}_raw")
     con.execute(f"ALTER TABLE {STAGE} DROP COLUMN {_BAD}")
-    if spec.key and spec.unique:
-        keys = ", ".join(f'"{k}"' for k in spec.key)
-        dup = con.execute(
-            f"SELECT marketplace, snapshot_date, {keys}, count(*) FROM {STAGE} "
-            f"GROUP BY ALL HAVING count(*) > 1 LIMIT 1"
-        ).fetchone()
-        if dup:
-            raise BadFile(
-                f"{spec.report_type}: one {', '.join(spec.key)} appears {dup[-1]} times on "
-                "one day; a report lists each once: download it again",
-                path=path,
-            )
+    check_unique(con, spec, STAGE, path)
     row = con.execute(f"SELECT count(*) FROM {STAGE}").fetchone()
     return Staged(spec, int(row[0]) if row else 0, prep.charset)
 

@@ -35,7 +35,7 @@ from sp_api.base._transport_httpx import HttpxTransport
 from sp_api.base.exceptions import SellingApiException
 
 from ipi.errors import BadFile, ConfigError
-from ipi.settings import Account, SpApi
+from ipi.settings import Account, SecretLookup, SpApi
 from ipi.sources import Fetched, Problem
 from ipi.sources.archive import Limits, inflate
 from ipi.sources.files import move_aside
@@ -59,7 +59,6 @@ _FAILURE_LIMITS = Limits(member_bytes=_FAILURE_BYTES, total_bytes=_FAILURE_BYTES
 _ROLE_HINT = ("the SP-API app needs the 'Amazon Fulfillment' and 'Inventory and Order "
               "Tracking' roles, and the seller must authorize it again after a role change")
 
-SecretLookup = Callable[[str], str]
 T = TypeVar("T")
 
 

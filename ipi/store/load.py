@@ -19,7 +19,16 @@ from pathlib import Path
 import duckdb
 
 from ipi.errors import BadFile, BadValue
-from ipi.reports import REGISTRY, STAGE, ReportSpec, Staged, detect, plan_direct, stage
+from ipi.reports import (
+    REGISTRY,
+    STAGE,
+    ReportSpec,
+    Staged,
+    check_unique,
+    detect,
+    plan_direct,
+    stage,
+)
 from ipi.settings import MARKETPLACE_TIMEZONES
 from ipi.store import Store, asin_day, duck, utcnow
 from ipi.store.landing import land, landing_path, sha256_of
@@ -187,16 +196,8 @@ def _load(store: Store, account: str, path: Path, sha: str, *, ingest_day: date,
             default_marketplace=default_marketplace, declared_charset=declared_charset)
         table = spec.table
         new = f"account = ? AND sha256 >= {_NEW}"
-        if direct and spec.key and spec.unique:  # the stage checked it otherwise
-            keys = ", ".join(f'"{k}"' for k in spec.key)
-            dup = con.execute(
-                f"SELECT marketplace, snapshot_date, {keys}, count(*) FROM {table} "
-                f"WHERE {new} GROUP BY ALL HAVING count(*) > 1 LIMIT 1", [account]
-            ).fetchone()
-            if dup:
-                raise BadFile(
-                    f"{spec.report_type}: one {', '.join(spec.key)} appears {dup[-1]} times "
-                    "on one day; a report lists each once: download it again", path=path)
+        if direct:  # the stage checked it otherwise
+            check_unique(con, spec, table, path, new, [account])
         foreign = _foreign(con, table, new, account, marketplaces, spec.report_type, path)
         counted = con.execute(
             f"SELECT marketplace, snapshot_date, count(*), max(sha256[2]), max(sha256[3]) "

@@ -31,7 +31,7 @@ class Factor:
 
 
 # Amazon publishes bands for two factors only (Seller Central help 202174810 and its IPI
-# FAQ; see the README's factors): sell-through under 2 is "fair", an in-stock rate of 90 %
+# FAQ; see docs/score.md, the model): sell-through under 2 is "fair", an in-stock rate of 90 %
 # or more "good". For excess and stranded it publishes none, so their line is where ipi's
 # model gives half marks (ipi/score/model.py), and the label says so.
 FACTORS: Mapping[str, Factor] = {

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from ipi import pipeline
 from ipi.settings import Settings
 from ipi.store import utcnow
-from tests.conftest import Webhook
+from tests.helpers import Webhook
 
 D = date(2026, 5, 10)
 

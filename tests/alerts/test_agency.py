@@ -16,7 +16,7 @@ from ipi import pipeline
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings
 from ipi.sources.files import FileDrops
-from tests.conftest import Webhook
+from tests.helpers import Webhook
 
 CLIENTS = ("acme", "beta", "gamma")
 DAY = date(2026, 6, 1)

@@ -15,7 +15,7 @@ from ipi.errors import ConfigError
 from ipi.settings import Settings
 from ipi.store import Store
 from tests.alerts.helpers import D, days, heads, put_score
-from tests.conftest import Mailbox, Webhook
+from tests.helpers import Mailbox, Webhook
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from flows.cli import main
 from ipi import pipeline
 from ipi.settings import Settings
 from tests.alerts.helpers import D, put_score
-from tests.conftest import Mailbox, Webhook
+from tests.helpers import Mailbox, Webhook
 
 
 def test_alerts_test_reports_each_target(

@@ -16,9 +16,9 @@ from ipi import pipeline
 from ipi.alerts.control import add_silence
 from ipi.settings import Settings
 from ipi.store.load import load_file
+from ipi.testing import planning_report
 from tests.alerts.helpers import put_score
-from tests.conftest import Webhook
-from tests.test_stakes import _planning
+from tests.helpers import Webhook
 
 NOV = date(2026, 11, 10)
 
@@ -36,7 +36,7 @@ def run_day(settings: Settings, folder: Path, day: date, cuft: float,
             score: float = 600.0) -> pipeline.AlertRun:
     """One day: a planning report with ``cuft`` of standard storage on hand (nothing
     inbound), the day's estimate, then the alert step."""
-    load_file(pipeline.open_store(settings), "acme", _planning(folder, day, [
+    load_file(pipeline.open_store(settings), "acme", planning_report(folder, day, [
         {"sku": "A", "available": 100, "inbound-quantity": 0, "storage-type": "Standard",
          "storage-volume": cuft, "item-volume": cuft / 100,
          "volume-unit-measurement": "cubic feet"}]), ingest_day=day,

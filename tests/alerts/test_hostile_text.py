@@ -19,7 +19,7 @@ from ipi.page import markdown
 from ipi.score.drivers import Driver
 from ipi.settings import Settings
 from ipi.sources.files import FileDrops
-from tests.conftest import Mailbox, Webhook
+from tests.helpers import Mailbox, Webhook
 
 # A drop file's name: live HTML in a mail client, a clear-screen and a retitle on a
 # terminal, a NUL-free name the file system accepts.

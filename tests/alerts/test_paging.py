@@ -20,7 +20,7 @@ from ipi import pipeline
 from ipi.settings import Settings
 from ipi.store import Store, utcnow
 from tests.alerts.helpers import D, days, heads, put_score
-from tests.conftest import Mailbox, Webhook
+from tests.helpers import Mailbox, Webhook
 
 CHECK = date(2026, 6, 30)  # the quarter's end after D (2026-05-10): Amazon's next check
 

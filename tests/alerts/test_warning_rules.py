@@ -16,7 +16,7 @@ from ipi.demo import Simulation, write_day
 from ipi.settings import Policy, Settings
 from ipi.sources.files import FileDrops
 from tests.alerts.helpers import days, heads, put_score
-from tests.conftest import Webhook
+from tests.helpers import Webhook
 
 Q_END = date(2026, 12, 31)
 

@@ -20,8 +20,8 @@ from ipi import pipeline
 from ipi.demo import simulate, write_day
 from ipi.settings import Settings
 from ipi.sources.files import PROCESSED
-from tests.conftest import Webhook, _free_port
 from tests.deploy.helpers import prefect_cli
+from tests.helpers import Webhook, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ def test_deploy_from_prefect_yaml_and_a_process_worker_run_the_day(
     for i in range(80):  # the estimate is under 450 on the last of these days
         write_day(sim, i, drop)
 
-    server = LocalServer(tmp_path / "server", _free_port())
+    server = LocalServer(tmp_path / "server", free_port())
     api = server.start()
     worker = None
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "IPI_"))}
@@ -95,7 +95,7 @@ def test_ipis_prefect_server_answers_no_other_origin_and_no_write_without_its_to
     write (create or delete runs) without the CSRF token Prefect's own client fetches."""
     import httpx
 
-    server = LocalServer(tmp_path / "server", _free_port())
+    server = LocalServer(tmp_path / "server", free_port())
     api = server.start()
     try:
         preflight = httpx.options(f"{api}/flows/filter", headers={

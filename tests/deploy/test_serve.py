@@ -27,7 +27,7 @@ from ipi.demo import simulate, write_day
 from ipi.errors import IpiError
 from ipi.settings import Settings
 from ipi.sources.files import PROCESSED
-from tests.conftest import Webhook, _free_port
+from tests.helpers import Webhook, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,7 +148,7 @@ def test_ipi_serve_runs_the_day_on_a_one_minute_schedule_and_stops_cleanly(
     """No PREFECT_API_URL: ipi starts a Prefect server on 127.0.0.1, whose scheduler
     starts the daily run within the minute; the run loads the drops, scores the day and
     pages. SIGTERM then stops the runner and the server, exit code 0, nothing left."""
-    port, web = _free_port(), _free_port()
+    port, web = free_port(), free_port()
     settings, config = make_settings(
         urls=[webhook_server.url],
         extra=f'[run]\nschedule = "* * * * *"\nserver_port = {port}\n[web]\nport = {web}\n')
@@ -211,7 +211,7 @@ def test_ipi_serve_restarts_a_dead_server_and_a_killed_ipi_takes_it_along(
         make_settings: Callable[..., tuple[Settings, Path]], tmp_path: Path) -> None:
     """The server dies: ipi starts it again. ipi is killed with no chance to stop
     anything: the OS stops the server with it."""
-    port = _free_port()
+    port = free_port()
     _, config = make_settings(extra=f"[run]\nserver_port = {port}\n")
     proc, out = _start_serve(config, tmp_path)
     try:

@@ -21,8 +21,8 @@ from flows.serve import LocalServer
 from ipi import pipeline
 from ipi.demo import simulate, write_day
 from ipi.settings import load_settings
-from tests.conftest import _free_port
 from tests.deploy.helpers import prefect_cli
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -44,7 +44,7 @@ def _machine(root: Path, account: str, day: date) -> Path:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    server = LocalServer(tmp_path / "server", _free_port())
+    server = LocalServer(tmp_path / "server", free_port())
     try:
         yield server.start()
     finally:

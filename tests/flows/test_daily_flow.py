@@ -17,7 +17,7 @@ from ipi.demo import Simulation, write_day
 from ipi.errors import IngestFailed
 from ipi.settings import Settings, settings_from_dict
 from ipi.sources.files import FAILED, PROCESSED, FileDrops
-from tests.conftest import FAR_APART, FAR_APART_ACCOUNTS, Webhook, built_once
+from tests.helpers import FAR_APART, FAR_APART_ACCOUNTS, Webhook, built_once
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -12,7 +12,7 @@ from flows.daily import daily
 from flows.hooks import ops_alert
 from ipi.pipeline import open_store
 from ipi.settings import Settings
-from tests.conftest import Webhook
+from tests.helpers import Webhook
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 

@@ -14,7 +14,7 @@ import pytest
 
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings
-from tests.conftest import Webhook
+from tests.helpers import Webhook
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ("import sys; from flows.cli import main; rc = main(sys.argv[1:]); "

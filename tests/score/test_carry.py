@@ -21,7 +21,7 @@ from ipi.reports import get_fba_inventory_planning_data as planning
 from ipi.reports import get_fba_myi_unsuppressed_inventory_data as myi
 from ipi.reports import get_stranded_inventory_ui_data as stranded
 from ipi.settings import Policy, Settings
-from tests.conftest import Webhook
+from tests.helpers import Webhook
 
 DAY = 60  # a healthy day of the demo seller, with all three reports
 FEEDS = {planning.REPORT_TYPE: ("excess", "sell_through"), myi.REPORT_TYPE: ("in_stock",),

@@ -11,7 +11,7 @@ from ipi.score import score_range, scores
 from ipi.score.drivers import Driver, top_drivers
 from ipi.score.model import estimate
 from ipi.store import Store, duck
-from tests.score.test_factors import D, seller
+from tests.score.helpers import MYI, PLAN, D, put, seller
 
 
 def test_drivers_are_ranked_by_the_points_their_fix_would_win(
@@ -61,8 +61,6 @@ def test_an_excess_driver_says_how_much_of_the_stock_is_old(
         fresh_db: Store, tmp_path: Path) -> None:
     """The planning report's age columns, in the layout that splits 365+ days in two:
     7 + 3 + 2 of SB's units are over 180 days old."""
-    from tests.score.test_factors import PLAN, put
-
     seller(fresh_db, tmp_path, full_history=True)
     aged = PLAN.rstrip("\n") + "\tinv-age-181-to-270-days\tinv-age-366-to-455-days\t" \
         "inv-age-456-plus-days\n"
@@ -80,8 +78,6 @@ def test_a_slow_seller_with_stock_to_spare_is_a_sell_through_driver(
     0.1): the fix keeps 60 days of its sales (4 units) and removes 56. SD sells its stock
     every 90 days and SE was restocked last week (sell-through 1.2 on a higher average):
     neither is named."""
-    from tests.score.test_factors import MYI, PLAN, put
-
     seller(fresh_db, tmp_path, full_history=True)
     put(fresh_db, tmp_path, "myi-more.txt", MYI + "SA\tA\tYes\tNo\t0\t0\n"
         "SB\tB\tYes\tNo\t100\t100\nSC\tC\tYes\tNo\t60\t60\nSD\tD\tYes\tNo\t30\t30\n"

@@ -16,9 +16,8 @@ from ipi.demo import Simulation, ledger_text, simulate
 from ipi.errors import ConfigError
 from ipi.pipeline import open_store
 from ipi.settings import Settings
-from tests.conftest import kill_cli_at
-from tests.fakes.sp_api import FakeSpApi
-from tests.sources.conftest import MARKETPLACE_IDS
+from ipi.testing import MARKETPLACE_IDS, FakeSpApi
+from tests.helpers import kill_cli_at
 
 TODAY = date.today()
 WINDOWS = "[backfill]\nwindow_days = 20\nconcurrency = {}\n"

@@ -28,14 +28,12 @@ from ipi.fees import load_rates
 from ipi.fees.amazon import AmazonForecast, amazon_forecast, last_attempts
 from ipi.fees.compute import next_assessment
 from ipi.settings import Account, Settings
-from tests.fakes.data_kiosk import Outcome, Query
-from tests.fakes.sp_api import FakeSpApi, token_client_for
-from tests.sources.conftest import (
+from ipi.testing import FakeSpApi, Outcome, Query, serve_day, token_client_for
+from tests.sources.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
     partitions_seen_by_another_process,
-    serve_day,
 )
 
 Make = Callable[..., tuple[Settings, Path]]

@@ -14,7 +14,7 @@ from ipi.demo import Simulation, write_day
 from ipi.errors import ConfigError
 from ipi.settings import Settings
 from ipi.sources.files import FileDrops
-from tests.conftest import Webhook
+from tests.helpers import Webhook
 
 SECRET = "IPI_LWA_CLIENT_SECRET=amzn1.oa2-cs.v1.do-not-leak"
 

@@ -12,9 +12,8 @@ from ipi import pipeline
 from ipi.demo import Simulation
 from ipi.errors import ConfigError
 from ipi.settings import Settings
-from tests.conftest import Webhook
-from tests.fakes.sp_api import FakeSpApi
-from tests.sources.conftest import MARKETPLACE_IDS, MYI, PLANNING, STRANDED, serve_day
+from ipi.testing import MARKETPLACE_IDS, MYI, PLANNING, STRANDED, FakeSpApi, serve_day
+from tests.helpers import Webhook
 
 Make = Callable[..., tuple[Settings, Path]]
 ALL = (PLANNING, STRANDED, MYI)

@@ -14,15 +14,9 @@ from ipi import pipeline
 from ipi.demo import Simulation
 from ipi.errors import ConfigError, IngestFailed
 from ipi.settings import Settings
-from tests.conftest import Webhook
-from tests.fakes.sp_api import FakeSpApi
-from tests.sources.conftest import (
-    CLIENT_SECRET,
-    MARKETPLACE_IDS,
-    REFRESH_TOKEN,
-    partitions_seen_by_another_process,
-    serve_day,
-)
+from ipi.testing import MARKETPLACE_IDS, FakeSpApi, serve_day
+from tests.helpers import Webhook
+from tests.sources.helpers import CLIENT_SECRET, REFRESH_TOKEN, partitions_seen_by_another_process
 
 Make = Callable[..., tuple[Settings, Path]]
 

@@ -4,21 +4,17 @@ Playwright."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings, load_settings
+from tests.web.helpers import Browser
 
-SCREENS = Path(__file__).parent / "screens"
-TOKEN = "correct-horse-battery-staple-7f3a"  # a test's token, not a secret
 BETA_PLAYED = range(74, 79)  # beta's days run one by one, alerts included: 2026-08-14..18
 BETA_OFFICIAL = date(2026, 8, 10)
 
@@ -91,22 +87,6 @@ def clone_account(database: Path, source: str, target: str, through: date) -> No
         con.close()
 
 
-@dataclass
-class Browser:
-    """One headless Chromium; ``page()`` opens a fresh context (no cache, no cookies)."""
-
-    browser: Any
-
-    def page(self, **options: Any) -> Any:
-        options.setdefault("viewport", {"width": 1100, "height": 900})
-        context = self.browser.new_context(accept_downloads=True, **options)
-        page = context.new_page()
-        page.errors = []  # what went wrong in the page: console errors, uncaught exceptions
-        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
-        return page
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's chromium, as installed by `apt-get install chromium` (.ci/run does): a
@@ -134,12 +114,3 @@ def server(two_accounts: Settings) -> Iterator[str]:
         yield handle.url
     finally:
         handle.stop()
-
-
-def screenshot(page: Any, name: str) -> None:
-    """Save the whole page as tests/web/screens/<name>.png, for the docs: written beside
-    it, then renamed, so that two runs at once (or two workers) never leave half a file."""
-    SCREENS.mkdir(exist_ok=True)
-    part = SCREENS / f".{name}.{os.getpid()}.png"
-    page.screenshot(path=str(part), full_page=True)
-    os.replace(part, SCREENS / f"{name}.png")

@@ -16,7 +16,7 @@ import pytest
 
 from ipi.errors import ConfigError
 from ipi.settings import Settings
-from tests.web.conftest import TOKEN, Browser
+from tests.web.helpers import TOKEN, Browser
 
 pytestmark = pytest.mark.slow
 

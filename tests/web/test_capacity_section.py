@@ -15,7 +15,7 @@ from ipi import pipeline
 from ipi.api import Rows
 from ipi.capacity.limits import set_limit
 from ipi.settings import Settings, load_settings
-from tests.web.conftest import Browser
+from tests.web.helpers import Browser
 
 pytestmark = pytest.mark.slow
 

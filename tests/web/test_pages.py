@@ -12,7 +12,7 @@ import pytest
 from ipi.api import DRIVER_COLUMNS, Rows
 from ipi.settings import Settings
 from ipi.web.views import DRIVERS
-from tests.web.conftest import Browser, screenshot
+from tests.web.helpers import Browser, screenshot
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ipi.settings import Settings
-from tests.web.conftest import Browser, screenshot
+from tests.web.helpers import Browser, screenshot
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ipi.svg import factor_svg, score_svg
-from tests.web.conftest import Browser
+from tests.web.helpers import Browser
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from ipi.errors import ConfigError
 from ipi.settings import Settings
 from ipi.web.auth import COOKIE, COOKIE_DAYS, EVERY, FAILURE_WINDOW, MAX_FAILURES, TokenGate
-from tests.web.conftest import TOKEN
+from tests.web.helpers import TOKEN
 
 pytestmark = pytest.mark.slow
 

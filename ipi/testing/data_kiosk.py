@@ -1,4 +1,4 @@
-"""The Data Kiosk API 2023-11-15, as the fake SP-API (``tests.fakes.sp_api``) serves it.
+"""The Data Kiosk API 2023-11-15, as the fake SP-API (``ipi.testing.sp_api``) serves it.
 
 ``FakeSpApi`` routes these to ``fake.data_kiosk`` (a ``FakeDataKiosk``)::
 
@@ -38,10 +38,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
 
-from tests.fakes.s3 import s3_error
+from ipi.testing.s3 import s3_error
 
 if TYPE_CHECKING:
-    from tests.fakes.sp_api import FakeSpApi
+    from ipi.testing.sp_api import FakeSpApi
 
 PREFIX = "/dataKiosk/2023-11-15"
 DOWNLOAD_TOKEN_PREFIX = "dk-"  # after /download/: a Data Kiosk document's URL

@@ -11,7 +11,7 @@ thread) so the real ``python-amazon-sp-api`` library (httpx inside) talks to it:
         client.endpoint = fake.url
 
 It serves the Data Kiosk API 2023-11-15 too, scripted through ``fake.data_kiosk``
-(``tests.fakes.data_kiosk``).
+(``ipi.testing.data_kiosk``).
 
 Shapes follow Amazon's Reports API model (reports_2021-06-30); quirks follow what
 sellers and Amazon's documentation report (429s, FATAL, expired URLs). Everything
@@ -39,20 +39,20 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.fakes.data_kiosk import (
+from ipi.testing.data_kiosk import (
     DATA_KIOSK_OPERATIONS,
     DATA_KIOSK_RATE_LIMITS,
     FakeDataKiosk,
 )
-from tests.fakes.data_kiosk import classify as classify_data_kiosk
-from tests.fakes.s3 import s3_error
+from ipi.testing.data_kiosk import classify as classify_data_kiosk
+from ipi.testing.s3 import s3_error
 
 if TYPE_CHECKING:
     from sp_api.auth import AccessTokenClient
@@ -262,7 +262,7 @@ class FakeSpApi:
       the transit time between a client's pacing and the server's count (0: none).
 
     Sellers: ``set_seller_documents(refresh_token, ...)`` registers a seller with
-    documents of its own (generated bodies, see ``tests.fakes.catalog``), used before
+    documents of its own (generated bodies, see ``ipi.testing.catalog``), used before
     the per-key ``set_document`` ones. A registered seller's reports are its own:
     ``getReports``, ``getReport``, ``getReportDocument`` and ``cancelReport`` of
     another seller do not see them, and its regeneration window is its own. Callers
@@ -989,12 +989,29 @@ def token_client_for(fake: FakeSpApi) -> type[AccessTokenClient]:
     return type("FakeLwaTokenClient", (AccessTokenClient,), {"scheme": "http://", "host": host})
 
 
+def account_toml(fake: FakeSpApi, name: str, marketplaces: Sequence[str],
+                 **sp_api: str | float) -> str:
+    """ipi's configuration (TOML) of an account that fetches from ``fake``: its
+    ``[[accounts]]`` table, ``source = "sp-api"``, and its ``[accounts.sp_api]`` table,
+    pointed at the fake, with the other settings given (``poll_interval=0.02``,
+    ``refresh_token_env="..."``). The fake must be started: its port is in the URLs."""
+    if not fake.url:
+        raise RuntimeError("start the FakeSpApi before configuring an account on it")
+    table = {"endpoint": fake.url, "token_url": fake.token_url, **sp_api}
+    # JSON's strings, numbers and booleans are TOML's too.
+    return (f"[[accounts]]\nname = {json.dumps(name)}\n"
+            f"marketplaces = {json.dumps(list(marketplaces))}\n"
+            'source = "sp-api"\n[accounts.sp_api]\n'
+            + "".join(f"{key} = {json.dumps(value)}\n" for key, value in table.items()))
+
+
 __all__ = [
     "PUBLISHED_RATE_LIMITS",
     "Document",
     "FakeSpApi",
     "Recorded",
     "SellerDocuments",
+    "account_toml",
     "errors_body",
     "token_client_for",
 ]

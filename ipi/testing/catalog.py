@@ -25,16 +25,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from ipi.demo import simulate, write_day
-from tests.fakes.sp_api import Document, SellerDocuments
+from ipi.testing.reports import MARKETPLACE_IDS, MYI, PLANNING, STRANDED
+from ipi.testing.sp_api import Document, SellerDocuments
 
-PLANNING = "GET_FBA_INVENTORY_PLANNING_DATA"
-STRANDED = "GET_STRANDED_INVENTORY_UI_DATA"
-MYI = "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA"
-REPORT_TYPES = (PLANNING, STRANDED, MYI)
-
-MARKETPLACE_IDS = {"US": "ATVPDKIKX0DER", "CA": "A2EUQ1WTGCTBG2", "MX": "A1AM78C64UM0Y8",
-                   "UK": "A1F83G8C2ARO7P", "DE": "A1PA6795UKMFR9", "FR": "A13V1IB3VIYZZH",
-                   "IT": "APJ6JRA9NG5V4", "ES": "A1RKKUPIHCS9HS"}
 CODES = {v: k for k, v in MARKETPLACE_IDS.items()}
 
 _DAYS, _DAY = 100, 80  # simulated report days; the one served (inside the stranding)

@@ -31,7 +31,7 @@ from sp_api.base.exceptions import (
     SellingApiTemporarilyUnavailableException,
 )
 
-from tests.fakes.sp_api import FakeSpApi, token_client_for
+from ipi.testing import FakeSpApi, token_client_for
 
 US = Marketplaces.US.marketplace_id  # ATVPDKIKX0DER
 CA = Marketplaces.CA.marketplace_id

@@ -1,0 +1,139 @@
+"""What the commands share: the configuration they read, dates as options, the score
+table, JSON, and a run's one-line summary (flows/cli.py's ``run`` and ``serve`` print it).
+``ipi.cli`` re-exports all of it: import from there."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ipi import safe
+from ipi.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ipi.api import Rows
+
+SCORE_FIELDS = ("account", "marketplace", "date", "score", "score_low", "score_high",
+                "score_recent", "excess_pct", "sell_through", "stranded_pct", "in_stock_rate",
+                "status")
+
+
+def day_arg(s: str) -> date:
+    try:
+        return date.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a date: use YYYY-MM-DD") from None
+
+
+def cell(v: Any, field: str) -> str:
+    """A value of a score row as the table shows it."""
+    if v is None:
+        return "-"
+    if field in ("score", "score_low", "score_high", "score_recent"):
+        return f"{v:.0f}"
+    if field in ("excess_pct", "stranded_pct"):
+        return f"{v:.1f}%"
+    if field == "in_stock_rate":
+        return f"{100 * v:.0f}%"
+    if field == "sell_through":
+        return f"{v:.2f}"
+    return str(v)
+
+
+def print_table(rows: Sequence[dict[str, Any]], out: Any = None) -> None:
+    out = out or sys.stdout
+    heads = {"score_low": "low", "score_high": "high", "score_recent": "recent",
+             "excess_pct": "excess",
+             "sell_through": "sell-thru", "stranded_pct": "stranded", "in_stock_rate": "in-stock",
+             "marketplace": "mkt"}
+    cols = list(SCORE_FIELDS)
+    cells = [[cell(r.get(c), c) for c in cols] for r in rows]
+    titles = [heads.get(c, c) for c in cols]
+    widths = [max([len(t)] + [len(row[i]) for row in cells]) for i, t in enumerate(titles)]
+    print("  ".join(t.ljust(w) for t, w in zip(titles, widths, strict=True)), file=out)
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)), file=out)
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, default=str, indent=2))
+
+
+LOCAL_CONFIG = "ipi.toml"  # what `ipi init` writes: found in the folder a command runs in
+
+
+def settings_of(args: argparse.Namespace) -> Any:
+    """The configuration: --config, else $IPI_CONFIG, else ./ipi.toml when there is one
+    (said on stderr, so that nobody wonders which file answered)."""
+    from ipi.settings import CONFIG_ENV, load_settings
+
+    if args.config is None and not os.environ.get(CONFIG_ENV) and Path(LOCAL_CONFIG).is_file():
+        args.config = str(Path(LOCAL_CONFIG).resolve())
+        if not args.quiet:
+            print(f"ipi: reading {args.config} (found here; --config or {CONFIG_ENV} name "
+                  "another)", file=safe.Terminal(sys.stderr))
+    return load_settings(args.config)
+
+
+def refuse_future(settings: Any, day: date | None, option: str = "--date") -> None:
+    """A day that has not begun for an account has no reports and no official score:
+    refused in one line, naming the account's today."""
+    if day is None:
+        return
+    for account in settings.accounts:
+        today = settings.today(account)
+        if day > today:
+            raise ConfigError(f"{option} {day} is in the future for account {account.name} "
+                              f"(its today is {today}): give a day that has begun")
+
+
+def rows_of(args: argparse.Namespace) -> Rows:
+    """The library's questions over the configuration (checked whole first)."""
+    from ipi.api import Rows
+
+    return Rows(settings_of(args))
+
+
+def run_line(account: str, run: Any) -> str:
+    """What a run did for one account, in one line: reports loaded, the estimate per
+    marketplace with its band and status, alerts sent or held."""
+    if not isinstance(run, dict):
+        return f"{account}: {run}"
+    if "error" in run or "overlap" in run:
+        return f"{account}: not run: {run.get('error') or run['overlap']}"
+    loaded = f"{run['loaded']} report(s) loaded" + "".join(
+        f", {run[k]} {k}" for k in ("skipped", "failed", "warnings") if run.get(k))
+    est = "; ".join(
+        f"{e['marketplace']} {e['score']:.0f} (band {e['low']:.0f}-{e['high']:.0f}, "
+        f"{e['status']})" if e["score"] is not None else f"{e['marketplace']} no estimate"
+        for e in run.get("estimates", [])) or "no estimate for the day"
+    sent = run["alerts"].count("sent")
+    other = len(run["alerts"]) - sent
+    why = f": {'; '.join(run['undelivered'])}" if run.get("undelivered") else ""
+    alerts = (f"{sent} alert(s) sent" + (f", {other} not delivered{why} (retried next run)"
+                                          if other else "")
+              + (f", {run['held']} held by a silence" if run.get("held") else "")
+              + (f", {run['inhibited']} warning(s) held while the critical alert fires"
+                 if run.get("inhibited") else ""))
+    quiet = "".join(
+        f"; no report for {s['marketplace']} today (newest {s['newest'] or 'never'})"
+        for s in run.get("silent", []))
+    return f"{account} {run.get('day', '')}: {loaded}; {est}{quiet}; {alerts}"
+
+
+def partly_done(runs: dict[str, Any]) -> int:
+    """A run's exit code: 1 (partly done) when an account's alerts were not all delivered,
+    naming the accounts; else 0. Every other account was loaded, scored and paged."""
+    behind = [name for name, run in runs.items()
+              if isinstance(run, dict) and run.get("undelivered")]
+    if not behind:
+        return 0
+    print(f"ipi: partly done: alerts of {', '.join(behind)} not delivered (each line above "
+          "says why); they wait in the outbox and go out on the next run", file=sys.stderr)
+    return 1
