@@ -56,13 +56,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cli.terminal_log(args.verbose, args.quiet)  # importing Prefect replaced our handlers
     try:
-        runs = daily(config=args.config, day=args.date)
+        records = daily(config=args.config, day=args.date)
     except IngestFailed as exc:
         for name, run in exc.runs.items():
-            print(cli.run_line(name, run))
+            print(run.line(name))
         raise
+    runs = {name: pipeline.DayRun.from_record(r) for name, r in records.items()}
     for name, run in runs.items():
-        print(cli.run_line(name, run))
+        print(run.line(name))
     return cli.partly_done(runs)
 
 
@@ -80,20 +81,15 @@ def _run_without_prefect(settings: Settings, day: date | None) -> int:
     deliver the alerts (the dead man's switch included), as the daily flow would."""
     from ipi import pipeline
 
-    runs: dict[str, object] = {}
+    runs: dict[str, pipeline.DayRun] = {}
     for account in settings.accounts:
         on = day or settings.today(account)
         with pipeline.run_lock(settings, account, f"the daily run for {on}"):
             pipeline.score(settings, account, on)
             al = pipeline.alert(settings, account, on)
-        print(cli.run_line(account.name, {
-            "day": str(on), "loaded": 0, "estimates": pipeline.estimates(settings, account, on),
-            "silent": pipeline.silent_marketplaces(settings, account, on),
-            "held": len(al.silenced), "inhibited": len(al.inhibited),
-            "alerts": [d.status for d in al.deliveries],
-            "undelivered": al.undelivered})
-            + f" (nothing new in {settings.drop_dir(account)}: Prefect not started)")
-        runs[account.name] = {"undelivered": al.undelivered}
+        runs[account.name] = pipeline.DayRun.of(settings, account, on, al)
+        print(runs[account.name].line(account.name)
+              + f" (nothing new in {settings.drop_dir(account)}: Prefect not started)")
     return cli.partly_done(runs)
 
 

@@ -67,7 +67,7 @@ class View:
 
 @task(cache_policy=NO_CACHE)
 def account_day(settings: Settings, account: Account, day: date
-                ) -> tuple[dict[str, object], list[tuple[str, str]], View | None]:
+                ) -> tuple[pipeline.DayRun, list[tuple[str, str]], View | None]:
     """One account's day, under its run locks, in one of the run's parallel slots; then,
     still in its slot, what the run's artifacts show of it (its report page included)."""
     what = f"the daily run for {day}"
@@ -80,7 +80,7 @@ def account_day(settings: Settings, account: Account, day: date
                 summary, failed = _account_day(settings, account, day)
         except RunOverlap as exc:
             get_run_logger().warning("%s", exc)
-            return {"overlap": str(exc)}, [], None
+            return pipeline.DayRun(day, overlap=str(exc)), [], None
         # A view of what is stored, outside the locks (as the run's artifacts always were):
         # drawn here, each account's page overlaps the others' work instead of all of them
         # waiting for the end of the run, one after the other.
@@ -126,7 +126,7 @@ def _slots(n: int) -> threading.BoundedSemaphore:
       task_runner=ThreadPoolTaskRunner(  # type: ignore[arg-type]
           max_workers=MAX_PARALLEL_ACCOUNTS))
 def daily(config: str | None = None, day: date | None = None,
-          accounts: list[str] | None = None) -> dict[str, object]:
+          accounts: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """Run the day for the configured accounts (``config``: a TOML file, else $IPI_CONFIG;
     ``accounts``: names, default all), ``[run] parallel_accounts`` of them at a time; one
     account's failure stops no other. ``day`` defaults to each account's today, in its
@@ -137,7 +137,7 @@ def daily(config: str | None = None, day: date | None = None,
     days = {a.name: day or settings.today(a) for a in chosen}
     log = get_run_logger()
     failures: list[tuple[str, str]] = []
-    summary: dict[str, object] = {}
+    summary: dict[str, pipeline.DayRun] = {}
     views: dict[str, View] = {}
     runs = {a.name: (a, account_day.submit(_alone(settings, a), a, days[a.name]))
             for a in chosen}
@@ -151,9 +151,9 @@ def daily(config: str | None = None, day: date | None = None,
             log.exception("%s: the run failed", name)
             what = f"{type(exc).__name__}: {exc}"
             report_failure(settings, account, day, what)
-            summary[name], failed = {"error": what}, [(name, what)]
+            summary[name], failed = pipeline.DayRun(day, error=what), [(name, what)]
         failures += failed
-        log.info("%s on %s: %s", name, day, summary[name])
+        log.info("%s", summary[name].line(name))
     try:
         publish(settings, days, summary, views)
     except Exception:  # the artifacts are a view: the run's data and alerts stand without
@@ -162,11 +162,11 @@ def daily(config: str | None = None, day: date | None = None,
         raise IngestFailed(failures, f"{len(failures)} failure(s), the rest ran (a file that "
                            "failed is in its drop folder's failed/, with its reason)",
                            runs=summary)
-    return summary
+    return {name: run.record() for name, run in summary.items()}
 
 
 def _account_day(settings: Settings, account: Account,
-                 day: date) -> tuple[dict[str, object], list[tuple[str, str]]]:
+                 day: date) -> tuple[pipeline.DayRun, list[tuple[str, str]]]:
     """Ingest, score and alert one account; its summary, and what failed."""
     log = get_run_logger()
     try:
@@ -174,7 +174,7 @@ def _account_day(settings: Settings, account: Account,
     except IpiError as exc:  # e.g. refused credentials: the other accounts still run
         log.error("%s: %s", account.name, exc)
         report_failure(settings, account, day, str(exc))
-        return {"error": str(exc)}, [(account.name, str(exc))]
+        return pipeline.DayRun(day, error=str(exc)), [(account.name, str(exc))]
     if not ing.loaded:
         log.warning("%s: no new reports for %s; the day has no fresh estimate",
                     account.name, day)
@@ -182,20 +182,11 @@ def _account_day(settings: Settings, account: Account,
         log.warning("%s %s: %s", account.name, name, why)
     sc = score(settings, account, day, ing.days)
     al = alert(settings, account, day, ing)
-    return {
-        "day": str(day), "loaded": len(ing.loaded), "skipped": len(ing.skipped),
-        "failed": len(ing.failed), "warnings": len(ing.warnings), "scored": sc.days,
-        "estimates": pipeline.estimates(settings, account, day),
-        "silent": pipeline.silent_marketplaces(settings, account, day),
-        "notices": [f"{n.rule.replace('_', ' ')}: {n.kind}" for n in al.notices]
-        + [f"capacity {c}" for c in al.capacity],
-        "held": len(al.silenced), "inhibited": len(al.inhibited),
-        "alerts": [d.status for d in al.deliveries],
-        "undelivered": al.undelivered,
-    }, [(f"{account.name}/{name}", why) for name, why in ing.failed]
+    return (pipeline.DayRun.of(settings, account, day, al, ing, sc.days),
+            [(f"{account.name}/{name}", why) for name, why in ing.failed])
 
 
-def publish(settings: Settings, days: dict[str, date], summary: dict[str, object],
+def publish(settings: Settings, days: dict[str, date], summary: dict[str, pipeline.DayRun],
             views: dict[str, View] | None = None) -> None:
     """The run's artifacts: the estimates and factors per account and marketplace on the
     account's day, and what each account loaded and which alerts went out; each account's
@@ -222,13 +213,11 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, object
     lines = [f"# IPI daily run, {day}", "",
              "| account | loaded | failed | notices | alerts sent |", "|---|---|---|---|---|"]
     for name, s in summary.items():
-        s = s if isinstance(s, dict) else {}
-        if "error" in s or "overlap" in s:
-            lines.append(f"| {name} | - | {md(s.get('error') or s['overlap'])} | - | - |")
+        if s.error or s.overlap:
+            lines.append(f"| {name} | - | {md(s.error or s.overlap or '')} | - | - |")
             continue
-        lines.append(f"| {name} | {s['loaded']} | {s['failed']} | "
-                     f"{md(', '.join(s['notices'])) or 'none'} | "
-                     f"{sum(d == 'sent' for d in s['alerts'])} |")
+        lines.append(f"| {name} | {s.loaded} | {s.failed} | "
+                     f"{md(', '.join(s.notices)) or 'none'} | {s.sent} |")
     stakes = {name: views[name].capacity if name in views else lib.capacity(name, day=d)
               for name, d in days.items()}
     capacity = [{"account": name, **{k: s[k] for k in CAPACITY_COLUMNS}, "date": str(s["date"])}

@@ -80,7 +80,7 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 14) -> int:
         summary = daily(config=str(config), day=day)
         row = lib.scores(account.name, start=day, end=day)
         est = row[0] if row else {}
-        notices = summary[account.name]["notices"]  # type: ignore[index]
+        notices = summary[account.name]["notices"]
         note = f"  -> alert: {'; '.join(notices)}" if notices else ""
         at = lib.capacity(account.name, day=day)
         full = [s for s in at["storage"] if s["status"] in ("warning", "over")]

@@ -37,7 +37,7 @@ from prefect.types.entrypoint import EntrypointType
 from flows.backfill import backfill
 from flows.daily import daily
 from flows.probe import healthy, port_free
-from ipi.errors import ConfigError, IpiError
+from ipi.errors import ConfigError, IpiError, ServerUnavailable
 from ipi.settings import Settings
 from ipi.store import private
 
@@ -109,8 +109,9 @@ def _run(served: list[RunnerDeployment], api: str, hint: str = "") -> None:
     try:
         prefect_serve(*served, print_starting_message=False)
     except httpx.HTTPError as exc:  # e.g. the server went away while the runner started
-        raise IpiError(f"lost the Prefect API at {api} ({type(exc).__name__}: {exc}){hint}; "
-                       "start ipi serve again (systemd does, with Restart=on-failure)") from None
+        raise ServerUnavailable(
+            f"lost the Prefect API at {api} ({type(exc).__name__}: {exc}){hint}; start ipi "
+            "serve again (systemd does, with Restart=on-failure)") from None
 
 
 class LocalServer:
@@ -126,13 +127,13 @@ class LocalServer:
     def start(self) -> str:
         """Start the server and wait until it answers; return its API URL."""
         if healthy(self.url):
-            raise IpiError(
+            raise ConfigError(
                 f"a Prefect server already answers on 127.0.0.1:{self.port}: to use it, "
                 f"set PREFECT_API_URL={self.url}; for a server of ipi's own, pick another "
                 "[run] server_port")
         if not port_free(self.port):
-            raise IpiError(f"port {self.port} on 127.0.0.1 is taken by another program: set "
-                           "[run] server_port to a free port")
+            raise ConfigError(f"port {self.port} on 127.0.0.1 is taken by another program: "
+                              "set [run] server_port to a free port")
         self.home.mkdir(parents=True, exist_ok=True)
         private(self.home, 0o700)  # its database holds every run's artifacts: SKUs, scores
         self._spawn()
@@ -164,9 +165,9 @@ class LocalServer:
         while not healthy(self.url):
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise IpiError(f"the local Prefect server did not start on 127.0.0.1:"
-                               f"{self.port}; its log, {self.log_path}, ends with:\n"
-                               + _tail(self.log_path))
+                raise ServerUnavailable(f"the local Prefect server did not start on 127.0.0.1:"
+                                        f"{self.port}; its log, {self.log_path}, ends with:\n"
+                                        + _tail(self.log_path))
             time.sleep(0.5)
 
     def _supervise(self) -> None:

@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ipi.errors import ConfigError
+from ipi.errors import NotFound, UsageError
 from ipi.settings import Account, Settings, load_settings
 from ipi.store import Store
 
@@ -43,7 +43,7 @@ def as_day(value: Day | None, name: str = "date") -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ConfigError(f"{name} {value!r} is not a date: use YYYY-MM-DD") from None
+        raise UsageError(f"{name} {value!r} is not a date: use YYYY-MM-DD") from None
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class Rows:
         if marketplace is None:
             return account.marketplaces[0]
         if marketplace.upper() not in account.marketplaces:
-            raise ConfigError(f"marketplace {marketplace} is not one of {account.name}'s "
+            raise UsageError(f"marketplace {marketplace} is not one of {account.name}'s "
                               f"marketplaces ({', '.join(account.marketplaces)})")
         return marketplace.upper()
 
@@ -141,7 +141,7 @@ class Rows:
         with self.store.read() as con:
             row = latest_row(con, acc.name, mp, on)
         if row is None:
-            raise ConfigError(f"{acc.name} {mp} has no estimate"
+            raise NotFound(f"{acc.name} {mp} has no estimate"
                               + (f" on or before {on}" if on else "")
                               + ": load reports first (ipi run, ipi ingest)")
         return acc, row
@@ -168,7 +168,7 @@ class Rows:
 
         wanted = tuple(parse_action(a) if isinstance(a, str) else a for a in actions)
         if not wanted:
-            raise ConfigError("name at least one action: remove SKU:UNITS, fix-stranded "
+            raise UsageError("name at least one action: remove SKU:UNITS, fix-stranded "
                               "SKU or restock SKU")
         acc, row = self.day(account, marketplace=marketplace, day=day)
         with self.store.read() as con:
@@ -185,7 +185,7 @@ class Rows:
         policy = self.settings.policy_for(acc)
         if by:
             if by not in ("units", "cost"):
-                raise ConfigError(f"by {by!r}: use units or cost")
+                raise UsageError(f"by {by!r}: use units or cost")
             policy = policy.model_copy(update={"plan_by": by})
         with self.store.read() as con:
             return row, recovery(con, acc.name, row, policy)
@@ -404,7 +404,7 @@ def parse_action(text: str) -> Action:
         return parse_remove(rest)
     if kind in ("fix-stranded", "restock") and rest.strip():
         return Action(kind, rest.strip())  # type: ignore[arg-type]
-    raise ConfigError(f"action {text!r}: use 'remove SKU:UNITS', 'fix-stranded SKU' or "
+    raise UsageError(f"action {text!r}: use 'remove SKU:UNITS', 'fix-stranded SKU' or "
                       "'restock SKU'")
 
 

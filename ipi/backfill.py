@@ -102,13 +102,13 @@ def ledger_range(start: date, end: date, *, today: date,
                  history_days: int) -> tuple[date, date, list[str]]:
     """The part of [start, end] Amazon's ledger can answer, and what was cut and why."""
     if start > end:
-        raise ConfigError(f"--start {start} is after --end {end}")
+        raise UsageError(f"the start {start} is after the end {end}")
     earliest, latest = today - timedelta(days=history_days), today - timedelta(days=1)
     if end < earliest or start > latest:
-        raise ConfigError(
+        raise UsageError(
             f"nothing in {start}..{end} can come from the ledger: Amazon keeps "
             f"{earliest}..{latest} ([backfill] ledger_history_days = {history_days}); "
-            "use --source files with archives of reports downloaded then")
+            "backfill from files instead, with archives of the reports downloaded then")
     notes = []
     if start < earliest:
         notes.append(f"Amazon keeps the inventory ledger about {history_days} days: "
@@ -195,6 +195,8 @@ def request(settings: Settings, *, source: str | None = None, account: str | Non
     every SP-API account unless ``account`` names one). UsageError naming what to give."""
     chosen = source or ("files" if paths else "sp-api")
     files = [Path(p) for p in paths]
+    if start is not None and end is not None and start > end:
+        raise UsageError(f"the start {start} is after the end {end}")
     if chosen == "files":
         if not files:
             raise UsageError("a backfill from files needs the folders or archives to read")
@@ -224,7 +226,7 @@ def backfill_sp_api(settings: Settings, account: Account, start: date, end: date
     if account.source != "sp-api":
         raise ConfigError(f"account {account.name} has source = \"{account.source}\": set "
                           "source = \"sp-api\" with its [accounts.sp_api] to backfill from "
-                          "Amazon, or backfill from files with --source files PATH")
+                          "Amazon, or backfill from files (the folders or archives to read)")
     cfg = settings.backfill
     start, end, notes = ledger_range(start, end, today=today or date.today(),
                                      history_days=cfg.ledger_history_days)
@@ -336,7 +338,7 @@ def backfill_files(settings: Settings, account: Account, paths: list[Path], *,
     and ``end`` limit the days recomputed (default: the days the files hold).
     """
     if start and end and start > end:
-        raise ConfigError(f"--start {start} is after --end {end}")
+        raise UsageError(f"the start {start} is after the end {end}")
     with pipeline.run_lock(settings, account, "a backfill from files"):
         return _backfill_files(settings, account, paths, start, end, progress)
 

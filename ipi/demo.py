@@ -13,6 +13,7 @@ are header-only when nothing is stranded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -173,26 +174,36 @@ def _window(a: np.ndarray, t: int, w: int) -> np.ndarray:
     return np.asarray(a[max(0, t - w + 1): t + 1].sum(axis=0))
 
 
-def write_day(sim: Simulation, i: int, folder: Path, *, report_id: int | None = None) -> list[Path]:
-    """Write the three reports of report day ``i`` into ``folder``, as a seller downloads them."""
-    folder.mkdir(parents=True, exist_ok=True)
-    t = sim.warmup + i
-    d = sim.day(i)
-    n = len(sim.skus)
-    on_hand = sim.fulfillable + sim.reserved + sim.unsellable
-    t7, t30 = _window(sim.sales, t, 7), _window(sim.sales, t, 30)
-    t60, t90 = _window(sim.sales, t, 60), _window(sim.sales, t, 90)
-    avg = np.mean([on_hand[t - k] for k in (0, 30, 60, 90)], axis=0)
-    daily = np.maximum(t30 / 30.0, 0.02)
-    paths = []
+@dataclass(frozen=True)
+class _Day:
+    """What every report of one report day reads from the simulation."""
 
+    sim: Simulation
+    i: int  # the report day
+    t: int  # its row in the simulation's arrays
+    on_hand: np.ndarray
+    t7: np.ndarray
+    t30: np.ndarray
+    t60: np.ndarray
+    t90: np.ndarray
+    avg: np.ndarray  # the mean on hand of today and 30, 60, 90 days ago
+
+    @property
+    def day(self) -> date:
+        return self.sim.day(self.i)
+
+
+def _planning(d: _Day, folder: Path, report_id: int | None) -> Path:
+    """Manage Inventory Health, named by report id as Seller Central names downloads."""
+    sim, t = d.sim, d.t
+    daily = np.maximum(d.t30 / 30.0, 0.02)
     rows = ["\t".join(PLANNING_HEADER)]
-    for j in range(n):
+    for j in range(len(sim.skus)):
         avail = int(sim.fulfillable[t, j])
         if avail == 0:
             continue  # Amazon leaves most out-of-stock SKUs out of this report
         dos = min(avail / daily[j], 999.0)
-        excess = max(0, round(int(on_hand[t, j]) - 90 * daily[j]))
+        excess = max(0, round(int(d.on_hand[t, j]) - 90 * daily[j]))
         # First in, first out: the units in stock are the latest received.
         young = min(avail, int(sim.received_90[t, j]))
         old = avail - young
@@ -201,21 +212,21 @@ def write_day(sim: Simulation, i: int, folder: Path, *, report_id: int | None = 
         b271 = old - b91 - b181  # stock older than every receipt: from before the warm-up
         action = ("Create removal order" if excess and old > young else
                   "Create sales" if excess else "Restock" if dos < 14 else "No action")
-        st = t90[j] / avg[j] if avg[j] > 0 else 0.0
+        st = d.t90[j] / d.avg[j] if d.avg[j] > 0 else 0.0
         vals = {
-            "snapshot-date": d.isoformat(), "sku": sim.skus[j], "fnsku": f"X00{j:07d}",
+            "snapshot-date": d.day.isoformat(), "sku": sim.skus[j], "fnsku": f"X00{j:07d}",
             "asin": sim.asins[j], "product-name": sim.names[j], "condition": "New",
             "available": avail, "pending-removal-quantity": int(sim.pending_removal[t, j]),
             "inv-age-0-to-90-days": young, "inv-age-91-to-180-days": b91,
             "inv-age-181-to-270-days": b181, "inv-age-271-to-365-days": b271,
             "inv-age-366-to-455-days": 0, "inv-age-456-plus-days": 0, "currency": "USD",
-            "units-shipped-t7": int(t7[j]), "units-shipped-t30": int(t30[j]),
-            "units-shipped-t60": int(t60[j]), "units-shipped-t90": int(t90[j]),
+            "units-shipped-t7": int(d.t7[j]), "units-shipped-t30": int(d.t30[j]),
+            "units-shipped-t60": int(d.t60[j]), "units-shipped-t90": int(d.t90[j]),
             "your-price": f"{sim.price[j]:.2f}", "recommended-action": action,
             "healthy-inventory-level": round(60 * daily[j]), "sell-through": f"{st:.2f}",
             "storage-type": "Standard", "storage-volume": f"{0.05 * avail:.2f}",
             "item-volume": "0.05", "volume-unit-measurement": "cubic feet",
-            "historical-days-of-supply": f"{min(avail / max(t90[j] / 90, 0.01), 999):.1f}",
+            "historical-days-of-supply": f"{min(avail / max(d.t90[j] / 90, 0.01), 999):.1f}",
             "marketplace": "US", "days-of-supply": round(dos),
             "estimated-excess-quantity": excess, "inbound-quantity": int(sim.inbound[t, j]),
             "Total Reserved Quantity": int(sim.reserved[t, j]),
@@ -223,14 +234,18 @@ def write_day(sim: Simulation, i: int, folder: Path, *, report_id: int | None = 
             "fba-inventory-level-health-status": "Excess" if excess else "Healthy",
         }
         rows.append("\t".join(str(vals.get(h, "")) for h in PLANNING_HEADER))
-    rid = report_id if report_id is not None else 50000000000 + i
-    p = folder / f"{rid}.txt"  # Seller Central names downloads by report id
+    rid = report_id if report_id is not None else 50000000000 + d.i
+    p = folder / f"{rid}.txt"
     p.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    paths.append(p)
+    return p
 
+
+def _myi(d: _Day, folder: Path, report_id: int | None) -> Path:
+    """Manage FBA Inventory (active listings), every SKU, zero stock included."""
+    sim, t = d.sim, d.t
     rows = ["\t".join(MYI_HEADER)]
-    for j in range(n):
-        wh = int(on_hand[t, j])
+    for j in range(len(sim.skus)):
+        wh = int(d.on_hand[t, j])
         vals = {
             "sku": sim.skus[j], "fnsku": f"X00{j:07d}", "asin": sim.asins[j],
             "product-name": sim.names[j], "condition": "New",
@@ -243,11 +258,15 @@ def write_day(sim: Simulation, i: int, folder: Path, *, report_id: int | None = 
             "afn-inbound-shipped-quantity": int(sim.inbound[t, j]),
         }
         rows.append("\t".join(str(vals.get(h, "")) for h in MYI_HEADER))
-    p = folder / f"Inventory_{d.isoformat()}.txt"
+    p = folder / f"Inventory_{d.day.isoformat()}.txt"
     # Seller Central writes this one in cp1252, with CRLF line ends.
     p.write_bytes(("\r\n".join(rows) + "\r\n").encode("cp1252"))
-    paths.append(p)
+    return p
 
+
+def _stranded(d: _Day, folder: Path, report_id: int | None) -> Path:
+    """Stranded inventory: the SKUs stranded that day, with reason and since when."""
+    sim, t = d.sim, d.t
     rows = ["\t".join(STRANDED_HEADER)]
     for j in np.where(sim.stranded[t])[0]:
         reason, action = _REASONS[j % len(_REASONS)]
@@ -262,10 +281,25 @@ def write_day(sim: Simulation, i: int, folder: Path, *, report_id: int | None = 
             "inbound-shipped-qty": 0,
         }
         rows.append("\t".join(str(vals.get(h, "")) for h in STRANDED_HEADER))
-    p = folder / f"stranded-{d:%Y%m%d}.tsv"
+    p = folder / f"stranded-{d.day:%Y%m%d}.tsv"
     p.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    paths.append(p)
-    return paths
+    return p
+
+
+# One writer per report type, as ipi/reports/ holds one parser per report type.
+WRITERS: tuple[Callable[[_Day, Path, int | None], Path], ...] = (_planning, _myi, _stranded)
+
+
+def write_day(sim: Simulation, i: int, folder: Path, *, report_id: int | None = None) -> list[Path]:
+    """Write the three reports of report day ``i`` into ``folder``, as a seller downloads them
+    (``report_id``: the planning report's file name)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    t = sim.warmup + i
+    on_hand = sim.fulfillable + sim.reserved + sim.unsellable
+    day = _Day(sim, i, t, on_hand, _window(sim.sales, t, 7), _window(sim.sales, t, 30),
+               _window(sim.sales, t, 60), _window(sim.sales, t, 90),
+               np.mean([on_hand[t - k] for k in (0, 30, 60, 90)], axis=0))
+    return [write(day, folder, report_id) for write in WRITERS]
 
 
 LEDGER_HEADER = [

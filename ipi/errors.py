@@ -13,6 +13,7 @@
     ├── StoreBusy              retry later: another ipi process holds the database
     ├── StoreUnavailable       fix the data folder: not writable, full, not a database
     ├── RunOverlap             another run for the account is under way; this one stopped
+    ├── ServerUnavailable      the Prefect server ipi runs on is down or did not start
     ├── IngestFailed           some files were moved aside; the rest loaded (lists them)
     └── DeliveryError          an alert could not be delivered; it stays in the outbox
 
@@ -23,7 +24,12 @@ done: configuration, usage or the machine); see the exit codes in docs/guide/com
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a run's summary: carried, never built here
+    from ipi.pipeline import DayRun
 
 
 class IpiError(Exception):
@@ -80,11 +86,16 @@ class RunOverlap(IpiError):
     """Another run holds the account's lock; this one loaded and sent nothing."""
 
 
+class ServerUnavailable(IpiError):
+    """The Prefect server the runs need is gone or would not start; the message says
+    where to look (its log) and how to bring it back."""
+
+
 class IngestFailed(IpiError):
     """Some files failed and were moved aside; everything else loaded."""
 
     def __init__(self, failures: list[tuple[str, str]], summary: str | None = None, *,
-                 runs: dict[str, object] | None = None) -> None:
+                 runs: Mapping[str, DayRun] | None = None) -> None:
         self.failures = failures
         self.runs = runs or {}  # what each account's run did, for its one-line summary
         lines = "\n".join(f"  {name}: {reason}" for name, reason in failures)

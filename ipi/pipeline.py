@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -301,6 +301,85 @@ def estimates(settings: Settings, account: Account, day: date) -> list[dict[str,
         rows = scores(store, account.name, start=day, end=day)
     return [{"marketplace": r["marketplace"], "score": r["score"], "low": r["score_low"],
              "high": r["score_high"], "status": r["status"]} for r in rows]
+
+
+@dataclass
+class DayRun:
+    """One account's daily run as every face shows it: the CLI's line (``line``), the
+    flow's result and the run's artifact (``record``, at the JSON edge). ``error`` or
+    ``overlap`` says why the day did not run; the rest is what it did."""
+
+    day: date | None = None
+    loaded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    warnings: int = 0
+    scored: int = 0
+    estimates: list[dict[str, Any]] = field(default_factory=list)  # per marketplace
+    silent: list[dict[str, Any]] = field(default_factory=list)  # marketplaces without a report
+    notices: list[str] = field(default_factory=list)  # alert rule changes, capacity pages
+    held: int = 0  # by a silence
+    inhibited: int = 0  # warnings held while the critical alert fires
+    alerts: list[str] = field(default_factory=list)  # each delivery's status
+    undelivered: list[str] = field(default_factory=list)  # why, per target
+    error: str | None = None
+    overlap: str | None = None
+
+    @classmethod
+    def of(cls, settings: Settings, account: Account, day: date, alerted: AlertRun,
+           ingested: IngestRun | None = None, scored: int = 0) -> DayRun:
+        """The summary of a day that ran: loaded (``ingested``; None: nothing to load),
+        scored, alerted."""
+        ing = ingested or IngestRun(account.name)
+        return cls(
+            day, len(ing.loaded), len(ing.skipped), len(ing.failed), len(ing.warnings),
+            scored, estimates(settings, account, day),
+            silent_marketplaces(settings, account, day),
+            [f"{n.rule.replace('_', ' ')}: {n.kind}" for n in alerted.notices]
+            + [f"capacity {c}" for c in alerted.capacity],
+            len(alerted.silenced), len(alerted.inhibited),
+            [d.status for d in alerted.deliveries], list(alerted.undelivered))
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> DayRun:
+        """Back from ``record`` (a flow's result)."""
+        day = record.get("day")
+        return cls(**{**record, "day": None if day is None else date.fromisoformat(day)})
+
+    @property
+    def sent(self) -> int:
+        return self.alerts.count("sent")
+
+    def record(self) -> dict[str, Any]:
+        """Plain values: what the flow returns and Prefect keeps."""
+        out = asdict(self)
+        out["day"] = None if self.day is None else self.day.isoformat()
+        return out
+
+    def line(self, account: str) -> str:
+        """What the run did, in one line: reports loaded, the estimate per marketplace
+        with its band and status, alerts sent or held."""
+        if self.error or self.overlap:
+            return f"{account}: not run: {self.error or self.overlap}"
+        loaded = f"{self.loaded} report(s) loaded" + "".join(
+            f", {n} {k}" for k, n in (("skipped", self.skipped), ("failed", self.failed),
+                                      ("warnings", self.warnings)) if n)
+        est = "; ".join(
+            f"{e['marketplace']} {e['score']:.0f} (band {e['low']:.0f}-{e['high']:.0f}, "
+            f"{e['status']})" if e["score"] is not None else f"{e['marketplace']} no estimate"
+            for e in self.estimates) or "no estimate for the day"
+        other = len(self.alerts) - self.sent
+        why = f": {'; '.join(self.undelivered)}" if self.undelivered else ""
+        alerts = (f"{self.sent} alert(s) sent"
+                  + (f", {other} not delivered{why} (retried next run)" if other else "")
+                  + (f", {self.held} held by a silence" if self.held else "")
+                  + (f", {self.inhibited} warning(s) held while the critical alert fires"
+                     if self.inhibited else ""))
+        quiet = "".join(
+            f"; no report for {s['marketplace']} today (newest {s['newest'] or 'never'})"
+            for s in self.silent)
+        day = "" if self.day is None else self.day.isoformat()
+        return f"{account} {day}: {loaded}; {est}{quiet}; {alerts}"
 
 
 def alert(settings: Settings, account: Account, day: date,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from ipi.errors import ConfigError, IpiError
+from ipi.errors import ConfigError, UsageError
 from ipi.settings import Settings, load_settings
 
 CONFIG_NAME = "ipi.toml"
@@ -32,7 +32,8 @@ def init(folder: Path) -> tuple[Path, Settings]:
         raise ConfigError(f"{config} already exists: edit it, or pass another folder "
                           "(ipi init DIR); nothing was written") from None
     except OSError as exc:
-        raise IpiError(f"cannot write {config}: {exc.strerror}") from None
+        raise UsageError(f"cannot write {config}: {exc.strerror}; choose a folder you can "
+                         "write to") from None
     settings = load_settings(config, env={})
     for account in settings.accounts:
         settings.drop_dir(account).mkdir(parents=True, exist_ok=True)

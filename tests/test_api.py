@@ -15,7 +15,7 @@ import pytest
 
 import ipi
 from flows.cli import main
-from ipi.errors import ConfigError
+from ipi.errors import ConfigError, UsageError
 from ipi.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,12 +71,12 @@ def test_unknown_names_and_bad_dates_are_refused_with_what_exists(
     lib = ipi.open(config)
     with pytest.raises(ConfigError, match=r"no account named 'nope'.*known: acme"):
         lib.scores(account="nope")
-    with pytest.raises(ConfigError,
+    with pytest.raises(UsageError,
                        match=r"marketplace DE is not one of acme's marketplaces \(US\)"):
         lib.drivers(account="acme", marketplace="DE")
-    with pytest.raises(ConfigError, match="start '2026-13-01' is not a date: use YYYY-MM-DD"):
+    with pytest.raises(UsageError, match="start '2026-13-01' is not a date: use YYYY-MM-DD"):
         lib.scores(start="2026-13-01")
-    with pytest.raises(ConfigError, match="action 'sell SKU'"):
+    with pytest.raises(UsageError, match="action 'sell SKU'"):
         lib.whatif(["sell SKU"], account="acme")
 
 

@@ -310,3 +310,13 @@ def test_the_faces_hold_no_sql() -> None:
              for n in ast.walk(ast.parse(path.read_text()))
              if isinstance(n, ast.Constant) and isinstance(n.value, str) and sql.search(n.value)]
     assert found == []
+
+
+def test_errors_are_raised_by_remedy_never_as_the_base_class() -> None:
+    """Every error says what to do by its class (ipi.errors): ``raise IpiError(...)``
+    tells the operator nothing; pick ConfigError, UsageError, NotFound..."""
+    found = [f"{path.relative_to(ROOT)}:{node.lineno}"
+             for _, path, tree in _modules() for node in ast.walk(tree)
+             if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+             and isinstance(node.exc.func, ast.Name) and node.exc.func.id == "IpiError"]
+    assert not found, f"raise a subclass of IpiError, by remedy: {found}"

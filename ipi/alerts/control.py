@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from ipi.errors import IpiError
+from ipi.errors import NotFound, UsageError
 from ipi.store import Store, duck, utcnow
 
 
@@ -68,8 +68,8 @@ def add_silence(store: Store, account: str, marketplace: str | None, until: date
                 reason: str, today: date) -> int:
     """Silence the account (or one marketplace) through ``until``; the silence's id."""
     if until < today:
-        raise IpiError(f"--until {until} is in the past (today is {today}): a silence must "
-                       "end today or later")
+        raise UsageError(f"a silence until {until} would already be over (today is {today}): "
+                         "a silence must end today or later")
     with store.begin() as conn:
         row = duck(conn).execute(
             "INSERT INTO alert_silence (account, marketplace, until, reason, created_at) "
@@ -101,11 +101,11 @@ def expire_silence(store: Store, silence_id: int) -> dict[str, Any]:
                           "FROM alert_silence WHERE id = ?", [silence_id])
         row = cur.fetchone()
         if row is None:
-            raise IpiError(f"no silence with id {silence_id}: `ipi alerts silence list "
+            raise NotFound(f"no silence with id {silence_id}: `ipi alerts silence list "
                            "--all` shows them")
         found = dict(zip([d[0] for d in cur.description or ()], row, strict=True))
         if found["expired_at"] is not None:
-            raise IpiError(f"silence {silence_id} was already expired at "
+            raise UsageError(f"silence {silence_id} was already expired at "
                            f"{found['expired_at']:%Y-%m-%d %H:%M} UTC")
         con.execute("UPDATE alert_silence SET expired_at = ? WHERE id = ?",
                     [utcnow(), silence_id])

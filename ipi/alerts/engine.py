@@ -81,7 +81,8 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
     """Apply the rules to ``day``'s scores; commit state changes with their messages
     (``link``: where people look at the account, put in messages; ``at_stake``: the
     capacity and fees at risk that day, e.g. ``ipi.stakes``': its lines go in a message,
-    and a storage type newly past its capacity warning pages)."""
+    and a storage type newly past its capacity warning pages). In one transaction: the
+    rules step, capacity pages, then one message is composed and queued."""
     with store.begin() as conn:
         con = duck(conn)
         latest = latest_day(con, account)
@@ -96,92 +97,115 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
             r[1]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
         run = AlertRun(account, day, evaluated=True)
         for mp, row in rows.items():
-            steps = rule_steps(con, account, mp, day, row, policy)
-            critical = steps[0][2].state.state == "firing"
-            for rule, prev, step, detail in steps:
-                new = step.state
-                muted = silenced(con, account, mp, day) if step.notify else None
-                inhibited = bool(step.notify and not muted and critical
-                                 and SEVERITY[rule] == "warning")
-                if inhibited:
-                    muted = "inhibited by the critical alert"
-                if muted:  # the state goes on; the on-call heard nothing of it
-                    new = replace(new, last_notified=prev.last_notified, paged=prev.paged,
-                                  acked=prev.acked, repeats=prev.repeats)
-                con.execute(
-                    "INSERT OR REPLACE INTO alert_state (account, marketplace, rule, state, "
-                    "since, last_date, last_value, updated_at, count, last_notified, paged, "
-                    "acked, flapping_since, repeats) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [account, mp, rule, new.state, new.since, day, row.get("score"),
-                     utcnow(), new.count, new.last_notified, new.paged, new.acked,
-                     new.flapping_since, new.repeats])
-                if step.changed:
-                    note = f"muted: {muted}" if muted else (
-                        "held: flapping" if new.flapping_since and step.notify is None
-                        else None)
-                    con.execute("INSERT INTO alert_event VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                [account, mp, rule, day, prev.state, new.state,
-                                 row.get("score"), note, utcnow()])
-                if step.notify:
-                    notice = Notice(
-                        mp, step.notify, row, policy.threshold, new.since, rule, detail,
-                        day_row(con, account, mp, prev.last_notified)
-                        if step.notify == "repeat" else None,
-                        prev.last_notified, step.why, next_checkpoint(policy, day))
-                    (run.inhibited if inhibited else run.silenced if muted
-                     else run.notices).append(notice)
+            _step_rules(con, run, mp, row, policy)
             if row["status"] == "unreliable" and not silenced(con, account, mp, day):
                 enqueue(conn, notifier, f"{account}:{day}:{mp}:ops/unreliable", account, day,
                         "ops", f"[OPS] IPI {account} {mp}: the estimate for {day} is "
                         "unreliable", unreliable_message(account, mp, day, row), "ops")
-        capacity = at_stake(con, day, fees=False)["storage"] if at_stake else ()
-        full = _capacity_due(con, account, capacity) if capacity else []
-        # Muted only when every marketplace is: capacity is the account's, all of them.
-        if full and all(silenced(con, account, mp, day) for mp in rows):
-            full = []
-        lines = list(at_stake(con, day)["lines"]) if at_stake and (
-            full or run.notices) else []
         url = f"{link.rstrip('/')}/accounts/{account}" if link else None
-        if full:
-            with_score = bool(run.notices)
-            for s in full:  # dated by the outlook's planning day: its month is the limit's
-                con.execute("INSERT INTO alert_event VALUES (?, 'all', ?, ?, ?, ?, ?, ?, ?)",
-                            [account, f"capacity/{s['storage_type']}", s["date"], s["was"],
-                             s["status"], _pct(s["share"]),
-                             "in the score alert" if with_score else "paged", utcnow()])
-            run.capacity = [f"{s['storage_type']}: {s['status']}" for s in full]
-            if not with_score:
-                msg = capacity_message(account, day, full, lines, url)
-                key = f"{account}:{day}:capacity:" + ",".join(
-                    f"{s['storage_type']}/{s['status']}" for s in full)
-                enqueue(conn, notifier, key, account, day, "firing", msg.title, msg.text,
-                        "inventory", short=msg.short, html=msg.html, severity=msg.severity,
-                        event=msg.event)
+        full, lines = _capacity_pages(conn, notifier, run, list(rows), at_stake, url)
         if run.notices:
-            fixable = [n for n in run.notices if n.kind in ("firing", "repeat")
-                       and n.rule in (BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING)]
-            drivers = {n.marketplace: top_drivers(con, account, n.marketplace, day, top_skus,
-                                                  n.row) for n in fixable}
-            # What brings the estimate back, where it is under the threshold now.
-            plans = {n.marketplace: recovery(con, account, n.row, policy)
-                     for n in fixable if n.rule == BELOW_THRESHOLD
-                     and n.row.get("score") is not None}
-            msg = render(account, day, run.notices, drivers, plans, link=url, stakes=lines,
-                         capacity=full, ask=state(con, account).ask(day))
-            key = f"{account}:{day}:" + ",".join(
-                f"{n.marketplace}/{n.rule}/{n.kind}" for n in run.notices)
-            kind = "resolved" if all(n.kind == "resolved" for n in run.notices) else "firing"
-            worst = min(run.notices, key=lambda n: n.row["score"]).marketplace
-            # Only an email carries the chart: drawing it costs a fleet's alerts more
-            # than the rest of the message.
-            emailed = any(t.shape == "email" for t in notifier.route(
-                account, "inventory", resolved=kind == "resolved"))
-            enqueue(conn, notifier, key, account, day, kind, msg.title, msg.text, "inventory",
-                    short=msg.short, html=msg.html,
-                    chart=_chart(con, account, worst, day, policy) if emailed else None,
-                    severity=msg.severity, event=msg.event)
+            _compose(conn, notifier, run, policy, top_skus, full, lines, url)
     return run
+
+
+def _step_rules(con: duckdb.DuckDBPyConnection, run: AlertRun, mp: str, row: dict[str, Any],
+                policy: Policy) -> None:
+    """Step each rule of one marketplace's day, record its state and changes, and sort its
+    notices: to page, held by a silence, or inhibited by the critical alert."""
+    account, day = run.account, run.day
+    steps = rule_steps(con, account, mp, day, row, policy)
+    critical = steps[0][2].state.state == "firing"
+    for rule, prev, step, detail in steps:
+        new = step.state
+        muted = silenced(con, account, mp, day) if step.notify else None
+        inhibited = bool(step.notify and not muted and critical
+                         and SEVERITY[rule] == "warning")
+        if inhibited:
+            muted = "inhibited by the critical alert"
+        if muted:  # the state goes on; the on-call heard nothing of it
+            new = replace(new, last_notified=prev.last_notified, paged=prev.paged,
+                          acked=prev.acked, repeats=prev.repeats)
+        con.execute(
+            "INSERT OR REPLACE INTO alert_state (account, marketplace, rule, state, "
+            "since, last_date, last_value, updated_at, count, last_notified, paged, "
+            "acked, flapping_since, repeats) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [account, mp, rule, new.state, new.since, day, row.get("score"),
+             utcnow(), new.count, new.last_notified, new.paged, new.acked,
+             new.flapping_since, new.repeats])
+        if step.changed:
+            note = f"muted: {muted}" if muted else (
+                "held: flapping" if new.flapping_since and step.notify is None else None)
+            con.execute("INSERT INTO alert_event VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [account, mp, rule, day, prev.state, new.state,
+                         row.get("score"), note, utcnow()])
+        if step.notify:
+            notice = Notice(
+                mp, step.notify, row, policy.threshold, new.since, rule, detail,
+                day_row(con, account, mp, prev.last_notified)
+                if step.notify == "repeat" else None,
+                prev.last_notified, step.why, next_checkpoint(policy, day))
+            (run.inhibited if inhibited else run.silenced if muted
+             else run.notices).append(notice)
+
+
+def _capacity_pages(conn: Any, notifier: Notifier, run: AlertRun, marketplaces: list[str],
+                    at_stake: AtStake | None, url: str | None
+                    ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The storage types newly past their capacity warning (recorded; paged alone unless
+    the score's message carries them), and the lines at stake for the day's message."""
+    con, account, day = duck(conn), run.account, run.day
+    capacity = at_stake(con, day, fees=False)["storage"] if at_stake else ()
+    full = _capacity_due(con, account, capacity) if capacity else []
+    # Muted only when every marketplace is: capacity is the account's, all of them.
+    if full and all(silenced(con, account, mp, day) for mp in marketplaces):
+        full = []
+    lines = list(at_stake(con, day)["lines"]) if at_stake and (full or run.notices) else []
+    if not full:
+        return full, lines
+    with_score = bool(run.notices)
+    for s in full:  # dated by the outlook's planning day: its month is the limit's
+        con.execute("INSERT INTO alert_event VALUES (?, 'all', ?, ?, ?, ?, ?, ?, ?)",
+                    [account, f"capacity/{s['storage_type']}", s["date"], s["was"],
+                     s["status"], _pct(s["share"]),
+                     "in the score alert" if with_score else "paged", utcnow()])
+    run.capacity = [f"{s['storage_type']}: {s['status']}" for s in full]
+    if not with_score:
+        msg = capacity_message(account, day, full, lines, url)
+        key = f"{account}:{day}:capacity:" + ",".join(
+            f"{s['storage_type']}/{s['status']}" for s in full)
+        enqueue(conn, notifier, key, account, day, "firing", msg.title, msg.text,
+                "inventory", short=msg.short, html=msg.html, severity=msg.severity,
+                event=msg.event)
+    return full, lines
+
+
+def _compose(conn: Any, notifier: Notifier, run: AlertRun, policy: Policy, top_skus: int,
+             full: list[dict[str, Any]], lines: list[str], url: str | None) -> None:
+    """The day's one inventory message, with what to fix and the recovery plan, queued."""
+    con, account, day = duck(conn), run.account, run.day
+    fixable = [n for n in run.notices if n.kind in ("firing", "repeat")
+               and n.rule in (BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING)]
+    drivers = {n.marketplace: top_drivers(con, account, n.marketplace, day, top_skus, n.row)
+               for n in fixable}
+    # What brings the estimate back, where it is under the threshold now.
+    plans = {n.marketplace: recovery(con, account, n.row, policy)
+             for n in fixable if n.rule == BELOW_THRESHOLD and n.row.get("score") is not None}
+    msg = render(account, day, run.notices, drivers, plans, link=url, stakes=lines,
+                 capacity=full, ask=state(con, account).ask(day))
+    key = f"{account}:{day}:" + ",".join(
+        f"{n.marketplace}/{n.rule}/{n.kind}" for n in run.notices)
+    kind = "resolved" if all(n.kind == "resolved" for n in run.notices) else "firing"
+    worst = min(run.notices, key=lambda n: n.row["score"]).marketplace
+    # Only an email carries the chart: drawing it costs a fleet's alerts more than the
+    # rest of the message.
+    emailed = any(t.shape == "email" for t in notifier.route(
+        account, "inventory", resolved=kind == "resolved"))
+    enqueue(conn, notifier, key, account, day, kind, msg.title, msg.text, "inventory",
+            short=msg.short, html=msg.html,
+            chart=_chart(con, account, worst, day, policy) if emailed else None,
+            severity=msg.severity, event=msg.event)
 
 
 def _pct(share: float | None) -> float | None:

@@ -1,5 +1,5 @@
 """The ``ipi`` command: a thin shell over the library (``ipi.api``); errors become one
-clear line, with the exit code the README's table gives.
+clear line, with the exit code docs/guide/commands.md gives.
 
 Here is the frame: the parser with its global options, ``main`` with its exit codes, the
 terminal's log. Each group of commands is a module that declares its commands beside
@@ -38,7 +38,6 @@ from ipi.cli.common import (
     print_table,
     refuse_future,
     rows_of,
-    run_line,
     settings_of,
 )
 from ipi.errors import IngestFailed, IpiError, UsageError
@@ -48,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LOCAL_CONFIG", "SCORE_FIELDS", "Adder", "Commands", "build_parser", "day_arg",
            "library_commands", "main", "os_error", "partly_done", "print_json",
-           "print_table", "reference_markdown", "refuse_future", "rows_of", "run_line",
+           "print_table", "reference_markdown", "refuse_future", "rows_of",
            "settings_of", "terminal_log"]
 
 Adder = Callable[["Commands"], None]  # adds commands to the parser (flows/cli.py's)
@@ -220,7 +219,7 @@ def os_error(exc: OSError) -> str:
 def main(argv: Sequence[str] | None = None, *, extra: Sequence[Adder] = (),
          secrets: SecretLookup | None = None) -> int:
     """The ``ipi`` command (``extra``: more commands; ``secrets``: how Prefect Secret
-    blocks are read, both given by flows/cli.py). Exit codes (the README's table): 0 done;
+    blocks are read, both given by flows/cli.py). Exit codes (docs/guide/commands.md): 0 done;
     1 partly done, each failure listed (files, accounts, checks); 2 nothing done:
     configuration, usage or the machine (a busy or unwritable database, a full disk);
     130 interrupted."""

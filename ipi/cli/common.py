@@ -8,16 +8,17 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ipi import safe
-from ipi.errors import ConfigError
+from ipi.errors import UsageError
 
 if TYPE_CHECKING:
     from ipi.api import Rows
+    from ipi.pipeline import DayRun
 
 SCORE_FIELDS = ("account", "marketplace", "date", "score", "score_low", "score_high",
                 "score_recent", "excess_pct", "sell_through", "stranded_pct", "in_stock_rate",
@@ -89,7 +90,7 @@ def refuse_future(settings: Any, day: date | None, option: str = "--date") -> No
     for account in settings.accounts:
         today = settings.today(account)
         if day > today:
-            raise ConfigError(f"{option} {day} is in the future for account {account.name} "
+            raise UsageError(f"{option} {day} is in the future for account {account.name} "
                               f"(its today is {today}): give a day that has begun")
 
 
@@ -100,38 +101,10 @@ def rows_of(args: argparse.Namespace) -> Rows:
     return Rows(settings_of(args))
 
 
-def run_line(account: str, run: Any) -> str:
-    """What a run did for one account, in one line: reports loaded, the estimate per
-    marketplace with its band and status, alerts sent or held."""
-    if not isinstance(run, dict):
-        return f"{account}: {run}"
-    if "error" in run or "overlap" in run:
-        return f"{account}: not run: {run.get('error') or run['overlap']}"
-    loaded = f"{run['loaded']} report(s) loaded" + "".join(
-        f", {run[k]} {k}" for k in ("skipped", "failed", "warnings") if run.get(k))
-    est = "; ".join(
-        f"{e['marketplace']} {e['score']:.0f} (band {e['low']:.0f}-{e['high']:.0f}, "
-        f"{e['status']})" if e["score"] is not None else f"{e['marketplace']} no estimate"
-        for e in run.get("estimates", [])) or "no estimate for the day"
-    sent = run["alerts"].count("sent")
-    other = len(run["alerts"]) - sent
-    why = f": {'; '.join(run['undelivered'])}" if run.get("undelivered") else ""
-    alerts = (f"{sent} alert(s) sent" + (f", {other} not delivered{why} (retried next run)"
-                                          if other else "")
-              + (f", {run['held']} held by a silence" if run.get("held") else "")
-              + (f", {run['inhibited']} warning(s) held while the critical alert fires"
-                 if run.get("inhibited") else ""))
-    quiet = "".join(
-        f"; no report for {s['marketplace']} today (newest {s['newest'] or 'never'})"
-        for s in run.get("silent", []))
-    return f"{account} {run.get('day', '')}: {loaded}; {est}{quiet}; {alerts}"
-
-
-def partly_done(runs: dict[str, Any]) -> int:
+def partly_done(runs: Mapping[str, DayRun]) -> int:
     """A run's exit code: 1 (partly done) when an account's alerts were not all delivered,
     naming the accounts; else 0. Every other account was loaded, scored and paged."""
-    behind = [name for name, run in runs.items()
-              if isinstance(run, dict) and run.get("undelivered")]
+    behind = [name for name, run in runs.items() if run.undelivered]
     if not behind:
         return 0
     print(f"ipi: partly done: alerts of {', '.join(behind)} not delivered (each line above "

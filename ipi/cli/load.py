@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ipi.cli.common import day_arg, settings_of
-from ipi.errors import IngestFailed, IpiError
+from ipi.errors import IngestFailed, NotFound
 
 if TYPE_CHECKING:
     from ipi.backfill import Progress
@@ -57,7 +57,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     day = args.date or settings.today(account)
     missing = [p for p in args.paths if not p.exists()]
     if missing:
-        raise IpiError(f"no such file or folder: {', '.join(map(str, missing))}")
+        raise NotFound(f"no such file or folder: {', '.join(map(str, missing))}")
     store = pipeline.open_store(settings)
     run = pipeline.ingest(store, account, FileDrops(args.paths[0], paths=list(args.paths),
                                                      move_done=False), day)

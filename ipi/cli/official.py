@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ipi.cli.common import day_arg, print_json, rows_of
-from ipi.errors import ConfigError
+from ipi.errors import UsageError
 
 if TYPE_CHECKING:
     from ipi.cli import Commands
@@ -92,7 +92,7 @@ def cmd_official_export(args: argparse.Namespace) -> int:
     from ipi.score.prior import export_anonymous
 
     if not args.anonymous:
-        raise ConfigError("ipi official export writes anonymous rows only (no account, SKU "
+        raise UsageError("ipi official export writes anonymous rows only (no account, SKU "
                           "or money): add --anonymous")
     lib = rows_of(args)
     names = [lib.account(args.account).name] if args.account else \

@@ -16,7 +16,7 @@ from ipi.cli.common import (
     rows_of,
     settings_of,
 )
-from ipi.errors import ConfigError
+from ipi.errors import UsageError
 
 if TYPE_CHECKING:
     from ipi.cli import Commands
@@ -87,7 +87,7 @@ def cmd_whatif(args: argparse.Namespace) -> int:
                + [Action("fix-stranded", s) for s in args.fix_stranded]
                + [Action("restock", s) for s in args.restock])
     if not actions and not args.plan:
-        raise ConfigError("name the actions (--remove SKU:UNITS, --fix-stranded SKU, "
+        raise UsageError("name the actions (--remove SKU:UNITS, --fix-stranded SKU, "
                           "--restock SKU), or ask for --plan")
     account, row = lib.day(args.account, marketplace=args.marketplace, day=args.date)
     out = lib.whatif(actions, account.name, marketplace=row["marketplace"],

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from ipi.errors import ConfigError
+from ipi.errors import UsageError
 from ipi.score import window
 from ipi.score.model import Estimate, estimate, factors_for
 from ipi.score.official import model_for
@@ -51,7 +51,8 @@ class Action:
 def parse_remove(spec: str) -> Action:
     m = re.fullmatch(r"(.+):(\d+(?:\.\d+)?)", spec.strip())
     if not m or float(m.group(2)) <= 0:
-        raise ConfigError(f"--remove {spec!r}: write SKU:UNITS, e.g. --remove ABC-123:40")
+        raise UsageError(f"remove {spec!r}: write SKU:UNITS, e.g. ABC-123:40 (a SKU, a colon "
+                         "and a number of units over 0)")
     return Action("remove", m.group(1), float(m.group(2)))
 
 

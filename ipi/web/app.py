@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 
 from ipi import safe
 from ipi.api import DRIVER_COLUMNS, Rows
-from ipi.errors import ConfigError, StoreBusy, StoreUnavailable
+from ipi.errors import ConfigError, NotFound, StoreBusy, StoreUnavailable, UsageError
 from ipi.safe import csv_text
 from ipi.settings import Settings
 from ipi.web import views
@@ -143,7 +143,7 @@ class Pages:
         name = self.known(request)
         try:
             page = views.account_page(self.rows, name)
-        except ConfigError as exc:  # the configuration and the store disagree
+        except (ConfigError, UsageError, NotFound) as exc:  # asked what cannot be answered
             return self.message(request, 400, name, f"{exc}.")
         return self.render(request, "account.html", page=page, drivers_n=views.DRIVERS)
 
@@ -160,7 +160,7 @@ class Pages:
             acc = self.rows.account(name)
             mp = self.rows.marketplace(acc, request.query_params.get("marketplace"))
             rows = self.rows.drivers(account=name, marketplace=mp, n=views.DRIVERS)
-        except ConfigError as exc:
+        except (ConfigError, UsageError, NotFound) as exc:
             return Response(f"{exc}\n", status_code=400, media_type="text/plain")
         # str() of a float is its shortest exact form: the file reads back to the same rows;
         # a text cell a spreadsheet would run as a formula gets a leading '.

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ipi.api import Rows
-from ipi.errors import ConfigError
+from ipi.errors import ConfigError, NotFound, UsageError
 from ipi.score.official import ModelState
 from ipi.score.projection import Projection
 from ipi.score.whatif import Plan, parse_remove
@@ -166,26 +166,18 @@ def arrivals_table(rows: Rows, account: str, marketplace: str,
 # -- what if -------------------------------------------------------------------------------
 
 
-class BadInput(ValueError):
-    """What the seller typed cannot be asked: the message says what to type."""
-
-
 def actions(remove: list[str], fix_stranded: list[str], restock: list[str]) -> list[str]:
     """The form's fields as the library's action texts; blanks are fields left empty."""
     out = []
     for spec in (s.strip() for s in remove if s.strip()):
-        try:
-            parse_remove(spec)  # the library's own check of SKU:UNITS
-        except ConfigError:
-            raise BadInput(f"remove {spec!r}: write SKU:UNITS, e.g. DEMO-0002:40 (a SKU, a "
-                           "colon and a number of units over 0)") from None
+        parse_remove(spec)  # the library's own check of SKU:UNITS: UsageError
         sku, _, units = spec.rpartition(":")
         out.append(f"remove {sku.strip()}:{units}")
     out += [f"fix-stranded {s.strip()}" for s in fix_stranded if s.strip()]
     out += [f"restock {s.strip()}" for s in restock if s.strip()]
     if not out:
-        raise BadInput("name at least one action: units of a SKU to remove (SKU:UNITS), a "
-                       "stranded SKU to fix, or a SKU to restock")
+        raise UsageError("name at least one action: units of a SKU to remove (SKU:UNITS), a "
+                         "stranded SKU to fix, or a SKU to restock")
     return out
 
 
@@ -222,7 +214,7 @@ def whatif(rows: Rows, name: str, marketplace: str | None, remove: list[str],
         page.marketplace = rows.marketplace(acc, marketplace)
         page.asked = actions(remove, fix_stranded, restock)
         out = rows.whatif(page.asked, acc.name, marketplace=page.marketplace)
-    except (BadInput, ConfigError) as exc:
+    except (UsageError, NotFound, ConfigError) as exc:  # said on the page, in a 400
         page.error = str(exc)
         return page
     page.moments = out.records()

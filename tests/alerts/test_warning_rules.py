@@ -11,7 +11,6 @@ import pytest
 
 from ipi import pipeline
 from ipi.alerts.calendar import days_to_check, next_checkpoint, quarter_end
-from ipi.cli import run_line
 from ipi.demo import Simulation, write_day
 from ipi.settings import Policy, Settings
 from ipi.sources.files import FileDrops
@@ -87,9 +86,9 @@ def test_warnings_are_inhibited_while_the_critical_alert_fires(
     days(settings, [430], start + timedelta(days=1))
     assert heads(webhook_server) == ["[CRITICAL] firing"]
     assert [n.rule for n in run.inhibited] == ["check_window"] and run.silenced == []
-    line = run_line("acme", {"day": "d", "loaded": 1, "estimates": [], "alerts": [],
-                             "held": len(run.silenced), "inhibited": len(run.inhibited)})
-    assert line.endswith("0 alert(s) sent, 1 warning(s) held while the critical alert fires")
+    line = pipeline.DayRun.of(settings, settings.accounts[0], start, run).line("acme")
+    assert line.endswith("1 alert(s) sent, 1 warning(s) held while the critical alert fires")
+    assert "held by a silence" not in line
     history = pipeline.open_store(settings).query(
         "SELECT rule, to_state, note FROM alert_event WHERE rule = 'check_window'")
     assert history == [{"rule": "check_window", "to_state": "firing",

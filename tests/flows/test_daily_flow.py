@@ -211,7 +211,7 @@ def test_a_second_run_for_the_same_account_waits_then_stops_sending_nothing(
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         summary = daily(config=str(config), day=demo_sim.day(70))
-        overlap = str(summary["acme"]["overlap"])  # type: ignore[index]
+        overlap = str(summary["acme"]["overlap"])
         assert f"the daily run for 2026-08-09 (pid {holder.pid}" in overlap
         assert "stops without loading or sending anything" in overlap
         assert not (drop / PROCESSED).exists() and webhook_server.received == []
@@ -222,7 +222,7 @@ def test_a_second_run_for_the_same_account_waits_then_stops_sending_nothing(
     # suite's other worker) can slow past 1 s: the next run gets the default wait.
     config.write_text(config.read_text().replace("run_lock_wait = 1\n", ""))
     summary = daily(config=str(config), day=demo_sim.day(70))
-    assert summary["acme"]["loaded"] == 3  # type: ignore[index]
+    assert summary["acme"]["loaded"] == 3
 
 
 def test_a_run_on_another_worker_holds_the_accounts_prefect_slot_so_this_one_stops(
@@ -241,7 +241,7 @@ def test_a_run_on_another_worker_holds_the_accounts_prefect_slot_so_this_one_sto
     acme = settings.accounts[0]
     with account_slot(settings, acme, "a run elsewhere"):  # creates the limit, holds it
         summary = daily(config=str(config), day=demo_sim.day(70))
-    overlap = str(summary["acme"]["overlap"])  # type: ignore[index]
+    overlap = str(summary["acme"]["overlap"])
     assert repr(limit_name(acme)) in overlap and "waited 1s" in overlap
     assert not (drop / PROCESSED).exists() and webhook_server.received == []
     with concurrency(limit_name(acme), occupy=1, timeout_seconds=5, strict=True):
@@ -250,7 +250,7 @@ def test_a_run_on_another_worker_holds_the_accounts_prefect_slot_so_this_one_sto
     # Retry-After: the next run gets the default wait, not 1 s.
     config.write_text(config.read_text().replace("run_lock_wait = 1\n", ""))
     summary = daily(config=str(config), day=demo_sim.day(70))
-    assert summary["acme"]["loaded"] == 3  # type: ignore[index]
+    assert summary["acme"]["loaded"] == 3
 
 
 def test_without_a_day_each_account_runs_for_its_own_today_in_its_time_zone(

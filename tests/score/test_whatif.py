@@ -147,6 +147,6 @@ def test_whatif_command_prints_before_after_and_the_plan(
     assert "sell-through " in out.split("after: ")[1]
     assert "in 90 days, once Amazon's sell-through window has passed over the removals" in out
     assert main(["whatif", "--config", str(config), "--remove", "ABC"]) == 2
-    assert "--remove 'ABC': write SKU:UNITS" in capsys.readouterr().err
+    assert "remove 'ABC': write SKU:UNITS" in capsys.readouterr().err
     assert main(["whatif", "--config", str(config)]) == 2
     assert "or ask for --plan" in capsys.readouterr().err

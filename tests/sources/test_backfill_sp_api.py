@@ -13,7 +13,7 @@ import pytest
 from flows.cli import main
 from ipi.backfill import LEDGER, Progress, backfill_sp_api, ledger_range
 from ipi.demo import Simulation, ledger_text, simulate
-from ipi.errors import ConfigError
+from ipi.errors import ConfigError, UsageError
 from ipi.pipeline import open_store
 from ipi.settings import Settings
 from ipi.testing import MARKETPLACE_IDS, FakeSpApi
@@ -150,10 +150,10 @@ def test_the_ledgers_history_limit_is_said_and_respected(
 
 
 def test_a_range_the_ledger_cannot_answer_is_a_clear_error() -> None:
-    with pytest.raises(ConfigError, match="use --source files"):
+    with pytest.raises(UsageError, match="backfill from files instead"):
         ledger_range(date(2020, 1, 1), date(2020, 3, 1), today=date(2026, 11, 27),
                      history_days=540)
-    with pytest.raises(ConfigError, match="after --end"):
+    with pytest.raises(UsageError, match="the start 2026-03-01 is after the end 2026-01-01"):
         ledger_range(date(2026, 3, 1), date(2026, 1, 1), today=date(2026, 11, 27),
                      history_days=540)
 
@@ -161,7 +161,7 @@ def test_a_range_the_ledger_cannot_answer_is_a_clear_error() -> None:
 def test_a_files_account_cannot_backfill_from_amazon(
         make_settings: Callable[..., tuple[Settings, Path]]) -> None:
     settings, _ = make_settings()
-    with pytest.raises(ConfigError, match="--source files"):
+    with pytest.raises(ConfigError, match="or backfill from files"):
         backfill_sp_api(settings, settings.account("acme"), TODAY - timedelta(days=10),
                         TODAY - timedelta(days=1))
 

@@ -10,7 +10,6 @@ import pytest
 
 from flows.cli import main
 from ipi import pipeline
-from ipi.cli import run_line
 from ipi.demo import Simulation, write_day
 from ipi.reports import get_fba_inventory_planning_data as planning
 from ipi.settings import Settings
@@ -106,7 +105,6 @@ def test_ingest_names_each_configured_marketplace_that_got_no_report(
     assert f"no report for acme CA on {day} (newest never)" in out
     assert "acme US on" not in out
     silent = pipeline.silent_marketplaces(settings, settings.accounts[0], day)
-    assert run_line("acme", {"day": str(day), "loaded": 3, "estimates": [], "alerts": [],
-                             "silent": silent}) == (
+    assert pipeline.DayRun(day, loaded=3, silent=silent).line("acme") == (
         f"acme {day}: 3 report(s) loaded; no estimate for the day; no report for CA today "
         "(newest never); 0 alert(s) sent")
