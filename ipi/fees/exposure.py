@@ -11,6 +11,12 @@ inputs ``ipi.fees.compute`` needs, read with their SQL, and Amazon's own figures
 - **Low-inventory-level fee**: each SKU's historical days of supply (``short-term-`` and
   ``long-term-historical-days-of-supply``; a lone ``historical-days-of-supply`` is taken
   as the short-term view) and Amazon's exemption, with Amazon's own verdict beside.
+
+Every figure in money is over one window, from the planning day to the next assessment
+(the 15th), at the rates in force on that assessment (``rates_on``): the window Amazon's
+own forecast (``ipi.fees.amazon``) is fetched for, so the two stand side by side, and
+Amazon's leads where it exists (``compare``). ``calendar`` gives each SKU's next
+assessment: what it costs, and what avoids it.
 """
 
 from __future__ import annotations
