@@ -338,7 +338,8 @@ def _fees(f: dict[str, Any]) -> str:
         return f"<h3>{mp} fees</h3><p>{escape(_sentence(f['note']))}.</p>"
     cur, a, u, low = f["currency"], f["aged"], f["utilization"], f["low_inventory"]
     amazon = a["amazon_total"] is not None
-    parts = [f"<h3>{mp} fees on {f['date']}</h3>", _compare_html(f), _calendar_html(f),
+    parts = [f"<h3>{mp} fees on {f['date']}</h3>", _compare_html(f), _beside_html(f),
+             _calendar_html(f),
              f"<p><strong>Aged inventory surcharge</strong> at the assessment on "
              f"{a['assessment_day']}: about {escape(_aged_due(a, cur))} if nothing sells "
              "before" + (f"; Amazon's own estimate: {_money(a['amazon_total'], cur)}"
@@ -389,6 +390,20 @@ def _compare_html(f: dict[str, Any]) -> str:
             "<th class=num>Amazon's forecast</th><th class=num>ipi</th>"
             f"<th class=num>ipi minus Amazon</th></tr>{rows}</table>"
             f"<p class=note>{escape(f['rates']['period'])}.</p>")
+
+
+def _beside_html(f: dict[str, Any]) -> str:
+    """Per SKU, Amazon's forecast beside ipi's (only where Amazon gave one)."""
+    if not f["beside"]:
+        return ""
+    cur = f["currency"]
+    rows = "".join(
+        f"<tr><td>{escape(r['sku'])}</td><td>{escape(FEE_NAMES[r['fee']])}</td>"
+        f"<td class=num><strong>{_money(r['amazon'], cur)}</strong></td>"
+        f"<td class=num>{escape(span_text(r['ipi'], cur))}</td></tr>" for r in f["beside"])
+    return ("<table class=beside><tr><th>SKU</th><th>fee</th>"
+            "<th class=num>Amazon's forecast</th><th class=num>ipi</th></tr>"
+            f"{rows}</table>")
 
 
 def _calendar_html(f: dict[str, Any]) -> str:
@@ -442,6 +457,12 @@ def _capacity_markdown(at: dict[str, Any]) -> list[str]:
                 + f" | {span_text(r['ipi'], cur)} | {span_text(r['difference'], cur)} |"
                 for r in f["compare"]]
         out.append("")
+        if f["beside"]:
+            out += ["| SKU | fee | Amazon's forecast | ipi |", "|---|---|---|---|"]
+            out += [f"| {md(r['sku'])} | {FEE_NAMES[r['fee']]} | "
+                    f"**{_money(r['amazon'], cur)}** | {span_text(r['ipi'], cur)} |"
+                    for r in f["beside"]]
+            out.append("")
         if f["calendar"]:
             out += [f"What the {f['window']['end']} assessment costs, and what avoids it:", "",
                     "| SKU | oldest tier | if none sell | at its pace | sell or remove | "

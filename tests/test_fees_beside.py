@@ -167,3 +167,42 @@ def test_the_report_sets_amazons_forecast_beside_and_shows_the_calendar(
     assert ("| aged inventory surcharge | **19.50 USD** | 20.00 USD | 0.50 USD |") in text
     assert ("| US-LAMP-OLD | 456+ | 20.00 USD | 20.00 USD | 60 | 2,700 | "
             "ageing into the surcharge |") in text
+
+
+def test_per_sku_amazons_forecast_stands_beside_ipis(
+        seller: tuple[Settings, Path, Store]) -> None:
+    """Per SKU and fee, the largest first: the lamp's aged surcharge 19.00 by Amazon, 20.00
+    by ipi; the hoodie's 0.50 by Amazon, 0 by ipi (apparel, not charged in 181-270 days):
+    a difference to look into, in the report, its markdown and on the dashboard."""
+    import httpx
+
+    from ipi import page
+    from ipi.web import start
+
+    settings, _, store = seller
+    store_preview(store, "acme", "US", DAY, DAY, DAY,
+                  "\n".join([_record("US-LAMP-OLD", aged=19.0),
+                             _record("US-HOODIE-M", aged=0.5)]).encode())
+    [us] = Rows(settings).capacity("acme")["fees"]
+    assert us["beside"] == [
+        {"sku": "US-LAMP-OLD", "fee": "aged", "ipi": {"low": pytest.approx(20.0),
+                                                     "high": pytest.approx(20.0)},
+         "amazon": 19.0},
+        {"sku": "US-HOODIE-M", "fee": "aged", "ipi": {"low": 0.0, "high": 0.0},
+         "amazon": 0.5}]
+    account = settings.accounts[0]
+    secs = page.sections(store, settings, account)
+    html = page.render(account, settings, secs, None)
+    assert ("<tr><td>US-HOODIE-M</td><td>aged inventory surcharge</td><td class=num>"
+            "<strong>0.50 USD</strong></td><td class=num>0.00 USD</td></tr>") in html
+    assert ("| US-LAMP-OLD | aged inventory surcharge | **19.00 USD** | 20.00 USD |"
+            in page.markdown(account, settings, secs, None))
+    handle = start(settings, port=0)
+    try:
+        body = httpx.get(f"{handle.url}/accounts/acme", timeout=30).text
+    finally:
+        handle.stop()
+    table = body.split('id="beside-US"')[1].split("</table>")[0]
+    assert ('<td class="sku">US-LAMP-OLD</td><td>aged inventory surcharge</td>'
+            '<td class="num"><strong>19.00 USD</strong></td><td class="num">20.00 USD</td>'
+            in table)

@@ -326,11 +326,32 @@ def exposure(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
                                              "at their 30-day pace"}),
         "calendar": [calendar_record(r) for r in cal
                      if r.charge or r.zone != "safe"][:top],
+        "beside": beside(f, util_fees, low_fees, amazon, top),
         "rates": {"period": f"{rates.marketplace} rates in force from {rates.effective}",
                   "source": rates.source,
                   "aged": rates.aged_source, "utilization": rates.utilization_source,
                   "low_inventory": rates.low_inventory_source},
     }
+
+
+def beside(aged: AgedForecast, utilization: list[SkuFee], low: list[SkuFee],
+           amazon: AmazonForecast | None, top: int) -> list[dict[str, Any]]:
+    """Per SKU and fee, Amazon's forecast beside ipi's, the largest first: every SKU either
+    charges (empty without Amazon's forecast: the fee tables say ipi's alone)."""
+    if amazon is None:
+        return []
+    mine: dict[tuple[str, str], Span | None] = {
+        (s.sku, "aged"): None if s.charge is None else Span(s.charge, s.charge)
+        for s in aged.skus}
+    mine.update({(f.sku, "utilization"): f.amount for f in utilization})
+    mine.update({(f.sku, "low_inventory"): f.amount for f in low})
+    keys = set(mine) | {(sku, kind) for sku, fees in amazon.by_sku.items() for kind in fees}
+    pairs = [(sku, kind, mine.get((sku, kind)), amazon.by_sku.get(sku, {}).get(kind, 0.0))
+             for sku, kind in keys]
+    pairs = [p for p in pairs if p[3] or (p[2] is not None and p[2].high)]
+    pairs.sort(key=lambda p: (-max(p[3], p[2].high if p[2] else 0.0), p[0], p[1]))
+    return [{"sku": sku, "fee": kind, "ipi": _span(ipi), "amazon": theirs}
+            for sku, kind, ipi, theirs in pairs[:top]]
 
 
 def calendar_record(r: CalendarRow) -> dict[str, Any]:

@@ -62,7 +62,9 @@ def capacity(rows: Rows, name: str) -> dict[str, Any]:
              "compare": [{**r, "name": FEE_NAMES[r["fee"]],
                           "ipi_text": span_text(r["ipi"], f["currency"]),
                           "difference_text": span_text(r["difference"], f["currency"])}
-                         for r in f["compare"]]}
+                         for r in f["compare"]],
+             "beside": [{**r, "name": FEE_NAMES[r["fee"]],
+                         "ipi_text": span_text(r["ipi"], f["currency"])} for r in f["beside"]]}
             if f.get("date") is not None else f for f in at["fees"]]
     return {**at, "storage": storage, "fees": fees,
             "any_limit": any(s["limit_cuft"] is not None for s in storage),
