@@ -45,7 +45,7 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert blocks[-1] == "scripts/test"
     ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
           if line.strip() and not line.startswith("#")]
-    assert ci[-1] == "exec scripts/test"
+    assert ci[-1] == "scripts/test"
 
 
 def test_readme_gives_exactly_two_commands_to_start() -> None:
