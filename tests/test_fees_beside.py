@@ -41,6 +41,13 @@ def _record(sku: str, **fees: float) -> str:
                            for k, v in fees.items()]})
 
 
+def _amazon_forecasts(store: Store) -> None:
+    """Amazon's preview for DAY: 19.00 of aged surcharge for the lamp, 0.50 for the hoodie."""
+    store_preview(store, "acme", "US", DAY, DAY, DAY,
+                  "\n".join([_record("US-LAMP-OLD", aged=19.0),
+                             _record("US-HOODIE-M", aged=0.5)]).encode())
+
+
 @pytest.fixture
 def seller(make_settings: Callable[..., tuple[Settings, Path]],
            tmp_path: Path) -> tuple[Settings, Path, Store]:
@@ -60,9 +67,7 @@ def test_amazons_forecast_leads_and_ipis_explains_it(
     the lamp and 0.50 for the hoodie: 19.50 leads, ipi's 20.00 is 0.50 over it. Amazon
     gave no utilization or low-inventory figure for the window: 0 by Amazon."""
     settings, config, store = seller
-    store_preview(store, "acme", "US", DAY, DAY, DAY,
-                  "\n".join([_record("US-LAMP-OLD", aged=19.0),
-                             _record("US-HOODIE-M", aged=0.5)]).encode())
+    _amazon_forecasts(store)
     [us] = Rows(settings).capacity("acme")["fees"]
     assert us["window"] == {"start": DAY, "end": DAY, "days": 1}
     rows = {r["fee"]: r for r in us["compare"]}
@@ -152,9 +157,7 @@ def test_the_report_sets_amazons_forecast_beside_and_shows_the_calendar(
     from ipi import page
 
     settings, _, store = seller
-    store_preview(store, "acme", "US", DAY, DAY, DAY,
-                  "\n".join([_record("US-LAMP-OLD", aged=19.0),
-                             _record("US-HOODIE-M", aged=0.5)]).encode())
+    _amazon_forecasts(store)
     account = settings.accounts[0]
     secs = page.sections(store, settings, account)
     html = page.render(account, settings, secs, None)
@@ -180,9 +183,7 @@ def test_per_sku_amazons_forecast_stands_beside_ipis(
     from ipi.web import start
 
     settings, _, store = seller
-    store_preview(store, "acme", "US", DAY, DAY, DAY,
-                  "\n".join([_record("US-LAMP-OLD", aged=19.0),
-                             _record("US-HOODIE-M", aged=0.5)]).encode())
+    _amazon_forecasts(store)
     [us] = Rows(settings).capacity("acme")["fees"]
     assert us["beside"] == [
         {"sku": "US-LAMP-OLD", "fee": "aged", "ipi": {"low": pytest.approx(20.0),
