@@ -33,7 +33,7 @@ from ipi.reports.get_ledger_summary_view_data import REPORT_TYPE as LEDGER
 from ipi.score import ScoreRun, latest_day, score_range
 from ipi.settings import Account, SecretLookup, Settings
 from ipi.sources import Fetched, ReportSource
-from ipi.store import Store, duck, utcnow
+from ipi.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +169,11 @@ def _any_done(store: Store, account: Account, start: date, end: date) -> bool:
 
 def _record(store: Store, account: str, w: Window, status: str, *, report_id: str | None = None,
             rows: int | None = None, detail: str | None = None) -> None:
-    with store.begin() as conn:
-        duck(conn).execute(
-            "INSERT OR REPLACE INTO backfill_window VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    with store.write() as con:
+        con.execute(
+            "INSERT OR REPLACE INTO backfill_window (account, marketplace, report_type, "
+            "start_date, end_date, status, report_id, rows, detail, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [account, w.marketplace, LEDGER, w.start, w.end, status, report_id, rows, detail,
              utcnow()])
 
@@ -312,8 +314,8 @@ def finish(settings: Settings, account: Account, run: BackfillRun, first: date,
     store = pipeline.open_store(settings)
     run.scored = score_range(store, account.name, first, last + pipeline.LOOKBACK,
                              settings.policy_for(account).carry_days)
-    with store.begin() as conn:
-        latest = latest_day(duck(conn), account.name)
+    with store.read() as con:
+        latest = latest_day(con, account.name)
     if latest is not None:
         run.alerts = pipeline.alert(settings, account, latest)
     return run

@@ -30,7 +30,7 @@ from ipi.score.projection import Projection, projection
 from ipi.score.whatif import Plan
 from ipi.settings import Account, Policy, Settings
 from ipi.stakes import FEE_NAMES, span_text, stakes
-from ipi.store import Store, duck
+from ipi.store import Store
 from ipi.svg import factor_svg, score_svg
 
 DRIVERS = 10  # SKUs in a report's table
@@ -64,8 +64,7 @@ def sections(store: Store, settings: Settings, account: Account,
     histories = {mp: scores(store, account.name, marketplace=mp, end=day)
                  for mp in account.marketplaces}
     out = []
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.write() as con:
         for mp, history in histories.items():
             scored = [r for r in history if r["score"] is not None]
             latest = scored[-1] if scored else None

@@ -416,8 +416,8 @@ def report_target(store: Store, notifier: Notifier, target: Target, account: str
             "fixed; every other target got its own. Fix it in the service's environment "
             "or the configuration, then `ipi alerts test`.")
     key = f"{account}:{day}:ops/target:{target.id}"
-    with store.begin() as conn:
-        enqueue(conn, notifier.without(target), key, account, day, "ops",
+    with store.write() as con:
+        enqueue(con, notifier.without(target), key, account, day, "ops",
                 f"[OPS] IPI {account}: alert {target.name} cannot be used", body, "ops")
     # this message alone: the failed ones wait for their backoff
     deliver_pending(store, notifier, account, backoff_minutes=backoff_minutes, key=key)
@@ -447,8 +447,8 @@ def report_problems(store: Store, notifier: Notifier, account: str, day: date,
               "have no data for the day (the estimate says so).")
     key = f"{account}:{day}:ops/ingest:" + ",".join(sorted(
         n for n, _ in [*ingested.failed, *ingested.warnings]))
-    with store.begin() as conn:
-        enqueue(conn, notifier, key, account, day, "ops",
+    with store.write() as con:
+        enqueue(con, notifier, key, account, day, "ops",
                 f"[OPS] IPI {account}: {len(ingested.failed) + len(ingested.warnings)} report "
                 f"problem(s) on {day}", body, "ops")
 
@@ -487,8 +487,8 @@ def send_ops(settings: Settings, key: str, account: str, day: date, title: str,
     notifier = Notifier.from_settings(settings)
     try:
         store = open_store(settings)
-        with store.begin() as conn:
-            enqueue(conn, notifier, key, account, day, "ops", title, body, "ops")
+        with store.write() as con:
+            enqueue(con, notifier, key, account, day, "ops", title, body, "ops")
         deliver_pending(store, notifier, account,
                         backoff_minutes=settings.alerts.retry_backoff_minutes)
         return

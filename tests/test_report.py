@@ -86,7 +86,6 @@ def test_the_report_and_the_alert_tell_the_same_projection(
     from ipi.alerts.calendar import next_checkpoint
     from ipi.alerts.context import steps
     from ipi.score.projection import projection
-    from ipi.store import duck
 
     settings, _ = scored_demo
     account, policy = settings.accounts[0], settings.policy
@@ -96,8 +95,7 @@ def test_the_report_and_the_alert_tell_the_same_projection(
         day = demo_sim.day(i)
         [sec] = report.sections(store, settings, account, day)
         assert sec.latest is not None and sec.latest["date"] == day
-        with store.begin() as conn:
-            con = duck(conn)
+        with store.write() as con:
             proj = projection(con, "acme", "US", day, next_checkpoint(policy, day), policy)
             detail = next(d for rule, _, _, d in steps(con, "acme", "US", day, sec.latest,
                                                        policy)

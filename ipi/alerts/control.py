@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 
 from ipi.errors import NotFound, UsageError
-from ipi.store import Store, duck, utcnow
+from ipi.store import Store, utcnow
 
 
 def silenced(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
@@ -44,8 +44,7 @@ class Acked:
 def acknowledge(store: Store, account: str, marketplace: str | None = None) -> list[Acked]:
     """Acknowledge every alert of the account (or marketplace) firing now; the ones
     acknowledged (none: nothing was firing)."""
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.write() as con:
         firing = con.execute(
             "SELECT s.marketplace, s.rule, s.since, s.last_date, d.score FROM alert_state s "
             "LEFT JOIN daily_score d ON d.account = s.account "
@@ -58,7 +57,9 @@ def acknowledge(store: Store, account: str, marketplace: str | None = None) -> l
             con.execute("UPDATE alert_state SET acked = ?, updated_at = ? WHERE account = ? "
                         "AND marketplace = ? AND rule = ?",
                         [a.as_of, utcnow(), account, a.marketplace, a.rule])
-            con.execute("INSERT INTO alert_event VALUES (?, ?, ?, ?, 'firing', 'firing', ?, "
+            con.execute("INSERT INTO alert_event (account, marketplace, rule, date, from_state, "
+                        "to_state, value, note, recorded_at) "
+                        "VALUES (?, ?, ?, ?, 'firing', 'firing', ?, "
                         "'acknowledged: no repeats until it resolves or gets worse', ?)",
                         [account, a.marketplace, a.rule, a.as_of, a.score, utcnow()])
     return done
@@ -70,8 +71,8 @@ def add_silence(store: Store, account: str, marketplace: str | None, until: date
     if until < today:
         raise UsageError(f"a silence until {until} would already be over (today is {today}): "
                          "a silence must end today or later")
-    with store.begin() as conn:
-        row = duck(conn).execute(
+    with store.write() as con:
+        row = con.execute(
             "INSERT INTO alert_silence (account, marketplace, until, reason, created_at) "
             "VALUES (?, ?, ?, ?, ?) RETURNING id",
             [account, marketplace, until, reason, utcnow()]).fetchone()
@@ -95,8 +96,7 @@ def silences(store: Store, account: str | None = None, *, today: date,
 def expire_silence(store: Store, silence_id: int) -> dict[str, Any]:
     """End a silence now; the silence as it was. An alert still firing is paged by the
     next run."""
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.write() as con:
         cur = con.execute("SELECT id, account, marketplace, until, reason, expired_at "
                           "FROM alert_silence WHERE id = ?", [silence_id])
         row = cur.fetchone()

@@ -41,7 +41,7 @@ from ipi.score.drivers import recovery, top_drivers
 from ipi.score.model import LABELS
 from ipi.score.official import state
 from ipi.settings import Policy
-from ipi.store import Store, duck, utcnow
+from ipi.store import Store, utcnow
 from ipi.store.arrivals import gaps
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,7 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
     capacity and fees at risk that day, e.g. ``ipi.stakes``': its lines go in a message,
     and a storage type newly past its capacity warning pages). In one transaction: the
     rules step, capacity pages, then one message is composed and queued."""
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.write() as con:
         latest = latest_day(con, account)
         if latest is None or day < latest:
             log.info("alerts for %s: %s is not the latest scored day (%s); nothing to page",
@@ -99,13 +98,13 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
         for mp, row in rows.items():
             _step_rules(con, run, mp, row, policy)
             if row["status"] == "unreliable" and not silenced(con, account, mp, day):
-                enqueue(conn, notifier, f"{account}:{day}:{mp}:ops/unreliable", account, day,
+                enqueue(con, notifier, f"{account}:{day}:{mp}:ops/unreliable", account, day,
                         "ops", f"[OPS] IPI {account} {mp}: the estimate for {day} is "
                         "unreliable", unreliable_message(account, mp, day, row), "ops")
         url = f"{link.rstrip('/')}/accounts/{account}" if link else None
-        full, lines = _capacity_pages(conn, notifier, run, list(rows), at_stake, url)
+        full, lines = _capacity_pages(con, notifier, run, list(rows), at_stake, url)
         if run.notices:
-            _compose(conn, notifier, run, policy, top_skus, full, lines, url)
+            _compose(con, notifier, run, policy, top_skus, full, lines, url)
     return run
 
 
@@ -137,7 +136,8 @@ def _step_rules(con: duckdb.DuckDBPyConnection, run: AlertRun, mp: str, row: dic
         if step.changed:
             note = f"muted: {muted}" if muted else (
                 "held: flapping" if new.flapping_since and step.notify is None else None)
-            con.execute("INSERT INTO alert_event VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            con.execute("INSERT INTO alert_event (account, marketplace, rule, date, from_state, "
+                        "to_state, value, note, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [account, mp, rule, day, prev.state, new.state,
                          row.get("score"), note, utcnow()])
         if step.notify:
@@ -150,12 +150,12 @@ def _step_rules(con: duckdb.DuckDBPyConnection, run: AlertRun, mp: str, row: dic
              else run.notices).append(notice)
 
 
-def _capacity_pages(conn: Any, notifier: Notifier, run: AlertRun, marketplaces: list[str],
-                    at_stake: AtStake | None, url: str | None
+def _capacity_pages(con: duckdb.DuckDBPyConnection, notifier: Notifier, run: AlertRun,
+                    marketplaces: list[str], at_stake: AtStake | None, url: str | None
                     ) -> tuple[list[dict[str, Any]], list[str]]:
     """The storage types newly past their capacity warning (recorded; paged alone unless
     the score's message carries them), and the lines at stake for the day's message."""
-    con, account, day = duck(conn), run.account, run.day
+    account, day = run.account, run.day
     capacity = at_stake(con, day, fees=False)["storage"] if at_stake else ()
     full = _capacity_due(con, account, capacity) if capacity else []
     # Muted only when every marketplace is: capacity is the account's, all of them.
@@ -166,7 +166,8 @@ def _capacity_pages(conn: Any, notifier: Notifier, run: AlertRun, marketplaces: 
         return full, lines
     with_score = bool(run.notices)
     for s in full:  # dated by the outlook's planning day: its month is the limit's
-        con.execute("INSERT INTO alert_event VALUES (?, 'all', ?, ?, ?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO alert_event (account, marketplace, rule, date, from_state, "
+                    "to_state, value, note, recorded_at) VALUES (?, 'all', ?, ?, ?, ?, ?, ?, ?)",
                     [account, f"capacity/{s['storage_type']}", s["date"], s["was"],
                      s["status"], _pct(s["share"]),
                      "in the score alert" if with_score else "paged", utcnow()])
@@ -175,16 +176,17 @@ def _capacity_pages(conn: Any, notifier: Notifier, run: AlertRun, marketplaces: 
         msg = capacity_message(account, day, full, lines, url)
         key = f"{account}:{day}:capacity:" + ",".join(
             f"{s['storage_type']}/{s['status']}" for s in full)
-        enqueue(conn, notifier, key, account, day, "firing", msg.title, msg.text,
+        enqueue(con, notifier, key, account, day, "firing", msg.title, msg.text,
                 "inventory", short=msg.short, html=msg.html, severity=msg.severity,
                 event=msg.event)
     return full, lines
 
 
-def _compose(conn: Any, notifier: Notifier, run: AlertRun, policy: Policy, top_skus: int,
-             full: list[dict[str, Any]], lines: list[str], url: str | None) -> None:
+def _compose(con: duckdb.DuckDBPyConnection, notifier: Notifier, run: AlertRun,
+             policy: Policy, top_skus: int, full: list[dict[str, Any]], lines: list[str],
+             url: str | None) -> None:
     """The day's one inventory message, with what to fix and the recovery plan, queued."""
-    con, account, day = duck(conn), run.account, run.day
+    account, day = run.account, run.day
     fixable = [n for n in run.notices if n.kind in ("firing", "repeat")
                and n.rule in (BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING)]
     drivers = {n.marketplace: top_drivers(con, account, n.marketplace, day, top_skus, n.row)
@@ -202,7 +204,7 @@ def _compose(conn: Any, notifier: Notifier, run: AlertRun, policy: Policy, top_s
     # rest of the message.
     emailed = any(t.shape == "email" for t in notifier.route(
         account, "inventory", resolved=kind == "resolved"))
-    enqueue(conn, notifier, key, account, day, kind, msg.title, msg.text, "inventory",
+    enqueue(con, notifier, key, account, day, kind, msg.title, msg.text, "inventory",
             short=msg.short, html=msg.html,
             chart=_chart(con, account, worst, day, policy) if emailed else None,
             severity=msg.severity, event=msg.event)
@@ -250,8 +252,7 @@ def check_freshness(store: Store, notifier: Notifier, account: str, today: date,
                     policy: Policy) -> date | None:
     """The dead man's switch: an ops alert when the newest estimate is older than
     ``max_data_age_days`` (once per stale stretch). Returns the newest day, if stale."""
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.write() as con:
         row = con.execute("SELECT max(date) FROM daily_score WHERE account = ? "
                           "AND score IS NOT NULL", [account]).fetchone()
         newest = row[0] if row else None
@@ -262,7 +263,7 @@ def check_freshness(store: Store, notifier: Notifier, account: str, today: date,
                 [account]).fetchone()[0]:  # type: ignore[index]
             return None  # a new account: nothing was ever loaded, nothing went stale
         since = f"since {newest}" if newest else "ever"
-        enqueue(conn, notifier, f"{account}:stale:{newest}", account, today, "ops",
+        enqueue(con, notifier, f"{account}:stale:{newest}", account, today, "ops",
                 f"[OPS] IPI {account}: no fresh estimate {since}",
                 f"[OPS] {account}: the newest estimate is from {newest or 'no day'}, older "
                 f"than {policy.max_data_age_days} days on {today}. The daily run did not "
@@ -283,7 +284,7 @@ def report_gaps(store: Store, notifier: Notifier, account: str, day: date,
         open_gaps = gaps(con, account, day, list(REPORTS.values()))
     if not open_gaps:
         return 0
-    with store.begin() as conn:
+    with store.write() as con:
         for g in open_gaps:
             key = names[g["report_type"]]
             spec = REGISTRY[g["report_type"]]
@@ -291,7 +292,7 @@ def report_gaps(store: Store, notifier: Notifier, account: str, day: date,
                 account, g["marketplace"], g["report_type"],
                 spec.description.split(" (")[0], g["last"], day,
                 [LABELS[f] for f, k in FEEDS.items() if k == key], limits[key])
-            enqueue(conn, notifier, f"{account}:gap:{g['marketplace']}:{g['report_type']}:"
+            enqueue(con, notifier, f"{account}:gap:{g['marketplace']}:{g['report_type']}:"
                     f"{g['last']}", account, day, "ops", title, body, "ops")
     return len(open_gaps)
 

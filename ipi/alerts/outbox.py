@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
+import duckdb
 
 from ipi import safe
 from ipi.alerts.deliver import Notifier
 from ipi.errors import DeliveryError
-from ipi.store import Store, duck, utcnow
+from ipi.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Delivery:
     error: str | None = None
 
 
-def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day: date,
+def enqueue(con: duckdb.DuckDBPyConnection, notifier: Notifier, key: str, account: str, day: date,
             kind: str, title: str, body: str, tags: str, *, short: str | None = None,
             html: str | None = None, chart: bytes | None = None,
             severity: str | None = None, event: dict[str, Any] | None = None) -> bool:
@@ -46,7 +46,6 @@ def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day
     key was queued already. With no target for it, the message is kept as 'no-targets'
     (and said loudly) rather than queued for targets added later.
     """
-    con = duck(conn)
     # What reaches people carries no control character, whatever a SKU or file name held
     title, body = safe.text(title), safe.text(body)
     short, html = (safe.text(short) if short else short), (safe.text(html) if html else html)
@@ -100,8 +99,8 @@ def deliver_pending(store: Store, notifier: Notifier, account: str | None = None
             _mark(store, key, tid, "dropped", "the target is no longer configured")
             results.append(Delivery(key, row["title"], row["target_name"], "dropped"))
             continue
-        with store.begin() as conn:
-            conn.exec_driver_sql(
+        with store.write() as con:
+            con.execute(
                 "UPDATE alert_delivery SET attempts = attempts + 1, last_attempt_at = ? "
                 "WHERE key = ? AND target = ?", (utcnow(), key, tid))
         try:
@@ -112,8 +111,8 @@ def deliver_pending(store: Store, notifier: Notifier, account: str | None = None
                           short=row["short"], html=row["html"], chart=row["chart"],
                           event=json.loads(row["event"]) if row["event"] else None)
         except DeliveryError as exc:
-            with store.begin() as conn:
-                conn.exec_driver_sql(
+            with store.write() as con:
+                con.execute(
                     "UPDATE alert_delivery SET last_error = ? WHERE key = ? AND target = ?",
                     (str(exc), key, tid))
             log.error("alert %r not delivered to %s (%s); it stays queued for the next run",
@@ -133,12 +132,12 @@ def failing(store: Store, target_id: str) -> int:
 
 
 def _mark(store: Store, key: str, target: str, status: str, error: str | None) -> None:
-    with store.begin() as conn:
-        conn.exec_driver_sql(
+    with store.write() as con:
+        con.execute(
             "UPDATE alert_delivery SET status = ?, last_error = ?, "
             "sent_at = CASE WHEN ? = 'sent' THEN ? END WHERE key = ? AND target = ?",
             (status, error, status, utcnow(), key, target))
-        conn.exec_driver_sql(
+        con.execute(
             "UPDATE alert_outbox SET status = 'sent', sent_at = ? WHERE key = ? AND NOT EXISTS "
             "(SELECT 1 FROM alert_delivery WHERE key = ? AND status = 'pending')",
             (utcnow(), key, key))

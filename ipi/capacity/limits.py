@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 
 from ipi.capacity import limit_of, month_of, storage_type_of
-from ipi.store import Store, duck, utcnow
+from ipi.store import Store, utcnow
 
 
 def set_limit(store: Store, account: str, storage_type: str, month: str | date,
@@ -17,9 +17,10 @@ def set_limit(store: Store, account: str, storage_type: str, month: str | date,
     """Record (or replace) a month's limit for a storage type; the row as stored."""
     row = {"account": account, "storage_type": storage_type_of(storage_type),
            "month": month_of(month), "limit_cuft": limit_of(limit), "recorded_at": utcnow()}
-    with store.begin() as conn:
-        duck(conn).execute("INSERT OR REPLACE INTO capacity_limit VALUES (?, ?, ?, ?, ?)",
-                           list(row.values()))
+    with store.write() as con:
+        con.execute("INSERT OR REPLACE INTO capacity_limit (account, storage_type, month, "
+                    "limit_cuft, recorded_at) VALUES (?, ?, ?, ?, ?)",
+                    list(row.values()))
     return row
 
 

@@ -172,7 +172,6 @@ def cmd_alerts_check(args: argparse.Namespace) -> int:
     from ipi.alerts.deliver import Notifier
     from ipi.alerts.engine import alert_account
     from ipi.score import latest_day
-    from ipi.store import duck
 
     lib = rows_of(args)
     settings = lib.settings
@@ -180,8 +179,8 @@ def cmd_alerts_check(args: argparse.Namespace) -> int:
     accounts = [settings.account(args.account)] if args.account else list(settings.accounts)
     for account in accounts:
         today = args.date or settings.today(account)
-        with lib.store.begin() as conn:
-            latest = latest_day(duck(conn), account.name)
+        with lib.store.read() as con:
+            latest = latest_day(con, account.name)
         run = alert_account(lib.store, notifier, account.name, latest or today,
                             settings.policy_for(account), settings.alerts.top_skus,
                             today=today, backoff_minutes=settings.alerts.retry_backoff_minutes,

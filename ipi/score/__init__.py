@@ -16,7 +16,7 @@ from ipi.score.model import LABELS, Estimate, estimate, factors_for
 from ipi.score.official import model_for
 from ipi.score.prior import Model
 from ipi.settings import Account, CarryDays
-from ipi.store import Store, duck, utcnow
+from ipi.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,7 @@ def score_range(store: Store, account: str, start: date, end: date,
     report carries the factors it feeds from its newest day (``carry_days``); each day
     also reads its long-term factors (``ipi.score.window``: the 2020 rule)."""
     limits = carry_days.model_dump()
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.write() as con:
         rows = compute_factors(con, account, start, end)
         back = max(*limits.values(), window.DAYS - 1)
         cur = con.execute(
@@ -100,8 +99,7 @@ def upgrade(store: Store, account: str, carry_days: CarryDays = CARRY_DAYS) -> s
         stale = sorted(m for m, _, _ in made if m != model_for(con, account).name)
     if not stale:
         return None
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.write() as con:
         if con.execute("SELECT count(*) FROM calibration WHERE account = ?",
                        [account]).fetchone() != (0,):
             official.refit(con, account)

@@ -24,7 +24,7 @@ from ipi.score.calibrate import MIN_POINTS, PAIR_DAYS, Calibration, Point, calib
 from ipi.score.model import ALL_FACTORS, factors_for
 from ipi.score.prior import Model
 from ipi.settings import Account
-from ipi.store import Store, duck, utcnow
+from ipi.store import Store, utcnow
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,10 @@ def read_csv(path: Path, account: Account, today: date | None = None) -> list[Of
 def record(store: Store, account: Account, rows: Sequence[Official]) -> Calibration:
     """Store the official scores (a date already recorded is replaced) and refit the
     account's model (``ipi.score.record_official`` then rescores with it)."""
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.write() as con:
         con.executemany(
-            "INSERT OR REPLACE INTO official_score VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO official_score (account, marketplace, date, score, "
+            "recorded_at) VALUES (?, ?, ?, ?, ?)",
             [(account.name, r.marketplace, r.date, r.score, utcnow()) for r in rows])
         return refit(con, account.name)
 
@@ -98,8 +98,7 @@ def record(store: Store, account: Account, rows: Sequence[Official]) -> Calibrat
 def remove(store: Store, account: Account, marketplace: str, day: date) -> Calibration:
     """Remove one recorded official score and refit; NotFound, changing nothing, when
     there is none."""
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.write() as con:
         gone = con.execute("DELETE FROM official_score WHERE account = ? AND marketplace = ? "
                            "AND date = ? RETURNING date",
                            [account.name, marketplace, day]).fetchall()

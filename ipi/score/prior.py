@@ -25,7 +25,7 @@ from ipi.score.model import (
     MODEL,
     factors_for,
 )
-from ipi.store import Store, duck, utcnow
+from ipi.store import Store, utcnow
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,7 @@ def import_rows(store: Store, rows: Sequence[reference.Row]) -> Imported:
     """Add counted rows to the installation's reference set and refit its prior (the
     caller rescores: every account whose estimates carry another model's name)."""
     counted = [r for r in rows if r.kind in reference.COUNTED and r.ipi is not None]
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.write() as con:
         have = {k for (k,) in con.execute("SELECT key FROM reference_row").fetchall()}
         new = list({_key(r): r for r in counted if _key(r) not in have}.values())
         if new:

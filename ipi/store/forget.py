@@ -16,7 +16,7 @@ import duckdb
 
 from ipi.errors import NotFound
 from ipi.reports import REGISTRY
-from ipi.store import Store, asin_day, duck, utcnow
+from ipi.store import Store, asin_day, utcnow
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,7 @@ def forget_day(store: Store, account: str, day: date, *, marketplace: str | None
     one named) and record it; raise NotFound, changing nothing, when none match."""
     if report_type is not None and report_type not in REGISTRY:
         raise NotFound(f"no report type {report_type}: ipi loads {', '.join(REGISTRY)}")
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.write() as con:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _ipi_forget AS SELECT account, marketplace, "
             "report_type, snapshot_date, sha256, rows, loaded_at FROM report_partition "

@@ -30,7 +30,7 @@ from ipi.reports import (
     stage,
 )
 from ipi.settings import MARKETPLACE_TIMEZONES
-from ipi.store import Store, asin_day, duck, utcnow
+from ipi.store import Store, asin_day, utcnow
 from ipi.store.landing import land, landing_path, sha256_of
 
 log = logging.getLogger(__name__)
@@ -244,12 +244,15 @@ def _load(store: Store, account: str, path: Path, sha: str, *, ingest_day: date,
         # The bytes go to the landing zone before the commit that points at them.
         land(store.data_dir / "raw", path, sha)
         con.execute(
-            "INSERT INTO raw_file VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO raw_file (sha256, size_bytes, landing_path, first_seen_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [sha, path.stat().st_size,
              str(landing_path(Path("raw"), sha)), loaded_at],
         )
         con.execute(
-            "INSERT OR REPLACE INTO ingested_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO ingested_file (account, sha256, report_type, original_name, "
+            "source, charset, date_source, rows, default_date, default_marketplace, "
+            "marketplace_source, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [account, sha, spec.report_type, path.name, source, charset,
              result.date_source, rows, default_date, default_marketplace,
              marketplace_source, loaded_at],
@@ -414,8 +417,8 @@ def _rows_and_last_good(store: Store, account: str, result: LoadResult, mp: str,
 
 
 def mark_unreliable(store: Store, account: str, result: LoadResult, reason: str) -> None:
-    with store.begin() as conn:
-        duck(conn).executemany(
+    with store.write() as con:
+        con.executemany(
             "UPDATE report_partition SET unreliable = ? WHERE account = ? AND marketplace = ? "
             "AND report_type = ? AND snapshot_date = ?",
             [[reason, account, mp, result.report_type, day] for mp, day in result.partitions])

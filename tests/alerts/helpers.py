@@ -19,8 +19,8 @@ def put_score(settings: Settings, day: date, score: float | None, mp: str = "US"
     status = status or ("no data" if score is None else "ok")
     low = None if score is None else score - 60
     high = None if score is None else score + 60
-    with store.begin() as conn:
-        conn.exec_driver_sql(
+    with store.write() as con:
+        con.execute(
             "INSERT OR REPLACE INTO daily_score (account, marketplace, date, excess_pct, "
             "sell_through, stranded_pct, in_stock_rate, score, score_low, score_high, status, "
             "notes, model, computed_at) "

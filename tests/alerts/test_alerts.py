@@ -335,8 +335,8 @@ def test_a_failed_delivery_waits_its_backoff_before_the_next_try(
         == ["failed"]
     assert pipeline.alert(settings, settings.accounts[0], D).deliveries == []  # not yet due
     store = pipeline.open_store(settings)
-    with store.begin() as conn:  # an hour passes
-        conn.exec_driver_sql("UPDATE alert_delivery SET last_attempt_at = "
+    with store.write() as con:  # an hour passes
+        con.execute("UPDATE alert_delivery SET last_attempt_at = "
                              "last_attempt_at - INTERVAL 61 MINUTE")
     assert [d.status for d in pipeline.alert(settings, settings.accounts[0], D).deliveries] \
         == ["sent"]

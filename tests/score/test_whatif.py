@@ -16,7 +16,6 @@ from ipi.demo import Simulation
 from ipi.score.drivers import recovery
 from ipi.score.whatif import Action, Plan, what_if
 from ipi.settings import Settings
-from ipi.store import duck
 
 LOW_DAY = 79  # the demo seller's estimate is far under 450 here: stranded and excess
 
@@ -42,8 +41,8 @@ def test_removing_excess_and_fixing_a_listing_change_the_factors_as_the_reports_
                  "FROM stranded_inventory WHERE snapshot_date = ? GROUP BY sku "
                  "ORDER BY n DESC LIMIT 1", day)
     removed = 100.0
-    with pipeline.open_store(settings).begin() as conn:
-        out = what_if(duck(conn), "acme", row, [Action("remove", top["sku"], removed),
+    with pipeline.open_store(settings).write() as con:
+        out = what_if(con, "acme", row, [Action("remove", top["sku"], removed),
                                                 Action("fix-stranded", stuck["sku"]),
                                                 Action("restock", "NOT-A-SKU")],
                       recent=True)  # the long-term factors hold this day's estimate
@@ -68,8 +67,7 @@ def test_the_recovery_plan_reaches_the_target_with_no_step_to_spare(
     row = _row(settings, demo_sim.day(LOW_DAY))
     target = settings.policy.recovery
     assert row["score"] < 450 < target
-    with pipeline.open_store(settings).begin() as conn:
-        con = duck(conn)
+    with pipeline.open_store(settings).write() as con:
         plan = recovery(con, "acme", row, settings.policy)
         actions = [a for a, _ in plan.steps]
         scores = [s for _, s in plan.steps]
@@ -92,8 +90,7 @@ def test_a_plan_by_cost_spends_least_where_each_action_costs(
     row = _row(settings, demo_sim.day(LOW_DAY))
     dear_fixes = settings.policy.model_copy(update={
         "removal_fee": 0.01, "listing_fix_cost": 500.0, "restock_cost": 500.0})
-    with pipeline.open_store(settings).begin() as conn:
-        con = duck(conn)
+    with pipeline.open_store(settings).write() as con:
         by_units = recovery(con, "acme", row, dear_fixes)
         by_cost = recovery(con, "acme", row,
                            dear_fixes.model_copy(update={"plan_by": "cost"}))
