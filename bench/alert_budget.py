@@ -331,7 +331,8 @@ def load_history(settings: Settings, account: Account, folder: Path, first: date
 
 def alert_states(settings: Settings) -> dict[tuple[str, str], str]:
     rows = pipeline.open_store(settings).query(
-        "SELECT marketplace, rule, state FROM alert_state WHERE account = ?", [ACCOUNT])
+        "SELECT marketplace, rule, state FROM alert_state WHERE account = $account",
+        {"account": ACCOUNT})
     return {(r["marketplace"], r["rule"]): str(r["state"]) for r in rows}
 
 
@@ -454,7 +455,8 @@ def recorded_events(settings: Settings) -> tuple[list[dict[str, Any]], str]:
                 break
             return [r if isinstance(r, dict) else vars(r) for r in rows], f"{module}.events"
     return store.query("SELECT marketplace, rule, date, from_state, to_state FROM alert_event "
-                       "WHERE account = ? ORDER BY recorded_at", [ACCOUNT]), "alert_event"
+                       "WHERE account = $account ORDER BY recorded_at",
+                       {"account": ACCOUNT}), "alert_event"
 
 
 @dataclass

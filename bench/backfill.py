@@ -197,8 +197,8 @@ def _scan_columns(con: Any) -> dict[str, list[str]]:
     out = {}
     for table in TABLES:
         names = [r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-            "ORDER BY ordinal_position", [table]).fetchall()]
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $table "
+            "ORDER BY ordinal_position", {"table": table}).fetchall()]
         out[table] = [c for c in names if c in _ALWAYS or c in words]
     return out
 

@@ -140,8 +140,9 @@ def plan(store: Store, account: Account, start: date, end: date, size: int) -> l
     for, then the days no done window covers, cut into windows of ``size`` days."""
     rows = store.query(
         "SELECT marketplace, start_date, end_date, status, report_id FROM backfill_window "
-        "WHERE account = ? AND report_type = ? AND end_date >= ? AND start_date <= ? "
-        "AND status IN ('done', 'requested')", [account.name, LEDGER, start, end])
+        "WHERE account = $account AND report_type = $report_type "
+        "AND end_date >= $start AND start_date <= $end AND status IN ('done', 'requested')",
+        {"account": account.name, "report_type": LEDGER, "start": start, "end": end})
     todo: list[Window] = []
     for mp in account.marketplaces:
         covered: set[date] = set()
@@ -162,9 +163,10 @@ def plan(store: Store, account: Account, start: date, end: date, size: int) -> l
 def _any_done(store: Store, account: Account, start: date, end: date) -> bool:
     """Whether any ledger window in [start, end] was loaded."""
     return bool(store.query(
-        "SELECT count(*) AS n FROM backfill_window WHERE account = ? AND report_type = ? "
-        "AND status = 'done' AND end_date >= ? AND start_date <= ?",
-        [account.name, LEDGER, start, end])[0]["n"])
+        "SELECT count(*) AS n FROM backfill_window "
+        "WHERE account = $account AND report_type = $report_type AND status = 'done' "
+        "AND end_date >= $start AND start_date <= $end",
+        {"account": account.name, "report_type": LEDGER, "start": start, "end": end})[0]["n"])
 
 
 def _record(store: Store, account: str, w: Window, status: str, *, report_id: str | None = None,
@@ -173,9 +175,11 @@ def _record(store: Store, account: str, w: Window, status: str, *, report_id: st
         con.execute(
             "INSERT OR REPLACE INTO backfill_window (account, marketplace, report_type, "
             "start_date, end_date, status, report_id, rows, detail, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [account, w.marketplace, LEDGER, w.start, w.end, status, report_id, rows, detail,
-             utcnow()])
+            "VALUES ($account, $marketplace, $report_type, $start, $end, $status, $report_id, "
+            "$rows, $detail, $now)",
+            {"account": account, "marketplace": w.marketplace, "report_type": LEDGER,
+             "start": w.start, "end": w.end, "status": status, "report_id": report_id, "rows": rows,
+             "detail": detail, "now": utcnow()})
 
 
 @dataclass(frozen=True)

@@ -236,8 +236,8 @@ def test_every_report_spec_column_exists_in_its_table(fresh_db) -> None:  # type
 
     for spec in REGISTRY.values():
         cols = {r["column_name"] for r in fresh_db.query(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-            [spec.table])}
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $table",
+            {"table": spec.table})}
         wanted = {c.name for c in spec.columns} - {spec.date_column, spec.marketplace_column}
         assert wanted <= cols, (spec.report_type, wanted - cols)
 

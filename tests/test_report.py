@@ -44,14 +44,14 @@ def test_the_report_shows_the_day_the_history_what_to_fix_and_the_plan(
     assert not re.search(r"(src|href)=['\"](?!data:)", html)
     score, factors = _charts(html)
     assert [c.get("viewBox") for c in (score, factors)] == ["0 0 825 352", "0 0 825 462"]
-    history = [r for r in store.query("SELECT * FROM daily_score WHERE date <= ? "
-                                      "AND score IS NOT NULL", [day])]
+    history = [r for r in store.query("SELECT * FROM daily_score WHERE date <= $day "
+                                      "AND score IS NOT NULL", {"day": day})]
     [estimate] = _marks(score, "estimate")
     assert len(estimate.get("points", "").split()) == len(history)
     assert _marks(score, "threshold") and len(_marks(score, "official")) == len(recorded)
     assert len(_marks(factors, "panel")) == 4 and len(_marks(factors, "series")) >= 4
 
-    row = store.query("SELECT * FROM daily_score WHERE date = ?", [day])[0]
+    row = store.query("SELECT * FROM daily_score WHERE date = $day", {"day": day})[0]
     assert f"<span class=big>{row['score']:.0f}</span>" in html
     assert f"under the threshold on {day}" in html and "card bad" in html
     assert sum(html.count(f"<tr><td>{factor}</td>")

@@ -26,9 +26,10 @@ def silenced(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
              day: date) -> str | None:
     """The reason of a silence covering this account and marketplace on ``day``, if any."""
     row = con.execute(
-        "SELECT reason FROM alert_silence WHERE account = ? AND until >= ? "
-        "AND expired_at IS NULL AND (marketplace IS NULL OR marketplace = ?) "
-        "ORDER BY until DESC LIMIT 1", [account, day, marketplace]).fetchone()
+        "SELECT reason FROM alert_silence WHERE account = $account AND until >= $day "
+        "AND expired_at IS NULL AND (marketplace IS NULL OR marketplace = $marketplace) "
+        "ORDER BY until DESC LIMIT 1",
+        {"account": account, "day": day, "marketplace": marketplace}).fetchone()
     return str(row[0]) if row else None
 
 
@@ -49,19 +50,23 @@ def acknowledge(store: Store, account: str, marketplace: str | None = None) -> l
             "SELECT s.marketplace, s.rule, s.since, s.last_date, d.score FROM alert_state s "
             "LEFT JOIN daily_score d ON d.account = s.account "
             "AND d.marketplace = s.marketplace AND d.date = s.last_date "
-            "WHERE s.account = ? AND s.state = 'firing' "
-            "AND (? IS NULL OR s.marketplace = ?) ORDER BY s.marketplace, s.rule",
-            [account, marketplace, marketplace]).fetchall()
+            "WHERE s.account = $account AND s.state = 'firing' "
+            "AND ($marketplace IS NULL OR s.marketplace = $marketplace) "
+            "ORDER BY s.marketplace, s.rule",
+            {"account": account, "marketplace": marketplace}).fetchall()
         done = [Acked(mp, rule, since, last, score) for mp, rule, since, last, score in firing]
         for a in done:
-            con.execute("UPDATE alert_state SET acked = ?, updated_at = ? WHERE account = ? "
-                        "AND marketplace = ? AND rule = ?",
-                        [a.as_of, utcnow(), account, a.marketplace, a.rule])
+            con.execute("UPDATE alert_state SET acked = $as_of, updated_at = $now "
+                        "WHERE account = $account AND marketplace = $marketplace AND rule = $rule",
+                        {"as_of": a.as_of, "now": utcnow(), "account": account,
+                         "marketplace": a.marketplace, "rule": a.rule})
             con.execute("INSERT INTO alert_event (account, marketplace, rule, date, from_state, "
                         "to_state, value, note, recorded_at) "
-                        "VALUES (?, ?, ?, ?, 'firing', 'firing', ?, "
-                        "'acknowledged: no repeats until it resolves or gets worse', ?)",
-                        [account, a.marketplace, a.rule, a.as_of, a.score, utcnow()])
+                        "VALUES ($account, $marketplace, $rule, $as_of, 'firing', 'firing', "
+                        "$score, 'acknowledged: no repeats until it resolves or gets worse', "
+                        "$now)",
+                        {"account": account, "marketplace": a.marketplace, "rule": a.rule,
+                         "as_of": a.as_of, "score": a.score, "now": utcnow()})
     return done
 
 
@@ -74,8 +79,9 @@ def add_silence(store: Store, account: str, marketplace: str | None, until: date
     with store.write() as con:
         row = con.execute(
             "INSERT INTO alert_silence (account, marketplace, until, reason, created_at) "
-            "VALUES (?, ?, ?, ?, ?) RETURNING id",
-            [account, marketplace, until, reason, utcnow()]).fetchone()
+            "VALUES ($account, $marketplace, $until, $reason, $now) RETURNING id",
+            {"account": account, "marketplace": marketplace, "until": until, "reason": reason,
+             "now": utcnow()}).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -98,7 +104,7 @@ def expire_silence(store: Store, silence_id: int) -> dict[str, Any]:
     next run."""
     with store.write() as con:
         cur = con.execute("SELECT id, account, marketplace, until, reason, expired_at "
-                          "FROM alert_silence WHERE id = ?", [silence_id])
+                          "FROM alert_silence WHERE id = $silence_id", {"silence_id": silence_id})
         row = cur.fetchone()
         if row is None:
             raise NotFound(f"no silence with id {silence_id}: `ipi alerts silence list "
@@ -107,8 +113,8 @@ def expire_silence(store: Store, silence_id: int) -> dict[str, Any]:
         if found["expired_at"] is not None:
             raise UsageError(f"silence {silence_id} was already expired at "
                            f"{found['expired_at']:%Y-%m-%d %H:%M} UTC")
-        con.execute("UPDATE alert_silence SET expired_at = ? WHERE id = ?",
-                    [utcnow(), silence_id])
+        con.execute("UPDATE alert_silence SET expired_at = $now WHERE id = $silence_id",
+                    {"now": utcnow(), "silence_id": silence_id})
     return found
 
 

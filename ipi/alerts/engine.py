@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Protocol
 
 import duckdb
@@ -89,8 +89,8 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
             log.info("alerts for %s: %s is not the latest scored day (%s); nothing to page",
                      account, day, latest)
             return AlertRun(account, day, evaluated=False)
-        cur = con.execute("SELECT * FROM daily_score WHERE account = ? AND date = ? "
-                          "ORDER BY marketplace", [account, day])
+        cur = con.execute("SELECT * FROM daily_score WHERE account = $account AND date = $day "
+                          "ORDER BY marketplace", {"account": account, "day": day})
         names = [d[0] for d in cur.description or ()]
         rows: dict[str, dict[str, Any]] = {
             r[1]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
@@ -129,17 +129,22 @@ def _step_rules(con: duckdb.DuckDBPyConnection, run: AlertRun, mp: str, row: dic
             "INSERT OR REPLACE INTO alert_state (account, marketplace, rule, state, "
             "since, last_date, last_value, updated_at, count, last_notified, paged, "
             "acked, flapping_since, repeats) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [account, mp, rule, new.state, new.since, day, row.get("score"),
-             utcnow(), new.count, new.last_notified, new.paged, new.acked,
-             new.flapping_since, new.repeats])
+            "VALUES ($account, $marketplace, $rule, $state, $since, $day, $score, $now, $count, "
+            "$last_notified, $paged, $acked, $flapping_since, $repeats)",
+            {"account": account, "marketplace": mp, "rule": rule, "state": new.state,
+             "since": new.since, "day": day, "score": row.get("score"), "now": utcnow(),
+             "count": new.count, "last_notified": new.last_notified, "paged": new.paged,
+             "acked": new.acked, "flapping_since": new.flapping_since,
+             "repeats": new.repeats})
         if step.changed:
             note = f"muted: {muted}" if muted else (
                 "held: flapping" if new.flapping_since and step.notify is None else None)
             con.execute("INSERT INTO alert_event (account, marketplace, rule, date, from_state, "
-                        "to_state, value, note, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [account, mp, rule, day, prev.state, new.state,
-                         row.get("score"), note, utcnow()])
+                        "to_state, value, note, recorded_at) VALUES ($account, $marketplace, "
+                        "$rule, $day, $from_state, $to_state, $score, $note, $now)",
+                        {"account": account, "marketplace": mp, "rule": rule, "day": day,
+                         "from_state": prev.state, "to_state": new.state,
+                         "score": row.get("score"), "note": note, "now": utcnow()})
         if step.notify:
             notice = Notice(
                 mp, step.notify, row, policy.threshold, new.since, rule, detail,
@@ -167,10 +172,12 @@ def _capacity_pages(con: duckdb.DuckDBPyConnection, notifier: Notifier, run: Ale
     with_score = bool(run.notices)
     for s in full:  # dated by the outlook's planning day: its month is the limit's
         con.execute("INSERT INTO alert_event (account, marketplace, rule, date, from_state, "
-                    "to_state, value, note, recorded_at) VALUES (?, 'all', ?, ?, ?, ?, ?, ?, ?)",
-                    [account, f"capacity/{s['storage_type']}", s["date"], s["was"],
-                     s["status"], _pct(s["share"]),
-                     "in the score alert" if with_score else "paged", utcnow()])
+                    "to_state, value, note, recorded_at) VALUES ($account, 'all', $rule, $day, "
+                    "$from_state, $to_state, $value, $note, $now)",
+                    {"account": account, "rule": f"capacity/{s['storage_type']}",
+                     "day": s["date"], "from_state": s["was"], "to_state": s["status"],
+                     "value": _pct(s["share"]),
+                     "note": "in the score alert" if with_score else "paged", "now": utcnow()})
     run.capacity = [f"{s['storage_type']}: {s['status']}" for s in full]
     if not with_score:
         msg = capacity_message(account, day, full, lines, url)
@@ -225,9 +232,10 @@ def _capacity_due(con: duckdb.DuckDBPyConnection, account: str,
             continue
         first = s["date"].replace(day=1)
         paged = [r[0] for r in con.execute(
-            "SELECT to_state FROM alert_event WHERE account = ? AND marketplace = 'all' "
-            "AND rule = ? AND date >= ? AND date < ? + INTERVAL 1 MONTH",
-            [account, f"capacity/{s['storage_type']}", first, first]).fetchall()]
+            "SELECT to_state FROM alert_event WHERE account = $account AND marketplace = 'all' "
+            "AND rule = $rule AND date >= $first AND date < $first + INTERVAL 1 MONTH",
+            {"account": account, "rule": f"capacity/{s['storage_type']}",
+             "first": first}).fetchall()]
         was = max(paged, key=lambda p: _LEVELS.get(p, 0), default="normal")
         if level > _LEVELS.get(was, 0):
             due.append({**s, "was": was})
@@ -238,9 +246,10 @@ def _chart(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
            policy: Policy) -> bytes:
     """The last 90 days of the marketplace's estimate, with the threshold and next check."""
     history = [(d, float(s), float(lo), float(hi)) for d, s, lo, hi in con.execute(
-        "SELECT date, score, score_low, score_high FROM daily_score WHERE account = ? "
-        "AND marketplace = ? AND date BETWEEN ? AND ? AND score IS NOT NULL ORDER BY date",
-        [account, mp, day - timedelta(days=89), day]).fetchall()]
+        "SELECT date, score, score_low, score_high FROM daily_score WHERE account = $account "
+        "AND marketplace = $marketplace AND date BETWEEN $day - 89 AND $day "
+        "AND score IS NOT NULL ORDER BY date",
+        {"account": account, "marketplace": mp, "day": day}).fetchall()]
     check = next_checkpoint(policy, day)
     from ipi.alerts.chart import score_chart  # matplotlib: only for an email's chart
 
@@ -253,14 +262,14 @@ def check_freshness(store: Store, notifier: Notifier, account: str, today: date,
     """The dead man's switch: an ops alert when the newest estimate is older than
     ``max_data_age_days`` (once per stale stretch). Returns the newest day, if stale."""
     with store.write() as con:
-        row = con.execute("SELECT max(date) FROM daily_score WHERE account = ? "
-                          "AND score IS NOT NULL", [account]).fetchone()
+        row = con.execute("SELECT max(date) FROM daily_score WHERE account = $account "
+                          "AND score IS NOT NULL", {"account": account}).fetchone()
         newest = row[0] if row else None
         if newest is not None and (today - newest).days <= policy.max_data_age_days:
             return None
         if newest is None and not con.execute(
-                "SELECT count(*) FROM report_partition WHERE account = ?",
-                [account]).fetchone()[0]:  # type: ignore[index]
+                "SELECT count(*) FROM report_partition WHERE account = $account",
+                {"account": account}).fetchone()[0]:  # type: ignore[index]
             return None  # a new account: nothing was ever loaded, nothing went stale
         since = f"since {newest}" if newest else "ever"
         enqueue(con, notifier, f"{account}:stale:{newest}", account, today, "ops",

@@ -57,10 +57,12 @@ def enqueue(con: duckdb.DuckDBPyConnection, notifier: Notifier, key: str, accoun
     cur = con.execute(
         "INSERT INTO alert_outbox (key, account, date, kind, title, body, tags, status, "
         "created_at, short, html, chart, severity, event) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING key",
-        [key, account, day, kind, title, body, tags,
-         "pending" if targets else "no-targets", utcnow(), short, html, chart, severity,
-         json.dumps(safe.event(event))],
+        "VALUES ($key, $account, $day, $kind, $title, $body, $tags, $status, $now, $short, "
+        "$html, $chart, $severity, $event) ON CONFLICT DO NOTHING RETURNING key",
+        {"key": key, "account": account, "day": day, "kind": kind, "title": title,
+         "body": body, "tags": tags, "status": "pending" if targets else "no-targets",
+         "now": utcnow(), "short": short, "html": html, "chart": chart, "severity": severity,
+         "event": json.dumps(safe.event(event))},
     )
     if cur.fetchone() is None:
         return False
@@ -70,7 +72,8 @@ def enqueue(con: duckdb.DuckDBPyConnection, notifier: Notifier, key: str, accoun
                     title, tags, account)
     if targets:
         con.executemany("INSERT INTO alert_delivery (key, target, target_name, status) "
-                        "VALUES (?, ?, ?, 'pending')", [[key, t.id, t.name] for t in targets])
+                        "VALUES ($key, $target, $name, 'pending')",
+                        [{"key": key, "target": t.id, "name": t.name} for t in targets])
     return True
 
 
@@ -79,17 +82,15 @@ def deliver_pending(store: Store, notifier: Notifier, account: str | None = None
     """Try every pending delivery that is due (oldest message first); record each attempt
     and its result. After a failure a delivery waits ``backoff_minutes``, doubling with
     each attempt, at most six hours."""
-    where = "d.status = 'pending'" + (" AND m.account = ?" if account else "") \
-        + (" AND m.key = ?" if key else "")
     due = ("(d.last_attempt_at IS NULL OR d.last_attempt_at + to_microseconds(CAST("
-           "least(? * 60e6 * pow(2, d.attempts - 1), 6 * 3600e6) AS BIGINT)) <= ?)")
+           "least($backoff * 60e6 * pow(2, d.attempts - 1), 6 * 3600e6) AS BIGINT)) <= $now)")
     pending = store.query(
         "SELECT d.key, d.target, d.target_name, m.title, m.body, m.kind, m.short, m.html, "
         "m.chart, m.severity, m.event FROM alert_delivery d "
-        f"JOIN alert_outbox m USING (key) WHERE {where} AND {due} "
-        "ORDER BY m.created_at, d.key, d.target",
-        [*([account] if account else []), *([key] if key else []), backoff_minutes,
-         utcnow()],
+        "JOIN alert_outbox m USING (key) WHERE d.status = 'pending' "
+        "AND ($account IS NULL OR m.account = $account) AND ($key IS NULL OR m.key = $key) "
+        f"AND {due} ORDER BY m.created_at, d.key, d.target",
+        {"account": account, "key": key, "backoff": backoff_minutes, "now": utcnow()},
     )
     results = []
     for row in pending:
@@ -101,8 +102,9 @@ def deliver_pending(store: Store, notifier: Notifier, account: str | None = None
             continue
         with store.write() as con:
             con.execute(
-                "UPDATE alert_delivery SET attempts = attempts + 1, last_attempt_at = ? "
-                "WHERE key = ? AND target = ?", (utcnow(), key, tid))
+                "UPDATE alert_delivery SET attempts = attempts + 1, last_attempt_at = $now "
+                "WHERE key = $key AND target = $target",
+                {"now": utcnow(), "key": key, "target": tid})
         try:
             # Rows queued before severities were stored: resolved, else a failure.
             severity = row["severity"] or ("resolved" if row["kind"] == "resolved"
@@ -113,8 +115,9 @@ def deliver_pending(store: Store, notifier: Notifier, account: str | None = None
         except DeliveryError as exc:
             with store.write() as con:
                 con.execute(
-                    "UPDATE alert_delivery SET last_error = ? WHERE key = ? AND target = ?",
-                    (str(exc), key, tid))
+                    "UPDATE alert_delivery SET last_error = $error "
+                    "WHERE key = $key AND target = $target",
+                    {"error": str(exc), "key": key, "target": tid})
             log.error("alert %r not delivered to %s (%s); it stays queued for the next run",
                       row["title"], target.name, exc)
             results.append(Delivery(key, row["title"], target.name, "failed", str(exc)))
@@ -128,16 +131,18 @@ def failing(store: Store, target_id: str) -> int:
     """How many times the target's oldest waiting delivery has failed (0: none waits)."""
     return int(store.query(
         "SELECT coalesce(max(attempts), 0) AS n FROM alert_delivery "
-        "WHERE target = ? AND status = 'pending'", [target_id])[0]["n"])
+        "WHERE target = $target_id AND status = 'pending'", {"target_id": target_id})[0]["n"])
 
 
 def _mark(store: Store, key: str, target: str, status: str, error: str | None) -> None:
     with store.write() as con:
         con.execute(
-            "UPDATE alert_delivery SET status = ?, last_error = ?, "
-            "sent_at = CASE WHEN ? = 'sent' THEN ? END WHERE key = ? AND target = ?",
-            (status, error, status, utcnow(), key, target))
+            "UPDATE alert_delivery SET status = $status, last_error = $error, "
+            "sent_at = CASE WHEN $status = 'sent' THEN $now END "
+            "WHERE key = $key AND target = $target",
+            {"status": status, "error": error, "now": utcnow(), "key": key, "target": target})
         con.execute(
-            "UPDATE alert_outbox SET status = 'sent', sent_at = ? WHERE key = ? AND NOT EXISTS "
-            "(SELECT 1 FROM alert_delivery WHERE key = ? AND status = 'pending')",
-            (utcnow(), key, key))
+            "UPDATE alert_outbox SET status = 'sent', sent_at = $now "
+            "WHERE key = $key AND NOT EXISTS "
+            "(SELECT 1 FROM alert_delivery WHERE key = $key AND status = 'pending')",
+            {"now": utcnow(), "key": key})

@@ -19,8 +19,8 @@ def set_limit(store: Store, account: str, storage_type: str, month: str | date,
            "month": month_of(month), "limit_cuft": limit_of(limit), "recorded_at": utcnow()}
     with store.write() as con:
         con.execute("INSERT OR REPLACE INTO capacity_limit (account, storage_type, month, "
-                    "limit_cuft, recorded_at) VALUES (?, ?, ?, ?, ?)",
-                    list(row.values()))
+                    "limit_cuft, recorded_at) VALUES ($account, $storage_type, $month, "
+                    "$limit_cuft, $recorded_at)", row)
     return row
 
 
@@ -35,5 +35,6 @@ def limits(store: Store, account: str | None = None) -> list[dict[str, Any]]:
 def month_limits(con: duckdb.DuckDBPyConnection, account: str, day: date) -> dict[str, float]:
     """The limits recorded for the month of ``day``: storage type -> cubic feet."""
     return dict(con.execute(
-        "SELECT storage_type, limit_cuft FROM capacity_limit WHERE account = ? AND month = ?",
-        [account, month_of(day)]).fetchall())
+        "SELECT storage_type, limit_cuft FROM capacity_limit "
+        "WHERE account = $account AND month = $month",
+        {"account": account, "month": month_of(day)}).fetchall())

@@ -53,8 +53,9 @@ def score_range(store: Store, account: str, start: date, end: date,
         back = max(*limits.values(), window.DAYS - 1)
         cur = con.execute(
             f"SELECT date, marketplace, carried, {', '.join(carry.READ)} FROM daily_score "
-            "WHERE account = ? AND date BETWEEN ? AND ? ORDER BY date",
-            [account, start - timedelta(days=back), start - timedelta(days=1)])
+            "WHERE account = $account AND date BETWEEN $first AND $last ORDER BY date",
+            {"account": account, "first": start - timedelta(days=back),
+             "last": start - timedelta(days=1)})
         names = [d[0] for d in cur.description or ()]
         before = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         carry.carry(rows, before, limits)
@@ -65,25 +66,30 @@ def score_range(store: Store, account: str, start: date, end: date,
             (r[1], r[2]): r
             for r in con.execute(
                 f"SELECT {', '.join(SCORE_COLUMNS)} FROM daily_score "
-                "WHERE account = ? AND date BETWEEN ? AND ?", [account, start, end]
+                "WHERE account = $account AND date BETWEEN $start AND $end",
+                {"account": account, "start": start, "end": end}
             ).fetchall()
         }
         changed = [row for row in new if old.get((row[1], row[2])) != row]
         gone = old.keys() - {(row[1], row[2]) for row in new}
         if gone:
             con.executemany(
-                "DELETE FROM daily_score WHERE account = ? AND marketplace = ? AND date = ?",
-                [(account, *key) for key in sorted(gone)],
+                "DELETE FROM daily_score WHERE account = $account AND marketplace = $marketplace "
+                "AND date = $date",
+                [{"account": account, "marketplace": mp, "date": d} for mp, d in sorted(gone)],
             )
         if changed:
             con.executemany(
-                "DELETE FROM daily_score WHERE account = ? AND marketplace = ? AND date = ?",
-                [row[:3] for row in changed],
+                "DELETE FROM daily_score WHERE account = $account AND marketplace = $marketplace "
+                "AND date = $date",
+                [dict(zip(("account", "marketplace", "date"), row[:3], strict=True))
+                 for row in changed],
             )
+            columns = (*SCORE_COLUMNS, "computed_at")
             con.executemany(
-                f"INSERT INTO daily_score ({', '.join(SCORE_COLUMNS)}, computed_at) "
-                f"VALUES ({', '.join('?' * (len(SCORE_COLUMNS) + 1))})",
-                [(*row, utcnow()) for row in changed],
+                f"INSERT INTO daily_score ({', '.join(columns)}) "
+                f"VALUES ({', '.join('$' + c for c in columns)})",
+                [dict(zip(columns, (*row, utcnow()), strict=True)) for row in changed],
             )
     return ScoreRun(account, len(new), len(changed), len(gone))
 
@@ -95,13 +101,14 @@ def upgrade(store: Store, account: str, carry_days: CarryDays = CARRY_DAYS) -> s
     it did (also as a warning in the log), or None when every estimate is current."""
     with store.read() as con:  # every run asks: a read, not a turn as the writer
         made = con.execute("SELECT model, min(date), max(date) FROM daily_score "
-                           "WHERE account = ? GROUP BY model", [account]).fetchall()
+                           "WHERE account = $account GROUP BY model",
+                           {"account": account}).fetchall()
         stale = sorted(m for m, _, _ in made if m != model_for(con, account).name)
     if not stale:
         return None
     with store.write() as con:
-        if con.execute("SELECT count(*) FROM calibration WHERE account = ?",
-                       [account]).fetchone() != (0,):
+        if con.execute("SELECT count(*) FROM calibration WHERE account = $account",
+                       {"account": account}).fetchone() != (0,):
             official.refit(con, account)
         now = model_for(con, account).name
     run = score_range(store, account, min(r[1] for r in made), max(r[2] for r in made),
@@ -207,7 +214,7 @@ def remove_official(store: Store, account: Account, marketplace: str, day: date,
 
 def _rescore_all(store: Store, account: str, carry_days: CarryDays) -> None:
     span = store.query("SELECT min(date) AS first, max(date) AS last FROM daily_score "
-                       "WHERE account = ?", [account])[0]
+                       "WHERE account = $account", {"account": account})[0]
     if span["first"] is not None:
         score_range(store, account, span["first"], span["last"], carry_days)
 
@@ -236,8 +243,8 @@ def held_line(row: dict[str, Any]) -> str | None:
 
 def latest_day(con: duckdb.DuckDBPyConnection, account: str) -> date | None:
     """The account's latest day with an estimate row: the day alerts look at."""
-    row = con.execute("SELECT max(date) FROM daily_score WHERE account = ?",
-                      [account]).fetchone()
+    row = con.execute("SELECT max(date) FROM daily_score WHERE account = $account",
+                      {"account": account}).fetchone()
     return row[0] if row else None
 
 
@@ -251,14 +258,15 @@ def day_row(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
     """The marketplace's daily_score row of ``day``, if there is one."""
     if day is None:
         return None
-    return _one(con.execute("SELECT * FROM daily_score WHERE account = ? AND marketplace = ? "
-                            "AND date = ?", [account, marketplace, day]))
+    return _one(con.execute("SELECT * FROM daily_score WHERE account = $account "
+                            "AND marketplace = $marketplace AND date = $day",
+                            {"account": account, "marketplace": marketplace, "day": day}))
 
 
 def latest_row(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
                day: date | None = None) -> dict[str, Any] | None:
     """The marketplace's newest row with an estimate, on or before ``day`` if given."""
     return _one(con.execute(
-        "SELECT * FROM daily_score WHERE account = ? AND marketplace = ? "
-        "AND score IS NOT NULL AND date <= coalesce(?, date) ORDER BY date DESC LIMIT 1",
-        [account, marketplace, day]))
+        "SELECT * FROM daily_score WHERE account = $account AND marketplace = $marketplace "
+        "AND score IS NOT NULL AND date <= coalesce($day, date) ORDER BY date DESC LIMIT 1",
+        {"account": account, "marketplace": marketplace, "day": day}))

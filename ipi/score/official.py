@@ -90,8 +90,9 @@ def record(store: Store, account: Account, rows: Sequence[Official]) -> Calibrat
     with store.write() as con:
         con.executemany(
             "INSERT OR REPLACE INTO official_score (account, marketplace, date, score, "
-            "recorded_at) VALUES (?, ?, ?, ?, ?)",
-            [(account.name, r.marketplace, r.date, r.score, utcnow()) for r in rows])
+            "recorded_at) VALUES ($account, $marketplace, $date, $score, $now)",
+            [{"account": account.name, "marketplace": r.marketplace, "date": r.date,
+              "score": r.score, "now": utcnow()} for r in rows])
         return refit(con, account.name)
 
 
@@ -99,9 +100,10 @@ def remove(store: Store, account: Account, marketplace: str, day: date) -> Calib
     """Remove one recorded official score and refit; NotFound, changing nothing, when
     there is none."""
     with store.write() as con:
-        gone = con.execute("DELETE FROM official_score WHERE account = ? AND marketplace = ? "
-                           "AND date = ? RETURNING date",
-                           [account.name, marketplace, day]).fetchall()
+        gone = con.execute("DELETE FROM official_score WHERE account = $account "
+                           "AND marketplace = $marketplace AND date = $day RETURNING date",
+                           {"account": account.name, "marketplace": marketplace,
+                            "day": day}).fetchall()
         if not gone:
             raise NotFound(f"no official score of account {account.name} {marketplace} on "
                            f"{day}: `ipi official list` shows those recorded")
@@ -115,10 +117,13 @@ def refit(con: duckdb.DuckDBPyConnection, account: str) -> Calibration:
     con.execute(
         "INSERT OR REPLACE INTO calibration (account, points, w_excess, w_sell_through, "
         "w_stranded, w_in_stock, fitted, mae, prior_mae, model_error, used, fitted_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [account, cal.points, *(cal.weights[f] for f in ALL_FACTORS),
-         json.dumps(cal.fitted) if cal.fitted else None, cal.mae, cal.prior_mae,
-         cal.model_error, cal.used, utcnow()])
+        "VALUES ($account, $points, $w_excess, $w_sell_through, $w_stranded, $w_in_stock, "
+        "$fitted, $mae, $prior_mae, $model_error, $used, $now)",
+        {"account": account, "points": cal.points,
+         **{f"w_{f}": cal.weights[f] for f in ALL_FACTORS},
+         "fitted": json.dumps(cal.fitted) if cal.fitted else None, "mae": cal.mae,
+         "prior_mae": cal.prior_mae, "model_error": cal.model_error, "used": cal.used,
+         "now": utcnow()})
     return cal
 
 
@@ -164,7 +169,8 @@ def model_for(con: duckdb.DuckDBPyConnection, account: str) -> Model:
     default (``ipi.score.prior``)."""
     base = prior.current(con)
     row = con.execute("SELECT w_excess, w_sell_through, w_stranded, w_in_stock, model_error, "
-                      "used, points FROM calibration WHERE account = ?", [account]).fetchone()
+                      "used, points FROM calibration WHERE account = $account",
+                      {"account": account}).fetchone()
     if row is None:
         return base
     *weights, model_error, used, n = row
@@ -221,9 +227,10 @@ class ModelState:
 def state(con: duckdb.DuckDBPyConnection, account: str) -> ModelState:
     model = model_for(con, account)
     recorded, last = con.execute("SELECT count(*), max(date) FROM official_score "
-                                 "WHERE account = ?", [account]).fetchone() or (0, None)
-    cal = con.execute("SELECT points, mae, prior_mae, used FROM calibration WHERE account = ?",
-                      [account]).fetchone()
+                                 "WHERE account = $account", {"account": account}
+                                 ).fetchone() or (0, None)
+    cal = con.execute("SELECT points, mae, prior_mae, used FROM calibration "
+                      "WHERE account = $account", {"account": account}).fetchone()
     paired, mae, prior_mae, used = cal or (0, None, None, False)
     error = (mae if used else prior_mae) if paired else prior.current(con).mae
     return ModelState(account, model.name, recorded, paired, error, model.model_error,
@@ -231,5 +238,5 @@ def state(con: duckdb.DuckDBPyConnection, account: str) -> ModelState:
 
 
 def calibration(store: Store, account: str) -> dict[str, Any] | None:
-    rows = store.query("SELECT * FROM calibration WHERE account = ?", [account])
+    rows = store.query("SELECT * FROM calibration WHERE account = $account", {"account": account})
     return rows[0] if rows else None

@@ -88,13 +88,15 @@ def import_rows(store: Store, rows: Sequence[reference.Row]) -> Imported:
         have = {k for (k,) in con.execute("SELECT key FROM reference_row").fetchall()}
         new = list({_key(r): r for r in counted if _key(r) not in have}.values())
         if new:
+            columns = ("key", *_COLS, "imported_at")
             con.executemany(
-                f"INSERT INTO reference_row (key, {', '.join(_COLS)}, imported_at) "
-                f"VALUES ({', '.join('?' * (len(_COLS) + 2))})",
-                [(_key(r), r.source or "imported", r.week, r.marketplace, r.ipi,
-                  r.values["excess"], r.values["sell_through"], r.values["stranded"],
-                  None if r.values["in_stock"] is None else 100.0 * r.values["in_stock"],
-                  r.kind, r.notes, utcnow()) for r in new])
+                f"INSERT INTO reference_row ({', '.join(columns)}) "
+                f"VALUES ({', '.join('$' + c for c in columns)})",
+                [dict(zip(columns, (
+                    _key(r), r.source or "imported", r.week, r.marketplace, r.ipi,
+                    r.values["excess"], r.values["sell_through"], r.values["stranded"],
+                    None if r.values["in_stock"] is None else 100.0 * r.values["in_stock"],
+                    r.kind, r.notes, utcnow()), strict=True)) for r in new])
         extra = imported(con)
         judged = reference.judge(reference.counted(reference.load(extra)))
         name = f"{MODEL} +{len(extra)} imported" if extra else MODEL
@@ -103,9 +105,12 @@ def import_rows(store: Store, rows: Sequence[reference.Row]) -> Imported:
             con.execute(
                 "INSERT INTO score_prior (name, points, w_excess, w_sell_through, "
                 "w_stranded, w_in_stock, model_error, mae, bias, covered, fitted_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [name, judged.points, *(judged.weights[f] for f in ALL_FACTORS),
-                 judged.model_error, judged.mae, judged.bias, judged.covered, utcnow()])
+                "VALUES ($name, $points, $w_excess, $w_sell_through, $w_stranded, $w_in_stock, "
+                "$model_error, $mae, $bias, $covered, $now)",
+                {"name": name, "points": judged.points,
+                 **{f"w_{f}": judged.weights[f] for f in ALL_FACTORS},
+                 "model_error": judged.model_error, "mae": judged.mae, "bias": judged.bias,
+                 "covered": judged.covered, "now": utcnow()})
     return Imported(len(new), len(counted) - len(new), judged, name)
 
 
@@ -117,7 +122,7 @@ _EXPORT = """
     FROM official_score o
     ASOF LEFT JOIN (SELECT * FROM daily_score WHERE score IS NOT NULL) d
       ON d.account = o.account AND d.marketplace = o.marketplace AND o.date >= d.date
-    WHERE o.account = ?
+    WHERE o.account = $account
     ORDER BY o.date, o.marketplace"""
 
 
@@ -131,7 +136,7 @@ def export_anonymous(store: Store, accounts: Sequence[str],
     with store.read() as con:
         for account in accounts:
             for mp, day, score, paired, ex, st, sd, ins, status in con.execute(
-                    _EXPORT, [account]).fetchall():
+                    _EXPORT, {"account": account}).fetchall():
                 values = {"excess": ex, "sell_through": st, "stranded": sd, "in_stock": ins}
                 if paired is None or (day - paired).days > pair_days or status not in (
                         "ok", "approximate") or any(

@@ -245,22 +245,23 @@ class Store:
                 # Several statements in one string: DuckDB's own execute takes them.
                 conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
                 conn.exec_driver_sql(
-                    "INSERT INTO ipi_migration (name, applied_at) VALUES (?, ?)",
-                    (name, utcnow()))
+                    "INSERT INTO ipi_migration (name, applied_at) VALUES ($name, $now)",
+                    {"name": name, "now": utcnow()})
                 applied.append(name)
         self._migrated = True
         private(self.path, 0o600)  # DuckDB made it with the process's umask
         return applied
 
-    def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """A read, as rows: ``rows`` on a ``read()`` connection."""
         with self.read() as con:
             return rows(con, sql, params)
 
 
-def rows(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[dict[str, Any]]:
+def rows(con: duckdb.DuckDBPyConnection, sql: str,
+         params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The result of ``sql`` (``$name`` parameters from ``params``) as dicts by column."""
-    cur = con.execute(sql, params if isinstance(params, dict) else list(params or ()))
+    cur = con.execute(sql, params or {})
     cols = [d[0] for d in cur.description or ()]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 

@@ -22,7 +22,7 @@ LOW_DAY = 79  # the demo seller's estimate is far under 450 here: stranded and e
 
 def _row(settings: Settings, day: date) -> dict[str, Any]:
     return pipeline.open_store(settings).query(
-        "SELECT * FROM daily_score WHERE account = 'acme' AND date = ?", [day])[0]
+        "SELECT * FROM daily_score WHERE account = 'acme' AND date = $day", {"day": day})[0]
 
 
 def _one(settings: Settings, sql: str, day: date) -> Any:

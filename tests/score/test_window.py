@@ -108,8 +108,8 @@ def test_given_official_scores_then_calibration_pairs_them_with_the_factors_that
                 and r["score"] > r["score_recent"])
     with pipeline.open_store(settings).write() as con:
         con.execute("INSERT INTO official_score (account, marketplace, date, score, "
-                    "recorded_at) VALUES ('acme', ?, ?, 500, now())",
-                    [held["marketplace"], held["date"]])
+                    "recorded_at) VALUES ('acme', $marketplace, $date, 500, now())",
+                    {"marketplace": held["marketplace"], "date": held["date"]})
         [point] = official.points(con, "acme")
     assert point.values == window.of(held)
 

@@ -80,9 +80,11 @@ def clone_account(database: Path, source: str, target: str, through: date) -> No
                 continue
             day = next((c for c in ("snapshot_date", "date", "d", "default_date")
                         if c in columns), None)
-            con.execute(f"INSERT INTO {table} SELECT * REPLACE (? AS account) FROM {table} "
-                        "WHERE account = ?" + (f" AND {day} <= ?" if day else ""),
-                        [target, source, *([through] if day else [])])
+            con.execute(f"INSERT INTO {table} SELECT * REPLACE ($target AS account) "
+                        f"FROM {table} WHERE account = $source"
+                        + (f" AND {day} <= $through" if day else ""),
+                        {"target": target, "source": source,
+                         **({"through": through} if day else {})})
     finally:
         con.close()
 
