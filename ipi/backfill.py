@@ -316,9 +316,9 @@ def finish(settings: Settings, account: Account, run: BackfillRun, first: date,
     alert rules on the account's latest day only."""
     # A day's sell-through looks 90 days back: the days after the new ones change too.
     store = pipeline.open_store(settings)
-    run.scored = score_range(store, account.name, first, last + pipeline.LOOKBACK,
-                             settings.policy_for(account).carry_days)
-    with store.read() as con:
+    with store.write() as con:
+        run.scored = score_range(con, account.name, first, last + pipeline.LOOKBACK,
+                                 settings.policy_for(account).carry_days)
         latest = latest_day(con, account.name)
     if latest is not None:
         run.alerts = pipeline.alert(settings, account, latest)

@@ -60,9 +60,10 @@ def sections(store: Store, settings: Settings, account: Account,
              day: date | None = None) -> list[Section]:
     """Each marketplace's section, as of ``day`` (default: its latest estimate)."""
     policy = settings.policy_for(account)
-    recorded = listing(store, account.name)
-    histories = {mp: scores(store, account.name, marketplace=mp, end=day)
-                 for mp in account.marketplaces}
+    with store.read() as con:
+        recorded = listing(con, account.name)
+        histories = {mp: scores(con, account.name, marketplace=mp, end=day)
+                     for mp in account.marketplaces}
     out = []
     with store.write() as con:
         for mp, history in histories.items():

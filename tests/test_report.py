@@ -32,7 +32,8 @@ def test_the_report_shows_the_day_the_history_what_to_fix_and_the_plan(
     store = pipeline.open_store(settings)
     day = demo_sim.day(79)  # under the threshold: stranded listings and excess
     recorded = [official.Official("US", demo_sim.day(i), 600.0 - 3 * i) for i in (30, 51, 72)]
-    record_official(store, account, recorded)
+    with store.write() as con:
+        record_official(con, account, recorded)
 
     assert main(["report", "--config", str(config), "--out", str(tmp_path / "out"),
                  "--date", str(day)]) == 0

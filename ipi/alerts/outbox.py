@@ -21,7 +21,7 @@ import duckdb
 from ipi import safe
 from ipi.alerts.deliver import Notifier
 from ipi.errors import DeliveryError
-from ipi.store import Store, utcnow
+from ipi.store import Store, rows, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +127,9 @@ def deliver_pending(store: Store, notifier: Notifier, account: str | None = None
     return results
 
 
-def failing(store: Store, target_id: str) -> int:
+def failing(con: duckdb.DuckDBPyConnection, target_id: str) -> int:
     """How many times the target's oldest waiting delivery has failed (0: none waits)."""
-    return int(store.query(
+    return int(rows(con, 
         "SELECT coalesce(max(attempts), 0) AS n FROM alert_delivery "
         "WHERE target = $target_id AND status = 'pending'", {"target_id": target_id})[0]["n"])
 

@@ -24,7 +24,7 @@ from ipi.score.calibrate import MIN_POINTS, PAIR_DAYS, Calibration, Point, calib
 from ipi.score.model import ALL_FACTORS, factors_for
 from ipi.score.prior import Model
 from ipi.settings import Account
-from ipi.store import Store, utcnow
+from ipi.store import rows, utcnow
 
 
 @dataclass(frozen=True)
@@ -84,30 +84,30 @@ def read_csv(path: Path, account: Account, today: date | None = None) -> list[Of
     return rows
 
 
-def record(store: Store, account: Account, rows: Sequence[Official]) -> Calibration:
+def record(con: duckdb.DuckDBPyConnection, account: Account,
+           rows: Sequence[Official]) -> Calibration:
     """Store the official scores (a date already recorded is replaced) and refit the
     account's model (``ipi.score.record_official`` then rescores with it)."""
-    with store.write() as con:
-        con.executemany(
-            "INSERT OR REPLACE INTO official_score (account, marketplace, date, score, "
-            "recorded_at) VALUES ($account, $marketplace, $date, $score, $now)",
-            [{"account": account.name, "marketplace": r.marketplace, "date": r.date,
-              "score": r.score, "now": utcnow()} for r in rows])
-        return refit(con, account.name)
+    con.executemany(
+        "INSERT OR REPLACE INTO official_score (account, marketplace, date, score, "
+        "recorded_at) VALUES ($account, $marketplace, $date, $score, $now)",
+        [{"account": account.name, "marketplace": r.marketplace, "date": r.date,
+          "score": r.score, "now": utcnow()} for r in rows])
+    return refit(con, account.name)
 
 
-def remove(store: Store, account: Account, marketplace: str, day: date) -> Calibration:
+def remove(con: duckdb.DuckDBPyConnection, account: Account, marketplace: str,
+           day: date) -> Calibration:
     """Remove one recorded official score and refit; NotFound, changing nothing, when
     there is none."""
-    with store.write() as con:
-        gone = con.execute("DELETE FROM official_score WHERE account = $account "
-                           "AND marketplace = $marketplace AND date = $day RETURNING date",
-                           {"account": account.name, "marketplace": marketplace,
-                            "day": day}).fetchall()
-        if not gone:
-            raise NotFound(f"no official score of account {account.name} {marketplace} on "
-                           f"{day}: `ipi official list` shows those recorded")
-        return refit(con, account.name)
+    gone = con.execute("DELETE FROM official_score WHERE account = $account "
+                       "AND marketplace = $marketplace AND date = $day RETURNING date",
+                       {"account": account.name, "marketplace": marketplace,
+                        "day": day}).fetchall()
+    if not gone:
+        raise NotFound(f"no official score of account {account.name} {marketplace} on "
+                       f"{day}: `ipi official list` shows those recorded")
+    return refit(con, account.name)
 
 
 def refit(con: duckdb.DuckDBPyConnection, account: str) -> Calibration:
@@ -153,11 +153,10 @@ def points(con: duckdb.DuckDBPyConnection, account: str) -> list[Point]:
     return out
 
 
-def listing(store: Store, account: str) -> list[dict[str, Any]]:
+def listing(con: duckdb.DuckDBPyConnection, account: str) -> list[dict[str, Any]]:
     """The official scores with the estimate each was paired with (None: no day close
     enough), oldest first."""
-    with store.read() as con:
-        rows = con.execute(_PAIRED, {"a": account}).fetchall()
+    rows = con.execute(_PAIRED, {"a": account}).fetchall()
     return [{"marketplace": mp, "date": day, "official": off,
              "estimate": est if paired is not None and (day - paired).days <= PAIR_DAYS
              else None}
@@ -237,6 +236,6 @@ def state(con: duckdb.DuckDBPyConnection, account: str) -> ModelState:
                       bool(used), last)
 
 
-def calibration(store: Store, account: str) -> dict[str, Any] | None:
-    rows = store.query("SELECT * FROM calibration WHERE account = $account", {"account": account})
-    return rows[0] if rows else None
+def calibration(con: duckdb.DuckDBPyConnection, account: str) -> dict[str, Any] | None:
+    found = rows(con, "SELECT * FROM calibration WHERE account = $account", {"account": account})
+    return found[0] if found else None

@@ -18,20 +18,25 @@ Why each layer:
   temp tables, lists), and a command a person waits on at a terminal (``ipi score``)
   has 0.5 s, of which SQLAlchemy's import and duckdb-engine's first connection
   would take ~0.2 s.
-- SQLAlchemy (duckdb-engine) is the engine (``Store.engine``): it runs the named
-  migrations, recorded in ``ipi_migration`` (``migrate()``), and it is the connectable
-  an analyst hands to tools that speak SQLAlchemy (pandas' ``read_sql``). It is
-  imported only then. duckdb-engine opens the file with its own configuration (a
-  user agent), and DuckDB refuses a second configuration while a connection is open
-  in the process: so the engine's connection opens only for a migration, under the
-  file's turn, before any of our connections of this process is open (a session
-  migrates before it holds its connection).
+- SQLAlchemy (duckdb-engine) is the engine (``Store.engine``): the named migrations,
+  recorded in ``ipi_migration``, run through it (``migrate()``), and it is what a tool
+  that speaks SQLAlchemy is handed (pandas' ``read_sql`` in a notebook). It is imported
+  only then. duckdb-engine opens the file with its own configuration (a user agent),
+  and DuckDB refuses a second configuration while a connection is open in the process:
+  so the store opens the engine's connection only for a migration, under the file's
+  turn, before any connection of its own is open (a session migrates before it holds
+  its connection), and an engine used beside the store is used between its reads.
 
-Who takes what, by layer: functions that own SQL, inside the packages that own the
-tables (``ipi.store``, ``ipi.score``, ``ipi.alerts``, ``ipi.fees``, ``ipi.capacity``,
-``ipi.reports``), take a connection and leave the transaction to their caller; the
-steps (``ipi.pipeline``, ``ipi.backfill``, ``ipi.api``, the CLI) take the store or the
-settings and open ``read()`` or ``write()`` around the calls that belong together.
+Who takes what, by layer: a function that owns SQL, in the package that owns the tables
+(``ipi.store``, ``ipi.score``, ``ipi.alerts``, ``ipi.fees``, ``ipi.capacity``,
+``ipi.reports``), takes a connection and leaves the transaction to its caller, so that
+several such calls can share one. A step takes the store (or the settings) and opens
+``read()`` or ``write()`` around the calls that belong together: ``ipi.pipeline``,
+``ipi.backfill``, ``ipi.api`` and the CLI, and, inside the packages, the functions that
+span several transactions with work between them that must not hold the file (landing
+a file, sending an alert, asking Amazon, rescoring after a refit): ``load_file``,
+``deliver_pending``, ``alerts.engine.alert_account``, ``fees.amazon.store_preview`` and
+``score.upgrade``.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from ipi.reports import (
     stage,
 )
 from ipi.settings import MARKETPLACE_TIMEZONES
-from ipi.store import Store, asin_day, utcnow
+from ipi.store import Store, asin_day, rows, utcnow
 from ipi.store.landing import land, landing_path, sha256_of
 
 log = logging.getLogger(__name__)
@@ -293,7 +293,8 @@ def _foreign(con: duckdb.DuckDBPyConnection, table: str, new: str, account: str,
                       f"{m if m in MARKETPLACE_TIMEZONES else 'an unknown marketplace'}"
                       for m, n in other)
     mine = ", ".join(have)
-    left = con.execute(f"SELECT count(*) FROM {table} WHERE {new}", [account]).fetchone()
+    left = con.execute(f"SELECT count(*) FROM {table} WHERE {new}",
+                       {"account": account}).fetchone()
     if left == (0,):
         raise BadFile(f"{report_type}: {named}, none for account {account}'s marketplaces "
                       f"({mine}): add the marketplace to the account, or drop the file for "
@@ -390,7 +391,8 @@ def _jumps(con: duckdb.DuckDBPyConnection, spec: ReportSpec, account: str,
     return out
 
 
-def row_drop(store: Store, account: str, result: LoadResult, threshold: float) -> str | None:
+def row_drop(con: duckdb.DuckDBPyConnection, account: str, result: LoadResult,
+             threshold: float) -> str | None:
     """Why ``result`` looks like a collapsed report (far fewer rows than the last good
     one for the same report and marketplace), or None.
 
@@ -402,7 +404,7 @@ def row_drop(store: Store, account: str, result: LoadResult, threshold: float) -
         return None
     reasons = []
     for mp, day in result.partitions:
-        now, good = _rows_and_last_good(store, account, result, mp, day)
+        now, good = _rows_and_last_good(con, account, result, mp, day)
         if good is not None and good >= _MIN_ROWS_FOR_GUARD and now is not None \
                 and now < threshold * good:
             reasons.append(f"{mp} {result.report_type} on {day} has {now:,} rows, "
@@ -410,13 +412,13 @@ def row_drop(store: Store, account: str, result: LoadResult, threshold: float) -
     return "; ".join(reasons) or None
 
 
-def _rows_and_last_good(store: Store, account: str, result: LoadResult, mp: str,
+def _rows_and_last_good(con: duckdb.DuckDBPyConnection, account: str, result: LoadResult, mp: str,
                         day: date) -> tuple[int | None, int | None]:
     """The rows of a partition ``result`` loaded, and those of the last good (reliable,
     non-empty) earlier day of the same report and marketplace."""
     if (mp, day) in result.last_good_rows:  # as the load saw them, in its transaction
         return result.rows_of.get((mp, day)), result.last_good_rows[(mp, day)]
-    row = store.query(
+    row = rows(con, 
         "SELECT (SELECT rows FROM report_partition WHERE account = $a AND marketplace = $m "
         "        AND report_type = $t AND snapshot_date = $d) AS now, "
         "       (SELECT rows FROM report_partition WHERE account = $a AND marketplace = $m "
@@ -426,11 +428,11 @@ def _rows_and_last_good(store: Store, account: str, result: LoadResult, mp: str,
     return row["now"], row["good"]
 
 
-def mark_unreliable(store: Store, account: str, result: LoadResult, reason: str) -> None:
-    with store.write() as con:
-        con.executemany(
-            "UPDATE report_partition SET unreliable = $reason WHERE account = $account "
-            "AND marketplace = $marketplace AND report_type = $report_type "
-            "AND snapshot_date = $day",
-            [{"reason": reason, "account": account, "marketplace": mp,
-              "report_type": result.report_type, "day": day} for mp, day in result.partitions])
+def mark_unreliable(con: duckdb.DuckDBPyConnection, account: str, result: LoadResult,
+                    reason: str) -> None:
+    con.executemany(
+        "UPDATE report_partition SET unreliable = $reason WHERE account = $account "
+        "AND marketplace = $marketplace AND report_type = $report_type "
+        "AND snapshot_date = $day",
+        [{"reason": reason, "account": account, "marketplace": mp,
+          "report_type": result.report_type, "day": day} for mp, day in result.partitions])

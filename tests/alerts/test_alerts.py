@@ -191,7 +191,8 @@ def test_silence_mutes_without_losing_the_state(
 
     settings = hook_settings()
     store = pipeline.open_store(settings)
-    add_silence(store, "acme", None, D + timedelta(days=1), "maintenance", today=D)
+    with store.write() as con:
+        add_silence(con, "acme", None, D + timedelta(days=1), "maintenance", today=D)
     days(settings, [431, 430])
     assert webhook_server.received == []
     assert store.query("SELECT state FROM alert_state WHERE rule = 'below_threshold'") == [

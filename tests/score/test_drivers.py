@@ -21,8 +21,10 @@ def test_drivers_are_ranked_by_the_points_their_fix_would_win(
     Removing SB's excess also lowers today's on-hand snapshot, one of the four that
     sell-through averages, and in 90 days all four."""
     seller(fresh_db, tmp_path, full_history=True)
-    score_range(fresh_db, "acme", D, D)
-    [row] = scores(fresh_db, "acme")
+    with fresh_db.write() as con:
+        score_range(con, "acme", D, D)
+    with fresh_db.read() as con:
+        [row] = scores(con, "acme")
     with fresh_db.write() as con:
         drivers = top_drivers(con, "acme", "US", D, 5, row)
     by = {d.factor: d for d in drivers}
@@ -51,8 +53,10 @@ def test_drivers_are_ranked_by_the_points_their_fix_would_win(
 
 def _scored_drivers(store: Store) -> tuple[dict[str, Any], list[Driver]]:
     """The day D scored, and its ten drivers."""
-    score_range(store, "acme", D, D)
-    [row] = scores(store, "acme")
+    with store.write() as con:
+        score_range(con, "acme", D, D)
+    with store.read() as con:
+        [row] = scores(con, "acme")
     with store.write() as con:
         return row, top_drivers(con, "acme", "US", D, 10, row)
 

@@ -21,8 +21,10 @@ def _load(store: Store, path: Path) -> None:
 
 
 def _day(store: Store) -> dict:
-    score_range(store, "acme", D, D)
-    [row] = scores(store, "acme", start=D, end=D)
+    with store.write() as con:
+        score_range(con, "acme", D, D)
+    with store.read() as con:
+        [row] = scores(con, "acme", start=D, end=D)
     return row
 
 

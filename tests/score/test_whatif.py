@@ -26,7 +26,7 @@ def _row(settings: Settings, day: date) -> dict[str, Any]:
 
 
 def _one(settings: Settings, sql: str, day: date) -> Any:
-    return pipeline.open_store(settings).query(sql, [day])[0]
+    return pipeline.open_store(settings).query(sql, {"day": day})[0]
 
 
 def test_removing_excess_and_fixing_a_listing_change_the_factors_as_the_reports_say(
@@ -35,10 +35,10 @@ def test_removing_excess_and_fixing_a_listing_change_the_factors_as_the_reports_
     day = demo_sim.day(LOW_DAY)
     row = _row(settings, day)
     top = _one(settings, "SELECT sku, estimated_excess_quantity AS x FROM fba_inventory_planning "
-               "WHERE snapshot_date = ? ORDER BY x DESC LIMIT 1", day)
+               "WHERE snapshot_date = $day ORDER BY x DESC LIMIT 1", day)
     stuck = _one(settings, "SELECT sku, sum(coalesce(fulfillable_qty, 0) + "
                  "coalesce(unfulfillable_qty, 0) + coalesce(reserved_quantity, 0)) AS n "
-                 "FROM stranded_inventory WHERE snapshot_date = ? GROUP BY sku "
+                 "FROM stranded_inventory WHERE snapshot_date = $day GROUP BY sku "
                  "ORDER BY n DESC LIMIT 1", day)
     removed = 100.0
     with pipeline.open_store(settings).write() as con:
@@ -121,7 +121,7 @@ def test_whatif_command_prints_before_after_and_the_plan(
         capsys: pytest.CaptureFixture[str]) -> None:
     settings, config = scored_demo
     day = demo_sim.day(LOW_DAY)
-    sku = _one(settings, "SELECT sku FROM stranded_inventory WHERE snapshot_date = ? "
+    sku = _one(settings, "SELECT sku FROM stranded_inventory WHERE snapshot_date = $day "
                "ORDER BY sku LIMIT 1", day)["sku"]
     assert main(["whatif", "--config", str(config), "--date", str(day),
                  "--fix-stranded", sku, "--plan"]) == 0
@@ -135,7 +135,7 @@ def test_whatif_command_prints_before_after_and_the_plan(
     assert "Recovery plan to 470, cheapest first, by estimated cost" in out
     assert re.search(r"In all: .*; estimated cost ~[0-9,.]+\.", out)
     has = _one(settings, "SELECT afn_fulfillable_quantity AS n FROM fba_myi_inventory "
-               "WHERE snapshot_date = ? AND sku = 'DEMO-0002'", day)["n"]
+               "WHERE snapshot_date = $day AND sku = 'DEMO-0002'", day)["n"]
     assert main(["whatif", "--config", str(config), "--date", str(day),
                  "--remove", "DEMO-0002:999999", "--remove", "NOPE:3"]) == 0
     out = capsys.readouterr().out

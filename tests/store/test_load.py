@@ -395,7 +395,7 @@ def test_a_load_plans_from_the_header_alone_and_reads_what_the_stage_reads(
                               default_marketplace="US")
         assert planned is not None and planned.direct and planned.spec.report_type == PLAN
         con = duckdb.connect()
-        direct = con.execute(f"SELECT * FROM {planned.source}", list(planned.params)).fetchall()
+        direct = con.execute(f"SELECT * FROM {planned.source}", planned.params).fetchall()
         stage(con, detect, golden / name, default_date=day, default_marketplace="US")
         assert direct and direct == con.execute(f"SELECT * FROM {STAGE}").fetchall()
     sheet, unknown = tmp_path / "sheet.tsv", tmp_path / "unknown.tsv"

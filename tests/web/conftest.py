@@ -51,7 +51,8 @@ def two_accounts(tmp_path_factory: pytest.TempPathFactory, scored_demo_data: Pat
     beta = settings.account("beta")
     clone_account(settings.database_path, "acme", "beta", demo_sim.day(BETA_PLAYED.start - 1))
     # One official score read in Seller Central: too few to calibrate, one mark on the chart.
-    record(pipeline.open_store(settings), beta, [Official("US", BETA_OFFICIAL, 455.0)])
+    with pipeline.open_store(settings).write() as con:
+        record(con, beta, [Official("US", BETA_OFFICIAL, 455.0)])
     for i in BETA_PLAYED:
         folder = root / "beta" / f"day{i}"
         write_day(demo_sim, i, folder)
