@@ -331,7 +331,8 @@ def load_history(settings: Settings, account: Account, folder: Path, first: date
 
 def alert_states(settings: Settings) -> dict[tuple[str, str], str]:
     rows = pipeline.open_store(settings).query(
-        "SELECT marketplace, rule, state FROM alert_state WHERE account = ?", [ACCOUNT])
+        "SELECT marketplace, rule, state FROM alert_state WHERE account = $account",
+        {"account": ACCOUNT})
     return {(r["marketplace"], r["rule"]): str(r["state"]) for r in rows}
 
 
@@ -449,12 +450,14 @@ def recorded_events(settings: Settings) -> tuple[list[dict[str, Any]], str]:
             continue
         if callable(events):
             try:
-                rows = list(events(store, ACCOUNT))
-            except TypeError:  # not (store, account): read the table instead
+                with store.read() as con:
+                    rows = list(events(con, ACCOUNT))
+            except (TypeError, AttributeError):  # not (connection, account): read the table
                 break
             return [r if isinstance(r, dict) else vars(r) for r in rows], f"{module}.events"
     return store.query("SELECT marketplace, rule, date, from_state, to_state FROM alert_event "
-                       "WHERE account = ? ORDER BY recorded_at", [ACCOUNT]), "alert_event"
+                       "WHERE account = $account ORDER BY recorded_at",
+                       {"account": ACCOUNT}), "alert_event"
 
 
 @dataclass
@@ -530,7 +533,8 @@ def evaluate(name: str, rep: Replay, day_of: Callable[[int], date],
              last_from: int | None, t0: float) -> Result:
     policy = rep.settings.policy_for(rep.account)
     first_day = day_of(0)
-    rows = scores(pipeline.open_store(rep.settings), ACCOUNT)
+    with pipeline.open_store(rep.settings).read() as con:
+        rows = scores(con, ACCOUNT)
     daily: dict[int, float | None] = {
         (r["date"] - first_day).days: (None if r["score"] is None or r["status"] == "unreliable"
                                        else float(r["score"]))

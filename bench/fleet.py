@@ -208,8 +208,8 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
         con = duckdb.connect(str(data / "ipi.duckdb"), read_only=True)
         try:
             scored, with_score = con.execute(
-                "SELECT count(*), count(score) FROM daily_score WHERE date = ?",
-                [day]).fetchone() or (0, 0)
+                "SELECT count(*), count(score) FROM daily_score WHERE date = $day",
+                {"day": day}).fetchone() or (0, 0)
         finally:
             con.close()
     if proc.returncode != 0 or scored < expected:

@@ -81,9 +81,11 @@ from ipi.store.load import load_file, mark_unreliable, row_drop
 path, work = Path(sys.argv[1]), Path(sys.argv[2])
 store = Store(work / "ipi.duckdb", data_dir=work)
 result = load_file(store, "bench", path, ingest_day=date(2026, 3, 2), default_marketplace="US")
-drop = row_drop(store, "bench", result, 0.5)
+with store.read() as con:
+    drop = row_drop(con, "bench", result, 0.5)
 if drop:
-    mark_unreliable(store, "bench", result, drop)
+    with store.write() as con:
+        mark_unreliable(con, "bench", result, drop)
 assert not result.skipped and result.report_type == "GET_FBA_INVENTORY_PLANNING_DATA", result
 print(result.rows)
 """

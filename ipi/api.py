@@ -109,8 +109,9 @@ class Rows:
 
         name = self._named(account)
         mp = self.marketplace(self.account(name), marketplace) if marketplace else None
-        return scores(self.store, name, marketplace=mp, start=as_day(start, "start"),
-                      end=as_day(end, "end"), last=last)
+        with self.store.read() as con:
+            return scores(con, name, marketplace=mp, start=as_day(start, "start"),
+                          end=as_day(end, "end"), last=last)
 
     def factors(self, account: str | None = None, *, marketplace: str | None = None,
                 start: Day | None = None, end: Day | None = None) -> list[dict[str, Any]]:
@@ -198,13 +199,15 @@ class Rows:
         from ipi.score.official import listing
 
         acc = self.account(account)
-        return [{"account": acc.name, **r} for r in listing(self.store, acc.name)]
+        with self.store.read() as con:
+            return [{"account": acc.name, **r} for r in listing(con, acc.name)]
 
     def calibration(self, account: str | None = None) -> dict[str, Any] | None:
         """The account's fitted model (weights, band, held-out error), if any."""
         from ipi.score.official import calibration
 
-        return calibration(self.store, self.account(account).name)
+        with self.store.read() as con:
+            return calibration(con, self.account(account).name)
 
     def model(self, account: str | None = None) -> ModelState:
         """What the account's estimates rest on: the model, its official scores, how far
@@ -221,14 +224,16 @@ class Rows:
         """Every alert state change and acknowledgement, newest first."""
         from ipi.alerts.control import events
 
-        return events(self.store, self._named(account), limit)
+        with self.store.read() as con:
+            return events(con, self._named(account), limit)
 
     def messages(self, account: str | None = None, *,
                  limit: int | None = None) -> list[dict[str, Any]]:
         """The messages sent (or queued), newest first, with each target's delivery."""
         from ipi.alerts.control import messages
 
-        return messages(self.store, self._named(account), limit)
+        with self.store.read() as con:
+            return messages(con, self._named(account), limit)
 
     def silences(self, account: str | None = None, *, ended: bool = False,
                  today: Day | None = None) -> list[dict[str, Any]]:
@@ -238,7 +243,8 @@ class Rows:
         name = self._named(account)
         on = as_day(today, "today") or (self.settings.today(self.account(name)) if name
                                          else date.today())
-        return silences(self.store, name, today=on, ended=ended)
+        with self.store.read() as con:
+            return silences(con, name, today=on, ended=ended)
 
     # -- a morning look: what the dashboard (ipi/web) asks -------------------------------
 
@@ -247,7 +253,8 @@ class Rows:
         none is named), with since when and whether acknowledged."""
         from ipi.alerts.control import firing
 
-        return firing(self.store, self._named(account))
+        with self.store.read() as con:
+            return firing(con, self._named(account))
 
     def arrivals(self, account: str | None = None, *, marketplace: str | None = None,
                  start: Day | None = None, end: Day | None = None) -> list[dict[str, Any]]:
@@ -257,8 +264,9 @@ class Rows:
 
         acc = self.account(account)
         mp = self.marketplace(acc, marketplace) if marketplace else None
-        return arrivals(self.store, acc.name, marketplace=mp, start=as_day(start, "start"),
-                        end=as_day(end, "end"))
+        with self.store.read() as con:
+            return arrivals(con, acc.name, marketplace=mp, start=as_day(start, "start"),
+                            end=as_day(end, "end"))
 
     def checks(self, account: str | None = None, *, start: Day,
                end: Day) -> list[date]:
@@ -306,11 +314,11 @@ class Rows:
 
         accounts = [self.account(account)] if account else list(self.settings.accounts)
         name = accounts[0].name if account else None
-        recent = scores(self.store, name, last=8)
         firing = self.firing(name)
-        fresh = {(r["account"], r["marketplace"]): r for r in newest(self.store, name)}
         out = []
         with self.store.read() as con:
+            recent = scores(con, name, last=8)
+            fresh = {(r["account"], r["marketplace"]): r for r in newest(con, name)}
             for acc in accounts:
                 policy = self.settings.policy_for(acc)
                 today = self.settings.today(acc)
@@ -366,7 +374,8 @@ class Rows:
         account, storage_type, month (its first day), limit_cuft, recorded_at."""
         from ipi.capacity.limits import limits
 
-        return limits(self.store, self._named(account))
+        with self.store.read() as con:
+            return limits(con, self._named(account))
 
     def capacity(self, account: str | None = None, *,
                  day: Day | None = None) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from ipi.reports.get_ledger_summary_view_data import REPORT_TYPE as LEDGER
 from ipi.score import ScoreRun, latest_day, score_range
 from ipi.settings import Account, SecretLookup, Settings
 from ipi.sources import Fetched, ReportSource
-from ipi.store import Store, duck, utcnow
+from ipi.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +140,9 @@ def plan(store: Store, account: Account, start: date, end: date, size: int) -> l
     for, then the days no done window covers, cut into windows of ``size`` days."""
     rows = store.query(
         "SELECT marketplace, start_date, end_date, status, report_id FROM backfill_window "
-        "WHERE account = ? AND report_type = ? AND end_date >= ? AND start_date <= ? "
-        "AND status IN ('done', 'requested')", [account.name, LEDGER, start, end])
+        "WHERE account = $account AND report_type = $report_type "
+        "AND end_date >= $start AND start_date <= $end AND status IN ('done', 'requested')",
+        {"account": account.name, "report_type": LEDGER, "start": start, "end": end})
     todo: list[Window] = []
     for mp in account.marketplaces:
         covered: set[date] = set()
@@ -162,18 +163,23 @@ def plan(store: Store, account: Account, start: date, end: date, size: int) -> l
 def _any_done(store: Store, account: Account, start: date, end: date) -> bool:
     """Whether any ledger window in [start, end] was loaded."""
     return bool(store.query(
-        "SELECT count(*) AS n FROM backfill_window WHERE account = ? AND report_type = ? "
-        "AND status = 'done' AND end_date >= ? AND start_date <= ?",
-        [account.name, LEDGER, start, end])[0]["n"])
+        "SELECT count(*) AS n FROM backfill_window "
+        "WHERE account = $account AND report_type = $report_type AND status = 'done' "
+        "AND end_date >= $start AND start_date <= $end",
+        {"account": account.name, "report_type": LEDGER, "start": start, "end": end})[0]["n"])
 
 
 def _record(store: Store, account: str, w: Window, status: str, *, report_id: str | None = None,
             rows: int | None = None, detail: str | None = None) -> None:
-    with store.begin() as conn:
-        duck(conn).execute(
-            "INSERT OR REPLACE INTO backfill_window VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [account, w.marketplace, LEDGER, w.start, w.end, status, report_id, rows, detail,
-             utcnow()])
+    with store.write() as con:
+        con.execute(
+            "INSERT OR REPLACE INTO backfill_window (account, marketplace, report_type, "
+            "start_date, end_date, status, report_id, rows, detail, updated_at) "
+            "VALUES ($account, $marketplace, $report_type, $start, $end, $status, $report_id, "
+            "$rows, $detail, $now)",
+            {"account": account, "marketplace": w.marketplace, "report_type": LEDGER,
+             "start": w.start, "end": w.end, "status": status, "report_id": report_id, "rows": rows,
+             "detail": detail, "now": utcnow()})
 
 
 @dataclass(frozen=True)
@@ -310,10 +316,10 @@ def finish(settings: Settings, account: Account, run: BackfillRun, first: date,
     alert rules on the account's latest day only."""
     # A day's sell-through looks 90 days back: the days after the new ones change too.
     store = pipeline.open_store(settings)
-    run.scored = score_range(store, account.name, first, last + pipeline.LOOKBACK,
-                             settings.policy_for(account).carry_days)
-    with store.begin() as conn:
-        latest = latest_day(duck(conn), account.name)
+    with store.write() as con:
+        run.scored = score_range(con, account.name, first, last + pipeline.LOOKBACK,
+                                 settings.policy_for(account).carry_days)
+        latest = latest_day(con, account.name)
     if latest is not None:
         run.alerts = pipeline.alert(settings, account, latest)
     return run

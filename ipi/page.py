@@ -30,7 +30,7 @@ from ipi.score.projection import Projection, projection
 from ipi.score.whatif import Plan
 from ipi.settings import Account, Policy, Settings
 from ipi.stakes import FEE_NAMES, span_text, stakes
-from ipi.store import Store, duck
+from ipi.store import Store
 from ipi.svg import factor_svg, score_svg
 
 DRIVERS = 10  # SKUs in a report's table
@@ -60,12 +60,12 @@ def sections(store: Store, settings: Settings, account: Account,
              day: date | None = None) -> list[Section]:
     """Each marketplace's section, as of ``day`` (default: its latest estimate)."""
     policy = settings.policy_for(account)
-    recorded = listing(store, account.name)
-    histories = {mp: scores(store, account.name, marketplace=mp, end=day)
-                 for mp in account.marketplaces}
+    with store.read() as con:
+        recorded = listing(con, account.name)
+        histories = {mp: scores(con, account.name, marketplace=mp, end=day)
+                     for mp in account.marketplaces}
     out = []
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.write() as con:
         for mp, history in histories.items():
             scored = [r for r in history if r["score"] is not None]
             latest = scored[-1] if scored else None

@@ -151,8 +151,11 @@ def ingest(store: Store, account: Account, source: ReportSource, day: date, *,
         for fetched in files:
             with working(store), store.session():
                 result = load_fetched(store, account, source, fetched, day, run)
-                drop = None if result is None or result.skipped else row_drop(
-                    store, account.name, result, row_drop_threshold)
+                if result is None or result.skipped:
+                    drop = None
+                else:
+                    with store.read() as con:
+                        drop = row_drop(con, account.name, result, row_drop_threshold)
             if result is None:
                 continue
             refetch = getattr(source, "refetch", None)
@@ -164,10 +167,11 @@ def ingest(store: Store, account: Account, source: ReportSource, day: date, *,
                                if again else None)
                     if retried is not None and not retried.skipped:  # skipped: same bytes
                         result = retried
-                        drop = row_drop(store, account.name, result, row_drop_threshold)
+                        with store.read() as con:
+                            drop = row_drop(con, account.name, result, row_drop_threshold)
             if drop:
-                with working(store):
-                    mark_unreliable(store, account.name, result, drop)
+                with working(store), store.write() as con:
+                    mark_unreliable(con, account.name, result, drop)
                 run.warnings.append((fetched.label, f"row count collapsed: {drop}"))
             # Loaded, but suspicious (a tenfold jump in units on hand); a collapse in rows
             # already says why the units fell.
@@ -280,7 +284,8 @@ def score(settings: Settings, account: Account, day: date,
     with working(store), store.session():  # its reads and writes on one connection
         carry = settings.policy_for(account).carry_days
         upgrade(store, account.name, carry)  # a new default model rescores history once
-        return score_range(store, account.name, start, end, carry)
+        with store.write() as con:
+            return score_range(con, account.name, start, end, carry)
 
 
 def silent_marketplaces(settings: Settings, account: Account,
@@ -297,8 +302,8 @@ def silent_marketplaces(settings: Settings, account: Account,
 def estimates(settings: Settings, account: Account, day: date) -> list[dict[str, object]]:
     """The day's estimate per marketplace, for a run's summary."""
     store = open_store(settings)
-    with working(store):
-        rows = scores(store, account.name, start=day, end=day)
+    with working(store), store.read() as con:
+        rows = scores(con, account.name, start=day, end=day)
     return [{"marketplace": r["marketplace"], "score": r["score"], "low": r["score_low"],
              "high": r["score_high"], "status": r["status"]} for r in rows]
 
@@ -398,7 +403,11 @@ def alert(settings: Settings, account: Account, day: date,
         # down once it failed on two runs: a one-off blip never pages ops.
         failed = {d.target: d.error for d in run.deliveries if d.status == "failed"}
         for target in notifier.targets:
-            if target.name in failed and (target.problem or failing(store, target.id) >= 2):
+            if target.name not in failed:
+                continue
+            with store.read() as con:
+                tries = failing(con, target.id)
+            if target.problem or tries >= 2:
                 report_target(store, notifier, target, account.name, day,
                               settings.alerts.retry_backoff_minutes, failed[target.name])
         return run
@@ -416,8 +425,8 @@ def report_target(store: Store, notifier: Notifier, target: Target, account: str
             "fixed; every other target got its own. Fix it in the service's environment "
             "or the configuration, then `ipi alerts test`.")
     key = f"{account}:{day}:ops/target:{target.id}"
-    with store.begin() as conn:
-        enqueue(conn, notifier.without(target), key, account, day, "ops",
+    with store.write() as con:
+        enqueue(con, notifier.without(target), key, account, day, "ops",
                 f"[OPS] IPI {account}: alert {target.name} cannot be used", body, "ops")
     # this message alone: the failed ones wait for their backoff
     deliver_pending(store, notifier, account, backoff_minutes=backoff_minutes, key=key)
@@ -447,8 +456,8 @@ def report_problems(store: Store, notifier: Notifier, account: str, day: date,
               "have no data for the day (the estimate says so).")
     key = f"{account}:{day}:ops/ingest:" + ",".join(sorted(
         n for n, _ in [*ingested.failed, *ingested.warnings]))
-    with store.begin() as conn:
-        enqueue(conn, notifier, key, account, day, "ops",
+    with store.write() as con:
+        enqueue(con, notifier, key, account, day, "ops",
                 f"[OPS] IPI {account}: {len(ingested.failed) + len(ingested.warnings)} report "
                 f"problem(s) on {day}", body, "ops")
 
@@ -487,8 +496,8 @@ def send_ops(settings: Settings, key: str, account: str, day: date, title: str,
     notifier = Notifier.from_settings(settings)
     try:
         store = open_store(settings)
-        with store.begin() as conn:
-            enqueue(conn, notifier, key, account, day, "ops", title, body, "ops")
+        with store.write() as con:
+            enqueue(con, notifier, key, account, day, "ops", title, body, "ops")
         deliver_pending(store, notifier, account,
                         backoff_minutes=settings.alerts.retry_backoff_minutes)
         return
@@ -524,8 +533,10 @@ def forget(settings: Settings, account: Account, day: date, *, marketplace: str 
     """
     with run_lock(settings, account, f"ipi forget of {day}"):
         store = open_store(settings)
-        gone = forget_day(store, account.name, day, marketplace=marketplace,
-                          report_type=report_type, reason=reason)
-        end = day + LOOKBACK
-        return ForgetRun(gone, score_range(store, account.name, day, end,
-                                           settings.policy_for(account).carry_days), day, end)
+        with store.write() as con:
+            gone = forget_day(con, account.name, day, marketplace=marketplace,
+                              report_type=report_type, reason=reason)
+            end = day + LOOKBACK
+            run = score_range(con, account.name, day, end,
+                              settings.policy_for(account).carry_days)
+        return ForgetRun(gone, run, day, end)

@@ -236,8 +236,8 @@ def test_every_report_spec_column_exists_in_its_table(fresh_db) -> None:  # type
 
     for spec in REGISTRY.values():
         cols = {r["column_name"] for r in fresh_db.query(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-            [spec.table])}
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $table",
+            {"table": spec.table})}
         wanted = {c.name for c in spec.columns} - {spec.date_column, spec.marketplace_column}
         assert wanted <= cols, (spec.report_type, wanted - cols)
 
@@ -320,3 +320,29 @@ def test_errors_are_raised_by_remedy_never_as_the_base_class() -> None:
              if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
              and isinstance(node.exc.func, ast.Name) and node.exc.func.id == "IpiError"]
     assert not found, f"raise a subclass of IpiError, by remedy: {found}"
+
+
+def _outside_the_store() -> Iterator[tuple[str, Path, ast.Module]]:
+    return ((m, p, t) for m, p, t in _modules() if not (m == "ipi.store"
+                                                          or m.startswith("ipi.store.")))
+
+
+def test_only_the_store_imports_sqlalchemy() -> None:
+    """SQLAlchemy is the store's engine (migrations, an analyst's tools): no module outside
+    ipi/store imports it, not lazily, not under TYPE_CHECKING, save ipi/api.py, where an
+    analyst's pandas.read_sql may meet the engine."""
+    found = [f"{path.relative_to(ROOT)}:{i.line} {i.target}"
+             for module, path, tree in _outside_the_store() if module != "ipi.api"
+             for i in _imports(module, path, tree) if i.target.split(".")[0] == "sqlalchemy"]
+    assert found == []
+
+
+def test_one_door_to_the_database() -> None:
+    """Outside ipi/store, the database is reached by ``read()`` and ``write()`` alone: no
+    ``.begin()`` on a store (a SQLAlchemy transaction), no ``duck(`` unwrapping one."""
+    found = [f"{path.relative_to(ROOT)}:{n.lineno} {ast.unparse(n.func)}"
+             for _, path, tree in _outside_the_store() for n in ast.walk(tree)
+             if isinstance(n, ast.Call)
+             and ((isinstance(n.func, ast.Attribute) and n.func.attr == "begin")
+                  or ast.unparse(n.func).split(".")[-1] == "duck")]
+    assert found == []

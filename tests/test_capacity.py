@@ -18,16 +18,18 @@ from ipi.store import Store
 
 
 def test_set_replaces_and_limits_lists(fresh_db: Store) -> None:
-    set_limit(fresh_db, "acme", "standard", "2026-12", 1200)
-    set_limit(fresh_db, "acme", "Oversize", date(2026, 11, 20), "300.5")
-    set_limit(fresh_db, "other", "apparel", "2026-12", 0)
-    set_limit(fresh_db, "acme", "standard", "2026-12", 1500)  # replaces the first
-    got = [(r["account"], r["storage_type"], r["month"], r["limit_cuft"])
-           for r in limits(fresh_db)]
+    with fresh_db.write() as con:
+        set_limit(con, "acme", "standard", "2026-12", 1200)
+        set_limit(con, "acme", "Oversize", date(2026, 11, 20), "300.5")
+        set_limit(con, "other", "apparel", "2026-12", 0)
+        set_limit(con, "acme", "standard", "2026-12", 1500)  # replaces the first
+    with fresh_db.read() as con:
+        got = [(r["account"], r["storage_type"], r["month"], r["limit_cuft"])
+               for r in limits(con)]
+        assert [r["account"] for r in limits(con, "other")] == ["other"]
     assert got == [("acme", "oversize", date(2026, 11, 1), 300.5),
                    ("acme", "standard", date(2026, 12, 1), 1500.0),
                    ("other", "apparel", date(2026, 12, 1), 0.0)]
-    assert [r["account"] for r in limits(fresh_db, "other")] == ["other"]
 
 
 @pytest.mark.parametrize("kind, month, limit, message", [
@@ -41,10 +43,11 @@ def test_set_replaces_and_limits_lists(fresh_db: Store) -> None:
 ])
 def test_bad_input_is_refused_and_nothing_written(fresh_db: Store, kind: str, month: str,
                                                   limit: float | str, message: str) -> None:
-    with pytest.raises(ConfigError) as exc:
-        set_limit(fresh_db, "acme", kind, month, limit)
+    with pytest.raises(ConfigError) as exc, fresh_db.write() as con:
+        set_limit(con, "acme", kind, month, limit)
     assert str(exc.value).startswith(message)
-    assert limits(fresh_db) == []
+    with fresh_db.read() as con:
+        assert limits(con) == []
 
 
 def test_month_of_gives_the_first_of_the_month() -> None:
@@ -116,4 +119,5 @@ def test_cli_bad_input_is_one_line_exit_2_nothing_stored(
     assert code == 2 and out == ""
     assert len(err.splitlines()) == 1 and err.startswith("ipi: error: ") and named in err
     assert "Traceback" not in err
-    assert limits(Store.for_settings(settings)) == []
+    with Store.for_settings(settings).read() as con:
+        assert limits(con) == []

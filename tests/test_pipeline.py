@@ -40,7 +40,8 @@ def test_given_dropped_planning_report_collapsed_then_day_is_marked_unreliable(
     [(name, why)] = run.warnings
     assert name == plan.name and "3 rows, the last good one" in why
     pipeline.score(settings, account, demo_sim.day(11), run.days)
-    [row] = store.query("SELECT status FROM daily_score WHERE date = ?", [demo_sim.day(11)])
+    [row] = store.query("SELECT status FROM daily_score WHERE date = $day",
+                        {"day": demo_sim.day(11)})
     assert row["status"] == "unreliable"
 
     plan, *_ = write_day(demo_sim, 12, tmp_path / "d12")
@@ -82,7 +83,7 @@ def test_given_a_planning_report_dated_2099_in_the_drop_folder_then_it_is_set_as
     assert not (drop / "plan.txt").exists()
     store = pipeline.open_store(settings)
     assert store.query("SELECT count(*) AS n FROM report_partition "
-                       "WHERE snapshot_date > ?", [LAST_DAY]) == [{"n": 0}]
+                       "WHERE snapshot_date > $day", {"day": LAST_DAY}) == [{"n": 0}]
     assert latest_days(config, capsys) == {str(LAST_DAY)}
 
 

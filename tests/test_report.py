@@ -32,7 +32,8 @@ def test_the_report_shows_the_day_the_history_what_to_fix_and_the_plan(
     store = pipeline.open_store(settings)
     day = demo_sim.day(79)  # under the threshold: stranded listings and excess
     recorded = [official.Official("US", demo_sim.day(i), 600.0 - 3 * i) for i in (30, 51, 72)]
-    record_official(store, account, recorded)
+    with store.write() as con:
+        record_official(con, account, recorded)
 
     assert main(["report", "--config", str(config), "--out", str(tmp_path / "out"),
                  "--date", str(day)]) == 0
@@ -44,14 +45,14 @@ def test_the_report_shows_the_day_the_history_what_to_fix_and_the_plan(
     assert not re.search(r"(src|href)=['\"](?!data:)", html)
     score, factors = _charts(html)
     assert [c.get("viewBox") for c in (score, factors)] == ["0 0 825 352", "0 0 825 462"]
-    history = [r for r in store.query("SELECT * FROM daily_score WHERE date <= ? "
-                                      "AND score IS NOT NULL", [day])]
+    history = [r for r in store.query("SELECT * FROM daily_score WHERE date <= $day "
+                                      "AND score IS NOT NULL", {"day": day})]
     [estimate] = _marks(score, "estimate")
     assert len(estimate.get("points", "").split()) == len(history)
     assert _marks(score, "threshold") and len(_marks(score, "official")) == len(recorded)
     assert len(_marks(factors, "panel")) == 4 and len(_marks(factors, "series")) >= 4
 
-    row = store.query("SELECT * FROM daily_score WHERE date = ?", [day])[0]
+    row = store.query("SELECT * FROM daily_score WHERE date = $day", {"day": day})[0]
     assert f"<span class=big>{row['score']:.0f}</span>" in html
     assert f"under the threshold on {day}" in html and "card bad" in html
     assert sum(html.count(f"<tr><td>{factor}</td>")
@@ -86,7 +87,6 @@ def test_the_report_and_the_alert_tell_the_same_projection(
     from ipi.alerts.calendar import next_checkpoint
     from ipi.alerts.context import steps
     from ipi.score.projection import projection
-    from ipi.store import duck
 
     settings, _ = scored_demo
     account, policy = settings.accounts[0], settings.policy
@@ -96,8 +96,7 @@ def test_the_report_and_the_alert_tell_the_same_projection(
         day = demo_sim.day(i)
         [sec] = report.sections(store, settings, account, day)
         assert sec.latest is not None and sec.latest["date"] == day
-        with store.begin() as conn:
-            con = duck(conn)
+        with store.write() as con:
             proj = projection(con, "acme", "US", day, next_checkpoint(policy, day), policy)
             detail = next(d for rule, _, _, d in steps(con, "acme", "US", day, sec.latest,
                                                        policy)

@@ -59,8 +59,8 @@ def test_a_low_limit_recorded_shows_use_limit_and_status_on_the_page(
     assert before["storage_type"] == "standard" and before["used_cuft"] > 0
     # A limit the day's use fills to ``share``: recorded for the newest report's month.
     limit = math.ceil(before["used_cuft"] / share)
-    set_limit(pipeline.open_store(settings), "acme", "standard",
-              f"{before['date']:%Y-%m}", limit)
+    with pipeline.open_store(settings).write() as con:
+        set_limit(con, "acme", "standard", f"{before['date']:%Y-%m}", limit)
     at = rows.capacity("acme")
     [s] = at["storage"]
     assert (s["status"], s["limit_cuft"], s["limit_source"]) == (status, limit, "recorded")

@@ -80,8 +80,9 @@ def test_a_recorded_limit_warns_at_ninety_percent_and_missing_use_is_no_data(
         golden: tuple[Settings, Path, Store]) -> None:
     settings, _, store = golden
     used = 26.0 + 60 * B_CUFT  # 47.19 cu ft
-    set_limit(store, "acme", "standard", "2026-11", 50)  # 94 %: past 90 %
-    set_limit(store, "acme", "standard", "2026-12", 500)  # another month: not this one's
+    with store.write() as con:
+        set_limit(con, "acme", "standard", "2026-11", 50)  # 94 %: past 90 %
+        set_limit(con, "acme", "standard", "2026-12", 500)  # another month: not this one's
     storage = {s["storage_type"]: s for s in Rows(settings).capacity("acme")["storage"]}
     std = storage["standard"]
     assert (std["limit_cuft"], std["limit_source"], std["status"]) == (50.0, "recorded",
@@ -91,9 +92,11 @@ def test_a_recorded_limit_warns_at_ninety_percent_and_missing_use_is_no_data(
     over = storage["oversize"]  # a standing limit from the configuration, no volume known
     assert (over["used_cuft"], over["share"], over["limit_source"], over["status"]) == (
         None, None, "config", "no data")
-    set_limit(store, "acme", "standard", "2026-11", 47)
+    with store.write() as con:
+        set_limit(con, "acme", "standard", "2026-11", 47)
     assert Rows(settings).capacity("acme")["storage"][0]["status"] == "over"
-    set_limit(store, "acme", "standard", "2026-11", 60)  # 79 %, and no trend yet
+    with store.write() as con:
+        set_limit(con, "acme", "standard", "2026-11", 60)  # 79 %, and no trend yet
     assert Rows(settings).capacity("acme")["storage"][0]["status"] == "ok"
 
 
@@ -108,7 +111,8 @@ def test_a_rising_use_warns_from_its_projection_to_the_month_end(
         load_file(store, "acme", planning_report(tmp_path, d, [
             {"sku": "A", "available": 10, "inbound-quantity": 0, "storage-type": "Standard",
              "storage-volume": 10 + i}]), ingest_day=d, default_marketplace="US")
-    set_limit(store, "acme", "standard", "2026-11", 40)
+    with store.write() as con:
+        set_limit(con, "acme", "standard", "2026-11", 40)
     [std] = Rows(settings).capacity("acme")["storage"]
     assert std["used_cuft"] == pytest.approx(19.0)
     assert std["month_end"] == date(2026, 11, 30)
@@ -148,7 +152,8 @@ def test_fees_by_hand_with_missing_inputs_as_no_data(
 def test_ipi_capacity_prints_the_figures_and_json(
         golden: tuple[Settings, Path, Store], capsys: pytest.CaptureFixture[str]) -> None:
     _, config, store = golden
-    set_limit(store, "acme", "standard", "2026-11", 50)
+    with store.write() as con:
+        set_limit(con, "acme", "standard", "2026-11", 50)
     assert main(["capacity", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "standard      47            50" in out and "warning" in out
@@ -237,7 +242,8 @@ def test_without_fees_only_the_storage_types_with_a_limit_and_no_fees(
     assert [s["storage_type"] for s in lean["storage"]] == ["oversize"]
     assert [s["storage_type"] for s in full["storage"]] == ["standard", "oversize"]
     assert lean["fees"] == [] and full["fees"][0]["marketplace"] == "US"
-    set_limit(store, "acme", "standard", "2026-11", 50)
+    with store.write() as con:
+        set_limit(con, "acme", "standard", "2026-11", 50)
     with store.read() as con:
         lean = stakes(con, settings, bare, DAY, fees=False)
     assert [s["storage_type"] for s in lean["storage"]] == ["standard"]

@@ -36,8 +36,8 @@ from ipi.settings import Policy
 def state(con: duckdb.DuckDBPyConnection, account: str, mp: str, rule: str) -> State:
     row = con.execute(
         "SELECT state, since, count, last_notified, last_date, paged, acked, flapping_since, "
-        "repeats FROM alert_state WHERE account = ? AND marketplace = ? AND rule = ?",
-        [account, mp, rule]).fetchone()
+        "repeats FROM alert_state WHERE account = $account AND marketplace = $mp AND rule = $rule",
+        {"account": account, "mp": mp, "rule": rule}).fetchone()
     return State(row[0], row[1], row[2] or 0, row[3], row[4], row[5] or "normal", row[6],
                  row[7], row[8] or 0) if row else State()
 
@@ -46,10 +46,12 @@ def _flips(con: duckdb.DuckDBPyConnection, account: str, mp: str, rule: str, day
            policy: Policy) -> int:
     """Changes between firing and not firing in the flap window before ``day``."""
     row = con.execute(
-        "SELECT count(*) FROM alert_event WHERE account = ? AND marketplace = ? AND rule = ? "
-        "AND date BETWEEN ? AND ? AND (from_state = 'firing') <> (to_state = 'firing')",
-        [account, mp, rule, day - timedelta(days=policy.flap_window_days - 1),
-         day - timedelta(days=1)]).fetchone()
+        "SELECT count(*) FROM alert_event WHERE account = $account AND marketplace = $marketplace "
+        "AND rule = $rule AND date BETWEEN $first AND $last "
+        "AND (from_state = 'firing') <> (to_state = 'firing')",
+        {"account": account, "marketplace": mp, "rule": rule,
+         "first": day - timedelta(days=policy.flap_window_days - 1),
+         "last": day - timedelta(days=1)}).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -72,9 +74,10 @@ def flap_cause(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
     with data some days and none on others, else the factor that moved most from day to
     day (relative to its size)."""
     cur = con.execute(
-        "SELECT * FROM daily_score WHERE account = ? AND marketplace = ? "
-        "AND date BETWEEN ? AND ? ORDER BY date",
-        [account, mp, day - timedelta(days=policy.flap_window_days - 1), day])
+        "SELECT * FROM daily_score WHERE account = $account AND marketplace = $marketplace "
+        "AND date BETWEEN $first AND $day ORDER BY date",
+        {"account": account, "marketplace": mp,
+         "first": day - timedelta(days=policy.flap_window_days - 1), "day": day})
     names = [d[0] for d in cur.description or ()]
     rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     scores = [r["score"] for r in rows if r["score"] is not None]
@@ -104,8 +107,10 @@ def flap_cause(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
 def _previous(con: duckdb.DuckDBPyConnection, account: str, mp: str, report_type: str,
               day: date) -> date | None:
     row = con.execute(
-        "SELECT max(snapshot_date) FROM report_partition WHERE account = ? AND marketplace = ? "
-        "AND report_type = ? AND snapshot_date < ?", [account, mp, report_type, day]).fetchone()
+        "SELECT max(snapshot_date) FROM report_partition WHERE account = $account "
+        "AND marketplace = $marketplace AND report_type = $report_type AND snapshot_date < $day",
+        {"account": account, "marketplace": mp, "report_type": report_type, "day": day}
+    ).fetchone()
     return row[0] if row else None
 
 

@@ -19,16 +19,17 @@ from typing import Any
 import duckdb
 
 from ipi.errors import NotFound, UsageError
-from ipi.store import Store, duck, utcnow
+from ipi.store import rows, utcnow
 
 
 def silenced(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
              day: date) -> str | None:
     """The reason of a silence covering this account and marketplace on ``day``, if any."""
     row = con.execute(
-        "SELECT reason FROM alert_silence WHERE account = ? AND until >= ? "
-        "AND expired_at IS NULL AND (marketplace IS NULL OR marketplace = ?) "
-        "ORDER BY until DESC LIMIT 1", [account, day, marketplace]).fetchone()
+        "SELECT reason FROM alert_silence WHERE account = $account AND until >= $day "
+        "AND expired_at IS NULL AND (marketplace IS NULL OR marketplace = $marketplace) "
+        "ORDER BY until DESC LIMIT 1",
+        {"account": account, "day": day, "marketplace": marketplace}).fetchone()
     return str(row[0]) if row else None
 
 
@@ -41,49 +42,54 @@ class Acked:
     score: float | None
 
 
-def acknowledge(store: Store, account: str, marketplace: str | None = None) -> list[Acked]:
+def acknowledge(con: duckdb.DuckDBPyConnection, account: str,
+                marketplace: str | None = None) -> list[Acked]:
     """Acknowledge every alert of the account (or marketplace) firing now; the ones
     acknowledged (none: nothing was firing)."""
-    with store.begin() as conn:
-        con = duck(conn)
-        firing = con.execute(
-            "SELECT s.marketplace, s.rule, s.since, s.last_date, d.score FROM alert_state s "
-            "LEFT JOIN daily_score d ON d.account = s.account "
-            "AND d.marketplace = s.marketplace AND d.date = s.last_date "
-            "WHERE s.account = ? AND s.state = 'firing' "
-            "AND (? IS NULL OR s.marketplace = ?) ORDER BY s.marketplace, s.rule",
-            [account, marketplace, marketplace]).fetchall()
-        done = [Acked(mp, rule, since, last, score) for mp, rule, since, last, score in firing]
-        for a in done:
-            con.execute("UPDATE alert_state SET acked = ?, updated_at = ? WHERE account = ? "
-                        "AND marketplace = ? AND rule = ?",
-                        [a.as_of, utcnow(), account, a.marketplace, a.rule])
-            con.execute("INSERT INTO alert_event VALUES (?, ?, ?, ?, 'firing', 'firing', ?, "
-                        "'acknowledged: no repeats until it resolves or gets worse', ?)",
-                        [account, a.marketplace, a.rule, a.as_of, a.score, utcnow()])
+    firing = con.execute(
+        "SELECT s.marketplace, s.rule, s.since, s.last_date, d.score FROM alert_state s "
+        "LEFT JOIN daily_score d ON d.account = s.account "
+        "AND d.marketplace = s.marketplace AND d.date = s.last_date "
+        "WHERE s.account = $account AND s.state = 'firing' "
+        "AND ($marketplace IS NULL OR s.marketplace = $marketplace) "
+        "ORDER BY s.marketplace, s.rule",
+        {"account": account, "marketplace": marketplace}).fetchall()
+    done = [Acked(mp, rule, since, last, score) for mp, rule, since, last, score in firing]
+    for a in done:
+        con.execute("UPDATE alert_state SET acked = $as_of, updated_at = $now "
+                    "WHERE account = $account AND marketplace = $marketplace AND rule = $rule",
+                    {"as_of": a.as_of, "now": utcnow(), "account": account,
+                     "marketplace": a.marketplace, "rule": a.rule})
+        con.execute("INSERT INTO alert_event (account, marketplace, rule, date, from_state, "
+                    "to_state, value, note, recorded_at) "
+                    "VALUES ($account, $marketplace, $rule, $as_of, 'firing', 'firing', "
+                    "$score, 'acknowledged: no repeats until it resolves or gets worse', "
+                    "$now)",
+                    {"account": account, "marketplace": a.marketplace, "rule": a.rule,
+                     "as_of": a.as_of, "score": a.score, "now": utcnow()})
     return done
 
 
-def add_silence(store: Store, account: str, marketplace: str | None, until: date,
+def add_silence(con: duckdb.DuckDBPyConnection, account: str, marketplace: str | None, until: date,
                 reason: str, today: date) -> int:
     """Silence the account (or one marketplace) through ``until``; the silence's id."""
     if until < today:
         raise UsageError(f"a silence until {until} would already be over (today is {today}): "
                          "a silence must end today or later")
-    with store.begin() as conn:
-        row = duck(conn).execute(
-            "INSERT INTO alert_silence (account, marketplace, until, reason, created_at) "
-            "VALUES (?, ?, ?, ?, ?) RETURNING id",
-            [account, marketplace, until, reason, utcnow()]).fetchone()
+    row = con.execute(
+        "INSERT INTO alert_silence (account, marketplace, until, reason, created_at) "
+        "VALUES ($account, $marketplace, $until, $reason, $now) RETURNING id",
+        {"account": account, "marketplace": marketplace, "until": until, "reason": reason,
+         "now": utcnow()}).fetchone()
     assert row is not None
     return int(row[0])
 
 
-def silences(store: Store, account: str | None = None, *, today: date,
+def silences(con: duckdb.DuckDBPyConnection, account: str | None = None, *, today: date,
              ended: bool = False) -> list[dict[str, Any]]:
     """Silences in force on ``today`` (with ``ended``: also those over or expired),
     newest first."""
-    return store.query(
+    return rows(con, 
         "SELECT id, account, coalesce(marketplace, 'all') AS marketplace, until, reason, "
         "created_at, expired_at, CASE WHEN expired_at IS NOT NULL THEN 'expired' "
         "WHEN until < $today THEN 'ended' ELSE 'active' END AS status FROM alert_silence "
@@ -92,40 +98,38 @@ def silences(store: Store, account: str | None = None, *, today: date,
         {"account": account, "today": today, "ended": ended})
 
 
-def expire_silence(store: Store, silence_id: int) -> dict[str, Any]:
+def expire_silence(con: duckdb.DuckDBPyConnection, silence_id: int) -> dict[str, Any]:
     """End a silence now; the silence as it was. An alert still firing is paged by the
     next run."""
-    with store.begin() as conn:
-        con = duck(conn)
-        cur = con.execute("SELECT id, account, marketplace, until, reason, expired_at "
-                          "FROM alert_silence WHERE id = ?", [silence_id])
-        row = cur.fetchone()
-        if row is None:
-            raise NotFound(f"no silence with id {silence_id}: `ipi alerts silence list "
-                           "--all` shows them")
-        found = dict(zip([d[0] for d in cur.description or ()], row, strict=True))
-        if found["expired_at"] is not None:
-            raise UsageError(f"silence {silence_id} was already expired at "
-                           f"{found['expired_at']:%Y-%m-%d %H:%M} UTC")
-        con.execute("UPDATE alert_silence SET expired_at = ? WHERE id = ?",
-                    [utcnow(), silence_id])
+    cur = con.execute("SELECT id, account, marketplace, until, reason, expired_at "
+                      "FROM alert_silence WHERE id = $silence_id", {"silence_id": silence_id})
+    row = cur.fetchone()
+    if row is None:
+        raise NotFound(f"no silence with id {silence_id}: `ipi alerts silence list "
+                       "--all` shows them")
+    found = dict(zip([d[0] for d in cur.description or ()], row, strict=True))
+    if found["expired_at"] is not None:
+        raise UsageError(f"silence {silence_id} was already expired at "
+                       f"{found['expired_at']:%Y-%m-%d %H:%M} UTC")
+    con.execute("UPDATE alert_silence SET expired_at = $now WHERE id = $silence_id",
+                {"now": utcnow(), "silence_id": silence_id})
     return found
 
 
-def events(store: Store, account: str | None = None,
+def events(con: duckdb.DuckDBPyConnection, account: str | None = None,
            limit: int | None = None) -> list[dict[str, Any]]:
     """Every alert state change (and acknowledgement), newest first."""
-    return store.query(
+    return rows(con, 
         "SELECT date, account, marketplace, rule, from_state, to_state, value, note, "
         "recorded_at FROM alert_event WHERE ($account IS NULL OR account = $account) "
         "ORDER BY recorded_at DESC, date DESC LIMIT $limit",
         {"account": account, "limit": limit})
 
 
-def messages(store: Store, account: str | None = None,
+def messages(con: duckdb.DuckDBPyConnection, account: str | None = None,
              limit: int | None = None) -> list[dict[str, Any]]:
     """The messages queued, newest first, with each target's delivery."""
-    return store.query(
+    return rows(con, 
         "SELECT m.date, m.account, m.kind, m.severity, m.title, m.status, "
         "string_agg(d.target_name || ': ' || d.status || CASE WHEN d.attempts > 1 THEN "
         "' after ' || d.attempts || ' attempts' ELSE '' END, '; ' ORDER BY d.target_name) "
@@ -135,11 +139,11 @@ def messages(store: Store, account: str | None = None,
         {"account": account, "limit": limit})
 
 
-def firing(store: Store, account: str | None = None) -> list[dict[str, Any]]:
+def firing(con: duckdb.DuckDBPyConnection, account: str | None = None) -> list[dict[str, Any]]:
     """The alert states firing now, per account, marketplace and rule: since when, the
     day and value last evaluated, and whether it is acknowledged or held for flapping.
     A warning inhibited by the critical alert still fires here (its state goes on)."""
-    return store.query(
+    return rows(con, 
         "SELECT account, marketplace, rule, since, last_date, last_value, acked, "
         "flapping_since FROM alert_state WHERE state = 'firing' "
         "AND ($account IS NULL OR account = $account) ORDER BY account, marketplace, rule",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Protocol
 
 import duckdb
@@ -41,7 +41,7 @@ from ipi.score.drivers import recovery, top_drivers
 from ipi.score.model import LABELS
 from ipi.score.official import state
 from ipi.settings import Policy
-from ipi.store import Store, duck, utcnow
+from ipi.store import Store, utcnow
 from ipi.store.arrivals import gaps
 
 log = logging.getLogger(__name__)
@@ -83,15 +83,14 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
     capacity and fees at risk that day, e.g. ``ipi.stakes``': its lines go in a message,
     and a storage type newly past its capacity warning pages). In one transaction: the
     rules step, capacity pages, then one message is composed and queued."""
-    with store.begin() as conn:
-        con = duck(conn)
+    with store.write() as con:
         latest = latest_day(con, account)
         if latest is None or day < latest:
             log.info("alerts for %s: %s is not the latest scored day (%s); nothing to page",
                      account, day, latest)
             return AlertRun(account, day, evaluated=False)
-        cur = con.execute("SELECT * FROM daily_score WHERE account = ? AND date = ? "
-                          "ORDER BY marketplace", [account, day])
+        cur = con.execute("SELECT * FROM daily_score WHERE account = $account AND date = $day "
+                          "ORDER BY marketplace", {"account": account, "day": day})
         names = [d[0] for d in cur.description or ()]
         rows: dict[str, dict[str, Any]] = {
             r[1]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
@@ -99,13 +98,13 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
         for mp, row in rows.items():
             _step_rules(con, run, mp, row, policy)
             if row["status"] == "unreliable" and not silenced(con, account, mp, day):
-                enqueue(conn, notifier, f"{account}:{day}:{mp}:ops/unreliable", account, day,
+                enqueue(con, notifier, f"{account}:{day}:{mp}:ops/unreliable", account, day,
                         "ops", f"[OPS] IPI {account} {mp}: the estimate for {day} is "
                         "unreliable", unreliable_message(account, mp, day, row), "ops")
         url = f"{link.rstrip('/')}/accounts/{account}" if link else None
-        full, lines = _capacity_pages(conn, notifier, run, list(rows), at_stake, url)
+        full, lines = _capacity_pages(con, notifier, run, list(rows), at_stake, url)
         if run.notices:
-            _compose(conn, notifier, run, policy, top_skus, full, lines, url)
+            _compose(con, notifier, run, policy, top_skus, full, lines, url)
     return run
 
 
@@ -130,16 +129,22 @@ def _step_rules(con: duckdb.DuckDBPyConnection, run: AlertRun, mp: str, row: dic
             "INSERT OR REPLACE INTO alert_state (account, marketplace, rule, state, "
             "since, last_date, last_value, updated_at, count, last_notified, paged, "
             "acked, flapping_since, repeats) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [account, mp, rule, new.state, new.since, day, row.get("score"),
-             utcnow(), new.count, new.last_notified, new.paged, new.acked,
-             new.flapping_since, new.repeats])
+            "VALUES ($account, $marketplace, $rule, $state, $since, $day, $score, $now, $count, "
+            "$last_notified, $paged, $acked, $flapping_since, $repeats)",
+            {"account": account, "marketplace": mp, "rule": rule, "state": new.state,
+             "since": new.since, "day": day, "score": row.get("score"), "now": utcnow(),
+             "count": new.count, "last_notified": new.last_notified, "paged": new.paged,
+             "acked": new.acked, "flapping_since": new.flapping_since,
+             "repeats": new.repeats})
         if step.changed:
             note = f"muted: {muted}" if muted else (
                 "held: flapping" if new.flapping_since and step.notify is None else None)
-            con.execute("INSERT INTO alert_event VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [account, mp, rule, day, prev.state, new.state,
-                         row.get("score"), note, utcnow()])
+            con.execute("INSERT INTO alert_event (account, marketplace, rule, date, from_state, "
+                        "to_state, value, note, recorded_at) VALUES ($account, $marketplace, "
+                        "$rule, $day, $from_state, $to_state, $score, $note, $now)",
+                        {"account": account, "marketplace": mp, "rule": rule, "day": day,
+                         "from_state": prev.state, "to_state": new.state,
+                         "score": row.get("score"), "note": note, "now": utcnow()})
         if step.notify:
             notice = Notice(
                 mp, step.notify, row, policy.threshold, new.since, rule, detail,
@@ -150,12 +155,12 @@ def _step_rules(con: duckdb.DuckDBPyConnection, run: AlertRun, mp: str, row: dic
              else run.notices).append(notice)
 
 
-def _capacity_pages(conn: Any, notifier: Notifier, run: AlertRun, marketplaces: list[str],
-                    at_stake: AtStake | None, url: str | None
+def _capacity_pages(con: duckdb.DuckDBPyConnection, notifier: Notifier, run: AlertRun,
+                    marketplaces: list[str], at_stake: AtStake | None, url: str | None
                     ) -> tuple[list[dict[str, Any]], list[str]]:
     """The storage types newly past their capacity warning (recorded; paged alone unless
     the score's message carries them), and the lines at stake for the day's message."""
-    con, account, day = duck(conn), run.account, run.day
+    account, day = run.account, run.day
     capacity = at_stake(con, day, fees=False)["storage"] if at_stake else ()
     full = _capacity_due(con, account, capacity) if capacity else []
     # Muted only when every marketplace is: capacity is the account's, all of them.
@@ -166,25 +171,29 @@ def _capacity_pages(conn: Any, notifier: Notifier, run: AlertRun, marketplaces: 
         return full, lines
     with_score = bool(run.notices)
     for s in full:  # dated by the outlook's planning day: its month is the limit's
-        con.execute("INSERT INTO alert_event VALUES (?, 'all', ?, ?, ?, ?, ?, ?, ?)",
-                    [account, f"capacity/{s['storage_type']}", s["date"], s["was"],
-                     s["status"], _pct(s["share"]),
-                     "in the score alert" if with_score else "paged", utcnow()])
+        con.execute("INSERT INTO alert_event (account, marketplace, rule, date, from_state, "
+                    "to_state, value, note, recorded_at) VALUES ($account, 'all', $rule, $day, "
+                    "$from_state, $to_state, $value, $note, $now)",
+                    {"account": account, "rule": f"capacity/{s['storage_type']}",
+                     "day": s["date"], "from_state": s["was"], "to_state": s["status"],
+                     "value": _pct(s["share"]),
+                     "note": "in the score alert" if with_score else "paged", "now": utcnow()})
     run.capacity = [f"{s['storage_type']}: {s['status']}" for s in full]
     if not with_score:
         msg = capacity_message(account, day, full, lines, url)
         key = f"{account}:{day}:capacity:" + ",".join(
             f"{s['storage_type']}/{s['status']}" for s in full)
-        enqueue(conn, notifier, key, account, day, "firing", msg.title, msg.text,
+        enqueue(con, notifier, key, account, day, "firing", msg.title, msg.text,
                 "inventory", short=msg.short, html=msg.html, severity=msg.severity,
                 event=msg.event)
     return full, lines
 
 
-def _compose(conn: Any, notifier: Notifier, run: AlertRun, policy: Policy, top_skus: int,
-             full: list[dict[str, Any]], lines: list[str], url: str | None) -> None:
+def _compose(con: duckdb.DuckDBPyConnection, notifier: Notifier, run: AlertRun,
+             policy: Policy, top_skus: int, full: list[dict[str, Any]], lines: list[str],
+             url: str | None) -> None:
     """The day's one inventory message, with what to fix and the recovery plan, queued."""
-    con, account, day = duck(conn), run.account, run.day
+    account, day = run.account, run.day
     fixable = [n for n in run.notices if n.kind in ("firing", "repeat")
                and n.rule in (BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING)]
     drivers = {n.marketplace: top_drivers(con, account, n.marketplace, day, top_skus, n.row)
@@ -202,7 +211,7 @@ def _compose(conn: Any, notifier: Notifier, run: AlertRun, policy: Policy, top_s
     # rest of the message.
     emailed = any(t.shape == "email" for t in notifier.route(
         account, "inventory", resolved=kind == "resolved"))
-    enqueue(conn, notifier, key, account, day, kind, msg.title, msg.text, "inventory",
+    enqueue(con, notifier, key, account, day, kind, msg.title, msg.text, "inventory",
             short=msg.short, html=msg.html,
             chart=_chart(con, account, worst, day, policy) if emailed else None,
             severity=msg.severity, event=msg.event)
@@ -223,9 +232,10 @@ def _capacity_due(con: duckdb.DuckDBPyConnection, account: str,
             continue
         first = s["date"].replace(day=1)
         paged = [r[0] for r in con.execute(
-            "SELECT to_state FROM alert_event WHERE account = ? AND marketplace = 'all' "
-            "AND rule = ? AND date >= ? AND date < ? + INTERVAL 1 MONTH",
-            [account, f"capacity/{s['storage_type']}", first, first]).fetchall()]
+            "SELECT to_state FROM alert_event WHERE account = $account AND marketplace = 'all' "
+            "AND rule = $rule AND date >= $first AND date < $first + INTERVAL 1 MONTH",
+            {"account": account, "rule": f"capacity/{s['storage_type']}",
+             "first": first}).fetchall()]
         was = max(paged, key=lambda p: _LEVELS.get(p, 0), default="normal")
         if level > _LEVELS.get(was, 0):
             due.append({**s, "was": was})
@@ -236,9 +246,10 @@ def _chart(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
            policy: Policy) -> bytes:
     """The last 90 days of the marketplace's estimate, with the threshold and next check."""
     history = [(d, float(s), float(lo), float(hi)) for d, s, lo, hi in con.execute(
-        "SELECT date, score, score_low, score_high FROM daily_score WHERE account = ? "
-        "AND marketplace = ? AND date BETWEEN ? AND ? AND score IS NOT NULL ORDER BY date",
-        [account, mp, day - timedelta(days=89), day]).fetchall()]
+        "SELECT date, score, score_low, score_high FROM daily_score WHERE account = $account "
+        "AND marketplace = $marketplace AND date BETWEEN $day - 89 AND $day "
+        "AND score IS NOT NULL ORDER BY date",
+        {"account": account, "marketplace": mp, "day": day}).fetchall()]
     check = next_checkpoint(policy, day)
     from ipi.alerts.chart import score_chart  # matplotlib: only for an email's chart
 
@@ -250,19 +261,18 @@ def check_freshness(store: Store, notifier: Notifier, account: str, today: date,
                     policy: Policy) -> date | None:
     """The dead man's switch: an ops alert when the newest estimate is older than
     ``max_data_age_days`` (once per stale stretch). Returns the newest day, if stale."""
-    with store.begin() as conn:
-        con = duck(conn)
-        row = con.execute("SELECT max(date) FROM daily_score WHERE account = ? "
-                          "AND score IS NOT NULL", [account]).fetchone()
+    with store.write() as con:
+        row = con.execute("SELECT max(date) FROM daily_score WHERE account = $account "
+                          "AND score IS NOT NULL", {"account": account}).fetchone()
         newest = row[0] if row else None
         if newest is not None and (today - newest).days <= policy.max_data_age_days:
             return None
         if newest is None and not con.execute(
-                "SELECT count(*) FROM report_partition WHERE account = ?",
-                [account]).fetchone()[0]:  # type: ignore[index]
+                "SELECT count(*) FROM report_partition WHERE account = $account",
+                {"account": account}).fetchone()[0]:  # type: ignore[index]
             return None  # a new account: nothing was ever loaded, nothing went stale
         since = f"since {newest}" if newest else "ever"
-        enqueue(conn, notifier, f"{account}:stale:{newest}", account, today, "ops",
+        enqueue(con, notifier, f"{account}:stale:{newest}", account, today, "ops",
                 f"[OPS] IPI {account}: no fresh estimate {since}",
                 f"[OPS] {account}: the newest estimate is from {newest or 'no day'}, older "
                 f"than {policy.max_data_age_days} days on {today}. The daily run did not "
@@ -283,7 +293,7 @@ def report_gaps(store: Store, notifier: Notifier, account: str, day: date,
         open_gaps = gaps(con, account, day, list(REPORTS.values()))
     if not open_gaps:
         return 0
-    with store.begin() as conn:
+    with store.write() as con:
         for g in open_gaps:
             key = names[g["report_type"]]
             spec = REGISTRY[g["report_type"]]
@@ -291,7 +301,7 @@ def report_gaps(store: Store, notifier: Notifier, account: str, day: date,
                 account, g["marketplace"], g["report_type"],
                 spec.description.split(" (")[0], g["last"], day,
                 [LABELS[f] for f, k in FEEDS.items() if k == key], limits[key])
-            enqueue(conn, notifier, f"{account}:gap:{g['marketplace']}:{g['report_type']}:"
+            enqueue(con, notifier, f"{account}:gap:{g['marketplace']}:{g['report_type']}:"
                     f"{g['last']}", account, day, "ops", title, body, "ops")
     return len(open_gaps)
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
+import duckdb
 
 from ipi import safe
 from ipi.alerts.deliver import Notifier
 from ipi.errors import DeliveryError
-from ipi.store import Store, duck, utcnow
+from ipi.store import Store, rows, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Delivery:
     error: str | None = None
 
 
-def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day: date,
+def enqueue(con: duckdb.DuckDBPyConnection, notifier: Notifier, key: str, account: str, day: date,
             kind: str, title: str, body: str, tags: str, *, short: str | None = None,
             html: str | None = None, chart: bytes | None = None,
             severity: str | None = None, event: dict[str, Any] | None = None) -> bool:
@@ -46,7 +46,6 @@ def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day
     key was queued already. With no target for it, the message is kept as 'no-targets'
     (and said loudly) rather than queued for targets added later.
     """
-    con = duck(conn)
     # What reaches people carries no control character, whatever a SKU or file name held
     title, body = safe.text(title), safe.text(body)
     short, html = (safe.text(short) if short else short), (safe.text(html) if html else html)
@@ -58,10 +57,12 @@ def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day
     cur = con.execute(
         "INSERT INTO alert_outbox (key, account, date, kind, title, body, tags, status, "
         "created_at, short, html, chart, severity, event) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING key",
-        [key, account, day, kind, title, body, tags,
-         "pending" if targets else "no-targets", utcnow(), short, html, chart, severity,
-         json.dumps(safe.event(event))],
+        "VALUES ($key, $account, $day, $kind, $title, $body, $tags, $status, $now, $short, "
+        "$html, $chart, $severity, $event) ON CONFLICT DO NOTHING RETURNING key",
+        {"key": key, "account": account, "day": day, "kind": kind, "title": title,
+         "body": body, "tags": tags, "status": "pending" if targets else "no-targets",
+         "now": utcnow(), "short": short, "html": html, "chart": chart, "severity": severity,
+         "event": json.dumps(safe.event(event))},
     )
     if cur.fetchone() is None:
         return False
@@ -71,7 +72,8 @@ def enqueue(conn: sa.Connection, notifier: Notifier, key: str, account: str, day
                     title, tags, account)
     if targets:
         con.executemany("INSERT INTO alert_delivery (key, target, target_name, status) "
-                        "VALUES (?, ?, ?, 'pending')", [[key, t.id, t.name] for t in targets])
+                        "VALUES ($key, $target, $name, 'pending')",
+                        [{"key": key, "target": t.id, "name": t.name} for t in targets])
     return True
 
 
@@ -80,17 +82,15 @@ def deliver_pending(store: Store, notifier: Notifier, account: str | None = None
     """Try every pending delivery that is due (oldest message first); record each attempt
     and its result. After a failure a delivery waits ``backoff_minutes``, doubling with
     each attempt, at most six hours."""
-    where = "d.status = 'pending'" + (" AND m.account = ?" if account else "") \
-        + (" AND m.key = ?" if key else "")
     due = ("(d.last_attempt_at IS NULL OR d.last_attempt_at + to_microseconds(CAST("
-           "least(? * 60e6 * pow(2, d.attempts - 1), 6 * 3600e6) AS BIGINT)) <= ?)")
+           "least($backoff * 60e6 * pow(2, d.attempts - 1), 6 * 3600e6) AS BIGINT)) <= $now)")
     pending = store.query(
         "SELECT d.key, d.target, d.target_name, m.title, m.body, m.kind, m.short, m.html, "
         "m.chart, m.severity, m.event FROM alert_delivery d "
-        f"JOIN alert_outbox m USING (key) WHERE {where} AND {due} "
-        "ORDER BY m.created_at, d.key, d.target",
-        [*([account] if account else []), *([key] if key else []), backoff_minutes,
-         utcnow()],
+        "JOIN alert_outbox m USING (key) WHERE d.status = 'pending' "
+        "AND ($account IS NULL OR m.account = $account) AND ($key IS NULL OR m.key = $key) "
+        f"AND {due} ORDER BY m.created_at, d.key, d.target",
+        {"account": account, "key": key, "backoff": backoff_minutes, "now": utcnow()},
     )
     results = []
     for row in pending:
@@ -100,10 +100,11 @@ def deliver_pending(store: Store, notifier: Notifier, account: str | None = None
             _mark(store, key, tid, "dropped", "the target is no longer configured")
             results.append(Delivery(key, row["title"], row["target_name"], "dropped"))
             continue
-        with store.begin() as conn:
-            conn.exec_driver_sql(
-                "UPDATE alert_delivery SET attempts = attempts + 1, last_attempt_at = ? "
-                "WHERE key = ? AND target = ?", (utcnow(), key, tid))
+        with store.write() as con:
+            con.execute(
+                "UPDATE alert_delivery SET attempts = attempts + 1, last_attempt_at = $now "
+                "WHERE key = $key AND target = $target",
+                {"now": utcnow(), "key": key, "target": tid})
         try:
             # Rows queued before severities were stored: resolved, else a failure.
             severity = row["severity"] or ("resolved" if row["kind"] == "resolved"
@@ -112,10 +113,11 @@ def deliver_pending(store: Store, notifier: Notifier, account: str | None = None
                           short=row["short"], html=row["html"], chart=row["chart"],
                           event=json.loads(row["event"]) if row["event"] else None)
         except DeliveryError as exc:
-            with store.begin() as conn:
-                conn.exec_driver_sql(
-                    "UPDATE alert_delivery SET last_error = ? WHERE key = ? AND target = ?",
-                    (str(exc), key, tid))
+            with store.write() as con:
+                con.execute(
+                    "UPDATE alert_delivery SET last_error = $error "
+                    "WHERE key = $key AND target = $target",
+                    {"error": str(exc), "key": key, "target": tid})
             log.error("alert %r not delivered to %s (%s); it stays queued for the next run",
                       row["title"], target.name, exc)
             results.append(Delivery(key, row["title"], target.name, "failed", str(exc)))
@@ -125,20 +127,22 @@ def deliver_pending(store: Store, notifier: Notifier, account: str | None = None
     return results
 
 
-def failing(store: Store, target_id: str) -> int:
+def failing(con: duckdb.DuckDBPyConnection, target_id: str) -> int:
     """How many times the target's oldest waiting delivery has failed (0: none waits)."""
-    return int(store.query(
+    return int(rows(con, 
         "SELECT coalesce(max(attempts), 0) AS n FROM alert_delivery "
-        "WHERE target = ? AND status = 'pending'", [target_id])[0]["n"])
+        "WHERE target = $target_id AND status = 'pending'", {"target_id": target_id})[0]["n"])
 
 
 def _mark(store: Store, key: str, target: str, status: str, error: str | None) -> None:
-    with store.begin() as conn:
-        conn.exec_driver_sql(
-            "UPDATE alert_delivery SET status = ?, last_error = ?, "
-            "sent_at = CASE WHEN ? = 'sent' THEN ? END WHERE key = ? AND target = ?",
-            (status, error, status, utcnow(), key, target))
-        conn.exec_driver_sql(
-            "UPDATE alert_outbox SET status = 'sent', sent_at = ? WHERE key = ? AND NOT EXISTS "
-            "(SELECT 1 FROM alert_delivery WHERE key = ? AND status = 'pending')",
-            (utcnow(), key, key))
+    with store.write() as con:
+        con.execute(
+            "UPDATE alert_delivery SET status = $status, last_error = $error, "
+            "sent_at = CASE WHEN $status = 'sent' THEN $now END "
+            "WHERE key = $key AND target = $target",
+            {"status": status, "error": error, "now": utcnow(), "key": key, "target": target})
+        con.execute(
+            "UPDATE alert_outbox SET status = 'sent', sent_at = $now "
+            "WHERE key = $key AND NOT EXISTS "
+            "(SELECT 1 FROM alert_delivery WHERE key = $key AND status = 'pending')",
+            {"now": utcnow(), "key": key})

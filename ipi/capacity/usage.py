@@ -185,8 +185,8 @@ def outlook(con: duckdb.DuckDBPyConnection, account: str, day: date | None,
     name. The limits are those recorded for that day's month, else ``standing`` (the
     configuration's). ``limited``: only the types with a limit (what can warn)."""
     newest = con.execute(
-        "SELECT max(snapshot_date) FROM fba_inventory_planning WHERE account = ? "
-        "AND (? IS NULL OR snapshot_date <= ?)", [account, day, day]).fetchone()
+        "SELECT max(snapshot_date) FROM fba_inventory_planning WHERE account = $account "
+        "AND ($day IS NULL OR snapshot_date <= $day)", {"account": account, "day": day}).fetchone()
     on = newest[0] if newest and newest[0] else None
     if on is None:
         return []

@@ -114,7 +114,8 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
     lib = rows_of(args)
     account = lib.account(args.account)
     mp = _marketplace(lib, account, args.marketplace)
-    done = acknowledge(lib.store, account.name, mp)
+    with lib.store.write() as con:
+        done = acknowledge(con, account.name, mp)
     if not done:
         print(f"nothing is firing for {account.name}{' ' + mp if mp else ''}: nothing to "
               "acknowledge")
@@ -137,8 +138,9 @@ def cmd_alerts_silence(args: argparse.Namespace) -> int:
     lib = rows_of(args)
     account = lib.account(args.account)
     mp = _marketplace(lib, account, args.marketplace)
-    sid = add_silence(lib.store, account.name, mp, args.until, args.reason,
-                      lib.settings.today(account))
+    with lib.store.write() as con:
+        sid = add_silence(con, account.name, mp, args.until, args.reason,
+                          lib.settings.today(account))
     print(f"silence {sid}: {account.name}{' ' + mp if mp else ''} until {args.until} "
           f"(inclusive): {args.reason}. Alerts keep their state; a still-firing one is sent "
           f"when the silence ends (or `ipi alerts silence expire {sid}`).")
@@ -161,7 +163,8 @@ def cmd_alerts_silence_list(args: argparse.Namespace) -> int:
 def cmd_alerts_silence_expire(args: argparse.Namespace) -> int:
     from ipi.alerts.control import expire_silence
 
-    gone = expire_silence(rows_of(args).store, args.id)
+    with rows_of(args).store.write() as con:
+        gone = expire_silence(con, args.id)
     print(f"silence {gone['id']} ({gone['account']} {gone['marketplace'] or 'all'}, until "
           f"{gone['until']}) expired: the next run pages what is still firing")
     return 0
@@ -172,7 +175,6 @@ def cmd_alerts_check(args: argparse.Namespace) -> int:
     from ipi.alerts.deliver import Notifier
     from ipi.alerts.engine import alert_account
     from ipi.score import latest_day
-    from ipi.store import duck
 
     lib = rows_of(args)
     settings = lib.settings
@@ -180,8 +182,8 @@ def cmd_alerts_check(args: argparse.Namespace) -> int:
     accounts = [settings.account(args.account)] if args.account else list(settings.accounts)
     for account in accounts:
         today = args.date or settings.today(account)
-        with lib.store.begin() as conn:
-            latest = latest_day(duck(conn), account.name)
+        with lib.store.read() as con:
+            latest = latest_day(con, account.name)
         run = alert_account(lib.store, notifier, account.name, latest or today,
                             settings.policy_for(account), settings.alerts.top_skus,
                             today=today, backoff_minutes=settings.alerts.retry_backoff_minutes,

@@ -65,8 +65,8 @@ def cmd_official_record(args: argparse.Namespace) -> int:
         mp = (args.marketplace or account.marketplaces[0]).upper()
         rows = [official.Official(mp, args.date, args.score)]
         official.check(account, rows, ["--score/--marketplace/--date"], today)
-    cal = record_official(lib.store, account, rows,
-                          lib.settings.policy_for(account).carry_days)
+    with lib.store.write() as con:
+        cal = record_official(con, account, rows, lib.settings.policy_for(account).carry_days)
     print(f"{account.name}: recorded {len(rows)} official score(s). {cal.summary()}")
     return 0
 
@@ -78,8 +78,9 @@ def cmd_official_remove(args: argparse.Namespace) -> int:
     lib = rows_of(args)
     account = lib.account(args.account)
     mp = (args.marketplace or account.marketplaces[0]).upper()
-    cal = remove_official(lib.store, account, mp, args.date,
-                          lib.settings.policy_for(account).carry_days)
+    with lib.store.write() as con:
+        cal = remove_official(con, account, mp, args.date,
+                              lib.settings.policy_for(account).carry_days)
     print(f"{account.name}: removed the official score of {mp} on {args.date}. "
           f"{cal.summary()}")
     return 0
@@ -97,7 +98,8 @@ def cmd_official_export(args: argparse.Namespace) -> int:
     lib = rows_of(args)
     names = [lib.account(args.account).name] if args.account else \
         [a.name for a in lib.settings.accounts]
-    text, skipped = export_anonymous(lib.store, names, PAIR_DAYS)
+    with lib.store.read() as con:
+        text, skipped = export_anonymous(con, names, PAIR_DAYS)
     rows = text.count("\n") - 1
     if args.out:
         args.out.write_text(text, encoding="utf-8")
@@ -117,7 +119,9 @@ def cmd_official_import_reference(args: argparse.Namespace) -> int:
     from ipi.score.prior import import_rows
 
     lib = rows_of(args)
-    got = import_rows(lib.store, reference.read(args.file))
+    rows = reference.read(args.file)
+    with lib.store.write() as con:
+        got = import_rows(con, rows)
     print(f"{args.file}: {got.added} official score(s) added, {got.already} already here. "
           f"The default model is now {got.name}. {got.judged.sentence()}")
     for account in lib.settings.accounts:

@@ -217,7 +217,8 @@ def _keep(store: Store, content: bytes) -> tuple[str, Path]:
 def _raw_file(con: duckdb.DuckDBPyConnection, sha: str, size: int, path: Path,
               at: datetime) -> None:
     con.execute("INSERT INTO raw_file (sha256, size_bytes, landing_path, first_seen_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", [sha, size, str(path), at])
+                "VALUES ($sha, $size, $path, $at) ON CONFLICT DO NOTHING",
+                {"sha": sha, "size": size, "path": str(path), "at": at})
 
 
 def _store(store: Store, con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
@@ -230,22 +231,24 @@ def _store(store: Store, con: duckdb.DuckDBPyConnection, account: str, marketpla
         _raw_file(con, sha, len(content), path, at)
     old = con.execute(
         "SELECT sha256, start_date, end_date FROM amazon_forecast "
-        "WHERE account = ? AND marketplace = ? AND fetched_for = ?",
-        [account, marketplace, asof]).fetchone()
+        "WHERE account = $account AND marketplace = $marketplace AND fetched_for = $asof",
+        {"account": account, "marketplace": marketplace, "asof": asof}).fetchone()
     rows = sum(len(a) for a in parsed.by_sku.values())
     if old is not None and tuple(old) == (sha, start, end):
         return StoredPreview(sha, len(parsed.by_sku), rows, parsed.bad_lines, skipped=True)
-    key = [account, marketplace, asof]
-    con.execute("DELETE FROM amazon_forecast_fee WHERE account = ? AND marketplace = ? "
-                "AND fetched_for = ?", key)
-    con.execute("DELETE FROM amazon_forecast WHERE account = ? AND marketplace = ? "
-                "AND fetched_for = ?", key)
+    key = {"account": account, "marketplace": marketplace, "asof": asof}
+    con.execute("DELETE FROM amazon_forecast_fee WHERE account = $account "
+                "AND marketplace = $marketplace AND fetched_for = $asof", key)
+    con.execute("DELETE FROM amazon_forecast WHERE account = $account "
+                "AND marketplace = $marketplace AND fetched_for = $asof", key)
     con.execute(
         "INSERT INTO amazon_forecast (account, marketplace, fetched_for, start_date, "
         "end_date, currency, sha256, query_id, skus, bad_lines, stored_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [*key, start, end, parsed.currency, sha, query_id, len(parsed.by_sku),
-         parsed.bad_lines, at])
+        "VALUES ($account, $marketplace, $asof, $start, $end, $currency, $sha, $query_id, "
+        "$skus, $bad_lines, $now)",
+        {**key, "start": start, "end": end, "currency": parsed.currency, "sha": sha,
+         "query_id": query_id, "skus": len(parsed.by_sku), "bad_lines": parsed.bad_lines,
+         "now": at})
     skus, kinds, amounts = [], [], []
     for sku, fees in sorted(parsed.by_sku.items()):
         for kind, value in sorted(fees.items()):
@@ -256,8 +259,9 @@ def _store(store: Store, con: duckdb.DuckDBPyConnection, account: str, marketpla
         # One statement for every row: the lists are unnested side by side.
         con.execute(
             "INSERT INTO amazon_forecast_fee (account, marketplace, fetched_for, sku, "
-            "fee_type, amount) SELECT ?, ?, ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
-            "unnest(?::DOUBLE[])", [*key, skus, kinds, amounts])
+            "fee_type, amount) SELECT $account, $marketplace, $asof, unnest($skus::VARCHAR[]), "
+            "unnest($kinds::VARCHAR[]), unnest($amounts::DOUBLE[])",
+            {**key, "skus": skus, "kinds": kinds, "amounts": amounts})
     return StoredPreview(sha, len(parsed.by_sku), rows, parsed.bad_lines)
 
 
@@ -285,8 +289,10 @@ def _attempt(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, aso
         raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
     con.execute(
         "INSERT INTO amazon_forecast_fetch (account, marketplace, fetched_for, attempted_at, "
-        "outcome, query_id, sha256, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [account, marketplace, asof, at, outcome, query_id, sha, reason])
+        "outcome, query_id, sha256, reason) VALUES ($account, $marketplace, $asof, $at, $outcome, "
+        "$query_id, $sha, $reason)",
+        {"account": account, "marketplace": marketplace, "asof": asof, "at": at, "outcome": outcome,
+         "query_id": query_id, "sha": sha, "reason": reason})
 
 
 def record_attempt(store: Store, account: str, marketplace: str, asof: date,
@@ -357,18 +363,18 @@ def amazon_forecast(con: duckdb.DuckDBPyConnection, account: str, marketplace: s
     """The newest preview fetched on or before ``on`` (None: none stored)."""
     head = con.execute(
         "SELECT fetched_for, start_date, end_date, currency FROM amazon_forecast "
-        "WHERE account = ? AND marketplace = ? AND fetched_for <= ? "
+        "WHERE account = $account AND marketplace = $marketplace AND fetched_for <= $on "
         "ORDER BY fetched_for DESC LIMIT 1",
-        [account, marketplace, on]).fetchone()
+        {"account": account, "marketplace": marketplace, "on": on}).fetchone()
     if head is None:
         return None
     asof, start, end, currency = head
     by_sku: dict[str, dict[str, float]] = {}
     totals: dict[str, float] = {}
     for sku, kind, amount in con.execute(
-            "SELECT sku, fee_type, amount FROM amazon_forecast_fee WHERE account = ? "
-            "AND marketplace = ? AND fetched_for = ? ORDER BY sku, fee_type",
-            [account, marketplace, asof]).fetchall():
+            "SELECT sku, fee_type, amount FROM amazon_forecast_fee WHERE account = $account "
+            "AND marketplace = $marketplace AND fetched_for = $asof ORDER BY sku, fee_type",
+            {"account": account, "marketplace": marketplace, "asof": asof}).fetchall():
         by_sku.setdefault(sku, {})[kind] = amount
         totals[kind] = totals.get(kind, 0.0) + amount
     return AmazonForecast(marketplace, asof, start, end, currency, by_sku, totals)
@@ -378,8 +384,10 @@ def fetched_today(con: duckdb.DuckDBPyConnection, account: str, marketplace: str
                   day: date) -> bool:
     """Whether Amazon answered (``ok`` or ``no_data``) for ``day`` already: once a day."""
     return con.execute(
-        "SELECT count(*) FROM amazon_forecast_fetch WHERE account = ? AND marketplace = ? "
-        f"AND fetched_for = ? AND outcome IN {SETTLED}", [account, marketplace, day]
+        "SELECT count(*) FROM amazon_forecast_fetch "
+        "WHERE account = $account AND marketplace = $marketplace "
+        f"AND fetched_for = $day AND outcome IN {SETTLED}",
+        {"account": account, "marketplace": marketplace, "day": day}
     ).fetchone() != (0,)
 
 
@@ -399,7 +407,7 @@ def last_attempts(con: duckdb.DuckDBPyConnection, account: str) -> list[FetchAtt
     """The newest fetch attempt of each of the account's marketplaces."""
     rows = con.execute(
         "SELECT marketplace, fetched_for, attempted_at, outcome, query_id, reason "
-        "FROM amazon_forecast_fetch WHERE account = ? "
+        "FROM amazon_forecast_fetch WHERE account = $account "
         "QUALIFY row_number() OVER (PARTITION BY marketplace "
-        "ORDER BY attempted_at DESC) = 1 ORDER BY marketplace", [account]).fetchall()
+        "ORDER BY attempted_at DESC) = 1 ORDER BY marketplace", {"account": account}).fetchall()
     return [FetchAttempt(*r) for r in rows]

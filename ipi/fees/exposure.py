@@ -66,9 +66,9 @@ def newest_day(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
                day: date | None) -> date | None:
     """The marketplace's newest planning day on or before ``day`` (None: the newest)."""
     row = con.execute(
-        "SELECT max(snapshot_date) FROM fba_inventory_planning WHERE account = ? "
-        "AND marketplace = ? AND (? IS NULL OR snapshot_date <= ?)",
-        [account, marketplace, day, day]).fetchone()
+        "SELECT max(snapshot_date) FROM fba_inventory_planning WHERE account = $account "
+        "AND marketplace = $marketplace AND ($day IS NULL OR snapshot_date <= $day)",
+        {"account": account, "marketplace": marketplace, "day": day}).fetchone()
     return row[0] if row else None
 
 
@@ -88,8 +88,9 @@ def _stock(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
         "inv_age_91_to_180_days, inv_age_181_to_270_days, inv_age_271_to_365_days, "
         "inv_age_365_plus_days, inv_age_366_to_455_days, inv_age_456_plus_days, "
         f"{', '.join(_AIS)} FROM fba_inventory_planning "
-        "WHERE account = ? AND marketplace = ? AND snapshot_date = ? ORDER BY sku",
-        [account, marketplace, on])
+        "WHERE account = $account AND marketplace = $marketplace AND snapshot_date = $on "
+        "ORDER BY sku",
+        {"account": account, "marketplace": marketplace, "on": on})
     stock, amazon, seen = [], {}, False
     for r in cur.fetchall():
         sku, cuft, group, b91, b181, b271, b365, b366, b456 = r[:9]
@@ -135,7 +136,8 @@ def utilization(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, 
                 * ({cubic_feet_factor('volume_unit_measurement')}) AS stored,
                 inv_age_0_to_30_days AS young, units_shipped_t90 AS t90
             FROM fba_inventory_planning
-            WHERE account = ? AND marketplace = ? AND snapshot_date BETWEEN ? AND ?
+            WHERE account = $account AND marketplace = $marketplace
+                AND snapshot_date BETWEEN $first AND $on
         ), days AS (
             SELECT d, sum(coalesce(stored, 0) - coalesce(young * cuft, 0)) AS held,
                 bool_and(young IS NOT NULL) AS has_young,
@@ -144,9 +146,9 @@ def utilization(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, 
         )
         SELECT (SELECT count(*) FROM days), (SELECT avg(held) FROM days),
             (SELECT bool_and(has_young) FROM days), (SELECT sum(unknown) FROM days),
-            (SELECT sum(t90 * cuft) / 90 FROM p WHERE d = ?),
-            (SELECT count(*) FILTER (WHERE t90 > 0 AND cuft IS NULL) FROM p WHERE d = ?)""",
-        [account, marketplace, first, on, on, on]).fetchone()
+            (SELECT sum(t90 * cuft) / 90 FROM p WHERE d = $on),
+            (SELECT count(*) FILTER (WHERE t90 > 0 AND cuft IS NULL) FROM p WHERE d = $on)""",
+        {"account": account, "marketplace": marketplace, "first": first, "on": on}).fetchone()
     assert row is not None
     days, held, has_young, unknown, shipped, ship_unknown = row
     threshold = rates.utilization_threshold_weeks
@@ -177,8 +179,9 @@ def low_inventory(con: duckdb.DuckDBPyConnection, account: str, marketplace: str
         "historical_days_of_supply), long_term_historical_days_of_supply, "
         "lower(trim(exempted_from_low_inventory_level_fee)) IN ('yes', 'y', 'true'), "
         "lower(trim(low_inventory_level_fee_applied)) IN ('yes', 'y', 'true') "
-        "FROM fba_inventory_planning WHERE account = ? AND marketplace = ? "
-        "AND snapshot_date = ? ORDER BY sku", [account, marketplace, on]).fetchall()
+        "FROM fba_inventory_planning WHERE account = $account AND marketplace = $marketplace "
+        "AND snapshot_date = $on ORDER BY sku",
+        {"account": account, "marketplace": marketplace, "on": on}).fetchall()
     risks = low_inventory_risk([SupplyDays(s, short, long, bool(ex))
                                 for s, short, long, ex, _ in rows], rates)
     return LowView(risks, [r[0] for r in rows if r[4]])
@@ -205,8 +208,9 @@ def sku_rows(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
             lower(trim(exempted_from_low_inventory_level_fee)) IN ('yes', 'y', 'true'),
             coalesce(days_of_supply, CASE WHEN units_shipped_t30 > 0
                 THEN ({_ON_HAND}) / (units_shipped_t30 / 30) END)
-        FROM fba_inventory_planning WHERE account = ? AND marketplace = ?
-            AND snapshot_date = ? ORDER BY sku""", [account, marketplace, on]).fetchall()
+        FROM fba_inventory_planning WHERE account = $account AND marketplace = $marketplace
+            AND snapshot_date = $on ORDER BY sku""",
+        {"account": account, "marketplace": marketplace, "on": on}).fetchall()
     return [SkuRow(SkuVolume(sku, stored, kind),
                    SkuSupply(sku, short, long, t7, t30, bool(ex), kind, unit), days)
             for sku, kind, unit, stored, short, long, t7, t30, ex, days in rows]

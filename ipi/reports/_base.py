@@ -231,12 +231,12 @@ def _check_values(con: duckdb.DuckDBPyConnection, spec: ReportSpec, found: dict[
 
 def _partition_exprs(spec: ReportSpec, found: dict[str, int]) -> tuple[str, str]:
     """The snapshot date and marketplace of a typed row: from the file's columns when it
-    has them, else the two parameters (default date, default marketplace)."""
+    has them, else the parameters ``$default_date`` and ``$default_marketplace``."""
     if spec.date_column and spec.date_column in found:
-        date_expr = f"COALESCE(\"{spec.date_column}\"::DATE, ?::DATE)"
+        date_expr = f"COALESCE(\"{spec.date_column}\"::DATE, $default_date::DATE)"
     else:
-        date_expr = "?::DATE"
-    mp_default = "?::VARCHAR"
+        date_expr = "$default_date::DATE"
+    mp_default = "$default_marketplace::VARCHAR"
     if spec.marketplace_column and spec.marketplace_column in found:
         mcol = f'upper(NULLIF(trim("{spec.marketplace_column}"), \'\'))'
         ids = ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in MARKETPLACE_IDS.items())
@@ -253,7 +253,8 @@ CHECK_FAILED = "ipi: a value check failed"
 def direct_sql(spec: ReportSpec, prep: Prepared, found: dict[str, int]) -> str:
     """A SELECT of the file's rows as ``stage`` types them (``snapshot_date``,
     ``marketplace``, the spec's columns), in one read and nothing materialized: for an
-    INSERT straight into the report's table. Parameters: the default date and marketplace.
+    INSERT straight into the report's table. Parameters: ``$default_date`` and
+    ``$default_marketplace``.
 
     DuckDB's reader types the numbers itself (cheaper than casting text); a value it
     cannot read, a field that is not UTF-8 (every field is read, used or not), or a row
@@ -303,7 +304,7 @@ class Staged:
     # What to read the rows from: the temp table, or (``direct``) a SELECT over the file
     # taking ``params``.
     source: str = STAGE
-    params: tuple[Any, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def direct(self) -> bool:
@@ -325,11 +326,11 @@ def plan_direct(spec: ReportSpec | Callable[[Sequence[str], Path], ReportSpec], 
     except BadInput:
         return None  # staged, where the charset is decided on the whole file
     return Staged(chosen, None, prep.charset, f"({direct_sql(chosen, prep, found)})",
-                  (default_date, default_marketplace))
+                  {"default_date": default_date, "default_marketplace": default_marketplace})
 
 
 def check_unique(con: duckdb.DuckDBPyConnection, spec: ReportSpec, relation: str, path: Path,
-                 where: str = "TRUE", params: Sequence[Any] = ()) -> None:
+                 where: str = "TRUE", params: dict[str, Any] | None = None) -> None:
     """Refuse a report that lists one key twice on a day (BadFile naming the file): in the
     stage, or in the rows a direct load just inserted (``where`` picks them)."""
     if not (spec.key and spec.unique):
@@ -337,7 +338,7 @@ def check_unique(con: duckdb.DuckDBPyConnection, spec: ReportSpec, relation: str
     keys = ", ".join(f'"{k}"' for k in spec.key)
     dup = con.execute(
         f"SELECT marketplace, snapshot_date, {keys}, count(*) FROM {relation} "
-        f"WHERE {where} GROUP BY ALL HAVING count(*) > 1 LIMIT 1", list(params)).fetchone()
+        f"WHERE {where} GROUP BY ALL HAVING count(*) > 1 LIMIT 1", params or {}).fetchone()
     if dup:
         raise BadFile(f"{spec.report_type}: one {', '.join(spec.key)} appears {dup[-1]} times "
                       "on one day; a report lists each once: download it again", path=path)
@@ -391,7 +392,7 @@ def stage(
                 f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT {date_expr} AS snapshot_date, "
                 f"{mp_expr} AS marketplace, * FROM (SELECT {', '.join(exprs)} "
                 f"FROM ({_csv_sql(prep, found)}))",
-                [default_date, default_marketplace],
+                {"default_date": default_date, "default_marketplace": default_marketplace},
             )
         except duckdb.Error as exc:
             raise _duckdb_error(exc, path, len(prep.header)) from None

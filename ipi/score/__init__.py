@@ -16,7 +16,7 @@ from ipi.score.model import LABELS, Estimate, estimate, factors_for
 from ipi.score.official import model_for
 from ipi.score.prior import Model
 from ipi.settings import Account, CarryDays
-from ipi.store import Store, duck, utcnow
+from ipi.store import Store, rows, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -41,51 +41,55 @@ class ScoreRun:
     removed: int = 0  # rows deleted: their day has no data left (`ipi forget`)
 
 
-def score_range(store: Store, account: str, start: date, end: date,
+def score_range(con: duckdb.DuckDBPyConnection, account: str, start: date, end: date,
                 carry_days: CarryDays = CARRY_DAYS) -> ScoreRun:
     """Recompute factors and estimates for every day with data in [start, end]; a day
     in it left without data (its loads forgotten) loses its estimate. A day missing a
     report carries the factors it feeds from its newest day (``carry_days``); each day
     also reads its long-term factors (``ipi.score.window``: the 2020 rule)."""
     limits = carry_days.model_dump()
-    with store.begin() as conn:
-        con = duck(conn)
-        rows = compute_factors(con, account, start, end)
-        back = max(*limits.values(), window.DAYS - 1)
-        cur = con.execute(
-            f"SELECT date, marketplace, carried, {', '.join(carry.READ)} FROM daily_score "
-            "WHERE account = ? AND date BETWEEN ? AND ? ORDER BY date",
-            [account, start - timedelta(days=back), start - timedelta(days=1)])
-        names = [d[0] for d in cur.description or ()]
-        before = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-        carry.carry(rows, before, limits)
-        window.long_term(rows, before)
-        model = model_for(con, account)  # the account's calibration, else the prior
-        new = [_with_estimate(account, r, model) for r in rows]
-        old = {
-            (r[1], r[2]): r
-            for r in con.execute(
-                f"SELECT {', '.join(SCORE_COLUMNS)} FROM daily_score "
-                "WHERE account = ? AND date BETWEEN ? AND ?", [account, start, end]
-            ).fetchall()
-        }
-        changed = [row for row in new if old.get((row[1], row[2])) != row]
-        gone = old.keys() - {(row[1], row[2]) for row in new}
-        if gone:
-            con.executemany(
-                "DELETE FROM daily_score WHERE account = ? AND marketplace = ? AND date = ?",
-                [(account, *key) for key in sorted(gone)],
-            )
-        if changed:
-            con.executemany(
-                "DELETE FROM daily_score WHERE account = ? AND marketplace = ? AND date = ?",
-                [row[:3] for row in changed],
-            )
-            con.executemany(
-                f"INSERT INTO daily_score ({', '.join(SCORE_COLUMNS)}, computed_at) "
-                f"VALUES ({', '.join('?' * (len(SCORE_COLUMNS) + 1))})",
-                [(*row, utcnow()) for row in changed],
-            )
+    rows = compute_factors(con, account, start, end)
+    back = max(*limits.values(), window.DAYS - 1)
+    cur = con.execute(
+        f"SELECT date, marketplace, carried, {', '.join(carry.READ)} FROM daily_score "
+        "WHERE account = $account AND date BETWEEN $first AND $last ORDER BY date",
+        {"account": account, "first": start - timedelta(days=back),
+         "last": start - timedelta(days=1)})
+    names = [d[0] for d in cur.description or ()]
+    before = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    carry.carry(rows, before, limits)
+    window.long_term(rows, before)
+    model = model_for(con, account)  # the account's calibration, else the prior
+    new = [_with_estimate(account, r, model) for r in rows]
+    old = {
+        (r[1], r[2]): r
+        for r in con.execute(
+            f"SELECT {', '.join(SCORE_COLUMNS)} FROM daily_score "
+            "WHERE account = $account AND date BETWEEN $start AND $end",
+            {"account": account, "start": start, "end": end}
+        ).fetchall()
+    }
+    changed = [row for row in new if old.get((row[1], row[2])) != row]
+    gone = old.keys() - {(row[1], row[2]) for row in new}
+    if gone:
+        con.executemany(
+            "DELETE FROM daily_score WHERE account = $account AND marketplace = $marketplace "
+            "AND date = $date",
+            [{"account": account, "marketplace": mp, "date": d} for mp, d in sorted(gone)],
+        )
+    if changed:
+        con.executemany(
+            "DELETE FROM daily_score WHERE account = $account AND marketplace = $marketplace "
+            "AND date = $date",
+            [dict(zip(("account", "marketplace", "date"), row[:3], strict=True))
+             for row in changed],
+        )
+        columns = (*SCORE_COLUMNS, "computed_at")
+        con.executemany(
+            f"INSERT INTO daily_score ({', '.join(columns)}) "
+            f"VALUES ({', '.join('$' + c for c in columns)})",
+            [dict(zip(columns, (*row, utcnow()), strict=True)) for row in changed],
+        )
     return ScoreRun(account, len(new), len(changed), len(gone))
 
 
@@ -96,18 +100,18 @@ def upgrade(store: Store, account: str, carry_days: CarryDays = CARRY_DAYS) -> s
     it did (also as a warning in the log), or None when every estimate is current."""
     with store.read() as con:  # every run asks: a read, not a turn as the writer
         made = con.execute("SELECT model, min(date), max(date) FROM daily_score "
-                           "WHERE account = ? GROUP BY model", [account]).fetchall()
+                           "WHERE account = $account GROUP BY model",
+                           {"account": account}).fetchall()
         stale = sorted(m for m, _, _ in made if m != model_for(con, account).name)
     if not stale:
         return None
-    with store.begin() as conn:
-        con = duck(conn)
-        if con.execute("SELECT count(*) FROM calibration WHERE account = ?",
-                       [account]).fetchone() != (0,):
+    with store.write() as con:
+        if con.execute("SELECT count(*) FROM calibration WHERE account = $account",
+                       {"account": account}).fetchone() != (0,):
             official.refit(con, account)
         now = model_for(con, account).name
-    run = score_range(store, account, min(r[1] for r in made), max(r[2] for r in made),
-                      carry_days)
+        run = score_range(con, account, min(r[1] for r in made), max(r[2] for r in made),
+                          carry_days)
     note = (f"{account}: estimates now come from the model {now} (they came from "
             f"{', '.join(stale)}); rescored {run.days} day(s) of history with it, once")
     log.warning("%s", note)
@@ -173,13 +177,13 @@ def _with_estimate(account: str, r: dict[str, Any], model: Model) -> tuple[Any, 
     )
 
 
-def scores(store: Store, account: str | None = None, *, marketplace: str | None = None,
-           start: date | None = None, end: date | None = None,
+def scores(con: duckdb.DuckDBPyConnection, account: str | None = None, *,
+           marketplace: str | None = None, start: date | None = None, end: date | None = None,
            last: int | None = None) -> list[dict[str, Any]]:
     """Stored daily scores, oldest first; ``last``: the newest N days of each account
     and marketplace only."""
-    return store.query(
-        "SELECT * EXCLUDE (computed_at, newest) FROM ("
+    return rows(
+        con, "SELECT * EXCLUDE (computed_at, newest) FROM ("
         " SELECT *, row_number() OVER (PARTITION BY account, marketplace ORDER BY date DESC)"
         " AS newest FROM daily_score"
         " WHERE ($account IS NULL OR account = $account)"
@@ -190,28 +194,29 @@ def scores(store: Store, account: str | None = None, *, marketplace: str | None 
          "last": last})
 
 
-def record_official(store: Store, account: Account, rows: list[official.Official],
+def record_official(con: duckdb.DuckDBPyConnection, account: Account,
+                    rows: list[official.Official],
                     carry_days: CarryDays = CARRY_DAYS) -> Calibration:
     """Record official scores, refit the account's model, then rescore its whole history
     with the new model."""
-    cal = official.record(store, account, rows)
-    _rescore_all(store, account.name, carry_days)
+    cal = official.record(con, account, rows)
+    _rescore_all(con, account.name, carry_days)
     return cal
 
 
-def remove_official(store: Store, account: Account, marketplace: str, day: date,
-                    carry_days: CarryDays = CARRY_DAYS) -> Calibration:
+def remove_official(con: duckdb.DuckDBPyConnection, account: Account, marketplace: str,
+                    day: date, carry_days: CarryDays = CARRY_DAYS) -> Calibration:
     """Remove an official score recorded by mistake, refit and rescore as recording does."""
-    cal = official.remove(store, account, marketplace, day)
-    _rescore_all(store, account.name, carry_days)
+    cal = official.remove(con, account, marketplace, day)
+    _rescore_all(con, account.name, carry_days)
     return cal
 
 
-def _rescore_all(store: Store, account: str, carry_days: CarryDays) -> None:
-    span = store.query("SELECT min(date) AS first, max(date) AS last FROM daily_score "
-                       "WHERE account = ?", [account])[0]
+def _rescore_all(con: duckdb.DuckDBPyConnection, account: str, carry_days: CarryDays) -> None:
+    span = rows(con, "SELECT min(date) AS first, max(date) AS last FROM daily_score "
+                       "WHERE account = $account", {"account": account})[0]
     if span["first"] is not None:
-        score_range(store, account, span["first"], span["last"], carry_days)
+        score_range(con, account, span["first"], span["last"], carry_days)
 
 
 def partial_line(row: dict[str, Any]) -> str | None:
@@ -238,8 +243,8 @@ def held_line(row: dict[str, Any]) -> str | None:
 
 def latest_day(con: duckdb.DuckDBPyConnection, account: str) -> date | None:
     """The account's latest day with an estimate row: the day alerts look at."""
-    row = con.execute("SELECT max(date) FROM daily_score WHERE account = ?",
-                      [account]).fetchone()
+    row = con.execute("SELECT max(date) FROM daily_score WHERE account = $account",
+                      {"account": account}).fetchone()
     return row[0] if row else None
 
 
@@ -253,14 +258,15 @@ def day_row(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
     """The marketplace's daily_score row of ``day``, if there is one."""
     if day is None:
         return None
-    return _one(con.execute("SELECT * FROM daily_score WHERE account = ? AND marketplace = ? "
-                            "AND date = ?", [account, marketplace, day]))
+    return _one(con.execute("SELECT * FROM daily_score WHERE account = $account "
+                            "AND marketplace = $marketplace AND date = $day",
+                            {"account": account, "marketplace": marketplace, "day": day}))
 
 
 def latest_row(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
                day: date | None = None) -> dict[str, Any] | None:
     """The marketplace's newest row with an estimate, on or before ``day`` if given."""
     return _one(con.execute(
-        "SELECT * FROM daily_score WHERE account = ? AND marketplace = ? "
-        "AND score IS NOT NULL AND date <= coalesce(?, date) ORDER BY date DESC LIMIT 1",
-        [account, marketplace, day]))
+        "SELECT * FROM daily_score WHERE account = $account AND marketplace = $marketplace "
+        "AND score IS NOT NULL AND date <= coalesce($day, date) ORDER BY date DESC LIMIT 1",
+        {"account": account, "marketplace": marketplace, "day": day}))

@@ -24,7 +24,7 @@ from ipi.score.calibrate import MIN_POINTS, PAIR_DAYS, Calibration, Point, calib
 from ipi.score.model import ALL_FACTORS, factors_for
 from ipi.score.prior import Model
 from ipi.settings import Account
-from ipi.store import Store, duck, utcnow
+from ipi.store import rows, utcnow
 
 
 @dataclass(frozen=True)
@@ -84,29 +84,30 @@ def read_csv(path: Path, account: Account, today: date | None = None) -> list[Of
     return rows
 
 
-def record(store: Store, account: Account, rows: Sequence[Official]) -> Calibration:
+def record(con: duckdb.DuckDBPyConnection, account: Account,
+           rows: Sequence[Official]) -> Calibration:
     """Store the official scores (a date already recorded is replaced) and refit the
     account's model (``ipi.score.record_official`` then rescores with it)."""
-    with store.begin() as conn:
-        con = duck(conn)
-        con.executemany(
-            "INSERT OR REPLACE INTO official_score VALUES (?, ?, ?, ?, ?)",
-            [(account.name, r.marketplace, r.date, r.score, utcnow()) for r in rows])
-        return refit(con, account.name)
+    con.executemany(
+        "INSERT OR REPLACE INTO official_score (account, marketplace, date, score, "
+        "recorded_at) VALUES ($account, $marketplace, $date, $score, $now)",
+        [{"account": account.name, "marketplace": r.marketplace, "date": r.date,
+          "score": r.score, "now": utcnow()} for r in rows])
+    return refit(con, account.name)
 
 
-def remove(store: Store, account: Account, marketplace: str, day: date) -> Calibration:
+def remove(con: duckdb.DuckDBPyConnection, account: Account, marketplace: str,
+           day: date) -> Calibration:
     """Remove one recorded official score and refit; NotFound, changing nothing, when
     there is none."""
-    with store.begin() as conn:
-        con = duck(conn)
-        gone = con.execute("DELETE FROM official_score WHERE account = ? AND marketplace = ? "
-                           "AND date = ? RETURNING date",
-                           [account.name, marketplace, day]).fetchall()
-        if not gone:
-            raise NotFound(f"no official score of account {account.name} {marketplace} on "
-                           f"{day}: `ipi official list` shows those recorded")
-        return refit(con, account.name)
+    gone = con.execute("DELETE FROM official_score WHERE account = $account "
+                       "AND marketplace = $marketplace AND date = $day RETURNING date",
+                       {"account": account.name, "marketplace": marketplace,
+                        "day": day}).fetchall()
+    if not gone:
+        raise NotFound(f"no official score of account {account.name} {marketplace} on "
+                       f"{day}: `ipi official list` shows those recorded")
+    return refit(con, account.name)
 
 
 def refit(con: duckdb.DuckDBPyConnection, account: str) -> Calibration:
@@ -116,10 +117,13 @@ def refit(con: duckdb.DuckDBPyConnection, account: str) -> Calibration:
     con.execute(
         "INSERT OR REPLACE INTO calibration (account, points, w_excess, w_sell_through, "
         "w_stranded, w_in_stock, fitted, mae, prior_mae, model_error, used, fitted_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [account, cal.points, *(cal.weights[f] for f in ALL_FACTORS),
-         json.dumps(cal.fitted) if cal.fitted else None, cal.mae, cal.prior_mae,
-         cal.model_error, cal.used, utcnow()])
+        "VALUES ($account, $points, $w_excess, $w_sell_through, $w_stranded, $w_in_stock, "
+        "$fitted, $mae, $prior_mae, $model_error, $used, $now)",
+        {"account": account, "points": cal.points,
+         **{f"w_{f}": cal.weights[f] for f in ALL_FACTORS},
+         "fitted": json.dumps(cal.fitted) if cal.fitted else None, "mae": cal.mae,
+         "prior_mae": cal.prior_mae, "model_error": cal.model_error, "used": cal.used,
+         "now": utcnow()})
     return cal
 
 
@@ -149,11 +153,10 @@ def points(con: duckdb.DuckDBPyConnection, account: str) -> list[Point]:
     return out
 
 
-def listing(store: Store, account: str) -> list[dict[str, Any]]:
+def listing(con: duckdb.DuckDBPyConnection, account: str) -> list[dict[str, Any]]:
     """The official scores with the estimate each was paired with (None: no day close
     enough), oldest first."""
-    with store.read() as con:
-        rows = con.execute(_PAIRED, {"a": account}).fetchall()
+    rows = con.execute(_PAIRED, {"a": account}).fetchall()
     return [{"marketplace": mp, "date": day, "official": off,
              "estimate": est if paired is not None and (day - paired).days <= PAIR_DAYS
              else None}
@@ -165,7 +168,8 @@ def model_for(con: duckdb.DuckDBPyConnection, account: str) -> Model:
     default (``ipi.score.prior``)."""
     base = prior.current(con)
     row = con.execute("SELECT w_excess, w_sell_through, w_stranded, w_in_stock, model_error, "
-                      "used, points FROM calibration WHERE account = ?", [account]).fetchone()
+                      "used, points FROM calibration WHERE account = $account",
+                      {"account": account}).fetchone()
     if row is None:
         return base
     *weights, model_error, used, n = row
@@ -222,15 +226,16 @@ class ModelState:
 def state(con: duckdb.DuckDBPyConnection, account: str) -> ModelState:
     model = model_for(con, account)
     recorded, last = con.execute("SELECT count(*), max(date) FROM official_score "
-                                 "WHERE account = ?", [account]).fetchone() or (0, None)
-    cal = con.execute("SELECT points, mae, prior_mae, used FROM calibration WHERE account = ?",
-                      [account]).fetchone()
+                                 "WHERE account = $account", {"account": account}
+                                 ).fetchone() or (0, None)
+    cal = con.execute("SELECT points, mae, prior_mae, used FROM calibration "
+                      "WHERE account = $account", {"account": account}).fetchone()
     paired, mae, prior_mae, used = cal or (0, None, None, False)
     error = (mae if used else prior_mae) if paired else prior.current(con).mae
     return ModelState(account, model.name, recorded, paired, error, model.model_error,
                       bool(used), last)
 
 
-def calibration(store: Store, account: str) -> dict[str, Any] | None:
-    rows = store.query("SELECT * FROM calibration WHERE account = ?", [account])
-    return rows[0] if rows else None
+def calibration(con: duckdb.DuckDBPyConnection, account: str) -> dict[str, Any] | None:
+    found = rows(con, "SELECT * FROM calibration WHERE account = $account", {"account": account})
+    return found[0] if found else None

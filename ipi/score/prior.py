@@ -25,7 +25,7 @@ from ipi.score.model import (
     MODEL,
     factors_for,
 )
-from ipi.store import Store, duck, utcnow
+from ipi.store import utcnow
 
 
 @dataclass(frozen=True)
@@ -80,33 +80,36 @@ class Imported:
     name: str
 
 
-def import_rows(store: Store, rows: Sequence[reference.Row]) -> Imported:
+def import_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[reference.Row]) -> Imported:
     """Add counted rows to the installation's reference set and refit its prior (the
     caller rescores: every account whose estimates carry another model's name)."""
     counted = [r for r in rows if r.kind in reference.COUNTED and r.ipi is not None]
-    with store.begin() as conn:
-        con = duck(conn)
-        have = {k for (k,) in con.execute("SELECT key FROM reference_row").fetchall()}
-        new = list({_key(r): r for r in counted if _key(r) not in have}.values())
-        if new:
-            con.executemany(
-                f"INSERT INTO reference_row (key, {', '.join(_COLS)}, imported_at) "
-                f"VALUES ({', '.join('?' * (len(_COLS) + 2))})",
-                [(_key(r), r.source or "imported", r.week, r.marketplace, r.ipi,
-                  r.values["excess"], r.values["sell_through"], r.values["stranded"],
-                  None if r.values["in_stock"] is None else 100.0 * r.values["in_stock"],
-                  r.kind, r.notes, utcnow()) for r in new])
-        extra = imported(con)
-        judged = reference.judge(reference.counted(reference.load(extra)))
-        name = f"{MODEL} +{len(extra)} imported" if extra else MODEL
-        con.execute("DELETE FROM score_prior")
-        if extra:
-            con.execute(
-                "INSERT INTO score_prior (name, points, w_excess, w_sell_through, "
-                "w_stranded, w_in_stock, model_error, mae, bias, covered, fitted_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [name, judged.points, *(judged.weights[f] for f in ALL_FACTORS),
-                 judged.model_error, judged.mae, judged.bias, judged.covered, utcnow()])
+    have = {k for (k,) in con.execute("SELECT key FROM reference_row").fetchall()}
+    new = list({_key(r): r for r in counted if _key(r) not in have}.values())
+    if new:
+        columns = ("key", *_COLS, "imported_at")
+        con.executemany(
+            f"INSERT INTO reference_row ({', '.join(columns)}) "
+            f"VALUES ({', '.join('$' + c for c in columns)})",
+            [dict(zip(columns, (
+                _key(r), r.source or "imported", r.week, r.marketplace, r.ipi,
+                r.values["excess"], r.values["sell_through"], r.values["stranded"],
+                None if r.values["in_stock"] is None else 100.0 * r.values["in_stock"],
+                r.kind, r.notes, utcnow()), strict=True)) for r in new])
+    extra = imported(con)
+    judged = reference.judge(reference.counted(reference.load(extra)))
+    name = f"{MODEL} +{len(extra)} imported" if extra else MODEL
+    con.execute("DELETE FROM score_prior")
+    if extra:
+        con.execute(
+            "INSERT INTO score_prior (name, points, w_excess, w_sell_through, "
+            "w_stranded, w_in_stock, model_error, mae, bias, covered, fitted_at) "
+            "VALUES ($name, $points, $w_excess, $w_sell_through, $w_stranded, $w_in_stock, "
+            "$model_error, $mae, $bias, $covered, $now)",
+            {"name": name, "points": judged.points,
+             **{f"w_{f}": judged.weights[f] for f in ALL_FACTORS},
+             "model_error": judged.model_error, "mae": judged.mae, "bias": judged.bias,
+             "covered": judged.covered, "now": utcnow()})
     return Imported(len(new), len(counted) - len(new), judged, name)
 
 
@@ -118,32 +121,31 @@ _EXPORT = """
     FROM official_score o
     ASOF LEFT JOIN (SELECT * FROM daily_score WHERE score IS NOT NULL) d
       ON d.account = o.account AND d.marketplace = o.marketplace AND o.date >= d.date
-    WHERE o.account = ?
+    WHERE o.account = $account
     ORDER BY o.date, o.marketplace"""
 
 
-def export_anonymous(store: Store, accounts: Sequence[str],
+def export_anonymous(con: duckdb.DuckDBPyConnection, accounts: Sequence[str],
                      pair_days: int) -> tuple[str, int]:
     """The accounts' official scores with ipi's factor values of their day, as reference
     CSV rows (kind ``shared``); how many were left out (no estimate of every factor
     within ``pair_days`` before)."""
     rows: list[list[str]] = []
     skipped = 0
-    with store.read() as con:
-        for account in accounts:
-            for mp, day, score, paired, ex, st, sd, ins, status in con.execute(
-                    _EXPORT, [account]).fetchall():
-                values = {"excess": ex, "sell_through": st, "stranded": sd, "in_stock": ins}
-                if paired is None or (day - paired).days > pair_days or status not in (
-                        "ok", "approximate") or any(
-                        values[f] is None for f in factors_for(mp)):
-                    skipped += 1
-                    continue
-                year, week, _ = day.isocalendar()
-                rows.append(["shared via ipi official export", f"{year}-W{week:02d}", mp,
-                            f"{score:.0f}", _fmt(ex), _fmt(st), _fmt(sd),
-                            _fmt(None if ins is None else 100 * ins), "", "", "", "",
-                            "shared", f"factor values computed by ipi ({status})"])
+    for account in accounts:
+        for mp, day, score, paired, ex, st, sd, ins, status in con.execute(
+                _EXPORT, {"account": account}).fetchall():
+            values = {"excess": ex, "sell_through": st, "stranded": sd, "in_stock": ins}
+            if paired is None or (day - paired).days > pair_days or status not in (
+                    "ok", "approximate") or any(
+                    values[f] is None for f in factors_for(mp)):
+                skipped += 1
+                continue
+            year, week, _ = day.isocalendar()
+            rows.append(["shared via ipi official export", f"{year}-W{week:02d}", mp,
+                        f"{score:.0f}", _fmt(ex), _fmt(st), _fmt(sd),
+                        _fmt(None if ins is None else 100 * ins), "", "", "", "",
+                        "shared", f"factor values computed by ipi ({status})"])
     return csv_text(reference.COLUMNS, rows), skipped
 
 

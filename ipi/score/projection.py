@@ -152,9 +152,10 @@ def projection(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, d
         return None
     rows = con.execute(
         "SELECT date, score, (score_high - score_low) / 2, units_on_hand FROM daily_score "
-        "WHERE account = ? AND marketplace = ? AND date BETWEEN ? AND ? "
+        "WHERE account = $account AND marketplace = $marketplace AND date BETWEEN $first AND $day "
         "AND score IS NOT NULL AND status <> 'unreliable' ORDER BY date",
-        [account, marketplace, day - timedelta(days=policy.projection_days - 1), day]).fetchall()
+        {"account": account, "marketplace": marketplace,
+         "first": day - timedelta(days=policy.projection_days - 1), "day": day}).fetchall()
     points = [Point(d, float(s), float(h or 0.0), None if u is None else float(u))
               for d, s, h, u in rows]
     return project(points, day, target, policy.threshold,

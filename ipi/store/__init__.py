@@ -1,16 +1,42 @@
-"""The DuckDB store: transactions through SQLAlchemy (duckdb-engine), reads straight on
-DuckDB.
+"""The DuckDB store: one door, DuckDB's own connection.
+
+Every reader and writer gets a ``duckdb.DuckDBPyConnection``: ``read()`` for a read,
+``write()`` for one transaction (committed on success, else rolled back). SQL is
+written once, for DuckDB, with named parameters (``$day``, a dict): a name can be
+used twice in one statement, and a reader sees what it means.
 
 DuckDB lets one process hold the file at a time, even for reading. Connections
 are therefore short (no pool): open, do one unit of work, close. A process that
 finds the file held waits up to ``busy_timeout`` seconds, then says which
-process holds it.
+process holds it. ``session()`` keeps one connection for many transactions
+(opening DuckDB costs ~60 ms): a daily run's thousands of small reads and writes;
+inside it ``read()`` and ``write()`` yield that connection, still the same type.
 
-Writes, and work that mixes reading and writing, take a SQLAlchemy transaction
-(``begin``). A read a person waits on at a terminal (``read``, ``query``: ``ipi
-score``, the history) opens DuckDB itself: importing SQLAlchemy and duckdb-engine,
-and duckdb-engine's first connection, cost ~0.2 s of the 0.5 s such a command may
-take, so SQLAlchemy is imported only when a transaction first needs it.
+Why each layer:
+
+- DuckDB's own connection is the door: loads and factors are DuckDB SQL (read_csv,
+  temp tables, lists), and a command a person waits on at a terminal (``ipi score``)
+  has 0.5 s, of which SQLAlchemy's import and duckdb-engine's first connection
+  would take ~0.2 s.
+- SQLAlchemy (duckdb-engine) is the engine (``Store.engine``): the named migrations,
+  recorded in ``ipi_migration``, run through it (``migrate()``), and it is what a tool
+  that speaks SQLAlchemy is handed (pandas' ``read_sql`` in a notebook). It is imported
+  only then. duckdb-engine opens the file with its own configuration (a user agent),
+  and DuckDB refuses a second configuration while a connection is open in the process:
+  so the store opens the engine's connection only for a migration, under the file's
+  turn, before any connection of its own is open (a session migrates before it holds
+  its connection), and an engine used beside the store is used between its reads.
+
+Who takes what, by layer: a function that owns SQL, in the package that owns the tables
+(``ipi.store``, ``ipi.score``, ``ipi.alerts``, ``ipi.fees``, ``ipi.capacity``,
+``ipi.reports``), takes a connection and leaves the transaction to its caller, so that
+several such calls can share one. A step takes the store (or the settings) and opens
+``read()`` or ``write()`` around the calls that belong together: ``ipi.pipeline``,
+``ipi.backfill``, ``ipi.api`` and the CLI, and, inside the packages, the functions that
+span several transactions with work between them that must not hold the file (landing
+a file, sending an alert, asking Amazon, rescoring after a refit): ``load_file``,
+``deliver_pending``, ``alerts.engine.alert_account``, ``fees.amazon.store_preview`` and
+``score.upgrade``.
 """
 
 from __future__ import annotations
@@ -64,13 +90,6 @@ def _writer(path: Path) -> threading.RLock:
         return _WRITERS.setdefault(path.resolve(), threading.RLock())
 
 
-# Files this process has reached through SQLAlchemy. While one connection is open, DuckDB
-# refuses another to the same file with a different configuration, and duckdb-engine sets
-# its own (a user agent): once a process has used SQLAlchemy on a file, its reads take
-# that way too. Both kinds are opened only under the file's turn, so they never overlap.
-_ENGINES: set[Path] = set()
-
-
 def private(path: Path, mode: int) -> None:
     """Make ``path`` this user's alone (0o700 a folder, 0o600 a file): sellers' sales,
     SKUs and fees are nobody else's on the machine. Only what this user owns is touched;
@@ -85,7 +104,6 @@ class Store:
     def __init__(self, path: Path, *, data_dir: Path | None = None,
                  busy_timeout: float = 60.0) -> None:
         self.path = Path(path)
-        self._key = self.path.resolve()
         self._turn = _writer(self.path)
         self.data_dir = data_dir or self.path.parent
         self.busy_timeout = busy_timeout
@@ -94,10 +112,12 @@ class Store:
             private(folder, 0o700)
         self._engine: sa.Engine | None = None
         self._migrated = False
-        self._held: sa.Connection | None = None
+        self._held: duckdb.DuckDBPyConnection | None = None
 
     @property
     def engine(self) -> sa.Engine:
+        """SQLAlchemy's engine on the file (migrations, an analyst's pandas.read_sql); see
+        the module's note for when its connection may be open."""
         if self._engine is None:
             import sqlalchemy as sa
             from sqlalchemy.pool import NullPool
@@ -105,7 +125,6 @@ class Store:
             self._engine = sa.create_engine(f"duckdb:///{self.path}", poolclass=NullPool)
             # DuckDB draws its own progress bar on a terminal; ours (ipi backfill) says more.
             sa.event.listen(self._engine, "connect", _quiet)
-            _ENGINES.add(self._key)
         return self._engine
 
     @classmethod
@@ -115,27 +134,28 @@ class Store:
                    busy_timeout=settings.busy_timeout)
 
     @contextmanager
-    def begin(self) -> Iterator[sa.Connection]:
-        """One transaction, committed on success, else rolled back.
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for reading: the session's, else one of its own, closed after."""
+        with self._turn, self._connection() as con:
+            yield con
 
-        On a fresh connection, or on the one a surrounding ``session()`` holds.
-        """
-        with self._turn:
-            if self._held is not None:
-                if not self._migrated:
-                    self._migrate(self._held)
-                with self._held.begin():
-                    yield self._held
-                return
-            with self._connect() as conn:
-                if not self._migrated:  # on the same connection: opening one costs ~20 ms
-                    self._migrate(conn)
-                with conn.begin():
-                    yield conn
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction, committed on success, else rolled back: on the session's
+        connection, else on one of its own, closed after."""
+        with self._turn, self._connection() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
 
     @contextmanager
     def session(self, *, bulk: bool = False) -> Iterator[None]:
-        """Hold one connection for several transactions (opening DuckDB costs ~60 ms).
+        """Hold one connection for several transactions (opening DuckDB costs ~60 ms);
+        ``read()`` and ``write()`` inside it yield that connection.
 
         ``bulk`` (a backfill of thousands of files): DuckDB checkpoints when its
         write-ahead log passes 16 MB, which rewrites table blocks every few loads and
@@ -145,77 +165,43 @@ class Store:
         if self._held is not None:
             yield
             return
-        with self._turn:  # opened under the turn, like every connection (see _ENGINES)
-            conn = self._retrying(self.engine.connect)
-        with closing(conn):
-            self._held = conn
+        with self._turn:  # opened under the turn, like every connection
+            con = self._open()
+        with closing(con):
+            self._held = con
             if bulk:
-                duck(conn).execute("SET checkpoint_threshold = '1GiB'")
+                con.execute("SET checkpoint_threshold = '1GiB'")
             try:
                 yield
             finally:
                 self._held = None
                 if bulk:  # in the turn: no other transaction of this process is open
                     with self._turn:
-                        duck(conn).execute("RESET checkpoint_threshold")
-                        duck(conn).execute("CHECKPOINT")
+                        con.execute("RESET checkpoint_threshold")
+                        con.execute("CHECKPOINT")
 
     @contextmanager
-    def _connect(self) -> Iterator[sa.Connection]:
-        with self._open(self.engine.connect) as conn:
-            yield conn
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._held is not None:
+            yield self._held
+            return
+        with closing(self._open()) as con:
+            yield con
 
-    @contextmanager
-    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A DuckDB connection for reading, without SQLAlchemy (see the module's note). A
-        database that lacks migrations gets them first, through a transaction; inside a
-        session, or once this process has used SQLAlchemy on the file, the read is a
-        transaction too."""
-        with self._turn, self._direct() as con:
-            if con is not None:
-                yield con
-                return
-            with self.begin() as conn:
-                yield duck(conn)
-
-    @contextmanager
-    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One transaction on DuckDB itself, committed on success, else rolled back: for
-        work whose SQL is all DuckDB's (a load), without SQLAlchemy's import and
-        connection costs (see the module's note). As ``read``: a database that lacks
-        migrations, a surrounding ``session()``, or a process that has used SQLAlchemy on
-        the file, and it is a ``begin()`` transaction instead."""
-        with self._turn, self._direct() as con:
-            if con is not None:
-                con.execute("BEGIN TRANSACTION")
-                try:
-                    yield con
-                except BaseException:
-                    con.execute("ROLLBACK")
-                    raise
-                con.execute("COMMIT")
-                return
-            with self.begin() as conn:
-                yield duck(conn)
-
-    @contextmanager
-    def _direct(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
-        """A connection of DuckDB's own, on a migrated database, when this process may
-        hold one (see the module's note); else None, and the caller takes ``begin()``."""
-        if self._held is None and self._key not in _ENGINES:
-            with self._open(lambda: duckdb.connect(str(self.path))) as con:
-                if self._migrated or _up_to_date(con):
-                    self._migrated = True
-                    _quiet(con, None)
-                    yield con
-                    return
-        yield None
-
-    def _open(self, connect: Callable[[], C]) -> Any:
-        """``connect()``, waiting while another process holds the file, closed after use."""
-        return closing(self._retrying(connect))
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        """A new connection on a migrated database (the caller holds the turn)."""
+        con = self._retrying(lambda: duckdb.connect(str(self.path)))
+        if not self._migrated:
+            if not _up_to_date(con):
+                con.close()  # the engine's connection may not overlap ours (module note)
+                self._migrate()
+                con = self._retrying(lambda: duckdb.connect(str(self.path)))
+            self._migrated = True
+        _quiet(con, None)
+        return con
 
     def _retrying(self, connect: Callable[[], C]) -> C:
+        """``connect()``, waiting while another process holds the file."""
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.05
         while True:
@@ -244,12 +230,15 @@ class Store:
 
     def migrate(self) -> list[str]:
         """Apply the migrations this database lacks; return their names."""
-        with self._turn, self._connect() as conn:
-            return self._migrate(conn)
+        with self._turn:
+            if self._held is not None:  # the session migrated before it held its connection
+                return []
+            return self._migrate()
 
-    def _migrate(self, conn: sa.Connection) -> list[str]:
+    def _migrate(self) -> list[str]:
+        """Through the engine (module note), in one transaction."""
         applied: list[str] = []
-        with conn.begin():
+        with closing(self._retrying(self.engine.connect)) as conn, conn.begin():
             conn.exec_driver_sql(
                 "CREATE TABLE IF NOT EXISTS ipi_migration "
                 "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
@@ -258,21 +247,28 @@ class Store:
             for name, sql in MIGRATIONS:
                 if name in done:
                     continue
-                duck(conn).execute(sql)
+                # Several statements in one string: DuckDB's own execute takes them.
+                conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
                 conn.exec_driver_sql(
-                    "INSERT INTO ipi_migration VALUES (?, ?)", (name, utcnow())
-                )
+                    "INSERT INTO ipi_migration (name, applied_at) VALUES ($name, $now)",
+                    {"name": name, "now": utcnow()})
                 applied.append(name)
         self._migrated = True
         private(self.path, 0o600)  # DuckDB made it with the process's umask
         return applied
 
-    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        """A read, as rows (``params``: a list for ``?``, a dict for ``$name``)."""
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """A read, as rows: ``rows`` on a ``read()`` connection."""
         with self.read() as con:
-            cur = con.execute(sql, params if isinstance(params, dict) else list(params))
-            cols = [d[0] for d in cur.description or ()]
-            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+            return rows(con, sql, params)
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str,
+         params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The result of ``sql`` (``$name`` parameters from ``params``) as dicts by column."""
+    cur = con.execute(sql, params or {})
+    cols = [d[0] for d in cur.description or ()]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
 def _up_to_date(con: duckdb.DuckDBPyConnection) -> bool:
@@ -281,8 +277,3 @@ def _up_to_date(con: duckdb.DuckDBPyConnection) -> bool:
     except duckdb.CatalogException:  # a new file
         return False
     return all(name in done for name, _ in MIGRATIONS)
-
-
-def duck(conn: sa.Connection) -> duckdb.DuckDBPyConnection:
-    """The DuckDB connection under a SQLAlchemy one, for DuckDB-only SQL (read_csv, temp tables)."""
-    return conn.connection.driver_connection  # type: ignore[return-value]

@@ -14,16 +14,16 @@ from typing import Any
 
 import duckdb
 
-from ipi.store import Store
+from ipi.store import rows
 
 
-def arrivals(store: Store, account: str, *, marketplace: str | None = None,
+def arrivals(con: duckdb.DuckDBPyConnection, account: str, *, marketplace: str | None = None,
              start: date | None = None, end: date | None = None) -> list[dict[str, Any]]:
     """One row per marketplace, day and report type loaded, newest day first: its rows,
     when it was loaded, why it is unreliable (if so) and the file's name as it came."""
     # A file without a date in it (a header-only stranded report) is byte-identical on
     # many days: its name is the one ingested for the day nearest the partition's.
-    return store.query(
+    return rows(con, 
         "SELECT p.marketplace, p.snapshot_date AS date, p.report_type, p.rows, p.loaded_at,"
         " p.unreliable, arg_min(f.original_name,"
         "   abs(datediff('day', f.default_date, p.snapshot_date))) AS original_name"
@@ -37,10 +37,10 @@ def arrivals(store: Store, account: str, *, marketplace: str | None = None,
         {"account": account, "marketplace": marketplace, "start": start, "end": end})
 
 
-def newest(store: Store, account: str | None = None) -> list[dict[str, Any]]:
+def newest(con: duckdb.DuckDBPyConnection, account: str | None = None) -> list[dict[str, Any]]:
     """Per account and marketplace, the newest day with any report loaded and when the
     last load happened: how fresh the data is."""
-    return store.query(
+    return rows(con, 
         "SELECT account, marketplace, max(snapshot_date) AS latest_data,"
         " max(loaded_at) AS last_loaded_at FROM report_partition"
         " WHERE $account IS NULL OR account = $account"

@@ -16,7 +16,7 @@ import duckdb
 
 from ipi.errors import NotFound
 from ipi.reports import REGISTRY
-from ipi.store import Store, asin_day, duck, utcnow
+from ipi.store import asin_day, utcnow
 
 
 @dataclass(frozen=True)
@@ -28,46 +28,47 @@ class Forgotten:
     sha256: str  # the file the rows came from; its bytes are kept
 
 
-def forget_day(store: Store, account: str, day: date, *, marketplace: str | None = None,
-               report_type: str | None = None, reason: str = "ipi forget") -> list[Forgotten]:
+def forget_day(con: duckdb.DuckDBPyConnection, account: str, day: date, *,
+               marketplace: str | None = None, report_type: str | None = None,
+               reason: str = "ipi forget") -> list[Forgotten]:
     """Remove ``account``'s loads of ``day`` (every marketplace and report type, or the
     one named) and record it; raise NotFound, changing nothing, when none match."""
     if report_type is not None and report_type not in REGISTRY:
         raise NotFound(f"no report type {report_type}: ipi loads {', '.join(REGISTRY)}")
-    with store.begin() as conn:
-        con = duck(conn)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ipi_forget AS SELECT account, marketplace, "
+        "report_type, snapshot_date, sha256, rows, loaded_at FROM report_partition "
+        "WHERE account = $account AND snapshot_date = $day "
+        "AND marketplace = coalesce($marketplace, marketplace) "
+        "AND report_type = coalesce($report_type, report_type)",
+        {"account": account, "day": day, "marketplace": marketplace,
+         "report_type": report_type})
+    gone = [Forgotten(*r) for r in con.execute(
+        "SELECT marketplace, report_type, snapshot_date, rows, sha256 FROM _ipi_forget "
+        "ORDER BY marketplace, report_type").fetchall()]
+    if not gone:
+        raise NotFound(_nothing(con, account, day, marketplace, report_type))
+    for rt in sorted({f.report_type for f in gone}):
+        # The date bound lets DuckDB skip the table's other days.
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _ipi_forget AS SELECT account, marketplace, "
-            "report_type, snapshot_date, sha256, rows, loaded_at FROM report_partition "
-            "WHERE account = ? AND snapshot_date = ? AND marketplace = coalesce(?, marketplace) "
-            "AND report_type = coalesce(?, report_type)",
-            [account, day, marketplace, report_type])
-        gone = [Forgotten(*r) for r in con.execute(
-            "SELECT marketplace, report_type, snapshot_date, rows, sha256 FROM _ipi_forget "
-            "ORDER BY marketplace, report_type").fetchall()]
-        if not gone:
-            raise NotFound(_nothing(con, account, day, marketplace, report_type))
-        for rt in sorted({f.report_type for f in gone}):
-            # The date bound lets DuckDB skip the table's other days.
-            con.execute(
-                f"DELETE FROM {REGISTRY[rt].table} t USING _ipi_forget f "
-                "WHERE t.account = f.account AND t.marketplace = f.marketplace "
-                "AND t.snapshot_date = f.snapshot_date AND f.report_type = ? "
-                "AND t.snapshot_date = ?", [rt, day])
-        con.execute(
-            "DELETE FROM report_partition r USING _ipi_forget f WHERE r.account = f.account "
-            "AND r.marketplace = f.marketplace AND r.report_type = f.report_type "
-            "AND r.snapshot_date = f.snapshot_date")
-        con.execute(
-            "INSERT INTO forgotten_load SELECT account, marketplace, report_type, "
-            "snapshot_date, sha256, rows, loaded_at, ?, ? FROM _ipi_forget",
-            [reason, utcnow()])
-        # The day's other reports may remain (MYI without the planning report, say).
-        for sql in asin_day.refresh_sql(
-                "SELECT DISTINCT account, marketplace, snapshot_date AS d FROM _ipi_forget",
-                day, day):
-            con.execute(sql)
-        con.execute("DROP TABLE _ipi_forget")
+            f"DELETE FROM {REGISTRY[rt].table} t USING _ipi_forget f "
+            "WHERE t.account = f.account AND t.marketplace = f.marketplace "
+            "AND t.snapshot_date = f.snapshot_date AND f.report_type = $rt "
+            "AND t.snapshot_date = $day", {"rt": rt, "day": day})
+    con.execute(
+        "DELETE FROM report_partition r USING _ipi_forget f WHERE r.account = f.account "
+        "AND r.marketplace = f.marketplace AND r.report_type = f.report_type "
+        "AND r.snapshot_date = f.snapshot_date")
+    con.execute(
+        "INSERT INTO forgotten_load SELECT account, marketplace, report_type, "
+        "snapshot_date, sha256, rows, loaded_at, $reason, $now FROM _ipi_forget",
+        {"reason": reason, "now": utcnow()})
+    # The day's other reports may remain (MYI without the planning report, say).
+    for sql in asin_day.refresh_sql(
+            "SELECT DISTINCT account, marketplace, snapshot_date AS d FROM _ipi_forget",
+            day, day):
+        con.execute(sql)
+    con.execute("DROP TABLE _ipi_forget")
     return gone
 
 
@@ -77,12 +78,13 @@ def _nothing(con: duckdb.DuckDBPyConnection, account: str, day: date,
     what = " ".join(x for x in (account, marketplace, report_type) if x)
     that_day = con.execute(
         "SELECT marketplace || ' ' || report_type FROM report_partition "
-        "WHERE account = ? AND snapshot_date = ? ORDER BY 1", [account, day]).fetchall()
+        "WHERE account = $account AND snapshot_date = $day ORDER BY 1",
+        {"account": account, "day": day}).fetchall()
     if that_day:
         there = f"on {day} it has {', '.join(r[0] for r in that_day)}"
     else:
         latest = con.execute("SELECT max(snapshot_date) FROM report_partition "
-                             "WHERE account = ?", [account]).fetchone()
+                             "WHERE account = $account", {"account": account}).fetchone()
         there = (f"its latest loaded day is {latest[0]}; `ipi score --account {account} "
                  "--history 30` lists the days with estimates" if latest and latest[0]
                  else f"nothing is loaded for {account} at all")

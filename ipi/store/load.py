@@ -30,7 +30,7 @@ from ipi.reports import (
     stage,
 )
 from ipi.settings import MARKETPLACE_TIMEZONES
-from ipi.store import Store, asin_day, duck, utcnow
+from ipi.store import Store, asin_day, rows, utcnow
 from ipi.store.landing import land, landing_path, sha256_of
 
 log = logging.getLogger(__name__)
@@ -149,11 +149,11 @@ def _insert_new(con: duckdb.DuckDBPyConnection, account: str, path: Path,
         return f"""CASE WHEN "{column}" IS NULL THEN '1' ELSE '0' END""" if column else "'1'"
 
     sql = (f"INSERT INTO {spec.table} (account, marketplace, snapshot_date, sha256, "
-           f"{collist}) SELECT ?, marketplace, snapshot_date, {_NEW} || "
+           f"{collist}) SELECT $account, marketplace, snapshot_date, {_NEW} || "
            f"{defaulted(spec.date_column)} || {defaulted(spec.marketplace_column)}, "
            f"{collist} FROM {staged.source}")
     try:
-        con.execute(sql, [account, *staged.params])
+        con.execute(sql, {"account": account, **staged.params})
     except duckdb.Error as exc:
         if not staged.direct:
             raise
@@ -178,30 +178,32 @@ def _load(store: Store, account: str, path: Path, sha: str, *, ingest_day: date,
     with store.write() as con:
         # Bytes loaded before are skipped, unless `ipi forget` took their rows out since.
         seen = con.execute(
-            "SELECT report_type FROM ingested_file i WHERE account = ? AND sha256 = ? "
-            "AND (date_source = 'content' OR default_date = ?) "
-            "AND (marketplace_source = 'content' OR default_marketplace = ?) "
+            "SELECT report_type FROM ingested_file i WHERE account = $account AND sha256 = $sha "
+            "AND (date_source = 'content' OR default_date = $default_date) "
+            "AND (marketplace_source = 'content' OR default_marketplace = $default_marketplace) "
             "AND NOT EXISTS (SELECT 1 FROM forgotten_load f WHERE f.account = i.account "
             "    AND f.sha256 = i.sha256 AND f.forgotten_at >= i.ingested_at)",
-            [account, sha, default_date, default_marketplace],
+            {"account": account, "sha": sha, "default_date": default_date,
+             "default_marketplace": default_marketplace},
         ).fetchone()
         if seen:
             result.report_type, result.skipped = seen[0], True
             result.partitions = [(m, d) for m, d in con.execute(
-                "SELECT marketplace, snapshot_date FROM report_partition WHERE account = ? "
-                "AND sha256 = ? ORDER BY 2, 1", [account, sha]).fetchall()]
+                "SELECT marketplace, snapshot_date FROM report_partition WHERE account = $account "
+                "AND sha256 = $sha ORDER BY 2, 1", {"account": account, "sha": sha}).fetchall()]
             return result
         spec, charset, direct = _insert_new(
             con, account, path, planned, default_date=default_date,
             default_marketplace=default_marketplace, declared_charset=declared_charset)
         table = spec.table
-        new = f"account = ? AND sha256 >= {_NEW}"
+        new = f"account = $account AND sha256 >= {_NEW}"
         if direct:  # the stage checked it otherwise
-            check_unique(con, spec, table, path, new, [account])
+            check_unique(con, spec, table, path, new, {"account": account})
         foreign = _foreign(con, table, new, account, marketplaces, spec.report_type, path)
         counted = con.execute(
             f"SELECT marketplace, snapshot_date, count(*), max(sha256[2]), max(sha256[3]) "
-            f"FROM {table} WHERE {new} GROUP BY ALL ORDER BY 2, 1", [account]).fetchall()
+            f"FROM {table} WHERE {new} GROUP BY ALL ORDER BY 2, 1",
+            {"account": account}).fetchall()
         rows = sum(n for _, _, n, _, _ in counted)
         result.report_type, result.rows = spec.report_type, rows
         # Whether every row got its date (marketplace) from the file itself.
@@ -222,37 +224,47 @@ def _load(store: Store, account: str, path: Path, sha: str, *, ingest_day: date,
         # The date bounds let DuckDB skip the table's other days (row groups hold
         # consecutive loads): a load costs the same however long the history.
         con.execute(
-            f"DELETE FROM {table} t USING {_values(parts)} WHERE t.account = ? "
-            "AND t.snapshot_date BETWEEN ? AND ? AND t.sha256 < '~' "
+            f"DELETE FROM {table} t USING {_values(parts)} WHERE t.account = $account "
+            "AND t.snapshot_date BETWEEN $lo AND $hi AND t.sha256 < '~' "
             "AND t.marketplace = p.marketplace AND t.snapshot_date = p.snapshot_date",
-            [account, lo, hi],
+            {"account": account, "lo": lo, "hi": hi},
         )
-        con.execute(f"UPDATE {table} SET sha256 = ? WHERE {new} "
-                    "AND snapshot_date BETWEEN ? AND ?", [sha, account, lo, hi])
+        con.execute(f"UPDATE {table} SET sha256 = $sha WHERE {new} "
+                    "AND snapshot_date BETWEEN $lo AND $hi",
+                    {"sha": sha, "account": account, "lo": lo, "hi": hi})
         loaded_at = utcnow()
         con.execute(
             "INSERT OR REPLACE INTO report_partition "
-            f"SELECT ?, marketplace, ?, snapshot_date, ?, rows, ?, NULL FROM {_values(parts)}",
-            [account, spec.report_type, sha, loaded_at],
+            "SELECT $account, marketplace, $report_type, snapshot_date, $sha, rows, $loaded_at, "
+            f"NULL FROM {_values(parts)}",
+            {"account": account, "report_type": spec.report_type, "sha": sha,
+             "loaded_at": loaded_at},
         )
         result.warnings = [*foreign, *_jumps(con, spec, account, parts, result)]
         if spec.report_type in asin_day.SOURCES:
             for sql in asin_day.refresh_sql(
-                    f"SELECT ? AS account, marketplace, snapshot_date AS d FROM {_values(parts)}",
-                    lo, hi):
-                con.execute(sql, [account] * sql.count("?"))
+                    f"SELECT $account AS account, marketplace, snapshot_date AS d "
+                    f"FROM {_values(parts)}", lo, hi):
+                con.execute(sql, {"account": account})
         # The bytes go to the landing zone before the commit that points at them.
         land(store.data_dir / "raw", path, sha)
         con.execute(
-            "INSERT INTO raw_file VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [sha, path.stat().st_size,
-             str(landing_path(Path("raw"), sha)), loaded_at],
+            "INSERT INTO raw_file (sha256, size_bytes, landing_path, first_seen_at) "
+            "VALUES ($sha, $size, $path, $now) ON CONFLICT DO NOTHING",
+            {"sha": sha, "size": path.stat().st_size,
+             "path": str(landing_path(Path("raw"), sha)), "now": loaded_at},
         )
         con.execute(
-            "INSERT OR REPLACE INTO ingested_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [account, sha, spec.report_type, path.name, source, charset,
-             result.date_source, rows, default_date, default_marketplace,
-             marketplace_source, loaded_at],
+            "INSERT OR REPLACE INTO ingested_file (account, sha256, report_type, original_name, "
+            "source, charset, date_source, rows, default_date, default_marketplace, "
+            "marketplace_source, ingested_at) VALUES ($account, $sha, $report_type, "
+            "$original_name, $source, $charset, $date_source, $rows, $default_date, "
+            "$default_marketplace, $marketplace_source, $loaded_at)",
+            {"account": account, "sha": sha, "report_type": spec.report_type,
+             "original_name": path.name, "source": source, "charset": charset,
+             "date_source": result.date_source, "rows": rows,
+             "default_date": default_date, "default_marketplace": default_marketplace,
+             "marketplace_source": marketplace_source, "loaded_at": loaded_at},
         )
     days = sorted({d for _, d in result.partitions})
     log.info("loaded %s: %s, %d rows, %s %s", path.name, spec.report_type, rows,
@@ -270,18 +282,19 @@ def _foreign(con: duckdb.DuckDBPyConnection, table: str, new: str, account: str,
     have = list(marketplaces)
     other = con.execute(
         f"SELECT marketplace, count(*) FROM {table} WHERE {new} "
-        "AND NOT list_contains(?, marketplace) GROUP BY ALL ORDER BY 1",
-        [account, have]).fetchall()
+        "AND NOT list_contains($have, marketplace) GROUP BY ALL ORDER BY 1",
+        {"account": account, "have": have}).fetchall()
     if not other:
         return []
-    con.execute(f"DELETE FROM {table} WHERE {new} AND NOT list_contains(?, marketplace)",
-                [account, have])
+    con.execute(f"DELETE FROM {table} WHERE {new} AND NOT list_contains($have, marketplace)",
+                {"account": account, "have": have})
     # Only a marketplace ipi knows is named: the column is the file's text.
     named = ", ".join(f"{n} row(s) for "
                       f"{m if m in MARKETPLACE_TIMEZONES else 'an unknown marketplace'}"
                       for m, n in other)
     mine = ", ".join(have)
-    left = con.execute(f"SELECT count(*) FROM {table} WHERE {new}", [account]).fetchone()
+    left = con.execute(f"SELECT count(*) FROM {table} WHERE {new}",
+                       {"account": account}).fetchone()
     if left == (0,):
         raise BadFile(f"{report_type}: {named}, none for account {account}'s marketplaces "
                       f"({mine}): add the marketplace to the account, or drop the file for "
@@ -335,10 +348,10 @@ def _jumps(con: duckdb.DuckDBPyConnection, spec: ReportSpec, account: str,
         "SELECT p.marketplace, p.snapshot_date, max(r.snapshot_date), "
         "    arg_max(r.rows, r.snapshot_date) FILTER (WHERE r.unreliable IS NULL "
         "        AND r.rows > 0) "
-        f"FROM {_values(parts)} LEFT JOIN report_partition r ON r.account = ? "
-        "    AND r.report_type = ? AND r.marketplace = p.marketplace "
+        f"FROM {_values(parts)} LEFT JOIN report_partition r ON r.account = $account "
+        "    AND r.report_type = $report_type AND r.marketplace = p.marketplace "
         "    AND r.snapshot_date < p.snapshot_date "
-        "GROUP BY ALL", [account, spec.report_type]).fetchall()
+        "GROUP BY ALL", {"account": account, "report_type": spec.report_type}).fetchall()
     result.last_good_rows = {(m, d): good for m, d, _, good in prev}
     result.rows_of = {(m, d): n for m, d, n in parts}
     pairs = [(m, d, p) for m, d, p, _ in prev if p is not None]
@@ -354,7 +367,7 @@ def _jumps(con: duckdb.DuckDBPyConnection, spec: ReportSpec, account: str,
             FROM {spec.table} t
             JOIN (SELECT marketplace, d FROM j UNION SELECT marketplace, prev FROM j) w
                 ON t.marketplace = w.marketplace AND t.snapshot_date = w.d
-            WHERE t.account = ? AND t.snapshot_date BETWEEN ? AND ?
+            WHERE t.account = $account AND t.snapshot_date BETWEEN $first AND $last
             GROUP BY ALL
         )
         SELECT j.marketplace, j.d, coalesce(n.units, 0), j.prev, coalesce(b.units, 0)
@@ -365,7 +378,8 @@ def _jumps(con: duckdb.DuckDBPyConnection, spec: ReportSpec, account: str,
             AND (coalesce(n.units, 0) >= {_JUMP} * coalesce(b.units, 0)
                  OR {_JUMP} * coalesce(n.units, 0) <= coalesce(b.units, 0))
         ORDER BY 2, 1
-        """, [account, min(p for _, _, p in pairs), max(d for _, d, _ in pairs)]).fetchall()
+        """, {"account": account, "first": min(p for _, _, p in pairs),
+              "last": max(d for _, d, _ in pairs)}).fetchall()
     out = []
     for mp, day, units, prev_day, prev in rows:
         change = (f"down from {prev:,.0f}" if units < prev else f"up from {prev:,.0f}"
@@ -377,7 +391,8 @@ def _jumps(con: duckdb.DuckDBPyConnection, spec: ReportSpec, account: str,
     return out
 
 
-def row_drop(store: Store, account: str, result: LoadResult, threshold: float) -> str | None:
+def row_drop(con: duckdb.DuckDBPyConnection, account: str, result: LoadResult,
+             threshold: float) -> str | None:
     """Why ``result`` looks like a collapsed report (far fewer rows than the last good
     one for the same report and marketplace), or None.
 
@@ -389,7 +404,7 @@ def row_drop(store: Store, account: str, result: LoadResult, threshold: float) -
         return None
     reasons = []
     for mp, day in result.partitions:
-        now, good = _rows_and_last_good(store, account, result, mp, day)
+        now, good = _rows_and_last_good(con, account, result, mp, day)
         if good is not None and good >= _MIN_ROWS_FOR_GUARD and now is not None \
                 and now < threshold * good:
             reasons.append(f"{mp} {result.report_type} on {day} has {now:,} rows, "
@@ -397,13 +412,13 @@ def row_drop(store: Store, account: str, result: LoadResult, threshold: float) -
     return "; ".join(reasons) or None
 
 
-def _rows_and_last_good(store: Store, account: str, result: LoadResult, mp: str,
+def _rows_and_last_good(con: duckdb.DuckDBPyConnection, account: str, result: LoadResult, mp: str,
                         day: date) -> tuple[int | None, int | None]:
     """The rows of a partition ``result`` loaded, and those of the last good (reliable,
     non-empty) earlier day of the same report and marketplace."""
     if (mp, day) in result.last_good_rows:  # as the load saw them, in its transaction
         return result.rows_of.get((mp, day)), result.last_good_rows[(mp, day)]
-    row = store.query(
+    row = rows(con, 
         "SELECT (SELECT rows FROM report_partition WHERE account = $a AND marketplace = $m "
         "        AND report_type = $t AND snapshot_date = $d) AS now, "
         "       (SELECT rows FROM report_partition WHERE account = $a AND marketplace = $m "
@@ -413,9 +428,11 @@ def _rows_and_last_good(store: Store, account: str, result: LoadResult, mp: str,
     return row["now"], row["good"]
 
 
-def mark_unreliable(store: Store, account: str, result: LoadResult, reason: str) -> None:
-    with store.begin() as conn:
-        duck(conn).executemany(
-            "UPDATE report_partition SET unreliable = ? WHERE account = ? AND marketplace = ? "
-            "AND report_type = ? AND snapshot_date = ?",
-            [[reason, account, mp, result.report_type, day] for mp, day in result.partitions])
+def mark_unreliable(con: duckdb.DuckDBPyConnection, account: str, result: LoadResult,
+                    reason: str) -> None:
+    con.executemany(
+        "UPDATE report_partition SET unreliable = $reason WHERE account = $account "
+        "AND marketplace = $marketplace AND report_type = $report_type "
+        "AND snapshot_date = $day",
+        [{"reason": reason, "account": account, "marketplace": mp,
+          "report_type": result.report_type, "day": day} for mp, day in result.partitions])

@@ -19,14 +19,16 @@ def put_score(settings: Settings, day: date, score: float | None, mp: str = "US"
     status = status or ("no data" if score is None else "ok")
     low = None if score is None else score - 60
     high = None if score is None else score + 60
-    with store.begin() as conn:
-        conn.exec_driver_sql(
+    with store.write() as con:
+        con.execute(
             "INSERT OR REPLACE INTO daily_score (account, marketplace, date, excess_pct, "
             "sell_through, stranded_pct, in_stock_rate, score, score_low, score_high, status, "
             "notes, model, computed_at) "
-            "VALUES ('acme', ?, ?, 31.5, 1.2, 4.0, 0.9, ?, ?, ?, ?, ?, 'test', ?)",
-            (mp, day, score, low, high, status, "planning has 4 rows, the last good one 40"
-             if status == "unreliable" else None, utcnow()))
+            "VALUES ('acme', $marketplace, $day, 31.5, 1.2, 4.0, 0.9, $score, $low, $high, "
+            "$status, $notes, 'test', $now)",
+            {"marketplace": mp, "day": day, "score": score, "low": low, "high": high,
+             "status": status, "notes": "planning has 4 rows, the last good one 40"
+             if status == "unreliable" else None, "now": utcnow()})
 
 
 def days(settings: Settings, scores: list[float | None], start: date = D) -> list[list[str]]:

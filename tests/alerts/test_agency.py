@@ -156,5 +156,5 @@ def test_the_agency_example_scores_all_twenty_and_pages_nineteen(
     assert ops.count("cannot be used") >= 1 and "IPI_KITE_TOYS_SLACK_URL is not set" in ops
     waiting = pipeline.open_store(settings).query(
         "SELECT count(*) AS n FROM alert_delivery d JOIN alert_outbox m USING (key) "
-        "WHERE m.account = ? AND d.status = 'pending'", [missing])
+        "WHERE m.account = $account AND d.status = 'pending'", {"account": missing})
     assert waiting == [{"n": 1}]

@@ -191,7 +191,8 @@ def test_silence_mutes_without_losing_the_state(
 
     settings = hook_settings()
     store = pipeline.open_store(settings)
-    add_silence(store, "acme", None, D + timedelta(days=1), "maintenance", today=D)
+    with store.write() as con:
+        add_silence(con, "acme", None, D + timedelta(days=1), "maintenance", today=D)
     days(settings, [431, 430])
     assert webhook_server.received == []
     assert store.query("SELECT state FROM alert_state WHERE rule = 'below_threshold'") == [
@@ -335,8 +336,8 @@ def test_a_failed_delivery_waits_its_backoff_before_the_next_try(
         == ["failed"]
     assert pipeline.alert(settings, settings.accounts[0], D).deliveries == []  # not yet due
     store = pipeline.open_store(settings)
-    with store.begin() as conn:  # an hour passes
-        conn.exec_driver_sql("UPDATE alert_delivery SET last_attempt_at = "
+    with store.write() as con:  # an hour passes
+        con.execute("UPDATE alert_delivery SET last_attempt_at = "
                              "last_attempt_at - INTERVAL 61 MINUTE")
     assert [d.status for d in pipeline.alert(settings, settings.accounts[0], D).deliveries] \
         == ["sent"]

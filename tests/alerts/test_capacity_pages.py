@@ -107,8 +107,8 @@ def test_a_silence_holds_the_capacity_page_until_it_ends(
     """Silenced through the 11th: no page while it lasts, none recorded; the 12th, still
     past the warning, pages."""
     settings, _ = acme
-    add_silence(pipeline.open_store(settings), "acme", None, NOV + timedelta(days=1),
-                "stock-take", today=NOV)
+    with pipeline.open_store(settings).write() as con:
+        add_silence(con, "acme", None, NOV + timedelta(days=1), "stock-take", today=NOV)
     assert run_day(settings, tmp_path, NOV, 95).capacity == []
     assert run_day(settings, tmp_path, NOV + timedelta(days=1), 95).capacity == []
     assert webhook_server.received == []

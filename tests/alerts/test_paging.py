@@ -62,8 +62,9 @@ def test_a_page_and_its_weekly_repeat_ask_for_the_official_score_until_one_is_re
     assert f"ipi official add --account acme --date {D + timedelta(days=7)} --score N" \
         in repeat
     with pipeline.open_store(settings).write() as con:
-        con.execute("INSERT INTO official_score VALUES ('acme', 'US', ?, 440, ?)",
-                    [D + timedelta(days=10), utcnow()])
+        con.execute("INSERT INTO official_score (account, marketplace, date, score, recorded_at) "
+                    "VALUES ('acme', 'US', $day, 440, $now)",
+                    {"day": D + timedelta(days=10), "now": utcnow()})
     days(settings, [431] * 7, start=D + timedelta(days=8))
     assert heads(webhook_server)[2:] == ["[CRITICAL] repeat"]
     assert "Record this week's official score" not in webhook_server.received[2]["message"]
@@ -284,12 +285,14 @@ def test_json_webhook_gets_fields_an_incident_tool_routes_on(
 
 def put(store: Store, day: date, score: float, in_stock: float | None) -> None:
     """A day's estimate whose in-stock factor may be missing (a report absent that day)."""
-    with store.begin() as conn:
-        conn.exec_driver_sql(
+    with store.write() as con:
+        con.execute(
             "INSERT OR REPLACE INTO daily_score (account, marketplace, date, excess_pct, "
             "sell_through, stranded_pct, in_stock_rate, score, score_low, score_high, status, "
-            "model, computed_at) VALUES ('acme', 'US', ?, 31.5, 1.2, 4.0, ?, ?, ?, ?, 'ok', "
-            "'test', ?)", (day, in_stock, score, score - 60, score + 60, utcnow()))
+            "model, computed_at) VALUES ('acme', 'US', $day, 31.5, 1.2, 4.0, $in_stock, $score, "
+            "$low, $high, 'ok', 'test', $now)",
+            {"day": day, "in_stock": in_stock, "score": score, "low": score - 60,
+             "high": score + 60, "now": utcnow()})
 
 
 def play(settings: Settings, scores: list[tuple[float, float | None]],
@@ -359,11 +362,13 @@ def test_states_from_before_paging_was_recorded_carry_over(tmp_path: Path) -> No
         if name.startswith("0009"):
             break
         con.execute(sql)
-        con.execute("INSERT INTO ipi_migration VALUES (?, now())", [name])
+        con.execute("INSERT INTO ipi_migration (name, applied_at) VALUES ($name, now())",
+                    {"name": name})
     con.execute("INSERT INTO alert_state (account, marketplace, rule, state, since, "
                 "last_date, updated_at, count, last_notified) VALUES ('acme', 'US', "
-                "'below_threshold', 'firing', ?, ?, now(), 3, ?)", [D, D, D])
-    con.execute("INSERT INTO alert_silence VALUES ('acme', NULL, ?, 'old', now())", [D])
+                "'below_threshold', 'firing', $day, $day, now(), 3, $day)", {"day": D})
+    con.execute("INSERT INTO alert_silence (account, marketplace, until, reason, created_at) "
+                "VALUES ('acme', NULL, $day, 'old', now())", {"day": D})
     con.close()
     store = Store(path, data_dir=tmp_path)
     assert store.migrate()[0] == "0009_alert_paging"

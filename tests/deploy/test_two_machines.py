@@ -103,6 +103,6 @@ def test_two_workers_two_data_folders_one_place_to_see_them(
             "SELECT DISTINCT account FROM daily_score")
         assert stored == [{"account": account}]  # its own accounts, its own file
         [row] = pipeline.open_store(settings).query(
-            "SELECT score FROM daily_score WHERE date = ?", [day])
+            "SELECT score FROM daily_score WHERE date = $day", {"day": day})
         [published] = found[account]
         assert (published["account"], published["score"]) == (account, row["score"])

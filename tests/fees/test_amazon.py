@@ -282,7 +282,7 @@ def test_once_a_day_holds_after_an_answer_not_after_a_failure(fresh_db: Store) -
         last = last_attempts(con, "acme")
     assert [(a.marketplace, a.asof, a.outcome) for a in last] == [
         ("US", date(2026, 12, 8), "fatal")]
-    kept = fresh_db.query("SELECT landing_path FROM raw_file WHERE sha256 = ?", [sha])
+    kept = fresh_db.query("SELECT landing_path FROM raw_file WHERE sha256 = $sha", {"sha": sha})
     assert (fresh_db.data_dir / kept[0]["landing_path"]).read_bytes() == b'{"errors": []}'
     with pytest.raises(ValueError, match="outcome"):
         record_attempt(fresh_db, "acme", "US", ASOF, "splendid")  # type: ignore[arg-type]

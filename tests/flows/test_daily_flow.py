@@ -62,7 +62,7 @@ def test_given_todays_drops_when_flow_runs_then_reports_load_and_day_is_scored(
     assert sorted(p.name for p in (drop / PROCESSED).iterdir()) == sorted(
         p.name for p in write_day(demo_sim, 70, config.parent / "again"))
     rows = pipeline.open_store(settings).query(
-        "SELECT score, status FROM daily_score WHERE date = ?", [day])
+        "SELECT score, status FROM daily_score WHERE date = $day", {"day": day})
     assert len(rows) == 1 and rows[0]["score"] is not None
 
 
@@ -88,7 +88,8 @@ def test_given_story_when_flow_runs_daily_then_one_alert_fires_and_one_resolves(
         "SELECT note FROM alert_event WHERE rule = 'excess_jump' AND to_state = 'firing'")
     assert jumps == [{"note": "muted: inhibited by the critical alert"}]
     scores = [r["score"] for r in pipeline.open_store(settings).query(
-        "SELECT score FROM daily_score WHERE date >= ? ORDER BY date", [demo_sim.day(70)])]
+        "SELECT score FROM daily_score WHERE date >= $day ORDER BY date",
+        {"day": demo_sim.day(70)})]
     assert min(scores) < 450 < scores[-1]
     firing = next(m for m in webhook_server.received if m["title"].startswith("[CRITICAL]"))
     assert "Fix first" in firing["message"]
@@ -116,7 +117,7 @@ def test_given_a_bad_file_then_it_is_set_aside_the_rest_loads_and_the_flow_fails
     assert "matches no report type" in reason
     assert len(list((drop / PROCESSED).iterdir())) == 3
     day = pipeline.open_store(settings).query(
-        "SELECT count(*) AS n FROM daily_score WHERE date = ?", [demo_sim.day(70)])
+        "SELECT count(*) AS n FROM daily_score WHERE date = $day", {"day": demo_sim.day(70)})
     assert day == [{"n": 1}]
     ops = [m for m in webhook_server.received if m["message"].startswith("[OPS]")]
     assert len(ops) == 1 and "FAILED broken.txt: " in ops[0]["message"]
@@ -139,7 +140,7 @@ def test_each_run_publishes_the_estimates_and_a_summary_as_artifacts(
     assert table.flow_run_id == run_id and summary.flow_run_id == run_id
     [row] = json.loads(str(table.data))
     stored = pipeline.open_store(settings).query(
-        "SELECT score, status FROM daily_score WHERE date = ?", [day])[0]
+        "SELECT score, status FROM daily_score WHERE date = $day", {"day": day})[0]
     assert (row["account"], row["marketplace"]) == ("acme", "US")
     assert (row["score"], row["status"]) == (stored["score"], stored["status"])
     assert f"IPI daily run, {day}" in str(summary.data)

@@ -90,9 +90,9 @@ def load(store: Store, path: Path) -> LoadResult:
 
 def contents(store: Store) -> dict[str, Any]:
     """Everything a load writes: report tables, partition and file registers, landed bytes."""
-    with store.begin() as conn:
+    with store.read() as con:
         state: dict[str, Any] = {
-            table: [tuple(r) for r in conn.exec_driver_sql(sql)]
+            table: [tuple(r) for r in con.execute(sql).fetchall()]
             for table, sql in _CONTENTS.items()
         }
     raw = store.data_dir / "raw"

@@ -170,7 +170,7 @@ def test_one_official_score_is_kept_beside_the_estimate_without_refitting(
     assert main(["official", "list", "--config", str(config)]) == 0
     listed = capsys.readouterr().out
     estimate_row = pipeline.open_store(settings).query(
-        "SELECT score FROM daily_score WHERE date = ?", [day])[0]
+        "SELECT score FROM daily_score WHERE date = $day", {"day": day})[0]
     assert f"{day}  US        512  {estimate_row['score']:>8.0f}" in listed
     assert "Model prior-3, band from 1 official: it misses this account's 1 official " \
         "score(s) by" in listed

@@ -32,7 +32,7 @@ LABEL = {"excess": "excess", "sell_through": "sell-through", "stranded": "strand
 
 def _row(settings: Settings, day: date) -> dict[str, Any]:
     [row] = pipeline.open_store(settings).query(
-        "SELECT * FROM daily_score WHERE account = 'acme' AND date = ?", [day])
+        "SELECT * FROM daily_score WHERE account = 'acme' AND date = $day", {"day": day})
     return row
 
 

@@ -10,7 +10,7 @@ import pytest
 from ipi.score import score_range, scores
 from ipi.score.drivers import Driver, top_drivers
 from ipi.score.model import estimate
-from ipi.store import Store, duck
+from ipi.store import Store
 from tests.score.helpers import MYI, PLAN, D, put, seller
 
 
@@ -21,10 +21,12 @@ def test_drivers_are_ranked_by_the_points_their_fix_would_win(
     Removing SB's excess also lowers today's on-hand snapshot, one of the four that
     sell-through averages, and in 90 days all four."""
     seller(fresh_db, tmp_path, full_history=True)
-    score_range(fresh_db, "acme", D, D)
-    [row] = scores(fresh_db, "acme")
-    with fresh_db.begin() as conn:
-        drivers = top_drivers(duck(conn), "acme", "US", D, 5, row)
+    with fresh_db.write() as con:
+        score_range(con, "acme", D, D)
+    with fresh_db.read() as con:
+        [row] = scores(con, "acme")
+    with fresh_db.write() as con:
+        drivers = top_drivers(con, "acme", "US", D, 5, row)
     by = {d.factor: d for d in drivers}
     assert set(by) == {"excess", "stranded", "in_stock"}
     base = {"excess": 25.0, "sell_through": 1.5, "stranded": 5.0, "in_stock": 0.8}
@@ -51,10 +53,12 @@ def test_drivers_are_ranked_by_the_points_their_fix_would_win(
 
 def _scored_drivers(store: Store) -> tuple[dict[str, Any], list[Driver]]:
     """The day D scored, and its ten drivers."""
-    score_range(store, "acme", D, D)
-    [row] = scores(store, "acme")
-    with store.begin() as conn:
-        return row, top_drivers(duck(conn), "acme", "US", D, 10, row)
+    with store.write() as con:
+        score_range(con, "acme", D, D)
+    with store.read() as con:
+        [row] = scores(con, "acme")
+    with store.write() as con:
+        return row, top_drivers(con, "acme", "US", D, 10, row)
 
 
 def test_an_excess_driver_says_how_much_of_the_stock_is_old(

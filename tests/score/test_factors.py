@@ -15,8 +15,10 @@ from tests.score.helpers import MYI, PLAN, STRANDED, D, put, seller
 def test_factors_match_amazons_definitions(fresh_db: Store, tmp_path: Path) -> None:
     """With full history: excess 25 %, sell-through 120/80 = 1.5, stranded 5 %, in-stock 80 %."""
     seller(fresh_db, tmp_path, full_history=True)
-    score_range(fresh_db, "acme", D, D)
-    [row] = scores(fresh_db, "acme", start=D, end=D)
+    with fresh_db.write() as con:
+        score_range(con, "acme", D, D)
+    with fresh_db.read() as con:
+        [row] = scores(con, "acme", start=D, end=D)
     assert row["units_on_hand"] == 100
     assert row["excess_pct"] == pytest.approx(25.0)
     assert row["avg_units_on_hand"] == pytest.approx(80.0)
@@ -34,8 +36,10 @@ def test_given_one_day_of_history_then_factors_are_marked_approximate(
     """Without the 30/60/90-day snapshots, sell-through uses the average Amazon's own
     sell-through implies and says so; in-stock from one day is approximate too."""
     seller(fresh_db, tmp_path, full_history=False)
-    score_range(fresh_db, "acme", D, D)
-    [row] = scores(fresh_db, "acme")
+    with fresh_db.write() as con:
+        score_range(con, "acme", D, D)
+    with fresh_db.read() as con:
+        [row] = scores(con, "acme")
     assert row["sell_through_approx"] is True
     assert row["avg_units_on_hand"] == pytest.approx(40 + 80)  # 40/1.0 + 80/1.0
     assert row["sell_through"] == pytest.approx(1.0)
@@ -50,8 +54,10 @@ def test_given_no_stranded_report_then_stranded_is_no_data_and_band_widens(
     seller(fresh_db, tmp_path, full_history=True)
     fresh_db.query("DELETE FROM report_partition WHERE report_type = "
                    "'GET_STRANDED_INVENTORY_UI_DATA'")
-    score_range(fresh_db, "acme", D, D)
-    [row] = scores(fresh_db, "acme")
+    with fresh_db.write() as con:
+        score_range(con, "acme", D, D)
+    with fresh_db.read() as con:
+        [row] = scores(con, "acme")
     assert row["stranded_pct"] is None
     assert row["status"] == "partial" and "stranded" in row["notes"]
     assert row["score_high"] - row["score_low"] > 120
@@ -64,8 +70,10 @@ def test_canada_is_scored_without_in_stock(fresh_db: Store, tmp_path: Path) -> N
     from ipi.score.model import estimate, factors_for
 
     seller(fresh_db, tmp_path, full_history=True, mp="CA")
-    score_range(fresh_db, "acme", D, D)
-    [row] = scores(fresh_db, "acme")
+    with fresh_db.write() as con:
+        score_range(con, "acme", D, D)
+    with fresh_db.read() as con:
+        [row] = scores(con, "acme")
     assert row["marketplace"] == "CA" and row["in_stock_rate"] == pytest.approx(0.8)
     assert row["status"] == "ok"
     values = {"excess": row["excess_pct"], "sell_through": row["sell_through"],
@@ -80,11 +88,15 @@ def test_canada_is_scored_without_in_stock(fresh_db: Store, tmp_path: Path) -> N
 def test_rescoring_the_same_day_changes_nothing(fresh_db: Store, tmp_path: Path) -> None:
     """Recomputing a day with the same data writes nothing, not even a new timestamp."""
     seller(fresh_db, tmp_path, full_history=True)
-    first = score_range(fresh_db, "acme", D, D)
-    before = scores(fresh_db, "acme")
-    again = score_range(fresh_db, "acme", D, D)
+    with fresh_db.write() as con:
+        first = score_range(con, "acme", D, D)
+    with fresh_db.read() as con:
+        before = scores(con, "acme")
+    with fresh_db.write() as con:
+        again = score_range(con, "acme", D, D)
     assert (first.changed, again.changed) == (1, 0)
-    assert scores(fresh_db, "acme") == before
+    with fresh_db.read() as con:
+        assert scores(con, "acme") == before
 
 
 @pytest.mark.parametrize(("ago", "rate"), [(5, 0.8), (35, 1.0)])
@@ -99,8 +111,10 @@ def test_an_asin_missing_from_todays_planning_report_keeps_its_weight_for_30_day
     day = D - timedelta(days=ago)
     put(fresh_db, tmp_path, "plan-before.txt",
         PLAN + f"{day}\tSA\tA\t4\t2\t40\t0\t1.0\tUS\n{day}\tSB\tB\t96\t3\t80\t0\t1.0\tUS\n")
-    score_range(fresh_db, "acme", D, D)
-    [row] = scores(fresh_db, "acme", start=D, end=D)
+    with fresh_db.write() as con:
+        score_range(con, "acme", D, D)
+    with fresh_db.read() as con:
+        [row] = scores(con, "acme", start=D, end=D)
     assert row["in_stock_rate"] == pytest.approx(rate)
 
 
@@ -112,8 +126,10 @@ def test_given_nothing_shipped_in_90_days_then_there_is_no_score_as_at_amazon(
     put(fresh_db, tmp_path, "myi.txt", MYI + "SA\tA\tYes\tNo\t50\t50\n")
     put(fresh_db, tmp_path, "plan.txt", PLAN + f"{D}\tSA\tA\t50\t0\t0\t0\t0\tUS\n")
     put(fresh_db, tmp_path, "stranded.txt", STRANDED)
-    score_range(fresh_db, "acme", D, D)
-    [row] = scores(fresh_db, "acme", start=D, end=D)
+    with fresh_db.write() as con:
+        score_range(con, "acme", D, D)
+    with fresh_db.read() as con:
+        [row] = scores(con, "acme", start=D, end=D)
     assert row["sell_through"] == 0 and row["excess_pct"] == 0
     assert (row["score"], row["score_low"], row["score_high"]) == (None, None, None)
     assert row["status"] == "insufficient history"

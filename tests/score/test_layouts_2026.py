@@ -21,8 +21,10 @@ def _load(store: Store, path: Path) -> None:
 
 
 def _day(store: Store) -> dict:
-    score_range(store, "acme", D, D)
-    [row] = scores(store, "acme", start=D, end=D)
+    with store.write() as con:
+        score_range(con, "acme", D, D)
+    with store.read() as con:
+        [row] = scores(con, "acme", start=D, end=D)
     return row
 
 
@@ -34,8 +36,8 @@ def test_fc_transfers_count_as_on_hand_in_the_2026_layouts(fresh_db: Store) -> N
     _load(fresh_db, GOLDEN / "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA" / "layout-2026.tsv")
     row = _day(fresh_db)
     assert row["units_on_hand"] == 155
-    in_stock = fresh_db.query("SELECT asin, in_stock FROM asin_day WHERE d = ? ORDER BY asin",
-                              [D])
+    in_stock = fresh_db.query("SELECT asin, in_stock FROM asin_day WHERE d = $day ORDER BY asin",
+                              {"day": D})
     assert {r["asin"]: r["in_stock"] for r in in_stock}["B0MUGS0003"] == 1
 
 

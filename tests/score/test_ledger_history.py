@@ -55,8 +55,10 @@ def test_factors_from_a_full_ledger_match_amazons_definitions(
     result = load_file(fresh_db, "acme", write_ledger(tmp_path, range(91)), ingest_day=D,
                        default_marketplace="US")
     assert len(result.partitions) == 91
-    score_range(fresh_db, "acme", D, D)
-    [row] = scores(fresh_db, "acme", start=D, end=D)
+    with fresh_db.write() as con:
+        score_range(con, "acme", D, D)
+    with fresh_db.read() as con:
+        [row] = scores(con, "acme", start=D, end=D)
     assert row["units_on_hand"] == 100
     assert row["units_shipped_t90"] == 120
     assert row["avg_units_on_hand"] == pytest.approx(80.0)
@@ -75,9 +77,11 @@ def test_every_ledger_day_is_scored_in_one_recompute(fresh_db: Store, tmp_path: 
     days before D are still to come."""
     load_file(fresh_db, "acme", write_ledger(tmp_path, range(102)), ingest_day=D,
               default_marketplace="US")
-    run = score_range(fresh_db, "acme", D - timedelta(days=101), D)
+    with fresh_db.write() as con:
+        run = score_range(con, "acme", D - timedelta(days=101), D)
     assert run.days == 102
-    by_day = {r["date"]: r for r in scores(fresh_db, "acme")}
+    with fresh_db.read() as con:
+        by_day = {r["date"]: r for r in scores(con, "acme")}
     assert by_day[D - timedelta(days=11)]["units_shipped_t90"] == 120 - 3 - 2
     assert by_day[D - timedelta(days=6)]["units_shipped_t90"] == 120 - 2
     assert not by_day[D - timedelta(days=6)]["sell_through_approx"]
@@ -92,8 +96,10 @@ def test_given_a_short_ledger_then_sell_through_is_approximate(
     100 today and no 30/60/90-day balances."""
     load_file(fresh_db, "acme", write_ledger(tmp_path, range(11)), ingest_day=D,
               default_marketplace="US")
-    score_range(fresh_db, "acme", D, D)
-    [row] = scores(fresh_db, "acme", start=D, end=D)
+    with fresh_db.write() as con:
+        score_range(con, "acme", D, D)
+    with fresh_db.read() as con:
+        [row] = scores(con, "acme", start=D, end=D)
     assert row["units_shipped_t90"] == pytest.approx(5 * 90 / 11, abs=1e-4)
     assert row["avg_units_on_hand"] == pytest.approx(100.0)
     assert row["sell_through"] == pytest.approx(5 * 90 / 11 / 100, abs=1e-4)
@@ -110,8 +116,10 @@ def test_given_an_myi_snapshot_then_it_wins_over_the_ledger_that_day(
     path = tmp_path / f"myi-{D}.txt"
     path.write_text(MYI + "SA\tA\tYes\tNo\t0\t0\nSB\tB\tYes\tNo\t50\t50\n")
     load_file(fresh_db, "acme", path, ingest_day=D, default_marketplace="US")
-    score_range(fresh_db, "acme", D, D)
-    [row] = scores(fresh_db, "acme", start=D, end=D)
+    with fresh_db.write() as con:
+        score_range(con, "acme", D, D)
+    with fresh_db.read() as con:
+        [row] = scores(con, "acme", start=D, end=D)
     assert row["units_on_hand"] == 50
     assert row["avg_units_on_hand"] == pytest.approx((50 + 80 + 60 + 80) / 4)
     assert row["in_stock_days"] == 30 and row["in_stock_approx"] is True
@@ -131,7 +139,9 @@ def test_planning_weights_where_a_report_is_near_ledger_weights_before(
                     "estimated-excess-quantity\tsell-through\tmarketplace\n"
                     f"{D}\tSB\tB\t98\t3\t90\t0\t1.0\tUS\n")
     load_file(fresh_db, "acme", path, ingest_day=D, default_marketplace="US")
-    score_range(fresh_db, "acme", D - timedelta(days=1), D)
-    by_day = {r["date"]: r for r in scores(fresh_db, "acme")}
+    with fresh_db.write() as con:
+        score_range(con, "acme", D - timedelta(days=1), D)
+    with fresh_db.read() as con:
+        by_day = {r["date"]: r for r in scores(con, "acme")}
     assert by_day[D]["in_stock_rate"] == pytest.approx(1.0)
     assert by_day[D - timedelta(days=1)]["in_stock_rate"] == pytest.approx(0.8)

@@ -16,18 +16,17 @@ from ipi.demo import Simulation
 from ipi.score.drivers import recovery
 from ipi.score.whatif import Action, Plan, what_if
 from ipi.settings import Settings
-from ipi.store import duck
 
 LOW_DAY = 79  # the demo seller's estimate is far under 450 here: stranded and excess
 
 
 def _row(settings: Settings, day: date) -> dict[str, Any]:
     return pipeline.open_store(settings).query(
-        "SELECT * FROM daily_score WHERE account = 'acme' AND date = ?", [day])[0]
+        "SELECT * FROM daily_score WHERE account = 'acme' AND date = $day", {"day": day})[0]
 
 
 def _one(settings: Settings, sql: str, day: date) -> Any:
-    return pipeline.open_store(settings).query(sql, [day])[0]
+    return pipeline.open_store(settings).query(sql, {"day": day})[0]
 
 
 def test_removing_excess_and_fixing_a_listing_change_the_factors_as_the_reports_say(
@@ -36,14 +35,14 @@ def test_removing_excess_and_fixing_a_listing_change_the_factors_as_the_reports_
     day = demo_sim.day(LOW_DAY)
     row = _row(settings, day)
     top = _one(settings, "SELECT sku, estimated_excess_quantity AS x FROM fba_inventory_planning "
-               "WHERE snapshot_date = ? ORDER BY x DESC LIMIT 1", day)
+               "WHERE snapshot_date = $day ORDER BY x DESC LIMIT 1", day)
     stuck = _one(settings, "SELECT sku, sum(coalesce(fulfillable_qty, 0) + "
                  "coalesce(unfulfillable_qty, 0) + coalesce(reserved_quantity, 0)) AS n "
-                 "FROM stranded_inventory WHERE snapshot_date = ? GROUP BY sku "
+                 "FROM stranded_inventory WHERE snapshot_date = $day GROUP BY sku "
                  "ORDER BY n DESC LIMIT 1", day)
     removed = 100.0
-    with pipeline.open_store(settings).begin() as conn:
-        out = what_if(duck(conn), "acme", row, [Action("remove", top["sku"], removed),
+    with pipeline.open_store(settings).write() as con:
+        out = what_if(con, "acme", row, [Action("remove", top["sku"], removed),
                                                 Action("fix-stranded", stuck["sku"]),
                                                 Action("restock", "NOT-A-SKU")],
                       recent=True)  # the long-term factors hold this day's estimate
@@ -68,8 +67,7 @@ def test_the_recovery_plan_reaches_the_target_with_no_step_to_spare(
     row = _row(settings, demo_sim.day(LOW_DAY))
     target = settings.policy.recovery
     assert row["score"] < 450 < target
-    with pipeline.open_store(settings).begin() as conn:
-        con = duck(conn)
+    with pipeline.open_store(settings).write() as con:
         plan = recovery(con, "acme", row, settings.policy)
         actions = [a for a, _ in plan.steps]
         scores = [s for _, s in plan.steps]
@@ -92,8 +90,7 @@ def test_a_plan_by_cost_spends_least_where_each_action_costs(
     row = _row(settings, demo_sim.day(LOW_DAY))
     dear_fixes = settings.policy.model_copy(update={
         "removal_fee": 0.01, "listing_fix_cost": 500.0, "restock_cost": 500.0})
-    with pipeline.open_store(settings).begin() as conn:
-        con = duck(conn)
+    with pipeline.open_store(settings).write() as con:
         by_units = recovery(con, "acme", row, dear_fixes)
         by_cost = recovery(con, "acme", row,
                            dear_fixes.model_copy(update={"plan_by": "cost"}))
@@ -124,7 +121,7 @@ def test_whatif_command_prints_before_after_and_the_plan(
         capsys: pytest.CaptureFixture[str]) -> None:
     settings, config = scored_demo
     day = demo_sim.day(LOW_DAY)
-    sku = _one(settings, "SELECT sku FROM stranded_inventory WHERE snapshot_date = ? "
+    sku = _one(settings, "SELECT sku FROM stranded_inventory WHERE snapshot_date = $day "
                "ORDER BY sku LIMIT 1", day)["sku"]
     assert main(["whatif", "--config", str(config), "--date", str(day),
                  "--fix-stranded", sku, "--plan"]) == 0
@@ -138,7 +135,7 @@ def test_whatif_command_prints_before_after_and_the_plan(
     assert "Recovery plan to 470, cheapest first, by estimated cost" in out
     assert re.search(r"In all: .*; estimated cost ~[0-9,.]+\.", out)
     has = _one(settings, "SELECT afn_fulfillable_quantity AS n FROM fba_myi_inventory "
-               "WHERE snapshot_date = ? AND sku = 'DEMO-0002'", day)["n"]
+               "WHERE snapshot_date = $day AND sku = 'DEMO-0002'", day)["n"]
     assert main(["whatif", "--config", str(config), "--date", str(day),
                  "--remove", "DEMO-0002:999999", "--remove", "NOPE:3"]) == 0
     out = capsys.readouterr().out

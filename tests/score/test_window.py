@@ -13,7 +13,6 @@ from ipi.alerts.rules import State, below_threshold, projected_crossing
 from ipi.demo import Simulation
 from ipi.score import HELD, official, window
 from ipi.settings import Policy, Settings
-from ipi.store import duck
 
 D0 = date(2026, 1, 1)
 
@@ -107,11 +106,10 @@ def test_given_official_scores_then_calibration_pairs_them_with_the_factors_that
     rows = _rows(settings)
     held = next(r for r in rows if r["score_recent"] is not None
                 and r["score"] > r["score_recent"])
-    with pipeline.open_store(settings).begin() as conn:
-        con = duck(conn)
+    with pipeline.open_store(settings).write() as con:
         con.execute("INSERT INTO official_score (account, marketplace, date, score, "
-                    "recorded_at) VALUES ('acme', ?, ?, 500, now())",
-                    [held["marketplace"], held["date"]])
+                    "recorded_at) VALUES ('acme', $marketplace, $date, 500, now())",
+                    {"marketplace": held["marketplace"], "date": held["date"]})
         [point] = official.points(con, "acme")
     assert point.values == window.of(held)
 

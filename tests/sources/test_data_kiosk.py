@@ -98,8 +98,8 @@ def forecast(settings: Settings, day: date, account: str = "acme") -> AmazonFore
 
 def outcomes(settings: Settings, account: str = "acme") -> list[tuple[str, str | None]]:
     return [(r["outcome"], r["reason"]) for r in pipeline.open_store(settings).query(
-        "SELECT outcome, reason FROM amazon_forecast_fetch WHERE account = ? "
-        "ORDER BY attempted_at", [account])]
+        "SELECT outcome, reason FROM amazon_forecast_fetch WHERE account = $account "
+        "ORDER BY attempted_at", {"account": account})]
 
 
 def mine(run: pipeline.IngestRun) -> list[tuple[str, str]]:

@@ -69,8 +69,8 @@ def test_rows_of_another_marketplace_are_left_out_with_a_warning(
     assert "row(s) for CA left out: not one of account acme's marketplaces (US)" in warning
     store = pipeline.open_store(settings)
     assert {r["marketplace"] for r in store.query(
-        "SELECT DISTINCT marketplace FROM report_partition WHERE report_type = ?",
-        [planning.REPORT_TYPE])} == {"US"}
+        "SELECT DISTINCT marketplace FROM report_partition WHERE report_type = $report_type",
+        {"report_type": planning.REPORT_TYPE})} == {"US"}
 
 
 def test_a_file_in_a_folder_named_for_another_marketplace_is_set_aside(

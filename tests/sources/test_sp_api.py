@@ -76,7 +76,8 @@ def test_given_report_in_regeneration_window_then_it_is_reused_not_requested(
     assert ing.failed == [] and len(ing.loaded) == 3
     assert PLANNING not in [rt for rt, _ in created(fake_sp_api)]
     sources = pipeline.open_store(settings).query(
-        "SELECT source FROM ingested_file WHERE report_type = ?", [PLANNING])
+        "SELECT source FROM ingested_file WHERE report_type = $report_type",
+        {"report_type": PLANNING})
     assert sources == [{"source": f"sp-api:{existing}"}]
 
 
@@ -242,7 +243,8 @@ def test_documents_are_kept_as_amazon_served_them(
     run(settings, demo_sim, 10)
     store = pipeline.open_store(settings)
     [raw] = store.query("SELECT r.landing_path FROM raw_file r JOIN ingested_file i "
-                        "USING (sha256) WHERE i.report_type = ?", [STRANDED])
+                        "USING (sha256) WHERE i.report_type = $report_type",
+                        {"report_type": STRANDED})
     kept = (settings.data_dir / raw["landing_path"]).read_bytes()
     assert kept[:2] == b"\x1f\x8b"
     assert gzip.decompress(kept) == (tmp_path / "10" / f"stranded-{demo_sim.day(10):%Y%m%d}.tsv"
@@ -290,10 +292,12 @@ def test_given_collapsed_planning_report_when_asked_again_it_is_whole_then_day_i
     assert ing.failed == [] and ing.warnings == []
     assert [rt for rt, _ in created(fake_sp_api)].count(PLANNING) == 3  # day 10, 11, again
     store = pipeline.open_store(settings)
-    [part] = store.query("SELECT rows, unreliable FROM report_partition WHERE report_type = ? "
-                         "AND snapshot_date = ?", [PLANNING, demo_sim.day(11)])
+    [part] = store.query("SELECT rows, unreliable FROM report_partition "
+                         "WHERE report_type = $report_type AND snapshot_date = $day",
+                         {"report_type": PLANNING, "day": demo_sim.day(11)})
     assert part == {"rows": whole.count(b"\n") - 1, "unreliable": None}
-    [row] = store.query("SELECT status FROM daily_score WHERE date = ?", [demo_sim.day(11)])
+    [row] = store.query("SELECT status FROM daily_score WHERE date = $day",
+                        {"day": demo_sim.day(11)})
     assert row["status"] in ("ok", "approximate")
 
 
@@ -314,8 +318,8 @@ def test_given_planning_report_stays_collapsed_then_day_is_unreliable_and_ops_is
     assert ing.failed == [] and len(ing.warnings) == 1
     assert "4 rows, the last good one" in ing.warnings[0][1]
     store = pipeline.open_store(settings)
-    [row] = store.query("SELECT status, notes, score FROM daily_score WHERE date = ?",
-                        [demo_sim.day(11)])
+    [row] = store.query("SELECT status, notes, score FROM daily_score WHERE date = $day",
+                        {"day": demo_sim.day(11)})
     assert row["status"] == "unreliable" and "4 rows" in row["notes"]
     alert = pipeline.alert(settings, settings.accounts[0], demo_sim.day(11))
     assert alert.notices == []

@@ -40,7 +40,7 @@ def wrong_plan(sim: Simulation, folder: Path) -> Path:
 
 def counts(store: Store, day: date) -> dict[str, int]:
     """Rows of ``day`` in every table a load or a score writes."""
-    return {t: store.query(f"SELECT count(*) AS n FROM {t} WHERE {c} = ?", [day])[0]["n"]
+    return {t: store.query(f"SELECT count(*) AS n FROM {t} WHERE {c} = $day", {"day": day})[0]["n"]
             for t, c in (("fba_inventory_planning", "snapshot_date"),
                          ("fba_myi_inventory", "snapshot_date"),
                          ("stranded_inventory", "snapshot_date"),
@@ -104,8 +104,8 @@ def test_given_one_report_type_forgotten_then_the_day_keeps_the_others_and_is_re
     `ipi ingest` of the same download then brings the day back as it was."""
     settings, config = scored_demo
     store = pipeline.open_store(settings)
-    score_sql = ("SELECT excess_pct, status, score FROM daily_score WHERE date = ?")
-    [before] = store.query(score_sql, [LAST_DAY])
+    score_sql = ("SELECT excess_pct, status, score FROM daily_score WHERE date = $day")
+    [before] = store.query(score_sql, {"day": LAST_DAY})
     assert before["excess_pct"] is not None
 
     assert main(["forget", "--account", "acme", "--date", str(LAST_DAY), "--report-type",
@@ -117,20 +117,20 @@ def test_given_one_report_type_forgotten_then_the_day_keeps_the_others_and_is_re
     left = counts(store, LAST_DAY)
     assert left["fba_inventory_planning"] == 0 and left["fba_myi_inventory"] > 0
     assert left["report_partition"] == 2 and left["daily_score"] == 1
-    assert store.query("SELECT count(t60) AS n FROM asin_day WHERE d = ?",
-                       [LAST_DAY]) == [{"n": 0}]
-    [after] = store.query(score_sql, [LAST_DAY])
-    [previous] = store.query(score_sql, [LAST_DAY - timedelta(days=1)])
+    assert store.query("SELECT count(t60) AS n FROM asin_day WHERE d = $day",
+                       {"day": LAST_DAY}) == [{"n": 0}]
+    [after] = store.query(score_sql, {"day": LAST_DAY})
+    [previous] = store.query(score_sql, {"day": LAST_DAY - timedelta(days=1)})
     assert after["excess_pct"] == previous["excess_pct"] and after["status"] != "partial"
     assert f"excess carried from {LAST_DAY - timedelta(days=1)}" in store.query(
-        "SELECT notes FROM daily_score WHERE date = ?", [LAST_DAY])[0]["notes"]
+        "SELECT notes FROM daily_score WHERE date = $day", {"day": LAST_DAY})[0]["notes"]
 
     plan, *_ = write_day(demo_sim, 99, tmp_path / "downloads")
     [gone] = store.query("SELECT sha256 FROM forgotten_load")
     assert sha256_of(plan) == gone["sha256"]  # the very bytes that were loaded before
     assert main(["ingest", str(plan), "--config", str(config)]) == 0
     assert capsys.readouterr().out.startswith(f"loaded  {plan}: {PLAN}")
-    assert store.query(score_sql, [LAST_DAY]) == [before]
+    assert store.query(score_sql, {"day": LAST_DAY}) == [before]
 
 
 def test_given_nothing_loaded_that_day_when_forget_then_one_line_and_exit_2(

@@ -86,10 +86,11 @@ def test_given_loaded_day_when_corrected_file_arrives_then_day_is_replaced(
     fixed = tmp_path / "fixed.txt"
     fixed.write_text("\n".join(lines[:3]) + "\n")  # header + 2 SKUs
     load_file(fresh_db, "acme", fixed, ingest_day=date(2030, 1, 1), default_marketplace="US")
-    rows = fresh_db.query("SELECT sku FROM fba_inventory_planning WHERE snapshot_date = ? "
-                          "ORDER BY sku", [demo_sim.day(5)])
+    rows = fresh_db.query("SELECT sku FROM fba_inventory_planning WHERE snapshot_date = $day "
+                          "ORDER BY sku", {"day": demo_sim.day(5)})
     assert [r["sku"] for r in rows] == sorted(line.split("\t")[1] for line in lines[1:3])
-    part = fresh_db.query("SELECT rows FROM report_partition WHERE report_type = ?", [PLAN])
+    part = fresh_db.query("SELECT rows FROM report_partition WHERE report_type = $report_type",
+                          {"report_type": PLAN})
     assert part == [{"rows": 2}]
 
 
@@ -394,7 +395,7 @@ def test_a_load_plans_from_the_header_alone_and_reads_what_the_stage_reads(
                               default_marketplace="US")
         assert planned is not None and planned.direct and planned.spec.report_type == PLAN
         con = duckdb.connect()
-        direct = con.execute(f"SELECT * FROM {planned.source}", list(planned.params)).fetchall()
+        direct = con.execute(f"SELECT * FROM {planned.source}", planned.params).fetchall()
         stage(con, detect, golden / name, default_date=day, default_marketplace="US")
         assert direct and direct == con.execute(f"SELECT * FROM {STAGE}").fetchall()
     sheet, unknown = tmp_path / "sheet.tsv", tmp_path / "unknown.tsv"

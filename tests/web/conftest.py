@@ -51,7 +51,8 @@ def two_accounts(tmp_path_factory: pytest.TempPathFactory, scored_demo_data: Pat
     beta = settings.account("beta")
     clone_account(settings.database_path, "acme", "beta", demo_sim.day(BETA_PLAYED.start - 1))
     # One official score read in Seller Central: too few to calibrate, one mark on the chart.
-    record(pipeline.open_store(settings), beta, [Official("US", BETA_OFFICIAL, 455.0)])
+    with pipeline.open_store(settings).write() as con:
+        record(con, beta, [Official("US", BETA_OFFICIAL, 455.0)])
     for i in BETA_PLAYED:
         folder = root / "beta" / f"day{i}"
         write_day(demo_sim, i, folder)
@@ -80,9 +81,11 @@ def clone_account(database: Path, source: str, target: str, through: date) -> No
                 continue
             day = next((c for c in ("snapshot_date", "date", "d", "default_date")
                         if c in columns), None)
-            con.execute(f"INSERT INTO {table} SELECT * REPLACE (? AS account) FROM {table} "
-                        "WHERE account = ?" + (f" AND {day} <= ?" if day else ""),
-                        [target, source, *([through] if day else [])])
+            con.execute(f"INSERT INTO {table} SELECT * REPLACE ($target AS account) "
+                        f"FROM {table} WHERE account = $source"
+                        + (f" AND {day} <= $through" if day else ""),
+                        {"target": target, "source": source,
+                         **({"through": through} if day else {})})
     finally:
         con.close()
 

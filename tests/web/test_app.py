@@ -92,8 +92,9 @@ def test_the_drivers_csv_hands_no_formula_to_a_spreadsheet(
     top = Rows(settings).drivers(account="acme", marketplace="US", n=1)[0]["sku"]
     with pipeline.open_store(settings).write() as con:
         for table in ("fba_inventory_planning", "fba_myi_inventory", "stranded_inventory"):
-            con.execute(f"UPDATE {table} SET sku = ?, product_name = ? WHERE sku = ?",
-                        [HOSTILE["sku"], HOSTILE["product_name"], top])
+            con.execute(f"UPDATE {table} SET sku = $sku, product_name = $product_name "
+                        "WHERE sku = $top", {"sku": HOSTILE["sku"],
+                                             "product_name": HOSTILE["product_name"], "top": top})
     with _client(settings) as client:
         got = client.get("/accounts/acme/drivers.csv?marketplace=US")
     assert got.status_code == 200

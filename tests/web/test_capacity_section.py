@@ -35,8 +35,9 @@ def limited(tmp_path_factory: pytest.TempPathFactory, scored_demo_data: Path) ->
                                    'marketplaces = ["US", "DE"]\n', encoding="utf-8")
     settings = load_settings(root / "ipi.toml", env={})
     [s] = Rows(settings).capacity("acme")["storage"]
-    set_limit(pipeline.open_store(settings), "acme", "standard", f"{s['date']:%Y-%m}",
-              math.ceil(s["used_cuft"] / 0.95))
+    with pipeline.open_store(settings).write() as con:
+        set_limit(con, "acme", "standard", f"{s['date']:%Y-%m}",
+                  math.ceil(s["used_cuft"] / 0.95))
     return settings
 
 
