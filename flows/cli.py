@@ -29,10 +29,11 @@ log = logging.getLogger("ipi")
 def cmd_run(args: argparse.Namespace) -> int:
     from ipi import pipeline
     from ipi.alerts.deliver import Notifier
+    from ipi.store.accounts import prepare
 
     settings = cli.settings_of(args)  # fail on a bad configuration before starting Prefect
     cli.refuse_future(settings, args.date)
-    pipeline.open_store(settings).migrate()  # and on an unusable data folder or database
+    prepare(settings)  # and on an unusable data folder or database
     notifier = Notifier.from_settings(settings)
     for target in notifier.broken():  # its accounts' alerts wait; every other runs
         log.warning("alert %s cannot be used: %s; the alerts routed to it wait in the "

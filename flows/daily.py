@@ -96,7 +96,8 @@ def _view(settings: Settings, account: Account, day: date) -> View | None:
     lib = Rows(settings)
     try:
         # Its reads share one connection (the page's charts are drawn while it is open).
-        with pipeline.working(lib.store), lib.store.session():
+        store = lib.store(account.name)
+        with pipeline.working(store), store.session():
             rows = lib.scores(account.name, start=day, end=day)
             secs = _report_page(settings, lib, account, day)
         # The page computed what is at stake (ipi.stakes, as Rows.capacity does): once.
@@ -243,7 +244,7 @@ def _report_page(settings: Settings, lib: Any, account: Account, day: date) -> l
 
     from ipi import page
 
-    secs = page.sections(lib.store, settings, account, day)
+    secs = page.sections(lib.store(account.name), settings, account, day)
     model = lib.model(account.name)
     path = page.write_html(page.render(account, settings, secs, model),
                            settings.data_dir / "reports", account)

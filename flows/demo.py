@@ -65,7 +65,7 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 14) -> int:
         archive = folder / "archive"
         for i in range(history):
             write_day(sim, i, archive)
-        store = pipeline.open_store(settings)
+        store = pipeline.open_store(settings, account)
         with store.session(bulk=True):  # one connection for the lot, as a backfill does
             run = pipeline.ingest(store, account, FileDrops(archive, move_done=False), first)
             pipeline.score(settings, account, first, run.days)

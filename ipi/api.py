@@ -16,7 +16,8 @@ between two questions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,8 +26,10 @@ from typing import TYPE_CHECKING, Any
 from ipi.errors import NotFound, UsageError
 from ipi.settings import Account, Settings, load_settings
 from ipi.store import Store
+from ipi.store.accounts import Fleet, account_store
 
 if TYPE_CHECKING:
+    import duckdb
     import pandas as pd
 
     from ipi.score.official import ModelState
@@ -78,7 +81,29 @@ class Rows:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = Store.for_settings(settings)
+        # The accounts a read across all of them left out: their files were being written.
+        self.updating: list[str] = []
+        self._stores: dict[str, Store] = {}
+
+    def store(self, account: str) -> Store:
+        """The account's own store (its file: ipi.store.accounts), the same each time:
+        a session held on it serves the questions asked inside."""
+        if account not in self._stores:
+            self._stores[account] = account_store(self.settings, account)
+        return self._stores[account]
+
+    @contextmanager
+    def reading(self, account: str | None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to read the account's data (None: every configured account's,
+        their files attached read-only; ``updating`` names those being written)."""
+        if account is not None:
+            with self.store(account).read() as con:
+                yield con
+            return
+        fleet = Fleet(self.settings)
+        with fleet.read() as con:
+            yield con
+        self.updating = fleet.updating
 
     # -- naming things --------------------------------------------------------------------
 
@@ -109,7 +134,7 @@ class Rows:
 
         name = self._named(account)
         mp = self.marketplace(self.account(name), marketplace) if marketplace else None
-        with self.store.read() as con:
+        with self.reading(name) as con:
             return scores(con, name, marketplace=mp, start=as_day(start, "start"),
                           end=as_day(end, "end"), last=last)
 
@@ -139,7 +164,7 @@ class Rows:
         acc = self.account(account)
         mp = self.marketplace(acc, marketplace)
         on = as_day(day)
-        with self.store.read() as con:
+        with self.reading(acc.name) as con:
             row = latest_row(con, acc.name, mp, on)
         if row is None:
             raise NotFound(f"{acc.name} {mp} has no estimate"
@@ -153,7 +178,7 @@ class Rows:
         from ipi.score.drivers import top_drivers
 
         acc, row = self.day(account, marketplace=marketplace, day=day)
-        with self.store.read() as con:
+        with self.reading(acc.name) as con:
             found = top_drivers(con, acc.name, row["marketplace"], row["date"], n, row)
         return [{"account": acc.name, "marketplace": row["marketplace"], "date": row["date"],
                  "factor": d.factor, "sku": d.sku, "asin": d.asin, "name": d.name,
@@ -172,7 +197,7 @@ class Rows:
             raise UsageError("name at least one action: remove SKU:UNITS, fix-stranded "
                               "SKU or restock SKU")
         acc, row = self.day(account, marketplace=marketplace, day=day)
-        with self.store.read() as con:
+        with self.reading(acc.name) as con:
             outcome = what_if(con, acc.name, row, wanted)
         return WhatIf(acc.name, row, wanted, outcome)
 
@@ -188,7 +213,7 @@ class Rows:
             if by not in ("units", "cost"):
                 raise UsageError(f"by {by!r}: use units or cost")
             policy = policy.model_copy(update={"plan_by": by})
-        with self.store.read() as con:
+        with self.reading(acc.name) as con:
             return row, recovery(con, acc.name, row, policy)
 
     # -- official scores ------------------------------------------------------------------
@@ -199,14 +224,14 @@ class Rows:
         from ipi.score.official import listing
 
         acc = self.account(account)
-        with self.store.read() as con:
+        with self.reading(acc.name) as con:
             return [{"account": acc.name, **r} for r in listing(con, acc.name)]
 
     def calibration(self, account: str | None = None) -> dict[str, Any] | None:
         """The account's fitted model (weights, band, held-out error), if any."""
         from ipi.score.official import calibration
 
-        with self.store.read() as con:
+        with self.reading(self.account(account).name) as con:
             return calibration(con, self.account(account).name)
 
     def model(self, account: str | None = None) -> ModelState:
@@ -214,7 +239,7 @@ class Rows:
         it misses them; ``.ask(today)``: the request for this week's official score."""
         from ipi.score.official import state
 
-        with self.store.read() as con:
+        with self.reading(self.account(account).name) as con:
             return state(con, self.account(account).name)
 
     # -- alerts ---------------------------------------------------------------------------
@@ -224,7 +249,7 @@ class Rows:
         """Every alert state change and acknowledgement, newest first."""
         from ipi.alerts.control import events
 
-        with self.store.read() as con:
+        with self.reading(self._named(account)) as con:
             return events(con, self._named(account), limit)
 
     def messages(self, account: str | None = None, *,
@@ -232,7 +257,7 @@ class Rows:
         """The messages sent (or queued), newest first, with each target's delivery."""
         from ipi.alerts.control import messages
 
-        with self.store.read() as con:
+        with self.reading(self._named(account)) as con:
             return messages(con, self._named(account), limit)
 
     def silences(self, account: str | None = None, *, ended: bool = False,
@@ -243,7 +268,7 @@ class Rows:
         name = self._named(account)
         on = as_day(today, "today") or (self.settings.today(self.account(name)) if name
                                          else date.today())
-        with self.store.read() as con:
+        with self.reading(name) as con:
             return silences(con, name, today=on, ended=ended)
 
     # -- a morning look: what the dashboard (ipi/web) asks -------------------------------
@@ -253,7 +278,7 @@ class Rows:
         none is named), with since when and whether acknowledged."""
         from ipi.alerts.control import firing
 
-        with self.store.read() as con:
+        with self.reading(self._named(account)) as con:
             return firing(con, self._named(account))
 
     def arrivals(self, account: str | None = None, *, marketplace: str | None = None,
@@ -264,7 +289,7 @@ class Rows:
 
         acc = self.account(account)
         mp = self.marketplace(acc, marketplace) if marketplace else None
-        with self.store.read() as con:
+        with self.reading(acc.name) as con:
             return arrivals(con, acc.name, marketplace=mp, start=as_day(start, "start"),
                             end=as_day(end, "end"))
 
@@ -294,7 +319,7 @@ class Rows:
 
         acc, row = self.day(account, marketplace=marketplace, day=day)
         policy = self.settings.policy_for(acc)
-        with self.store.read() as con:
+        with self.reading(acc.name) as con:
             return projection(con, acc.name, row["marketplace"], row["date"],
                               next_checkpoint(policy, row["date"]), policy)
 
@@ -316,7 +341,7 @@ class Rows:
         name = accounts[0].name if account else None
         firing = self.firing(name)
         out = []
-        with self.store.read() as con:
+        with self.reading(name) as con:
             recent = scores(con, name, last=8)
             fresh = {(r["account"], r["marketplace"]): r for r in newest(con, name)}
             for acc in accounts:
@@ -374,7 +399,7 @@ class Rows:
         account, storage_type, month (its first day), limit_cuft, recorded_at."""
         from ipi.capacity.limits import limits
 
-        with self.store.read() as con:
+        with self.reading(self._named(account)) as con:
             return limits(con, self._named(account))
 
     def capacity(self, account: str | None = None, *,
@@ -387,7 +412,7 @@ class Rows:
         from ipi.stakes import stakes
 
         acc = self.account(account)
-        with self.store.read() as con:
+        with self.reading(acc.name) as con:
             return stakes(con, self.settings, acc, as_day(day))
 
     def fee_calendar(self, account: str | None = None, *,
@@ -400,7 +425,7 @@ class Rows:
         from ipi.stakes import fee_calendar
 
         acc = self.account(account)
-        with self.store.read() as con:
+        with self.reading(acc.name) as con:
             return fee_calendar(con, self.settings, acc, as_day(day))
 
 

@@ -246,7 +246,7 @@ def _backfill_sp_api(settings: Settings, account: Account, start: date, end: dat
     from ipi.sources.sp_api import ReportJob, SpApiSource, resolve_credentials
 
     cfg = settings.backfill
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, account)
     todo = plan(store, account, start, end, cfg.window_days)
     run = BackfillRun(account.name, start, end, Progress(account.name, "window", len(todo)),
                       notes=notes)
@@ -315,7 +315,7 @@ def finish(settings: Settings, account: Account, run: BackfillRun, first: date,
     """Recompute [first, last] and the days after it the new data can change, then the
     alert rules on the account's latest day only."""
     # A day's sell-through looks 90 days back: the days after the new ones change too.
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, account)
     with store.write() as con:
         run.scored = score_range(con, account.name, first, last + pipeline.LOOKBACK,
                                  settings.policy_for(account).carry_days)
@@ -353,7 +353,7 @@ def _backfill_files(settings: Settings, account: Account, paths: list[Path], sta
                     end: date | None, progress: ProgressFn | None) -> BackfillRun:
     from ipi.sources.files import FileDrops
 
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, account)
     source = FileDrops(paths[0], paths=paths, move_done=False)
     run = BackfillRun(account.name, start, end, Progress(account.name, "file", count_files(paths)))
     loaded: list[date] = []

@@ -27,6 +27,7 @@ from ipi.settings import Account, SecretLookup, Settings
 from ipi.sources import Fetched, ReportSource
 from ipi.sources.files import FileDrops
 from ipi.store import Store
+from ipi.store.accounts import account_store
 from ipi.store.forget import Forgotten, forget_day
 from ipi.store.load import LoadResult, load_file, mark_unreliable, row_drop
 
@@ -50,8 +51,9 @@ class IngestRun:
         return sorted({d for r in self.loaded for _, d in r.partitions})
 
 
-def open_store(settings: Settings) -> Store:
-    return Store.for_settings(settings)
+def open_store(settings: Settings, account: Account | str) -> Store:
+    """The account's own store (its file: ipi.store.accounts)."""
+    return account_store(settings, account if isinstance(account, str) else account.name)
 
 
 # Databases this process keeps open while some account's step works on them: how many
@@ -203,7 +205,7 @@ def ingest_account(settings: Settings, account: Account, day: date,
     """
     source = source_for(settings, account, secrets)
     try:
-        run = ingest(open_store(settings), account, source, day,
+        run = ingest(open_store(settings, account), account, source, day,
                      row_drop_threshold=settings.policy.row_drop_threshold)
         if account.source == "sp-api":
             amazon_forecasts(settings, account, day, source, run, secrets)
@@ -241,7 +243,7 @@ def amazon_forecasts(settings: Settings, account: Account, day: date, source: Re
                 mp, settings.fee_overrides(account, mp)))
         except IpiError as exc:
             run.warnings.append((label(mp), str(exc)))
-    store = open_store(settings)
+    store = open_store(settings, account)
     with working(store), store.read() as con:
         todo = [mp for mp in windows if not fetched_today(con, account.name, mp, day)]
     if not todo:
@@ -280,7 +282,7 @@ def score(settings: Settings, account: Account, day: date,
     """Recompute ``day`` and every day the newly loaded files can change."""
     start = min([day, *(loaded_days or [])])
     end = max([day, *((d + LOOKBACK) for d in (loaded_days or []))])
-    store = open_store(settings)
+    store = open_store(settings, account)
     with working(store), store.session():  # its reads and writes on one connection
         carry = settings.policy_for(account).carry_days
         upgrade(store, account.name, carry)  # a new default model rescores history once
@@ -293,7 +295,7 @@ def silent_marketplaces(settings: Settings, account: Account,
     """The account's marketplaces that got no report for ``day``, and since when."""
     from ipi.store.arrivals import silent
 
-    store = open_store(settings)
+    store = open_store(settings, account)
     with working(store), store.read() as con:
         return [{"marketplace": mp, "newest": newest}
                 for mp, newest in silent(con, account.name, account.marketplaces, day)]
@@ -301,7 +303,7 @@ def silent_marketplaces(settings: Settings, account: Account,
 
 def estimates(settings: Settings, account: Account, day: date) -> list[dict[str, object]]:
     """The day's estimate per marketplace, for a run's summary."""
-    store = open_store(settings)
+    store = open_store(settings, account)
     with working(store), store.read() as con:
         rows = scores(con, account.name, start=day, end=day)
     return [{"marketplace": r["marketplace"], "score": r["score"], "low": r["score_low"],
@@ -391,7 +393,7 @@ def alert(settings: Settings, account: Account, day: date,
           ingested: IngestRun | None = None) -> AlertRun:
     """Evaluate the alert rules for ``day`` and deliver; ``ingested``'s failures and
     warnings (a FATAL or CANCELLED report, a file set aside) go to ops first."""
-    store, notifier = open_store(settings), Notifier.from_settings(settings)
+    store, notifier = open_store(settings, account), Notifier.from_settings(settings)
     with working(store):
         if ingested is not None and (ingested.failed or ingested.warnings):
             report_problems(store, notifier, account.name, day, ingested)
@@ -495,7 +497,7 @@ def send_ops(settings: Settings, key: str, account: str, day: date, title: str,
     to the targets: an alert about a broken store must not depend on the store."""
     notifier = Notifier.from_settings(settings)
     try:
-        store = open_store(settings)
+        store = open_store(settings, account)
         with store.write() as con:
             enqueue(con, notifier, key, account, day, "ops", title, body, "ops")
         deliver_pending(store, notifier, account,
@@ -532,7 +534,7 @@ def forget(settings: Settings, account: Account, day: date, *, marketplace: str 
     Under the account's run lock: a daily run must not score the day half forgotten.
     """
     with run_lock(settings, account, f"ipi forget of {day}"):
-        store = open_store(settings)
+        store = open_store(settings, account)
         with store.write() as con:
             gone = forget_day(con, account.name, day, marketplace=marketplace,
                               report_type=report_type, reason=reason)

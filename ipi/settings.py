@@ -338,7 +338,13 @@ class Settings(_Model):
 
     @property
     def database_path(self) -> Path:
+        """The installation's own file (its default model; ipi.store.accounts)."""
         return self.database or self.data_dir / "ipi.duckdb"
+
+    @property
+    def accounts_dir(self) -> Path:
+        """Where each account's file lives, beside the installation's."""
+        return self.database_path.parent / "accounts"
 
     @property
     def raw_dir(self) -> Path:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ipi.cli.common import day_arg, print_json, rows_of, settings_of
+from ipi.errors import UsageError
 
 if TYPE_CHECKING:
     from ipi.api import Rows
@@ -41,6 +42,8 @@ def register(c: Commands) -> None:
     ap.add_argument("--all", action="store_true", help="also those ended or expired")
     ap = silence.add("expire", cmd_alerts_silence_expire, "end a silence now")
     ap.add_argument("id", metavar="ID", type=int, help="the silence's id (silence list)")
+    ap.add_argument("--account", help="the silence's account (needed only when two accounts "
+                    "have a silence with this id)")
     ap = alerts.add("check", cmd_alerts_check, "evaluate the alerts without ingesting: "
                     "retries pending deliveries and checks that data is fresh")
     ap.add_argument("--account", help="only this account")
@@ -114,7 +117,7 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
     lib = rows_of(args)
     account = lib.account(args.account)
     mp = _marketplace(lib, account, args.marketplace)
-    with lib.store.write() as con:
+    with lib.store(account.name).write() as con:
         done = acknowledge(con, account.name, mp)
     if not done:
         print(f"nothing is firing for {account.name}{' ' + mp if mp else ''}: nothing to "
@@ -138,7 +141,7 @@ def cmd_alerts_silence(args: argparse.Namespace) -> int:
     lib = rows_of(args)
     account = lib.account(args.account)
     mp = _marketplace(lib, account, args.marketplace)
-    with lib.store.write() as con:
+    with lib.store(account.name).write() as con:
         sid = add_silence(con, account.name, mp, args.until, args.reason,
                           lib.settings.today(account))
     print(f"silence {sid}: {account.name}{' ' + mp if mp else ''} until {args.until} "
@@ -163,7 +166,15 @@ def cmd_alerts_silence_list(args: argparse.Namespace) -> int:
 def cmd_alerts_silence_expire(args: argparse.Namespace) -> int:
     from ipi.alerts.control import expire_silence
 
-    with rows_of(args).store.write() as con:
+    lib = rows_of(args)
+    # Each account's file numbers its own silences: find whose this one is.
+    names = ([lib.account(args.account).name] if args.account
+             else [a.name for a in lib.settings.accounts])
+    holders = [n for n in names if any(r["id"] == args.id for r in lib.silences(n, ended=True))]
+    if len(holders) > 1:
+        raise UsageError(f"{', '.join(holders)} each have a silence {args.id}: name the "
+                         "account with --account")
+    with lib.store((holders or names)[0]).write() as con:
         gone = expire_silence(con, args.id)
     print(f"silence {gone['id']} ({gone['account']} {gone['marketplace'] or 'all'}, until "
           f"{gone['until']}) expired: the next run pages what is still firing")
@@ -182,9 +193,10 @@ def cmd_alerts_check(args: argparse.Namespace) -> int:
     accounts = [settings.account(args.account)] if args.account else list(settings.accounts)
     for account in accounts:
         today = args.date or settings.today(account)
-        with lib.store.read() as con:
+        store = lib.store(account.name)
+        with store.read() as con:
             latest = latest_day(con, account.name)
-        run = alert_account(lib.store, notifier, account.name, latest or today,
+        run = alert_account(store, notifier, account.name, latest or today,
                             settings.policy_for(account), settings.alerts.top_skus,
                             today=today, backoff_minutes=settings.alerts.retry_backoff_minutes,
                             link=settings.alerts.ui_url,

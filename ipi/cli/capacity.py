@@ -54,7 +54,7 @@ def cmd_capacity_set(args: argparse.Namespace) -> int:
 
     lib = rows_of(args)
     account = lib.account(args.account)
-    with lib.store.write() as con:
+    with lib.store(account.name).write() as con:
         row = set_limit(con, account.name, args.storage_type, args.month, args.limit)
     print(f"recorded {account.name}'s {row['storage_type']} capacity limit for "
           f"{row['month']:%Y-%m}: {row['limit_cuft']:,.0f} cubic feet")

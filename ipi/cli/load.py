@@ -58,7 +58,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     missing = [p for p in args.paths if not p.exists()]
     if missing:
         raise NotFound(f"no such file or folder: {', '.join(map(str, missing))}")
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, account)
     run = pipeline.ingest(store, account, FileDrops(args.paths[0], paths=list(args.paths),
                                                      move_done=False), day)
     for r in run.loaded:

@@ -65,7 +65,7 @@ def cmd_official_record(args: argparse.Namespace) -> int:
         mp = (args.marketplace or account.marketplaces[0]).upper()
         rows = [official.Official(mp, args.date, args.score)]
         official.check(account, rows, ["--score/--marketplace/--date"], today)
-    with lib.store.write() as con:
+    with lib.store(account.name).write() as con:
         cal = record_official(con, account, rows, lib.settings.policy_for(account).carry_days)
     print(f"{account.name}: recorded {len(rows)} official score(s). {cal.summary()}")
     return 0
@@ -78,7 +78,7 @@ def cmd_official_remove(args: argparse.Namespace) -> int:
     lib = rows_of(args)
     account = lib.account(args.account)
     mp = (args.marketplace or account.marketplaces[0]).upper()
-    with lib.store.write() as con:
+    with lib.store(account.name).write() as con:
         cal = remove_official(con, account, mp, args.date,
                               lib.settings.policy_for(account).carry_days)
     print(f"{account.name}: removed the official score of {mp} on {args.date}. "
@@ -98,7 +98,7 @@ def cmd_official_export(args: argparse.Namespace) -> int:
     lib = rows_of(args)
     names = [lib.account(args.account).name] if args.account else \
         [a.name for a in lib.settings.accounts]
-    with lib.store.read() as con:
+    with lib.reading(names[0] if args.account else None) as con:
         text, skipped = export_anonymous(con, names, PAIR_DAYS)
     rows = text.count("\n") - 1
     if args.out:
@@ -117,15 +117,19 @@ def cmd_official_import_reference(args: argparse.Namespace) -> int:
     installation's default model, refit it, rescore every account once."""
     from ipi.score import reference, upgrade
     from ipi.score.prior import import_rows
+    from ipi.store import Store
+    from ipi.store.accounts import share_house
 
     lib = rows_of(args)
     rows = reference.read(args.file)
-    with lib.store.write() as con:
+    with Store.for_settings(lib.settings).write() as con:  # the installation's file
         got = import_rows(con, rows)
     print(f"{args.file}: {got.added} official score(s) added, {got.already} already here. "
           f"The default model is now {got.name}. {got.judged.sentence()}")
     for account in lib.settings.accounts:
-        note = upgrade(lib.store, account.name, lib.settings.policy_for(account).carry_days)
+        store = lib.store(account.name)
+        share_house(lib.settings, store)  # each account's file scores with its own copy
+        note = upgrade(store, account.name, lib.settings.policy_for(account).carry_days)
         if note:
             print(note)
     return 0

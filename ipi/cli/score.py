@@ -155,7 +155,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     accounts = [settings.account(args.account)] if args.account else settings.accounts
     if not accounts:
         settings.account(None)  # raises, naming the configuration
-    store = pipeline.open_store(settings)
     for account in accounts:
-        print(page.write(store, settings, account, args.out, args.date))
+        print(page.write(pipeline.open_store(settings, account), settings, account, args.out,
+                         args.date))
     return 0
