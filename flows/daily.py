@@ -8,6 +8,7 @@ naming them, so a scheduler or the ``ipi run`` exit code shows it.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from flows.hooks import ops_alert
 from flows.limits import account_slot
@@ -123,47 +124,109 @@ def _slots(n: int) -> threading.BoundedSemaphore:
     return _SLOTS.setdefault(n, threading.BoundedSemaphore(n))
 
 
-@flow(name="ipi-daily", on_failure=[ops_alert], on_crashed=[ops_alert],
-      task_runner=ThreadPoolTaskRunner(  # type: ignore[arg-type]
-          max_workers=MAX_PARALLEL_ACCOUNTS))
+@dataclass
+class Part:
+    """What a share of the run's accounts did: each one's summary, what failed, and what
+    the run's artifacts show of it."""
+
+    summary: dict[str, pipeline.DayRun] = field(default_factory=dict)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    views: dict[str, View] = field(default_factory=dict)
+
+    def add(self, other: Part) -> None:
+        self.summary.update(other.summary)
+        self.failures += other.failures
+        self.views.update(other.views)
+
+
+@flow(name="ipi-daily", on_failure=[ops_alert], on_crashed=[ops_alert])
 def daily(config: str | None = None, day: date | None = None,
           accounts: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """Run the day for the configured accounts (``config``: a TOML file, else $IPI_CONFIG;
-    ``accounts``: names, default all), ``[run] parallel_accounts`` of them at a time; one
-    account's failure stops no other. ``day`` defaults to each account's today, in its
-    time zone: the run scheduled at 07:30 in Tokyo is for Tokyo's date."""
+    ``accounts``: names, default all), shared among ``[run] processes`` processes that
+    each work on ``[run] parallel_accounts`` of them at a time; one account's failure
+    stops no other. ``day`` defaults to each account's today, in its time zone: the run
+    scheduled at 07:30 in Tokyo is for Tokyo's date."""
     settings = load_settings(config)
     chosen = ([settings.account(n) for n in accounts] if accounts is not None
               else list(settings.accounts))
     days = {a.name: day or settings.today(a) for a in chosen}
-    log = get_run_logger()
-    failures: list[tuple[str, str]] = []
-    summary: dict[str, pipeline.DayRun] = {}
-    views: dict[str, View] = {}
-    runs = {a.name: (a, account_day.submit(_alone(settings, a), a, days[a.name]))
-            for a in chosen}
-    for name, (account, future) in runs.items():
-        day = days[name]
-        try:
-            summary[name], failed, view = future.result()
-            if view is not None:
-                views[name] = view
-        except Exception as exc:  # a bug in one account's run: report it, keep the others
-            log.exception("%s: the run failed", name)
-            what = f"{type(exc).__name__}: {exc}"
-            report_failure(settings, account, day, what)
-            summary[name], failed = pipeline.DayRun(day, error=what), [(name, what)]
-        failures += failed
-        log.info("%s", summary[name].line(name))
+    groups = pipeline.shares(settings, chosen)
+    done = Part()
+    if len(groups) <= 1:
+        done = _accounts(settings, chosen, days)
+    else:
+        # Each account's file is its own: processes load and score at once, one core each.
+        _share_api()
+        with ProcessPoolTaskRunner(max_workers=len(groups)) as pool:
+            futures = [(g, pool.submit(share, {
+                "settings": settings.model_copy(update={"accounts": tuple(g)}),
+                "days": {a.name: days[a.name] for a in g}})) for g in groups]
+            for group, future in futures:
+                try:
+                    done.add(future.result())
+                except Exception as exc:  # the process itself died: its accounts failed
+                    get_run_logger().exception("a share of the run's accounts failed")
+                    done.add(_failed(settings, group, days, f"{type(exc).__name__}: {exc}"))
     try:
-        publish(settings, days, summary, views)
+        publish(settings, days, done.summary, done.views)
     except Exception:  # the artifacts are a view: the run's data and alerts stand without
-        log.exception("could not publish the run's artifacts")
-    if failures:
-        raise IngestFailed(failures, f"{len(failures)} failure(s), the rest ran (a file that "
-                           "failed is in its drop folder's failed/, with its reason)",
-                           runs=summary)
-    return {name: run.record() for name, run in summary.items()}
+        get_run_logger().exception("could not publish the run's artifacts")
+    if done.failures:
+        raise IngestFailed(done.failures, f"{len(done.failures)} failure(s), the rest ran (a "
+                           "file that failed is in its drop folder's failed/, with its reason)",
+                           runs=done.summary)
+    return {name: run.record() for name, run in done.summary.items()}
+
+
+@task(cache_policy=NO_CACHE)
+def share(settings: Settings, days: dict[str, date]) -> Part:
+    """The run's accounts in ``settings``, in a process of their own."""
+    return _accounts(settings, list(settings.accounts), days)
+
+
+def _share_api() -> None:
+    """The run's Prefect API for its processes: a temporary one is this process's alone
+    unless named (each process would start its own)."""
+    from prefect.context import get_run_context
+
+    client = getattr(get_run_context(), "client", None)
+    if client is not None and not os.environ.get("PREFECT_API_URL"):
+        os.environ["PREFECT_API_URL"] = str(client.api_url).rstrip("/")
+
+
+def _accounts(settings: Settings, chosen: list[Account], days: dict[str, date]) -> Part:
+    """Each account's day, ``parallel_accounts`` at a time in this process's threads."""
+    log = get_run_logger()
+    part = Part()
+    with ThreadPoolTaskRunner[Any](max_workers=MAX_PARALLEL_ACCOUNTS) as runner:
+        runs = {a.name: (a, runner.submit(account_day, {
+            "settings": _alone(settings, a), "account": a, "day": days[a.name]}))
+            for a in chosen}
+        for name, (account, future) in runs.items():
+            day = days[name]
+            try:
+                part.summary[name], failed, view = future.result()
+                if view is not None:
+                    part.views[name] = view
+            except Exception as exc:  # a bug in one account's run: report it, keep the others
+                log.exception("%s: the run failed", name)
+                what = f"{type(exc).__name__}: {exc}"
+                report_failure(settings, account, day, what)
+                part.summary[name], failed = pipeline.DayRun(day, error=what), [(name, what)]
+            part.failures += failed
+            log.info("%s", part.summary[name].line(name))
+    return part
+
+
+def _failed(settings: Settings, group: list[Account], days: dict[str, date],
+            what: str) -> Part:
+    part = Part()
+    for a in group:
+        report_failure(settings, a, days[a.name], what)
+        part.summary[a.name] = pipeline.DayRun(days[a.name], error=what)
+        part.failures.append((a.name, what))
+    return part
 
 
 def _account_day(settings: Settings, account: Account,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -27,7 +27,7 @@ from ipi.settings import Account, SecretLookup, Settings
 from ipi.sources import Fetched, ReportSource
 from ipi.sources.files import FileDrops
 from ipi.store import Store
-from ipi.store.accounts import account_store
+from ipi.store.accounts import account_path, account_store
 from ipi.store.forget import Forgotten, forget_day
 from ipi.store.load import LoadResult, load_file, mark_unreliable, row_drop
 
@@ -96,6 +96,33 @@ def working(store: Store) -> Iterator[None]:
                 del _OPEN[key]
         if keeper is not None:  # outside the guard: its checkpoint waits for the turn
             keeper.__exit__(None, None, None)
+
+
+def shares(settings: Settings, accounts: Sequence[Account]) -> list[list[Account]]:
+    """The accounts of a run, shared among its processes (``[run] processes``, default
+    one per ``parallel_accounts`` accounts, at most one per core): largest first to the
+    least loaded, an account's size being its file's (the first run: one each in turn),
+    so that no process ends long after the others."""
+    import os
+
+    wanted = settings.processes or min(os.cpu_count() or 1,
+                                       -(-len(accounts) // settings.parallel_accounts))
+    n = max(1, min(wanted, len(accounts)))
+    size = {a.name: _file_size(account_path(settings, a.name)) for a in accounts}
+    out: list[list[Account]] = [[] for _ in range(n)]
+    load = [0] * n
+    for a in sorted(accounts, key=lambda a: -size[a.name]):  # stable: config order on ties
+        i = load.index(min(load))
+        out[i].append(a)
+        load[i] += max(size[a.name], 1)
+    return [s for s in out if s]
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def load_fetched(store: Store, account: Account, source: ReportSource, fetched: Fetched,

@@ -309,7 +309,8 @@ class Capacity(_Model):
     warn_share: float = Field(default=0.9, gt=0, le=1)
 
 
-MAX_PARALLEL_ACCOUNTS = 32  # threads of one daily run
+MAX_PARALLEL_ACCOUNTS = 32  # threads of one daily run's process
+MAX_PROCESSES = 64
 
 
 class Settings(_Model):
@@ -319,8 +320,13 @@ class Settings(_Model):
     busy_timeout: float = Field(default=60.0, gt=0)
     # Seconds a run waits for another run of the same account to finish, then stops.
     run_lock_wait: float = Field(default=60.0, ge=0)
-    # Accounts a daily run works on at once (each waits for Amazon on its own).
+    # Accounts each of a daily run's processes works on at once (each waits for Amazon on
+    # its own).
     parallel_accounts: int = Field(default=4, ge=1, le=MAX_PARALLEL_ACCOUNTS)
+    # Processes a daily run shares its accounts among (each account's file is its own, so
+    # they never wait for each other's writes). Default: one per parallel_accounts
+    # accounts, at most one per core.
+    processes: int | None = Field(default=None, ge=1, le=MAX_PROCESSES)
     schedule: str = DEFAULT_SCHEDULE  # cron line, in each account's time zone
     timezone: str | None = None
     # `ipi serve`'s own Prefect server listens on 127.0.0.1 at this port.
@@ -421,7 +427,7 @@ def effective_policy(policy: Policy, account: Account) -> Policy:
 
 # The file's [store] and [run] tables are flat fields of Settings.
 STORE_KEYS = ("data_dir", "database", "busy_timeout", "run_lock_wait")
-RUN_KEYS = ("parallel_accounts", "schedule", "timezone", "server_port")
+RUN_KEYS = ("parallel_accounts", "processes", "schedule", "timezone", "server_port")
 SECTIONS = ("store", "run", "policy", "alerts", "backfill", "web", "capacity", "fees",
             "accounts")
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {

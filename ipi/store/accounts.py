@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -77,17 +78,36 @@ def _seed(settings: Settings, store: Store) -> None:
 
 def share_house(settings: Settings, store: Store) -> None:
     """Copy the installation's tables (its default model) into an account's file, in
-    place of those it had: on its first use, and after ``ipi official import-reference``."""
-    house = Store.for_settings(settings)
-    house.migrate()  # and closed: the account's connection attaches it read-only
+    place of those it had: on its first use, and after ``ipi official import-reference``.
+    The installation's file is attached read-only: processes making their accounts' files
+    at once share it (``prepare`` migrated it at the run's start)."""
+    house = settings.database_path
     with store.write() as con:
-        con.execute(f"ATTACH '{_quoted(house.path)}' AS house (READ_ONLY)")
+        _attach_waiting(con, house, "house", settings.busy_timeout)
         try:
             for table in HOUSE_TABLES:
                 con.execute(f"DELETE FROM {table}")
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM house.{table}")
         finally:
             con.execute("DETACH house")
+
+
+def _attach_waiting(con: duckdb.DuckDBPyConnection, path: Path, alias: str,
+                    wait: float) -> None:
+    """Attach ``path`` read-only, waiting up to ``wait`` seconds while a writer holds it."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            con.execute(f"ATTACH '{_quoted(path)}' AS {alias} (READ_ONLY)")
+            return
+        except duckdb.Error as exc:
+            if not _is_lock_error(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise StoreBusy(f"the database {path} is held by another process (probably "
+                                f"a running ipi command); waited {wait:.0f}s. Retry when it "
+                                "has finished.") from None
+            time.sleep(0.1)
 
 
 def _quoted(path: Path) -> str:
