@@ -52,7 +52,13 @@ def account_slot(settings: Settings, account: Account, what: str) -> Iterator[No
         ) from None
 
 
+_ENSURED: set[str] = set()  # this process made sure of these (a run's accounts, each day)
+
+
 def _ensure(name: str) -> None:
+    # Each Prefect client loads the CA bundle (~20 ms of CPU): once per limit and process.
+    if name in _ENSURED:
+        return
     with get_client(sync_client=True) as client:
         try:
             client.read_global_concurrency_limit_by_name(name)
@@ -60,3 +66,4 @@ def _ensure(name: str) -> None:
             with suppress(ObjectAlreadyExists):  # another worker created it meanwhile
                 client.create_global_concurrency_limit(
                     GlobalConcurrencyLimitCreate(name=name, limit=1))
+    _ENSURED.add(name)

@@ -96,6 +96,8 @@ class Rows:
     def reading(self, account: str | None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to read the account's data (None: every configured account's,
         their files attached read-only; ``updating`` names those being written)."""
+        if account is None and len(self.settings.accounts) == 1:
+            account = self.settings.accounts[0].name  # waits for a writer, as one file does
         if account is not None:
             with self.store(account).read() as con:
                 yield con

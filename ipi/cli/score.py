@@ -4,6 +4,7 @@ recovery plan) and ``report`` (a self-contained HTML page per account)."""
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ from ipi.errors import UsageError
 
 if TYPE_CHECKING:
     from ipi.cli import Commands
+
+log = logging.getLogger("ipi")
 
 
 def register(c: Commands) -> None:
@@ -63,6 +66,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     lib = rows_of(args)
     rows = lib.scores(args.account, marketplace=args.marketplace, start=args.date,
                       end=args.date, last=None if args.date else args.history)
+    if lib.updating:  # their files are being written: say so rather than show nothing
+        log.warning("%s: being updated (a run is writing), left out: retry when it has "
+                    "finished", ", ".join(lib.updating))
     if args.json:
         print_json([{k: r[k] for k in SCORE_FIELDS} for r in rows])
     elif not rows:

@@ -201,7 +201,7 @@ def _keep(store: Store, content: bytes) -> tuple[str, Path]:
     """Put ``content`` in the landing zone (unless there already); its sha256 and path
     relative to the data folder."""
     sha = hashlib.sha256(content).hexdigest()
-    raw_dir = store.data_dir / "raw"
+    raw_dir = store.raw_dir
     raw_dir.mkdir(parents=True, exist_ok=True)
     if not landing_path(raw_dir, sha).exists():
         fd, tmp = tempfile.mkstemp(prefix=".preview-", dir=raw_dir)
@@ -211,7 +211,7 @@ def _keep(store: Store, content: bytes) -> tuple[str, Path]:
             land(raw_dir, Path(tmp), sha)
         finally:
             Path(tmp).unlink(missing_ok=True)
-    return sha, landing_path(Path("raw"), sha)
+    return sha, landing_path(raw_dir.relative_to(store.data_dir), sha)
 
 
 def _raw_file(con: duckdb.DuckDBPyConnection, sha: str, size: int, path: Path,

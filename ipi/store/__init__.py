@@ -102,10 +102,13 @@ def private(path: Path, mode: int) -> None:
 
 class Store:
     def __init__(self, path: Path, *, data_dir: Path | None = None,
-                 busy_timeout: float = 60.0) -> None:
+                 busy_timeout: float = 60.0, raw_dir: Path | None = None) -> None:
         self.path = Path(path)
         self._turn = _writer(self.path)
         self.data_dir = data_dir or self.path.parent
+        # The landing zone of the files it loads (an account's own folder: offboarding
+        # a client removes it with the client's file).
+        self.raw_dir = raw_dir or self.data_dir / "raw"
         self.busy_timeout = busy_timeout
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for folder in {self.path.parent, self.data_dir}:

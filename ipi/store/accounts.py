@@ -2,7 +2,8 @@
 
 ``<data_dir>/accounts/<name>.duckdb`` holds everything of one account: its reports, raw
 file records, estimates, alerts, official scores and fee forecasts, and a copy of the
-installation's default model (``score_prior``, ``reference_row``). The installation's own
+installation's default model (``score_prior``, ``reference_row``); the bytes of the files
+it loads land in ``<data_dir>/raw/<name>/``. The installation's own
 file, ``<data_dir>/ipi.duckdb`` (``[store] database``), keeps what is everyone's: the
 reference rows imported and the default model fitted on them.
 
@@ -62,7 +63,8 @@ def account_store(settings: Settings, name: str) -> Store:
     model, on first use; an old single-file store is split first)."""
     ensure_split(settings)
     path = account_path(settings, name)
-    store = Store(path, data_dir=settings.data_dir, busy_timeout=settings.busy_timeout)
+    store = Store(path, data_dir=settings.data_dir, busy_timeout=settings.busy_timeout,
+                  raw_dir=settings.raw_dir / name)
     if not path.exists():
         _seed(settings, store)
     return store

@@ -247,12 +247,13 @@ def _load(store: Store, account: str, path: Path, sha: str, *, ingest_day: date,
                     f"FROM {_values(parts)}", lo, hi):
                 con.execute(sql, {"account": account})
         # The bytes go to the landing zone before the commit that points at them.
-        land(store.data_dir / "raw", path, sha)
+        land(store.raw_dir, path, sha)
         con.execute(
             "INSERT INTO raw_file (sha256, size_bytes, landing_path, first_seen_at) "
             "VALUES ($sha, $size, $path, $now) ON CONFLICT DO NOTHING",
             {"sha": sha, "size": path.stat().st_size,
-             "path": str(landing_path(Path("raw"), sha)), "now": loaded_at},
+             "path": str(landing_path(store.raw_dir.relative_to(store.data_dir), sha)),
+             "now": loaded_at},
         )
         con.execute(
             "INSERT OR REPLACE INTO ingested_file (account, sha256, report_type, original_name, "
