@@ -187,11 +187,12 @@ def share(settings: Settings, days: dict[str, date]) -> Part:
 
 def _share_api() -> None:
     """The run's Prefect API for its processes: a temporary one is this process's alone
-    unless named (each process would start its own)."""
+    unless named (each process would start its own, 15-20 s each)."""
     from prefect.context import get_run_context
+    from prefect.settings import get_current_settings
 
     client = getattr(get_run_context(), "client", None)
-    if client is not None and not os.environ.get("PREFECT_API_URL"):
+    if client is not None and not get_current_settings().api.url:
         os.environ["PREFECT_API_URL"] = str(client.api_url).rstrip("/")
 
 
