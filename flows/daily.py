@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -26,6 +26,7 @@ from ipi.alerts.engine import AlertRun
 from ipi.errors import IngestFailed, IpiError, RunOverlap
 from ipi.score import ScoreRun
 from ipi.settings import MAX_PARALLEL_ACCOUNTS, Account, Settings, load_settings
+from ipi.stakes import Stakes
 
 
 def secret_block(name: str) -> str:
@@ -61,8 +62,8 @@ def report_failure(settings: Settings, account: Account, day: date, what: str) -
 class View:
     """What the run's artifacts show of one account, gathered by its own task."""
 
-    scores: list[dict[str, Any]] = field(default_factory=list)  # the day's, per marketplace
-    capacity: dict[str, Any] = field(default_factory=dict)  # ipi.api.Rows.capacity
+    scores: list[dict[str, Any]]  # the day's, per marketplace
+    capacity: Stakes  # ipi.api.Rows.capacity
     page: bool = False  # its report page and artifact are published
 
 
@@ -285,12 +286,13 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, pipeli
                      f"{md(', '.join(s.notices)) or 'none'} | {s.sent} |")
     stakes = {name: views[name].capacity if name in views else lib.capacity(name, day=d)
               for name, d in days.items()}
-    capacity = [{"account": name, **{k: s[k] for k in CAPACITY_COLUMNS}, "date": str(s["date"])}
-                for name, at in stakes.items() for s in at["storage"]]
+    # The artifact's columns, as `ipi capacity --json` writes them (Outlook.record).
+    capacity = [{"account": name, **{k: r[k] for k in CAPACITY_COLUMNS}, "date": str(r["date"])}
+                for name, at in stakes.items() for r in (s.record() for s in at.storage)]
     if capacity:
         create_table_artifact(table=capacity, key="ipi-daily-capacity",
                               description=f"FBA capacity use per storage type on {day}")
-    risky = [(name, line) for name, at in stakes.items() for line in at["lines"]]
+    risky = [(name, line) for name, at in stakes.items() for line in at.lines]
     if risky:
         lines += ["", "## At stake beyond the score", ""]
         lines += [f"- {name}: {md(line)}" for name, line in risky]

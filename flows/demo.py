@@ -13,7 +13,6 @@ import shutil
 import sys
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # one line a day is enough
 
@@ -25,6 +24,7 @@ from ipi.demo import simulate, write_day
 from ipi.errors import ConfigError
 from ipi.settings import load_settings
 from ipi.sources.files import FileDrops
+from ipi.stakes import Stakes
 
 MARKER = "ipi-demo.toml"
 
@@ -73,7 +73,7 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 14) -> int:
     lib = Rows(settings)
     print(f"  running the daily flow for the last {flow_days} days "
           f"(drops in {settings.drop_dir(account)}):")
-    warned: tuple[date, dict[str, Any]] | None = None
+    warned: tuple[date, Stakes] | None = None
     for i in range(history, days):
         day = sim.day(i)
         write_day(sim, i, settings.drop_dir(account))
@@ -83,13 +83,13 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 14) -> int:
         notices = summary[account.name]["notices"]
         note = f"  -> alert: {'; '.join(notices)}" if notices else ""
         at = lib.capacity(account.name, day=day)
-        full = [s for s in at["storage"] if s["status"] in ("warning", "over")]
+        full = [s for s in at.storage if s.status in ("warning", "over")]
         if full:
             warned = warned or (day, at)
             note += "".join(
-                f"  -> capacity {s['storage_type']} {s['share']:.0%} of its limit"
-                + (f", {s['projected_share']:.0%} by {s['month_end']:%b %d}"
-                   if s["projected_share"] is not None else "") + f": {s['status']}"
+                f"  -> capacity {s.storage_type} {s.share or 0:.0%} of its limit"
+                + (f", {s.projected_share:.0%} by {s.month_end:%b %d}"
+                   if s.projected_share is not None else "") + f": {s.status}"
                 for s in full)
         print(f"    {day}  IPI estimate {est.get('score', 0):4.0f} "
               f"({est.get('score_low', 0):.0f}-{est.get('score_high', 0):.0f}) "
@@ -98,9 +98,9 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 14) -> int:
     history_rows = lib.scores(account.name)
     print_table(history_rows[::-7][::-1])
     if warned:
-        day, at = warned
+        day, stake = warned
         print(f"\nWhat was at stake beyond the score on {day} (ipi capacity --date {day}):")
-        for line in at["lines"]:
+        for line in stake.lines:
             print(f"  - {line}")
     print(f"\nAlerts delivered to {alerts}:")
     if alerts.exists():

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ipi.score.official import ModelState
     from ipi.score.projection import Projection
     from ipi.score.whatif import Action, Outcome, Plan
+    from ipi.stakes import FeeCalendar, Stakes
 
 Day = date | str  # a date, or its ISO text: what an analyst types
 
@@ -405,7 +406,7 @@ class Rows:
             return limits(con, self._named(account))
 
     def capacity(self, account: str | None = None, *,
-                 day: Day | None = None) -> dict[str, Any]:
+                 day: Day | None = None) -> Stakes:
         """What is at stake on the account's newest planning day on or before ``day``:
         ``storage`` (each storage type's use, limit, projection to the month's end and
         status), ``fees`` (per marketplace: the aged surcharge forecast, the storage
@@ -418,7 +419,7 @@ class Rows:
             return stakes(con, self.settings, acc, as_day(day))
 
     def fee_calendar(self, account: str | None = None, *,
-                     day: Day | None = None) -> list[dict[str, Any]]:
+                     day: Day | None = None) -> list[FeeCalendar]:
         """Per marketplace, each SKU's next aged-surcharge assessment: the tier its oldest
         units reach, the charge if nothing sells and at its 30-day pace, the units to sell
         or remove beyond that pace to pay nothing, and where its days of supply sit between
@@ -515,7 +516,7 @@ class Ipi:
     def capacity(self, account: str | None = None, *, day: Day | None = None) -> pd.DataFrame:
         """Each storage type's use against its limit, projected to the month's end, with
         its status; the fees are in ``.rows.capacity``."""
-        return _frame(self.rows.capacity(account, day=day)["storage"],
+        return _frame([s.record() for s in self.rows.capacity(account, day=day).storage],
                       ("storage_type", "date", "used_cuft", "on_hand_cuft", "inbound_cuft",
                        "skus_unknown", "limit_cuft", "limit_source", "share", "month_end",
                        "projected_cuft", "projected_low", "projected_high",

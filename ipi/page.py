@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ipi.alerts.calendar import next_checkpoint, quarter_end
+from ipi.capacity.usage import Outlook
+from ipi.fees.exposure import AgedExposure, FeeExposure, UtilizationExposure
 from ipi.safe import markdown as md
 from ipi.score import held_line, partial_line, scores
 from ipi.score.drivers import Driver, recovery, top_drivers
@@ -29,7 +31,7 @@ from ipi.score.official import ModelState, listing, state
 from ipi.score.projection import Projection, projection
 from ipi.score.whatif import Plan
 from ipi.settings import Account, Policy, Settings
-from ipi.stakes import FEE_NAMES, span_text, stakes
+from ipi.stakes import FEE_NAMES, FeeNote, Stakes, span_text, stakes
 from ipi.store import Store
 from ipi.svg import factor_svg, score_svg
 
@@ -52,8 +54,8 @@ class Section:
     projection: Projection | None = None
     charts: dict[str, str] = field(default_factory=dict)  # SVG
     # The account's capacity and fees (``ipi.stakes``): storage adds up across an
-    # account's marketplaces, so every section of an account holds the same dict.
-    stakes: dict[str, Any] | None = None
+    # account's marketplaces, so every section of an account holds the same one.
+    stakes: Stakes | None = None
 
 
 def sections(store: Store, settings: Settings, account: Account,
@@ -246,7 +248,7 @@ _TONE = {"over": "bad", "warning": "warn", "ok": "ok"}  # no limit, no data: pla
 _SOURCE = {"recorded": "recorded", "config": "from config"}
 
 
-def _stakes(secs: Sequence[Section]) -> dict[str, Any] | None:
+def _stakes(secs: Sequence[Section]) -> Stakes | None:
     return next((s.stakes for s in secs if s.stakes is not None), None)
 
 
@@ -259,33 +261,33 @@ def _money(v: float | None, currency: str) -> str:
     return "no data" if v is None else f"{v:,.2f} {currency}"
 
 
-def _aged_due(a: dict[str, Any], currency: str) -> str:
+def _aged_due(a: AgedExposure, currency: str) -> str:
     """The surcharge ipi forecasts; a lower bound when some SKUs lack a volume."""
-    if a["total"] is not None:
-        return _money(a["total"], currency)
-    unknown = f"{len(a['skus_unknown'])} SKU(s) without a volume"
-    if not a["total_known"]:
+    if a.total is not None:
+        return _money(a.total, currency)
+    unknown = f"{len(a.skus_unknown)} SKU(s) without a volume"
+    if not a.total_known:
         return f"no data ({unknown})"
-    return f"at least {_money(a['total_known'], currency)} ({unknown})"
+    return f"at least {_money(a.total_known, currency)} ({unknown})"
 
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _ratio(u: dict[str, Any]) -> str:
-    r = u["ratio"]
+def _ratio(u: UtilizationExposure) -> str:
+    r = u.ratio
     if r is None:
         return "no data"
     return "nothing shipped in 13 weeks" if math.isinf(r) else f"{r:.1f} weeks"
 
 
-def _capacity(at: dict[str, Any]) -> str:
-    storage = at["storage"]
+def _capacity(at: Stakes) -> str:
+    storage = at.storage
     parts = ["<h2 id=capacity>Capacity and fees</h2>", f"<p class=sub>{CONTEXT}</p>"]
-    if at["lines"]:
-        tone = "bad" if any(s["status"] == "over" for s in storage) else "warn"
-        items = "".join(f"<li>{escape(line)}</li>" for line in at["lines"])
+    if at.lines:
+        tone = "bad" if any(s.status == "over" for s in storage) else "warn"
+        items = "".join(f"<li>{escape(line)}</li>" for line in at.lines)
         parts.append(f"<div class='card {tone}'><strong>At risk</strong><ul>{items}</ul></div>")
     parts.append("<h3>Storage capacity</h3>")
     if not storage:
@@ -296,127 +298,126 @@ def _capacity(at: dict[str, Any]) -> str:
         parts.append(
             f"<table><tr><th>storage type</th><th class=num>used, cu ft</th>"
             f"<th class=num>limit, cu ft</th><th class=num>share</th>"
-            f"<th class=num>by {storage[0]['month_end']}</th><th>status</th></tr>{rows}"
-            f"</table><p class=note>On {storage[0]['date']}, the newest planning report: "
+            f"<th class=num>by {storage[0].month_end}</th><th>status</th></tr>{rows}"
+            f"</table><p class=note>On {storage[0].day}, the newest planning report: "
             f"on hand plus inbound, as Amazon counts it; warning from "
-            f"{storage[0]['warn_share']:.0%} of the limit, now or by the month's end.</p>")
-        if all(s["limit_cuft"] is None for s in storage):
+            f"{storage[0].warn_share:.0%} of the limit, now or by the month's end.</p>")
+        if all(s.limit_cuft is None for s in storage):
             parts.append(f"<p>No capacity limit recorded: type in what Seller Central's "
                          f"Capacity Monitor shows, <code>{SET_LIMIT}</code>.</p>")
-    parts += [_fees(f) for f in at["fees"]]
+    parts += [_fees(f) for f in at.fees]
     return "\n".join(parts)
 
 
-def _storage_row(s: dict[str, Any]) -> str:
-    used = _nd(s["used_cuft"])
-    if s["used_cuft"] is not None:
-        used += (f"<br><span class=note>{_nd(s['on_hand_cuft'])} on hand + "
-                 f"{_nd(s['inbound_cuft'])} inbound</span>")
-    if s["skus_unknown"]:
-        used += f"<br><span class=note>{s['skus_unknown']} SKU(s) without a volume</span>"
-    limit = ("none recorded" if s["limit_cuft"] is None else
-             f"{s['limit_cuft']:,.0f} <span class=note>"
-             f"({_SOURCE.get(s['limit_source'], s['limit_source'])})</span>")
-    if s["projected_cuft"] is None:
-        ahead = "no data" + (f"<br><span class=note>{escape(s['projection_note'])}</span>"
-                             if s["projection_note"] else "")
+def _storage_row(s: Outlook) -> str:
+    used = _nd(s.used_cuft)
+    if s.used_cuft is not None:
+        used += (f"<br><span class=note>{_nd(s.on_hand_cuft)} on hand + "
+                 f"{_nd(s.inbound_cuft)} inbound</span>")
+    if s.skus_unknown:
+        used += f"<br><span class=note>{s.skus_unknown} SKU(s) without a volume</span>"
+    limit = ("none recorded" if s.limit_cuft is None else
+             f"{s.limit_cuft:,.0f} <span class=note>"
+             f"({_SOURCE.get(s.limit_source or '', s.limit_source)})</span>")
+    if s.projected_cuft is None:
+        ahead = "no data" + (f"<br><span class=note>{escape(s.projection_note)}</span>"
+                             if s.projection_note else "")
     else:
-        ahead = (f"{s['projected_cuft']:,.0f}"
-                 + (f" ({s['projected_share']:.0%})" if s["projected_share"] is not None else "")
-                 + f"<br><span class=note>range {_nd(s['projected_low'])}&ndash;"
-                 f"{_nd(s['projected_high'])}</span>")
-    tone = _TONE.get(s["status"], "none")
-    return (f"<tr class=st-{tone}><td>{escape(s['storage_type'])}</td>"
+        ahead = (f"{s.projected_cuft:,.0f}"
+                 + (f" ({s.projected_share:.0%})" if s.projected_share is not None else "")
+                 + f"<br><span class=note>range {_nd(s.projected_low)}&ndash;"
+                 f"{_nd(s.projected_high)}</span>")
+    tone = _TONE.get(s.status, "none")
+    return (f"<tr class=st-{tone}><td>{escape(s.storage_type)}</td>"
             f"<td class=num>{used}</td><td class=num>{limit}</td>"
-            f"<td class=num>{_nd(s['share'], '.0%')}</td><td class=num>{ahead}</td>"
-            f"<td><span class='status {tone}'>{escape(s['status'])}</span></td></tr>")
+            f"<td class=num>{_nd(s.share, '.0%')}</td><td class=num>{ahead}</td>"
+            f"<td><span class='status {tone}'>{escape(s.status)}</span></td></tr>")
 
 
-def _fees(f: dict[str, Any]) -> str:
-    mp = escape(f["marketplace"])
-    if f.get("date") is None:
-        return f"<h3>{mp} fees</h3><p>{escape(_sentence(f['note']))}.</p>"
-    cur, a, u, low = f["currency"], f["aged"], f["utilization"], f["low_inventory"]
-    amazon = a["amazon_total"] is not None
-    parts = [f"<h3>{mp} fees on {f['date']}</h3>", _compare_html(f), _beside_html(f),
+def _fees(f: FeeExposure | FeeNote) -> str:
+    mp = escape(f.marketplace)
+    if isinstance(f, FeeNote):
+        return f"<h3>{mp} fees</h3><p>{escape(_sentence(f.note))}.</p>"
+    cur, a, u, low = f.currency, f.aged, f.utilization, f.low_inventory
+    amazon = a.amazon_total is not None
+    parts = [f"<h3>{mp} fees on {f.date}</h3>", _compare_html(f), _beside_html(f),
              _calendar_html(f),
              f"<p><strong>Aged inventory surcharge</strong> at the assessment on "
-             f"{a['assessment_day']}: about {escape(_aged_due(a, cur))} if nothing sells "
-             "before" + (f"; Amazon's own estimate: {_money(a['amazon_total'], cur)}"
+             f"{a.assessment_day}: about {escape(_aged_due(a, cur))} if nothing sells "
+             "before" + (f"; Amazon's own estimate: {_money(a.amazon_total, cur)}"
                          if amazon else "") + ".</p>"]
-    if a["tiers"]:
+    if a.tiers:
         parts.append("<p class=note>By age on the assessment day: " + "; ".join(
-            f"{escape(t['tier'])} days: {t['units']:,.0f} units, {_nd(t['cuft'], ',.1f')} cu ft, "
-            f"{_money(t['charge'], cur)}" for t in a["tiers"]) + ".</p>")
-    if a["skus"]:
+            f"{escape(t.tier)} days: {t.units:,.0f} units, {_nd(t.cuft, ',.1f')} cu ft, "
+            f"{_money(t.charge, cur)}" for t in a.tiers) + ".</p>")
+    if a.skus:
         rows = "".join(
-            f"<tr><td>{escape(s['sku'])}</td><td class=num>{_nd(s['units'])}</td>"
-            f"<td class=num>{_money(s['charge'], cur)}</td>"
-            + (f"<td class=num>{_money(s['amazon'], cur)}</td>" if amazon else "") + "</tr>"
-            for s in a["skus"])
-        parts.append(f"<p>Sell or remove before {a['assessment_day']}, the largest first:</p>"
+            f"<tr><td>{escape(s.sku)}</td><td class=num>{_nd(s.units)}</td>"
+            f"<td class=num>{_money(s.charge, cur)}</td>"
+            + (f"<td class=num>{_money(s.amazon, cur)}</td>" if amazon else "") + "</tr>"
+            for s in a.skus)
+        parts.append(f"<p>Sell or remove before {a.assessment_day}, the largest first:</p>"
                      "<table><tr><th>SKU</th><th class=num>units aged into a charged tier</th>"
                      "<th class=num>surcharge (ipi)</th>"
                      + ("<th class=num>Amazon's estimate</th>" if amazon else "")
                      + f"</tr>{rows}</table>")
-    over = ("" if u["over"] is None else " <span class='status bad'>over</span>" if u["over"]
+    over = ("" if u.over is None else " <span class='status bad'>over</span>" if u.over
             else " <span class='status ok'>under</span>")
-    note = f" <span class=note>{escape(_sentence(u['note']))}.</span>" if u["note"] else ""
+    note = f" <span class=note>{escape(_sentence(u.note))}.</span>" if u.note else ""
     parts.append(f"<p><strong>Storage utilization ratio</strong>: {_ratio(u)}, against a "
-                 f"threshold of {u['threshold_weeks']:g} weeks{over}.{note}</p>")
-    skus = "".join(f"<li>{escape(s['sku'])}: {escape(s['reason'])}</li>" for s in low["skus"])
-    parts.append(f"<p><strong>Low-inventory-level fee</strong>: {low['at_risk']} SKU(s) at "
-                 f"risk (under {low['floor_days']:g} days of supply on both views), "
-                 f"{low['unknown']} without both views (no data); Amazon's report marks it "
-                 f"applied to {low['amazon_applied_count']}.</p>"
+                 f"threshold of {u.threshold_weeks:g} weeks{over}.{note}</p>")
+    skus = "".join(f"<li>{escape(s.sku)}: {escape(s.reason)}</li>" for s in low.skus)
+    parts.append(f"<p><strong>Low-inventory-level fee</strong>: {low.at_risk} SKU(s) at "
+                 f"risk (under {low.floor_days:g} days of supply on both views), "
+                 f"{low.unknown} without both views (no data); Amazon's report marks it "
+                 f"applied to {low.amazon_applied_count}.</p>"
                  + (f"<ul>{skus}</ul>" if skus else ""))
-    rates = f.get("rates", {})
-    if rates:
+    if f.rates:
         parts.append("<p class=note>Rates: " + "; ".join(
-            f"{k.replace('_', ' ')}: {escape(v)}" for k, v in rates.items()) + ".</p>")
+            f"{k.replace('_', ' ')}: {escape(v)}" for k, v in f.rates.items()) + ".</p>")
     return "\n".join(parts)
 
 
-def _compare_html(f: dict[str, Any]) -> str:
+def _compare_html(f: FeeExposure) -> str:
     """Each fee until the next assessment: Amazon's forecast leads where it gave one."""
-    cur, w = f["currency"], f["window"]
+    cur, w = f.currency, f.window
     rows = "".join(
-        f"<tr><td>{escape(FEE_NAMES[r['fee']])}</td><td class=num>"
-        + (f"<strong>{_money(r['amazon'], cur)}</strong>" if r["headline"] == "amazon"
+        f"<tr><td>{escape(FEE_NAMES[r.fee])}</td><td class=num>"
+        + (f"<strong>{_money(r.amazon, cur)}</strong>" if r.headline == "amazon"
            else "no forecast")
-        + f"</td><td class=num>{escape(span_text(r['ipi'], cur))}</td><td class=num>"
-        + escape(span_text(r["difference"], cur)) + "</td></tr>" for r in f["compare"])
-    return (f"<table class=compare><tr><th>until {w['end']} ({w['days']} days)</th>"
+        + f"</td><td class=num>{escape(span_text(r.ipi, cur))}</td><td class=num>"
+        + escape(span_text(r.difference, cur)) + "</td></tr>" for r in f.compare)
+    return (f"<table class=compare><tr><th>until {w.end} ({w.days} days)</th>"
             "<th class=num>Amazon's forecast</th><th class=num>ipi</th>"
             f"<th class=num>ipi minus Amazon</th></tr>{rows}</table>"
-            f"<p class=note>{escape(f['rates']['period'])}.</p>")
+            f"<p class=note>{escape(f.rates['period'])}.</p>")
 
 
-def _beside_html(f: dict[str, Any]) -> str:
+def _beside_html(f: FeeExposure) -> str:
     """Per SKU, Amazon's forecast beside ipi's (only where Amazon gave one)."""
-    if not f["beside"]:
+    if not f.beside:
         return ""
-    cur = f["currency"]
+    cur = f.currency
     rows = "".join(
-        f"<tr><td>{escape(r['sku'])}</td><td>{escape(FEE_NAMES[r['fee']])}</td>"
-        f"<td class=num><strong>{_money(r['amazon'], cur)}</strong></td>"
-        f"<td class=num>{escape(span_text(r['ipi'], cur))}</td></tr>" for r in f["beside"])
+        f"<tr><td>{escape(r.sku)}</td><td>{escape(FEE_NAMES[r.fee])}</td>"
+        f"<td class=num><strong>{_money(r.amazon, cur)}</strong></td>"
+        f"<td class=num>{escape(span_text(r.ipi, cur))}</td></tr>" for r in f.beside)
     return ("<table class=beside><tr><th>SKU</th><th>fee</th>"
             "<th class=num>Amazon's forecast</th><th class=num>ipi</th></tr>"
             f"{rows}</table>")
 
 
-def _calendar_html(f: dict[str, Any]) -> str:
-    if not f["calendar"]:
+def _calendar_html(f: FeeExposure) -> str:
+    if not f.calendar:
         return ""
-    cur = f["currency"]
+    cur = f.currency
     rows = "".join(
-        f"<tr><td>{escape(r['sku'])}</td><td>{escape(r['tier'] or '-')}</td>"
-        f"<td class=num>{_money(r['charge'], cur)}</td>"
-        f"<td class=num>{_money(r['charge_at_pace'], cur)}</td>"
-        f"<td class=num>{_nd(r['to_act'])}</td><td class=num>{_nd(r['days_of_supply'])}</td>"
-        f"<td>{escape(r['zone'])}</td></tr>" for r in f["calendar"])
-    return (f"<p><strong>What the {f['window']['end']} assessment costs, and what avoids "
+        f"<tr><td>{escape(r.sku)}</td><td>{escape(r.tier or '-')}</td>"
+        f"<td class=num>{_money(r.charge, cur)}</td>"
+        f"<td class=num>{_money(r.charge_at_pace, cur)}</td>"
+        f"<td class=num>{_nd(r.to_act)}</td><td class=num>{_nd(r.days_of_supply)}</td>"
+        f"<td>{escape(r.zone)}</td></tr>" for r in f.calendar)
+    return (f"<p><strong>What the {f.window.end} assessment costs, and what avoids "
             "it</strong> (sales take the oldest units first; the safe zone is 28 to 180 days "
             "of supply):</p><table class=calendar><tr><th>SKU</th><th>oldest tier</th>"
             "<th class=num>if none sell</th><th class=num>at its pace</th>"
@@ -424,52 +425,52 @@ def _calendar_html(f: dict[str, Any]) -> str:
             f"<th>zone</th></tr>{rows}</table>")
 
 
-def _capacity_markdown(at: dict[str, Any]) -> list[str]:
-    storage = at["storage"]
+def _capacity_markdown(at: Stakes) -> list[str]:
+    storage = at.storage
     out = ["## Capacity and fees", "", CONTEXT, ""]
-    out += [f"- **{md(line)}**" for line in at["lines"]] + ([""] if at["lines"] else [])
+    out += [f"- **{md(line)}**" for line in at.lines] + ([""] if at.lines else [])
     if not storage:
         out += ["No data: no planning report stored, so no capacity figures yet.", ""]
     else:
         out += [f"| storage type | used, cu ft | limit, cu ft | share | "
-                f"by {storage[0]['month_end']} | status |", "|---|---|---|---|---|---|"]
-        out += [f"| {s['storage_type']} | {_nd(s['used_cuft'])} | "
-                + ("none recorded" if s["limit_cuft"] is None else
-                   f"{s['limit_cuft']:,.0f} ({_SOURCE.get(s['limit_source'], '')})")
-                + f" | {_nd(s['share'], '.0%')} | {_nd(s['projected_cuft'])} | {s['status']} |"
+                f"by {storage[0].month_end} | status |", "|---|---|---|---|---|---|"]
+        out += [f"| {s.storage_type} | {_nd(s.used_cuft)} | "
+                + ("none recorded" if s.limit_cuft is None else
+                   f"{s.limit_cuft:,.0f} ({_SOURCE.get(s.limit_source or '', '')})")
+                + f" | {_nd(s.share, '.0%')} | {_nd(s.projected_cuft)} | {s.status} |"
                 for s in storage]
         out.append("")
-        if all(s["limit_cuft"] is None for s in storage):
+        if all(s.limit_cuft is None for s in storage):
             out += [f"No capacity limit recorded: `{SET_LIMIT}`.", ""]
-    for f in at["fees"]:
-        if f.get("date") is None:
-            out += [f"{f['marketplace']} fees: {f['note']}.", ""]
+    for f in at.fees:
+        if isinstance(f, FeeNote):
+            out += [f"{f.marketplace} fees: {f.note}.", ""]
             continue
-        cur, u, low = f["currency"], f["utilization"], f["low_inventory"]
-        out += [f"{f['marketplace']} fees until the assessment on {f['window']['end']}: "
+        cur, u, low = f.currency, f.utilization, f.low_inventory
+        out += [f"{f.marketplace} fees until the assessment on {f.window.end}: "
                 f"storage utilization ratio {_ratio(u)} (threshold "
-                f"{u['threshold_weeks']:g}); {low['at_risk']} SKU(s) at low-inventory-level "
+                f"{u.threshold_weeks:g}); {low.at_risk} SKU(s) at low-inventory-level "
                 "fee risk.", "", "| fee | Amazon's forecast | ipi | ipi minus Amazon |",
                 "|---|---|---|---|"]
-        out += [f"| {FEE_NAMES[r['fee']]} | "
-                + (f"**{_money(r['amazon'], cur)}**" if r["headline"] == "amazon"
+        out += [f"| {FEE_NAMES[r.fee]} | "
+                + (f"**{_money(r.amazon, cur)}**" if r.headline == "amazon"
                    else "no forecast")
-                + f" | {span_text(r['ipi'], cur)} | {span_text(r['difference'], cur)} |"
-                for r in f["compare"]]
+                + f" | {span_text(r.ipi, cur)} | {span_text(r.difference, cur)} |"
+                for r in f.compare]
         out.append("")
-        if f["beside"]:
+        if f.beside:
             out += ["| SKU | fee | Amazon's forecast | ipi |", "|---|---|---|---|"]
-            out += [f"| {md(r['sku'])} | {FEE_NAMES[r['fee']]} | "
-                    f"**{_money(r['amazon'], cur)}** | {span_text(r['ipi'], cur)} |"
-                    for r in f["beside"]]
+            out += [f"| {md(r.sku)} | {FEE_NAMES[r.fee]} | "
+                    f"**{_money(r.amazon, cur)}** | {span_text(r.ipi, cur)} |"
+                    for r in f.beside]
             out.append("")
-        if f["calendar"]:
-            out += [f"What the {f['window']['end']} assessment costs, and what avoids it:", "",
+        if f.calendar:
+            out += [f"What the {f.window.end} assessment costs, and what avoids it:", "",
                     "| SKU | oldest tier | if none sell | at its pace | sell or remove | "
                     "days of supply | zone |", "|---|---|---|---|---|---|---|"]
-            out += [f"| {md(r['sku'])} | {r['tier'] or '-'} | {_money(r['charge'], cur)} | "
-                    f"{_money(r['charge_at_pace'], cur)} | {_nd(r['to_act'])} | "
-                    f"{_nd(r['days_of_supply'])} | {r['zone']} |" for r in f["calendar"]]
+            out += [f"| {md(r.sku)} | {r.tier or '-'} | {_money(r.charge, cur)} | "
+                    f"{_money(r.charge_at_pace, cur)} | {_nd(r.to_act)} | "
+                    f"{_nd(r.days_of_supply)} | {r.zone} |" for r in f.calendar]
             out.append("")
     return out
 

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -30,6 +30,9 @@ from ipi.store import Store
 from ipi.store.accounts import account_path, account_store
 from ipi.store.forget import Forgotten, forget_day
 from ipi.store.load import LoadResult, load_file, mark_unreliable, row_drop
+
+if TYPE_CHECKING:
+    from ipi.stakes import Stakes
 
 log = logging.getLogger(__name__)
 
@@ -466,7 +469,7 @@ def at_stake(settings: Settings, account: Account) -> AtStake:
     outlook that pages, and the capacity and fee lines for its messages."""
     from ipi.stakes import stakes
 
-    def at(con: duckdb.DuckDBPyConnection, day: date, *, fees: bool = True) -> dict[str, Any]:
+    def at(con: duckdb.DuckDBPyConnection, day: date, *, fees: bool = True) -> Stakes:
         return stakes(con, settings, account, day, fees=fees)
     return at
 

@@ -14,6 +14,8 @@ import pytest
 from flows.cli import main
 from ipi.api import Rows
 from ipi.fees.amazon import store_preview
+from ipi.fees.compute import Span
+from ipi.fees.exposure import Beside, FeeExposure, Window
 from ipi.settings import Settings
 from ipi.store import Store
 from ipi.store.load import load_file
@@ -48,6 +50,13 @@ def _amazon_forecasts(store: Store) -> None:
                              _record("US-HOODIE-M", aged=0.5)]).encode())
 
 
+def _us(settings: Settings, day: date | None = None) -> FeeExposure:
+    """The one marketplace's fee exposure, as ``Rows.capacity`` gives it."""
+    [us] = Rows(settings).capacity("acme", day=day).fees
+    assert isinstance(us, FeeExposure)
+    return us
+
+
 @pytest.fixture
 def seller(make_settings: Callable[..., tuple[Settings, Path]],
            tmp_path: Path) -> tuple[Settings, Path, Store]:
@@ -68,15 +77,17 @@ def test_amazons_forecast_leads_and_ipis_explains_it(
     gave no utilization or low-inventory figure for the window: 0 by Amazon."""
     settings, config, store = seller
     _amazon_forecasts(store)
-    [us] = Rows(settings).capacity("acme")["fees"]
-    assert us["window"] == {"start": DAY, "end": DAY, "days": 1}
-    rows = {r["fee"]: r for r in us["compare"]}
+    us = _us(settings)
+    assert us.window == Window(DAY, DAY, 1)
+    rows = {r.fee: r for r in us.compare}
     aged = rows["aged"]
-    assert aged["headline"] == "amazon" and aged["amazon"] == pytest.approx(19.5)
-    assert aged["ipi"] == {"low": pytest.approx(20.0), "high": pytest.approx(20.0)}
-    assert aged["difference"] == {"low": pytest.approx(0.5), "high": pytest.approx(0.5)}
-    assert rows["low_inventory"]["amazon"] == 0.0
-    assert {s["sku"]: s["amazon_forecast"] for s in us["aged"]["skus"]} == {
+    assert aged.headline == "amazon" and aged.amazon == pytest.approx(19.5)
+    assert aged.ipi is not None and aged.difference is not None
+    assert (aged.ipi.low, aged.ipi.high) == (pytest.approx(20.0), pytest.approx(20.0))
+    assert (aged.difference.low, aged.difference.high) == (pytest.approx(0.5),
+                                                           pytest.approx(0.5))
+    assert rows["low_inventory"].amazon == 0.0
+    assert {s.sku: s.amazon_forecast for s in us.aged.skus} == {
         "US-LAMP-OLD": 19.0}  # the hoodie has no units charged by ipi: not listed
     assert main(["capacity", "--config", str(config)]) == 0
     out = capsys.readouterr().out
@@ -91,9 +102,9 @@ def test_amazons_forecast_leads_and_ipis_explains_it(
 def test_without_amazons_forecast_ipis_figure_leads(
         seller: tuple[Settings, Path, Store]) -> None:
     settings, _, _ = seller
-    [us] = Rows(settings).capacity("acme")["fees"]
-    assert us["amazon"] is None
-    assert {r["fee"]: (r["headline"], r["amazon"]) for r in us["compare"]} == {
+    us = _us(settings)
+    assert us.amazon is None
+    assert {r.fee: (r.headline, r.amazon) for r in us.compare} == {
         "aged": ("ipi", None), "utilization": ("ipi", None), "low_inventory": ("ipi", None)}
 
 
@@ -104,8 +115,8 @@ def test_an_earlier_cycles_forecast_is_not_compared(
     settings, _, store = seller
     store_preview(store, "acme", "US", date(2026, 10, 10), date(2026, 10, 10),
                   date(2026, 10, 15), _record("US-LAMP-OLD", aged=3.0).encode())
-    [us] = Rows(settings).capacity("acme")["fees"]
-    assert us["amazon"] is None and us["compare"][0]["headline"] == "ipi"
+    us = _us(settings)
+    assert us.amazon is None and us.compare[0].headline == "ipi"
 
 
 def test_the_fee_calendar_in_the_cli_and_its_json(
@@ -145,9 +156,9 @@ def test_a_backfilled_2025_day_is_charged_at_2025_rates(
     day = date(2025, 5, 15)
     load_file(store, "acme", _planning(tmp_path, day), ingest_day=day,
               default_marketplace="US")
-    [us] = Rows(settings).capacity("acme", day=day)["fees"]
-    assert us["rates"]["period"] == "US rates in force from 2024-04-01"
-    assert us["aged"]["total"] == pytest.approx(9.0)
+    us = _us(settings, day)
+    assert us.rates["period"] == "US rates in force from 2024-04-01"
+    assert us.aged.total == pytest.approx(9.0)
 
 
 def test_the_report_sets_amazons_forecast_beside_and_shows_the_calendar(
@@ -184,13 +195,12 @@ def test_per_sku_amazons_forecast_stands_beside_ipis(
 
     settings, _, store = seller
     _amazon_forecasts(store)
-    [us] = Rows(settings).capacity("acme")["fees"]
-    assert us["beside"] == [
-        {"sku": "US-LAMP-OLD", "fee": "aged", "ipi": {"low": pytest.approx(20.0),
-                                                     "high": pytest.approx(20.0)},
-         "amazon": 19.0},
-        {"sku": "US-HOODIE-M", "fee": "aged", "ipi": {"low": 0.0, "high": 0.0},
-         "amazon": 0.5}]
+    us = _us(settings)
+    lamp, hoodie = us.beside
+    assert lamp.ipi is not None
+    assert (lamp.sku, lamp.fee, lamp.ipi.low, lamp.ipi.high, lamp.amazon) == (
+        "US-LAMP-OLD", "aged", pytest.approx(20.0), pytest.approx(20.0), 19.0)
+    assert hoodie == Beside("US-HOODIE-M", "aged", Span(0.0, 0.0), 0.5)
     account = settings.accounts[0]
     secs = page.sections(store, settings, account)
     html = page.render(account, settings, secs, None)

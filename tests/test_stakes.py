@@ -16,6 +16,7 @@ from ipi.alerts.message import render
 from ipi.api import Rows
 from ipi.capacity.limits import set_limit
 from ipi.capacity.usage import usage
+from ipi.fees.exposure import FeeExposure, LowRisk
 from ipi.settings import Settings
 from ipi.store import Store
 from ipi.store.load import load_file
@@ -67,13 +68,13 @@ def test_usage_per_storage_type_by_hand(golden: tuple[Settings, Path, Store]) ->
     inbound from the working/shipped/received split, else inbound-quantity."""
     _, _, store = golden
     with store.read() as con:
-        got = {r["storage_type"]: r for r in usage(con, "acme", DAY, DAY)}
+        got = {r.storage_type: r for r in usage(con, "acme", DAY, DAY)}
     std = got["standard"]
-    assert std["on_hand_cuft"] == pytest.approx(22.0 + 50 * B_CUFT)
-    assert std["inbound_cuft"] == pytest.approx(20 * 0.2 + 10 * B_CUFT)
-    assert std["used_cuft"] == pytest.approx(22.0 + 4.0 + 60 * B_CUFT)
-    assert (std["skus"], std["skus_unknown"]) == (3, 1)  # C counted as unknown, not as 0
-    assert got["oversize"]["used_cuft"] is None and got["oversize"]["skus_unknown"] == 1
+    assert std.on_hand_cuft == pytest.approx(22.0 + 50 * B_CUFT)
+    assert std.inbound_cuft == pytest.approx(20 * 0.2 + 10 * B_CUFT)
+    assert std.used_cuft == pytest.approx(22.0 + 4.0 + 60 * B_CUFT)
+    assert (std.skus, std.skus_unknown) == (3, 1)  # C counted as unknown, not as 0
+    assert got["oversize"].used_cuft is None and got["oversize"].skus_unknown == 1
 
 
 def test_a_recorded_limit_warns_at_ninety_percent_and_missing_use_is_no_data(
@@ -83,21 +84,20 @@ def test_a_recorded_limit_warns_at_ninety_percent_and_missing_use_is_no_data(
     with store.write() as con:
         set_limit(con, "acme", "standard", "2026-11", 50)  # 94 %: past 90 %
         set_limit(con, "acme", "standard", "2026-12", 500)  # another month: not this one's
-    storage = {s["storage_type"]: s for s in Rows(settings).capacity("acme")["storage"]}
+    storage = {s.storage_type: s for s in Rows(settings).capacity("acme").storage}
     std = storage["standard"]
-    assert (std["limit_cuft"], std["limit_source"], std["status"]) == (50.0, "recorded",
-                                                                       "warning")
-    assert std["share"] == pytest.approx(used / 50)
-    assert std["projection_note"] and "1 day(s) of use" in std["projection_note"]
+    assert (std.limit_cuft, std.limit_source, std.status) == (50.0, "recorded", "warning")
+    assert std.share == pytest.approx(used / 50)
+    assert std.projection_note and "1 day(s) of use" in std.projection_note
     over = storage["oversize"]  # a standing limit from the configuration, no volume known
-    assert (over["used_cuft"], over["share"], over["limit_source"], over["status"]) == (
+    assert (over.used_cuft, over.share, over.limit_source, over.status) == (
         None, None, "config", "no data")
     with store.write() as con:
         set_limit(con, "acme", "standard", "2026-11", 47)
-    assert Rows(settings).capacity("acme")["storage"][0]["status"] == "over"
+    assert Rows(settings).capacity("acme").storage[0].status == "over"
     with store.write() as con:
         set_limit(con, "acme", "standard", "2026-11", 60)  # 79 %, and no trend yet
-    assert Rows(settings).capacity("acme")["storage"][0]["status"] == "ok"
+    assert Rows(settings).capacity("acme").storage[0].status == "ok"
 
 
 def test_a_rising_use_warns_from_its_projection_to_the_month_end(
@@ -113,11 +113,11 @@ def test_a_rising_use_warns_from_its_projection_to_the_month_end(
              "storage-volume": 10 + i}]), ingest_day=d, default_marketplace="US")
     with store.write() as con:
         set_limit(con, "acme", "standard", "2026-11", 40)
-    [std] = Rows(settings).capacity("acme")["storage"]
-    assert std["used_cuft"] == pytest.approx(19.0)
-    assert std["month_end"] == date(2026, 11, 30)
-    assert std["projected_cuft"] == pytest.approx(39.0)
-    assert std["status"] == "warning" and "past the 90% warning" in std["line"]
+    [std] = Rows(settings).capacity("acme").storage
+    assert std.used_cuft == pytest.approx(19.0)
+    assert std.month_end == date(2026, 11, 30)
+    assert std.projected_cuft == pytest.approx(39.0)
+    assert std.status == "warning" and "past the 90% warning" in std.describe()
 
 
 def test_fees_by_hand_with_missing_inputs_as_no_data(
@@ -127,26 +127,27 @@ def test_fees_by_hand_with_missing_inputs_as_no_data(
     units have no volume, D's ages are not given: the total is unknown (None), the known
     part $0.1667."""
     settings, _, _ = golden
-    [us] = Rows(settings).capacity("acme")["fees"]
-    aged = us["aged"]
-    assert aged["assessment_day"] == date(2026, 11, 15)
-    assert aged["total"] is None and aged["skus_unknown"] == ["C", "D"]
-    assert aged["total_known"] == pytest.approx(30 * 5 / 90 * 0.2 * 0.50)
-    assert aged["amazon_total"] == pytest.approx(0.25)  # Amazon's own, beside
+    [us] = Rows(settings).capacity("acme").fees
+    assert isinstance(us, FeeExposure)
+    aged = us.aged
+    assert aged.assessment_day == date(2026, 11, 15)
+    assert aged.total is None and aged.skus_unknown == ["C", "D"]
+    assert aged.total_known == pytest.approx(30 * 5 / 90 * 0.2 * 0.50)
+    assert aged.amazon_total == pytest.approx(0.25)  # Amazon's own, beside
     # C's 181-270 days are 186-275 on the 15th: 25, 30, 30 and 5 of its 90 days per tier.
-    assert [(t["tier"], t["units"], t["charge"]) for t in aged["tiers"]] == [
+    assert [(t.tier, t.units, t.charge) for t in aged.tiers] == [
         ("181-210", pytest.approx(30 * 5 / 90 + 10 * 25 / 90), None),
         ("211-240", pytest.approx(10 * 30 / 90), None),
         ("241-270", pytest.approx(10 * 30 / 90), None),
         ("271-300", pytest.approx(10 * 5 / 90), None)]
     # One day stored, not 91: the utilization ratio is no data, not 0 weeks.
-    util = us["utilization"]
-    assert (util["ratio"], util["over"]) == (None, None)
-    assert util["note"] == "no data: 1 of the 91 days of on-hand volume stored"
+    util = us.utilization
+    assert (util.ratio, util.over) == (None, None)
+    assert util.note == "no data: 1 of the 91 days of on-hand volume stored"
     # A: both views under 28 days -> at risk; B: 40 days clears it; C, D: no data.
-    low = us["low_inventory"]
-    assert (low["at_risk"], low["unknown"]) == (1, 2)
-    assert low["skus"] == [{"sku": "A", "reason": "both views under 28 days"}]
+    low = us.low_inventory
+    assert (low.at_risk, low.unknown) == (1, 2)
+    assert low.skus == [LowRisk("A", "both views under 28 days")]
 
 
 def test_ipi_capacity_prints_the_figures_and_json(
@@ -219,10 +220,12 @@ def test_the_utilization_ratio_from_91_stored_days_by_hand(
             {"sku": "A", "available": 140, "units-shipped-t90": 90, "inbound-quantity": 0,
              "storage-type": "Standard", "storage-volume": 14, "item-volume": 0.1,
              "inv-age-0-to-30-days": 0}]), ingest_day=d, default_marketplace="US")
-    util = Rows(settings).capacity("acme")["fees"][0]["utilization"]
-    assert util["ratio"] == pytest.approx(20.0)
-    assert (util["threshold_weeks"], util["over"], util["days"]) == (18.0, True, 91)
-    assert util["note"] == ""  # the 0-30 bucket was there to leave out
+    [us] = Rows(settings).capacity("acme").fees
+    assert isinstance(us, FeeExposure)
+    util = us.utilization
+    assert util.ratio == pytest.approx(20.0)
+    assert (util.threshold_weeks, util.over, util.days) == (18.0, True, 91)
+    assert util.note == ""  # the 0-30 bucket was there to leave out
 
 
 def test_without_fees_only_the_storage_types_with_a_limit_and_no_fees(
@@ -236,15 +239,65 @@ def test_without_fees_only_the_storage_types_with_a_limit_and_no_fees(
     acme = settings.accounts[0]
     bare = acme.model_copy(update={"capacity": {}})
     with store.read() as con:
-        assert stakes(con, settings, bare, DAY, fees=False)["storage"] == []
+        assert stakes(con, settings, bare, DAY, fees=False).storage == []
         lean = stakes(con, settings, acme, DAY, fees=False)
         full = stakes(con, settings, acme, DAY)
-    assert [s["storage_type"] for s in lean["storage"]] == ["oversize"]
-    assert [s["storage_type"] for s in full["storage"]] == ["standard", "oversize"]
-    assert lean["fees"] == [] and full["fees"][0]["marketplace"] == "US"
+    assert [s.storage_type for s in lean.storage] == ["oversize"]
+    assert [s.storage_type for s in full.storage] == ["standard", "oversize"]
+    assert lean.fees == [] and full.fees[0].marketplace == "US"
     with store.write() as con:
         set_limit(con, "acme", "standard", "2026-11", 50)
     with store.read() as con:
         lean = stakes(con, settings, bare, DAY, fees=False)
-    assert [s["storage_type"] for s in lean["storage"]] == ["standard"]
-    assert lean["storage"][0]["status"] == "warning" and lean["lines"]
+    assert [s.storage_type for s in lean.storage] == ["standard"]
+    assert lean.storage[0].status == "warning" and lean.lines
+
+
+def test_stakes_are_typed_results_and_their_json_keeps_its_shape(
+        golden: tuple[Settings, Path, Store], capsys: pytest.CaptureFixture[str]) -> None:
+    """The library hands dataclasses across its layers (outlooks, fee exposures, notes);
+    `ipi capacity --json` writes the keys scripts already read, amounts as low and high."""
+    from ipi.capacity.usage import Outlook
+    from ipi.fees.compute import CalendarRow, Span
+    from ipi.stakes import FeeNote, Stakes, stakes
+
+    settings, config, store = golden
+    acme = settings.accounts[0]
+    two = acme.model_copy(update={"marketplaces": ["US", "JP"]})
+    with store.read() as con:
+        at = stakes(con, settings, two, DAY)
+    assert isinstance(at, Stakes) and all(isinstance(s, Outlook) for s in at.storage)
+    us, jp = at.fees
+    assert isinstance(us, FeeExposure) and isinstance(jp, FeeNote) and jp.date is None
+    assert all(isinstance(r, CalendarRow) for r in us.calendar)
+    assert all(r.ipi is None or isinstance(r.ipi, Span) for r in us.compare)
+    assert main(["capacity", "show", "--json", "--config", str(config)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"account", "storage", "fees", "lines"}
+    assert set(data["storage"][0]) == {
+        "storage_type", "date", "used_cuft", "on_hand_cuft", "inbound_cuft", "skus_unknown",
+        "limit_cuft", "limit_source", "share", "month_end", "projected_cuft", "projected_low",
+        "projected_high", "projected_share", "projection_note", "warn_share", "status",
+        "line"}
+    [fees] = data["fees"]
+    assert set(fees) == {"marketplace", "date", "currency", "window", "aged", "utilization",
+                         "low_inventory", "amazon", "compare", "calendar", "beside", "rates"}
+    assert fees["window"] == {"start": "2026-11-10", "end": "2026-11-15", "days": 6}
+    assert set(fees["aged"]) == {"assessment_day", "total", "total_known", "skus_unknown",
+                                 "amazon_total", "tiers", "skus"}
+    assert set(fees["aged"]["tiers"][0]) == {"tier", "units", "cuft", "charge"}
+    assert set(fees["aged"]["skus"][0]) == {"sku", "units", "charge", "amazon",
+                                            "amazon_forecast"}
+    assert set(fees["utilization"]) == {"ratio", "threshold_weeks", "over", "days", "note",
+                                        "surcharge", "surcharge_note", "skus"}
+    assert set(fees["low_inventory"]) == {
+        "floor_days", "at_risk", "unknown", "skus", "amazon_applied", "amazon_applied_count",
+        "fee", "fee_skus"}
+    assert fees["low_inventory"]["skus"] == [{"sku": "A", "reason": "both views under 28 days"}]
+    aged = fees["compare"][0]
+    assert set(aged) == {"fee", "ipi", "amazon", "difference", "headline", "note"}
+    assert set(aged["ipi"]) == {"low", "high"}
+    assert set(fees["calendar"][0]) == {"sku", "assessment", "tier", "units", "charge",
+                                        "expected_sales", "charge_at_pace", "to_act",
+                                        "days_of_supply", "zone"}
+    assert set(fees["rates"]) == {"period", "source", "aged", "utilization", "low_inventory"}

@@ -14,10 +14,10 @@ if it goes over its limit (the limits are monthly; a month that ends over needs 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 
@@ -44,6 +44,10 @@ from ipi.settings import Policy
 from ipi.store import Store, utcnow
 from ipi.store.arrivals import gaps
 
+if TYPE_CHECKING:
+    from ipi.capacity.usage import Outlook
+    from ipi.stakes import Stakes
+
 log = logging.getLogger(__name__)
 
 
@@ -66,11 +70,11 @@ class AlertRun:
 
 class AtStake(Protocol):
     """What is at stake beyond the score on a day, as ``ipi.stakes.stakes`` gives it:
-    "storage" (each storage type's capacity outlook) and "lines" (a sentence per figure
-    at risk; ``fees=False``: the capacity's alone, cheaper)."""
+    ``storage`` (each storage type's capacity outlook) and ``lines`` (a sentence per
+    figure at risk; ``fees=False``: the capacity's alone, cheaper)."""
 
     def __call__(self, con: duckdb.DuckDBPyConnection, day: date, *,
-                 fees: bool = True) -> Mapping[str, Any]: ...
+                 fees: bool = True) -> Stakes: ...
 
 _LEVELS = {"warning": 1, "over": 2}  # a capacity page goes up a level, never down
 
@@ -157,32 +161,33 @@ def _step_rules(con: duckdb.DuckDBPyConnection, run: AlertRun, mp: str, row: dic
 
 def _capacity_pages(con: duckdb.DuckDBPyConnection, notifier: Notifier, run: AlertRun,
                     marketplaces: list[str], at_stake: AtStake | None, url: str | None
-                    ) -> tuple[list[dict[str, Any]], list[str]]:
+                    ) -> tuple[list[Outlook], list[str]]:
     """The storage types newly past their capacity warning (recorded; paged alone unless
     the score's message carries them), and the lines at stake for the day's message."""
     account, day = run.account, run.day
-    capacity = at_stake(con, day, fees=False)["storage"] if at_stake else ()
-    full = _capacity_due(con, account, capacity) if capacity else []
+    capacity = at_stake(con, day, fees=False).storage if at_stake else []
+    due = _capacity_due(con, account, capacity) if capacity else []
     # Muted only when every marketplace is: capacity is the account's, all of them.
-    if full and all(silenced(con, account, mp, day) for mp in marketplaces):
-        full = []
-    lines = list(at_stake(con, day)["lines"]) if at_stake and (full or run.notices) else []
+    if due and all(silenced(con, account, mp, day) for mp in marketplaces):
+        due = []
+    full = [s for s, _ in due]
+    lines = list(at_stake(con, day).lines) if at_stake and (full or run.notices) else []
     if not full:
         return full, lines
     with_score = bool(run.notices)
-    for s in full:  # dated by the outlook's planning day: its month is the limit's
+    for s, was in due:  # dated by the outlook's planning day: its month is the limit's
         con.execute("INSERT INTO alert_event (account, marketplace, rule, date, from_state, "
                     "to_state, value, note, recorded_at) VALUES ($account, 'all', $rule, $day, "
                     "$from_state, $to_state, $value, $note, $now)",
-                    {"account": account, "rule": f"capacity/{s['storage_type']}",
-                     "day": s["date"], "from_state": s["was"], "to_state": s["status"],
-                     "value": _pct(s["share"]),
+                    {"account": account, "rule": f"capacity/{s.storage_type}",
+                     "day": s.day, "from_state": was, "to_state": s.status,
+                     "value": _pct(s.share),
                      "note": "in the score alert" if with_score else "paged", "now": utcnow()})
-    run.capacity = [f"{s['storage_type']}: {s['status']}" for s in full]
+    run.capacity = [f"{s.storage_type}: {s.status}" for s in full]
     if not with_score:
         msg = capacity_message(account, day, full, lines, url)
         key = f"{account}:{day}:capacity:" + ",".join(
-            f"{s['storage_type']}/{s['status']}" for s in full)
+            f"{s.storage_type}/{s.status}" for s in full)
         enqueue(con, notifier, key, account, day, "firing", msg.title, msg.text,
                 "inventory", short=msg.short, html=msg.html, severity=msg.severity,
                 event=msg.event)
@@ -190,7 +195,7 @@ def _capacity_pages(con: duckdb.DuckDBPyConnection, notifier: Notifier, run: Ale
 
 
 def _compose(con: duckdb.DuckDBPyConnection, notifier: Notifier, run: AlertRun,
-             policy: Policy, top_skus: int, full: list[dict[str, Any]], lines: list[str],
+             policy: Policy, top_skus: int, full: list[Outlook], lines: list[str],
              url: str | None) -> None:
     """The day's one inventory message, with what to fix and the recovery plan, queued."""
     account, day = run.account, run.day
@@ -222,23 +227,23 @@ def _pct(share: float | None) -> float | None:
 
 
 def _capacity_due(con: duckdb.DuckDBPyConnection, account: str,
-                  storage: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+                  storage: Iterable[Outlook]) -> list[tuple[Outlook, str]]:
     """The storage types past their warning (or over their limit) that have not paged at
-    that level in their month yet, each with ``was``: the level it paged at before."""
+    that level in their month yet, each with the level it paged at before."""
     due = []
     for s in storage:
-        level = _LEVELS.get(s["status"])
+        level = _LEVELS.get(s.status)
         if level is None:
             continue
-        first = s["date"].replace(day=1)
+        first = s.day.replace(day=1)
         paged = [r[0] for r in con.execute(
             "SELECT to_state FROM alert_event WHERE account = $account AND marketplace = 'all' "
             "AND rule = $rule AND date >= $first AND date < $first + INTERVAL 1 MONTH",
-            {"account": account, "rule": f"capacity/{s['storage_type']}",
+            {"account": account, "rule": f"capacity/{s.storage_type}",
              "first": first}).fetchall()]
         was = max(paged, key=lambda p: _LEVELS.get(p, 0), default="normal")
         if level > _LEVELS.get(was, 0):
-            due.append({**s, "was": was})
+            due.append((s, was))
     return due
 
 

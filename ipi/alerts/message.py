@@ -13,11 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipi.alerts.rules import BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING
 from ipi.score.drivers import Driver
 from ipi.score.whatif import Plan
+
+if TYPE_CHECKING:
+    from ipi.capacity.usage import Outlook
 
 TAGS = {"critical": "[CRITICAL]", "warning": "[WARNING]", "resolved": "[RESOLVED]",
         "ops": "[OPS]", "info": "[INFO]"}
@@ -197,14 +200,14 @@ _FOOTER = ("The score is an estimate from Amazon's reports; Seller Central shows
            "monthly capacity limits rather than one storage cliff.")
 
 
-def _capacity_summary(s: Mapping[str, Any]) -> str:
+def _capacity_summary(s: Outlook) -> str:
     """A storage type's capacity page in a title's few words."""
-    now = f"{s['share']:.0%}" if s.get("share") is not None else "no data"
-    if s["status"] == "over":
-        return f"{s['storage_type']} storage over its capacity limit ({now})"
-    ahead = (f", {s['projected_share']:.0%} by {s['month_end']:%b %d}"
-             if s.get("projected_share") is not None else "")
-    return f"{s['storage_type']} storage at {now} of its capacity limit{ahead}"
+    now = f"{s.share:.0%}" if s.share is not None else "no data"
+    if s.status == "over":
+        return f"{s.storage_type} storage over its capacity limit ({now})"
+    ahead = (f", {s.projected_share:.0%} by {s.month_end:%b %d}"
+             if s.projected_share is not None else "")
+    return f"{s.storage_type} storage at {now} of its capacity limit{ahead}"
 
 
 def _listed(heading: str, short_heading: str, lines: Sequence[str]) -> tuple[str, str, str]:
@@ -221,7 +224,7 @@ def render(account: str, day: date, notices: Sequence[Notice],
            drivers: Mapping[str, Sequence[Driver]],
            plans: Mapping[str, Plan] | None = None, link: str | None = None,
            stakes: Sequence[str] = (),
-           capacity: Sequence[Mapping[str, Any]] = (), ask: str | None = None) -> Message:
+           capacity: Sequence[Outlook] = (), ask: str | None = None) -> Message:
     """One message for all of an account's notices in a run, most important first
     (``plans``: the recovery plan per marketplace, shown under the drivers; ``link``:
     where to look at the account; ``stakes``: capacity and fees at risk, a line each;
@@ -289,19 +292,19 @@ def render(account: str, day: date, notices: Sequence[Notice],
                    lead.severity, event)
 
 
-def capacity_message(account: str, day: date, storage: Sequence[Mapping[str, Any]],
+def capacity_message(account: str, day: date, storage: Sequence[Outlook],
                      stakes: Sequence[str] = (), link: str | None = None) -> Message:
     """The page for storage types newly past their capacity warning or over their limit
     (``storage``: their outlooks, as ``ipi.stakes`` gives them), with everything else at
     stake that day (``stakes``: a line each)."""
-    severity = "critical" if any(s["status"] == "over" for s in storage) else "warning"
+    severity = "critical" if any(s.status == "over" for s in storage) else "warning"
     title = f"{TAGS[severity]} IPI {account}: " + "; ".join(map(_capacity_summary, storage))
-    heads = [f"{TAGS[severity]} {account} on {day}: {s['line']}." for s in storage]
+    heads = [f"{TAGS[severity]} {account} on {day}: {s.describe()}." for s in storage]
     todo = ("Before the month ends: sell down or remove excess and aged units, fix stranded "
             "listings, hold back inbound shipments, or ask for more in Seller Central's "
             "Capacity Monitor. Over the limit, Amazon refuses new shipments until there is "
             "room.")
-    paged = {s["line"] for s in storage}
+    paged = {s.describe() for s in storage}
     others = [x for x in stakes if x not in paged]
     also = _listed("Also at stake:", "Also at stake:", others) if others else ("", "", "")
     opened = [f"Open: {link}"] if link else []
@@ -313,10 +316,11 @@ def capacity_message(account: str, day: date, storage: Sequence[Mapping[str, Any
             + f"<p><small>{escape(_FOOTER)}</small></p>")
     event = {"dedup_key": f"ipi/{account}/capacity", "state": "firing", "severity": severity,
              "account": account, "rule": "capacity", "date": day.isoformat(),
-             "storage": [{k: s.get(k) for k in ("storage_type", "status", "used_cuft",
-                                                "limit_cuft", "share", "projected_cuft",
-                                                "projected_share")}
-                         | {"month_end": s["month_end"].isoformat()} for s in storage],
+             "storage": [{"storage_type": s.storage_type, "status": s.status,
+                          "used_cuft": s.used_cuft, "limit_cuft": s.limit_cuft,
+                          "share": s.share, "projected_cuft": s.projected_cuft,
+                          "projected_share": s.projected_share,
+                          "month_end": s.month_end.isoformat()} for s in storage],
              "at_stake": list(stakes), "link": link}
     return Message(title, text, short, html, severity, event)
 

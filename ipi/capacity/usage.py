@@ -22,7 +22,6 @@ import calendar
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 import duckdb
 
@@ -84,22 +83,31 @@ FROM cuft GROUP BY d, storage_type ORDER BY d, storage_type
 """
 
 
-def usage(con: duckdb.DuckDBPyConnection, account: str, start: date,
-          end: date) -> list[dict[str, Any]]:
-    """Each day's use per storage type in [start, end]: on hand, inbound and their sum in
-    cubic feet (None when no SKU's volume is known), the SKUs counted and those left out."""
-    cur = con.execute(USAGE_SQL, {"account": account, "start": start, "end": end})
-    cols = [c[0] for c in cur.description or ()]
-    out = []
-    for r in cur.fetchall():
-        row = dict(zip(cols, r, strict=True))
-        known = row.pop("skus_known")
-        if not known:
-            row["on_hand_cuft"] = row["inbound_cuft"] = None
-        row["used_cuft"] = (None if row["on_hand_cuft"] is None
-                            else row["on_hand_cuft"] + row["inbound_cuft"])
-        out.append(row)
-    return out
+@dataclass(frozen=True, slots=True)
+class Use:
+    """A storage type's use on day ``d``, in cubic feet (None when no SKU's volume is
+    known): on hand, inbound and their sum; the SKUs counted and those left out."""
+
+    d: date
+    storage_type: str
+    on_hand_cuft: float | None
+    inbound_cuft: float | None
+    skus: int
+    skus_unknown: int
+
+    @property
+    def used_cuft(self) -> float | None:
+        if self.on_hand_cuft is None or self.inbound_cuft is None:
+            return None
+        return self.on_hand_cuft + self.inbound_cuft
+
+
+def usage(con: duckdb.DuckDBPyConnection, account: str, start: date, end: date) -> list[Use]:
+    """Each day's use per storage type in [start, end]."""
+    rows = con.execute(USAGE_SQL, {"account": account, "start": start, "end": end}).fetchall()
+    return [Use(d, kind, on_hand if known else None, inbound if known else None, skus,
+                unknown)
+            for d, kind, on_hand, inbound, skus, unknown, known in rows]
 
 
 def month_end(day: date) -> date:
@@ -162,17 +170,36 @@ class Outlook:
             text += f" ({self.skus_unknown} SKU(s) without a volume not counted)"
         return text
 
-    def record(self) -> dict[str, Any]:
+    @property
+    def month_end(self) -> date:
+        return self.projection.target if self.projection else month_end(self.day)
+
+    @property
+    def projected_low(self) -> float | None:
+        return self.projection.low if self.projection else None
+
+    @property
+    def projected_high(self) -> float | None:
+        return self.projection.high if self.projection else None
+
+    @property
+    def projection_note(self) -> str | None:
+        """Why there is no projection, where the projection could not be made."""
         p = self.projection
+        return p.reason if p and p.value is None else None
+
+    def record(self) -> dict[str, object]:
+        """As ``ipi capacity --json`` and the flows' artifacts write it: the fields with
+        the figures derived from them, and the line."""
         return {"storage_type": self.storage_type, "date": self.day,
                 "used_cuft": self.used_cuft, "on_hand_cuft": self.on_hand_cuft,
                 "inbound_cuft": self.inbound_cuft, "skus_unknown": self.skus_unknown,
                 "limit_cuft": self.limit_cuft, "limit_source": self.limit_source,
-                "share": self.share, "month_end": p.target if p else month_end(self.day),
-                "projected_cuft": self.projected_cuft,
-                "projected_low": p.low if p else None, "projected_high": p.high if p else None,
+                "share": self.share, "month_end": self.month_end,
+                "projected_cuft": self.projected_cuft, "projected_low": self.projected_low,
+                "projected_high": self.projected_high,
                 "projected_share": self.projected_share,
-                "projection_note": p.reason if p and p.value is None else None,
+                "projection_note": self.projection_note,
                 "warn_share": self.warn_share, "status": self.status,
                 "line": self.describe()}
 
@@ -195,9 +222,9 @@ def outlook(con: duckdb.DuckDBPyConnection, account: str, day: date | None,
     if limited and not limits:  # most accounts of a fleet: skip the use per day
         return []
     first = on - timedelta(days=policy.projection_days - 1)
-    by_type: dict[str, list[dict[str, Any]]] = {}
+    by_type: dict[str, list[Use]] = {}
     for r in usage(con, account, first, on):
-        by_type.setdefault(r["storage_type"], []).append(r)
+        by_type.setdefault(r.storage_type, []).append(r)
     kinds = [k for k in STORAGE_TYPES if k in by_type or k in limits]
     kinds += sorted(k for k in by_type if k not in STORAGE_TYPES)
     if limited:
@@ -205,11 +232,10 @@ def outlook(con: duckdb.DuckDBPyConnection, account: str, day: date | None,
     out = []
     for kind in kinds:
         rows = by_type.get(kind, [])
-        today = rows[-1] if rows and rows[-1]["d"] == on else None
-        used = today["used_cuft"] if today else None
+        today = rows[-1] if rows and rows[-1].d == on else None
+        used = today.used_cuft if today else None
         limit, source = limits.get(kind, (None, None))
-        points = [Point(r["d"], r["used_cuft"], STEP * r["used_cuft"], r["used_cuft"])
-                  for r in rows if r["used_cuft"] is not None]
+        points = [Point(r.d, v, STEP * v, v) for r in rows if (v := r.used_cuft) is not None]
         # The estimate's own projection: a step of STEP in a day (a large shipment
         # landing, a removal order) starts a new trend, never extrapolated as a slope;
         # no threshold to cross.
@@ -229,8 +255,8 @@ def outlook(con: duckdb.DuckDBPyConnection, account: str, day: date | None,
             status = "warning"
         else:
             status = "ok"
-        out.append(Outlook(kind, on, used, today["on_hand_cuft"] if today else None,
-                           today["inbound_cuft"] if today else None,
-                           today["skus_unknown"] if today else 0, limit, source, proj,
+        out.append(Outlook(kind, on, used, today.on_hand_cuft if today else None,
+                           today.inbound_cuft if today else None,
+                           today.skus_unknown if today else 0, limit, source, proj,
                            warn_share, status))
     return out

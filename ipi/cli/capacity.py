@@ -81,93 +81,95 @@ def _share(v: float | None) -> str:
 
 
 def cmd_capacity_show(args: argparse.Namespace) -> int:
-    from ipi.stakes import FEE_NAMES, fee_text, span_text
+    from ipi.plain import plain
+    from ipi.stakes import FEE_NAMES, FeeNote, fee_text, span_text
 
     at = rows_of(args).capacity(args.account, day=args.date)
     if args.json:
-        print_json(_finite(at))
+        print_json(_finite(plain(at)))
         return 0
-    storage = at["storage"]
+    storage = at.storage
     if not storage:
-        print(f"{at['account']}: no planning report stored, so no capacity figures yet "
+        print(f"{at.account}: no planning report stored, so no capacity figures yet "
               "(ipi run, ipi ingest)")
     else:
         first = storage[0]
-        print(f"{at['account']}: capacity on {first['date']} (newest planning report), "
-              f"projected to {first['month_end']}")
-        cells = [(s["storage_type"], _cuft(s["used_cuft"]), _cuft(s["limit_cuft"])
-                  + (" (config)" if s["limit_source"] == "config" else ""),
-                  "" if s["share"] is None else f"{s['share']:.0%}",
-                  _cuft(s["projected_cuft"]) + _share(s["projected_share"])
-                  if s["used_cuft"] is not None else "no data", s["status"])
+        print(f"{at.account}: capacity on {first.day} (newest planning report), "
+              f"projected to {first.month_end}")
+        cells = [(s.storage_type, _cuft(s.used_cuft), _cuft(s.limit_cuft)
+                  + (" (config)" if s.limit_source == "config" else ""),
+                  "" if s.share is None else f"{s.share:.0%}",
+                  _cuft(s.projected_cuft) + _share(s.projected_share)
+                  if s.used_cuft is not None else "no data", s.status)
                  for s in storage]
         _table(("storage type", "used (cu ft)", "limit", "share", "month end", "status"),
                cells)
-        if all(s["limit_cuft"] is None for s in storage):
+        if all(s.limit_cuft is None for s in storage):
             print("  no capacity limit recorded: `ipi capacity set --storage-type standard "
                   "--month YYYY-MM --limit CUFT` with what Seller Central's Capacity Monitor "
                   "shows")
-    for f in at["fees"]:
-        mp = f["marketplace"]
-        if f.get("date") is None:
-            print(f"{mp} fees: {f['note']}")
+    for f in at.fees:
+        mp = f.marketplace
+        if isinstance(f, FeeNote):
+            print(f"{mp} fees: {f.note}")
             continue
-        cur, a, u, low = f["currency"], f["aged"], f["utilization"], f["low_inventory"]
-        w = f["window"]
-        print(f"{mp} fees from {w['start']} to the next assessment on {w['end']} "
-              f"({w['days']} days, at the {f['rates']['period']}):")
-        for row in f["compare"]:
-            print(f"  {FEE_NAMES[row['fee']]}: {fee_text(row, cur)}"
-                  + (f" ({row['note']})" if row["note"] else ""))
-        if f["amazon"] is None:
+        cur, a, u, low = f.currency, f.aged, f.utilization, f.low_inventory
+        w = f.window
+        print(f"{mp} fees from {w.start} to the next assessment on {w.end} "
+              f"({w.days} days, at the {f.rates['period']}):")
+        for row in f.compare:
+            print(f"  {FEE_NAMES[row.fee]}: {fee_text(row, cur)}"
+                  + (f" ({row.note})" if row.note else ""))
+        if f.amazon is None:
             print("  (Amazon's own forecast: none stored; SP-API accounts fetch it daily)")
-        if a["total"] is None and a["skus_unknown"]:
-            print(f"  aged: at least, {len(a['skus_unknown'])} SKU(s) without a volume")
-        if a["amazon_total"] is not None:
+        if a.total is None and a.skus_unknown:
+            print(f"  aged: at least, {len(a.skus_unknown)} SKU(s) without a volume")
+        if a.amazon_total is not None:
             print(f"  aged, the planning report's estimated-ais columns: "
-                  f"{a['amazon_total']:,.2f} {cur}")
+                  f"{a.amazon_total:,.2f} {cur}")
         def beside(amazon: float | None, cur: str = cur) -> str:
             return "" if amazon is None else f"; Amazon's forecast {amazon:,.2f} {cur}"
 
-        for s in a["skus"][:5]:
-            charge = "no data" if s["charge"] is None else f"{s['charge']:,.2f} {cur}"
-            print(f"    aged {s['sku']}: {_cuft(s['units'])} units aged into a charged tier, "
-                  f"{charge}{beside(s['amazon_forecast'])}")
-        for kind, rows in (("utilization", u["skus"]), ("low-inventory", low["fee_skus"])):
+        for s in a.skus[:5]:
+            charge = "no data" if s.charge is None else f"{s.charge:,.2f} {cur}"
+            print(f"    aged {s.sku}: {_cuft(s.units)} units aged into a charged tier, "
+                  f"{charge}{beside(s.amazon_forecast)}")
+        for kind, rows in (("utilization", u.skus), ("low-inventory", low.fee_skus)):
             for r in rows[:5]:
-                mine = "no data" if r["ipi"] is None else span_text(r["ipi"], cur)
-                note = "" if not r["note"] or r["ipi"] is None else f" ({r['note']})"
-                print(f"    {kind} {r['sku']}: {mine if r['ipi'] else 'no data: ' + r['note']}"
-                      f"{note}{beside(r['amazon'])}")
-        ratio = ("no data" if u["ratio"] is None else "nothing shipped" if
-                 math.isinf(u["ratio"]) else f"{u['ratio']:.1f} weeks")
-        note = f" ({u['note']})" if u["note"] else ""
+                mine = "no data" if r.ipi is None else span_text(r.ipi, cur)
+                note = "" if not r.note or r.ipi is None else f" ({r.note})"
+                print(f"    {kind} {r.sku}: {mine if r.ipi else 'no data: ' + r.note}"
+                      f"{note}{beside(r.amazon)}")
+        ratio = ("no data" if u.ratio is None else "nothing shipped" if
+                 math.isinf(u.ratio) else f"{u.ratio:.1f} weeks")
+        note = f" ({u.note})" if u.note else ""
         print(f"  storage utilization ratio: {ratio}, surcharge over "
-              f"{u['threshold_weeks']:g} weeks{note}")
-        print(f"  low-inventory-level fee: {low['at_risk']} SKU(s) at risk, {low['unknown']} "
+              f"{u.threshold_weeks:g} weeks{note}")
+        print(f"  low-inventory-level fee: {low.at_risk} SKU(s) at risk, {low.unknown} "
               f"without both days-of-supply views (no data); Amazon applied it to "
-              f"{low['amazon_applied_count']}")
-    if at["lines"]:
+              f"{low.amazon_applied_count}")
+    if at.lines:
         print("At risk:")
-        for line in at["lines"]:
+        for line in at.lines:
             print(f"  - {line}")
     return 0
 
 
 def cmd_fees_calendar(args: argparse.Namespace) -> int:
+    from ipi.plain import plain
+
     markets = rows_of(args).fee_calendar(args.account, day=args.date)
     if args.json:
-        print_json(markets)
+        print_json(plain(markets))
         return 0
     for m in markets:
-        if m["date"] is None:
-            print(f"{m['marketplace']}: {m['note']}")
+        if m.date is None:
+            print(f"{m.marketplace}: {m.note}")
             continue
-        rows = m["rows"] if args.all else [r for r in m["rows"]
-                                           if r["charge"] or r["zone"] != "safe"]
-        cur = m["currency"]
-        print(f"{m['marketplace']}: the assessment on {m['assessment']} (planning report of "
-              f"{m['date']}), what it costs and what avoids it")
+        rows = m.rows if args.all else [r for r in m.rows if r.charge or r.zone != "safe"]
+        cur = m.currency
+        print(f"{m.marketplace}: the assessment on {m.assessment} (planning report of "
+              f"{m.date}), what it costs and what avoids it")
         if not rows:
             print("  nothing charged and every SKU in the safe zone (28 to 180 days of "
                   "supply)")
@@ -178,11 +180,11 @@ def cmd_fees_calendar(args: argparse.Namespace) -> int:
 
         _table(("SKU", "tier", "units", f"if none sell, {cur}", "sales by then",
                 f"at pace, {cur}", "sell or remove", "days of supply", "zone"),
-               [(r["sku"], r["tier"] or "-", _cuft(r["units"]), money(r["charge"]),
-                 _cuft(r["expected_sales"]), money(r["charge_at_pace"]), _cuft(r["to_act"]),
-                 _cuft(r["days_of_supply"]), r["zone"]) for r in rows],
+               [(r.sku, r.tier or "-", _cuft(r.units), money(r.charge),
+                 _cuft(r.expected_sales), money(r.charge_at_pace), _cuft(r.to_act),
+                 _cuft(r.days_of_supply), r.zone) for r in rows],
                right=(2, 3, 4, 5, 6, 7))
-        left = len(m["rows"]) - len(rows)
+        left = len(m.rows) - len(rows)
         if left:
             print(f"  and {left} SKU(s) with nothing charged, in the safe zone (--all lists "
                   "them)")

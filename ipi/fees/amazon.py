@@ -357,6 +357,12 @@ class AmazonForecast:
     by_sku: dict[str, dict[str, float]]
     totals: dict[str, float]  # fee type -> sum over SKUs (absent when no SKU had it)
 
+    def record(self) -> dict[str, object]:
+        """As ``ipi capacity --json`` writes it beside ipi's figures: the window and the
+        totals (the SKUs' figures are in the exposure's rows)."""
+        return {"asof": self.asof, "start": self.start, "end": self.end,
+                "currency": self.currency, "totals": self.totals}
+
 
 def amazon_forecast(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
                     on: date) -> AmazonForecast | None:

@@ -21,10 +21,10 @@ assessment: what it costs, and what avoids it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 import duckdb
 
@@ -43,6 +43,7 @@ from ipi.fees.compute import (
     Span,
     Supply,
     SupplyDays,
+    TierCharge,
     aged_surcharge_forecast,
     fee_calendar,
     low_inventory_fee,
@@ -233,18 +234,38 @@ def calendar(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
     return fee_calendar(stock, supply, due, rates_on(due))
 
 
-def _span(v: Span | None) -> dict[str, float] | None:
-    return None if v is None else {"low": v.low, "high": v.high}
+@dataclass(frozen=True, slots=True)
+class FeeRow:
+    """A SKU's fee by ipi until the assessment (a range where its size is unknown; None:
+    unknown), with Amazon's forecast of it beside."""
+
+    sku: str
+    ipi: Span | None
+    note: str
+    amazon: float | None
 
 
 def _fee_rows(fees: list[SkuFee], amazon: dict[str, dict[str, float]], kind: str,
-              top: int) -> list[dict[str, Any]]:
-    return [{"sku": f.sku, "ipi": _span(f.amount), "note": f.note,
-             "amazon": amazon.get(f.sku, {}).get(kind)} for f in fees][:top]
+              top: int) -> list[FeeRow]:
+    return [FeeRow(f.sku, f.amount, f.note, amazon.get(f.sku, {}).get(kind))
+            for f in fees][:top]
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One fee type until the assessment: ipi's figure, Amazon's, ipi's minus Amazon's,
+    and which leads (``headline``: "amazon" or "ipi"); ``note``: what ipi's assumes."""
+
+    fee: str
+    ipi: Span | None
+    amazon: float | None
+    difference: Span | None
+    headline: str
+    note: str
 
 
 def compare(ipi: dict[str, Span | None], amazon: AmazonForecast | None,
-            notes: dict[str, str]) -> list[dict[str, Any]]:
+            notes: dict[str, str]) -> list[Comparison]:
     """Per fee type, Amazon's figure beside ipi's, and which one leads: Amazon's where it
     gave one (its own forecast of its own charge), ipi's otherwise, as the explanation;
     ``notes``: what ipi's figure assumes, per fee type."""
@@ -255,19 +276,124 @@ def compare(ipi: dict[str, Span | None], amazon: AmazonForecast | None,
         if amazon is not None and theirs is None:
             theirs = 0.0  # Amazon answered for the window and charged none of this fee
         diff = (None if theirs is None or mine is None
-                else {"low": mine.low - theirs, "high": mine.high - theirs})
-        out.append({"fee": kind, "ipi": _span(mine), "amazon": theirs, "difference": diff,
-                     "headline": "amazon" if theirs is not None else "ipi",
-                     "note": notes.get(kind, "")})
+                else Span(mine.low - theirs, mine.high - theirs))
+        out.append(Comparison(kind, mine, theirs, diff,
+                              "amazon" if theirs is not None else "ipi", notes.get(kind, "")))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """From the planning day to the next assessment, both counted: what every figure in
+    money covers."""
+
+    start: date
+    end: date
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgedSku:
+    sku: str
+    units: float | None  # units in charged tiers on the assessment day
+    charge: float | None
+    amazon: float | None  # the planning report's estimated-ais-* columns
+    amazon_forecast: float | None  # Amazon's forecast for the window
+
+
+@dataclass(frozen=True, slots=True)
+class AgedExposure:
+    """The aged inventory surcharge at the next assessment if nothing sells before; a
+    total of None with ``skus_unknown``: the SKUs without a volume, ``total_known`` the
+    rest's."""
+
+    assessment_day: date
+    total: float | None
+    total_known: float
+    skus_unknown: list[str]
+    amazon_total: float | None
+    tiers: list[TierCharge]
+    skus: list[AgedSku]
+
+
+@dataclass(frozen=True, slots=True)
+class UtilizationExposure:
+    """The storage utilization ratio against its threshold (``over`` None: no ratio) and
+    the surcharge it brings until the assessment."""
+
+    ratio: float | None
+    threshold_weeks: float
+    over: bool | None
+    days: int
+    note: str
+    surcharge: Span | None
+    surcharge_note: str
+    skus: list[FeeRow]
+
+    @property
+    def nothing_shipped(self) -> bool:
+        return self.ratio == math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class LowRisk:
+    sku: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LowInventoryExposure:
+    """The SKUs at low-inventory-level fee risk (``unknown``: without both views), the
+    ones Amazon applied it to, and the fee at their 30-day pace until the assessment."""
+
+    floor_days: float
+    at_risk: int
+    unknown: int
+    skus: list[LowRisk]
+    amazon_applied: list[str]
+    amazon_applied_count: int
+    fee: Span | None
+    fee_skus: list[FeeRow]
+
+
+@dataclass(frozen=True, slots=True)
+class Beside:
+    """A SKU's fee by Amazon's forecast beside ipi's."""
+
+    sku: str
+    fee: str
+    ipi: Span | None
+    amazon: float
+
+
+@dataclass(frozen=True, slots=True)
+class FeeExposure:
+    """A marketplace's fees on its planning day ``date``, until the next assessment
+    (``window``), at the rates in force then (``rates``: their period and sources, as
+    text), with Amazon's own forecast beside where stored (``amazon``, ``compare``,
+    ``beside``), and the SKUs' calendar rows worth a look (a charge, or outside the safe
+    zone)."""
+
+    marketplace: str
+    date: date
+    currency: str
+    window: Window
+    aged: AgedExposure
+    utilization: UtilizationExposure
+    low_inventory: LowInventoryExposure
+    amazon: AmazonForecast | None
+    compare: list[Comparison]
+    calendar: list[CalendarRow]
+    beside: list[Beside]
+    rates: dict[str, str]
 
 
 def exposure(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
              day: date | None, rates_on: Callable[[date], Rates],
-             top: int = 10) -> dict[str, Any] | None:
-    """The marketplace's fee exposure on its newest planning day on or before ``day``, as
-    plain values (None: no planning report): each fee until the next assessment, in
-    money, at the rates in force then, with Amazon's own forecast beside where stored."""
+             top: int = 10) -> FeeExposure | None:
+    """The marketplace's fee exposure on its newest planning day on or before ``day``
+    (None: no planning report): each fee until the next assessment, in money, at the
+    rates in force then, with Amazon's own forecast beside where stored."""
     on = newest_day(con, account, marketplace, day)
     if on is None:
         return None
@@ -293,53 +419,41 @@ def exposure(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
     known = f.total if f.total is not None else f.total_known or None
     aged_total = None if known is None else Span(known, known)
     cal = calendar(con, account, marketplace, on, rates_on) or []
-    return {
-        "marketplace": marketplace, "date": on, "currency": rates.currency,
-        "window": {"start": on, "end": due, "days": days},
-        "aged": {
-            "assessment_day": f.assessment_day, "total": f.total,
-            "total_known": f.total_known, "skus_unknown": list(f.missing),
-            "amazon_total": a.amazon_total,
-            "tiers": [{"tier": t.tier, "units": t.units, "cuft": t.cuft, "charge": t.charge}
-                      for t in f.tiers if t.units],
-            "skus": [{"sku": s.sku, "units": s.units, "charge": s.charge,
-                      "amazon": a.amazon_by_sku.get(s.sku),
-                      "amazon_forecast": by_sku.get(s.sku, {}).get("aged")}
-                     for s in f.skus if s.units or s.charge is None][:top],
-        },
-        "utilization": {"ratio": u.ratio, "threshold_weeks": u.threshold_weeks,
-                        "over": None if u.ratio is None else u.ratio > u.threshold_weeks,
-                        "days": u.days, "note": u.note,
-                        "surcharge": _span(util_total), "surcharge_note": util_note,
-                        "skus": _fee_rows(util_fees, by_sku, "utilization", top)},
-        "low_inventory": {
-            "floor_days": rates.low_inventory_floor_days, "at_risk": len(at_risk),
-            "unknown": sum(r.at_risk is None for r in low.risks),
-            "skus": [{"sku": r.sku, "reason": r.reason} for r in at_risk][:top],
-            "amazon_applied": low.amazon_applied[:top],
-            "amazon_applied_count": len(low.amazon_applied),
-            "fee": _span(total_of(low_fees)),
-            "fee_skus": _fee_rows(low_fees, by_sku, "low_inventory", top)},
-        "amazon": None if amazon is None else {
-            "asof": amazon.asof, "start": amazon.start, "end": amazon.end,
-            "currency": amazon.currency, "totals": amazon.totals},
-        "compare": compare({"aged": aged_total, "utilization": util_total,
-                            "low_inventory": total_of(low_fees)}, amazon,
-                           {"aged": "if nothing sells before", "utilization": util_note,
-                            "low_inventory": f"{len(low_fees)} SKU(s) charged or unknown "
-                                             "at their 30-day pace"}),
-        "calendar": [calendar_record(r) for r in cal
-                     if r.charge or r.zone != "safe"][:top],
-        "beside": beside(f, util_fees, low_fees, amazon, top),
-        "rates": {"period": f"{rates.marketplace} rates in force from {rates.effective}",
-                  "source": rates.source,
-                  "aged": rates.aged_source, "utilization": rates.utilization_source,
-                  "low_inventory": rates.low_inventory_source},
-    }
+    return FeeExposure(
+        marketplace=marketplace, date=on, currency=rates.currency,
+        window=Window(on, due, days),
+        aged=AgedExposure(
+            f.assessment_day, f.total, f.total_known, list(f.missing), a.amazon_total,
+            [t for t in f.tiers if t.units],
+            [AgedSku(s.sku, s.units, s.charge, a.amazon_by_sku.get(s.sku),
+                     by_sku.get(s.sku, {}).get("aged"))
+             for s in f.skus if s.units or s.charge is None][:top]),
+        utilization=UtilizationExposure(
+            u.ratio, u.threshold_weeks, None if u.ratio is None else u.ratio > u.threshold_weeks,
+            u.days, u.note, util_total, util_note,
+            _fee_rows(util_fees, by_sku, "utilization", top)),
+        low_inventory=LowInventoryExposure(
+            rates.low_inventory_floor_days, len(at_risk),
+            sum(r.at_risk is None for r in low.risks),
+            [LowRisk(r.sku, r.reason) for r in at_risk][:top], low.amazon_applied[:top],
+            len(low.amazon_applied), total_of(low_fees),
+            _fee_rows(low_fees, by_sku, "low_inventory", top)),
+        amazon=amazon,
+        compare=compare({"aged": aged_total, "utilization": util_total,
+                         "low_inventory": total_of(low_fees)}, amazon,
+                        {"aged": "if nothing sells before", "utilization": util_note,
+                         "low_inventory": f"{len(low_fees)} SKU(s) charged or unknown "
+                                          "at their 30-day pace"}),
+        calendar=[r for r in cal if r.charge or r.zone != "safe"][:top],
+        beside=beside(f, util_fees, low_fees, amazon, top),
+        rates={"period": f"{rates.marketplace} rates in force from {rates.effective}",
+               "source": rates.source, "aged": rates.aged_source,
+               "utilization": rates.utilization_source,
+               "low_inventory": rates.low_inventory_source})
 
 
 def beside(aged: AgedForecast, utilization: list[SkuFee], low: list[SkuFee],
-           amazon: AmazonForecast | None, top: int) -> list[dict[str, Any]]:
+           amazon: AmazonForecast | None, top: int) -> list[Beside]:
     """Per SKU and fee, Amazon's forecast beside ipi's, the largest first: every SKU either
     charges (empty without Amazon's forecast: the fee tables say ipi's alone)."""
     if amazon is None:
@@ -354,13 +468,5 @@ def beside(aged: AgedForecast, utilization: list[SkuFee], low: list[SkuFee],
              for sku, kind in keys]
     pairs = [p for p in pairs if p[3] or (p[2] is not None and p[2].high)]
     pairs.sort(key=lambda p: (-max(p[3], p[2].high if p[2] else 0.0), p[0], p[1]))
-    return [{"sku": sku, "fee": kind, "ipi": _span(ipi), "amazon": theirs}
-            for sku, kind, ipi, theirs in pairs[:top]]
+    return [Beside(sku, kind, ipi, theirs) for sku, kind, ipi, theirs in pairs[:top]]
 
-
-def calendar_record(r: CalendarRow) -> dict[str, Any]:
-    """A calendar row as plain values (for JSON, the pages and the report)."""
-    return {"sku": r.sku, "assessment": r.assessment, "tier": r.tier, "units": r.units,
-            "charge": r.charge, "expected_sales": r.expected_sales,
-            "charge_at_pace": r.charge_at_pace, "to_act": r.to_act,
-            "days_of_supply": r.days_of_supply, "zone": r.zone}

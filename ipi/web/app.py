@@ -34,6 +34,7 @@ from ipi.api import DRIVER_COLUMNS, Rows
 from ipi.errors import ConfigError, NotFound, StoreBusy, StoreUnavailable, UsageError
 from ipi.safe import csv_text
 from ipi.settings import Settings
+from ipi.stakes import FEE_NAMES, span_text
 from ipi.web import views
 from ipi.web.auth import EVERY, LoopbackOnly, SecurityHeaders, TokenGate, allowed
 
@@ -59,7 +60,7 @@ def _environment() -> Environment:
                       autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, finalize=_text)
     env.filters.update(num=_num, signed=_signed, ago=_ago, rule=_rule, report=_report,
-                       factor=_factor)
+                       factor=_factor, tone=_tone, fee=_fee, span=span_text)
     return env
 
 
@@ -92,6 +93,14 @@ def _report(name: str) -> str:
 
 def _factor(name: str) -> str:
     return name.replace("_", "-")
+
+
+def _tone(status: str) -> str:
+    return views.STATUS_TONES.get(status, "none")
+
+
+def _fee(kind: str) -> str:
+    return FEE_NAMES[kind]
 
 
 class Pages:

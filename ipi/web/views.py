@@ -5,18 +5,19 @@ database between two questions (a daily run may write in between).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from ipi.api import Rows
+from ipi.capacity.usage import Outlook
 from ipi.errors import ConfigError, NotFound, UsageError
+from ipi.fees.exposure import FeeExposure
 from ipi.score.official import ModelState
 from ipi.score.projection import Projection
 from ipi.score.whatif import Plan, parse_remove
 from ipi.settings import Account
-from ipi.stakes import FEE_NAMES, span_text
+from ipi.stakes import FeeNote
 from ipi.web.charts import chart_data
 
 DRIVERS = 25  # SKUs in a marketplace's drivers table (and its CSV)
@@ -53,23 +54,24 @@ def tone(row: dict[str, Any]) -> str:
 STATUS_TONES = {"over": "bad", "warning": "warn", "ok": "ok"}  # no limit, no data: none
 
 
-def capacity(rows: Rows, name: str) -> dict[str, Any]:
-    """The account's capacity and fees (``Rows.capacity``), each storage type with its
-    tone, and whether any has a limit (if none, the page says how to record one)."""
+@dataclass(frozen=True)
+class Capacity:
+    """The account's capacity and fees (``Rows.capacity``), the tone of its at-risk card,
+    and whether any storage type has a limit (if none, the page says how to record one)."""
+
+    storage: list[Outlook]
+    fees: list[FeeExposure | FeeNote]
+    lines: list[str]
+    tone: str
+    any_limit: bool
+
+
+def capacity(rows: Rows, name: str) -> Capacity:
     at = rows.capacity(name)
-    storage = [{**s, "tone": STATUS_TONES.get(s["status"], "none")} for s in at["storage"]]
-    fees = [{**f, "ratio_infinite": f["utilization"]["ratio"] == math.inf,
-             "compare": [{**r, "name": FEE_NAMES[r["fee"]],
-                          "ipi_text": span_text(r["ipi"], f["currency"]),
-                          "difference_text": span_text(r["difference"], f["currency"])}
-                         for r in f["compare"]],
-             "beside": [{**r, "name": FEE_NAMES[r["fee"]],
-                         "ipi_text": span_text(r["ipi"], f["currency"])} for r in f["beside"]]}
-            if f.get("date") is not None else f for f in at["fees"]]
-    return {**at, "storage": storage, "fees": fees,
-            "any_limit": any(s["limit_cuft"] is not None for s in storage),
-            "tone": ("bad" if any(s["status"] == "over" for s in storage)
-                     else "warn" if at["lines"] else "ok")}
+    return Capacity(at.storage, at.fees, at.lines,
+                    "bad" if any(s.status == "over" for s in at.storage)
+                    else "warn" if at.lines else "ok",
+                    any(s.limit_cuft is not None for s in at.storage))
 
 
 def index(rows: Rows) -> list[dict[str, Any]]:
@@ -112,7 +114,7 @@ class AccountPage:
     markets: list[Market]
     events: list[dict[str, Any]]
     messages: list[dict[str, Any]]
-    capacity: dict[str, Any]
+    capacity: Capacity
 
 
 def account_page(rows: Rows, name: str) -> AccountPage:
