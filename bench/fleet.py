@@ -43,6 +43,7 @@ import json
 import math
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -99,12 +100,15 @@ def sellers(n: int, max_skus: int, min_skus: int, seed: int) -> list[Seller]:
 
 
 def config_text(accounts: list[Seller], fake: FakeSpApi, data_dir: Path,
-                parallel: int | None) -> str:
+                parallel: int | None, processes: int | None = None) -> str:
     from ipi.testing import account_toml
 
-    text = ""
+    text = "[run]\n"
     if parallel is not None:
-        text += f"[run]\nparallel_accounts = {parallel}\n\n"
+        text += f"parallel_accounts = {parallel}\n"
+    if processes is not None:
+        text += f"processes = {processes}\n"
+    text += "\n"
     text += f'[store]\ndata_dir = "{data_dir}"\n\n'
     text += f'[alerts]\nurls = ["ipifile://{data_dir / "alerts.log"}"]\n\n'
     for s in accounts:
@@ -154,6 +158,11 @@ class RunResult:
     expected: int
     with_score: int  # of those, with a numeric estimate
     child: dict[str, Any]
+    cpu_s: float = 0.0  # the whole process tree's CPU time (user + system)
+
+    @property
+    def cpu_per_seller(self) -> float:
+        return self.cpu_s / max(self.accounts, 1)
 
 
 def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: Path,
@@ -173,7 +182,7 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
         for s in accounts:
             fake.set_seller_documents(s.refresh_token, catalog.documents(s.name.upper(), s.skus))
         config = run_dir / "ipi.toml"
-        config.write_text(config_text(accounts, fake, data, args.parallel))
+        config.write_text(config_text(accounts, fake, data, args.parallel, args.processes))
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("IPI_", "PREFECT_"))}
         env.update({"PYTHONPATH": str(ROOT), "IPI_LWA_CLIENT_ID": CLIENT_ID,
@@ -189,6 +198,10 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
         if profile is not None:
             cmd += ["--profile-to", str(profile)]
         peak = 0
+        # The tree's CPU: a process's reaped children add to it, so once the run has
+        # exited (its share processes and Prefect server reaped), its children's time
+        # here is the whole tree's.
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         with open(run_dir / "stdout.txt", "wb") as out, open(run_dir / "stderr.txt", "wb") as err:
             start = time.monotonic()
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err)
@@ -196,6 +209,8 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
                 peak = max(peak, tree_rss(proc.pid))
                 time.sleep(0.1)
             wall = time.monotonic() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         calls = Counter(r.operation for r in fake.requests)
         all_429 = sum(r.status == 429 for r in fake.requests)
         self_caused = fake.self_throttled
@@ -217,7 +232,7 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
         print(f"--- {label}: exit {proc.returncode}, stderr tail:\n{tail}", file=sys.stderr)
     return RunResult(label, len(accounts), round(wall, 2), round(peak / 2**20, 1),
                      proc.returncode, {op: calls.get(op, 0) for op in OPERATIONS},
-                     self_caused, all_429, scored, expected, with_score, child)
+                     self_caused, all_429, scored, expected, with_score, child, round(cpu, 2))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parallel", type=int, default=None,
                    help="[run] parallel_accounts in the fleet's configuration "
                         "(default: none set, ipi's default)")
+    p.add_argument("--processes", type=int, default=None,
+                   help="[run] processes in the configurations (default: none set, ipi's "
+                        "default: one per parallel_accounts accounts, at most one per core)")
     p.add_argument("--generation-seconds", type=float, default=0.0,
                    help="seconds the fake takes to generate a report (default 0: ipi's "
                         "own costs, not Amazon's, decide the run)")
@@ -306,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         "day": str(day), "accounts": [asdict(s) for s in fleet],
         "runs": [asdict(r) for r in results], "slowest_single": slowest.label,
         "ratio": round(ratio, 3), "max_ratio": args.max_ratio, "max_rss_mb": args.max_rss_mb,
-        "parallel": args.parallel, "generation_seconds": args.generation_seconds,
+        "parallel": args.parallel, "processes": args.processes,
+        "generation_seconds": args.generation_seconds,
         "report_rows": rows, "ok": ok_scored and ok_ratio and ok_rss and ok_429,
     }
     (out / "fleet.json").write_text(json.dumps(result, indent=2))
@@ -327,13 +346,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(results: list[RunResult], fleet_run: RunResult, slowest: RunResult,
            ratio: float) -> None:
-    print("\n| run | accounts | wall s | x slowest single | peak RSS MB | scored | "
+    print("\n| run | accounts | wall s | x slowest single | CPU s | CPU s / seller | "
+          "peak RSS MB | scored | "
           + " | ".join(OPERATIONS) + " | 429 self-caused / all | writer waits s (max) "
           "| writer held s |")
-    print("|---" * (10 + len(OPERATIONS)) + "|")
+    print("|---" * (12 + len(OPERATIONS)) + "|")
     for r in results:
         w = r.child.get("writer", {})
         print(f"| {r.label} | {r.accounts} | {r.wall_s:.1f} | {r.wall_s / slowest.wall_s:.2f} | "
+              f"{r.cpu_s:.1f} | {r.cpu_per_seller:.2f} | "
               f"{r.peak_rss_mb:.0f} | {r.scored}/{r.expected} | "
               + " | ".join(str(r.calls[op]) for op in OPERATIONS)
               + f" | {r.self_caused_429} / {r.all_429} | {w.get('wait_s', 0):.2f} "
