@@ -234,8 +234,13 @@ class Store:
     def migrate(self) -> list[str]:
         """Apply the migrations this database lacks; return their names."""
         with self._turn:
-            if self._held is not None:  # the session migrated before it held its connection
-                return []
+            if self._held is not None or self._migrated:  # the session migrated before it
+                return []  # held its connection
+            if self.path.exists():  # up to date: no need of the engine (SQLAlchemy's import)
+                with closing(self._retrying(lambda: duckdb.connect(str(self.path)))) as con:
+                    if _up_to_date(con):
+                        self._migrated = True
+                        return []
             return self._migrate()
 
     def _migrate(self) -> list[str]:
