@@ -148,7 +148,7 @@ def points(con: duckdb.DuckDBPyConnection, account: str) -> list[Point]:
             continue
         # The factors that made the estimate: the long-term ones where they held it
         values = {"excess": ex, "sell_through": st, "stranded": sd, "in_stock": ins} \
-            if held is None else window.of({"long_term": held})
+            if held is None else window.of(held)
         out.append(Point(values, factors_for(mp), official))
     return out
 

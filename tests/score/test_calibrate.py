@@ -105,7 +105,7 @@ def test_recorded_official_scores_calibrate_the_account_and_rescore_its_history(
     lines = ["date,score,marketplace"]
     for r in weekly:
         # The factors that made the day's estimate: the long-term ones where they held it
-        values = window.of(r) if r["score"] > r["score_recent"] else {
+        values = window.of(r["long_term"]) if r["score"] > r["score_recent"] else {
             "excess": r["excess_pct"], "sell_through": r["sell_through"],
             "stranded": r["stranded_pct"], "in_stock": r["in_stock_rate"]}
         truth = estimate(values, weights=TRUE).score
