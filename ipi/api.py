@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from ipi.alerts.control import Event, Firing, Sent, Silence
     from ipi.score import DailyScore
-    from ipi.score.official import ModelState
+    from ipi.score.official import ModelState, Recorded, Stored
     from ipi.score.projection import Projection
     from ipi.score.whatif import Action, Outcome, Plan
     from ipi.stakes import FeeCalendar, Stakes
@@ -279,16 +279,16 @@ class Rows:
 
     # -- official scores ------------------------------------------------------------------
 
-    def official(self, account: str | None = None) -> list[dict[str, Any]]:
+    def official(self, account: str | None = None) -> list[Recorded]:
         """Official scores recorded from Seller Central beside the estimate each was
         paired with (None: no estimate close enough), oldest first."""
         from ipi.score.official import listing
 
         acc = self.account(account)
         with self.store.read() as con:
-            return [{"account": acc.name, **r} for r in listing(con, acc.name)]
+            return listing(con, acc.name)
 
-    def calibration(self, account: str | None = None) -> dict[str, Any] | None:
+    def calibration(self, account: str | None = None) -> Stored | None:
         """The account's fitted model (weights, band, held-out error), if any."""
         from ipi.score.official import calibration
 

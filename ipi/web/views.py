@@ -14,7 +14,7 @@ from ipi.api import Fix, Moment, Overview, Rows
 from ipi.capacity.usage import Outlook
 from ipi.errors import ConfigError, NotFound, UsageError
 from ipi.fees.exposure import FeeExposure
-from ipi.score.official import ModelState
+from ipi.score.official import ModelState, Recorded
 from ipi.score.projection import Projection
 from ipi.score.whatif import Plan, parse_remove
 from ipi.settings import Account
@@ -99,7 +99,7 @@ class Market:
     plan: Plan | None = None
     arrivals: list[dict[str, Any]] = field(default_factory=list)
     report_types: list[str] = field(default_factory=list)
-    official: list[dict[str, Any]] = field(default_factory=list)
+    official: list[Recorded] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
 
@@ -126,7 +126,7 @@ def account_page(rows: Rows, name: str) -> AccountPage:
     markets = []
     for summary in rows.overview(acc.name):
         mp = summary.marketplace
-        m = Market(mp, summary, official=[o for o in official if o["marketplace"] == mp],
+        m = Market(mp, summary, official=[o for o in official if o.marketplace == mp],
                    events=[e for e in events if e.marketplace == mp])
         history = rows.scores(acc.name, marketplace=mp)
         if summary.date is not None and summary.score is not None:
