@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ipi.score.projection import Projection
     from ipi.score.whatif import Action, Outcome, Plan
     from ipi.stakes import FeeCalendar, Stakes
+    from ipi.store.arrivals import Arrival
 
 Day = date | str  # a date, or its ISO text: what an analyst types
 
@@ -343,7 +344,7 @@ class Rows:
             return firing(con, self._named(account))
 
     def arrivals(self, account: str | None = None, *, marketplace: str | None = None,
-                 start: Day | None = None, end: Day | None = None) -> list[dict[str, Any]]:
+                 start: Day | None = None, end: Day | None = None) -> list[Arrival]:
         """The reports loaded, one row per marketplace, day and report type, newest day
         first: rows, when loaded, why unreliable (if so), the file's name."""
         from ipi.store.arrivals import arrivals
@@ -403,7 +404,7 @@ class Rows:
         out = []
         with self.store.read() as con:
             recent = scores(con, name, last=8)
-            fresh = {(r["account"], r["marketplace"]): r for r in newest(con, name)}
+            fresh = {(r.account, r.marketplace): r.latest_data for r in newest(con, name)}
             for acc in accounts:
                 policy = self.settings.policy_for(acc)
                 today = self.settings.today(acc)
@@ -417,7 +418,7 @@ class Rows:
                     trend = (projection(con, acc.name, mp, latest.date,
                                         next_checkpoint(policy, latest.date), policy)
                              if latest else None)
-                    data = fresh.get((acc.name, mp), {}).get("latest_data")
+                    data = fresh.get((acc.name, mp))
                     week_ago = week[0] if latest and week[0] is not latest else None
                     out.append(Overview(
                         account=acc.name, marketplace=mp, today=today,
