@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ipi.errors import NotFound, UsageError
 from ipi.settings import Account, Settings, load_settings
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ipi.alerts.control import Event, Firing, Sent, Silence
+    from ipi.capacity.limits import Limit
     from ipi.score import DailyScore
     from ipi.score.official import ModelState, Recorded, Stored
     from ipi.score.projection import Projection
@@ -450,7 +451,7 @@ class Rows:
 
     # -- capacity ---------------------------------------------------------------------------
 
-    def capacity_limits(self, account: str | None = None) -> list[dict[str, Any]]:
+    def capacity_limits(self, account: str | None = None) -> list[Limit]:
         """The capacity limits typed in from Seller Central (every account's, or one's):
         account, storage_type, month (its first day), limit_cuft, recorded_at."""
         from ipi.capacity.limits import limits
