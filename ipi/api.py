@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ipi.errors import NotFound, UsageError
 from ipi.settings import Account, Settings, load_settings
@@ -31,11 +31,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ipi.alerts.control import Event, Firing, Sent, Silence
+    from ipi.capacity.limits import Limit
     from ipi.score import DailyScore
-    from ipi.score.official import ModelState
+    from ipi.score.official import ModelState, Recorded, Stored
     from ipi.score.projection import Projection
     from ipi.score.whatif import Action, Outcome, Plan
     from ipi.stakes import FeeCalendar, Stakes
+    from ipi.store.arrivals import Arrival
 
 Day = date | str  # a date, or its ISO text: what an analyst types
 
@@ -279,16 +281,16 @@ class Rows:
 
     # -- official scores ------------------------------------------------------------------
 
-    def official(self, account: str | None = None) -> list[dict[str, Any]]:
+    def official(self, account: str | None = None) -> list[Recorded]:
         """Official scores recorded from Seller Central beside the estimate each was
         paired with (None: no estimate close enough), oldest first."""
         from ipi.score.official import listing
 
         acc = self.account(account)
         with self.store.read() as con:
-            return [{"account": acc.name, **r} for r in listing(con, acc.name)]
+            return listing(con, acc.name)
 
-    def calibration(self, account: str | None = None) -> dict[str, Any] | None:
+    def calibration(self, account: str | None = None) -> Stored | None:
         """The account's fitted model (weights, band, held-out error), if any."""
         from ipi.score.official import calibration
 
@@ -343,7 +345,7 @@ class Rows:
             return firing(con, self._named(account))
 
     def arrivals(self, account: str | None = None, *, marketplace: str | None = None,
-                 start: Day | None = None, end: Day | None = None) -> list[dict[str, Any]]:
+                 start: Day | None = None, end: Day | None = None) -> list[Arrival]:
         """The reports loaded, one row per marketplace, day and report type, newest day
         first: rows, when loaded, why unreliable (if so), the file's name."""
         from ipi.store.arrivals import arrivals
@@ -403,7 +405,7 @@ class Rows:
         out = []
         with self.store.read() as con:
             recent = scores(con, name, last=8)
-            fresh = {(r["account"], r["marketplace"]): r for r in newest(con, name)}
+            fresh = {(r.account, r.marketplace): r.latest_data for r in newest(con, name)}
             for acc in accounts:
                 policy = self.settings.policy_for(acc)
                 today = self.settings.today(acc)
@@ -417,7 +419,7 @@ class Rows:
                     trend = (projection(con, acc.name, mp, latest.date,
                                         next_checkpoint(policy, latest.date), policy)
                              if latest else None)
-                    data = fresh.get((acc.name, mp), {}).get("latest_data")
+                    data = fresh.get((acc.name, mp))
                     week_ago = week[0] if latest and week[0] is not latest else None
                     out.append(Overview(
                         account=acc.name, marketplace=mp, today=today,
@@ -449,7 +451,7 @@ class Rows:
 
     # -- capacity ---------------------------------------------------------------------------
 
-    def capacity_limits(self, account: str | None = None) -> list[dict[str, Any]]:
+    def capacity_limits(self, account: str | None = None) -> list[Limit]:
         """The capacity limits typed in from Seller Central (every account's, or one's):
         account, storage_type, month (its first day), limit_cuft, recorded_at."""
         from ipi.capacity.limits import limits

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html import escape
 from pathlib import Path
-from typing import Any
 
 from ipi.alerts.calendar import next_checkpoint, quarter_end
 from ipi.capacity.usage import Outlook
@@ -27,7 +26,7 @@ from ipi.fees.exposure import AgedExposure, FeeExposure, UtilizationExposure
 from ipi.safe import markdown as md
 from ipi.score import DailyScore, held_line, partial_line, scores
 from ipi.score.drivers import Driver, recovery, top_drivers
-from ipi.score.official import ModelState, listing, state
+from ipi.score.official import ModelState, Recorded, listing, state
 from ipi.score.projection import Projection, projection
 from ipi.score.whatif import Plan
 from ipi.settings import Account, Policy, Settings
@@ -47,7 +46,7 @@ class Section:
     marketplace: str
     latest: DailyScore | None
     history: list[DailyScore]
-    official: list[dict[str, Any]]
+    official: list[Recorded]
     drivers: list[Driver] = field(default_factory=list)
     plan: Plan | None = None
     check: date | None = None
@@ -71,8 +70,8 @@ def sections(store: Store, settings: Settings, account: Account,
         for mp, history in histories.items():
             scored = [r for r in history if r.score is not None]
             latest = scored[-1] if scored else None
-            sec = Section(mp, latest, history, [o for o in recorded if o["marketplace"] == mp
-                                                and (day is None or o["date"] <= day)])
+            sec = Section(mp, latest, history, [o for o in recorded if o.marketplace == mp
+                                                and (day is None or o.date <= day)])
             if latest is not None and latest.score is not None:
                 sec.check = next_checkpoint(policy, latest.date)
                 sec.projection = projection(con, account.name, mp, latest.date, sec.check,
@@ -94,7 +93,7 @@ def sections(store: Store, settings: Settings, account: Account,
 
 
 def _charts(account: str, mp: str, scored: list[DailyScore], history: list[DailyScore],
-            official: list[dict[str, Any]], policy: Policy) -> dict[str, str]:
+            official: list[Recorded], policy: Policy) -> dict[str, str]:
     first, last = scored[0].date, scored[-1].date
     dates = set(policy.checkpoints)
     if policy.checkpoint_rule == "quarter-end":
@@ -105,7 +104,7 @@ def _charts(account: str, mp: str, scored: list[DailyScore], history: list[Daily
             [(r.date, r.score, r.score_low, r.score_high) for r in scored
              if r.score is not None and r.score_low is not None and r.score_high is not None],
             policy.threshold, checks, f"{account} {mp}: IPI estimate and band",
-            [(o["date"], o["official"]) for o in official]),
+            [(o.date, o.official) for o in official]),
         "factors": factor_svg(history, f"{account} {mp}: the four factors"),
     }
 
@@ -188,8 +187,8 @@ def _section(sec: Section, threshold: float) -> str:
                      + (f"<p>{escape(plan.summary())}</p>" if plan.steps else "") + short)
     if sec.official:
         rows = "".join(
-            f"<tr><td>{o['date']}</td><td class=num>{o['official']:.0f}</td>"
-            f"<td class=num>{_num(o['estimate'])}</td></tr>" for o in sec.official)
+            f"<tr><td>{o.date}</td><td class=num>{o.official:.0f}</td>"
+            f"<td class=num>{_num(o.estimate)}</td></tr>" for o in sec.official)
         parts.append("<h3>Official scores</h3><table><tr><th>date</th>"
                      "<th class=num>official</th><th class=num>estimate</th></tr>"
                      f"{rows}</table>")

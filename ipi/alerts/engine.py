@@ -296,14 +296,14 @@ def report_gaps(store: Store, notifier: Notifier, account: str, day: date,
         return 0
     with store.write() as con:
         for g in open_gaps:
-            key = names[g["report_type"]]
-            spec = REGISTRY[g["report_type"]]
+            key = names[g.report_type]
+            spec = REGISTRY[g.report_type]
             title, body = gap_message(
-                account, g["marketplace"], g["report_type"],
-                spec.description.split(" (")[0], g["last"], day,
+                account, g.marketplace, g.report_type,
+                spec.description.split(" (")[0], g.last, day,
                 [LABELS[f] for f, k in FEEDS.items() if k == key], limits[key])
-            enqueue(con, notifier, f"{account}:gap:{g['marketplace']}:{g['report_type']}:"
-                    f"{g['last']}", account, day, "ops", title, body, "ops")
+            enqueue(con, notifier, f"{account}:gap:{g.marketplace}:{g.report_type}:"
+                    f"{g.last}", account, day, "ops", title, body, "ops")
     return len(open_gaps)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ipi.score import DailyScore
 from ipi.score.model import factors_for
+from ipi.score.official import Recorded
 
 # How far past the newest estimate the time axis reaches to show Amazon's next check, as
 # the report's chart does: a check further off says nothing about the history.
@@ -65,7 +66,7 @@ def score_range(values: Sequence[float], threshold: float) -> tuple[float, float
 
 
 def chart_data(marketplace: str, history: Sequence[DailyScore], threshold: float,
-               checks: Sequence[date], official: Sequence[Mapping[str, Any]],
+               checks: Sequence[date], official: Sequence[Recorded],
                fired: Sequence[date]) -> dict[str, Any] | None:
     """The score chart (estimate, band, threshold, official scores, alert firings, check
     dates) and the factor charts of one marketplace, over the same days; None when there
@@ -78,7 +79,7 @@ def chart_data(marketplace: str, history: Sequence[DailyScore], threshold: float
     first, last = days[0], days[-1]
     shown = [c for c in checks if first <= c <= last + CHECK_HORIZON]
     end = max([last, *shown])
-    on_axis = {o["date"]: o["official"] for o in official if first <= o["date"] <= last}
+    on_axis = {o.date: o.official for o in official if first <= o.date <= last}
     fired_on = {d for d in fired if d in by_day}
     band = [v for r in scored for v in (r.score_low, r.score_high) if v is not None]
     band += list(on_axis.values())

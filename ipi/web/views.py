@@ -14,11 +14,12 @@ from ipi.api import Fix, Moment, Overview, Rows
 from ipi.capacity.usage import Outlook
 from ipi.errors import ConfigError, NotFound, UsageError
 from ipi.fees.exposure import FeeExposure
-from ipi.score.official import ModelState
+from ipi.score.official import ModelState, Recorded
 from ipi.score.projection import Projection
 from ipi.score.whatif import Plan, parse_remove
 from ipi.settings import Account
 from ipi.stakes import FeeNote
+from ipi.store.arrivals import Arrival
 from ipi.web.charts import chart_data
 
 DRIVERS = 25  # SKUs in a marketplace's drivers table (and its CSV)
@@ -97,9 +98,9 @@ class Market:
     projection: Projection | None = None
     drivers: list[Fix] = field(default_factory=list)
     plan: Plan | None = None
-    arrivals: list[dict[str, Any]] = field(default_factory=list)
+    arrivals: list[ArrivalDay] = field(default_factory=list)
     report_types: list[str] = field(default_factory=list)
-    official: list[dict[str, Any]] = field(default_factory=list)
+    official: list[Recorded] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
 
@@ -126,7 +127,7 @@ def account_page(rows: Rows, name: str) -> AccountPage:
     markets = []
     for summary in rows.overview(acc.name):
         mp = summary.marketplace
-        m = Market(mp, summary, official=[o for o in official if o["marketplace"] == mp],
+        m = Market(mp, summary, official=[o for o in official if o.marketplace == mp],
                    events=[e for e in events if e.marketplace == mp])
         history = rows.scores(acc.name, marketplace=mp)
         if summary.date is not None and summary.score is not None:
@@ -149,8 +150,16 @@ def account_page(rows: Rows, name: str) -> AccountPage:
                        rows.messages(acc.name, limit=HISTORY), capacity(rows, acc.name))
 
 
+@dataclass(frozen=True, slots=True)
+class ArrivalDay:
+    """A row of the arrivals table: the day, and each report type's load or None."""
+
+    date: date
+    cells: list[Arrival | None]
+
+
 def arrivals_table(rows: Rows, account: str, marketplace: str,
-                   summary: Overview) -> tuple[list[dict[str, Any]], list[str]]:
+                   summary: Overview) -> tuple[list[ArrivalDay], list[str]]:
     """The last days up to the newest data, every day listed (a gap is a day nothing
     arrived), with one cell per report type: its load, or None."""
     end = summary.latest_data
@@ -158,12 +167,12 @@ def arrivals_table(rows: Rows, account: str, marketplace: str,
         return [], list(DAILY_REPORTS)
     start = end - timedelta(days=ARRIVAL_DAYS - 1)
     loads = rows.arrivals(account, marketplace=marketplace, start=start, end=end)
-    types = list(DAILY_REPORTS) + sorted({r["report_type"] for r in loads} - set(DAILY_REPORTS))
-    by_day: dict[date, dict[str, dict[str, Any]]] = {}
+    types = list(DAILY_REPORTS) + sorted({r.report_type for r in loads} - set(DAILY_REPORTS))
+    by_day: dict[date, dict[str, Arrival]] = {}
     for r in loads:
-        by_day.setdefault(r["date"], {})[r["report_type"]] = r
+        by_day.setdefault(r.date, {})[r.report_type] = r
     days = [end - timedelta(days=i) for i in range(ARRIVAL_DAYS)]
-    return [{"date": d, "cells": [by_day.get(d, {}).get(t) for t in types]} for d in days], types
+    return [ArrivalDay(d, [by_day.get(d, {}).get(t) for t in types]) for d in days], types
 
 
 # -- what if -------------------------------------------------------------------------------
