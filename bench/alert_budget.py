@@ -74,6 +74,7 @@ import numpy as np
 
 from ipi import pipeline
 from ipi.demo import MYI_HEADER, PLANNING_HEADER, STRANDED_HEADER, simulate, write_day
+from ipi.plain import plain
 from ipi.score import scores
 from ipi.settings import Account, Policy, Settings, load_settings
 from ipi.sources.files import FileDrops
@@ -454,7 +455,7 @@ def recorded_events(settings: Settings) -> tuple[list[dict[str, Any]], str]:
                     rows = list(events(con, ACCOUNT))
             except (TypeError, AttributeError):  # not (connection, account): read the table
                 break
-            return [r if isinstance(r, dict) else vars(r) for r in rows], f"{module}.events"
+            return [plain(r) for r in rows], f"{module}.events"  # typed rows, as dicts
     return store.query("SELECT marketplace, rule, date, from_state, to_state FROM alert_event "
                        "WHERE account = $account ORDER BY recorded_at",
                        {"account": ACCOUNT}), "alert_event"
@@ -536,11 +537,11 @@ def evaluate(name: str, rep: Replay, day_of: Callable[[int], date],
     with pipeline.open_store(rep.settings).read() as con:
         rows = scores(con, ACCOUNT)
     daily: dict[int, float | None] = {
-        (r["date"] - first_day).days: (None if r["score"] is None or r["status"] == "unreliable"
-                                       else float(r["score"]))
+        (r.date - first_day).days: (None if r.score is None or r.status == "unreliable"
+                                    else float(r.score))
         for r in rows}
     # The day's factors alone: where the long-term ones hold the estimate (the 2020 rule)
-    recent = {(r["date"] - first_day).days: r["score_recent"] for r in rows}
+    recent = {(r.date - first_day).days: r.score_recent for r in rows}
     means = {k: round(float(np.mean([daily[i] for i in v if daily.get(i) is not None])), 1)
              for k, v in phases.items()}
     note = intended(daily, recent, policy)

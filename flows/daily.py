@@ -24,7 +24,7 @@ from flows.limits import account_slot
 from ipi import pipeline
 from ipi.alerts.engine import AlertRun
 from ipi.errors import IngestFailed, IpiError, RunOverlap
-from ipi.score import ScoreRun
+from ipi.score import DailyScore, ScoreRun
 from ipi.settings import MAX_PARALLEL_ACCOUNTS, Account, Settings, load_settings
 from ipi.stakes import Stakes
 
@@ -62,7 +62,7 @@ def report_failure(settings: Settings, account: Account, day: date, what: str) -
 class View:
     """What the run's artifacts show of one account, gathered by its own task."""
 
-    scores: list[dict[str, Any]]  # the day's, per marketplace
+    scores: list[DailyScore]  # the day's, per marketplace
     capacity: Stakes  # ipi.api.Rows.capacity
     page: bool = False  # its report page and artifact are published
 
@@ -264,7 +264,7 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, pipeli
 
     lib = Rows(settings)
     views = views or {}
-    table = [{k: r[k] for k in ARTIFACT_COLUMNS} for name, d in days.items()
+    table = [{k: getattr(r, k) for k in ARTIFACT_COLUMNS} for name, d in days.items()
              for r in (views[name].scores if name in views
                        else lib.scores(name, start=d, end=d))]
     day = ", ".join(sorted({str(d) for d in days.values()}))

@@ -79,7 +79,7 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 14) -> int:
         write_day(sim, i, settings.drop_dir(account))
         summary = daily(config=str(config), day=day)
         row = lib.scores(account.name, start=day, end=day)
-        est = row[0] if row else {}
+        est = row[0] if row else None
         notices = summary[account.name]["notices"]
         note = f"  -> alert: {'; '.join(notices)}" if notices else ""
         at = lib.capacity(account.name, day=day)
@@ -91,9 +91,9 @@ def run_demo(folder: Path, *, days: int = 120, flow_days: int = 14) -> int:
                 + (f", {s.projected_share:.0%} by {s.month_end:%b %d}"
                    if s.projected_share is not None else "") + f": {s.status}"
                 for s in full)
-        print(f"    {day}  IPI estimate {est.get('score', 0):4.0f} "
-              f"({est.get('score_low', 0):.0f}-{est.get('score_high', 0):.0f}) "
-              f"{est.get('status', 'no data')}{note}")
+        score, low, high, status = ((est.score, est.score_low, est.score_high, est.status)
+                                    if est else (0, 0, 0, "no data"))
+        print(f"    {day}  IPI estimate {score:4.0f} ({low:.0f}-{high:.0f}) {status}{note}")
     print("\nScore history (weekly):")
     history_rows = lib.scores(account.name)
     print_table(history_rows[::-7][::-1])

@@ -8,7 +8,7 @@ the flows alike.
 
 Each question is asked of the package that owns its table (``ipi.score``,
 ``ipi.alerts.control``, ...); this module only names accounts, checks arguments
-and shapes the answer. ``Ipi.rows`` answers the same questions as plain rows: the
+and shapes the answer. ``Ipi.rows`` answers the same questions as typed rows: the
 CLI prints those, so a listing never pays pandas' import (0.4 s of a 0.5 s budget).
 The store is opened for each question and closed after it: a daily run may write
 between two questions.
@@ -16,12 +16,13 @@ between two questions.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ipi.errors import NotFound, UsageError
 from ipi.settings import Account, Settings, load_settings
@@ -32,10 +33,14 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
-    from ipi.score.official import ModelState
+    from ipi.alerts.control import Event, Firing, Sent, Silence
+    from ipi.capacity.limits import Limit
+    from ipi.score import DailyScore
+    from ipi.score.official import ModelState, Recorded, Stored
     from ipi.score.projection import Projection
     from ipi.score.whatif import Action, Outcome, Plan
     from ipi.stakes import FeeCalendar, Stakes
+    from ipi.store.arrivals import Arrival
 
 Day = date | str  # a date, or its ISO text: what an analyst types
 
@@ -55,11 +60,11 @@ class WhatIf:
     """The estimate of one day before and after some actions, never stored."""
 
     account: str
-    row: dict[str, Any]  # the day's daily_score row
+    row: DailyScore  # the day's
     actions: tuple[Action, ...]
     outcome: Outcome
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[Moment]:
         """One row per moment: now, after the actions, and once Amazon's 90-day
         sell-through window has passed over the removals."""
         from ipi.score.whatif import values_of
@@ -67,18 +72,102 @@ class WhatIf:
         o = self.outcome
         moments = (("now", o.before, values_of(self.row)), ("after", o.after, o.values_after),
                    ("in 90 days", o.later, None))
-        return [{"account": self.account, "marketplace": self.row["marketplace"],
-                 "date": self.row["date"], "when": when, "score": e.score,
-                 "score_low": e.low, "score_high": e.high, "status": e.status,
-                 **{f: (values or {}).get(f) for f in FACTORS}}
+        return [Moment(self.account, self.row.marketplace, self.row.date, when, e.score,
+                       e.low, e.high, e.status, *((values or {}).get(f) for f in FACTORS))
                 for when, e, values in moments]
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """The estimate and factors of a what-if's day at one moment (``when``: now, after,
+    in 90 days)."""
+
+    account: str
+    marketplace: str
+    date: dt.date
+    when: str
+    score: float | None
+    score_low: float | None
+    score_high: float | None
+    status: str
+    excess: float | None
+    sell_through: float | None
+    stranded: float | None
+    in_stock: float | None
 
 
 FACTORS = ("excess", "sell_through", "stranded", "in_stock")
 
 
+@dataclass(frozen=True, slots=True)
+class FactorDay:
+    """One factor of one day: its value, and whether its inputs were approximate."""
+
+    account: str
+    marketplace: str
+    date: dt.date
+    factor: str
+    value: float | None
+    approximate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A SKU whose fix would lift a day's estimate (``ipi.score.drivers.Driver``), with
+    the day it is of."""
+
+    account: str
+    marketplace: str
+    date: dt.date
+    factor: str
+    sku: str
+    asin: str | None
+    name: str | None
+    units: float
+    detail: str
+    action: str
+    gain: float | None
+    gain_in_90_days: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """An account's marketplace at a glance: its newest estimate with band and status
+    (None without data), the change over 7 days and since yesterday, the trend to
+    Amazon's next check and the days left to it from the account's ``today``, the alerts
+    firing, and the newest day with data with its age."""
+
+    account: str
+    marketplace: str
+    today: dt.date
+    date: date | None
+    score: float | None
+    score_low: float | None
+    score_high: float | None
+    status: str | None
+    notes: str | None
+    partial: str | None  # a partial day leads with what is known, never a bare number
+    held: str | None  # held over today's factors by the long-term ones (the 2020 rule)
+    score_recent: float | None
+    threshold: float
+    recovery: float
+    change_7d: float | None
+    change_days: int | None
+    change_1d: float | None  # since yesterday: the day before the newest, when it has one
+    projection: Projection | None
+    next_check: dt.date | None
+    days_to_check: int | None
+    firing: list[Firing]
+    latest_data: dt.date | None
+    data_age_days: int | None
+    # as the dead man's switch sees it (alerts.engine.check_freshness): the newest
+    # estimate older than max_data_age_days
+    stale: bool
+
+
 class Rows:
-    """The library's questions, answered as lists of dicts (or ipi's own objects)."""
+    """The library's questions, answered as ipi's own typed results (dataclasses;
+    ``ipi.plain`` turns them into JSON's values at the edges)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -130,7 +219,7 @@ class Rows:
 
     def scores(self, account: str | None = None, *, marketplace: str | None = None,
                start: Day | None = None, end: Day | None = None,
-               last: int | None = None) -> list[dict[str, Any]]:
+               last: int | None = None) -> list[DailyScore]:
         """Daily estimates with their band, status and factors, oldest first; ``last``:
         only the newest N days of each account and marketplace."""
         from ipi.score import scores
@@ -142,7 +231,7 @@ class Rows:
                           end=as_day(end, "end"), last=last)
 
     def factors(self, account: str | None = None, *, marketplace: str | None = None,
-                start: Day | None = None, end: Day | None = None) -> list[dict[str, Any]]:
+                start: Day | None = None, end: Day | None = None) -> list[FactorDay]:
         """The four factors per day, long form: one row per account, marketplace, day and
         factor, with its value and its inputs' approximation flag."""
         rows = self.scores(account, marketplace=marketplace, start=start, end=end)
@@ -153,13 +242,13 @@ class Rows:
                     ("sell_through", "sell_through", "sell_through_approx"),
                     ("stranded", "stranded_pct", None),
                     ("in_stock", "in_stock_rate", "in_stock_approx")):
-                out.append({"account": r["account"], "marketplace": r["marketplace"],
-                            "date": r["date"], "factor": factor, "value": r[column],
-                            "approximate": bool(r[approx]) if approx else False})
+                out.append(FactorDay(r.account, r.marketplace, r.date, factor,
+                                     getattr(r, column),
+                                     bool(getattr(r, approx)) if approx else False))
         return out
 
     def day(self, account: str | None = None, *, marketplace: str | None = None,
-            day: Day | None = None) -> tuple[Account, dict[str, Any]]:
+            day: Day | None = None) -> tuple[Account, DailyScore]:
         """The account and its marketplace's newest estimate row on or before ``day``
         (default: the newest); none is a ConfigError saying what to do."""
         from ipi.score import latest_row
@@ -176,17 +265,15 @@ class Rows:
         return acc, row
 
     def drivers(self, day: Day | None = None, account: str | None = None, *,
-                marketplace: str | None = None, n: int = 10) -> list[dict[str, Any]]:
+                marketplace: str | None = None, n: int = 10) -> list[Fix]:
         """The SKUs whose fix would lift the day's estimate most, best first."""
         from ipi.score.drivers import top_drivers
 
         acc, row = self.day(account, marketplace=marketplace, day=day)
         with self.reading(acc.name) as con:
-            found = top_drivers(con, acc.name, row["marketplace"], row["date"], n, row)
-        return [{"account": acc.name, "marketplace": row["marketplace"], "date": row["date"],
-                 "factor": d.factor, "sku": d.sku, "asin": d.asin, "name": d.name,
-                 "units": d.units, "detail": d.detail, "action": d.action, "gain": d.gain,
-                 "gain_in_90_days": d.later} for d in found]
+            found = top_drivers(con, acc.name, row.marketplace, row.date, n, row)
+        return [Fix(acc.name, row.marketplace, row.date, d.factor, d.sku, d.asin, d.name,
+                    d.units, d.detail, d.action, d.gain, d.later) for d in found]
 
     def whatif(self, actions: Iterable[Action | str], account: str | None = None, *,
                marketplace: str | None = None, day: Day | None = None) -> WhatIf:
@@ -205,7 +292,7 @@ class Rows:
         return WhatIf(acc.name, row, wanted, outcome)
 
     def plan(self, account: str | None = None, *, marketplace: str | None = None,
-             day: Day | None = None, by: str | None = None) -> tuple[dict[str, Any], Plan]:
+             day: Day | None = None, by: str | None = None) -> tuple[DailyScore, Plan]:
         """The day's row and its recovery plan: the cheapest actions back over the
         threshold plus its margin (``by``: units or cost; default the policy's)."""
         from ipi.score.drivers import recovery
@@ -221,16 +308,16 @@ class Rows:
 
     # -- official scores ------------------------------------------------------------------
 
-    def official(self, account: str | None = None) -> list[dict[str, Any]]:
+    def official(self, account: str | None = None) -> list[Recorded]:
         """Official scores recorded from Seller Central beside the estimate each was
         paired with (None: no estimate close enough), oldest first."""
         from ipi.score.official import listing
 
         acc = self.account(account)
         with self.reading(acc.name) as con:
-            return [{"account": acc.name, **r} for r in listing(con, acc.name)]
+            return listing(con, acc.name)
 
-    def calibration(self, account: str | None = None) -> dict[str, Any] | None:
+    def calibration(self, account: str | None = None) -> Stored | None:
         """The account's fitted model (weights, band, held-out error), if any."""
         from ipi.score.official import calibration
 
@@ -248,7 +335,7 @@ class Rows:
     # -- alerts ---------------------------------------------------------------------------
 
     def alerts(self, account: str | None = None, *,
-               limit: int | None = None) -> list[dict[str, Any]]:
+               limit: int | None = None) -> list[Event]:
         """Every alert state change and acknowledgement, newest first."""
         from ipi.alerts.control import events
 
@@ -256,7 +343,7 @@ class Rows:
             return events(con, self._named(account), limit)
 
     def messages(self, account: str | None = None, *,
-                 limit: int | None = None) -> list[dict[str, Any]]:
+                 limit: int | None = None) -> list[Sent]:
         """The messages sent (or queued), newest first, with each target's delivery."""
         from ipi.alerts.control import messages
 
@@ -264,7 +351,7 @@ class Rows:
             return messages(con, self._named(account), limit)
 
     def silences(self, account: str | None = None, *, ended: bool = False,
-                 today: Day | None = None) -> list[dict[str, Any]]:
+                 today: Day | None = None) -> list[Silence]:
         """Silences in force (``ended``: also those over), newest first."""
         from ipi.alerts.control import silences
 
@@ -276,7 +363,7 @@ class Rows:
 
     # -- a morning look: what the dashboard (ipi/web) asks -------------------------------
 
-    def firing(self, account: str | None = None) -> list[dict[str, Any]]:
+    def firing(self, account: str | None = None) -> list[Firing]:
         """The alerts firing now per account, marketplace and rule (every account when
         none is named), with since when and whether acknowledged."""
         from ipi.alerts.control import firing
@@ -285,7 +372,7 @@ class Rows:
             return firing(con, self._named(account))
 
     def arrivals(self, account: str | None = None, *, marketplace: str | None = None,
-                 start: Day | None = None, end: Day | None = None) -> list[dict[str, Any]]:
+                 start: Day | None = None, end: Day | None = None) -> list[Arrival]:
         """The reports loaded, one row per marketplace, day and report type, newest day
         first: rows, when loaded, why unreliable (if so), the file's name."""
         from ipi.store.arrivals import arrivals
@@ -323,10 +410,10 @@ class Rows:
         acc, row = self.day(account, marketplace=marketplace, day=day)
         policy = self.settings.policy_for(acc)
         with self.reading(acc.name) as con:
-            return projection(con, acc.name, row["marketplace"], row["date"],
-                              next_checkpoint(policy, row["date"]), policy)
+            return projection(con, acc.name, row.marketplace, row.date,
+                              next_checkpoint(policy, row.date), policy)
 
-    def overview(self, account: str | None = None) -> list[dict[str, Any]]:
+    def overview(self, account: str | None = None) -> list[Overview]:
         """One row per account (every one, or the named one) and marketplace, for a
         morning look: the newest estimate with its band and status, its change over the
         7 days before, the trend to Amazon's next check, the days left to that check from
@@ -335,7 +422,6 @@ class Rows:
         from datetime import timedelta
 
         from ipi.alerts.calendar import next_checkpoint
-        from ipi.alerts.rules import SEVERITY
         from ipi.score import held_line, partial_line, scores
         from ipi.score.projection import projection
         from ipi.store.arrivals import newest
@@ -346,58 +432,53 @@ class Rows:
         out = []
         with self.reading(name) as con:
             recent = scores(con, name, last=8)
-            fresh = {(r["account"], r["marketplace"]): r for r in newest(con, name)}
+            fresh = {(r.account, r.marketplace): r.latest_data for r in newest(con, name)}
             for acc in accounts:
                 policy = self.settings.policy_for(acc)
                 today = self.settings.today(acc)
                 check = next_checkpoint(policy, today)
                 for mp in acc.marketplaces:
-                    days = [r for r in recent if r["account"] == acc.name
-                            and r["marketplace"] == mp and r["score"] is not None]
+                    days = [r for r in recent if r.account == acc.name
+                            and r.marketplace == mp and r.score is not None]
                     latest = days[-1] if days else None
-                    week = ([r for r in days if r["date"] >= latest["date"] - timedelta(7)]
+                    week = ([r for r in days if r.date >= latest.date - timedelta(7)]
                             if latest else [])
-                    trend = (projection(con, acc.name, mp, latest["date"],
-                                        next_checkpoint(policy, latest["date"]), policy)
+                    trend = (projection(con, acc.name, mp, latest.date,
+                                        next_checkpoint(policy, latest.date), policy)
                              if latest else None)
-                    data = fresh.get((acc.name, mp), {}).get("latest_data")
-                    out.append({
-                        "account": acc.name, "marketplace": mp, "today": today,
-                        **{k: latest[k] if latest else None for k in
-                           ("date", "score", "score_low", "score_high", "status", "notes")},
-                        # a partial day leads with what is known, never a bare number
-                        "partial": partial_line(latest) if latest else None,
-                        # held over today's factors by the long-term ones (the 2020 rule)
-                        "held": held_line(latest) if latest else None,
-                        "score_recent": latest["score_recent"] if latest else None,
-                        "threshold": policy.threshold, "recovery": policy.recovery,
-                        "change_7d": (latest["score"] - week[0]["score"]
-                                      if latest and week[0] is not latest else None),
-                        "change_days": ((latest["date"] - week[0]["date"]).days
-                                        if latest and week[0] is not latest else None),
-                        # since yesterday: the day before the newest, when it has one
-                        "change_1d": (days[-1]["score"] - days[-2]["score"]
-                                      if len(days) > 1
-                                      and (days[-1]["date"] - days[-2]["date"]).days == 1
-                                      else None),
-                        "projection": trend,
-                        "next_check": check,
-                        "days_to_check": (check - today).days if check else None,
-                        "firing": [{**f, "severity": SEVERITY.get(f["rule"], "warning")}
-                                   for f in firing
-                                   if f["account"] == acc.name and f["marketplace"] == mp],
-                        "latest_data": data,
-                        "data_age_days": (today - data).days if data else None,
-                        # as the dead man's switch sees it (alerts.engine.check_freshness):
-                        # the newest estimate older than max_data_age_days
-                        "stale": bool(data) and (latest is None or (today - latest["date"]).days
-                                                 > policy.max_data_age_days),
-                    })
+                    data = fresh.get((acc.name, mp))
+                    week_ago = week[0] if latest and week[0] is not latest else None
+                    out.append(Overview(
+                        account=acc.name, marketplace=mp, today=today,
+                        date=latest.date if latest else None,
+                        score=latest.score if latest else None,
+                        score_low=latest.score_low if latest else None,
+                        score_high=latest.score_high if latest else None,
+                        status=latest.status if latest else None,
+                        notes=latest.notes if latest else None,
+                        partial=partial_line(latest) if latest else None,
+                        held=held_line(latest) if latest else None,
+                        score_recent=latest.score_recent if latest else None,
+                        threshold=policy.threshold, recovery=policy.recovery,
+                        change_7d=_minus(latest.score, week_ago.score)
+                        if latest and week_ago else None,
+                        change_days=(latest.date - week_ago.date).days
+                        if latest and week_ago else None,
+                        change_1d=_minus(days[-1].score, days[-2].score)
+                        if len(days) > 1 and (days[-1].date - days[-2].date).days == 1
+                        else None,
+                        projection=trend, next_check=check,
+                        days_to_check=(check - today).days if check else None,
+                        firing=[f for f in firing
+                                if f.account == acc.name and f.marketplace == mp],
+                        latest_data=data, data_age_days=(today - data).days if data else None,
+                        stale=bool(data) and (latest is None or (today - latest.date).days
+                                              > policy.max_data_age_days)))
         return out
 
     # -- capacity ---------------------------------------------------------------------------
 
-    def capacity_limits(self, account: str | None = None) -> list[dict[str, Any]]:
+    def capacity_limits(self, account: str | None = None) -> list[Limit]:
         """The capacity limits typed in from Seller Central (every account's, or one's):
         account, storage_type, month (its first day), limit_cuft, recorded_at."""
         from ipi.capacity.limits import limits
@@ -432,6 +513,10 @@ class Rows:
             return fee_calendar(con, self.settings, acc, as_day(day))
 
 
+def _minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
 def parse_action(text: str) -> Action:
     """``remove SKU:UNITS``, ``fix-stranded SKU`` or ``restock SKU`` as an Action."""
     from ipi.score.whatif import Action, parse_remove
@@ -445,12 +530,14 @@ def parse_action(text: str) -> Action:
                       "'restock SKU'")
 
 
-def _frame(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
-    """Rows as a DataFrame with these columns even when there are none; dates become
-    pandas timestamps, so they plot and resample."""
+def _frame(rows: Sequence[object], columns: Sequence[str]) -> pd.DataFrame:
+    """Rows (typed results, or dicts) as a DataFrame with these columns even when there
+    are none; dates become pandas timestamps, so they plot and resample."""
     import pandas as pd
 
-    df = pd.DataFrame.from_records(list(rows), columns=list(columns))
+    from ipi.plain import plain
+
+    df = pd.DataFrame.from_records([plain(r) for r in rows], columns=list(columns))
     for col in ("date", "until"):
         if col in df.columns:
             df[col] = pd.to_datetime(df[col])

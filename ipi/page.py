@@ -19,15 +19,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html import escape
 from pathlib import Path
-from typing import Any
 
 from ipi.alerts.calendar import next_checkpoint, quarter_end
 from ipi.capacity.usage import Outlook
 from ipi.fees.exposure import AgedExposure, FeeExposure, UtilizationExposure
 from ipi.safe import markdown as md
-from ipi.score import held_line, partial_line, scores
+from ipi.score import DailyScore, held_line, partial_line, scores
 from ipi.score.drivers import Driver, recovery, top_drivers
-from ipi.score.official import ModelState, listing, state
+from ipi.score.official import ModelState, Recorded, listing, state
 from ipi.score.projection import Projection, projection
 from ipi.score.whatif import Plan
 from ipi.settings import Account, Policy, Settings
@@ -45,9 +44,9 @@ class Section:
     """One marketplace of the report: what the page shows, before it is HTML."""
 
     marketplace: str
-    latest: dict[str, Any] | None
-    history: list[dict[str, Any]]
-    official: list[dict[str, Any]]
+    latest: DailyScore | None
+    history: list[DailyScore]
+    official: list[Recorded]
     drivers: list[Driver] = field(default_factory=list)
     plan: Plan | None = None
     check: date | None = None
@@ -69,43 +68,43 @@ def sections(store: Store, settings: Settings, account: Account,
     out = []
     with store.write() as con:
         for mp, history in histories.items():
-            scored = [r for r in history if r["score"] is not None]
+            scored = [r for r in history if r.score is not None]
             latest = scored[-1] if scored else None
-            sec = Section(mp, latest, history, [o for o in recorded if o["marketplace"] == mp
-                                                and (day is None or o["date"] <= day)])
-            if latest is not None:
-                sec.check = next_checkpoint(policy, latest["date"])
-                sec.projection = projection(con, account.name, mp, latest["date"], sec.check,
+            sec = Section(mp, latest, history, [o for o in recorded if o.marketplace == mp
+                                                and (day is None or o.date <= day)])
+            if latest is not None and latest.score is not None:
+                sec.check = next_checkpoint(policy, latest.date)
+                sec.projection = projection(con, account.name, mp, latest.date, sec.check,
                                             policy)
-                sec.drivers = top_drivers(con, account.name, mp, latest["date"], DRIVERS,
+                sec.drivers = top_drivers(con, account.name, mp, latest.date, DRIVERS,
                                           latest)
-                if latest["score"] < policy.recovery:
+                if latest.score < policy.recovery:
                     sec.plan = recovery(con, account.name, latest, policy)
             out.append(sec)
         at = stakes(con, settings, account, day)  # in the same transaction: one snapshot
     for sec in out:
         sec.stakes = at
     for sec in out:  # drawn after the transaction: no one waits on the database for it
-        scored = [r for r in sec.history if r["score"] is not None]
+        scored = [r for r in sec.history if r.score is not None]
         if scored:
             sec.charts = _charts(account.name, sec.marketplace, scored, sec.history,
                                  sec.official, policy)
     return out
 
 
-def _charts(account: str, mp: str, scored: list[dict[str, Any]],
-            history: list[dict[str, Any]], official: list[dict[str, Any]],
-            policy: Policy) -> dict[str, str]:
-    first, last = scored[0]["date"], scored[-1]["date"]
+def _charts(account: str, mp: str, scored: list[DailyScore], history: list[DailyScore],
+            official: list[Recorded], policy: Policy) -> dict[str, str]:
+    first, last = scored[0].date, scored[-1].date
     dates = set(policy.checkpoints)
     if policy.checkpoint_rule == "quarter-end":
         dates |= set(_quarter_ends(first, last))
     checks = sorted(c for c in dates if first <= c <= last + timedelta(days=45))
     return {
         "score": score_svg(
-            [(r["date"], r["score"], r["score_low"], r["score_high"]) for r in scored],
+            [(r.date, r.score, r.score_low, r.score_high) for r in scored
+             if r.score is not None and r.score_low is not None and r.score_high is not None],
             policy.threshold, checks, f"{account} {mp}: IPI estimate and band",
-            [(o["date"], o["official"]) for o in official]),
+            [(o.date, o.official) for o in official]),
         "factors": factor_svg(history, f"{account} {mp}: the four factors"),
     }
 
@@ -135,22 +134,22 @@ def render(account: Account, settings: Settings, secs: Sequence[Section],
 
 def _section(sec: Section, threshold: float) -> str:
     r = sec.latest
-    if r is None:
+    if r is None or r.score is None:
         return (f"<h2>{escape(sec.marketplace)}</h2><p>No estimate yet: load reports "
                 "(<code>ipi run</code>, <code>ipi ingest</code>).</p>")
-    under = r["score"] < threshold
+    under = r.score < threshold
     verdict = ("under the threshold" if under else "over the threshold")
-    check = (f" Amazon's next check: {sec.check} ({(sec.check - r['date']).days} days)."
+    check = (f" Amazon's next check: {sec.check} ({(sec.check - r.date).days} days)."
              if sec.check else "")
     p = sec.projection
     if p is not None:
         check += f" Trend: {escape(p.describe())}."
-    lead = (f"<div class='card'><span class=big>{escape(line)}</span> <span>on {r['date']}"
-            f" ({escape(r['notes'] or '')}).{check}</span></div>"
+    lead = (f"<div class='card'><span class=big>{escape(line)}</span> <span>on {r.date}"
+            f" ({escape(r.notes or '')}).{check}</span></div>"
             if (line := partial_line(r)) else
-            f"<div class='card {'bad' if under else 'ok'}'><span class=big>{r['score']:.0f}"
-            f"</span> <span>band {r['score_low']:.0f}&ndash;{r['score_high']:.0f}, {verdict} "
-            f"on {r['date']}{' (' + escape(r['status']) + ')' if r['status'] != 'ok' else ''}."
+            f"<div class='card {'bad' if under else 'ok'}'><span class=big>{r.score:.0f}"
+            f"</span> <span>band {r.score_low:.0f}&ndash;{r.score_high:.0f}, {verdict} "
+            f"on {r.date}{' (' + escape(r.status) + ')' if r.status != 'ok' else ''}."
             f"{check}{' ' + escape(held) + '.' if (held := held_line(r)) else ''}</span></div>")
     parts = [
         f"<h2>{escape(sec.marketplace)}</h2>",
@@ -188,8 +187,8 @@ def _section(sec: Section, threshold: float) -> str:
                      + (f"<p>{escape(plan.summary())}</p>" if plan.steps else "") + short)
     if sec.official:
         rows = "".join(
-            f"<tr><td>{o['date']}</td><td class=num>{o['official']:.0f}</td>"
-            f"<td class=num>{_num(o['estimate'])}</td></tr>" for o in sec.official)
+            f"<tr><td>{o.date}</td><td class=num>{o.official:.0f}</td>"
+            f"<td class=num>{_num(o.estimate)}</td></tr>" for o in sec.official)
         parts.append("<h3>Official scores</h3><table><tr><th>date</th>"
                      "<th class=num>official</th><th class=num>estimate</th></tr>"
                      f"{rows}</table>")
@@ -207,13 +206,13 @@ def markdown(account: Account, settings: Settings, secs: Sequence[Section],
     for sec in secs:
         r = sec.latest
         out.append(f"## {sec.marketplace}")
-        if r is None:
+        if r is None or r.score is None:
             out += ["No estimate yet.", ""]
             continue
-        verdict = "under" if r["score"] < threshold else "over"
-        out += [(f"**{line}** on {r['date']}" if (line := partial_line(r)) else
-                 f"**{r['score']:.0f}** (band {r['score_low']:.0f}-{r['score_high']:.0f}), "
-                 f"{verdict} the threshold {threshold:.0f} on {r['date']}")
+        verdict = "under" if r.score < threshold else "over"
+        out += [(f"**{line}** on {r.date}" if (line := partial_line(r)) else
+                 f"**{r.score:.0f}** (band {r.score_low:.0f}-{r.score_high:.0f}), "
+                 f"{verdict} the threshold {threshold:.0f} on {r.date}")
                 + (f"; Amazon's next check {sec.check}." if sec.check else ".")
                 + (f" Trend: {sec.projection.describe()}." if sec.projection else "")
                 + (f" {held}." if (held := held_line(r)) else ""), ""]

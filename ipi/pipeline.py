@@ -336,8 +336,8 @@ def estimates(settings: Settings, account: Account, day: date) -> list[dict[str,
     store = open_store(settings, account)
     with working(store), store.read() as con:
         rows = scores(con, account.name, start=day, end=day)
-    return [{"marketplace": r["marketplace"], "score": r["score"], "low": r["score_low"],
-             "high": r["score_high"], "status": r["status"]} for r in rows]
+    return [{"marketplace": r.marketplace, "score": r.score, "low": r.score_low,
+             "high": r.score_high, "status": r.status} for r in rows]
 
 
 @dataclass

@@ -12,10 +12,13 @@ Pure: rows in, a complete ``<svg>`` element out; the same input gives the same b
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ipi.score import DailyScore
 
 # (column, title, scale, Amazon's direction): what each factor panel shows.
 FACTOR_PANELS = (
@@ -99,16 +102,16 @@ def score_svg(history: Sequence[tuple[date, float, float, float]], threshold: fl
     return _svg(w, h, title, out)
 
 
-def factor_svg(rows: Sequence[Mapping[str, Any]], title: str = "") -> str:
+def factor_svg(rows: Sequence[DailyScore], title: str = "") -> str:
     """The four factors over time, one small panel each with its own y range, dates shared
     (a None is a gap in the line)."""
     w, h = 825, 462
-    days = _day_range(r["date"] for r in rows)
+    days = _day_range(r.date for r in rows)
     out = []
     for i, (col, name, scale, better) in enumerate(FACTOR_PANELS):
         left, top = (56, 471)[i % 2], (56, 262)[i // 2]
         right, bottom = left + 340, top + 160
-        values = [None if _missing(r[col]) else scale * float(r[col]) for r in rows]
+        values = [None if _missing(v := getattr(r, col)) else scale * float(v) for r in rows]
         x = _day_scale(days, left, right)
         lo, hi, ticks = _value_ticks([v for v in values if v is not None])
         # The end ticks a few pixels inside the frame: a line at its extreme stays visible.
@@ -121,7 +124,7 @@ def factor_svg(rows: Sequence[Mapping[str, Any]], title: str = "") -> str:
         out += _x_axis(days, x, top, bottom, most=5, labels=i // 2 == 1)
         out.append(_text((left + right) / 2, top - 8, f"{name}: {better}", 12,
                          anchor="middle", cls="panel-title"))
-        for segment in _segments([(x(r["date"]), v) for r, v in zip(rows, values, strict=True)]):
+        for segment in _segments([(x(r.date), v) for r, v in zip(rows, values, strict=True)]):
             pts = [(px, y(v)) for px, v in segment]
             if len(pts) == 1:  # a lone value between gaps: a dot, since a line needs two
                 out.append(f'<circle class="series" cx="{_n(pts[0][0])}" cy="{_n(pts[0][1])}" '

@@ -24,9 +24,8 @@ def test_set_replaces_and_limits_lists(fresh_db: Store) -> None:
         set_limit(con, "other", "apparel", "2026-12", 0)
         set_limit(con, "acme", "standard", "2026-12", 1500)  # replaces the first
     with fresh_db.read() as con:
-        got = [(r["account"], r["storage_type"], r["month"], r["limit_cuft"])
-               for r in limits(con)]
-        assert [r["account"] for r in limits(con, "other")] == ["other"]
+        got = [(r.account, r.storage_type, r.month, r.limit_cuft) for r in limits(con)]
+        assert [r.account for r in limits(con, "other")] == ["other"]
     assert got == [("acme", "oversize", date(2026, 11, 1), 300.5),
                    ("acme", "standard", date(2026, 12, 1), 1500.0),
                    ("other", "apparel", date(2026, 12, 1), 0.0)]
@@ -89,7 +88,8 @@ def test_cli_set_then_list(make_settings: Make, capsys: pytest.CaptureFixture[st
         {"account": "acme", "storage_type": "oversize", "month": "2026-12", "limit_cuft": 80.0},
         {"account": "acme", "storage_type": "standard", "month": "2026-12",
          "limit_cuft": 1200.0}]
-    assert all(r["recorded_at"] for r in doc)
+    assert all(list(r) == ["account", "storage_type", "month", "limit_cuft", "recorded_at"]
+               and r["recorded_at"] for r in doc)
 
 
 def test_cli_list_when_empty(make_settings: Make, capsys: pytest.CaptureFixture[str]) -> None:

@@ -65,6 +65,10 @@ def test_score_json_has_the_documented_fields(
     rows = json.loads(capsys.readouterr().out)
     assert [r["date"] for r in rows] == [str(demo_sim.day(1)), str(demo_sim.day(2))]
     assert all(tuple(r) == SCORE_FIELDS for r in rows)
+    # Written as scripts read them: these keys, in this order, whatever the library's types
+    assert SCORE_FIELDS == ("account", "marketplace", "date", "score", "score_low",
+                            "score_high", "score_recent", "excess_pct", "sell_through",
+                            "stranded_pct", "in_stock_rate", "status")
     assert all(r["account"] == "acme" and r["marketplace"] == "US" for r in rows)
     assert main(["score", "--config", str(config)]) == 0
     table = capsys.readouterr().out.splitlines()

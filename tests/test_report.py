@@ -95,7 +95,7 @@ def test_the_report_and_the_alert_tell_the_same_projection(
     for i in range(61, 100, 3):
         day = demo_sim.day(i)
         [sec] = report.sections(store, settings, account, day)
-        assert sec.latest is not None and sec.latest["date"] == day
+        assert sec.latest is not None and sec.latest.date == day
         with store.write() as con:
             proj = projection(con, "acme", "US", day, next_checkpoint(policy, day), policy)
             detail = next(d for rule, _, _, d in steps(con, "acme", "US", day, sec.latest,

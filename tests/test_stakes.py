@@ -194,8 +194,10 @@ def test_a_bad_capacity_or_fee_setting_is_refused_when_the_config_is_read(
 def test_an_alert_message_carries_what_is_at_stake() -> None:
     from ipi.alerts.message import Notice
     from ipi.alerts.rules import BELOW_THRESHOLD
+    from ipi.score import DailyScore
 
-    row = {"score": 420.0, "score_low": 380.0, "score_high": 460.0, "status": "ok"}
+    row = DailyScore(account="acme", marketplace="US", date=DAY, score=420.0, score_low=380.0,
+                     score_high=460.0, status="ok", model="prior")
     notice = Notice("US", "firing", row, 450.0, since=DAY, rule=BELOW_THRESHOLD)
     line = "standard storage: 47 cu ft used on 2026-11-10 of 50 (94%): past the 90% warning"
     msg = render("acme", DAY, [notice], {}, stakes=[line])

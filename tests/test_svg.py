@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ipi.score import DailyScore
 from ipi.svg import FACTOR_PANELS, factor_svg, score_svg
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -26,7 +27,7 @@ def _history(n: int = 30) -> list[tuple[date, float, float, float]]:
     return [(D0 + timedelta(days=i), s, s - 60, s + 60) for i, s in enumerate(waves)]
 
 
-def _rows(n: int = 20, **columns: Any) -> list[dict[str, Any]]:
+def _rows(n: int = 20, **columns: Any) -> list[DailyScore]:
     """Factor rows; a column given as a list replaces the default values."""
     out = []
     for i in range(n):
@@ -34,7 +35,8 @@ def _rows(n: int = 20, **columns: Any) -> list[dict[str, Any]]:
                                "sell_through": 2.0 - i / 50, "stranded_pct": 3.0,
                                "in_stock_rate": 0.9 + i / 1000}
         row.update({k: v[i] for k, v in columns.items()})
-        out.append(row)
+        out.append(DailyScore(account="acme", marketplace="US", status="ok", model="prior",
+                              **row))
     return out
 
 
@@ -272,7 +274,7 @@ def test_each_panel_has_its_own_round_y_range_and_scale() -> None:
         grid = sorted((float(g.get("data-value", "")), float(g.get("y1", "")))
                       for g in _all(panel, "grid"))
         assert 3 <= len(grid) <= 5, col
-        values = [scale * r[col] for r in _rows()]
+        values = [scale * getattr(r, col) for r in _rows()]
         assert grid[0][0] <= min(values) and max(values) <= grid[-1][0], col
         assert grid[0][1] > grid[-1][1]  # larger values higher up
         steps = {round(b[0] - a[0], 9) for a, b in pairwise(grid)}

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 from itertools import pairwise
-from typing import Any
 
 import duckdb
 
@@ -28,7 +27,7 @@ from ipi.alerts.rules import (
     projected_crossing,
     recent_under,
 )
-from ipi.score import day_row
+from ipi.score import DailyScore, day_row, scores
 from ipi.score.projection import projection
 from ipi.settings import Policy
 
@@ -56,7 +55,7 @@ def _flips(con: duckdb.DuckDBPyConnection, account: str, mp: str, rule: str, day
 
 
 def _context(con: duckdb.DuckDBPyConnection, account: str, mp: str, rule: str, prev: State,
-             row: dict[str, Any], day: date, policy: Policy, check: date | None) -> Context:
+             row: DailyScore, day: date, policy: Policy, check: date | None) -> Context:
     return Context(Reading.of(row),
                    Reading.of(day_row(con, account, mp, prev.last_notified)),
                    Reading.of(day_row(con, account, mp, prev.acked)),
@@ -73,27 +72,22 @@ def flap_cause(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
     """The swing of the estimate over the flap window, and its likely cause: a factor
     with data some days and none on others, else the factor that moved most from day to
     day (relative to its size)."""
-    cur = con.execute(
-        "SELECT * FROM daily_score WHERE account = $account AND marketplace = $marketplace "
-        "AND date BETWEEN $first AND $day ORDER BY date",
-        {"account": account, "marketplace": mp,
-         "first": day - timedelta(days=policy.flap_window_days - 1), "day": day})
-    names = [d[0] for d in cur.description or ()]
-    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    scores = [r["score"] for r in rows if r["score"] is not None]
-    if not scores:
+    rows = scores(con, account, marketplace=mp,
+                  start=day - timedelta(days=policy.flap_window_days - 1), end=day)
+    estimates = [r.score for r in rows if r.score is not None]
+    if not estimates:
         return "no estimate in the window"
-    swing = (f"the estimate swung between {min(scores):.0f} and {max(scores):.0f} in "
+    swing = (f"the estimate swung between {min(estimates):.0f} and {max(estimates):.0f} in "
              f"{len(rows)} days")
     gaps = [(n, label) for col, label, _ in _FACTORS
-            if 0 < (n := sum(r[col] is None for r in rows)) < len(rows)]
+            if 0 < (n := sum(getattr(r, col) is None for r in rows)) < len(rows)]
     if gaps:
         n, label = max(gaps)
         return (f"{swing}; likely cause: {label} had no data on {n} of those days (a report "
                 "missing on some days): check those days' downloads or reports")
     moved = []
     for col, label, fmt in _FACTORS:
-        vals = [float(r[col]) for r in rows if r[col] is not None]
+        vals = [float(v) for r in rows if (v := getattr(r, col)) is not None]
         if len(vals) > 1:
             size = sum(abs(v) for v in vals) / len(vals) or 1.0
             step = sum(abs(b - a) for a, b in pairwise(vals)) / (len(vals) - 1)
@@ -157,7 +151,7 @@ def _names(items: list[tuple[str, float]], n: int = 5) -> str:
 
 
 def steps(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
-          row: dict[str, Any], policy: Policy) -> list[tuple[str, State, Step, str]]:
+          row: DailyScore, policy: Policy) -> list[tuple[str, State, Step, str]]:
     """Every rule's step for one marketplace: (rule, previous state, step, detail)."""
     out = []
     check = next_checkpoint(policy, day)
@@ -184,7 +178,7 @@ def steps(con: duckdb.DuckDBPyConnection, account: str, mp: str, day: date,
     value = proj.value if proj else None
     falling = [proj.describe("the check on ")] if proj else []
     if recent_under(row, policy):
-        falling.insert(0, f"today's factors alone read {row['score_recent']:.0f}, under "
+        falling.insert(0, f"today's factors alone read {row.score_recent:.0f}, under "
                           f"{policy.threshold:.0f}; Amazon takes the better of recent and "
                           "long-term performance, and the long-term factors follow the "
                           "recent ones as the days roll")

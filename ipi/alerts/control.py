@@ -12,14 +12,14 @@ that the CLI (and any page) needs lives here, not in the CLI.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 
 import duckdb
 
+from ipi.alerts.rules import SEVERITY
 from ipi.errors import NotFound, UsageError
-from ipi.store import rows, utcnow
+from ipi.store import utcnow
 
 
 def silenced(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
@@ -85,66 +85,129 @@ def add_silence(con: duckdb.DuckDBPyConnection, account: str, marketplace: str |
     return int(row[0])
 
 
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """An account's alerts (one marketplace's, or ``all``) muted through ``until``;
+    ``status``: active, ended (past ``until``) or expired (ended early)."""
+
+    id: int
+    account: str
+    marketplace: str
+    until: date
+    reason: str
+    created_at: datetime
+    expired_at: datetime | None
+    status: str
+
+
 def silences(con: duckdb.DuckDBPyConnection, account: str | None = None, *, today: date,
-             ended: bool = False) -> list[dict[str, Any]]:
+             ended: bool = False) -> list[Silence]:
     """Silences in force on ``today`` (with ``ended``: also those over or expired),
     newest first."""
-    return rows(con, 
+    return [Silence(*r) for r in con.execute(
         "SELECT id, account, coalesce(marketplace, 'all') AS marketplace, until, reason, "
         "created_at, expired_at, CASE WHEN expired_at IS NOT NULL THEN 'expired' "
         "WHEN until < $today THEN 'ended' ELSE 'active' END AS status FROM alert_silence "
         "WHERE ($account IS NULL OR account = $account) "
         "AND ($ended OR (expired_at IS NULL AND until >= $today)) ORDER BY id DESC",
-        {"account": account, "today": today, "ended": ended})
+        {"account": account, "today": today, "ended": ended}).fetchall()]
 
 
-def expire_silence(con: duckdb.DuckDBPyConnection, silence_id: int) -> dict[str, Any]:
-    """End a silence now; the silence as it was. An alert still firing is paged by the
+def expire_silence(con: duckdb.DuckDBPyConnection, silence_id: int) -> Silence:
+    """End a silence now; the silence, expired. An alert still firing is paged by the
     next run."""
-    cur = con.execute("SELECT id, account, marketplace, until, reason, expired_at "
-                      "FROM alert_silence WHERE id = $silence_id", {"silence_id": silence_id})
-    row = cur.fetchone()
+    row = con.execute(
+        "SELECT id, account, coalesce(marketplace, 'all'), until, reason, created_at, "
+        "expired_at, 'expired' FROM alert_silence WHERE id = $silence_id",
+        {"silence_id": silence_id}).fetchone()
     if row is None:
         raise NotFound(f"no silence with id {silence_id}: `ipi alerts silence list "
                        "--all` shows them")
-    found = dict(zip([d[0] for d in cur.description or ()], row, strict=True))
-    if found["expired_at"] is not None:
+    found = Silence(*row)
+    if found.expired_at is not None:
         raise UsageError(f"silence {silence_id} was already expired at "
-                       f"{found['expired_at']:%Y-%m-%d %H:%M} UTC")
+                       f"{found.expired_at:%Y-%m-%d %H:%M} UTC")
+    now = utcnow()
     con.execute("UPDATE alert_silence SET expired_at = $now WHERE id = $silence_id",
-                {"now": utcnow(), "silence_id": silence_id})
-    return found
+                {"now": now, "silence_id": silence_id})
+    return replace(found, expired_at=now)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An alert's change of state (or its acknowledgement) on a day, at ``value``."""
+
+    date: date
+    account: str
+    marketplace: str
+    rule: str
+    from_state: str
+    to_state: str
+    value: float | None
+    note: str | None
+    recorded_at: datetime
 
 
 def events(con: duckdb.DuckDBPyConnection, account: str | None = None,
-           limit: int | None = None) -> list[dict[str, Any]]:
+           limit: int | None = None) -> list[Event]:
     """Every alert state change (and acknowledgement), newest first."""
-    return rows(con, 
+    return [Event(*r) for r in con.execute(
         "SELECT date, account, marketplace, rule, from_state, to_state, value, note, "
         "recorded_at FROM alert_event WHERE ($account IS NULL OR account = $account) "
         "ORDER BY recorded_at DESC, date DESC LIMIT $limit",
-        {"account": account, "limit": limit})
+        {"account": account, "limit": limit}).fetchall()]
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A message queued for a day, its status, and each target's delivery in words."""
+
+    date: date
+    account: str
+    kind: str
+    severity: str | None
+    title: str
+    status: str
+    deliveries: str | None
 
 
 def messages(con: duckdb.DuckDBPyConnection, account: str | None = None,
-             limit: int | None = None) -> list[dict[str, Any]]:
+             limit: int | None = None) -> list[Sent]:
     """The messages queued, newest first, with each target's delivery."""
-    return rows(con, 
+    return [Sent(*r) for r in con.execute(
         "SELECT m.date, m.account, m.kind, m.severity, m.title, m.status, "
         "string_agg(d.target_name || ': ' || d.status || CASE WHEN d.attempts > 1 THEN "
         "' after ' || d.attempts || ' attempts' ELSE '' END, '; ' ORDER BY d.target_name) "
         "AS deliveries FROM alert_outbox m LEFT JOIN alert_delivery d USING (key) "
         "WHERE ($account IS NULL OR m.account = $account) "
         "GROUP BY ALL ORDER BY max(m.created_at) DESC LIMIT $limit",
-        {"account": account, "limit": limit})
+        {"account": account, "limit": limit}).fetchall()]
 
 
-def firing(con: duckdb.DuckDBPyConnection, account: str | None = None) -> list[dict[str, Any]]:
-    """The alert states firing now, per account, marketplace and rule: since when, the
-    day and value last evaluated, and whether it is acknowledged or held for flapping.
-    A warning inhibited by the critical alert still fires here (its state goes on)."""
-    return rows(con, 
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """An alert firing now: since when, the day and value last evaluated, whether it is
+    acknowledged or held for flapping, and its rule's severity."""
+
+    account: str
+    marketplace: str
+    rule: str
+    since: date | None
+    last_date: date | None
+    last_value: float | None
+    acked: date | None
+    flapping_since: date | None
+    severity: str
+
+
+def firing(con: duckdb.DuckDBPyConnection, account: str | None = None) -> list[Firing]:
+    """The alert states firing now, per account, marketplace and rule. A warning
+    inhibited by the critical alert still fires here (its state goes on)."""
+    found = con.execute(
         "SELECT account, marketplace, rule, since, last_date, last_value, acked, "
         "flapping_since FROM alert_state WHERE state = 'firing' "
         "AND ($account IS NULL OR account = $account) ORDER BY account, marketplace, rule",
-        {"account": account})
+        {"account": account}).fetchall()
+    return [Firing(acc, mp, rule, since, last, value, acked, flapping,
+                   SEVERITY.get(rule, "warning"))
+            for acc, mp, rule, since, last, value, acked, flapping in found]

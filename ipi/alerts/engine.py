@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
 
@@ -35,7 +35,7 @@ from ipi.alerts.message import (
 from ipi.alerts.outbox import Delivery, deliver_pending, enqueue
 from ipi.alerts.rules import BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING, SEVERITY
 from ipi.reports import REGISTRY
-from ipi.score import day_row, latest_day
+from ipi.score import DailyScore, day_row, day_rows, latest_day
 from ipi.score.carry import FEEDS, REPORTS
 from ipi.score.drivers import recovery, top_drivers
 from ipi.score.model import LABELS
@@ -93,15 +93,11 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
             log.info("alerts for %s: %s is not the latest scored day (%s); nothing to page",
                      account, day, latest)
             return AlertRun(account, day, evaluated=False)
-        cur = con.execute("SELECT * FROM daily_score WHERE account = $account AND date = $day "
-                          "ORDER BY marketplace", {"account": account, "day": day})
-        names = [d[0] for d in cur.description or ()]
-        rows: dict[str, dict[str, Any]] = {
-            r[1]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+        rows = {r.marketplace: r for r in day_rows(con, account, day)}
         run = AlertRun(account, day, evaluated=True)
         for mp, row in rows.items():
             _step_rules(con, run, mp, row, policy)
-            if row["status"] == "unreliable" and not silenced(con, account, mp, day):
+            if row.status == "unreliable" and not silenced(con, account, mp, day):
                 enqueue(con, notifier, f"{account}:{day}:{mp}:ops/unreliable", account, day,
                         "ops", f"[OPS] IPI {account} {mp}: the estimate for {day} is "
                         "unreliable", unreliable_message(account, mp, day, row), "ops")
@@ -112,7 +108,7 @@ def evaluate(store: Store, notifier: Notifier, account: str, day: date, policy: 
     return run
 
 
-def _step_rules(con: duckdb.DuckDBPyConnection, run: AlertRun, mp: str, row: dict[str, Any],
+def _step_rules(con: duckdb.DuckDBPyConnection, run: AlertRun, mp: str, row: DailyScore,
                 policy: Policy) -> None:
     """Step each rule of one marketplace's day, record its state and changes, and sort its
     notices: to page, held by a silence, or inhibited by the critical alert."""
@@ -136,7 +132,7 @@ def _step_rules(con: duckdb.DuckDBPyConnection, run: AlertRun, mp: str, row: dic
             "VALUES ($account, $marketplace, $rule, $state, $since, $day, $score, $now, $count, "
             "$last_notified, $paged, $acked, $flapping_since, $repeats)",
             {"account": account, "marketplace": mp, "rule": rule, "state": new.state,
-             "since": new.since, "day": day, "score": row.get("score"), "now": utcnow(),
+             "since": new.since, "day": day, "score": row.score, "now": utcnow(),
              "count": new.count, "last_notified": new.last_notified, "paged": new.paged,
              "acked": new.acked, "flapping_since": new.flapping_since,
              "repeats": new.repeats})
@@ -148,7 +144,7 @@ def _step_rules(con: duckdb.DuckDBPyConnection, run: AlertRun, mp: str, row: dic
                         "$rule, $day, $from_state, $to_state, $score, $note, $now)",
                         {"account": account, "marketplace": mp, "rule": rule, "day": day,
                          "from_state": prev.state, "to_state": new.state,
-                         "score": row.get("score"), "note": note, "now": utcnow()})
+                         "score": row.score, "note": note, "now": utcnow()})
         if step.notify:
             notice = Notice(
                 mp, step.notify, row, policy.threshold, new.since, rule, detail,
@@ -205,13 +201,13 @@ def _compose(con: duckdb.DuckDBPyConnection, notifier: Notifier, run: AlertRun,
                for n in fixable}
     # What brings the estimate back, where it is under the threshold now.
     plans = {n.marketplace: recovery(con, account, n.row, policy)
-             for n in fixable if n.rule == BELOW_THRESHOLD and n.row.get("score") is not None}
+             for n in fixable if n.rule == BELOW_THRESHOLD and n.row.score is not None}
     msg = render(account, day, run.notices, drivers, plans, link=url, stakes=lines,
                  capacity=full, ask=state(con, account).ask(day))
     key = f"{account}:{day}:" + ",".join(
         f"{n.marketplace}/{n.rule}/{n.kind}" for n in run.notices)
     kind = "resolved" if all(n.kind == "resolved" for n in run.notices) else "firing"
-    worst = min(run.notices, key=lambda n: n.row["score"]).marketplace
+    worst = min(run.notices, key=lambda n: n.row.score or 0.0).marketplace
     # Only an email carries the chart: drawing it costs a fleet's alerts more than the
     # rest of the message.
     emailed = any(t.shape == "email" for t in notifier.route(
@@ -300,14 +296,14 @@ def report_gaps(store: Store, notifier: Notifier, account: str, day: date,
         return 0
     with store.write() as con:
         for g in open_gaps:
-            key = names[g["report_type"]]
-            spec = REGISTRY[g["report_type"]]
+            key = names[g.report_type]
+            spec = REGISTRY[g.report_type]
             title, body = gap_message(
-                account, g["marketplace"], g["report_type"],
-                spec.description.split(" (")[0], g["last"], day,
+                account, g.marketplace, g.report_type,
+                spec.description.split(" (")[0], g.last, day,
                 [LABELS[f] for f, k in FEEDS.items() if k == key], limits[key])
-            enqueue(con, notifier, f"{account}:gap:{g['marketplace']}:{g['report_type']}:"
-                    f"{g['last']}", account, day, "ops", title, body, "ops")
+            enqueue(con, notifier, f"{account}:gap:{g.marketplace}:{g.report_type}:"
+                    f"{g.last}", account, day, "ops", title, body, "ops")
     return len(open_gaps)
 
 

@@ -16,6 +16,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from ipi.alerts.rules import BELOW_THRESHOLD, CHECK_WINDOW, PROJECTED_CROSSING
+from ipi.score import DailyScore
 from ipi.score.drivers import Driver
 from ipi.score.whatif import Plan
 
@@ -31,11 +32,11 @@ def _pct(x: Any) -> str:
     return "n/a" if x is None else f"{x:.1f}%"
 
 
-def factors_line(row: Mapping[str, Any]) -> str:
-    st = "n/a" if row.get("sell_through") is None else f"{row['sell_through']:.2f}"
-    ins = "n/a" if row.get("in_stock_rate") is None else f"{100 * row['in_stock_rate']:.0f}%"
-    return (f"excess {_pct(row.get('excess_pct'))} · sell-through {st} · "
-            f"stranded {_pct(row.get('stranded_pct'))} · in-stock {ins}")
+def factors_line(row: DailyScore) -> str:
+    st = "n/a" if row.sell_through is None else f"{row.sell_through:.2f}"
+    ins = "n/a" if row.in_stock_rate is None else f"{100 * row.in_stock_rate:.0f}%"
+    return (f"excess {_pct(row.excess_pct)} · sell-through {st} · "
+            f"stranded {_pct(row.stranded_pct)} · in-stock {ins}")
 
 
 _CHANGES = (("excess_pct", "excess", "{:.1f}%", 0.5), ("sell_through", "sell-through",
@@ -44,14 +45,14 @@ _CHANGES = (("excess_pct", "excess", "{:.1f}%", 0.5), ("sell_through", "sell-thr
             ("in_stock_rate", "in-stock", "{:.0%}", 0.01))
 
 
-def changes(before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+def changes(before: DailyScore, now: DailyScore) -> str:
     """What moved between two days' estimates: the estimate, then each factor that did."""
     parts = []
-    if before.get("score") is not None and now.get("score") is not None:
-        parts.append(f"estimate {before['score']:.0f} -> {now['score']:.0f} "
-                     f"({now['score'] - before['score']:+.0f})")
+    if before.score is not None and now.score is not None:
+        parts.append(f"estimate {before.score:.0f} -> {now.score:.0f} "
+                     f"({now.score - before.score:+.0f})")
     for col, label, fmt, least in _CHANGES:
-        a, b = before.get(col), now.get(col)
+        a, b = getattr(before, col), getattr(now, col)
         if a is not None and b is not None and abs(b - a) >= least:
             parts.append(f"{label} {fmt.format(a)} -> {fmt.format(b)}")
         elif (a is None) != (b is None):
@@ -67,12 +68,12 @@ class Notice:
 
     marketplace: str
     kind: str  # firing | repeat | resolved | flapping
-    row: Mapping[str, Any]  # the day's daily_score row
+    row: DailyScore  # the day's
     threshold: float
     since: date | None = None
     rule: str = BELOW_THRESHOLD
     detail: str = ""  # what the rule found: days to the check, the trend, the SKUs
-    before: Mapping[str, Any] | None = None  # the daily_score row of the last page
+    before: DailyScore | None = None  # the day of the last page
     last_page: date | None = None
     why: str = ""  # why it is paged (again) today
     next_check: date | None = None
@@ -102,8 +103,8 @@ class Notice:
         return self.rule.replace("_", " ")
 
 
-def _estimate(r: Mapping[str, Any]) -> str:
-    return f"IPI estimate {r['score']:.0f} (band {r['score_low']:.0f}-{r['score_high']:.0f})"
+def _estimate(r: DailyScore) -> str:
+    return f"IPI estimate {r.score:.0f} (band {r.score_low:.0f}-{r.score_high:.0f})"
 
 
 def _head(account: str, day: date, n: Notice) -> str:
@@ -136,15 +137,16 @@ def _head(account: str, day: date, n: Notice) -> str:
 
 def _summary(n: Notice) -> str:
     """The notice in a title's few words."""
-    mp, score, thr = n.marketplace, n.row["score"], n.threshold
+    mp, score, thr = n.marketplace, n.row.score, n.threshold
     if n.kind == "flapping":
         return f"{mp} {n.words} flapping, pages held"
     if n.critical:
         if n.kind == "firing":
             return f"{mp} {score:.0f} under the threshold {thr:.0f}"
         if n.kind == "repeat":
-            moved = (f" ({score - n.before['score']:+.0f} since {n.last_page})"
-                     if n.before and n.before.get("score") is not None else "")
+            moved = (f" ({score - n.before.score:+.0f} since {n.last_page})"
+                     if score is not None and n.before and n.before.score is not None
+                     else "")
             return f"{mp} {score:.0f} still under the threshold {thr:.0f}{moved}"
         return f"{mp} {score:.0f} back over the threshold {thr:.0f}"
     if n.kind == "resolved":
@@ -182,10 +184,10 @@ def event_fields(account: str, day: date, n: Notice, link: str | None) -> dict[s
     return {
         "dedup_key": dedup_key(account, n.marketplace, n.rule), "state": n.kind,
         "severity": n.severity, "account": account, "marketplace": n.marketplace,
-        "rule": n.rule, "date": day.isoformat(), "estimate": _num(r.get("score")),
-        "band": [_num(r.get("score_low")), _num(r.get("score_high"))],
-        "threshold": n.threshold, "status": r.get("status"),
-        "factors": {k: _num(r.get(k), 4) for k in ("excess_pct", "sell_through",
+        "rule": n.rule, "date": day.isoformat(), "estimate": _num(r.score),
+        "band": [_num(r.score_low), _num(r.score_high)],
+        "threshold": n.threshold, "status": r.status,
+        "factors": {k: _num(getattr(r, k), 4) for k in ("excess_pct", "sell_through",
                                                    "stranded_pct", "in_stock_rate")},
         "next_check": n.next_check.isoformat() if n.next_check else None,
         "since": n.since.isoformat() if n.since else None, "why": n.why or None,
@@ -243,9 +245,9 @@ def render(account: str, day: date, notices: Sequence[Notice],
             extra.append(f"Paged again: {n.why}.")
         elif n.why and n.kind != "flapping":
             extra.append(f"Paged now: {n.why}.")
-        if r.get("status") not in (None, "ok"):
-            extra.append(f"The estimate is {r['status']}"
-                         + (f" ({r['notes']})." if r.get("notes") else "."))
+        if r.status not in (None, "ok"):
+            extra.append(f"The estimate is {r.status}"
+                         + (f" ({r.notes})." if r.notes else "."))
         fixes = list(drivers.get(n.marketplace, ())) \
             if n.kind in ("firing", "repeat") and n.rule in _FIXABLE else []
         lines = [head, facts, *extra]
@@ -326,12 +328,12 @@ def capacity_message(account: str, day: date, storage: Sequence[Outlook],
 
 
 def unreliable_message(account: str, marketplace: str, day: Any,
-                       row: Mapping[str, Any]) -> str:
+                       row: DailyScore) -> str:
     """The ops message for a day whose reports are not to be trusted."""
-    return (f"[OPS] {account} {marketplace} on {day}: {row.get('notes')}.\n"
+    return (f"[OPS] {account} {marketplace} on {day}: {row.notes}.\n"
             f"Amazon sometimes returns a fraction of a report's rows. ipi asked again once "
             f"where it could; the rows are loaded but the day's estimate "
-            f"({(row.get('score') or 0):.0f}) is marked unreliable and pages nobody. "
+            f"({(row.score or 0):.0f}) is marked unreliable and pages nobody. "
             f"Check the report in Seller Central; the next day's run usually recovers.")
 
 

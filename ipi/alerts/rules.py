@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
 
+from ipi.score import DailyScore
 from ipi.settings import Policy
 
 BELOW_THRESHOLD = "below_threshold"
@@ -62,10 +62,10 @@ class Reading:
     high: float
 
     @classmethod
-    def of(cls, row: dict[str, Any] | None) -> Reading | None:
-        if not row or row.get("score") is None:
+    def of(cls, row: DailyScore | None) -> Reading | None:
+        if row is None or row.score is None:
             return None
-        return cls(float(row["score"]), float(row.get("score_high") or row["score"]))
+        return cls(float(row.score), float(row.score_high or row.score))
 
 
 @dataclass(frozen=True)
@@ -178,20 +178,20 @@ def advance(prev: State, active: bool | None, day: date, policy: Policy, *,
     return Step(new, None, changed)
 
 
-def _score(row: dict[str, Any], policy: Policy) -> float | None:
+def _score(row: DailyScore, policy: Policy) -> float | None:
     """The estimate the threshold rules may act on, or None: pages speak only of what is
     known. Not an unreliable day, not a partial one (a factor unknown), and not one whose
     carried factors (reports missing today) could put it on either side of the
     threshold."""
-    if row.get("score") is None or row.get("status") in ("unreliable", "partial"):
+    if row.score is None or row.status in ("unreliable", "partial"):
         return None
-    score = float(row["score"])
-    if abs(score - policy.threshold) < (row.get("carry_margin") or 0.0):
+    score = float(row.score)
+    if abs(score - policy.threshold) < (row.carry_margin or 0.0):
         return None
     return score
 
 
-def below_threshold(prev: State, row: dict[str, Any], policy: Policy, day: date,
+def below_threshold(prev: State, row: DailyScore, policy: Policy, day: date,
                     ctx: Context | None = None) -> Step:
     """Critical: the estimate is under the threshold; it resolves only at or over the
     recovery threshold, so a score wobbling around the threshold does not flap."""
@@ -202,7 +202,7 @@ def below_threshold(prev: State, row: dict[str, Any], policy: Policy, day: date,
                    clear=score >= policy.recovery, ctx=ctx)
 
 
-def check_window(prev: State, row: dict[str, Any], policy: Policy, day: date,
+def check_window(prev: State, row: DailyScore, policy: Policy, day: date,
                  window: tuple[date, int] | None, ctx: Context | None = None) -> Step:
     """Warning: inside a check's warning window, the estimate is under the threshold or
     within ``warning_margin`` above it."""
@@ -213,7 +213,7 @@ def check_window(prev: State, row: dict[str, Any], policy: Policy, day: date,
     return advance(prev, active, day, policy, ctx=ctx)
 
 
-def projected_crossing(prev: State, row: dict[str, Any], policy: Policy, day: date,
+def projected_crossing(prev: State, row: DailyScore, policy: Policy, day: date,
                        projected: float | None, ctx: Context | None = None) -> Step:
     """Warning: the estimate is still over the threshold (under it, the critical alert
     speaks), but the trend since the last level shift takes it under by the next check,
@@ -229,10 +229,10 @@ def projected_crossing(prev: State, row: dict[str, Any], policy: Policy, day: da
     return advance(prev, active, day, policy, ctx=ctx)
 
 
-def recent_under(row: dict[str, Any], policy: Policy) -> bool:
+def recent_under(row: DailyScore, policy: Policy) -> bool:
     """The day's factors alone read under the threshold (its estimate may be held over
     by the long-term ones)."""
-    recent = row.get("score_recent")
+    recent = row.score_recent
     return recent is not None and float(recent) < policy.threshold
 
 

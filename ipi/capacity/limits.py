@@ -3,32 +3,43 @@ storage type and month, in cubic feet. Every input is checked before anything is
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
 
 import duckdb
 
 from ipi.capacity import limit_of, month_of, storage_type_of
-from ipi.store import rows, utcnow
+from ipi.store import utcnow
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A month's capacity limit for a storage type, as recorded."""
+
+    account: str
+    storage_type: str
+    month: date  # its first day
+    limit_cuft: float
+    recorded_at: datetime
 
 
 def set_limit(con: duckdb.DuckDBPyConnection, account: str, storage_type: str, month: str | date,
-              limit: float | str) -> dict[str, Any]:
+              limit: float | str) -> Limit:
     """Record (or replace) a month's limit for a storage type; the row as stored."""
-    row = {"account": account, "storage_type": storage_type_of(storage_type),
-           "month": month_of(month), "limit_cuft": limit_of(limit), "recorded_at": utcnow()}
+    row = Limit(account, storage_type_of(storage_type), month_of(month), limit_of(limit),
+                utcnow())
     con.execute("INSERT OR REPLACE INTO capacity_limit (account, storage_type, month, "
                 "limit_cuft, recorded_at) VALUES ($account, $storage_type, $month, "
-                "$limit_cuft, $recorded_at)", row)
+                "$limit_cuft, $recorded_at)", asdict(row))
     return row
 
 
-def limits(con: duckdb.DuckDBPyConnection, account: str | None = None) -> list[dict[str, Any]]:
+def limits(con: duckdb.DuckDBPyConnection, account: str | None = None) -> list[Limit]:
     """The limits recorded (every account's, or one's), by account, month, storage type."""
-    return rows(con, 
+    return [Limit(*r) for r in con.execute(
         "SELECT account, storage_type, month, limit_cuft, recorded_at FROM capacity_limit "
         "WHERE ($account IS NULL OR account = $account) "
-        "ORDER BY account, month, storage_type", {"account": account})
+        "ORDER BY account, month, storage_type", {"account": account}).fetchall()]
 
 
 def month_limits(con: duckdb.DuckDBPyConnection, account: str, day: date) -> dict[str, float]:

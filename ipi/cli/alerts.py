@@ -97,13 +97,13 @@ def cmd_alerts_history(args: argparse.Namespace) -> int:
         return 0
     print("State changes (newest first):" if changes else "No alert state changes yet.")
     for e in changes:
-        value = f" at {e['value']:.0f}" if e["value"] is not None else ""
-        note = f" ({e['note']})" if e["note"] else ""
-        print(f"  {e['date']}  {e['account']} {e['marketplace']} {e['rule']}: "
-              f"{e['from_state']} -> {e['to_state']}{value}{note}")
+        value = f" at {e.value:.0f}" if e.value is not None else ""
+        note = f" ({e.note})" if e.note else ""
+        print(f"  {e.date}  {e.account} {e.marketplace} {e.rule}: "
+              f"{e.from_state} -> {e.to_state}{value}{note}")
     print("\nMessages (newest first):" if sent else "\nNo messages yet.")
     for m in sent:
-        print(f"  {m['date']}  {m['title']}  -> {m['deliveries'] or m['status']}")
+        print(f"  {m.date}  {m.title}  -> {m.deliveries or m.status}")
     return 0
 
 
@@ -158,8 +158,8 @@ def cmd_alerts_silence_list(args: argparse.Namespace) -> int:
     if not rows:
         print("no silences in force" + ("" if args.all else " (--all shows ended ones)"))
     for r in rows:
-        print(f"  {r['id']:>4}  {r['status']:<7}  {r['account']} {r['marketplace']} until "
-              f"{r['until']}: {r['reason']}")
+        print(f"  {r.id:>4}  {r.status:<7}  {r.account} {r.marketplace} until "
+              f"{r.until}: {r.reason}")
     return 0
 
 
@@ -170,14 +170,14 @@ def cmd_alerts_silence_expire(args: argparse.Namespace) -> int:
     # Each account's file numbers its own silences: find whose this one is.
     names = ([lib.account(args.account).name] if args.account
              else [a.name for a in lib.settings.accounts])
-    holders = [n for n in names if any(r["id"] == args.id for r in lib.silences(n, ended=True))]
+    holders = [n for n in names if any(r.id == args.id for r in lib.silences(n, ended=True))]
     if len(holders) > 1:
         raise UsageError(f"{', '.join(holders)} each have a silence {args.id}: name the "
                          "account with --account")
     with lib.store((holders or names)[0]).write() as con:
         gone = expire_silence(con, args.id)
-    print(f"silence {gone['id']} ({gone['account']} {gone['marketplace'] or 'all'}, until "
-          f"{gone['until']}) expired: the next run pages what is still firing")
+    print(f"silence {gone.id} ({gone.account} {gone.marketplace}, until "
+          f"{gone.until}) expired: the next run pages what is still firing")
     return 0
 
 

@@ -56,8 +56,8 @@ def cmd_capacity_set(args: argparse.Namespace) -> int:
     account = lib.account(args.account)
     with lib.store(account.name).write() as con:
         row = set_limit(con, account.name, args.storage_type, args.month, args.limit)
-    print(f"recorded {account.name}'s {row['storage_type']} capacity limit for "
-          f"{row['month']:%Y-%m}: {row['limit_cuft']:,.0f} cubic feet")
+    print(f"recorded {account.name}'s {row.storage_type} capacity limit for "
+          f"{row.month:%Y-%m}: {row.limit_cuft:,.0f} cubic feet")
     return 0
 
 
@@ -201,16 +201,17 @@ def _table(titles: Sequence[str], cells: Sequence[Sequence[str]],
 
 
 def cmd_capacity_list(args: argparse.Namespace) -> int:
-    rows = [{**r, "month": f"{r['month']:%Y-%m}"}  # as typed in `capacity set`
-            for r in rows_of(args).capacity_limits(args.account)]
-    if args.json:
-        print_json(rows)
+    from ipi.plain import plain
+
+    rows = rows_of(args).capacity_limits(args.account)
+    if args.json:  # the month as typed in `capacity set`
+        print_json([{**plain(r), "month": f"{r.month:%Y-%m}"} for r in rows])
         return 0
     if not rows:
         print("no capacity limits recorded: `ipi capacity set --storage-type T --month "
               "YYYY-MM --limit CUFT` with what Seller Central's Capacity Monitor shows")
         return 0
-    cells = [(r["account"], r["storage_type"], r["month"], f"{r['limit_cuft']:,.0f}")
+    cells = [(r.account, r.storage_type, f"{r.month:%Y-%m}", f"{r.limit_cuft:,.0f}")
              for r in rows]
     _table(("account", "storage type", "month", "limit (cu ft)"), cells, right=(3,))
     return 0

@@ -19,6 +19,7 @@ from ipi.errors import UsageError
 if TYPE_CHECKING:
     from ipi.api import Rows
     from ipi.pipeline import DayRun
+    from ipi.score import DailyScore
 
 SCORE_FIELDS = ("account", "marketplace", "date", "score", "score_low", "score_high",
                 "score_recent", "excess_pct", "sell_through", "stranded_pct", "in_stock_rate",
@@ -47,14 +48,14 @@ def cell(v: Any, field: str) -> str:
     return str(v)
 
 
-def print_table(rows: Sequence[dict[str, Any]], out: Any = None) -> None:
+def print_table(rows: Sequence[DailyScore], out: Any = None) -> None:
     out = out or sys.stdout
     heads = {"score_low": "low", "score_high": "high", "score_recent": "recent",
              "excess_pct": "excess",
              "sell_through": "sell-thru", "stranded_pct": "stranded", "in_stock_rate": "in-stock",
              "marketplace": "mkt"}
     cols = list(SCORE_FIELDS)
-    cells = [[cell(r.get(c), c) for c in cols] for r in rows]
+    cells = [[cell(getattr(r, c), c) for c in cols] for r in rows]
     titles = [heads.get(c, c) for c in cols]
     widths = [max([len(t)] + [len(row[i]) for row in cells]) for i, t in enumerate(titles)]
     print("  ".join(t.ljust(w) for t, w in zip(titles, widths, strict=True)), file=out)
@@ -63,7 +64,10 @@ def print_table(rows: Sequence[dict[str, Any]], out: Any = None) -> None:
 
 
 def print_json(value: Any) -> None:
-    print(json.dumps(value, default=str, indent=2))
+    """``value`` as JSON, the library's typed results made plain (``ipi.plain``)."""
+    from ipi.plain import plain
+
+    print(json.dumps(plain(value), default=str, indent=2))
 
 
 LOCAL_CONFIG = "ipi.toml"  # what `ipi init` writes: found in the folder a command runs in

@@ -147,9 +147,9 @@ def cmd_official_list(args: argparse.Namespace) -> int:
     if rows:
         print("date        mkt  official  estimate  difference")
     for r in rows:
-        est = "-" if r["estimate"] is None else f"{r['estimate']:.0f}"
-        diff = "-" if r["estimate"] is None else f"{r['estimate'] - r['official']:+.0f}"
-        print(f"{r['date']}  {r['marketplace']:<3}  {r['official']:>8.0f}  {est:>8}  {diff:>10}")
+        est = "-" if r.estimate is None else f"{r.estimate:.0f}"
+        diff = "-" if r.estimate is None else f"{r.estimate - r.official:+.0f}"
+        print(f"{r.date}  {r.marketplace:<3}  {r.official:>8.0f}  {est:>8}  {diff:>10}")
     print(f"{account.name}: {model.line()}")
     ask = model.ask(lib.settings.today(account))
     if ask:

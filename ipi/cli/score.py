@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,7 @@ from ipi.errors import UsageError
 
 if TYPE_CHECKING:
     from ipi.cli import Commands
+    from ipi.score import DailyScore
 
 log = logging.getLogger("ipi")
 
@@ -70,13 +73,13 @@ def cmd_score(args: argparse.Namespace) -> int:
         log.warning("%s: being updated (a run is writing), left out: retry when it has "
                     "finished", ", ".join(lib.updating))
     if args.json:
-        print_json([{k: r[k] for k in SCORE_FIELDS} for r in rows])
+        print_json([{k: getattr(r, k) for k in SCORE_FIELDS} for r in rows])
     elif not rows:
         print("no scores yet: drop reports and run `ipi run`, or `ipi ingest PATH`")
     else:  # a partial day shows what is known, never a bare number; "recent": only
         # where the long-term factors hold the estimate over today's (the 2020 rule)
-        print_table([{**r, "score": None, "status": line} if (line := partial_line(r))
-                     else r if held_line(r) else {**r, "score_recent": None} for r in rows])
+        print_table([replace(r, score=None, status=line) if (line := partial_line(r))
+                     else r if held_line(r) else replace(r, score_recent=None) for r in rows])
     return 0
 
 
@@ -96,14 +99,14 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         raise UsageError("name the actions (--remove SKU:UNITS, --fix-stranded SKU, "
                           "--restock SKU), or ask for --plan")
     account, row = lib.day(args.account, marketplace=args.marketplace, day=args.date)
-    out = lib.whatif(actions, account.name, marketplace=row["marketplace"],
-                     day=row["date"]).outcome if actions else None
-    plan = lib.plan(account.name, marketplace=row["marketplace"], day=row["date"],
+    out = lib.whatif(actions, account.name, marketplace=row.marketplace,
+                     day=row.date).outcome if actions else None
+    plan = lib.plan(account.name, marketplace=row.marketplace, day=row.date,
                     by=args.by)[1] if args.plan else None
     if args.json:
         doc: dict[str, Any] = {
-            "account": account.name, "marketplace": row["marketplace"], "date": row["date"],
-            "estimate": _estimate(row["score"], row["score_low"], row["score_high"])}
+            "account": account.name, "marketplace": row.marketplace, "date": row.date,
+            "estimate": _estimate(row.score, row.score_low, row.score_high)}
         if out is not None:
             doc |= {"actions": [{"action": a.kind, "sku": a.sku, "units": a.units,
                                  "unknown": a.sku in out.unknown,
@@ -120,8 +123,8 @@ def cmd_whatif(args: argparse.Namespace) -> int:
                                      for i, (a, score) in enumerate(plan.steps)]}
         print_json(doc)
         return 0
-    print(f"{account.name} {row['marketplace']} on {row['date']}: estimate {row['score']:.0f} "
-          f"(band {row['score_low']:.0f}-{row['score_high']:.0f})")
+    print(f"{account.name} {row.marketplace} on {row.date}: estimate {row.score:.0f} "
+          f"(band {row.score_low:.0f}-{row.score_high:.0f})")
     if (line := held_line(row)) is not None:
         print(f"  ({line})")
     if out is not None:
@@ -143,11 +146,11 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     return 0
 
 
-def _factor_changes(row: dict[str, Any], after: Any) -> str:
+def _factor_changes(row: DailyScore, after: Mapping[str, float | None]) -> str:
     parts = []
     for factor, column in (("excess", "excess_pct"), ("sell_through", "sell_through"),
                            ("stranded", "stranded_pct"), ("in_stock", "in_stock_rate")):
-        was, now = row.get(column), after.get(factor)
+        was, now = getattr(row, column), after.get(factor)
         if was is not None and now is not None and abs(now - was) > 1e-9:
             parts.append(f"{factor.replace('_', '-')} {cell(was, column)} -> "
                          f"{cell(now, column)}")

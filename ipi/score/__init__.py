@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,13 +25,48 @@ INSUFFICIENT = "insufficient history"
 HELD = "held by the long-term factors"  # the 2020 rule (ipi.score.window)
 CARRY_DAYS = CarryDays()  # the defaults, for callers without a policy (tests, benchmarks)
 
-SCORE_COLUMNS = (
-    "account", "marketplace", "date", "units_on_hand", "excess_units", "excess_pct",
-    "units_shipped_t90", "avg_units_on_hand", "sell_through", "sell_through_approx",
-    "stranded_units", "stranded_pct", "in_stock_rate", "in_stock_days", "in_stock_approx",
-    "score", "score_low", "score_high", "status", "notes", "model", "carried", "carry_margin",
-    "score_recent", "long_term",
-)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DailyScore:
+    """A marketplace's day as ``daily_score`` holds it: the four factors with their
+    inputs, the estimate with its band, status and notes, and what it rests on. Nullable
+    columns default to None, so a test names only what it needs."""
+
+    account: str
+    marketplace: str
+    date: dt.date
+    units_on_hand: float | None = None
+    excess_units: float | None = None
+    excess_pct: float | None = None
+    units_shipped_t90: float | None = None
+    avg_units_on_hand: float | None = None
+    sell_through: float | None = None
+    sell_through_approx: bool | None = None
+    stranded_units: float | None = None
+    stranded_pct: float | None = None
+    in_stock_rate: float | None = None
+    in_stock_days: int | None = None
+    in_stock_approx: bool | None = None
+    score: float | None = None
+    score_low: float | None = None
+    score_high: float | None = None
+    status: str  # ok | approximate | partial | unreliable | insufficient history | no data
+    notes: str | None = None
+    model: str
+    carried: str | None = None  # JSON {factor: the day it was measured} (ipi.score.carry)
+    carry_margin: float | None = None
+    score_recent: float | None = None  # from the day's factors alone (ipi.score.window)
+    long_term: str | None = None  # JSON {factor: its long-term value} (ipi.score.window)
+
+
+# The table's columns as the library reads and writes them, in its order.
+SCORE_COLUMNS = tuple(f.name for f in fields(DailyScore))
+
+
+def _daily(cur: duckdb.DuckDBPyConnection) -> list[DailyScore]:
+    """The rows of a query selecting ``SCORE_COLUMNS``."""
+    return [DailyScore(**dict(zip(SCORE_COLUMNS, r, strict=True))) for r in cur.fetchall()]
 
 
 @dataclass(frozen=True)
@@ -179,11 +215,11 @@ def _with_estimate(account: str, r: dict[str, Any], model: Model) -> tuple[Any, 
 
 def scores(con: duckdb.DuckDBPyConnection, account: str | None = None, *,
            marketplace: str | None = None, start: date | None = None, end: date | None = None,
-           last: int | None = None) -> list[dict[str, Any]]:
+           last: int | None = None) -> list[DailyScore]:
     """Stored daily scores, oldest first; ``last``: the newest N days of each account
     and marketplace only."""
-    return rows(
-        con, "SELECT * EXCLUDE (computed_at, newest) FROM ("
+    return _daily(con.execute(
+        f"SELECT {', '.join(SCORE_COLUMNS)} FROM ("
         " SELECT *, row_number() OVER (PARTITION BY account, marketplace ORDER BY date DESC)"
         " AS newest FROM daily_score"
         " WHERE ($account IS NULL OR account = $account)"
@@ -191,7 +227,7 @@ def scores(con: duckdb.DuckDBPyConnection, account: str | None = None, *,
         " AND ($start IS NULL OR date >= $start) AND ($end IS NULL OR date <= $end))"
         " WHERE $last IS NULL OR newest <= $last ORDER BY account, marketplace, date",
         {"account": account, "marketplace": marketplace, "start": start, "end": end,
-         "last": last})
+         "last": last}))
 
 
 def record_official(con: duckdb.DuckDBPyConnection, account: Account,
@@ -219,21 +255,21 @@ def _rescore_all(con: duckdb.DuckDBPyConnection, account: str, carry_days: Carry
         score_range(con, account, span["first"], span["last"], carry_days)
 
 
-def partial_line(row: dict[str, Any]) -> str | None:
+def partial_line(row: DailyScore) -> str | None:
     """How a partial day leads, never as a bare number: "partial: 2 of 4 factors known,
     560-940" (None for any other day)."""
-    if row.get("status") != "partial" or row.get("score_low") is None:
+    if row.status != "partial" or row.score_low is None or row.score_high is None:
         return None
-    factors = factors_for(row["marketplace"])
-    known = sum(row.get(carry.VALUE[f]) is not None for f in factors)
+    factors = factors_for(row.marketplace)
+    known = sum(getattr(row, carry.VALUE[f]) is not None for f in factors)
     return (f"partial: {known} of {len(factors)} factors known, "
-            f"{row['score_low']:.0f}\u2013{row['score_high']:.0f}")
+            f"{row.score_low:.0f}\u2013{row.score_high:.0f}")
 
 
-def held_line(row: dict[str, Any]) -> str | None:
+def held_line(row: DailyScore) -> str | None:
     """What a day held by its long-term factors says beside its estimate (None for any
     other day): Amazon's 2020 rule keeps the better reading, and actions move today's."""
-    recent, score = row.get("score_recent"), row.get("score")
+    recent, score = row.score_recent, row.score
     if recent is None or score is None or score <= recent:
         return None
     return (f"{HELD}: today's factors alone read {recent:.0f}; Amazon takes the better of "
@@ -248,25 +284,31 @@ def latest_day(con: duckdb.DuckDBPyConnection, account: str) -> date | None:
     return row[0] if row else None
 
 
-def _one(cur: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
-    row = cur.fetchone()
-    return dict(zip([d[0] for d in cur.description or ()], row, strict=True)) if row else None
-
-
 def day_row(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
-            day: date | None) -> dict[str, Any] | None:
+            day: date | None) -> DailyScore | None:
     """The marketplace's daily_score row of ``day``, if there is one."""
     if day is None:
         return None
-    return _one(con.execute("SELECT * FROM daily_score WHERE account = $account "
-                            "AND marketplace = $marketplace AND date = $day",
-                            {"account": account, "marketplace": marketplace, "day": day}))
+    found = _daily(con.execute(
+        f"SELECT {', '.join(SCORE_COLUMNS)} FROM daily_score WHERE account = $account "
+        "AND marketplace = $marketplace AND date = $day",
+        {"account": account, "marketplace": marketplace, "day": day}))
+    return found[0] if found else None
+
+
+def day_rows(con: duckdb.DuckDBPyConnection, account: str, day: date) -> list[DailyScore]:
+    """The account's daily_score rows of ``day``, one per marketplace, by marketplace."""
+    return _daily(con.execute(
+        f"SELECT {', '.join(SCORE_COLUMNS)} FROM daily_score WHERE account = $account "
+        "AND date = $day ORDER BY marketplace", {"account": account, "day": day}))
 
 
 def latest_row(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
-               day: date | None = None) -> dict[str, Any] | None:
+               day: date | None = None) -> DailyScore | None:
     """The marketplace's newest row with an estimate, on or before ``day`` if given."""
-    return _one(con.execute(
-        "SELECT * FROM daily_score WHERE account = $account AND marketplace = $marketplace "
-        "AND score IS NOT NULL AND date <= coalesce($day, date) ORDER BY date DESC LIMIT 1",
+    found = _daily(con.execute(
+        f"SELECT {', '.join(SCORE_COLUMNS)} FROM daily_score WHERE account = $account "
+        "AND marketplace = $marketplace AND score IS NOT NULL AND date <= coalesce($day, date) "
+        "ORDER BY date DESC LIMIT 1",
         {"account": account, "marketplace": marketplace, "day": day}))
+    return found[0] if found else None

@@ -36,9 +36,9 @@ COLUMNS = {
 READ = sorted({c for cols in COLUMNS.values() for c in cols})
 
 
-def carried_of(row: Mapping[str, Any]) -> dict[str, date]:
-    """A stored row's carried factors: {factor: the day it was measured}."""
-    raw = row.get("carried")
+def carried_of(raw: str | None) -> dict[str, date]:
+    """A stored row's carried factors ({factor: the day it was measured}) from its
+    ``carried`` column."""
     return {f: date.fromisoformat(d) for f, d in json.loads(raw).items()} if raw else {}
 
 
@@ -60,7 +60,7 @@ def carry(rows: list[dict[str, Any]], before: Iterable[Mapping[str, Any]],
                 last[(r["marketplace"], f)] = (r["date"], {c: r.get(c) for c in COLUMNS[f]})
 
     for r in before:
-        measured(r, carried_of(r))
+        measured(r, carried_of(r.get("carried")))
     for r in sorted(rows, key=lambda x: (x["date"], x["marketplace"])):
         carried: dict[str, date] = {}
         for f, value in VALUE.items():

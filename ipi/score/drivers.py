@@ -13,13 +13,12 @@ the account's score model, and the list is ranked by that gain. A removal's
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
 
 import duckdb
 
+from ipi.score import DailyScore
 from ipi.score.official import model_for
 from ipi.score.whatif import Action, Costs, Kind, Plan, recovery_plan, sku_facts, what_if
 from ipi.settings import Policy
@@ -119,10 +118,10 @@ def _candidates(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
 
 
 def top_drivers(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, day: date,
-                n: int = 5, row: Mapping[str, Any] | None = None) -> list[Driver]:
+                n: int = 5, row: DailyScore | None = None) -> list[Driver]:
     """The ``n`` SKUs whose fix would lift the day's estimate most (``row``: its daily_score)."""
     found = _candidates(con, account, marketplace, day)
-    if row is None or row.get("score") is None:
+    if row is None or row.score is None:
         return found[:n]
     facts = sku_facts(con, account, marketplace, day, [d.sku for d in found])
     model = model_for(con, account)
@@ -136,12 +135,12 @@ def top_drivers(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, 
     return ranked[:n]
 
 
-def recovery(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str, Any],
+def recovery(con: duckdb.DuckDBPyConnection, account: str, row: DailyScore,
              policy: Policy) -> Plan:
     """The recovery plan of the day ``row`` (its daily_score) to the policy's recovery
     threshold, at the least units moved or estimated cost it asks for, from the same
     candidates as the drivers."""
-    found = _candidates(con, account, row["marketplace"], row["date"], _PLAN_CANDIDATES)
+    found = _candidates(con, account, row.marketplace, row.date, _PLAN_CANDIDATES)
     costs = Costs(policy.plan_by, policy.removal_fee, policy.listing_fix_cost,
                   policy.restock_cost)
     return recovery_plan(con, account, row, policy.recovery, [d.fix() for d in found], costs)

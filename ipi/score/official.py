@@ -12,9 +12,9 @@ import csv
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import duckdb
 
@@ -24,7 +24,7 @@ from ipi.score.calibrate import MIN_POINTS, PAIR_DAYS, Calibration, Point, calib
 from ipi.score.model import ALL_FACTORS, factors_for
 from ipi.score.prior import Model
 from ipi.settings import Account
-from ipi.store import rows, utcnow
+from ipi.store import utcnow
 
 
 @dataclass(frozen=True)
@@ -148,18 +148,28 @@ def points(con: duckdb.DuckDBPyConnection, account: str) -> list[Point]:
             continue
         # The factors that made the estimate: the long-term ones where they held it
         values = {"excess": ex, "sell_through": st, "stranded": sd, "in_stock": ins} \
-            if held is None else window.of({"long_term": held})
+            if held is None else window.of(held)
         out.append(Point(values, factors_for(mp), official))
     return out
 
 
-def listing(con: duckdb.DuckDBPyConnection, account: str) -> list[dict[str, Any]]:
-    """The official scores with the estimate each was paired with (None: no day close
-    enough), oldest first."""
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An official score beside the estimate it was paired with (None: no day close
+    enough)."""
+
+    account: str
+    marketplace: str
+    date: date
+    official: float
+    estimate: float | None
+
+
+def listing(con: duckdb.DuckDBPyConnection, account: str) -> list[Recorded]:
+    """The official scores with the estimate each was paired with, oldest first."""
     rows = con.execute(_PAIRED, {"a": account}).fetchall()
-    return [{"marketplace": mp, "date": day, "official": off,
-             "estimate": est if paired is not None and (day - paired).days <= PAIR_DAYS
-             else None}
+    return [Recorded(account, mp, day, off,
+                     est if paired is not None and (day - paired).days <= PAIR_DAYS else None)
             for mp, day, off, paired, est, *_ in rows]
 
 
@@ -236,6 +246,29 @@ def state(con: duckdb.DuckDBPyConnection, account: str) -> ModelState:
                       bool(used), last)
 
 
-def calibration(con: duckdb.DuckDBPyConnection, account: str) -> dict[str, Any] | None:
-    found = rows(con, "SELECT * FROM calibration WHERE account = $account", {"account": account})
-    return found[0] if found else None
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """The account's model as stored by ``refit``: the weights used, the fit (JSON, also
+    when it is not used), its held-out error and the default's, the band's model part."""
+
+    account: str
+    points: int
+    w_excess: float
+    w_sell_through: float
+    w_stranded: float
+    w_in_stock: float
+    fitted: str | None
+    mae: float | None
+    prior_mae: float
+    model_error: float
+    used: bool
+    fitted_at: datetime
+
+
+def calibration(con: duckdb.DuckDBPyConnection, account: str) -> Stored | None:
+    """The account's stored model, if it was ever fitted."""
+    found = con.execute("SELECT account, points, w_excess, w_sell_through, w_stranded, "
+                        "w_in_stock, fitted, mae, prior_mae, model_error, used, fitted_at "
+                        "FROM calibration WHERE account = $account",
+                        {"account": account}).fetchone()
+    return Stored(*found) if found else None

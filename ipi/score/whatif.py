@@ -22,12 +22,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 import duckdb
 
 from ipi.errors import UsageError
-from ipi.score import window
+from ipi.score import DailyScore, window
 from ipi.score.model import Estimate, estimate, factors_for
 from ipi.score.official import model_for
 from ipi.score.prior import Model
@@ -106,9 +106,9 @@ def sku_facts(con: duckdb.DuckDBPyConnection, account: str, marketplace: str, da
             for sku, ex, oh, sd, sh in rows}
 
 
-def values_of(row: Mapping[str, Any]) -> dict[str, float | None]:
-    return {"excess": row.get("excess_pct"), "sell_through": row.get("sell_through"),
-            "stranded": row.get("stranded_pct"), "in_stock": row.get("in_stock_rate")}
+def values_of(row: DailyScore) -> dict[str, float | None]:
+    return {"excess": row.excess_pct, "sell_through": row.sell_through,
+            "stranded": row.stranded_pct, "in_stock": row.in_stock_rate}
 
 
 @dataclass(frozen=True)
@@ -139,19 +139,19 @@ def totals(actions: Sequence[Action], facts: Mapping[str, Facts]) -> Totals:
     return t
 
 
-def apply(row: Mapping[str, Any], t: Totals, settled: bool = False) -> dict[str, float | None]:
+def apply(row: DailyScore, t: Totals, settled: bool = False) -> dict[str, float | None]:
     """The day's factor values (``row``: its daily_score) after the actions ``t``; once
     the 90-day sell-through window has passed over the removals if ``settled``."""
     values = values_of(row)
-    excess, stranded = row.get("excess_units"), row.get("stranded_units")
-    left = float(row.get("units_on_hand") or 0.0) - t.removed
+    excess, stranded = row.excess_units, row.stranded_units
+    left = float(row.units_on_hand or 0.0) - t.removed
     # Only what the actions touched is recomputed: the stored values stay as they are.
     if left > 0 and t.removed and excess is not None and values["excess"] is not None:
         values["excess"] = 100.0 * max(float(excess) - t.excess_removed, 0.0) / left
     if left > 0 and (t.removed or t.fixed) and stranded is not None \
             and values["stranded"] is not None:
         values["stranded"] = 100.0 * max(float(stranded) - t.fixed, 0.0) / left
-    shipped, avg = row.get("units_shipped_t90"), row.get("avg_units_on_hand")
+    shipped, avg = row.units_shipped_t90, row.avg_units_on_hand
     if t.removed and shipped is not None and avg and values["sell_through"] is not None:
         # One of the four snapshots is lower today, all four in 90 days. Never below one
         # unit on hand: removing everything would otherwise divide by zero.
@@ -187,13 +187,13 @@ def _diff(a: Estimate, b: Estimate) -> float | None:
     return None if a.score is None or b.score is None else a.score - b.score
 
 
-def what_if(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str, Any],
+def what_if(con: duckdb.DuckDBPyConnection, account: str, row: DailyScore,
             actions: Sequence[Action], facts: Mapping[str, Facts] | None = None,
             model: Model | None = None, *, recent: bool = False) -> Outcome:
     """The estimate of the day ``row`` (its daily_score) before and after the actions
     (``facts`` and ``model``: already read, when asking many questions of one day;
     ``recent``: the estimate from today's factors alone, see ``scorer``)."""
-    mp, day = row["marketplace"], row["date"]
+    mp, day = row.marketplace, row.date
     if facts is None:
         facts = sku_facts(con, account, mp, day, [a.sku for a in actions])
     model = model or model_for(con, account)
@@ -209,14 +209,14 @@ def what_if(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str, Any]
                    today(values_of(row)))
 
 
-def scorer(row: Mapping[str, Any], model: Model, *, recent: bool = False
+def scorer(row: DailyScore, model: Model, *, recent: bool = False
            ) -> Callable[[Mapping[str, float | None]], Estimate]:
     """Factor values of the day ``row`` in, the account's estimate out (``recent``: the
     estimate from those values alone, without the long-term factors' hold)."""
-    factors = factors_for(row["marketplace"])
-    approx = {f for f, flag in (("sell_through", row.get("sell_through_approx")),
-                                ("in_stock", row.get("in_stock_approx"))) if flag}
-    long_term = {} if recent else window.of(row)
+    factors = factors_for(row.marketplace)
+    approx = {f for f, flag in (("sell_through", row.sell_through_approx),
+                                ("in_stock", row.in_stock_approx)) if flag}
+    long_term = {} if recent else window.of(row.long_term)
 
     def score(values: Mapping[str, float | None]) -> Estimate:
         recent = estimate(values, factors=factors, approximate=approx,
@@ -308,7 +308,7 @@ def _count(n: int, one: str, many: str) -> str:
     return "" if not n else f"1 {one}" if n == 1 else f"{n} {many}"
 
 
-def recovery_plan(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str, Any],
+def recovery_plan(con: duckdb.DuckDBPyConnection, account: str, row: DailyScore,
                   target: float, candidates: Sequence[Action],
                   costs: Costs = Costs()) -> Plan:
     """The plan that brings the day's estimate to ``target`` for the least ``costs``
@@ -316,7 +316,7 @@ def recovery_plan(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str
     restocking moves no units, so by units they come first), then the costliest steps
     the target does not need are dropped and the last removal is cut to the units
     needed."""
-    facts = sku_facts(con, account, row["marketplace"], row["date"],
+    facts = sku_facts(con, account, row.marketplace, row.date,
                       [a.sku for a in candidates])
     # Actions move today's factors; where the long-term ones hold the estimate (the 2020
     # rule), a single action moves nothing until today's pass them, so the plan is made on
@@ -358,8 +358,8 @@ def recovery_plan(con: duckdb.DuckDBPyConnection, account: str, row: Mapping[str
     chosen = [replace(a, units=min(a.units, facts[a.sku].on_hand)) if a.kind == "remove"
               else a for a in chosen]
     steps = [(a, round(score(chosen[:i + 1]), 1)) for i, a in enumerate(chosen)]
-    held = row.get("score") if row.get("score_recent") is not None \
-        and (row.get("score") or 0) > row["score_recent"] else None
+    held = row.score if row.score_recent is not None \
+        and (row.score or 0) > row.score_recent else None
     return Plan(None if start < 0 else start, target, tuple(steps),
                 tuple(round(cost(a), 2) for a in chosen), costs, held)
 

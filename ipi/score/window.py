@@ -33,9 +33,9 @@ def as_json(values: Mapping[str, float]) -> str | None:
     return json.dumps(dict(sorted(values.items()))) if values else None
 
 
-def of(row: Mapping[str, Any]) -> dict[str, float]:
-    """A stored row's long-term factor values ({} when it had none)."""
-    raw = row.get("long_term")
+def of(raw: str | None) -> dict[str, float]:
+    """A stored row's long-term factor values from its ``long_term`` column ({} when it
+    had none)."""
     return {f: float(v) for f, v in json.loads(raw).items()} if raw else {}
 
 
@@ -62,7 +62,7 @@ def long_term(rows: list[dict[str, Any]], before: Iterable[Mapping[str, Any]],
             if got and (day - got[0][0]).days >= min_days - 1 else None
 
     for r in before:
-        add(r, carried_of(r))
+        add(r, carried_of(r.get("carried")))
     for r in sorted(rows, key=lambda x: (x["date"], x["marketplace"])):
         add(r, r.get("carried") or {})
         present = [f for f, col in VALUE.items() if r.get(col) is not None]

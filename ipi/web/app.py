@@ -61,6 +61,7 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True, finalize=_text)
     env.filters.update(num=_num, signed=_signed, ago=_ago, rule=_rule, report=_report,
                        factor=_factor, tone=_tone, fee=_fee, span=span_text)
+    env.globals["tone_of"] = views.tone  # an overview row's tone: bad, warn, ok, none
     return env
 
 
@@ -145,7 +146,7 @@ class Pages:
     def index(self, request: Request) -> Response:
         mine = self.accounts(request)
         return self.render(request, "index.html",
-                           rows=[r for r in views.index(self.rows) if r["account"] in mine],
+                           rows=[r for r in views.index(self.rows) if r.account in mine],
                            accounts=mine)
 
     def account(self, request: Request) -> Response:
@@ -173,8 +174,8 @@ class Pages:
             return Response(f"{exc}\n", status_code=400, media_type="text/plain")
         # str() of a float is its shortest exact form: the file reads back to the same rows;
         # a text cell a spreadsheet would run as a formula gets a leading '.
-        text = csv_text(DRIVER_COLUMNS, ([r[c] for c in DRIVER_COLUMNS] for r in rows))
-        day = rows[0]["date"] if rows else "none"
+        text = csv_text(DRIVER_COLUMNS, ([getattr(r, c) for c in DRIVER_COLUMNS] for r in rows))
+        day = rows[0].date if rows else "none"
         return Response(text, media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="ipi-drivers-{name}-{mp}-{day}.csv"',
             "Cache-Control": "no-store"})

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from ipi.score import DailyScore
 from ipi.score.model import factors_for
+from ipi.score.official import Recorded
 
 # How far past the newest estimate the time axis reaches to show Amazon's next check, as
 # the report's chart does: a check further off says nothing about the history.
@@ -63,40 +65,41 @@ def score_range(values: Sequence[float], threshold: float) -> tuple[float, float
     return (lo, hi) if hi > lo else (max(0.0, lo - 50), min(1000.0, hi + 50))
 
 
-def chart_data(marketplace: str, history: Sequence[Mapping[str, Any]], threshold: float,
-               checks: Sequence[date], official: Sequence[Mapping[str, Any]],
+def chart_data(marketplace: str, history: Sequence[DailyScore], threshold: float,
+               checks: Sequence[date], official: Sequence[Recorded],
                fired: Sequence[date]) -> dict[str, Any] | None:
     """The score chart (estimate, band, threshold, official scores, alert firings, check
     dates) and the factor charts of one marketplace, over the same days; None when there
     is no estimate to draw."""
-    scored = [r for r in history if r["score"] is not None]
+    scored = [r for r in history if r.score is not None]
     if not scored:
         return None
-    days = [r["date"] for r in history]
-    by_day = {r["date"]: r for r in history}
+    days = [r.date for r in history]
+    by_day = {r.date: r for r in history}
     first, last = days[0], days[-1]
     shown = [c for c in checks if first <= c <= last + CHECK_HORIZON]
     end = max([last, *shown])
-    on_axis = {o["date"]: o["official"] for o in official if first <= o["date"] <= last}
+    on_axis = {o.date: o.official for o in official if first <= o.date <= last}
     fired_on = {d for d in fired if d in by_day}
-    band = [v for r in scored for v in (r["score_low"], r["score_high"]) if v is not None]
+    band = [v for r in scored for v in (r.score_low, r.score_high) if v is not None]
     band += list(on_axis.values())
     return {
         "marketplace": marketplace,
         "x": [epoch(d) for d in days],
         "range": [epoch(first), epoch(end)],
-        "score": [_num(r["score"]) for r in history],
-        "low": [_num(r["score_low"]) for r in history],
-        "high": [_num(r["score_high"]) for r in history],
+        "score": [_num(r.score) for r in history],
+        "low": [_num(r.score_low) for r in history],
+        "high": [_num(r.score_high) for r in history],
         "official": [_num(on_axis.get(d)) for d in days],
         # A firing is marked on the estimate of its day.
-        "fired": [_num(by_day[d]["score"]) if d in fired_on else None for d in days],
+        "fired": [_num(by_day[d].score) if d in fired_on else None for d in days],
         "threshold": threshold,
-        "yrange": list(score_range([r["score"] for r in scored] + band, threshold)),
+        "yrange": list(score_range([r.score for r in scored if r.score is not None] + band,
+                                   threshold)),
         "checks": [epoch(c) for c in shown],
         "factors": [
             {"key": key, "label": f.label, "unit": f.unit, "target": f.target,
              "target_label": f.target_label, "better": f.better,
-             "values": [_num(r[f.column], f.scale) for r in history]}
+             "values": [_num(getattr(r, f.column), f.scale) for r in history]}
             for key, f in FACTORS.items() if key in factors_for(marketplace)],
     }

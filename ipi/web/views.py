@@ -9,15 +9,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from ipi.api import Rows
+from ipi.alerts.control import Event, Sent
+from ipi.api import Fix, Moment, Overview, Rows
 from ipi.capacity.usage import Outlook
 from ipi.errors import ConfigError, NotFound, UsageError
 from ipi.fees.exposure import FeeExposure
-from ipi.score.official import ModelState
+from ipi.score.official import ModelState, Recorded
 from ipi.score.projection import Projection
 from ipi.score.whatif import Plan, parse_remove
 from ipi.settings import Account
 from ipi.stakes import FeeNote
+from ipi.store.arrivals import Arrival
 from ipi.web.charts import chart_data
 
 DRIVERS = 25  # SKUs in a marketplace's drivers table (and its CSV)
@@ -37,15 +39,14 @@ RULE_NAMES = {"below_threshold": "under the threshold", "check_window": "check w
               "excess_jump": "excess jump"}
 
 
-def tone(row: dict[str, Any]) -> str:
+def tone(row: Overview) -> str:
     """How a marketplace's state reads at a glance: bad (under the threshold, or a
     critical alert), warn (a warning, stale data, under the recovery threshold), ok."""
-    if row["score"] is None:
-        return "warn" if row["stale"] else "none"
-    if row["score"] < row["threshold"] or any(f["severity"] == "critical"
-                                              for f in row["firing"]):
+    if row.score is None:
+        return "warn" if row.stale else "none"
+    if row.score < row.threshold or any(f.severity == "critical" for f in row.firing):
         return "bad"
-    if row["firing"] or row["stale"] or row["score"] < row["recovery"]:
+    if row.firing or row.stale or row.score < row.recovery:
         return "warn"
     return "ok"
 
@@ -74,17 +75,17 @@ def capacity(rows: Rows, name: str) -> Capacity:
                     any(s.limit_cuft is not None for s in at.storage))
 
 
-def index(rows: Rows) -> list[dict[str, Any]]:
+def index(rows: Rows) -> list[Overview]:
     """Every configured account and marketplace, worst first: under the threshold (the
     furthest under first), then those with no estimate, then the rest by their distance
     to the threshold; the stalest data first among equals."""
-    return sorted(({**r, "tone": tone(r)} for r in rows.overview()), key=worst_first)
+    return sorted(rows.overview(), key=worst_first)
 
 
-def worst_first(r: dict[str, Any]) -> tuple[int, float, int]:
-    score, age = r["score"], r["data_age_days"]
-    group = 1 if score is None else 0 if score < r["threshold"] else 2
-    return group, (score - r["threshold"]) if score is not None else 0.0, -(age or 0)
+def worst_first(r: Overview) -> tuple[int, float, int]:
+    score, age = r.score, r.data_age_days
+    group = 1 if score is None else 0 if score < r.threshold else 2
+    return group, (score - r.threshold) if score is not None else 0.0, -(age or 0)
 
 
 @dataclass
@@ -92,15 +93,15 @@ class Market:
     """One marketplace of an account's page."""
 
     marketplace: str
-    summary: dict[str, Any]  # its overview row
-    chart: dict[str, Any] | None = None
+    summary: Overview
+    chart: dict[str, Any] | None = None  # JSON for the page's script (ipi.web.charts)
     projection: Projection | None = None
-    drivers: list[dict[str, Any]] = field(default_factory=list)
+    drivers: list[Fix] = field(default_factory=list)
     plan: Plan | None = None
-    arrivals: list[dict[str, Any]] = field(default_factory=list)
+    arrivals: list[ArrivalDay] = field(default_factory=list)
     report_types: list[str] = field(default_factory=list)
-    official: list[dict[str, Any]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    official: list[Recorded] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
 
 @dataclass
@@ -112,8 +113,8 @@ class AccountPage:
     model: ModelState
     record: str | None  # the command recording this week's official score, when due
     markets: list[Market]
-    events: list[dict[str, Any]]
-    messages: list[dict[str, Any]]
+    events: list[Event]
+    messages: list[Sent]
     capacity: Capacity
 
 
@@ -125,21 +126,20 @@ def account_page(rows: Rows, name: str) -> AccountPage:
     official = rows.official(acc.name)
     markets = []
     for summary in rows.overview(acc.name):
-        mp = summary["marketplace"]
-        m = Market(mp, {**summary, "tone": tone(summary)},
-                   official=[o for o in official if o["marketplace"] == mp],
-                   events=[e for e in events if e["marketplace"] == mp])
+        mp = summary.marketplace
+        m = Market(mp, summary, official=[o for o in official if o.marketplace == mp],
+                   events=[e for e in events if e.marketplace == mp])
         history = rows.scores(acc.name, marketplace=mp)
-        if summary["date"] is not None:
-            first, last = history[0]["date"], summary["date"]
-            fired = [e["date"] for e in m.events
-                     if e["to_state"] == "firing" and e["from_state"] != "firing"]
+        if summary.date is not None and summary.score is not None:
+            first, last = history[0].date, summary.date
+            fired = [e.date for e in m.events
+                     if e.to_state == "firing" and e.from_state != "firing"]
             m.chart = chart_data(mp, history, policy.threshold,
                                  rows.checks(acc.name, start=first, end=last + timedelta(90)),
                                  m.official, fired)
-            m.projection = summary["projection"]
+            m.projection = summary.projection
             m.drivers = rows.drivers(account=acc.name, marketplace=mp, n=DRIVERS)
-            if summary["score"] < policy.recovery:  # as the report: a plan only when needed
+            if summary.score < policy.recovery:  # as the report: a plan only when needed
                 m.plan = rows.plan(acc.name, marketplace=mp)[1]
         m.arrivals, m.report_types = arrivals_table(rows, acc.name, mp, summary)
         markets.append(m)
@@ -150,21 +150,29 @@ def account_page(rows: Rows, name: str) -> AccountPage:
                        rows.messages(acc.name, limit=HISTORY), capacity(rows, acc.name))
 
 
+@dataclass(frozen=True, slots=True)
+class ArrivalDay:
+    """A row of the arrivals table: the day, and each report type's load or None."""
+
+    date: date
+    cells: list[Arrival | None]
+
+
 def arrivals_table(rows: Rows, account: str, marketplace: str,
-                   summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+                   summary: Overview) -> tuple[list[ArrivalDay], list[str]]:
     """The last days up to the newest data, every day listed (a gap is a day nothing
     arrived), with one cell per report type: its load, or None."""
-    end = summary["latest_data"]
+    end = summary.latest_data
     if end is None:
         return [], list(DAILY_REPORTS)
     start = end - timedelta(days=ARRIVAL_DAYS - 1)
     loads = rows.arrivals(account, marketplace=marketplace, start=start, end=end)
-    types = list(DAILY_REPORTS) + sorted({r["report_type"] for r in loads} - set(DAILY_REPORTS))
-    by_day: dict[date, dict[str, dict[str, Any]]] = {}
+    types = list(DAILY_REPORTS) + sorted({r.report_type for r in loads} - set(DAILY_REPORTS))
+    by_day: dict[date, dict[str, Arrival]] = {}
     for r in loads:
-        by_day.setdefault(r["date"], {})[r["report_type"]] = r
+        by_day.setdefault(r.date, {})[r.report_type] = r
     days = [end - timedelta(days=i) for i in range(ARRIVAL_DAYS)]
-    return [{"date": d, "cells": [by_day.get(d, {}).get(t) for t in types]} for d in days], types
+    return [ArrivalDay(d, [by_day.get(d, {}).get(t) for t in types]) for d in days], types
 
 
 # -- what if -------------------------------------------------------------------------------
@@ -190,7 +198,7 @@ class WhatIfPage:
     account: Account
     marketplace: str
     asked: list[str]  # the action texts, as typed back into the form
-    moments: list[dict[str, Any]] = field(default_factory=list)
+    moments: list[Moment] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     capped: dict[str, float] = field(default_factory=dict)
@@ -226,7 +234,7 @@ def whatif(rows: Rows, name: str, marketplace: str | None, remove: list[str],
     page.unknown = list(out.outcome.unknown)
     page.capped = dict(out.outcome.capped)
     page.known = sum(a.sku not in page.unknown for a in out.actions)
-    page.day = out.row["date"]
+    page.day = out.row.date
     if not any(a.kind == "remove" for a in out.actions):
-        page.moments = [m for m in page.moments if m["when"] != "in 90 days"]
+        page.moments = [m for m in page.moments if m.when != "in 90 days"]
     return page

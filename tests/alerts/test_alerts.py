@@ -294,10 +294,12 @@ def test_repeat_says_the_change_since_the_last_message(
 def test_chat_targets_get_the_short_text() -> None:
     """The short text has the head, the factors and at most three SKUs, for Slack."""
     from ipi.alerts.message import Notice, render
+    from ipi.score import DailyScore
     from ipi.score.drivers import Driver
 
-    row = {"score": 431.0, "score_low": 371.0, "score_high": 491.0, "excess_pct": 31.5,
-           "sell_through": 1.2, "stranded_pct": 4.0, "in_stock_rate": 0.9, "status": "ok"}
+    row = DailyScore(account="acme", marketplace="US", date=D, score=431.0, score_low=371.0,
+                     score_high=491.0, excess_pct=31.5, sell_through=1.2, stranded_pct=4.0,
+                     in_stock_rate=0.9, status="ok", model="prior")
     drivers = [Driver("excess", f"SKU-{i}", None, None, 100 - i, "excess units",
                       "remove", 5.0 - i) for i in range(5)]
     msg = render("acme", D, [Notice("US", "firing", row, 450, D,

@@ -4,6 +4,7 @@ CLI, recorded scores refit the account's model and rescore its history."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def test_recorded_official_scores_calibrate_the_account_and_rescore_its_history(
     lines = ["date,score,marketplace"]
     for r in weekly:
         # The factors that made the day's estimate: the long-term ones where they held it
-        values = window.of(r) if r["score"] > r["score_recent"] else {
+        values = window.of(r["long_term"]) if r["score"] > r["score_recent"] else {
             "excess": r["excess_pct"], "sell_through": r["sell_through"],
             "stranded": r["stranded_pct"], "in_stock": r["in_stock_rate"]}
         truth = estimate(values, weights=TRUE).score
@@ -174,6 +175,13 @@ def test_one_official_score_is_kept_beside_the_estimate_without_refitting(
     assert f"{day}  US        512  {estimate_row['score']:>8.0f}" in listed
     assert "Model prior-3, band from 1 official: it misses this account's 1 official " \
         "score(s) by" in listed
+    assert main(["official", "list", "--json", "--config", str(config)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    store = pipeline.open_store(settings)
+    assert list(doc["official"][0]) == ["account", "marketplace", "date", "official",
+                                        "estimate"]
+    assert doc["official"][0]["official"] == 512 and doc["calibration"]["points"] == 1
+    assert list(doc["calibration"]) == list(store.query("SELECT * FROM calibration")[0])
 
 
 

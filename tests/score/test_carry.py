@@ -20,6 +20,7 @@ from ipi.demo import Simulation
 from ipi.reports import get_fba_inventory_planning_data as planning
 from ipi.reports import get_fba_myi_unsuppressed_inventory_data as myi
 from ipi.reports import get_stranded_inventory_ui_data as stranded
+from ipi.score import DailyScore
 from ipi.settings import Policy, Settings
 from tests.helpers import Webhook
 
@@ -111,16 +112,19 @@ def _policy() -> Policy:
     return Policy(threshold=450)
 
 
+def _day(score: float, status: str, margin: float | None = None) -> DailyScore:
+    return DailyScore(account="acme", marketplace="US", date=date(2026, 6, 4), score=score,
+                      status=status, model="prior", carry_margin=margin)
+
+
 def test_a_partial_day_neither_pages_nor_resolves() -> None:
     """A firing alert stays firing, unpaged, on a partial day however high it reads."""
     firing = State("firing", date(2026, 6, 1), 3, date(2026, 6, 1), date(2026, 6, 3),
                    "firing")
-    step = below_threshold(firing, {"score": 900.0, "status": "partial"}, _policy(),
-                           date(2026, 6, 4))
+    step = below_threshold(firing, _day(900.0, "partial"), _policy(), date(2026, 6, 4))
     assert step.notify is None and step.state == firing
     normal = State()
-    step = below_threshold(normal, {"score": 100.0, "status": "partial"}, _policy(),
-                           date(2026, 6, 4))
+    step = below_threshold(normal, _day(100.0, "partial"), _policy(), date(2026, 6, 4))
     assert step.notify is None and step.state == normal
 
 
@@ -133,8 +137,7 @@ def test_carried_data_that_could_cross_the_threshold_holds_the_page(
         score: float, margin: float | None, pages: bool) -> None:
     """An estimate under the threshold pages unless its carried factors alone could put
     it over."""
-    step = below_threshold(State(), {"score": score, "status": "ok", "carry_margin": margin},
-                           _policy(), date(2026, 6, 4))
+    step = below_threshold(State(), _day(score, "ok", margin), _policy(), date(2026, 6, 4))
     assert (step.notify == "firing") is pages
 
 

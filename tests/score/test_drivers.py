@@ -30,7 +30,7 @@ def test_drivers_are_ranked_by_the_points_their_fix_would_win(
     by = {d.factor: d for d in drivers}
     assert set(by) == {"excess", "stranded", "in_stock"}
     base = {"excess": 25.0, "sell_through": 1.5, "stranded": 5.0, "in_stock": 0.8}
-    shipped, avg = row["units_shipped_t90"], row["avg_units_on_hand"]
+    shipped, avg = row.units_shipped_t90, row.avg_units_on_hand
     assert shipped / avg == pytest.approx(base["sell_through"])
     removed = {**base, "excess": 0.0, "stranded": 5 / 75 * 100}
     want = {
@@ -39,10 +39,10 @@ def test_drivers_are_ranked_by_the_points_their_fix_would_win(
         "in_stock": estimate({**base, "in_stock": 1.0}).score,
     }
     for factor, after in want.items():
-        assert by[factor].gain == pytest.approx(after - row["score"], abs=0.2), factor
+        assert by[factor].gain == pytest.approx(after - row.score, abs=0.2), factor
     assert [d.gain for d in drivers] == sorted((d.gain for d in drivers), reverse=True)
     assert by["excess"].later == pytest.approx(
-        estimate({**removed, "sell_through": shipped / (avg - 25)}).score - row["score"],
+        estimate({**removed, "sell_through": shipped / (avg - 25)}).score - row.score,
         abs=0.2)
     assert by["stranded"].later is None and by["in_stock"].later is None
     assert by["excess"].sku == "SB" and by["in_stock"].sku == "SA"
@@ -97,14 +97,14 @@ def test_a_slow_seller_with_stock_to_spare_is_a_sell_through_driver(
     assert slow.action == "discount, or remove 56 units (beyond 60 days of sales)"
     # Its gain is the model's own: on-hand falls by 56 (excess and stranded rise a little),
     # sell-through's average on hand by a quarter of that today and all of it in 90 days.
-    left = row["units_on_hand"] - 56
-    after = {"excess": 100 * row["excess_units"] / left,
-             "stranded": 100 * row["stranded_units"] / left, "in_stock": row["in_stock_rate"]}
-    shipped, avg = row["units_shipped_t90"], row["avg_units_on_hand"]
+    left = row.units_on_hand - 56
+    after = {"excess": 100 * row.excess_units / left,
+             "stranded": 100 * row.stranded_units / left, "in_stock": row.in_stock_rate}
+    shipped, avg = row.units_shipped_t90, row.avg_units_on_hand
     now = estimate({**after, "sell_through": shipped / (avg - 56 / 4)}).score
     later = estimate({**after, "sell_through": shipped / (avg - 56)}).score
-    assert slow.gain == pytest.approx(now - row["score"], abs=0.2)
-    assert slow.later == pytest.approx(later - row["score"], abs=0.2)
+    assert slow.gain == pytest.approx(now - row.score, abs=0.2)
+    assert slow.later == pytest.approx(later - row.score, abs=0.2)
     # In so small a stock the units left carry the same excess and stranded units: the
     # removal costs points today and wins them once the window has passed. Both are said.
     assert slow.gain < 0 < slow.later

@@ -7,9 +7,27 @@ from pathlib import Path
 
 import pytest
 
-from ipi.score import score_range, scores
+from ipi.score import SCORE_COLUMNS, DailyScore, day_row, latest_row, score_range, scores
 from ipi.store import Store
 from tests.score.helpers import MYI, PLAN, STRANDED, D, put, seller
+
+
+def test_scores_are_typed_rows_of_every_column_of_daily_score(
+        fresh_db: Store, tmp_path: Path) -> None:
+    """``scores()`` gives ``DailyScore`` rows with every column of the table but the time
+    it was computed; the day's and the newest row are the same row."""
+    seller(fresh_db, tmp_path, full_history=True)
+    with fresh_db.write() as con:
+        score_range(con, "acme", D, D)
+    with fresh_db.read() as con:
+        [row] = scores(con, "acme")
+        table = [c for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'daily_score' ORDER BY ordinal_position").fetchall()]
+        assert day_row(con, "acme", "US", D) == row == latest_row(con, "acme", "US")
+    assert isinstance(row, DailyScore)
+    assert tuple(c for c in table if c != "computed_at") == SCORE_COLUMNS
+    assert (row.account, row.marketplace, row.date) == ("acme", "US", D)
 
 
 def test_factors_match_amazons_definitions(fresh_db: Store, tmp_path: Path) -> None:
@@ -19,16 +37,16 @@ def test_factors_match_amazons_definitions(fresh_db: Store, tmp_path: Path) -> N
         score_range(con, "acme", D, D)
     with fresh_db.read() as con:
         [row] = scores(con, "acme", start=D, end=D)
-    assert row["units_on_hand"] == 100
-    assert row["excess_pct"] == pytest.approx(25.0)
-    assert row["avg_units_on_hand"] == pytest.approx(80.0)
-    assert row["sell_through"] == pytest.approx(1.5)
-    assert row["sell_through_approx"] is False
-    assert row["stranded_pct"] == pytest.approx(5.0)
+    assert row.units_on_hand == 100
+    assert row.excess_pct == pytest.approx(25.0)
+    assert row.avg_units_on_hand == pytest.approx(80.0)
+    assert row.sell_through == pytest.approx(1.5)
+    assert row.sell_through_approx is False
+    assert row.stranded_pct == pytest.approx(5.0)
     # IPI-FACTS' example: (2 x 50 % + 3 x 100 %) / 5 = 80 %
-    assert row["in_stock_rate"] == pytest.approx(0.8)
-    assert (row["in_stock_days"], row["in_stock_approx"]) == (30, False)
-    assert row["status"] == "ok" and row["score"] is not None
+    assert row.in_stock_rate == pytest.approx(0.8)
+    assert (row.in_stock_days, row.in_stock_approx) == (30, False)
+    assert row.status == "ok" and row.score is not None
 
 
 def test_given_one_day_of_history_then_factors_are_marked_approximate(
@@ -40,12 +58,12 @@ def test_given_one_day_of_history_then_factors_are_marked_approximate(
         score_range(con, "acme", D, D)
     with fresh_db.read() as con:
         [row] = scores(con, "acme")
-    assert row["sell_through_approx"] is True
-    assert row["avg_units_on_hand"] == pytest.approx(40 + 80)  # 40/1.0 + 80/1.0
-    assert row["sell_through"] == pytest.approx(1.0)
-    assert row["in_stock_days"] == 1 and row["in_stock_approx"] is True
-    assert row["in_stock_rate"] == pytest.approx(0.6)  # A out today, B in: 3/5
-    assert row["status"] == "approximate"
+    assert row.sell_through_approx is True
+    assert row.avg_units_on_hand == pytest.approx(40 + 80)  # 40/1.0 + 80/1.0
+    assert row.sell_through == pytest.approx(1.0)
+    assert row.in_stock_days == 1 and row.in_stock_approx is True
+    assert row.in_stock_rate == pytest.approx(0.6)  # A out today, B in: 3/5
+    assert row.status == "approximate"
 
 
 def test_given_no_stranded_report_then_stranded_is_no_data_and_band_widens(
@@ -58,9 +76,9 @@ def test_given_no_stranded_report_then_stranded_is_no_data_and_band_widens(
         score_range(con, "acme", D, D)
     with fresh_db.read() as con:
         [row] = scores(con, "acme")
-    assert row["stranded_pct"] is None
-    assert row["status"] == "partial" and "stranded" in row["notes"]
-    assert row["score_high"] - row["score_low"] > 120
+    assert row.stranded_pct is None
+    assert row.status == "partial" and "stranded" in row.notes
+    assert row.score_high - row.score_low > 120
 
 
 def test_canada_is_scored_without_in_stock(fresh_db: Store, tmp_path: Path) -> None:
@@ -74,12 +92,12 @@ def test_canada_is_scored_without_in_stock(fresh_db: Store, tmp_path: Path) -> N
         score_range(con, "acme", D, D)
     with fresh_db.read() as con:
         [row] = scores(con, "acme")
-    assert row["marketplace"] == "CA" and row["in_stock_rate"] == pytest.approx(0.8)
-    assert row["status"] == "ok"
-    values = {"excess": row["excess_pct"], "sell_through": row["sell_through"],
-              "stranded": row["stranded_pct"], "in_stock": row["in_stock_rate"]}
+    assert row.marketplace == "CA" and row.in_stock_rate == pytest.approx(0.8)
+    assert row.status == "ok"
+    values = {"excess": row.excess_pct, "sell_through": row.sell_through,
+              "stranded": row.stranded_pct, "in_stock": row.in_stock_rate}
     perfect = {**values, "in_stock": 1.0}
-    assert row["score"] == pytest.approx(estimate(perfect, factors=factors_for("CA")).score,
+    assert row.score == pytest.approx(estimate(perfect, factors=factors_for("CA")).score,
                                          abs=0.5)
     us, us_perfect = (estimate(v, factors=factors_for("US")).score for v in (values, perfect))
     assert us is not None and us_perfect is not None and us_perfect - us > 10
@@ -115,7 +133,7 @@ def test_an_asin_missing_from_todays_planning_report_keeps_its_weight_for_30_day
         score_range(con, "acme", D, D)
     with fresh_db.read() as con:
         [row] = scores(con, "acme", start=D, end=D)
-    assert row["in_stock_rate"] == pytest.approx(rate)
+    assert row.in_stock_rate == pytest.approx(rate)
 
 
 def test_given_nothing_shipped_in_90_days_then_there_is_no_score_as_at_amazon(
@@ -130,7 +148,7 @@ def test_given_nothing_shipped_in_90_days_then_there_is_no_score_as_at_amazon(
         score_range(con, "acme", D, D)
     with fresh_db.read() as con:
         [row] = scores(con, "acme", start=D, end=D)
-    assert row["sell_through"] == 0 and row["excess_pct"] == 0
-    assert (row["score"], row["score_low"], row["score_high"]) == (None, None, None)
-    assert row["status"] == "insufficient history"
-    assert "nothing shipped in 90 days" in row["notes"]
+    assert row.sell_through == 0 and row.excess_pct == 0
+    assert (row.score, row.score_low, row.score_high) == (None, None, None)
+    assert row.status == "insufficient history"
+    assert "nothing shipped in 90 days" in row.notes

@@ -35,7 +35,7 @@ def test_fc_transfers_count_as_on_hand_in_the_2026_layouts(fresh_db: Store) -> N
     _load(fresh_db, GOLDEN / "GET_FBA_INVENTORY_PLANNING_DATA" / "layout-2026.tsv")
     _load(fresh_db, GOLDEN / "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA" / "layout-2026.tsv")
     row = _day(fresh_db)
-    assert row["units_on_hand"] == 155
+    assert row.units_on_hand == 155
     in_stock = fresh_db.query("SELECT asin, in_stock FROM asin_day WHERE d = $day ORDER BY asin",
                               {"day": D})
     assert {r["asin"]: r["in_stock"] for r in in_stock}["B0MUGS0003"] == 1
@@ -44,7 +44,7 @@ def test_fc_transfers_count_as_on_hand_in_the_2026_layouts(fresh_db: Store) -> N
 def test_planning_fc_transfer_is_on_hand_without_an_myi_report(fresh_db: Store) -> None:
     """Planning 2026 alone: 140 + 6 + 1 + 5 (fc-transfer) and 60: 212 units on hand."""
     _load(fresh_db, GOLDEN / "GET_FBA_INVENTORY_PLANNING_DATA" / "layout-2026.tsv")
-    assert _day(fresh_db)["units_on_hand"] == 212
+    assert _day(fresh_db).units_on_hand == 212
 
 
 def test_a_warehouse_quantity_that_already_holds_the_transfers_is_not_counted_twice(
@@ -55,7 +55,7 @@ def test_a_warehouse_quantity_that_already_holds_the_transfers_is_not_counted_tw
     path.write_text(MYI + "\tafn-fc-transfer-quantity\nS\tA\tYes\tNo\t50\t40\t2\t3\t5\n")
     _load(fresh_db, path)
     _load(fresh_db, GOLDEN / "GET_FBA_INVENTORY_PLANNING_DATA" / "layout-2026.tsv")
-    assert _day(fresh_db)["units_on_hand"] == 50
+    assert _day(fresh_db).units_on_hand == 50
 
 
 def test_an_older_myi_layout_counts_the_warehouse_quantity_as_before(
@@ -65,4 +65,4 @@ def test_an_older_myi_layout_counts_the_warehouse_quantity_as_before(
     path.write_text(MYI + "\nS\tA\tYes\tNo\t47\t40\t2\t3\n")
     _load(fresh_db, path)
     _load(fresh_db, GOLDEN / "GET_FBA_INVENTORY_PLANNING_DATA" / "layout-2026.tsv")
-    assert _day(fresh_db)["units_on_hand"] == 47
+    assert _day(fresh_db).units_on_hand == 47

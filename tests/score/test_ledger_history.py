@@ -59,17 +59,17 @@ def test_factors_from_a_full_ledger_match_amazons_definitions(
         score_range(con, "acme", D, D)
     with fresh_db.read() as con:
         [row] = scores(con, "acme", start=D, end=D)
-    assert row["units_on_hand"] == 100
-    assert row["units_shipped_t90"] == 120
-    assert row["avg_units_on_hand"] == pytest.approx(80.0)
-    assert row["sell_through"] == pytest.approx(1.5)
-    assert row["sell_through_approx"] is False
-    assert row["in_stock_rate"] == pytest.approx(0.8)
-    assert row["in_stock_days"] == 30
-    assert row["in_stock_approx"] is True  # a sellable balance includes reserved units
-    assert row["excess_pct"] is None and row["stranded_pct"] is None
-    assert row["status"] == "partial" and row["score"] is not None
-    assert "rebuilt from the inventory ledger" in row["notes"]
+    assert row.units_on_hand == 100
+    assert row.units_shipped_t90 == 120
+    assert row.avg_units_on_hand == pytest.approx(80.0)
+    assert row.sell_through == pytest.approx(1.5)
+    assert row.sell_through_approx is False
+    assert row.in_stock_rate == pytest.approx(0.8)
+    assert row.in_stock_days == 30
+    assert row.in_stock_approx is True  # a sellable balance includes reserved units
+    assert row.excess_pct is None and row.stranded_pct is None
+    assert row.status == "partial" and row.score is not None
+    assert "rebuilt from the inventory ledger" in row.notes
 
 
 def test_every_ledger_day_is_scored_in_one_recompute(fresh_db: Store, tmp_path: Path) -> None:
@@ -81,13 +81,13 @@ def test_every_ledger_day_is_scored_in_one_recompute(fresh_db: Store, tmp_path: 
         run = score_range(con, "acme", D - timedelta(days=101), D)
     assert run.days == 102
     with fresh_db.read() as con:
-        by_day = {r["date"]: r for r in scores(con, "acme")}
-    assert by_day[D - timedelta(days=11)]["units_shipped_t90"] == 120 - 3 - 2
-    assert by_day[D - timedelta(days=6)]["units_shipped_t90"] == 120 - 2
-    assert not by_day[D - timedelta(days=6)]["sell_through_approx"]
+        by_day = {r.date: r for r in scores(con, "acme")}
+    assert by_day[D - timedelta(days=11)].units_shipped_t90 == 120 - 3 - 2
+    assert by_day[D - timedelta(days=6)].units_shipped_t90 == 120 - 2
+    assert not by_day[D - timedelta(days=6)].sell_through_approx
     # the oldest day has one ledger day behind it, and no sales in it to weigh in-stock by
     oldest = by_day[D - timedelta(days=101)]
-    assert oldest["sell_through_approx"] is True and oldest["in_stock_rate"] is None
+    assert oldest.sell_through_approx is True and oldest.in_stock_rate is None
 
 
 def test_given_a_short_ledger_then_sell_through_is_approximate(
@@ -100,11 +100,11 @@ def test_given_a_short_ledger_then_sell_through_is_approximate(
         score_range(con, "acme", D, D)
     with fresh_db.read() as con:
         [row] = scores(con, "acme", start=D, end=D)
-    assert row["units_shipped_t90"] == pytest.approx(5 * 90 / 11, abs=1e-4)
-    assert row["avg_units_on_hand"] == pytest.approx(100.0)
-    assert row["sell_through"] == pytest.approx(5 * 90 / 11 / 100, abs=1e-4)
-    assert row["sell_through_approx"] is True
-    assert row["in_stock_days"] == 11
+    assert row.units_shipped_t90 == pytest.approx(5 * 90 / 11, abs=1e-4)
+    assert row.avg_units_on_hand == pytest.approx(100.0)
+    assert row.sell_through == pytest.approx(5 * 90 / 11 / 100, abs=1e-4)
+    assert row.sell_through_approx is True
+    assert row.in_stock_days == 11
 
 
 def test_given_an_myi_snapshot_then_it_wins_over_the_ledger_that_day(
@@ -120,11 +120,11 @@ def test_given_an_myi_snapshot_then_it_wins_over_the_ledger_that_day(
         score_range(con, "acme", D, D)
     with fresh_db.read() as con:
         [row] = scores(con, "acme", start=D, end=D)
-    assert row["units_on_hand"] == 50
-    assert row["avg_units_on_hand"] == pytest.approx((50 + 80 + 60 + 80) / 4)
-    assert row["in_stock_days"] == 30 and row["in_stock_approx"] is True
-    assert row["in_stock_rate"] == pytest.approx((2 * 15 / 30 + 3 * 1.0) / 5)
-    assert "ledger" not in (row["notes"] or "")
+    assert row.units_on_hand == 50
+    assert row.avg_units_on_hand == pytest.approx((50 + 80 + 60 + 80) / 4)
+    assert row.in_stock_days == 30 and row.in_stock_approx is True
+    assert row.in_stock_rate == pytest.approx((2 * 15 / 30 + 3 * 1.0) / 5)
+    assert "ledger" not in (row.notes or "")
 
 
 def test_planning_weights_where_a_report_is_near_ledger_weights_before(
@@ -142,6 +142,6 @@ def test_planning_weights_where_a_report_is_near_ledger_weights_before(
     with fresh_db.write() as con:
         score_range(con, "acme", D - timedelta(days=1), D)
     with fresh_db.read() as con:
-        by_day = {r["date"]: r for r in scores(con, "acme")}
-    assert by_day[D]["in_stock_rate"] == pytest.approx(1.0)
-    assert by_day[D - timedelta(days=1)]["in_stock_rate"] == pytest.approx(0.8)
+        by_day = {r.date: r for r in scores(con, "acme")}
+    assert by_day[D].in_stock_rate == pytest.approx(1.0)
+    assert by_day[D - timedelta(days=1)].in_stock_rate == pytest.approx(0.8)

@@ -13,6 +13,7 @@ import pytest
 from flows.cli import main
 from ipi import pipeline
 from ipi.demo import Simulation
+from ipi.score import DailyScore, scores
 from ipi.score.drivers import recovery
 from ipi.score.whatif import Action, Plan, what_if
 from ipi.settings import Settings
@@ -20,9 +21,10 @@ from ipi.settings import Settings
 LOW_DAY = 79  # the demo seller's estimate is far under 450 here: stranded and excess
 
 
-def _row(settings: Settings, day: date) -> dict[str, Any]:
-    return pipeline.open_store(settings).query(
-        "SELECT * FROM daily_score WHERE account = 'acme' AND date = $day", {"day": day})[0]
+def _row(settings: Settings, day: date) -> DailyScore:
+    with pipeline.open_store(settings).read() as con:
+        [row] = scores(con, "acme", start=day, end=day)
+    return row
 
 
 def _one(settings: Settings, sql: str, day: date) -> Any:
@@ -46,16 +48,16 @@ def test_removing_excess_and_fixing_a_listing_change_the_factors_as_the_reports_
                                                 Action("fix-stranded", stuck["sku"]),
                                                 Action("restock", "NOT-A-SKU")],
                       recent=True)  # the long-term factors hold this day's estimate
-    left = row["units_on_hand"] - removed
+    left = row.units_on_hand - removed
     assert out.values_after["excess"] == pytest.approx(
-        100 * (row["excess_units"] - removed) / left)
+        100 * (row.excess_units - removed) / left)
     assert out.values_after["stranded"] == pytest.approx(
-        100 * (row["stranded_units"] - stuck["n"]) / left)
+        100 * (row.stranded_units - stuck["n"]) / left)
     # One of the four on-hand snapshots that sell-through averages is lower today.
     assert out.values_after["sell_through"] == pytest.approx(
-        row["units_shipped_t90"] / (row["avg_units_on_hand"] - removed / 4))
+        row.units_shipped_t90 / (row.avg_units_on_hand - removed / 4))
     assert out.unknown == ("NOT-A-SKU",)
-    assert row["score"] > row["score_recent"] == out.before.score
+    assert row.score > row.score_recent == out.before.score
     assert out.gain is not None and out.gain > 0
     # In 90 days all four are: the same actions win more.
     assert out.gain_later is not None and out.gain_later > out.gain
@@ -66,7 +68,7 @@ def test_the_recovery_plan_reaches_the_target_with_no_step_to_spare(
     settings, _ = scored_demo
     row = _row(settings, demo_sim.day(LOW_DAY))
     target = settings.policy.recovery
-    assert row["score"] < 450 < target
+    assert row.score < 450 < target
     with pipeline.open_store(settings).write() as con:
         plan = recovery(con, "acme", row, settings.policy)
         actions = [a for a, _ in plan.steps]
@@ -126,7 +128,7 @@ def test_whatif_command_prints_before_after_and_the_plan(
     assert main(["whatif", "--config", str(config), "--date", str(day),
                  "--fix-stranded", sku, "--plan"]) == 0
     out = capsys.readouterr().out
-    assert f"acme US on {day}: estimate {_row(settings, day)['score']:.0f}" in out
+    assert f"acme US on {day}: estimate {_row(settings, day).score:.0f}" in out
     assert f"fix the stranded listing of {sku}" in out and "points; stranded " in out
     assert "Recovery plan to 470, fewest units moved first (the recovery threshold" in out
     assert main(["whatif", "--config", str(config), "--date", str(day), "--plan",

@@ -11,7 +11,7 @@ from typing import Any
 from ipi import pipeline
 from ipi.alerts.rules import State, below_threshold, projected_crossing
 from ipi.demo import Simulation
-from ipi.score import HELD, official, window
+from ipi.score import HELD, DailyScore, official, scores, window
 from ipi.settings import Policy, Settings
 
 D0 = date(2026, 1, 1)
@@ -66,9 +66,9 @@ def test_given_a_missing_factor_then_the_long_term_reading_leaves_it_missing() -
     assert set(rows[0]["long_term"]) == {"excess", "sell_through", "in_stock"}
 
 
-def _rows(settings: Settings) -> list[dict[str, Any]]:
-    return pipeline.open_store(settings).query(
-        "SELECT * FROM daily_score WHERE account = 'acme' ORDER BY date")
+def _rows(settings: Settings) -> list[DailyScore]:
+    with pipeline.open_store(settings).read() as con:
+        return scores(con, "acme")
 
 
 def test_given_the_demo_incident_then_the_long_term_holds_the_estimate_and_the_recent_warns(
@@ -80,21 +80,21 @@ def test_given_the_demo_incident_then_the_long_term_holds_the_estimate_and_the_r
     estimate is the recent reading again."""
     settings, _ = scored_demo
     rows = _rows(settings)
-    held = [r for r in rows if r["score_recent"] is not None and r["score"] > r["score_recent"]]
+    held = [r for r in rows if r.score_recent is not None and r.score > r.score_recent]
     assert held, "the incident never held the estimate"
-    worst = min(held, key=lambda r: r["score_recent"])
-    day_before = next(r for r in rows if r["date"] == held[0]["date"] - timedelta(days=1))
-    assert day_before["score"] - worst["score_recent"] > 100
-    assert worst["score"] - worst["score_recent"] > 50
-    assert HELD in worst["notes"] and f"{worst['score_recent']:.0f}" in worst["notes"]
-    assert held[-1]["score"] < held[0]["score"]  # the long-term factors follow, downwards
-    assert rows[-1]["score"] == rows[-1]["score_recent"]  # recovered: recent again
+    worst = min(held, key=lambda r: r.score_recent)
+    day_before = next(r for r in rows if r.date == held[0].date - timedelta(days=1))
+    assert day_before.score - worst.score_recent > 100
+    assert worst.score - worst.score_recent > 50
+    assert HELD in worst.notes and f"{worst.score_recent:.0f}" in worst.notes
+    assert held[-1].score < held[0].score  # the long-term factors follow, downwards
+    assert rows[-1].score == rows[-1].score_recent  # recovered: recent again
 
-    policy = Policy(threshold=worst["score_recent"] + 20)  # the recent reading under it
-    assert worst["score"] >= policy.threshold
-    warn = projected_crossing(State(), worst, policy, worst["date"], None)
+    policy = Policy(threshold=worst.score_recent + 20)  # the recent reading under it
+    assert worst.score >= policy.threshold
+    warn = projected_crossing(State(), worst, policy, worst.date, None)
     assert warn.state.state in ("pending", "firing")
-    crit = below_threshold(State(), worst, policy, worst["date"])
+    crit = below_threshold(State(), worst, policy, worst.date)
     assert crit.state.state == "normal"
 
 
@@ -104,14 +104,14 @@ def test_given_official_scores_then_calibration_pairs_them_with_the_factors_that
     the estimate it is compared with."""
     settings, _ = scored_demo
     rows = _rows(settings)
-    held = next(r for r in rows if r["score_recent"] is not None
-                and r["score"] > r["score_recent"])
+    held = next(r for r in rows if r.score_recent is not None
+                and r.score > r.score_recent)
     with pipeline.open_store(settings).write() as con:
         con.execute("INSERT INTO official_score (account, marketplace, date, score, "
                     "recorded_at) VALUES ('acme', $marketplace, $date, 500, now())",
-                    {"marketplace": held["marketplace"], "date": held["date"]})
+                    {"marketplace": held.marketplace, "date": held.date})
         [point] = official.points(con, "acme")
-    assert point.values == window.of(held)
+    assert point.values == window.of(held.long_term)
 
 
 def test_given_weekly_values_then_a_span_of_30_days_gives_a_long_term_reading() -> None:

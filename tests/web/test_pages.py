@@ -32,17 +32,17 @@ def test_the_index_shows_every_account_and_marketplace(
     rows = page.locator("table.overview tbody tr")
     # worst first: beta is under the threshold, acme over it
     assert [r.get_attribute("data-account") for r in rows.all()] == ["beta", "acme"]
-    overview = {r["account"]: r for r in Rows(two_accounts).overview()}
+    overview = {r.account: r for r in Rows(two_accounts).overview()}
     beta, acme = rows.nth(0), rows.nth(1)
-    assert acme.locator(".score").inner_text() == f"{overview['acme']['score']:.0f}"
-    assert beta.locator(".score").inner_text() == f"{overview['beta']['score']:.0f}"
+    assert acme.locator(".score").inner_text() == f"{overview['acme'].score:.0f}"
+    assert beta.locator(".score").inner_text() == f"{overview['beta'].score:.0f}"
     # beta ends under the threshold, its critical alert firing since the day it fell.
     assert "tone-bad" in (beta.get_attribute("class") or "")
     assert "under the threshold since 2026-08-14" in beta.inner_text()
-    trend = overview["beta"]["projection"]  # the long-term factors falling, day by day
+    trend = overview["beta"].projection  # the long-term factors falling, day by day
     assert f"{trend.value:.0f} by {trend.target}" in beta.inner_text()
     assert "2026-09-08" in acme.inner_text()  # the newest data, and how old it is
-    assert f"{overview['acme']['data_age_days']} days ago" in acme.inner_text()
+    assert f"{overview['acme'].data_age_days} days ago" in acme.inner_text()
     assert page.errors == []
     screenshot(page, "index")
     acme.get_by_role("link", name="acme").click()
@@ -61,7 +61,7 @@ def test_the_account_page_draws_the_charts_and_lists_the_drivers(
     assert page.locator("#score-US canvas").count() == 1
     assert page.locator(".factors canvas").count() == 4
     drivers = Rows(two_accounts).drivers(account="acme", marketplace="US", n=DRIVERS)
-    assert _skus(page) == [d["sku"] for d in drivers]
+    assert _skus(page) == [d.sku for d in drivers]
     assert page.locator("table.arrivals tbody tr").first.inner_text().startswith("2026-09-08")
     assert page.locator("table.arrivals td.missing").count() == 0
     # What the estimates rest on, and the request for this week's official score.
@@ -123,9 +123,9 @@ def test_the_drivers_csv_holds_the_same_rows_as_the_library(
         got = list(csv.DictReader(f))
     want = Rows(two_accounts).drivers(account="acme", marketplace="US", n=DRIVERS)
     assert list(got[0]) == list(DRIVER_COLUMNS)
-    assert got == [{c: "" if r[c] is None else str(r[c]) for c in DRIVER_COLUMNS}
+    assert got == [{c: "" if (v := getattr(r, c)) is None else str(v) for c in DRIVER_COLUMNS}
                    for r in want]
-    assert [float(r["gain"]) for r in got] == [r["gain"] for r in want]
+    assert [float(r["gain"]) for r in got] == [r.gain for r in want]
 
 
 def test_a_whatif_shows_the_new_estimate_without_storing_it(
@@ -137,13 +137,13 @@ def test_a_whatif_shows_the_new_estimate_without_storing_it(
     before = rows.scores("acme", marketplace="US", last=1)
     page = browser.page()
     page.goto(server + "/accounts/acme")
-    page.get_by_label("Remove units").fill(f"{top['sku']}:{top['units']:.0f}")
+    page.get_by_label("Remove units").fill(f"{top.sku}:{top.units:.0f}")
     page.get_by_role("button", name="Compute the estimate").click()
     page.wait_for_url("**/whatif?**")
     now = float(page.locator("tr[data-when='now'] .estimate").inner_text())
     after = float(page.locator("tr[data-when='after'] .estimate").inner_text())
-    want = rows.whatif([f"remove {top['sku']}:{top['units']:.0f}"], "acme").records()
-    assert (now, after) == (round(want[0]["score"], 1), round(want[1]["score"], 1))
+    want = rows.whatif([f"remove {top.sku}:{top.units:.0f}"], "acme").records()
+    assert (now, after) == (round(want[0].score, 1), round(want[1].score, 1))
     assert after != now
     assert page.locator("tr[data-when='in 90 days']").count() == 1
     assert rows.scores("acme", marketplace="US", last=1) == before
@@ -244,7 +244,7 @@ def test_the_index_sorts_by_any_column_and_filters_by_name_and_state(
 
     assert shown() == ["beta", "acme"]
     page.get_by_role("button", name="Estimate and band").click()
-    scores = {r["account"]: r["score"] for r in Rows(two_accounts).overview()}
+    scores = {r.account: r.score for r in Rows(two_accounts).overview()}
     assert shown() == sorted(scores, key=lambda a: scores[a])
     page.get_by_role("button", name="Estimate and band").click()
     assert shown() == sorted(scores, key=lambda a: -scores[a])

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ipi.score import DailyScore
 from ipi.svg import factor_svg, score_svg
 from tests.web.helpers import Browser
 
@@ -27,10 +28,11 @@ D0 = date(2026, 6, 1)
 def _page(tmp_path: Path) -> Path:
     history = [(D0 + timedelta(days=i), 520 + 90 * math.sin(i / 12),
                 460 + 90 * math.sin(i / 12), 580 + 90 * math.sin(i / 12)) for i in range(90)]
-    rows = [{"date": D0 + timedelta(days=i), "excess_pct": 12 + 3 * math.sin(i / 9),
-             "sell_through": 1.8 + 0.2 * math.cos(i / 15),
-             "stranded_pct": None if 40 <= i < 45 else 2.5 + 0.5 * math.sin(i / 5),
-             "in_stock_rate": 0.93} for i in range(90)]
+    rows = [DailyScore(account="acme", marketplace="US", date=D0 + timedelta(days=i),
+                       excess_pct=12 + 3 * math.sin(i / 9),
+                       sell_through=1.8 + 0.2 * math.cos(i / 15),
+                       stranded_pct=None if 40 <= i < 45 else 2.5 + 0.5 * math.sin(i / 5),
+                       in_stock_rate=0.93, status="ok", model="prior") for i in range(90)]
     score = score_svg(history, 450, [D0 + timedelta(days=29), D0 + timedelta(days=121)],
                       "acme <US> & co: IPI estimate and band",
                       [(D0 + timedelta(days=70), 455.0)])
