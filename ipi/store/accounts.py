@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 # The installation's tables: the same in every file (copied into each account's, which
 # scores with them), the master copy in the installation's file.
 HOUSE_TABLES = ("reference_row", "score_prior")
+# The account of an ops message about a whole run (ipi.alerts.deliver.ALL_ACCOUNTS, not
+# imported: it brings apprise): no account's, so the installation's file keeps it.
+WHOLE_RUN = "*"
 # Rows of an account without an account column: reached through the rows that have one.
 BY_KEY = {
     "alert_delivery": "key IN (SELECT key FROM alert_outbox WHERE account = $account)",
@@ -58,7 +61,10 @@ def account_path(settings: Settings, name: str) -> Path:
 
 def account_store(settings: Settings, name: str) -> Store:
     """The store of account ``name``: its own file (made, with the installation's default
-    model, on first use; an old single-file store is split first)."""
+    model, on first use; an old single-file store is split first); ``WHOLE_RUN``'s is the
+    installation's."""
+    if name == WHOLE_RUN:
+        return Store.for_settings(settings)
     ensure_split(settings)
     path = account_path(settings, name)
     store = Store(path, data_dir=settings.data_dir, busy_timeout=settings.busy_timeout)
@@ -125,7 +131,7 @@ def split(settings: Settings) -> list[str]:
         with house.read() as con:
             tables = account_tables(con)
             names = sorted({n for t in tables for (n,) in con.execute(
-                f"SELECT DISTINCT account FROM {t}").fetchall()})
+                f"SELECT DISTINCT account FROM {t}").fetchall()} - {WHOLE_RUN})
         if not names and partial.is_dir():
             # The rows left in a run that stopped after they did: the files are complete.
             partial.rename(target)
@@ -135,14 +141,18 @@ def split(settings: Settings) -> list[str]:
         if names:
             log.warning("moving %d account(s) into a file each under %s (once, after an "
                         "upgrade): %s", len(names), target, ", ".join(names))
-        with house.write() as con:
+        # A transaction each: DuckDB's may write one database only (the account's file, then
+        # the installation's).
+        with house.read() as con:
             for i, name in enumerate(names, 1):
                 _copy_out(con, partial / f"{name}.duckdb", name, tables)
                 log.info("%s moved (%d of %d)", name, i, len(names))
-            for t in tables:
-                con.execute(f"DELETE FROM {t}")
-            for t, _ in BY_KEY.items():
-                con.execute(f"DELETE FROM {t}")
+        with house.write() as con:
+            for name in names:  # first: the rows they are reached through go next
+                for t, where in BY_KEY.items():
+                    con.execute(f"DELETE FROM {t} WHERE {where}", {"account": name})
+            for t in tables:  # a whole run's ops messages stay (WHOLE_RUN)
+                con.execute(f"DELETE FROM {t} WHERE account <> $whole", {"whole": WHOLE_RUN})
         with house.read() as con:  # the space the rows took, back
             con.execute("CHECKPOINT")
     partial.rename(target)
@@ -157,6 +167,7 @@ def _copy_out(con: duckdb.DuckDBPyConnection, path: Path, name: str,
         pass
     con.execute(f"ATTACH '{_quoted(path)}' AS acct")
     try:
+        con.execute("BEGIN TRANSACTION")
         # By name: a column added by a migration sits last in an old file, in place in a new.
         for t in tables:
             con.execute(f"INSERT INTO acct.{t} BY NAME SELECT * FROM {t} WHERE account = $account",
@@ -169,6 +180,10 @@ def _copy_out(con: duckdb.DuckDBPyConnection, path: Path, name: str,
         # Silences keep their ids: the new file's sequence starts after them.
         con.execute("SELECT nextval('acct.alert_silence_id') FROM range("
                     "(SELECT coalesce(max(id), 0) FROM acct.alert_silence))")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     finally:
         con.execute("DETACH acct")
 

@@ -99,10 +99,10 @@ def test_two_workers_two_data_folders_one_place_to_see_them(
 
     for machine, account in MACHINES.items():
         settings = load_settings(configs[machine], env={})
-        stored = pipeline.open_store(settings).query(
+        stored = pipeline.open_store(settings, account).query(
             "SELECT DISTINCT account FROM daily_score")
         assert stored == [{"account": account}]  # its own accounts, its own file
-        [row] = pipeline.open_store(settings).query(
+        [row] = pipeline.open_store(settings, account).query(
             "SELECT score FROM daily_score WHERE date = $day", {"day": day})
         [published] = found[account]
         assert (published["account"], published["score"]) == (account, row["score"])

@@ -35,7 +35,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory, scored_demo_data: Path) ->
                                    'marketplaces = ["US", "DE"]\n', encoding="utf-8")
     settings = load_settings(root / "ipi.toml", env={})
     [s] = Rows(settings).capacity("acme")["storage"]
-    with pipeline.open_store(settings).write() as con:
+    with pipeline.open_store(settings, settings.accounts[0]).write() as con:
         set_limit(con, "acme", "standard", f"{s['date']:%Y-%m}",
                   math.ceil(s["used_cuft"] / 0.95))
     return settings
