@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -108,13 +109,17 @@ def account_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         "ORDER BY table_name").fetchall()]
 
 
+# The accounts of a run open their stores at once, in threads: one of them splits.
+_SPLITTING = threading.Lock()
+
+
 def ensure_split(settings: Settings) -> list[str]:
     """Split the installation's single file into a file per account if it is still one;
     the accounts moved (none when done before, or new)."""
-    target = settings.accounts_dir
-    if target.is_dir():
+    if settings.accounts_dir.is_dir():
         return []
-    return split(settings)
+    with _SPLITTING:
+        return split(settings)
 
 
 def split(settings: Settings) -> list[str]:
@@ -128,6 +133,8 @@ def split(settings: Settings) -> list[str]:
         return []
     house = Store(house_path, data_dir=settings.data_dir, busy_timeout=settings.busy_timeout)
     with house.session():  # migrated (the split copies today's tables), held throughout
+        if target.is_dir():  # split by another while this one waited for the file
+            return []
         with house.read() as con:
             tables = account_tables(con)
             names = sorted({n for t in tables for (n,) in con.execute(

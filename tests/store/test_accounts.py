@@ -9,7 +9,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -300,3 +302,21 @@ def test_given_an_account_offboarded_when_its_file_is_removed_then_its_rows_are_
     assert json.loads(json.dumps(lib.scores(), default=str)) == before["acme"]["scores"]
     for path in [*settings.accounts_dir.glob("*.duckdb"), settings.database_path]:
         assert all("beta" not in found for found in table_accounts(path).values()), path
+
+
+def test_given_a_previous_release_store_when_two_accounts_run_at_once_then_it_is_split_once(
+        old_store: tuple[Settings, dict[str, Any]]) -> None:
+    """The first run after the upgrade: its accounts, threads of one process, open their
+    stores at the same moment; one of them splits the file, the other waits for it, and
+    each reads its rows as before."""
+    settings, before = old_store
+    start = threading.Barrier(len(NAMES), timeout=30)
+
+    def first_read(name: str) -> dict[str, Any]:
+        start.wait()
+        return read(Rows(settings), name)
+
+    with ThreadPoolExecutor(len(NAMES)) as pool:
+        got = dict(zip(NAMES, pool.map(first_read, NAMES), strict=True))
+    assert got == {name: before[name] for name in NAMES}
+    assert not settings.accounts_dir.with_name("accounts.split").exists()
