@@ -56,6 +56,14 @@ BY_KEY = {
 }
 
 
+# The installation's file, one thread at a time. The accounts of a run open their stores
+# at once, in threads: one splits an old store while the others wait; and while one copies
+# the default model into its new file (the installation's attached to its connection),
+# DuckDB refuses the process any other opening of that file ("Unique file handle
+# conflict").
+_HOUSE = threading.RLock()
+
+
 def account_path(settings: Settings, name: str) -> Path:
     return settings.accounts_dir / f"{name}.duckdb"
 
@@ -86,15 +94,16 @@ def share_house(settings: Settings, store: Store) -> None:
     """Copy the installation's tables (its default model) into an account's file, in
     place of those it had: on its first use, and after ``ipi official import-reference``."""
     house = Store.for_settings(settings)
-    house.migrate()  # and closed: the account's connection attaches it read-only
-    with store.write() as con:
-        con.execute(f"ATTACH '{_quoted(house.path)}' AS house (READ_ONLY)")
-        try:
-            for table in HOUSE_TABLES:
-                con.execute(f"DELETE FROM {table}")
-                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM house.{table}")
-        finally:
-            con.execute("DETACH house")
+    with _HOUSE:
+        house.migrate()  # and closed: the account's connection attaches it read-only
+        with store.write() as con:
+            con.execute(f"ATTACH '{_quoted(house.path)}' AS house (READ_ONLY)")
+            try:
+                for table in HOUSE_TABLES:
+                    con.execute(f"DELETE FROM {table}")
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM house.{table}")
+            finally:
+                con.execute("DETACH house")
 
 
 def _quoted(path: Path) -> str:
@@ -109,16 +118,12 @@ def account_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         "ORDER BY table_name").fetchall()]
 
 
-# The accounts of a run open their stores at once, in threads: one of them splits.
-_SPLITTING = threading.Lock()
-
-
 def ensure_split(settings: Settings) -> list[str]:
     """Split the installation's single file into a file per account if it is still one;
     the accounts moved (none when done before, or new)."""
     if settings.accounts_dir.is_dir():
         return []
-    with _SPLITTING:
+    with _HOUSE:
         return split(settings)
 
 

@@ -30,6 +30,7 @@ from ipi.store.accounts import (
     account_store,
     account_tables,
     ensure_split,
+    prepare,
     split,
 )
 
@@ -320,3 +321,29 @@ def test_given_a_previous_release_store_when_two_accounts_run_at_once_then_it_is
         got = dict(zip(NAMES, pool.map(first_read, NAMES), strict=True))
     assert got == {name: before[name] for name in NAMES}
     assert not settings.accounts_dir.with_name("accounts.split").exists()
+
+
+def test_given_an_installation_file_when_new_accounts_open_at_once_then_each_gets_its_file(
+        tmp_path: Path) -> None:
+    """A run's accounts, threads of one process, each open a store of their own for the
+    first time at the same moment: each file is made with the installation's default
+    model copied in, none fails on the installation's file being in use by another (a few
+    rounds: the moment they meet is short)."""
+    names = [f"seller{i}" for i in range(8)]
+    for attempt in range(3):
+        home = tmp_path / f"home{attempt}"
+        home.mkdir()
+        (home / "ipi.toml").write_text('[store]\ndata_dir = "data"\n' + "".join(
+            f'[[accounts]]\nname = "{n}"\n' for n in names), encoding="utf-8")
+        settings = load_settings(home / "ipi.toml", env={})
+        prepare(settings)  # as `ipi run` does: the installation's file, made and migrated
+        start = threading.Barrier(len(names), timeout=30)
+
+        def first_open(name: str, settings: Settings = settings,
+                       start: threading.Barrier = start) -> list[dict[str, Any]]:
+            start.wait()
+            return account_store(settings, name).query("SELECT count(*) AS n FROM score_prior")
+
+        with ThreadPoolExecutor(len(names)) as pool:
+            assert list(pool.map(first_open, names)) == [[{"n": 0}]] * len(names)
+        assert sorted(p.stem for p in settings.accounts_dir.glob("*.duckdb")) == names
