@@ -325,13 +325,13 @@ def subject(raw: bytes) -> str:
 
 def load_history(settings: Settings, account: Account, folder: Path, first: date) -> None:
     """Earlier downloads in one ingest and one score, no alerts (as flows/demo.py does)."""
-    run = pipeline.ingest(pipeline.open_store(settings), account,
+    run = pipeline.ingest(pipeline.open_store(settings, account), account,
                           FileDrops(folder, move_done=False), first)
     pipeline.score(settings, account, first, run.days)
 
 
 def alert_states(settings: Settings) -> dict[tuple[str, str], str]:
-    rows = pipeline.open_store(settings).query(
+    rows = pipeline.open_store(settings, ACCOUNT).query(
         "SELECT marketplace, rule, state FROM alert_state WHERE account = $account",
         {"account": ACCOUNT})
     return {(r["marketplace"], r["rule"]): str(r["state"]) for r in rows}
@@ -443,7 +443,7 @@ def expected_crossings(daily: dict[int, float | None], first: int, threshold: fl
 def recorded_events(settings: Settings) -> tuple[list[dict[str, Any]], str]:
     """The account's alert_event rows, through ipi's own reader when it has one (what
     ``ipi alerts history`` shows), else from the table; and where they came from."""
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, ACCOUNT)
     for module in ("ipi.alerts", "ipi.alerts.control"):
         try:
             events = getattr(importlib.import_module(module), "events", None)
@@ -534,7 +534,7 @@ def evaluate(name: str, rep: Replay, day_of: Callable[[int], date],
              last_from: int | None, t0: float) -> Result:
     policy = rep.settings.policy_for(rep.account)
     first_day = day_of(0)
-    with pipeline.open_store(rep.settings).read() as con:
+    with pipeline.open_store(rep.settings, rep.account).read() as con:
         rows = scores(con, ACCOUNT)
     daily: dict[int, float | None] = {
         (r.date - first_day).days: (None if r.score is None or r.status == "unreliable"

@@ -21,8 +21,8 @@ every 0.1 s), requests per SP-API operation and 429s from the fake's counters
 (``self-caused``: a bucket of that seller and app was empty, which ipi's pacing
 exists to prevent; target 0), and the DuckDB writer-turn waits (the time account
 threads of the run waited for ``ipi.store``'s per-file writer turn, and held it:
-the child process times that lock; nothing in ipi changes). Afterwards every
-account and marketplace must have a score for the day.
+the child process times those locks, one per file; nothing in ipi changes). Afterwards
+every account and marketplace must have a score for the day.
 
     .venv/bin/python -m bench.fleet                                  # 100 accounts, a few minutes
     .venv/bin/python -m bench.fleet --accounts 30 --max-skus 5000    # a quicker run
@@ -193,8 +193,7 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
         env.update({s.token_env: s.refresh_token for s in accounts})
         stats = run_dir / "child.json"
         cmd = [sys.executable, "-m", "bench.fleet", "--child",
-               "--config", str(config), "--date", str(day), "--stats", str(stats),
-               "--database", str(data / "ipi.duckdb")]
+               "--config", str(config), "--date", str(day), "--stats", str(stats)]
         if profile is not None:
             cmd += ["--profile-to", str(profile)]
         peak = 0
@@ -217,16 +216,14 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
     child = json.loads(stats.read_text()) if stats.is_file() else {}
     expected = sum(len(s.marketplaces) for s in accounts)
     scored = with_score = 0
-    if (data / "ipi.duckdb").is_file():
-        import duckdb
+    if (data / "accounts").is_dir():  # a file per account: read across them all
+        from ipi.settings import load_settings
+        from ipi.store.accounts import Fleet
 
-        con = duckdb.connect(str(data / "ipi.duckdb"), read_only=True)
-        try:
-            scored, with_score = con.execute(
-                "SELECT count(*), count(score) FROM daily_score WHERE date = $day",
-                {"day": day}).fetchone() or (0, 0)
-        finally:
-            con.close()
+        [got] = Fleet(load_settings(config, env={})).query(
+            "SELECT count(*) AS n, count(score) AS scored FROM daily_score WHERE date = $day",
+            {"day": day})
+        scored, with_score = got["n"], got["scored"]
     if proc.returncode != 0 or scored < expected:
         tail = (run_dir / "stderr.txt").read_text(errors="replace")[-3000:]
         print(f"--- {label}: exit {proc.returncode}, stderr tail:\n{tail}", file=sys.stderr)
@@ -265,7 +262,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", help=argparse.SUPPRESS)
     p.add_argument("--date", help=argparse.SUPPRESS)
     p.add_argument("--stats", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--database", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--profile-to", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -382,17 +378,40 @@ def report(results: list[RunResult], fleet_run: RunResult, slowest: RunResult,
 # ------------------------------------------------------------------ the measured process
 
 
-class TimedTurn:
-    """A drop-in for ``ipi.store``'s per-file writer lock (an RLock) that times how long
-    threads wait for it and hold it (outermost acquisitions only)."""
+class TurnTimes:
+    """How long threads waited for the writer turns and held them, summed over the files
+    (a file per account: a turn each)."""
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._local = threading.local()
         self._stats_lock = threading.Lock()
+        self._turns: dict[Path, TimedTurn] = {}
         self.turns = self.waits_over_10ms = 0
         self.wait_s = self.max_wait_s = self.hold_s = self.max_hold_s = 0.0
         self.by_caller: dict[str, list[float]] = {}  # caller: [turns, wait s, held s]
+
+    def writer(self, path: Path) -> TimedTurn:
+        """In place of ``ipi.store._writer``: the file's turn, timed."""
+        with self._stats_lock:
+            return self._turns.setdefault(path.resolve(), TimedTurn(self))
+
+    def stats(self) -> dict[str, Any]:
+        return {"files": len(self._turns),
+                "turns": self.turns, "wait_s": round(self.wait_s, 3),
+                "max_wait_s": round(self.max_wait_s, 3), "hold_s": round(self.hold_s, 3),
+                "max_hold_s": round(self.max_hold_s, 3), "waits_over_10ms": self.waits_over_10ms,
+                "by_caller": {k: {"turns": int(n), "wait_s": round(w, 3), "hold_s": round(h, 3)}
+                              for k, (n, w, h) in sorted(self.by_caller.items(),
+                                                         key=lambda kv: -kv[1][2])}}
+
+
+class TimedTurn:
+    """A drop-in for ``ipi.store``'s per-file writer lock (an RLock) that times how long
+    threads wait for it and hold it (outermost acquisitions only), into ``times``."""
+
+    def __init__(self, times: TurnTimes) -> None:
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self.times = times
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         t0 = time.perf_counter()
@@ -403,14 +422,15 @@ class TimedTurn:
                 now = time.perf_counter()
                 self._local.since = now
                 self._local.caller = _caller()
-                with self._stats_lock:
-                    entry = self.by_caller.setdefault(self._local.caller, [0, 0.0, 0.0])
+                t = self.times
+                with t._stats_lock:
+                    entry = t.by_caller.setdefault(self._local.caller, [0, 0.0, 0.0])
                     entry[0] += 1
                     entry[1] += now - t0
-                    self.turns += 1
-                    self.wait_s += now - t0
-                    self.max_wait_s = max(self.max_wait_s, now - t0)
-                    self.waits_over_10ms += now - t0 > 0.01
+                    t.turns += 1
+                    t.wait_s += now - t0
+                    t.max_wait_s = max(t.max_wait_s, now - t0)
+                    t.waits_over_10ms += now - t0 > 0.01
             self._local.depth = depth + 1
         return got
 
@@ -418,10 +438,11 @@ class TimedTurn:
         self._local.depth -= 1
         if self._local.depth == 0:
             held = time.perf_counter() - self._local.since
-            with self._stats_lock:
-                self.by_caller[self._local.caller][2] += held
-                self.hold_s += held
-                self.max_hold_s = max(self.max_hold_s, held)
+            t = self.times
+            with t._stats_lock:
+                t.by_caller[self._local.caller][2] += held
+                t.hold_s += held
+                t.max_hold_s = max(t.max_hold_s, held)
         self._lock.release()
 
     def __enter__(self) -> bool:
@@ -429,14 +450,6 @@ class TimedTurn:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-
-    def stats(self) -> dict[str, Any]:
-        return {"turns": self.turns, "wait_s": round(self.wait_s, 3),
-                "max_wait_s": round(self.max_wait_s, 3), "hold_s": round(self.hold_s, 3),
-                "max_hold_s": round(self.max_hold_s, 3), "waits_over_10ms": self.waits_over_10ms,
-                "by_caller": {k: {"turns": int(n), "wait_s": round(w, 3), "hold_s": round(h, 3)}
-                              for k, (n, w, h) in sorted(self.by_caller.items(),
-                                                         key=lambda kv: -kv[1][2])}}
 
 
 def _caller() -> str:
@@ -498,8 +511,10 @@ def child(args: argparse.Namespace) -> int:
 
     gc.set_threshold(50_000, 20, 20)  # as the `ipi` console script (flows.cli.script)
 
-    turn = TimedTurn()
-    ipi.store._WRITERS[args.database.resolve()] = turn  # type: ignore[assignment]
+    # Every file's turn timed (a file per account): the stores made from here on take theirs
+    # from this in place of ipi.store's own.
+    turn = TurnTimes()
+    ipi.store._writer = turn.writer  # type: ignore[assignment]
     profiles = ThreadProfiles() if args.profile_to else None
     start, cpu0 = time.monotonic(), time.process_time()
     if profiles is not None:

@@ -93,7 +93,7 @@ def scored_demo_data(tmp_path_factory: pytest.TempPathFactory, demo_sim: Simulat
             write_day(demo_sim, i, root / "downloads")
         settings = settings_from_dict({"accounts": [{"name": "acme"}]}, base_dir=root, env={})
         account = settings.accounts[0]
-        run = pipeline.ingest(pipeline.open_store(settings), account,
+        run = pipeline.ingest(pipeline.open_store(settings, account), account,
                               FileDrops(root / "downloads", move_done=False), demo_sim.day(0))
         pipeline.score(settings, account, demo_sim.day(0), run.days)
         return settings.data_dir

@@ -35,7 +35,7 @@ def archive(folder: Path, dest: Path) -> Path:
 
 def table_health(settings: Settings) -> dict[str, object]:
     """Rows per table and whether any natural key repeats (a doubled load would)."""
-    store = open_store(settings)
+    store = open_store(settings, settings.accounts[0])
     out: dict[str, object] = {}
     for table, key in (("fba_inventory_planning", "sku"), ("fba_myi_inventory", "sku"),
                        ("stranded_inventory", "sku")):
@@ -58,7 +58,7 @@ def test_an_archive_backfill_rebuilds_history_and_pages_nothing_for_the_past(
     run = backfill_files(settings, settings.account("acme"), [zipped])
 
     assert not run.failed and run.progress.done == run.progress.total == 3 * demo_sim.days
-    store = open_store(settings)
+    store = open_store(settings, settings.accounts[0])
     days = store.query("SELECT date, score FROM daily_score ORDER BY date")
     assert len(days) == demo_sim.days
     assert days[0]["date"] == demo_sim.start

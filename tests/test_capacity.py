@@ -15,6 +15,7 @@ from ipi.capacity.limits import limits, set_limit
 from ipi.errors import ConfigError
 from ipi.settings import Settings
 from ipi.store import Store
+from ipi.store.accounts import Fleet
 
 
 def test_set_replaces_and_limits_lists(fresh_db: Store) -> None:
@@ -119,5 +120,5 @@ def test_cli_bad_input_is_one_line_exit_2_nothing_stored(
     assert code == 2 and out == ""
     assert len(err.splitlines()) == 1 and err.startswith("ipi: error: ") and named in err
     assert "Traceback" not in err
-    with Store.for_settings(settings).read() as con:
+    with Fleet(settings).read() as con:  # every account's file
         assert limits(con) == []

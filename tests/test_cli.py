@@ -154,22 +154,27 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_given_database_held_by_a_run_when_score_then_it_says_who_holds_it(
         make_settings: Callable[..., tuple[Settings, Path]],
         capsys: pytest.CaptureFixture[str]) -> None:
-    """DuckDB lets one process in: a reader waits busy_timeout, then names the holder."""
+    """DuckDB lets one process in: a reader of the account waits busy_timeout, then names
+    the holder; a read across the accounts, all of them held, says which are being written."""
     settings, config = make_settings(extra="")
     text = config.read_text().replace('data_dir = "data"', 'data_dir = "data"\nbusy_timeout = 1')
     config.write_text(text)
     from ipi.pipeline import open_store
+    from ipi.store.accounts import account_path
 
-    open_store(settings).migrate()
+    open_store(settings, "acme").migrate()
     holder = subprocess.Popen(
         [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-         "print('held', flush=True); time.sleep(30)", str(settings.database_path)],
+         "print('held', flush=True); time.sleep(30)", str(account_path(settings, "acme"))],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        assert main(["score", "--config", str(config)]) == 2
+        assert main(["score", "--config", str(config), "--account", "acme"]) == 2
         err = capsys.readouterr().err
         assert f"held by process {holder.pid}" in err and "Retry when it has finished" in err
+        assert main(["score", "--config", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert "of acme is being written" in err and "Retry when it has finished" in err
     finally:
         holder.kill()
         holder.wait()

@@ -18,6 +18,7 @@ from ipi.fees.compute import Span
 from ipi.fees.exposure import Beside, FeeExposure, Window
 from ipi.settings import Settings
 from ipi.store import Store
+from ipi.store.accounts import account_store
 from ipi.store.load import load_file
 
 GOLDEN = (Path(__file__).resolve().parent / "data" / "reports"
@@ -61,7 +62,7 @@ def _us(settings: Settings, day: date | None = None) -> FeeExposure:
 def seller(make_settings: Callable[..., tuple[Settings, Path]],
            tmp_path: Path) -> tuple[Settings, Path, Store]:
     settings, config = make_settings()
-    store = Store.for_settings(settings)
+    store = account_store(settings, "acme")
     store.migrate()
     load_file(store, "acme", _planning(tmp_path, DAY), ingest_day=DAY,
               default_marketplace="US")
@@ -151,7 +152,7 @@ def test_a_backfilled_2025_day_is_charged_at_2025_rates(
     0.02 cu ft: max(60 x 0.02 x 6.90 = 8.28, 60 x 0.15 = 9.00) = 9.00 (at 2026 rates,
     20.00)."""
     settings, _ = make_settings()
-    store = Store.for_settings(settings)
+    store = account_store(settings, "acme")
     store.migrate()
     day = date(2025, 5, 15)
     load_file(store, "acme", _planning(tmp_path, day), ingest_day=day,

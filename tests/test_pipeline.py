@@ -30,7 +30,7 @@ def test_given_dropped_planning_report_collapsed_then_day_is_marked_unreliable(
     marked unreliable, with a warning naming the counts; threshold 0 turns the guard off."""
     settings = settings_from_dict({"accounts": [{"name": "acme"}]}, base_dir=tmp_path, env={})
     account = settings.accounts[0]
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, account)
     write_day(demo_sim, 10, tmp_path / "d10")
     pipeline.ingest(store, account, FileDrops(tmp_path / "d10"), demo_sim.day(10))
     plan, *_ = write_day(demo_sim, 11, tmp_path / "d11")
@@ -72,7 +72,7 @@ def test_given_a_planning_report_dated_2099_in_the_drop_folder_then_it_is_set_as
     drop.mkdir(parents=True)
     (drop / "plan.txt").write_text(plan.read_text().replace(str(LAST_DAY), "2099-01-01"))
 
-    run = pipeline.ingest(pipeline.open_store(settings), account, FileDrops(drop),
+    run = pipeline.ingest(pipeline.open_store(settings, account), account, FileDrops(drop),
                           LAST_DAY + timedelta(days=1))
 
     tomorrow = datetime.now(ZoneInfo("America/Los_Angeles")).date() + timedelta(days=1)
@@ -81,7 +81,7 @@ def test_given_a_planning_report_dated_2099_in_the_drop_folder_then_it_is_set_as
     assert (run.loaded, run.failed) == ([], [("plan.txt", reason)])
     assert (drop / FAILED / "plan.txt.reason.txt").read_text() == reason + "\n"
     assert not (drop / "plan.txt").exists()
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, account)
     assert store.query("SELECT count(*) AS n FROM report_partition "
                        "WHERE snapshot_date > $day", {"day": LAST_DAY}) == [{"n": 0}]
     assert latest_days(config, capsys) == {str(LAST_DAY)}
@@ -99,7 +99,8 @@ def test_given_a_report_dated_tomorrow_in_its_marketplace_then_it_loads(
     drop.mkdir(parents=True)
     (drop / "plan.txt").write_text(plan.read_text().replace(str(LAST_DAY), str(tomorrow)))
 
-    run = pipeline.ingest(pipeline.open_store(settings), account, FileDrops(drop), tomorrow)
+    run = pipeline.ingest(pipeline.open_store(settings, account), account, FileDrops(drop),
+                          tomorrow)
 
     assert run.failed == []
     assert [r.partitions for r in run.loaded] == [[("US", tomorrow)]]
@@ -125,7 +126,7 @@ def test_given_units_on_hand_jump_tenfold_when_the_day_runs_then_it_loads_and_op
     (drop / f"Inventory_{day}.txt").write_bytes(
         "".join("\t".join(r) + "\r\n" for r in rows).encode("cp1252"))
 
-    run = pipeline.ingest(pipeline.open_store(settings), account, FileDrops(drop), day)
+    run = pipeline.ingest(pipeline.open_store(settings, account), account, FileDrops(drop), day)
 
     warning = (f"US GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA on {day}: {10 * before:,} units "
                f"on hand, 10.0 times the {before:,} on {LAST_DAY}; loaded, but check that the "

@@ -29,7 +29,7 @@ def test_the_report_shows_the_day_the_history_what_to_fix_and_the_plan(
         capsys: pytest.CaptureFixture[str]) -> None:
     settings, config = scored_demo
     account = settings.accounts[0]
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, account)
     day = demo_sim.day(79)  # under the threshold: stranded listings and excess
     recorded = [official.Official("US", demo_sim.day(i), 600.0 - 3 * i) for i in (30, 51, 72)]
     with store.write() as con:
@@ -90,7 +90,7 @@ def test_the_report_and_the_alert_tell_the_same_projection(
 
     settings, _ = scored_demo
     account, policy = settings.accounts[0], settings.policy
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, account)
     seen = set()
     for i in range(61, 100, 3):
         day = demo_sim.day(i)

@@ -59,7 +59,7 @@ def test_a_low_limit_recorded_shows_use_limit_and_status_on_the_page(
     assert before.storage_type == "standard" and before.used_cuft > 0
     # A limit the day's use fills to ``share``: recorded for the newest report's month.
     limit = math.ceil(before.used_cuft / share)
-    with pipeline.open_store(settings).write() as con:
+    with pipeline.open_store(settings, settings.accounts[0]).write() as con:
         set_limit(con, "acme", "standard", f"{before.day:%Y-%m}", limit)
     at = rows.capacity("acme")
     [s] = at.storage
@@ -85,7 +85,7 @@ def test_a_low_limit_recorded_shows_use_limit_and_status_on_the_page(
     assert page.CONTEXT in html
     # The Prefect artifact says the same.
     md = page.markdown(settings.accounts[0], settings,
-                       page.sections(pipeline.open_store(settings), settings,
+                       page.sections(pipeline.open_store(settings, settings.accounts[0]), settings,
                                      settings.accounts[0]), None)
     assert (f"| standard | {s.used_cuft:,.0f} | {limit:,} (recorded) | "
             f"{s.share:.0%} | {s.projected_cuft:,.0f} | {status} |") in md
@@ -102,7 +102,7 @@ def test_the_page_shows_the_fees_with_their_sums_and_the_skus_to_act_on(
     a, u, low = us.aged, us.utilization, us.low_inventory
     assert a.total and a.skus and u.ratio is not None  # the demo has all three
     html = _capacity_html(page.render(account, settings, page.sections(
-        pipeline.open_store(settings), settings, account), None))
+        pipeline.open_store(settings, account), settings, account), None))
     fees = html.split(f"<h3>US fees on {us.date}</h3>")[1]
     assert (f"at the assessment on {a.assessment_day}: about {a.total:,.2f} USD if "
             "nothing sells before.") in fees
@@ -134,7 +134,7 @@ def test_without_a_limit_or_rates_or_enough_days_the_page_says_no_data_never_0(
         "no limit", None, None, None)
     assert us.utilization.ratio is None and de.date is None
 
-    secs = page.sections(pipeline.open_store(settings), settings, account, day)
+    secs = page.sections(pipeline.open_store(settings, account), settings, account, day)
     html = page.render(account, settings, secs, None)
     row = _storage_row(html, "standard")
     assert f"<td class=num>{s.used_cuft:,.0f}<br>" in row

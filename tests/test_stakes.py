@@ -57,10 +57,10 @@ def golden(make_settings: Callable[..., tuple[Settings, Path]],
     settings, config = make_settings(accounts=(
         '[[accounts]]\nname = "acme"\nmarketplaces = ["US"]\n'
         "capacity = { oversize = 10 }\n"))
-    rows = Rows(settings)
-    load_file(rows.store, "acme", planning_report(tmp_path, DAY, ROWS), ingest_day=DAY,
+    store = Rows(settings).store("acme")
+    load_file(store, "acme", planning_report(tmp_path, DAY, ROWS), ingest_day=DAY,
               default_marketplace="US")
-    return settings, config, rows.store
+    return settings, config, store
 
 
 def test_usage_per_storage_type_by_hand(golden: tuple[Settings, Path, Store]) -> None:
@@ -105,7 +105,7 @@ def test_a_rising_use_warns_from_its_projection_to_the_month_end(
     """10 cu ft on Nov 1, one more each day: 19 on Nov 10 (48 % of 40), and at that pace
     39 on Nov 30, past 90 % of the limit: a warning before the use itself gets there."""
     settings, _ = make_settings()
-    store = Rows(settings).store
+    store = Rows(settings).store("acme")
     for i in range(10):
         d = date(2026, 11, 1) + timedelta(days=i)
         load_file(store, "acme", planning_report(tmp_path, d, [
@@ -214,7 +214,7 @@ def test_the_utilization_ratio_from_91_stored_days_by_hand(
     of 0.1 cu ft shipped in 90 days (0.1 cu ft a day): 14 / 0.1 / 7 = 20 weeks, under the
     22-week threshold; with the threshold overridden to 18 it is over."""
     settings, _ = make_settings(extra="[fees.US.utilization]\nthreshold_weeks = 18\n")
-    store = Rows(settings).store
+    store = Rows(settings).store("acme")
     last = date(2026, 11, 20)
     for i in range(91):
         d = last - timedelta(days=90 - i)

@@ -4,7 +4,7 @@ recovery plan) and ``report`` (a self-contained HTML page per account)."""
 from __future__ import annotations
 
 import argparse
-import logging
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -19,13 +19,12 @@ from ipi.cli.common import (
     rows_of,
     settings_of,
 )
-from ipi.errors import UsageError
+from ipi.errors import StoreBusy, UsageError
 
 if TYPE_CHECKING:
     from ipi.cli import Commands
     from ipi.score import DailyScore
 
-log = logging.getLogger("ipi")
 
 
 def register(c: Commands) -> None:
@@ -69,9 +68,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     lib = rows_of(args)
     rows = lib.scores(args.account, marketplace=args.marketplace, start=args.date,
                       end=args.date, last=None if args.date else args.history)
-    if lib.updating:  # their files are being written: say so rather than show nothing
-        log.warning("%s: being updated (a run is writing), left out: retry when it has "
-                    "finished", ", ".join(lib.updating))
+    if lib.updating:  # read across the accounts: those being written were left out
+        names = ", ".join(lib.updating)
+        if not rows:
+            raise StoreBusy(f"the database of {names} is being written (a run or a load); "
+                            "Retry when it has finished.")
+        print(f"left out, being written right now (a run or a load): {names}",
+              file=sys.stderr)
     if args.json:
         print_json([{k: getattr(r, k) for k in SCORE_FIELDS} for r in rows])
     elif not rows:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -45,6 +46,9 @@ log = logging.getLogger(__name__)
 # The installation's tables: the same in every file (copied into each account's, which
 # scores with them), the master copy in the installation's file.
 HOUSE_TABLES = ("reference_row", "score_prior")
+# The account of an ops message about a whole run (ipi.alerts.deliver.ALL_ACCOUNTS, not
+# imported: it brings apprise): no account's, so the installation's file keeps it.
+WHOLE_RUN = "*"
 # Rows of an account without an account column: reached through the rows that have one.
 BY_KEY = {
     "alert_delivery": "key IN (SELECT key FROM alert_outbox WHERE account = $account)",
@@ -54,13 +58,24 @@ BY_KEY = {
 }
 
 
+# The installation's file, one thread at a time. The accounts of a run open their stores
+# at once, in threads: one splits an old store while the others wait; and while one copies
+# the default model into its new file (the installation's attached to its connection),
+# DuckDB refuses the process any other opening of that file ("Unique file handle
+# conflict").
+_HOUSE = threading.RLock()
+
+
 def account_path(settings: Settings, name: str) -> Path:
     return settings.accounts_dir / f"{name}.duckdb"
 
 
 def account_store(settings: Settings, name: str) -> Store:
     """The store of account ``name``: its own file (made, with the installation's default
-    model, on first use; an old single-file store is split first)."""
+    model, on first use; an old single-file store is split first); ``WHOLE_RUN``'s is the
+    installation's."""
+    if name == WHOLE_RUN:
+        return Store.for_settings(settings)
     ensure_split(settings)
     path = account_path(settings, name)
     store = Store(path, data_dir=settings.data_dir, busy_timeout=settings.busy_timeout,
@@ -81,17 +96,20 @@ def _seed(settings: Settings, store: Store) -> None:
 def share_house(settings: Settings, store: Store) -> None:
     """Copy the installation's tables (its default model) into an account's file, in
     place of those it had: on its first use, and after ``ipi official import-reference``.
-    The installation's file is attached read-only: processes making their accounts' files
-    at once share it (``prepare`` migrated it at the run's start)."""
-    house = settings.database_path
-    with store.write() as con:
-        _attach_waiting(con, house, "house", settings.busy_timeout)
-        try:
-            for table in HOUSE_TABLES:
-                con.execute(f"DELETE FROM {table}")
-                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM house.{table}")
-        finally:
-            con.execute("DETACH house")
+    The installation's file is attached read-only, waiting while another process has it
+    open to write (a migration); one thread of the process at a time (DuckDB refuses the
+    same file attached twice at once)."""
+    house = Store.for_settings(settings)
+    with _HOUSE:
+        house.migrate()  # and closed: the account's connection attaches it read-only
+        with store.write() as con:
+            _attach_waiting(con, house.path, "house", settings.busy_timeout)
+            try:
+                for table in HOUSE_TABLES:
+                    con.execute(f"DELETE FROM {table}")
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM house.{table}")
+            finally:
+                con.execute("DETACH house")
 
 
 def _attach_waiting(con: duckdb.DuckDBPyConnection, path: Path, alias: str,
@@ -127,10 +145,10 @@ def account_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 def ensure_split(settings: Settings) -> list[str]:
     """Split the installation's single file into a file per account if it is still one;
     the accounts moved (none when done before, or new)."""
-    target = settings.accounts_dir
-    if target.is_dir():
+    if settings.accounts_dir.is_dir():
         return []
-    return split(settings)
+    with _HOUSE:
+        return split(settings)
 
 
 def split(settings: Settings) -> list[str]:
@@ -144,10 +162,12 @@ def split(settings: Settings) -> list[str]:
         return []
     house = Store(house_path, data_dir=settings.data_dir, busy_timeout=settings.busy_timeout)
     with house.session():  # migrated (the split copies today's tables), held throughout
+        if target.is_dir():  # split by another while this one waited for the file
+            return []
         with house.read() as con:
             tables = account_tables(con)
             names = sorted({n for t in tables for (n,) in con.execute(
-                f"SELECT DISTINCT account FROM {t}").fetchall()})
+                f"SELECT DISTINCT account FROM {t}").fetchall()} - {WHOLE_RUN})
         if not names and partial.is_dir():
             # The rows left in a run that stopped after they did: the files are complete.
             partial.rename(target)
@@ -157,14 +177,18 @@ def split(settings: Settings) -> list[str]:
         if names:
             log.warning("moving %d account(s) into a file each under %s (once, after an "
                         "upgrade): %s", len(names), target, ", ".join(names))
-        with house.write() as con:
+        # A transaction each: DuckDB's may write one database only (the account's file, then
+        # the installation's).
+        with house.read() as con:
             for i, name in enumerate(names, 1):
                 _copy_out(con, partial / f"{name}.duckdb", name, tables)
                 log.info("%s moved (%d of %d)", name, i, len(names))
-            for t in tables:
-                con.execute(f"DELETE FROM {t}")
-            for t, _ in BY_KEY.items():
-                con.execute(f"DELETE FROM {t}")
+        with house.write() as con:
+            for name in names:  # first: the rows they are reached through go next
+                for t, where in BY_KEY.items():
+                    con.execute(f"DELETE FROM {t} WHERE {where}", {"account": name})
+            for t in tables:  # a whole run's ops messages stay (WHOLE_RUN)
+                con.execute(f"DELETE FROM {t} WHERE account <> $whole", {"whole": WHOLE_RUN})
         with house.read() as con:  # the space the rows took, back
             con.execute("CHECKPOINT")
     partial.rename(target)
@@ -179,6 +203,7 @@ def _copy_out(con: duckdb.DuckDBPyConnection, path: Path, name: str,
         pass
     con.execute(f"ATTACH '{_quoted(path)}' AS acct")
     try:
+        con.execute("BEGIN TRANSACTION")
         # By name: a column added by a migration sits last in an old file, in place in a new.
         for t in tables:
             con.execute(f"INSERT INTO acct.{t} BY NAME SELECT * FROM {t} WHERE account = $account",
@@ -191,6 +216,10 @@ def _copy_out(con: duckdb.DuckDBPyConnection, path: Path, name: str,
         # Silences keep their ids: the new file's sequence starts after them.
         con.execute("SELECT nextval('acct.alert_silence_id') FROM range("
                     "(SELECT coalesce(max(id), 0) FROM acct.alert_silence))")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     finally:
         con.execute("DETACH acct")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 from pathlib import Path
 
 _CHUNK = 1 << 22
@@ -34,7 +35,9 @@ def land(raw_dir: Path, path: Path, sha256: str) -> Path:
     if dest.exists():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{sha256}.{os.getpid()}.tmp")
+    # A name per thread: accounts of one run, each on its own file (ipi.store.accounts),
+    # land the same bytes at once, and each must rename its own copy.
+    tmp = dest.with_name(f".{sha256}.{os.getpid()}.{threading.get_ident()}.tmp")
     shutil.copyfile(path, tmp)
     tmp.chmod(0o600)  # the report's rows are the seller's alone (its folder is 0700 too)
     with tmp.open("rb") as f:

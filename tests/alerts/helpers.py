@@ -15,7 +15,7 @@ D = date(2026, 5, 10)
 def put_score(settings: Settings, day: date, score: float | None, mp: str = "US",
               status: str | None = None) -> None:
     """A stored daily estimate, as the scoring step writes it."""
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     status = status or ("no data" if score is None else "ok")
     low = None if score is None else score - 60
     high = None if score is None else score + 60

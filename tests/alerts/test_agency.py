@@ -16,6 +16,7 @@ from ipi import pipeline
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings
 from ipi.sources.files import FileDrops
+from ipi.store.accounts import Fleet
 from tests.helpers import Webhook
 
 CLIENTS = ("acme", "beta", "gamma")
@@ -44,7 +45,7 @@ def _junk_day(settings: Settings) -> None:
         drop = settings.drop_dir(account)
         drop.mkdir(parents=True, exist_ok=True)
         (drop / f"notes-{account.name}.txt").write_text("hello\tworld\n")
-        run = pipeline.ingest(pipeline.open_store(settings), account, FileDrops(drop), DAY)
+        run = pipeline.ingest(pipeline.open_store(settings, account), account, FileDrops(drop), DAY)
         pipeline.alert(settings, account, DAY, run)
 
 
@@ -143,7 +144,7 @@ def test_the_agency_example_scores_all_twenty_and_pages_nineteen(
 
     daily(config=str(config), day=demo_sim.day(LOW_DAY))
 
-    scored = pipeline.open_store(settings).query(
+    scored = Fleet(settings).query(
         "SELECT DISTINCT account FROM daily_score WHERE score IS NOT NULL")
     assert sorted(r["account"] for r in scored) == sorted(names)
     paged = [n for n in names if (tmp_path / f"{n}.log").exists()
@@ -154,7 +155,7 @@ def test_the_agency_example_scores_all_twenty_and_pages_nineteen(
                    for o in names if o != n)
     ops = (tmp_path / "ops.log").read_text()
     assert ops.count("cannot be used") >= 1 and "IPI_KITE_TOYS_SLACK_URL is not set" in ops
-    waiting = pipeline.open_store(settings).query(
+    waiting = pipeline.open_store(settings, missing).query(
         "SELECT count(*) AS n FROM alert_delivery d JOIN alert_outbox m USING (key) "
         "WHERE m.account = $account AND d.status = 'pending'", {"account": missing})
     assert waiting == [{"n": 1}]

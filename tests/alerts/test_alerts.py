@@ -83,7 +83,7 @@ def test_pending_fires_only_after_for_days(
     assert webhook_server.received == []
     days(settings, [440], D + timedelta(days=5))
     assert heads(webhook_server) == ["[CRITICAL] firing"]
-    history = pipeline.open_store(settings).query(
+    history = pipeline.open_store(settings, "acme").query(
         "SELECT from_state, to_state FROM alert_event ORDER BY date")
     assert [(h["from_state"], h["to_state"]) for h in history] == [
         ("normal", "pending"), ("pending", "normal"), ("normal", "pending"),
@@ -98,7 +98,7 @@ def test_given_no_data_or_unreliable_then_firing_alert_does_not_resolve(
     put_score(settings, D + timedelta(days=2), 600, status="unreliable")
     pipeline.alert(settings, settings.accounts[0], D + timedelta(days=2))
     assert heads(webhook_server) == ["[CRITICAL] firing", "[OPS]"]
-    state = pipeline.open_store(settings).query(
+    state = pipeline.open_store(settings, "acme").query(
         "SELECT state FROM alert_state WHERE rule = 'below_threshold'")
     assert state == [{"state": "firing"}]
 
@@ -111,7 +111,7 @@ def test_given_past_day_rerun_then_it_never_pages(
     put_score(settings, D - timedelta(days=3), 300)
     run = pipeline.alert(settings, settings.accounts[0], D - timedelta(days=3))
     assert run.evaluated is False and webhook_server.received == []
-    assert pipeline.open_store(settings).query("SELECT * FROM alert_state") == []
+    assert pipeline.open_store(settings, "acme").query("SELECT * FROM alert_state") == []
 
 
 def test_given_smtp_down_then_the_mail_is_sent_once_on_the_next_run(
@@ -127,7 +127,7 @@ def test_given_smtp_down_then_the_mail_is_sent_once_on_the_next_run(
     assert [d.status for d in run.deliveries] == ["sent"]
     pipeline.alert(settings, settings.accounts[0], D)
     assert len(smtp_server.messages) == 1
-    [row] = pipeline.open_store(settings).query(
+    [row] = pipeline.open_store(settings, "acme").query(
         "SELECT status, attempts FROM alert_delivery")
     assert row == {"status": "sent", "attempts": 2}
 
@@ -190,7 +190,7 @@ def test_silence_mutes_without_losing_the_state(
     from ipi.alerts.control import add_silence
 
     settings = hook_settings()
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, "acme")
     with store.write() as con:
         add_silence(con, "acme", None, D + timedelta(days=1), "maintenance", today=D)
     days(settings, [431, 430])
@@ -208,7 +208,7 @@ def test_given_no_targets_then_alert_is_recorded_and_not_retried(
     put_score(settings, D, 431)
     run = pipeline.alert(settings, settings.accounts[0], D)
     assert run.deliveries == []
-    outbox = pipeline.open_store(settings).query("SELECT status FROM alert_outbox")
+    outbox = pipeline.open_store(settings, "acme").query("SELECT status FROM alert_outbox")
     assert outbox == [{"status": "no-targets"}]
 
 
@@ -270,8 +270,9 @@ def test_only_a_message_for_an_email_target_carries_a_chart(
     days(hooked, [480, 431])
     mailed, _ = make_settings(urls=[webhook_server.url, smtp_server.url])  # the same store
     days(mailed, [480, 431], start=D + timedelta(days=5))
-    charts = [(r["date"], r["chart"] is not None) for r in pipeline.open_store(mailed).query(
-        "SELECT date, chart FROM alert_outbox WHERE kind = 'firing' ORDER BY date")]
+    charts = [(r["date"], r["chart"] is not None) for r in pipeline.open_store(
+        mailed, "acme").query("SELECT date, chart FROM alert_outbox WHERE kind = 'firing' "
+                              "ORDER BY date")]
     assert charts == [(D + timedelta(days=1), False), (D + timedelta(days=6), True)]
     assert heads(webhook_server)[:2] == ["[CRITICAL] firing", "[RESOLVED] resolved"]
     assert len(webhook_server.received) == 3 and smtp_server.messages  # all delivered
@@ -337,7 +338,7 @@ def test_a_failed_delivery_waits_its_backoff_before_the_next_try(
     assert [d.status for d in pipeline.alert(settings, settings.accounts[0], D).deliveries] \
         == ["failed"]
     assert pipeline.alert(settings, settings.accounts[0], D).deliveries == []  # not yet due
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, "acme")
     with store.write() as con:  # an hour passes
         con.execute("UPDATE alert_delivery SET last_attempt_at = "
                              "last_attempt_at - INTERVAL 61 MINUTE")

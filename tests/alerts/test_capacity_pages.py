@@ -36,7 +36,7 @@ def run_day(settings: Settings, folder: Path, day: date, cuft: float,
             score: float = 600.0) -> pipeline.AlertRun:
     """One day: a planning report with ``cuft`` of standard storage on hand (nothing
     inbound), the day's estimate, then the alert step."""
-    load_file(pipeline.open_store(settings), "acme", planning_report(folder, day, [
+    load_file(pipeline.open_store(settings, "acme"), "acme", planning_report(folder, day, [
         {"sku": "A", "available": 100, "inbound-quantity": 0, "storage-type": "Standard",
          "storage-volume": cuft, "item-volume": cuft / 100,
          "volume-unit-measurement": "cubic feet"}]), ingest_day=day,
@@ -107,7 +107,7 @@ def test_a_silence_holds_the_capacity_page_until_it_ends(
     """Silenced through the 11th: no page while it lasts, none recorded; the 12th, still
     past the warning, pages."""
     settings, _ = acme
-    with pipeline.open_store(settings).write() as con:
+    with pipeline.open_store(settings, "acme").write() as con:
         add_silence(con, "acme", None, NOV + timedelta(days=1), "stock-take", today=NOV)
     assert run_day(settings, tmp_path, NOV, 95).capacity == []
     assert run_day(settings, tmp_path, NOV + timedelta(days=1), 95).capacity == []

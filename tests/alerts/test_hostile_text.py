@@ -50,7 +50,7 @@ def test_a_hostile_file_name_reaches_mail_webhook_and_terminal_as_text(
     drop = settings.drop_dir(account)
     write_day(demo_sim, 0, drop)
     (drop / HOSTILE).write_text("sku,units\nA,1\n")
-    run = pipeline.ingest(pipeline.open_store(settings), account, FileDrops(drop),
+    run = pipeline.ingest(pipeline.open_store(settings, account), account, FileDrops(drop),
                           demo_sim.day(0))
     assert [name for name, _ in run.failed] == [HOSTILE]
     pipeline.alert(settings, account, demo_sim.day(0), run)
@@ -109,7 +109,8 @@ def test_the_markdown_report_shows_a_hostile_sku_as_text(
 
     settings, _ = scored_demo
     account = settings.accounts[0]
-    secs = page.sections(pipeline.open_store(settings), settings, account, demo_sim.day(79))
+    secs = page.sections(pipeline.open_store(settings, account), settings, account,
+                         demo_sim.day(79))
     secs[0].drivers = [Driver("stranded", "![x](http://evil.example/p.png)|B", "ASIN",
                               "[click](http://evil.example)", 0.5,
                               "stranded: <b>Listing</b> | closed", "fix listing")]

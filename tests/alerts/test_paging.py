@@ -61,7 +61,7 @@ def test_a_page_and_its_weekly_repeat_ask_for_the_official_score_until_one_is_re
             f"performance): ipi official add --account acme --date {D} --score N") in first
     assert f"ipi official add --account acme --date {D + timedelta(days=7)} --score N" \
         in repeat
-    with pipeline.open_store(settings).write() as con:
+    with pipeline.open_store(settings, settings.accounts[0]).write() as con:
         con.execute("INSERT INTO official_score (account, marketplace, date, score, recorded_at) "
                     "VALUES ('acme', 'US', $day, 440, $now)",
                     {"day": D + timedelta(days=10), "now": utcnow()})
@@ -154,7 +154,7 @@ def test_ack_stops_repeats_until_it_gets_materially_worse(
         webhook_server.received[1]["message"]
     days(settings, [395] * 7, D + timedelta(days=11))
     assert heads(webhook_server)[-1] == "[CRITICAL] repeat" and len(webhook_server.received) == 3
-    events = pipeline.open_store(settings).query(
+    events = pipeline.open_store(settings, settings.accounts[0]).query(
         "SELECT note FROM alert_event WHERE note LIKE 'acknowledged%'")
     assert len(events) == 1
 
@@ -297,7 +297,7 @@ def put(store: Store, day: date, score: float, in_stock: float | None) -> None:
 
 def play(settings: Settings, scores: list[tuple[float, float | None]],
          start: date = D) -> list[Any]:
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     for k, (score, in_stock) in enumerate(scores):
         put(store, start + timedelta(days=k), score, in_stock)
         pipeline.alert(settings, settings.accounts[0], start + timedelta(days=k))

@@ -89,7 +89,7 @@ def test_warnings_are_inhibited_while_the_critical_alert_fires(
     line = pipeline.DayRun.of(settings, settings.accounts[0], start, run).line("acme")
     assert line.endswith("1 alert(s) sent, 1 warning(s) held while the critical alert fires")
     assert "held by a silence" not in line
-    history = pipeline.open_store(settings).query(
+    history = pipeline.open_store(settings, settings.accounts[0]).query(
         "SELECT rule, to_state, note FROM alert_event WHERE rule = 'check_window'")
     assert history == [{"rule": "check_window", "to_state": "firing",
                         "note": "muted: inhibited by the critical alert"}]
@@ -102,7 +102,7 @@ def test_newly_stranded_skus_warn_naming_them(
     settings, _ = make_settings(urls=[webhook_server.url],
                                 extra="[policy]\nrepeat_days = 30\nthreshold = 100\n")
     account = settings.accounts[0]
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, account)
     strand_day = next(i for i in range(100) if demo_sim.stranded[demo_sim.warmup + i].any())
     for i in (strand_day - 1, strand_day, strand_day + 1):
         write_day(demo_sim, i, tmp_path / str(i))
@@ -124,7 +124,7 @@ def test_excess_jump_warns_naming_the_skus(
     settings, _ = make_settings(urls=[webhook_server.url],
                                 extra="[policy]\nrepeat_days = 30\nthreshold = 100\n")
     account = settings.accounts[0]
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, account)
     for i in (69, 70):
         write_day(demo_sim, i, tmp_path / str(i))
         run = pipeline.ingest(store, account, FileDrops(tmp_path / str(i)), demo_sim.day(i))

@@ -83,7 +83,7 @@ def test_deploy_from_prefect_yaml_and_a_process_worker_run_the_day(
         server.stop()
 
     assert len(list((drop / PROCESSED).iterdir())) == 240
-    row = pipeline.open_store(settings).query(
+    row = pipeline.open_store(settings, settings.accounts[0]).query(
         "SELECT score FROM daily_score WHERE date = $day", {"day": day})[0]
     assert row["score"] < 450
     assert [m["title"].split("]")[0] + "]" for m in webhook_server.received] == ["[CRITICAL]"]

@@ -199,7 +199,7 @@ def test_ipi_serve_runs_the_day_on_a_one_minute_schedule_and_stops_cleanly(
     assert said.rstrip().endswith("ipi serve: stopped")
     assert webhook_server.received[0]["title"].startswith("[CRITICAL]")
     # Today's run scored every dropped day; the alert rules looked at the latest.
-    assert pipeline.open_store(settings).query(
+    assert pipeline.open_store(settings, settings.accounts[0]).query(
         "SELECT count(*) AS n FROM daily_score")[0]["n"] == 80
     assert _processes_on(port) == []
     assert port_free(port)

@@ -99,10 +99,12 @@ def test_two_workers_two_data_folders_one_place_to_see_them(
 
     for machine, account in MACHINES.items():
         settings = load_settings(configs[machine], env={})
-        stored = pipeline.open_store(settings).query(
+        # its own accounts, in its own data folder: their files only
+        assert [p.name for p in settings.accounts_dir.glob("*.duckdb")] == [f"{account}.duckdb"]
+        stored = pipeline.open_store(settings, account).query(
             "SELECT DISTINCT account FROM daily_score")
-        assert stored == [{"account": account}]  # its own accounts, its own file
-        [row] = pipeline.open_store(settings).query(
+        assert stored == [{"account": account}]
+        [row] = pipeline.open_store(settings, account).query(
             "SELECT score FROM daily_score WHERE date = $day", {"day": day})
         [published] = found[account]
         assert (published["account"], published["score"]) == (account, row["score"])

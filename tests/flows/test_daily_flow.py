@@ -33,7 +33,7 @@ def history(tmp_path_factory: pytest.TempPathFactory, demo_sim: Simulation) -> P
             write_day(demo_sim, i, archive)
         settings = settings_from_dict({"accounts": [{"name": "acme"}]}, base_dir=root, env={})
         account = settings.accounts[0]
-        run = pipeline.ingest(pipeline.open_store(settings), account,
+        run = pipeline.ingest(pipeline.open_store(settings, account), account,
                               FileDrops(archive, move_done=False), demo_sim.day(0))
         pipeline.score(settings, account, demo_sim.day(0), run.days)
         return settings.data_dir
@@ -61,7 +61,7 @@ def test_given_todays_drops_when_flow_runs_then_reports_load_and_day_is_scored(
     assert summary["acme"]["loaded"] == 3 and summary["acme"]["failed"] == 0
     assert sorted(p.name for p in (drop / PROCESSED).iterdir()) == sorted(
         p.name for p in write_day(demo_sim, 70, config.parent / "again"))
-    rows = pipeline.open_store(settings).query(
+    rows = pipeline.open_store(settings, settings.accounts[0]).query(
         "SELECT score, status FROM daily_score WHERE date = $day", {"day": day})
     assert len(rows) == 1 and rows[0]["score"] is not None
 
@@ -84,10 +84,10 @@ def test_given_story_when_flow_runs_daily_then_one_alert_fires_and_one_resolves(
     assert set(states[1:-1]) <= {"repeat"}  # only when it got materially worse
     # The bad purchase lands while the critical alert fires: its warning is recorded and
     # named in the run line, not paged on top of the critical one.
-    jumps = pipeline.open_store(settings).query(
+    jumps = pipeline.open_store(settings, settings.accounts[0]).query(
         "SELECT note FROM alert_event WHERE rule = 'excess_jump' AND to_state = 'firing'")
     assert jumps == [{"note": "muted: inhibited by the critical alert"}]
-    scores = [r["score"] for r in pipeline.open_store(settings).query(
+    scores = [r["score"] for r in pipeline.open_store(settings, settings.accounts[0]).query(
         "SELECT score FROM daily_score WHERE date >= $day ORDER BY date",
         {"day": demo_sim.day(70)})]
     assert min(scores) < 450 < scores[-1]
@@ -116,7 +116,7 @@ def test_given_a_bad_file_then_it_is_set_aside_the_rest_loads_and_the_flow_fails
     reason = (drop / FAILED / "broken.txt.reason.txt").read_text()
     assert "matches no report type" in reason
     assert len(list((drop / PROCESSED).iterdir())) == 3
-    day = pipeline.open_store(settings).query(
+    day = pipeline.open_store(settings, settings.accounts[0]).query(
         "SELECT count(*) AS n FROM daily_score WHERE date = $day", {"day": demo_sim.day(70)})
     assert day == [{"n": 1}]
     ops = [m for m in webhook_server.received if m["message"].startswith("[OPS]")]
@@ -139,7 +139,7 @@ def test_each_run_publishes_the_estimates_and_a_summary_as_artifacts(
     assert table is not None and summary is not None
     assert table.flow_run_id == run_id and summary.flow_run_id == run_id
     [row] = json.loads(str(table.data))
-    stored = pipeline.open_store(settings).query(
+    stored = pipeline.open_store(settings, settings.accounts[0]).query(
         "SELECT score, status FROM daily_score WHERE date = $day", {"day": day})[0]
     assert (row["account"], row["marketplace"]) == ("acme", "US")
     assert (row["score"], row["status"]) == (stored["score"], stored["status"])

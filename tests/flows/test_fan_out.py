@@ -1,4 +1,5 @@
-"""Accounts of a daily run work in parallel, on one DuckDB file, without conflicts."""
+"""Accounts of a daily run work in parallel, each on its own DuckDB file, sharing the landed
+raw files without conflicts."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from flows.daily import daily
-from ipi import pipeline
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings
+from ipi.store.accounts import Fleet
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -36,11 +37,11 @@ def test_accounts_run_in_parallel_and_all_load_score_and_alert(
     summary = state.result()
     assert {a: summary[a]["loaded"] for a in ACCOUNTS} == {a: 3 for a in ACCOUNTS}
 
-    store = pipeline.open_store(settings)
-    rows = store.query("SELECT account, count(*) AS n FROM daily_score GROUP BY ALL "
+    fleet = Fleet(settings)
+    rows = fleet.query("SELECT account, count(*) AS n FROM daily_score GROUP BY ALL "
                        "ORDER BY account")
     assert rows == [{"account": a, "n": 1} for a in ACCOUNTS]
-    landed = store.query("SELECT count(*) AS files, count(DISTINCT sha256) AS shas "
+    landed = fleet.query("SELECT count(*) AS files, count(DISTINCT sha256) AS shas "
                          "FROM ingested_file")[0]
     assert landed == {"files": 9, "shas": 3}  # one landing copy per distinct file
 

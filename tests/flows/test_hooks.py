@@ -10,8 +10,9 @@ from prefect import flow
 
 from flows.daily import daily
 from flows.hooks import ops_alert
-from ipi.pipeline import open_store
 from ipi.settings import Settings
+from ipi.store import Store
+from ipi.store.accounts import account_path
 from tests.helpers import Webhook
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -38,19 +39,20 @@ def test_a_failed_run_sends_one_ops_alert_with_its_name_and_link(
     run_id = state.state_details.flow_run_id
     assert "ipi-broken/" in message and "a bug in the run" in message
     assert f"http://127.0.0.1:4200/runs/flow-run/{run_id}" in message
-    # kept in the outbox like every alert, once
-    sent = open_store(settings).query("SELECT account, kind, status FROM alert_outbox")
+    # kept in the outbox like every alert, once: no account's, in the installation's file
+    sent = Store.for_settings(settings).query("SELECT account, kind, status FROM alert_outbox")
     assert sent == [{"account": "*", "kind": "ops", "status": "sent"}]
 
 
 def test_given_a_broken_store_the_alert_goes_straight_to_the_targets(
         make_settings: Callable[..., tuple[Settings, Path]], webhook_server: Webhook) -> None:
-    """The database file is damaged: the account's run fails, and the alert saying so
+    """The account's database file is damaged: the account's run fails, and the alert saying so
     cannot wait in that database's outbox. One alert: the flow's own hook, seeing the
     failure was reported, sends nothing more."""
     settings, config = make_settings(urls=[webhook_server.url])
-    settings.database_path.parent.mkdir(parents=True, exist_ok=True)
-    settings.database_path.write_bytes(b"not a duckdb file" * 100)
+    broken = account_path(settings, "acme")
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_bytes(b"not a duckdb file" * 100)
     state = daily(config=str(config), return_state=True)
     assert state.is_failed()
     [message] = ops_messages(webhook_server)

@@ -73,3 +73,4 @@ def test_a_day_in_the_future_is_refused_before_anything_runs(
     err = capsys.readouterr().err
     assert f"--date {later} is in the future for account acme" in err
     assert len(err.strip().splitlines()) == 1 and not settings.database_path.exists()
+    assert not settings.accounts_dir.exists()

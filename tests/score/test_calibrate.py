@@ -96,7 +96,7 @@ def test_recorded_official_scores_calibrate_the_account_and_rescore_its_history(
     official import` fits them back, and every estimate then follows the official
     scores, with the narrower band the fit earned."""
     settings, config = scored_demo
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     complete = ("excess_pct IS NOT NULL AND sell_through IS NOT NULL "
                 "AND stranded_pct IS NOT NULL AND in_stock_rate IS NOT NULL")
     rows = store.query(f"SELECT * FROM daily_score WHERE {complete} ORDER BY date")
@@ -156,7 +156,7 @@ def test_a_bad_row_rejects_the_whole_file_naming_its_line(
     assert main(["official", "add", "--date", "2026-07-01", "--score", "400",
                  "--marketplace", "DE", "--config", str(config)]) == 2
     assert "marketplace 'DE' is not one of account acme's (US)" in capsys.readouterr().err
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     assert store.query("SELECT count(*) AS n FROM official_score")[0]["n"] == 0
 
 
@@ -170,14 +170,14 @@ def test_one_official_score_is_kept_beside_the_estimate_without_refitting(
     assert "weights are fitted from 6 on" in capsys.readouterr().out
     assert main(["official", "list", "--config", str(config)]) == 0
     listed = capsys.readouterr().out
-    estimate_row = pipeline.open_store(settings).query(
+    estimate_row = pipeline.open_store(settings, settings.accounts[0]).query(
         "SELECT score FROM daily_score WHERE date = $day", {"day": day})[0]
     assert f"{day}  US        512  {estimate_row['score']:>8.0f}" in listed
     assert "Model prior-3, band from 1 official: it misses this account's 1 official " \
         "score(s) by" in listed
     assert main(["official", "list", "--json", "--config", str(config)]) == 0
     doc = json.loads(capsys.readouterr().out)
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     assert list(doc["official"][0]) == ["account", "marketplace", "date", "official",
                                         "estimate"]
     assert doc["official"][0]["official"] == 512 and doc["calibration"]["points"] == 1
@@ -201,7 +201,7 @@ def test_an_official_score_from_the_future_is_refused(
                  "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert f"{tomorrow} is in the future" in err and len(err.strip().splitlines()) == 1
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     assert store.query("SELECT count(*) AS n FROM official_score")[0]["n"] == 0
 
 
@@ -216,7 +216,7 @@ def test_an_official_score_recorded_by_mistake_is_removed_and_the_model_refitted
                  "--config", str(config)]) == 0
     assert main(["official", "remove", "--date", str(day), "--config", str(config)]) == 0
     assert f"acme: removed the official score of US on {day}." in capsys.readouterr().out
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     assert store.query("SELECT count(*) AS n FROM official_score")[0]["n"] == 0
     assert store.query("SELECT points FROM calibration")[0]["points"] == 0
     assert main(["official", "remove", "--date", str(day), "--config", str(config)]) == 2

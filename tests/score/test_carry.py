@@ -32,7 +32,7 @@ LABEL = {"excess": "excess", "sell_through": "sell-through", "stranded": "strand
 
 
 def _row(settings: Settings, day: date) -> dict[str, Any]:
-    [row] = pipeline.open_store(settings).query(
+    [row] = pipeline.open_store(settings, settings.accounts[0]).query(
         "SELECT * FROM daily_score WHERE account = 'acme' AND date = $day", {"day": day})
     return row
 
@@ -89,7 +89,7 @@ def test_past_its_limit_a_factor_is_unknown_and_the_day_partial(
     assert main(["score", "--date", str(days[3]), "--config", str(config)]) == 0
     printed = capsys.readouterr().out.splitlines()[1]
     assert printed.split()[3] == "-" and printed.endswith(line)  # the score column is empty
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     html = page.render(settings.accounts[0], settings,
                        page.sections(store, settings, settings.accounts[0], days[3]), None)
     assert f"<span class=big>{line}</span>" in html

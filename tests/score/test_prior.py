@@ -16,13 +16,13 @@ from ipi.settings import Settings
 
 
 def _models(settings: Settings) -> set[str]:
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     return {r["model"] for r in store.query("SELECT DISTINCT model FROM daily_score")}
 
 
 def _record_weekly(config: Path, settings: Settings, tmp_path: Path) -> list[str]:
     """Official scores every 7th day of the demo (made up: 40 under the estimate)."""
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     days = store.query("SELECT date, score FROM daily_score WHERE score IS NOT NULL "
                        "AND status IN ('ok', 'approximate') ORDER BY date")[::7]
     csv = tmp_path / "official.csv"
@@ -115,7 +115,7 @@ def test_given_history_of_an_older_model_when_the_day_is_scored_then_all_is_resc
     run, all of them, once, with a warning that says so."""
     settings, _ = scored_demo
     account = settings.accounts[0]
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, account)
     with store.write() as con:
         con.execute("UPDATE daily_score SET model = 'prior-1', score = score + 190")
     last = store.query("SELECT max(date) AS d, count(*) AS n FROM daily_score")[0]
@@ -137,7 +137,7 @@ def test_a_calibration_fitted_on_older_curves_is_refitted_at_the_upgrade(
     curves before its history is rescored: the stored fit is not reused as it was."""
     settings, config = scored_demo
     _record_weekly(config, settings, tmp_path)
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     before = store.query("SELECT prior_mae FROM calibration")[0]["prior_mae"]
     with store.write() as con:
         con.execute("UPDATE calibration SET prior_mae = 999, fitted_at = TIMESTAMP '2020-01-01'")

@@ -22,13 +22,13 @@ LOW_DAY = 79  # the demo seller's estimate is far under 450 here: stranded and e
 
 
 def _row(settings: Settings, day: date) -> DailyScore:
-    with pipeline.open_store(settings).read() as con:
+    with pipeline.open_store(settings, settings.accounts[0]).read() as con:
         [row] = scores(con, "acme", start=day, end=day)
     return row
 
 
 def _one(settings: Settings, sql: str, day: date) -> Any:
-    return pipeline.open_store(settings).query(sql, {"day": day})[0]
+    return pipeline.open_store(settings, settings.accounts[0]).query(sql, {"day": day})[0]
 
 
 def test_removing_excess_and_fixing_a_listing_change_the_factors_as_the_reports_say(
@@ -43,7 +43,7 @@ def test_removing_excess_and_fixing_a_listing_change_the_factors_as_the_reports_
                  "FROM stranded_inventory WHERE snapshot_date = $day GROUP BY sku "
                  "ORDER BY n DESC LIMIT 1", day)
     removed = 100.0
-    with pipeline.open_store(settings).write() as con:
+    with pipeline.open_store(settings, settings.accounts[0]).write() as con:
         out = what_if(con, "acme", row, [Action("remove", top["sku"], removed),
                                                 Action("fix-stranded", stuck["sku"]),
                                                 Action("restock", "NOT-A-SKU")],
@@ -69,7 +69,7 @@ def test_the_recovery_plan_reaches_the_target_with_no_step_to_spare(
     row = _row(settings, demo_sim.day(LOW_DAY))
     target = settings.policy.recovery
     assert row.score < 450 < target
-    with pipeline.open_store(settings).write() as con:
+    with pipeline.open_store(settings, settings.accounts[0]).write() as con:
         plan = recovery(con, "acme", row, settings.policy)
         actions = [a for a, _ in plan.steps]
         scores = [s for _, s in plan.steps]
@@ -92,7 +92,7 @@ def test_a_plan_by_cost_spends_least_where_each_action_costs(
     row = _row(settings, demo_sim.day(LOW_DAY))
     dear_fixes = settings.policy.model_copy(update={
         "removal_fee": 0.01, "listing_fix_cost": 500.0, "restock_cost": 500.0})
-    with pipeline.open_store(settings).write() as con:
+    with pipeline.open_store(settings, settings.accounts[0]).write() as con:
         by_units = recovery(con, "acme", row, dear_fixes)
         by_cost = recovery(con, "acme", row,
                            dear_fixes.model_copy(update={"plan_by": "cost"}))

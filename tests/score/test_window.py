@@ -67,7 +67,7 @@ def test_given_a_missing_factor_then_the_long_term_reading_leaves_it_missing() -
 
 
 def _rows(settings: Settings) -> list[DailyScore]:
-    with pipeline.open_store(settings).read() as con:
+    with pipeline.open_store(settings, settings.accounts[0]).read() as con:
         return scores(con, "acme")
 
 
@@ -106,7 +106,7 @@ def test_given_official_scores_then_calibration_pairs_them_with_the_factors_that
     rows = _rows(settings)
     held = next(r for r in rows if r.score_recent is not None
                 and r.score > r.score_recent)
-    with pipeline.open_store(settings).write() as con:
+    with pipeline.open_store(settings, settings.accounts[0]).write() as con:
         con.execute("INSERT INTO official_score (account, marketplace, date, score, "
                     "recorded_at) VALUES ('acme', $marketplace, $date, 500, now())",
                     {"marketplace": held.marketplace, "date": held.date})

@@ -27,6 +27,7 @@ from ipi.settings import Account, Settings
 from ipi.sources.archive import Limits, Member, Refused, archive_kind, member_count, members
 from ipi.sources.files import FAILED, PROCESSED, FileDrops
 from ipi.store import Store
+from ipi.store.accounts import account_store
 from ipi.store.load import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -435,8 +436,8 @@ def test_given_empty_archive_then_a_warning_says_so(
     assert run.failed == [] and [n for n, _ in run.warnings] == ["empty.zip"]
 
 
-def test_cli_ingest_loads_an_archive(settings: tuple[Settings, Path], fresh_db: Store,
-                                     tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_ingest_loads_an_archive(settings: tuple[Settings, Path], tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
     """`ipi ingest --account acme some.zip` loads its members and names each by archive and
     member; a refused member makes it exit 1 naming it."""
     config = settings[1]
@@ -445,7 +446,7 @@ def test_cli_ingest_loads_an_archive(settings: tuple[Settings, Path], fresh_db: 
     out = capsys.readouterr().out
     assert "loaded  some.zip:UK/stranded.tsv: GET_STRANDED_INVENTORY_UI_DATA" in out
     assert "date from file time" in out and "rescored" in out
-    assert stranded_days(fresh_db) == [("UK", ZIPPED_DAY)]
+    assert stranded_days(account_store(settings[0], "acme")) == [("UK", ZIPPED_DAY)]
 
     hostile = write_zip(tmp_path / "hostile.zip", {"../evil.tsv": MYI})
     assert main(["ingest", "--account", "acme", str(hostile), "--config", str(config)]) == 1

@@ -16,6 +16,7 @@ from ipi.demo import Simulation, ledger_text, simulate
 from ipi.errors import ConfigError, UsageError
 from ipi.pipeline import open_store
 from ipi.settings import Settings
+from ipi.store.accounts import Fleet
 from ipi.testing import MARKETPLACE_IDS, FakeSpApi
 from tests.helpers import kill_cli_at
 
@@ -38,7 +39,7 @@ def asked(fake: FakeSpApi) -> list[tuple[str, str]]:
 
 
 def ledger_counts(settings: Settings) -> dict[str, int]:
-    row = open_store(settings).query(
+    row = open_store(settings, "acme").query(
         "SELECT count(*) AS rows, count(DISTINCT (snapshot_date, fnsku, disposition)) AS keys, "
         "count(DISTINCT snapshot_date) AS days FROM ledger_summary")[0]
     return {k: int(v) for k, v in row.items()}
@@ -69,13 +70,13 @@ def test_backfill_asks_for_windows_loads_every_day_and_a_rerun_changes_nothing(
     assert "3/3 windows" in seen[-1]
     counts = ledger_counts(settings)
     assert counts["days"] == 60 and counts["rows"] == counts["keys"] == run.progress.rows
-    scored = open_store(settings).query(
+    scored = open_store(settings, account).query(
         "SELECT count(*) AS n, min(date) AS first, max(date) AS last, "
         "bool_and(notes LIKE '%ledger%') AS from_ledger FROM daily_score")[0]
     assert (scored["n"], scored["first"], scored["last"]) == (60, start,
                                                              TODAY - timedelta(days=1))
     assert scored["from_ledger"]
-    windows = open_store(settings).query("SELECT status, rows FROM backfill_window")
+    windows = open_store(settings, account).query("SELECT status, rows FROM backfill_window")
     assert [w["status"] for w in windows] == ["done"] * 3
 
     again = backfill_sp_api(settings, account, start, TODAY - timedelta(days=1))
@@ -123,7 +124,7 @@ def test_given_an_interrupted_run_then_the_next_polls_the_reports_it_asked_for(
 
     with pytest.raises(KeyboardInterrupt):
         backfill_sp_api(settings, account, start, end, progress=interrupt)
-    states = open_store(settings).query(
+    states = open_store(settings, account).query(
         "SELECT status, report_id FROM backfill_window ORDER BY start_date")
     assert [s["status"] for s in states] == ["done", "requested"]
 
@@ -190,7 +191,7 @@ def test_the_backfill_flow_runs_every_sp_api_account_and_logs_progress(
         for lg, level in zip(run_loggers, levels, strict=True):
             lg.setLevel(level)
     summary = state.result()
-    rows = {r["account"]: r["n"] for r in open_store(settings).query(
+    rows = {r["account"]: r["n"] for r in Fleet(settings).query(
         "SELECT account, count(*) AS n FROM ledger_summary GROUP BY ALL")}
     assert rows["acme"] > 0
     assert summary == {name: {"done": 2, "failed": 0, "rows": rows[name], "rescored": 40,
@@ -223,4 +224,4 @@ def test_the_cli_backfill_killed_midway_resumes_and_doubles_nothing(
     assert 12 <= len(fake_sp_api.calls("createReport")) <= 13
     counts = ledger_counts(settings)
     assert counts["days"] == 60 and counts["rows"] == counts["keys"]
-    assert open_store(settings).query("SELECT count(*) AS n FROM daily_score")[0]["n"] == 60
+    assert open_store(settings, "acme").query("SELECT count(*) AS n FROM daily_score")[0]["n"] == 60

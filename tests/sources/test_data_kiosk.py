@@ -28,6 +28,7 @@ from ipi.fees import load_rates
 from ipi.fees.amazon import AmazonForecast, amazon_forecast, last_attempts
 from ipi.fees.compute import next_assessment
 from ipi.settings import Account, Settings
+from ipi.store.accounts import account_path
 from ipi.testing import FakeSpApi, Outcome, Query, serve_day, token_client_for
 from tests.sources.helpers import (
     CLIENT_ID,
@@ -92,12 +93,12 @@ def window(settings: Settings, account: Account | None = None) -> tuple[date, da
 
 
 def forecast(settings: Settings, day: date, account: str = "acme") -> AmazonForecast | None:
-    with pipeline.open_store(settings).read() as con:
+    with pipeline.open_store(settings, account).read() as con:
         return amazon_forecast(con, account, "US", day)
 
 
 def outcomes(settings: Settings, account: str = "acme") -> list[tuple[str, str | None]]:
-    return [(r["outcome"], r["reason"]) for r in pipeline.open_store(settings).query(
+    return [(r["outcome"], r["reason"]) for r in pipeline.open_store(settings, account).query(
         "SELECT outcome, reason FROM amazon_forecast_fetch WHERE account = $account "
         "ORDER BY attempted_at", {"account": account})]
 
@@ -133,7 +134,7 @@ def test_given_a_preview_when_the_day_runs_then_it_is_stored_and_read_back(
     assert got.totals == pytest.approx({"aged": 25.75, "low_inventory": 1.1,
                                         "utilization": 9.0})
     # The raw bytes as the URL served them (gzip: httpx did not undo Content-Encoding).
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     [row] = store.query("SELECT r.landing_path FROM amazon_forecast f JOIN raw_file r "
                         "ON r.sha256 = f.sha256")
     kept = (settings.data_dir / row["landing_path"]).read_bytes()
@@ -206,7 +207,7 @@ def test_given_a_fatal_query_then_the_run_succeeds_with_one_line_and_nothing_sto
     assert f"query {query.query_id} (FATAL)" in reason and "INTERNAL-DETAIL" not in reason
     assert "INTERNAL-DETAIL" not in caplog.text and "Traceback" not in caplog.text
     assert forecast(settings, settings.today(settings.accounts[0])) is None
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     [row] = store.query("SELECT f.outcome, r.landing_path FROM amazon_forecast_fetch f "
                         "JOIN raw_file r ON r.sha256 = f.sha256")
     assert row["outcome"] == "fatal"
@@ -345,7 +346,7 @@ def test_hostile_documents_bad_lines_are_skipped_and_a_bomb_is_refused(
     assert "gzip bomb" in reason and "\n" not in reason
     assert forecast(settings, day + timedelta(days=1)) == got
     assert [o for o, _ in outcomes(settings)] == ["ok", "error"]
-    kept = pipeline.open_store(settings).query(
+    kept = pipeline.open_store(settings, settings.accounts[0]).query(
         "SELECT r.size_bytes FROM amazon_forecast_fetch f JOIN raw_file r "
         "ON r.sha256 = f.sha256 WHERE f.outcome = 'error'")
     assert kept == [{"size_bytes": len(bomb)}]  # as served, never inflated to disk
@@ -387,7 +388,7 @@ def test_while_the_forecast_is_generated_another_process_can_read_the_database(
         while not kiosk.calls("createQuery") and time.monotonic() < deadline:
             time.sleep(0.05)
         assert kiosk.calls("createQuery") and not done
-        assert partitions_seen_by_another_process(settings.database_path) == "3"
+        assert partitions_seen_by_another_process(account_path(settings, "acme")) == "3"
         assert not done  # it was read while the forecast was still being generated
     finally:
         run.join(timeout=120)

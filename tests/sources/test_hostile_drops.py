@@ -38,7 +38,7 @@ def test_a_link_and_a_fifo_in_a_drop_folder_are_set_aside_unopened(
     os.mkfifo(drop / "myi-fifo.txt")
     (drop / "zero.txt").symlink_to("/dev/zero")
 
-    run = pipeline.ingest(pipeline.open_store(settings), account, FileDrops(drop),
+    run = pipeline.ingest(pipeline.open_store(settings, account), account, FileDrops(drop),
                           demo_sim.day(0))
     pipeline.alert(settings, account, demo_sim.day(0), run)
 
@@ -53,12 +53,13 @@ def test_a_link_and_a_fifo_in_a_drop_folder_are_set_aside_unopened(
     written = "".join(p.read_text(errors="replace") for p in drop.glob("*.reason.txt"))
     assert "a link, not a file" in written
     sent = "".join(str(m) for m in webhook_server.received)
-    outbox = str(pipeline.open_store(settings).query("SELECT title, body FROM alert_outbox"))
+    outbox = str(pipeline.open_store(settings, account).query(
+        "SELECT title, body FROM alert_outbox"))
     assert webhook_server.received  # ops heard of the set-aside files
     for text in (written, sent, outbox):
         assert "do-not-leak" not in text and "IPI_LWA_CLIENT_SECRET" not in text
     # The next run: the same three are left alone, and nobody is told again.
-    again = pipeline.ingest(pipeline.open_store(settings), account, FileDrops(drop),
+    again = pipeline.ingest(pipeline.open_store(settings, account), account, FileDrops(drop),
                             demo_sim.day(0))
     assert again.failed == []
 
@@ -73,7 +74,7 @@ def test_a_file_of_another_user_is_neither_read_nor_moved(
     write_day(demo_sim, 0, drop)
     theirs = drop / "stranded-20260601.tsv"
     os.chown(theirs, 65534, 65534)
-    run = pipeline.ingest(pipeline.open_store(settings), account, FileDrops(drop),
+    run = pipeline.ingest(pipeline.open_store(settings, account), account, FileDrops(drop),
                           demo_sim.day(0))
     assert dict(run.failed)["stranded-20260601.tsv"].startswith("owned by another user")
     assert theirs.exists() and len(run.loaded) == 2
@@ -90,7 +91,7 @@ def test_a_system_or_home_folder_is_refused_as_a_drop_folder(
                                          f'drop_dir = "{path}"\n')
     before = sorted(p.name for p in path.iterdir()) if path.is_dir() else []
     with pytest.raises(ConfigError, match="needs one of its own") as err:
-        pipeline.ingest(pipeline.open_store(settings), settings.accounts[0],
+        pipeline.ingest(pipeline.open_store(settings, "acme"), settings.accounts[0],
                         FileDrops(settings.drop_dir(settings.accounts[0])), demo_sim.day(0))
     assert str(path) in str(err.value) and "\n" not in str(err.value)
     assert (sorted(p.name for p in path.iterdir()) if path.is_dir() else []) == before
@@ -106,7 +107,7 @@ def test_a_file_whose_first_line_is_a_secret_is_refused_without_quoting_it(
     drop = settings.drop_dir(account)
     drop.mkdir(parents=True)
     (drop / "stranded-20260601.tsv").write_text(SECRET + "\tIPI_ACME_REFRESH_TOKEN=Atzr|x\n")
-    run = pipeline.ingest(pipeline.open_store(settings), account, FileDrops(drop),
+    run = pipeline.ingest(pipeline.open_store(settings, account), account, FileDrops(drop),
                           demo_sim.day(0))
     pipeline.alert(settings, account, demo_sim.day(0), run)
     [(name, why)] = run.failed

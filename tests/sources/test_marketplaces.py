@@ -35,7 +35,7 @@ def _planning(demo_sim: Simulation, folder: Path, marketplaces: list[str]) -> Pa
 
 def _ingest(settings: Settings, demo_sim: Simulation) -> pipeline.IngestRun:
     account = settings.accounts[0]
-    return pipeline.ingest(pipeline.open_store(settings), account,
+    return pipeline.ingest(pipeline.open_store(settings, account), account,
                            FileDrops(settings.drop_dir(account)), demo_sim.day(0))
 
 
@@ -51,7 +51,7 @@ def test_a_report_whose_rows_name_only_another_marketplace_is_set_aside(
     assert name == plan.name and "row(s) for CA, none for account acme's marketplaces (US)" in why
     reason = (drop / "failed" / (plan.name + ".reason.txt")).read_text()
     assert "add the marketplace to the account" in reason
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     assert store.query("SELECT count(*) AS n FROM fba_inventory_planning")[0]["n"] == 0
     assert store.query("SELECT count(*) AS n FROM report_partition")[0]["n"] == 0
 
@@ -67,7 +67,7 @@ def test_rows_of_another_marketplace_are_left_out_with_a_warning(
     assert not run.failed
     [(_, warning)] = [w for w in run.warnings if "left out" in w[1]]
     assert "row(s) for CA left out: not one of account acme's marketplaces (US)" in warning
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     assert {r["marketplace"] for r in store.query(
         "SELECT DISTINCT marketplace FROM report_partition WHERE report_type = $report_type",
         {"report_type": planning.REPORT_TYPE})} == {"US"}
@@ -84,7 +84,7 @@ def test_a_file_in_a_folder_named_for_another_marketplace_is_set_aside(
     assert sorted(n for n, _ in run.failed) == sorted(p.name for p in paths)
     assert all("in a folder named UK, a marketplace account acme does not have (US)" in why
                for _, why in run.failed)
-    assert pipeline.open_store(settings).query(
+    assert pipeline.open_store(settings, settings.accounts[0]).query(
         "SELECT count(*) AS n FROM report_partition")[0]["n"] == 0
     assert sorted(p.name for p in (drop / "UK" / "failed").iterdir()
                   if not p.name.endswith(".reason.txt")) == sorted(p.name for p in paths)

@@ -48,7 +48,7 @@ def test_given_three_marketplaces_then_each_report_is_requested_once_and_loaded(
                                           for mp in ("US", "CA", "MX"))
     # One look for reusable reports per region: getReports allows one call per 45 s.
     assert len(fake_sp_api.calls("getReports")) == 1
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, "acme")
     fed = store.query("SELECT i.source, i.report_type, p.marketplace FROM ingested_file i "
                       "JOIN report_partition p ON p.sha256 = i.sha256 "
                       "AND p.marketplace = i.default_marketplace")
@@ -75,7 +75,7 @@ def test_given_report_in_regeneration_window_then_it_is_reused_not_requested(
     ing = run(settings, demo_sim, 10)
     assert ing.failed == [] and len(ing.loaded) == 3
     assert PLANNING not in [rt for rt, _ in created(fake_sp_api)]
-    sources = pipeline.open_store(settings).query(
+    sources = pipeline.open_store(settings, "acme").query(
         "SELECT source FROM ingested_file WHERE report_type = $report_type",
         {"report_type": PLANNING})
     assert sources == [{"source": f"sp-api:{existing}"}]
@@ -171,7 +171,7 @@ def test_given_cancelled_then_no_data_for_that_factor_never_a_false_ok(
     fake_sp_api.set_outcome(STRANDED, MARKETPLACE_IDS["US"], "CANCELLED")
     ing = run(settings, demo_sim, 10)
     assert ing.failed == [] and [n for n, _ in ing.warnings] == [f"US {STRANDED}"]
-    [row] = pipeline.open_store(settings).query("SELECT status, notes FROM daily_score")
+    [row] = pipeline.open_store(settings, "acme").query("SELECT status, notes FROM daily_score")
     assert row["status"] == "partial" and "no data for stranded" in row["notes"]
 
 
@@ -229,7 +229,7 @@ def test_given_cp1252_document_then_names_are_read_right(
     serve_day(fake_sp_api, demo_sim, 10, tmp_path, ["US"], myi_charset=charset)
     ing = run(settings, demo_sim, 10)
     assert ing.failed == []
-    names = {r["product_name"] for r in pipeline.open_store(settings).query(
+    names = {r["product_name"] for r in pipeline.open_store(settings, "acme").query(
         "SELECT product_name FROM fba_myi_inventory")}
     assert any("Crème" in n for n in names) and any("Café" in n for n in names)
 
@@ -241,7 +241,7 @@ def test_documents_are_kept_as_amazon_served_them(
     settings, _ = sp_settings()
     serve_day(fake_sp_api, demo_sim, 10, tmp_path, ["US"])
     run(settings, demo_sim, 10)
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, "acme")
     [raw] = store.query("SELECT r.landing_path FROM raw_file r JOIN ingested_file i "
                         "USING (sha256) WHERE i.report_type = $report_type",
                         {"report_type": STRANDED})
@@ -291,7 +291,7 @@ def test_given_collapsed_planning_report_when_asked_again_it_is_whole_then_day_i
     ing = run(settings, demo_sim, 11)
     assert ing.failed == [] and ing.warnings == []
     assert [rt for rt, _ in created(fake_sp_api)].count(PLANNING) == 3  # day 10, 11, again
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, "acme")
     [part] = store.query("SELECT rows, unreliable FROM report_partition "
                          "WHERE report_type = $report_type AND snapshot_date = $day",
                          {"report_type": PLANNING, "day": demo_sim.day(11)})
@@ -317,7 +317,7 @@ def test_given_planning_report_stays_collapsed_then_day_is_unreliable_and_ops_is
     ing = run(settings, demo_sim, 11)
     assert ing.failed == [] and len(ing.warnings) == 1
     assert "4 rows, the last good one" in ing.warnings[0][1]
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, "acme")
     [row] = store.query("SELECT status, notes, score FROM daily_score WHERE date = $day",
                         {"day": demo_sim.day(11)})
     assert row["status"] == "unreliable" and "4 rows" in row["notes"]

@@ -14,6 +14,7 @@ from ipi import pipeline
 from ipi.demo import Simulation
 from ipi.errors import ConfigError, IngestFailed
 from ipi.settings import Settings
+from ipi.store.accounts import Fleet, account_path
 from ipi.testing import MARKETPLACE_IDS, FakeSpApi, serve_day
 from tests.helpers import Webhook
 from tests.sources.helpers import CLIENT_SECRET, REFRESH_TOKEN, partitions_seen_by_another_process
@@ -34,8 +35,7 @@ def test_given_two_accounts_on_the_sp_api_when_daily_flow_runs_then_all_load_and
     serve_day(fake_sp_api, demo_sim, 10, tmp_path, ["US", "CA", "UK"])
     summary = daily(config=str(config), day=demo_sim.day(10))
     assert summary["acme"]["loaded"] == 6 and summary["zeta"]["loaded"] == 3
-    rows = pipeline.open_store(settings).query(
-        "SELECT account, marketplace FROM daily_score ORDER BY ALL")
+    rows = Fleet(settings).query("SELECT account, marketplace FROM daily_score ORDER BY ALL")
     assert [(r["account"], r["marketplace"]) for r in rows] == [
         ("acme", "CA"), ("acme", "US"), ("zeta", "UK")]
     tokens = {r.form().get("refresh_token") for r in fake_sp_api.calls("token")}
@@ -119,7 +119,7 @@ def test_given_one_account_refused_then_the_other_still_runs_and_the_flow_fails_
     serve_day(fake_sp_api, demo_sim, 10, tmp_path, ["US", "UK"])
     with pytest.raises(IngestFailed, match="IPI_ACME_REFRESH_TOKEN"):
         daily(config=str(config), day=demo_sim.day(10))
-    rows = pipeline.open_store(settings).query("SELECT account FROM daily_score")
+    rows = Fleet(settings).query("SELECT account FROM daily_score")
     assert rows == [{"account": "zeta"}]
     ops = [m for m in webhook_server.received if m["title"].startswith("[OPS] IPI acme: the run")]
     assert len(ops) == 1 and "IPI_ACME_REFRESH_TOKEN" in ops[0]["message"]
@@ -136,7 +136,7 @@ def test_while_the_run_waits_for_amazon_another_process_can_read_the_database(
     settings, _ = sp_settings()
     serve_day(fake_sp_api, demo_sim, 0, tmp_path / "served", ["US"])
     fake_sp_api.generation_seconds = 4
-    pipeline.open_store(settings).migrate()
+    pipeline.open_store(settings, settings.accounts[0]).migrate()
     done: list[pipeline.IngestRun] = []
     run = threading.Thread(target=lambda: done.append(pipeline.ingest_account(
         settings, settings.account("acme"), demo_sim.day(0))))
@@ -144,7 +144,7 @@ def test_while_the_run_waits_for_amazon_another_process_can_read_the_database(
     try:
         time.sleep(1.5)  # the reports are requested and being generated
         assert not done
-        assert partitions_seen_by_another_process(settings.database_path) == "0"
+        assert partitions_seen_by_another_process(account_path(settings, "acme")) == "0"
     finally:
         run.join(timeout=120)
     assert len(done[0].loaded) == 3

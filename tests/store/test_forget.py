@@ -56,7 +56,7 @@ def test_given_a_day_loaded_from_a_wrong_clock_when_forgotten_then_gone_recorded
     again, and the same file loads again when dropped again."""
     settings, config = scored_demo
     account = settings.accounts[0]
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, account)
     wrong = wrong_plan(demo_sim, tmp_path)
     load_file(store, "acme", wrong, ingest_day=LAST_DAY, default_marketplace="US",
               now=WRONG_CLOCK)
@@ -103,7 +103,7 @@ def test_given_one_report_type_forgotten_then_the_day_keeps_the_others_and_is_re
     carried from the day before;
     `ipi ingest` of the same download then brings the day back as it was."""
     settings, config = scored_demo
-    store = pipeline.open_store(settings)
+    store = pipeline.open_store(settings, settings.accounts[0])
     score_sql = ("SELECT excess_pct, status, score FROM daily_score WHERE date = $day")
     [before] = store.query(score_sql, {"day": LAST_DAY})
     assert before["excess_pct"] is not None
@@ -151,5 +151,5 @@ def test_given_nothing_loaded_that_day_when_forget_then_one_line_and_exit_2(
         f"ipi: error: nothing loaded for acme UK on {LAST_DAY} to forget: on {LAST_DAY} it "
         "has US GET_FBA_INVENTORY_PLANNING_DATA, US GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA, "
         "US GET_STRANDED_INVENTORY_UI_DATA\n")
-    assert pipeline.open_store(settings).query(
+    assert pipeline.open_store(settings, settings.accounts[0]).query(
         "SELECT count(*) AS n FROM forgotten_load") == [{"n": 0}]

@@ -15,6 +15,7 @@ from ipi import pipeline
 from ipi.demo import Simulation, write_day
 from ipi.settings import Settings
 from ipi.sources.files import FileDrops
+from ipi.store.accounts import account_path
 
 
 @pytest.fixture
@@ -40,10 +41,11 @@ def test_the_store_makes_its_folder_database_and_reports_private(
     settings.data_dir.mkdir(mode=0o755)
     account = settings.accounts[0]
     write_day(demo_sim, 0, settings.drop_dir(account))
-    pipeline.ingest(pipeline.open_store(settings), account,
+    pipeline.ingest(pipeline.open_store(settings, account), account,
                     FileDrops(settings.drop_dir(account)), demo_sim.day(0))
     assert _mode(settings.data_dir) == 0o700
-    assert _mode(settings.database_path) == 0o600
+    assert _mode(settings.accounts_dir) == 0o700
+    assert _mode(account_path(settings, account.name)) == 0o600
     raw = [p for p in settings.raw_dir.rglob("*") if p.is_file()]
     assert raw and all(_mode(p) == 0o600 for p in raw)
 

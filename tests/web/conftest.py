@@ -49,31 +49,32 @@ def two_accounts(tmp_path_factory: pytest.TempPathFactory, scored_demo_data: Pat
     (root / "ipi.toml").write_text(CONFIG, encoding="utf-8")
     settings = load_settings(root / "ipi.toml", env={})
     beta = settings.account("beta")
-    clone_account(settings.database_path, "acme", "beta", demo_sim.day(BETA_PLAYED.start - 1))
+    clone_account(settings, "acme", "beta", demo_sim.day(BETA_PLAYED.start - 1))
     # One official score read in Seller Central: too few to calibrate, one mark on the chart.
-    with pipeline.open_store(settings).write() as con:
+    with pipeline.open_store(settings, beta).write() as con:
         record(con, beta, [Official("US", BETA_OFFICIAL, 455.0)])
     for i in BETA_PLAYED:
         folder = root / "beta" / f"day{i}"
         write_day(demo_sim, i, folder)
-        run = pipeline.ingest(pipeline.open_store(settings), beta,
+        run = pipeline.ingest(pipeline.open_store(settings, beta), beta,
                               FileDrops(folder, move_done=False), demo_sim.day(i))
         pipeline.score(settings, beta, demo_sim.day(i), run.days)
         pipeline.alert(settings, beta, demo_sim.day(i))
     return settings
 
 
-def clone_account(database: Path, source: str, target: str, through: date) -> None:
-    """Copy ``source``'s rows up to ``through`` to ``target``: as if the same downloads
-    had been loaded for it, in a second instead of the half minute loading takes (the
-    files' names aside)."""
-    import duckdb
+def clone_account(settings: Settings, source: str, target: str, through: date) -> None:
+    """Copy ``source``'s rows up to ``through`` into ``target``'s file: as if the same
+    downloads had been loaded for it, in a second instead of the half minute loading takes
+    (the files' names aside)."""
+    from ipi.store.accounts import account_path, account_store
 
-    con = duckdb.connect(str(database))
-    try:
+    with account_store(settings, target).write() as con:
+        con.execute(f"ATTACH '{account_path(settings, source)}' AS src (READ_ONLY)")
         tables = con.execute(
             "SELECT table_name, list(column_name) FROM information_schema.columns "
-            "WHERE table_schema = 'main' GROUP BY table_name").fetchall()
+            "WHERE table_catalog = 'src' AND table_schema = 'main' GROUP BY table_name"
+        ).fetchall()
         for table, columns in tables:
             # Which files were ingested stays acme's: a file whose content names its day
             # is recorded under the day it was ingested, and beta must load its own.
@@ -81,13 +82,12 @@ def clone_account(database: Path, source: str, target: str, through: date) -> No
                 continue
             day = next((c for c in ("snapshot_date", "date", "d", "default_date")
                         if c in columns), None)
-            con.execute(f"INSERT INTO {table} SELECT * REPLACE ($target AS account) "
-                        f"FROM {table} WHERE account = $source"
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * REPLACE ($target AS account) "
+                        f"FROM src.{table} WHERE account = $source"
                         + (f" AND {day} <= $through" if day else ""),
                         {"target": target, "source": source,
                          **({"through": through} if day else {})})
-    finally:
-        con.close()
+        con.execute("DETACH src")
 
 
 @pytest.fixture(scope="module")

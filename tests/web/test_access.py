@@ -16,6 +16,7 @@ import pytest
 
 from ipi.errors import ConfigError
 from ipi.settings import Settings
+from ipi.store.accounts import account_path
 from tests.web.helpers import TOKEN, Browser
 
 pytestmark = pytest.mark.slow
@@ -144,7 +145,7 @@ def test_given_a_long_write_when_the_page_is_asked_then_it_says_updating_at_once
     (503, Retry-After) within 2 s instead of waiting; once the writer is done the page
     answers, and a new writer opens the file at once: the dashboard holds nothing
     between requests."""
-    db = str(two_accounts.database_path)
+    db = str(account_path(two_accounts, "acme"))
     writer = subprocess.Popen([sys.executable, "-c", HOLD, db, "5"], stdout=subprocess.PIPE,
                               text=True)
     try:

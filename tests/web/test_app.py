@@ -90,7 +90,7 @@ def test_the_drivers_csv_hands_no_formula_to_a_spreadsheet(
     from ipi.api import Rows
 
     top = Rows(settings).drivers(account="acme", marketplace="US", n=1)[0].sku
-    with pipeline.open_store(settings).write() as con:
+    with pipeline.open_store(settings, settings.accounts[0]).write() as con:
         for table in ("fba_inventory_planning", "fba_myi_inventory", "stranded_inventory"):
             con.execute(f"UPDATE {table} SET sku = $sku, product_name = $product_name "
                         "WHERE sku = $top", {"sku": HOSTILE["sku"],

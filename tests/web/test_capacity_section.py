@@ -38,7 +38,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory, scored_demo_data: Path) ->
     settings = load_settings(root / "ipi.toml", env={})
     [s] = Rows(settings).capacity("acme").storage
     assert s.used_cuft is not None
-    with pipeline.open_store(settings).write() as con:
+    with pipeline.open_store(settings, settings.accounts[0]).write() as con:
         set_limit(con, "acme", "standard", f"{s.day:%Y-%m}", math.ceil(s.used_cuft / 0.95))
     return settings
 
