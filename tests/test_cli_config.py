@@ -37,8 +37,8 @@ BAD = [  # (the file, fragments of the one line that refuses it)
     ("[run]\nparalel_accounts = 2\n" + ACME,
      ["[run]: unknown key 'paralel_accounts' (did you mean 'parallel_accounts'?)"]),
     ('[run]\ncolour = "red"\n' + ACME,
-     ["[run]: unknown key 'colour' (valid keys: parallel_accounts, schedule, timezone, "
-      "server_port)"]),
+     ["[run]: unknown key 'colour' (valid keys: parallel_accounts, processes, schedule, "
+      "timezone, server_port)"]),
     ('[[accounts]]\nname = "acme"\nmarketplaces = ["USA"]\n',
      ['[[accounts]] "acme": marketplaces = ["USA"]', "'USA' is not a marketplace ipi knows",
       "(did you mean 'US'?)", "use one of US, CA, MX, BR, UK, DE"]),

@@ -21,6 +21,7 @@ import pytest
 
 from ipi.alerts.control import add_silence
 from ipi.api import Rows
+from ipi.plain import plain
 from ipi.settings import Settings, load_settings
 from ipi.store import accounts as accounts_mod
 from ipi.store.accounts import (
@@ -109,7 +110,7 @@ def read(lib: Rows, name: str) -> dict[str, Any]:
     got = {"scores": lib.scores(name), "official": lib.official(name),
            "silences": lib.silences(name, ended=True, today=TODAY),
            "messages": lib.messages(name)}
-    out: dict[str, Any] = json.loads(json.dumps(got, default=str))  # as JSON carried it
+    out: dict[str, Any] = json.loads(json.dumps(plain(got), default=str))  # as JSON carried it
     return out
 
 
@@ -273,7 +274,7 @@ def test_fleet_reads_across_accounts_and_names_the_one_being_written(
     """Every account's file read as one database; while another process writes acme's
     file, acme is named updating and beta's rows still read, through Fleet and Rows."""
     settings, before = old_store
-    everyone = json.loads(json.dumps(Rows(settings).scores(), default=str))
+    everyone = json.loads(json.dumps(plain(Rows(settings).scores()), default=str))
     assert everyone == sorted(before["acme"]["scores"] + before["beta"]["scores"],
                               key=lambda r: (r["account"], r["marketplace"], r["date"]))
     fleet = Fleet(settings)
@@ -285,7 +286,7 @@ def test_fleet_reads_across_accounts_and_names_the_one_being_written(
     assert fleet.query("SELECT DISTINCT account FROM daily_score") == [{"account": "beta"}]
     assert fleet.updating == ["acme"]
     lib = Rows(settings)
-    assert json.loads(json.dumps(lib.scores(), default=str)) == before["beta"]["scores"]
+    assert json.loads(json.dumps(plain(lib.scores()), default=str)) == before["beta"]["scores"]
     assert lib.updating == ["acme"]
 
 
@@ -300,7 +301,7 @@ def test_given_an_account_offboarded_when_its_file_is_removed_then_its_rows_are_
 
     lib = Rows(settings)
     assert read(lib, "acme") == before["acme"]
-    assert json.loads(json.dumps(lib.scores(), default=str)) == before["acme"]["scores"]
+    assert json.loads(json.dumps(plain(lib.scores()), default=str)) == before["acme"]["scores"]
     for path in [*settings.accounts_dir.glob("*.duckdb"), settings.database_path]:
         assert all("beta" not in found for found in table_accounts(path).values()), path
 

@@ -78,7 +78,7 @@ def test_given_a_day_loaded_from_a_wrong_clock_when_forgotten_then_gone_recorded
     ]
     assert counts(store, WRONG_DAY) == dict.fromkeys(counts(store, WRONG_DAY), 0)
     assert store.query("SELECT * FROM raw_file ORDER BY sha256") == raw
-    assert (settings.data_dir / "raw" / sha[:2] / sha).read_bytes() == wrong.read_bytes()
+    assert (settings.raw_dir / "acme" / sha[:2] / sha).read_bytes() == wrong.read_bytes()
     assert store.query("SELECT account, marketplace, report_type, snapshot_date, sha256, "
                        "rows, reason FROM forgotten_load") == [
         {"account": "acme", "marketplace": "US", "report_type": PLAN,
