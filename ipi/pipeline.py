@@ -320,24 +320,42 @@ def score(settings: Settings, account: Account, day: date,
             return score_range(con, account.name, start, end, carry)
 
 
-def silent_marketplaces(settings: Settings, account: Account,
-                        day: date) -> list[dict[str, object]]:
+@dataclass(frozen=True)
+class Silent:
+    """A marketplace that got no report for the day; ``newest``: its newest report's day."""
+
+    marketplace: str
+    newest: date | None
+
+
+@dataclass(frozen=True)
+class DayEstimate:
+    """A marketplace's estimate of the day, as a run's summary gives it."""
+
+    marketplace: str
+    score: float | None
+    low: float | None
+    high: float | None
+    status: str | None
+
+
+def silent_marketplaces(settings: Settings, account: Account, day: date) -> list[Silent]:
     """The account's marketplaces that got no report for ``day``, and since when."""
     from ipi.store.arrivals import silent
 
     store = open_store(settings, account)
     with working(store), store.read() as con:
-        return [{"marketplace": mp, "newest": newest}
+        return [Silent(mp, newest)
                 for mp, newest in silent(con, account.name, account.marketplaces, day)]
 
 
-def estimates(settings: Settings, account: Account, day: date) -> list[dict[str, object]]:
+def estimates(settings: Settings, account: Account, day: date) -> list[DayEstimate]:
     """The day's estimate per marketplace, for a run's summary."""
     store = open_store(settings, account)
     with working(store), store.read() as con:
         rows = scores(con, account.name, start=day, end=day)
-    return [{"marketplace": r.marketplace, "score": r.score, "low": r.score_low,
-             "high": r.score_high, "status": r.status} for r in rows]
+    return [DayEstimate(r.marketplace, r.score, r.score_low, r.score_high, r.status)
+            for r in rows]
 
 
 @dataclass
@@ -352,8 +370,8 @@ class DayRun:
     failed: int = 0
     warnings: int = 0
     scored: int = 0
-    estimates: list[dict[str, Any]] = field(default_factory=list)  # per marketplace
-    silent: list[dict[str, Any]] = field(default_factory=list)  # marketplaces without a report
+    estimates: list[DayEstimate] = field(default_factory=list)  # per marketplace
+    silent: list[Silent] = field(default_factory=list)  # marketplaces without a report
     notices: list[str] = field(default_factory=list)  # alert rule changes, capacity pages
     held: int = 0  # by a silence
     inhibited: int = 0  # warnings held while the critical alert fires
@@ -381,7 +399,9 @@ class DayRun:
     def from_record(cls, record: dict[str, Any]) -> DayRun:
         """Back from ``record`` (a flow's result)."""
         day = record.get("day")
-        return cls(**{**record, "day": None if day is None else date.fromisoformat(day)})
+        return cls(**{**record, "day": None if day is None else date.fromisoformat(day),
+                      "estimates": [DayEstimate(**e) for e in record.get("estimates", ())],
+                      "silent": [Silent(**s) for s in record.get("silent", ())]})
 
     @property
     def sent(self) -> int:
@@ -402,8 +422,8 @@ class DayRun:
             f", {n} {k}" for k, n in (("skipped", self.skipped), ("failed", self.failed),
                                       ("warnings", self.warnings)) if n)
         est = "; ".join(
-            f"{e['marketplace']} {e['score']:.0f} (band {e['low']:.0f}-{e['high']:.0f}, "
-            f"{e['status']})" if e["score"] is not None else f"{e['marketplace']} no estimate"
+            f"{e.marketplace} {e.score:.0f} (band {e.low:.0f}-{e.high:.0f}, "
+            f"{e.status})" if e.score is not None else f"{e.marketplace} no estimate"
             for e in self.estimates) or "no estimate for the day"
         other = len(self.alerts) - self.sent
         why = f": {'; '.join(self.undelivered)}" if self.undelivered else ""
@@ -413,7 +433,7 @@ class DayRun:
                   + (f", {self.inhibited} warning(s) held while the critical alert fires"
                      if self.inhibited else ""))
         quiet = "".join(
-            f"; no report for {s['marketplace']} today (newest {s['newest'] or 'never'})"
+            f"; no report for {s.marketplace} today (newest {s.newest or 'never'})"
             for s in self.silent)
         day = "" if self.day is None else self.day.isoformat()
         return f"{account} {day}: {loaded}; {est}{quiet}; {alerts}"

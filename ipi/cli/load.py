@@ -71,8 +71,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         sc = pipeline.score(settings, account, day, run.days)
         print(f"rescored {sc.days} day(s) of {account.name}")
     for s in pipeline.silent_marketplaces(settings, account, day):
-        print(f"no report for {account.name} {s['marketplace']} on {day} (newest "
-              f"{s['newest'] or 'never'})")
+        print(f"no report for {account.name} {s.marketplace} on {day} (newest "
+              f"{s.newest or 'never'})")
     if run.failed:  # the files are the user's: reported, never moved
         raise IngestFailed(run.failed, f"{len(run.failed)} file(s) could not be loaded (left "
                            "where they are; fix or download them again, then ingest them)")
