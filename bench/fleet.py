@@ -13,8 +13,9 @@ account, built before any clock starts).
 
 Each run is ``ipi run --config <file> --date <day>`` (the real ``flows.daily.daily``
 flow, fanned out by Prefect, with a temporary Prefect server) in a subprocess, on a
-fresh database, against a fresh fake (Amazon's buckets and report lists start
-empty): first the ``--singles`` largest accounts (by SKUs x marketplaces) each
+fresh data folder whose account files are made before the clock starts (a daily run's
+state; ``--first-run``: not, the run makes them), against a fresh fake (Amazon's buckets
+and report lists start empty): first the ``--singles`` largest accounts (by SKUs x marketplaces) each
 alone, then the whole fleet as one run. Measured per run: wall time of the
 process, peak RSS of its whole process tree (the Prefect server included, sampled
 every 0.1 s), requests per SP-API operation and 429s from the fake's counters
@@ -191,6 +192,8 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
                     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90"})
         env.update({s.token_env: s.refresh_token for s in accounts})
+        if not args.first_run:
+            made_before(config, env)
         stats = run_dir / "child.json"
         cmd = [sys.executable, "-m", "bench.fleet", "--child",
                "--config", str(config), "--date", str(day), "--stats", str(stats)]
@@ -232,6 +235,18 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
                      self_caused, all_429, scored, expected, with_score, child, round(cpu, 2))
 
 
+def made_before(config: Path, env: dict[str, str]) -> None:
+    """A daily run's state: the installation's file and every account's file made (and
+    migrated, with the default model) before the clock starts, as after a first run."""
+    from ipi.settings import load_settings
+    from ipi.store.accounts import account_store, prepare
+
+    settings = load_settings(config, env=env)
+    prepare(settings)
+    for a in settings.accounts:
+        account_store(settings, a.name).migrate()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--accounts", type=int, default=100)
@@ -246,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--processes", type=int, default=None,
                    help="[run] processes in the configurations (default: none set, ipi's "
                         "default: one per parallel_accounts accounts, at most one per core)")
+    p.add_argument("--first-run", action="store_true",
+                   help="start from empty data folders: each run makes every account's "
+                        "file (default: made before the clock starts, as on a daily run)")
     p.add_argument("--generation-seconds", type=float, default=0.0,
                    help="seconds the fake takes to generate a report (default 0: ipi's "
                         "own costs, not Amazon's, decide the run)")
@@ -320,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         "day": str(day), "accounts": [asdict(s) for s in fleet],
         "runs": [asdict(r) for r in results], "slowest_single": slowest.label,
         "ratio": round(ratio, 3), "max_ratio": args.max_ratio, "max_rss_mb": args.max_rss_mb,
-        "parallel": args.parallel, "processes": args.processes,
+        "parallel": args.parallel, "processes": args.processes, "first_run": args.first_run,
         "generation_seconds": args.generation_seconds,
         "report_rows": rows, "ok": ok_scored and ok_ratio and ok_rss and ok_429,
     }

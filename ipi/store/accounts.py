@@ -96,20 +96,24 @@ def _seed(settings: Settings, store: Store) -> None:
 def share_house(settings: Settings, store: Store) -> None:
     """Copy the installation's tables (its default model) into an account's file, in
     place of those it had: on its first use, and after ``ipi official import-reference``.
-    The installation's file is attached read-only, waiting while another process has it
-    open to write (a migration); one thread of the process at a time (DuckDB refuses the
-    same file attached twice at once)."""
-    house = Store.for_settings(settings)
-    with _HOUSE:
-        house.migrate()  # and closed: the account's connection attaches it read-only
-        with store.write() as con:
-            _attach_waiting(con, house.path, "house", settings.busy_timeout)
+    The installation's file is attached read-only (``prepare`` migrated it), waiting while
+    another process has it open to write; one thread of the process at a time (DuckDB
+    refuses the same file attached twice at once)."""
+    with _HOUSE, store.read() as con:
+        # Outside a transaction: a failed attempt would abort it.
+        _attach_waiting(con, settings.database_path, "house", settings.busy_timeout)
+        try:
+            con.execute("BEGIN TRANSACTION")
             try:
                 for table in HOUSE_TABLES:
                     con.execute(f"DELETE FROM {table}")
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM house.{table}")
-            finally:
-                con.execute("DETACH house")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            con.execute("DETACH house")
 
 
 def _attach_waiting(con: duckdb.DuckDBPyConnection, path: Path, alias: str,
