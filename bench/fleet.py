@@ -15,8 +15,8 @@ Each run is ``ipi run --config <file> --date <day>`` (the real ``flows.daily.dai
 flow, fanned out by Prefect, with a temporary Prefect server) in a subprocess, on a
 fresh data folder whose account files are made before the clock starts (a daily run's
 state; ``--first-run``: not, the run makes them), against a fresh fake (Amazon's buckets
-and report lists start empty): first the ``--singles`` largest accounts (by SKUs x marketplaces) each
-alone, then the whole fleet as one run. Measured per run: wall time of the
+and report lists start empty): first the ``--singles`` largest accounts (by SKUs x
+marketplaces) each alone, then the whole fleet as one run. Measured per run: wall time of the
 process, peak RSS of its whole process tree (the Prefect server included, sampled
 every 0.1 s), requests per SP-API operation and 429s from the fake's counters
 (``self-caused``: a bucket of that seller and app was empty, which ipi's pacing

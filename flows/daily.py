@@ -201,7 +201,9 @@ def _accounts(settings: Settings, chosen: list[Account], days: dict[str, date]) 
     """Each account's day, ``parallel_accounts`` at a time in this process's threads."""
     log = get_run_logger()
     part = Part()
-    with ThreadPoolTaskRunner[Any](max_workers=MAX_PARALLEL_ACCOUNTS) as runner:
+    # An account's steps reuse its open file; closed when idle, and all at the end.
+    with pipeline.lingering(), \
+            ThreadPoolTaskRunner[Any](max_workers=MAX_PARALLEL_ACCOUNTS) as runner:
         runs = {a.name: (a, runner.submit(account_day, {
             "settings": _alone(settings, a), "account": a, "day": days[a.name]}))
             for a in chosen}

@@ -59,46 +59,93 @@ def open_store(settings: Settings, account: Account | str) -> Store:
     return account_store(settings, account if isinstance(account, str) else account.name)
 
 
-# Databases this process keeps open while some account's step works on them: how many
-# steps, and the session holding the keeping connection.
-_OPEN: dict[Path, tuple[int, AbstractContextManager[None]]] = {}
+@dataclass
+class _Kept:
+    """A database this process keeps open: the steps working on it, the session holding
+    its connection, and the timer that closes it once idle (``lingering``)."""
+
+    users: int
+    session: AbstractContextManager[None]
+    timer: threading.Timer | None = None
+
+
+_OPEN: dict[Path, _Kept] = {}
 _OPEN_GUARD = threading.Lock()
+_LINGER: list[float] = []  # seconds an idle database stays open (lingering, innermost last)
 
 
 @contextmanager
 def working(store: Store) -> Iterator[None]:
     """Keep ``store``'s database open in this process while any step (of any account's
-    thread) inside this works on it; closed when the last one leaves.
+    thread) inside this works on it; closed when the last one leaves (``lingering``: a
+    moment later).
 
     Each transaction opens and closes its own connection, so that other processes get the
     file between them (``ipi score`` while a run waits for Amazon). But opening DuckDB
-    costs ~20 ms, and closing the last connection checkpoints it (~20 ms more), both in
-    the file's writer turn, a dozen times an account: for a fleet of 100, minutes of
-    turns (bench/fleet.py). With one connection held while accounts work, the others
-    join the open database; when no account works on it (all wait for Amazon), the file
-    is free again. The held connection is a bulk session: the write-ahead log is
-    checkpointed once, when it closes, rather than every 16 MB of loads (a fleet's loads
-    held the writer turn 42 s instead of 60); each transaction still commits durably."""
+    costs ~20 ms, and closing the last connection checkpoints it (~20 ms more), a dozen
+    times an account. With one connection held while steps work, the others join the
+    open database; when none works on it (all wait for Amazon), the file is free again.
+    The held connection is a bulk session: the write-ahead log is checkpointed once, when
+    it closes, rather than every 16 MB of loads; each transaction still commits durably."""
     key = store.path.resolve()
     with _OPEN_GUARD:
-        users, keeper = _OPEN.get(key, (0, None))
-        if keeper is None:
-            keeper = Store(store.path, data_dir=store.data_dir,
-                           busy_timeout=store.busy_timeout).session(bulk=True)
-            keeper.__enter__()
-        _OPEN[key] = (users + 1, keeper)
+        kept = _OPEN.get(key)
+        if kept is None:
+            session = Store(store.path, data_dir=store.data_dir,
+                            busy_timeout=store.busy_timeout).session(bulk=True)
+            session.__enter__()
+            kept = _OPEN[key] = _Kept(0, session)
+        elif kept.timer is not None:
+            kept.timer.cancel()
+            kept.timer = None
+        kept.users += 1
     try:
         yield
     finally:
         with _OPEN_GUARD:
-            users, keeper = _OPEN[key]
-            if users > 1:
-                _OPEN[key] = (users - 1, keeper)
-                keeper = None
-            else:
+            kept.users -= 1
+            idle = kept.users == 0
+            if idle and _LINGER:
+                kept.timer = threading.Timer(_LINGER[-1], _close_idle, (key, kept))
+                kept.timer.daemon = True
+                kept.timer.start()
+                idle = False
+            elif idle:
                 del _OPEN[key]
-        if keeper is not None:  # outside the guard: its checkpoint waits for the turn
-            keeper.__exit__(None, None, None)
+        if idle:  # outside the guard: its checkpoint waits for the turn
+            kept.session.__exit__(None, None, None)
+
+
+def _close_idle(key: Path, kept: _Kept) -> None:
+    with _OPEN_GUARD:
+        if kept.users or _OPEN.get(key) is not kept:
+            return
+        del _OPEN[key]
+        kept.timer = None
+    kept.session.__exit__(None, None, None)
+
+
+@contextmanager
+def lingering(seconds: float = 2.0) -> Iterator[None]:
+    """Inside: a database nobody works on stays open ``seconds`` before it closes, so an
+    account's steps one after the other (a report's load, the next one's, the score, the
+    alerts, the page) open its file once, not a dozen times; a wait for Amazon longer
+    than that still frees it. Every idle one is closed on the way out."""
+    with _OPEN_GUARD:
+        _LINGER.append(seconds)
+    try:
+        yield
+    finally:
+        with _OPEN_GUARD:
+            _LINGER.pop()
+            idle = [(k, kept) for k, kept in _OPEN.items() if not kept.users] \
+                if not _LINGER else []
+            for k, kept in idle:
+                if kept.timer is not None:
+                    kept.timer.cancel()
+                del _OPEN[k]
+        for _, kept in idle:
+            kept.session.__exit__(None, None, None)
 
 
 def shares(settings: Settings, accounts: Sequence[Account]) -> list[list[Account]]:
