@@ -11,20 +11,21 @@ from __future__ import annotations
 import os
 import re
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.settings import get_current_settings
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from flows.hooks import ops_alert
 from flows.limits import account_slot
 from ipi import pipeline
-from ipi.alerts.engine import AlertRun
 from ipi.errors import IngestFailed, IpiError, RunOverlap
-from ipi.score import DailyScore, ScoreRun
+from ipi.score import DailyScore
 from ipi.settings import MAX_PARALLEL_ACCOUNTS, Account, Settings, load_settings
 from ipi.stakes import Stakes
 
@@ -35,22 +36,6 @@ def secret_block(name: str) -> str:
 
     block = Secret.load(name, _sync=True)  # type: ignore[call-arg]
     return str(block.get())  # type: ignore[union-attr]
-
-
-@task(cache_policy=NO_CACHE)
-def ingest(settings: Settings, account: Account, day: date) -> pipeline.IngestRun:
-    return pipeline.ingest_account(settings, account, day, secrets=secret_block)
-
-
-@task(cache_policy=NO_CACHE)
-def score(settings: Settings, account: Account, day: date, loaded_days: list[date]) -> ScoreRun:
-    return pipeline.score(settings, account, day, loaded_days)
-
-
-@task(cache_policy=NO_CACHE)
-def alert(settings: Settings, account: Account, day: date,
-          ingested: pipeline.IngestRun) -> AlertRun:
-    return pipeline.alert(settings, account, day, ingested)
 
 
 @task(cache_policy=NO_CACHE)
@@ -68,17 +53,19 @@ class View:
 
 
 @task(cache_policy=NO_CACHE)
-def account_day(settings: Settings, account: Account, day: date
+def account_day(settings: Settings, account: Account, day: date, workers: bool = True
                 ) -> tuple[pipeline.DayRun, list[tuple[str, str]], View | None]:
     """One account's day, under its run locks, in one of the run's parallel slots; then,
-    still in its slot, what the run's artifacts show of it (its report page included)."""
+    still in its slot, what the run's artifacts show of it (its report page included).
+    ``workers``: the Prefect server is one other workers may use (not the run's own
+    temporary one), so the account's global concurrency limit is held too."""
     what = f"the daily run for {day}"
     with _slots(settings.parallel_accounts):
         try:
             # One run per account at a time, on this machine (an OS lock) and on every
             # worker of the Prefect server: a second waits, then stops, sending nothing.
             with pipeline.run_lock(settings, account, what), \
-                    account_slot(settings, account, what):
+                    (account_slot(settings, account, what) if workers else nullcontext()):
                 summary, failed = _account_day(settings, account, day)
         except RunOverlap as exc:
             get_run_logger().warning("%s", exc)
@@ -153,16 +140,20 @@ def daily(config: str | None = None, day: date | None = None,
               else list(settings.accounts))
     days = {a.name: day or settings.today(a) for a in chosen}
     groups = pipeline.shares(settings, chosen)
+    # The run's own temporary API has no other worker: its concurrency limits guard
+    # nothing the OS lock does not (and cost the server a few calls an account).
+    workers = bool(get_current_settings().api.url)
     done = Part()
     if len(groups) <= 1:
-        done = _accounts(settings, chosen, days)
+        done = _accounts(settings, chosen, days, workers)
     else:
         # Each account's file is its own: processes load and score at once, one core each.
         _share_api()
         with ProcessPoolTaskRunner(max_workers=len(groups)) as pool:
             futures = [(g, pool.submit(share, {
                 "settings": settings.model_copy(update={"accounts": tuple(g)}),
-                "days": {a.name: days[a.name] for a in g}})) for g in groups]
+                "days": {a.name: days[a.name] for a in g}, "workers": workers}))
+                for g in groups]
             for group, future in futures:
                 try:
                     done.add(future.result())
@@ -181,23 +172,23 @@ def daily(config: str | None = None, day: date | None = None,
 
 
 @task(cache_policy=NO_CACHE)
-def share(settings: Settings, days: dict[str, date]) -> Part:
+def share(settings: Settings, days: dict[str, date], workers: bool) -> Part:
     """The run's accounts in ``settings``, in a process of their own."""
-    return _accounts(settings, list(settings.accounts), days)
+    return _accounts(settings, list(settings.accounts), days, workers)
 
 
 def _share_api() -> None:
     """The run's Prefect API for its processes: a temporary one is this process's alone
     unless named (each process would start its own, 15-20 s each)."""
     from prefect.context import get_run_context
-    from prefect.settings import get_current_settings
 
     client = getattr(get_run_context(), "client", None)
     if client is not None and not get_current_settings().api.url:
         os.environ["PREFECT_API_URL"] = str(client.api_url).rstrip("/")
 
 
-def _accounts(settings: Settings, chosen: list[Account], days: dict[str, date]) -> Part:
+def _accounts(settings: Settings, chosen: list[Account], days: dict[str, date],
+              workers: bool) -> Part:
     """Each account's day, ``parallel_accounts`` at a time in this process's threads."""
     log = get_run_logger()
     part = Part()
@@ -205,7 +196,8 @@ def _accounts(settings: Settings, chosen: list[Account], days: dict[str, date]) 
     with pipeline.lingering(), \
             ThreadPoolTaskRunner[Any](max_workers=MAX_PARALLEL_ACCOUNTS) as runner:
         runs = {a.name: (a, runner.submit(account_day, {
-            "settings": _alone(settings, a), "account": a, "day": days[a.name]}))
+            "settings": _alone(settings, a), "account": a, "day": days[a.name],
+            "workers": workers}))
             for a in chosen}
         for name, (account, future) in runs.items():
             day = days[name]
@@ -235,10 +227,12 @@ def _failed(settings: Settings, group: list[Account], days: dict[str, date],
 
 def _account_day(settings: Settings, account: Account,
                  day: date) -> tuple[pipeline.DayRun, list[tuple[str, str]]]:
-    """Ingest, score and alert one account; its summary, and what failed."""
+    """Ingest, score and alert one account; its summary, and what failed. Plain calls in
+    the account's task run: a task run each cost the Prefect server a dozen calls an
+    account, and a fleet's run waited on the server (bench/fleet.py)."""
     log = get_run_logger()
     try:
-        ing = ingest(settings, account, day)
+        ing = pipeline.ingest_account(settings, account, day, secrets=secret_block)
     except IpiError as exc:  # e.g. refused credentials: the other accounts still run
         log.error("%s: %s", account.name, exc)
         report_failure(settings, account, day, str(exc))
@@ -248,8 +242,8 @@ def _account_day(settings: Settings, account: Account,
                     account.name, day)
     for name, why in ing.warnings:
         log.warning("%s %s: %s", account.name, name, why)
-    sc = score(settings, account, day, ing.days)
-    al = alert(settings, account, day, ing)
+    sc = pipeline.score(settings, account, day, ing.days)
+    al = pipeline.alert(settings, account, day, ing)
     return (pipeline.DayRun.of(settings, account, day, al, ing, sc.days),
             [(f"{account.name}/{name}", why) for name, why in ing.failed])
 
