@@ -137,8 +137,10 @@ def _spread(units: float, first: int, last: int | None,
 
 
 def _after_sales(buckets: Mapping[tuple[int, int | None], float | None],
-                 sold: float) -> dict[tuple[int, int | None], float | None]:
+                 sold: float) -> Mapping[tuple[int, int | None], float | None]:
     """The buckets once ``sold`` units have gone, the oldest first (as Amazon ships)."""
+    if sold <= 0:
+        return buckets
     out = dict(buckets)
     for key in sorted(out, key=lambda k: (k[1] is None, k[0]), reverse=True):
         units = out[key]
@@ -163,6 +165,10 @@ def aged_surcharge_forecast(rows: Sequence[AgedStock], assessment_day: date, rat
     it, taken from its oldest units (none given: the upper bound, nothing sells)."""
     tiers = rates.aged_tiers
     by_label = {t.label: t for t in tiers}
+    # A bucket's spread is linear in its units and depends only on its days once aged:
+    # worked out once per bucket and shift, not per SKU (a planning day's SKUs share it).
+    shares: dict[tuple[int, int | None], list[tuple[str, float]]] = {}
+    exempt_of: dict[tuple[str, str | None], bool] = {}
     skus: list[SkuCharge] = []
     t_units = dict.fromkeys(by_label, 0.0)
     t_cuft: dict[str, float | None] = dict.fromkeys(by_label, 0.0)
@@ -178,10 +184,14 @@ def aged_surcharge_forecast(rows: Sequence[AgedStock], assessment_day: date, rat
         exempt = 0.0
         for (first, last), units in buckets.items():
             if units:
-                aged = _spread(units, first + shift, None if last is None else last + shift,
-                               tiers)
-                for label, n in aged.items():
-                    if rates.exempt_in(label, row.group):
+                key = (first + shift, None if last is None else last + shift)
+                if key not in shares:
+                    shares[key] = list(_spread(1.0, key[0], key[1], tiers).items())
+                for label, share in shares[key]:
+                    n = units * share
+                    if (label, row.group) not in exempt_of:
+                        exempt_of[label, row.group] = rates.exempt_in(label, row.group)
+                    if exempt_of[label, row.group]:
                         exempt += n
                     else:
                         by_tier[label] = by_tier.get(label, 0.0) + n
