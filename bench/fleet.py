@@ -66,6 +66,7 @@ CLIENT_ID, CLIENT_SECRET = "amzn1.application-oa2-client.fleet", "fleet-client-s
 OPERATIONS = ("token", "getReports", "createReport", "getReport", "getReportDocument",
               "download")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -120,8 +121,9 @@ def config_text(accounts: list[Seller], fake: FakeSpApi, data_dir: Path,
 # ------------------------------------------------------------------ the parent's side
 
 
-def tree_rss(root: int) -> int:
-    """Bytes resident in ``root`` and every process under it, now."""
+def tree_rss(root: int, server_cpu: dict[int, float] | None = None) -> int:
+    """Bytes resident in ``root`` and every process under it, now; ``server_cpu``: each
+    Prefect server (uvicorn) process under it, its CPU seconds so far."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -140,6 +142,14 @@ def tree_rss(root: int) -> int:
         try:
             with open(f"/proc/{pid}/statm", "rb") as f:
                 total += int(f.read().split()[1]) * PAGE
+            if server_cpu is not None:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    server = b"uvicorn" in f.read()
+                if server:
+                    with open(f"/proc/{pid}/stat", "rb") as f:
+                        stat = f.read()
+                    fields = stat[stat.rindex(b")") + 2:].split()
+                    server_cpu[pid] = (int(fields[11]) + int(fields[12])) / TICK
         except OSError:
             continue
     return total
@@ -160,6 +170,7 @@ class RunResult:
     with_score: int  # of those, with a numeric estimate
     child: dict[str, Any]
     cpu_s: float = 0.0  # the whole process tree's CPU time (user + system)
+    server_cpu_s: float = 0.0  # of it, the Prefect server's (as last sampled)
 
     @property
     def cpu_per_seller(self) -> float:
@@ -199,7 +210,7 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
                "--config", str(config), "--date", str(day), "--stats", str(stats)]
         if profile is not None:
             cmd += ["--profile-to", str(profile)]
-        peak = 0
+        peak, server_cpu = 0, {}
         # The tree's CPU: a process's reaped children add to it, so once the run has
         # exited (its share processes and Prefect server reaped), its children's time
         # here is the whole tree's.
@@ -208,7 +219,7 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
             start = time.monotonic()
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err)
             while proc.poll() is None:
-                peak = max(peak, tree_rss(proc.pid))
+                peak = max(peak, tree_rss(proc.pid, server_cpu))
                 time.sleep(0.1)
             wall = time.monotonic() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -232,7 +243,8 @@ def run_one(label: str, accounts: list[Seller], catalog: Any, day: date, work: P
         print(f"--- {label}: exit {proc.returncode}, stderr tail:\n{tail}", file=sys.stderr)
     return RunResult(label, len(accounts), round(wall, 2), round(peak / 2**20, 1),
                      proc.returncode, {op: calls.get(op, 0) for op in OPERATIONS},
-                     self_caused, all_429, scored, expected, with_score, child, round(cpu, 2))
+                     self_caused, all_429, scored, expected, with_score, child, round(cpu, 2),
+                     round(sum(server_cpu.values()), 2))
 
 
 def made_before(config: Path, env: dict[str, str]) -> None:
@@ -360,15 +372,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(results: list[RunResult], fleet_run: RunResult, slowest: RunResult,
            ratio: float) -> None:
-    print("\n| run | accounts | wall s | x slowest single | CPU s | CPU s / seller | "
+    print("\n| run | accounts | wall s | x slowest single | CPU s | of it Prefect server | "
+          "CPU s / seller | "
           "peak RSS MB | scored | "
           + " | ".join(OPERATIONS) + " | 429 self-caused / all | writer waits s (max) "
           "| writer held s |")
-    print("|---" * (12 + len(OPERATIONS)) + "|")
+    print("|---" * (13 + len(OPERATIONS)) + "|")
     for r in results:
         w = r.child.get("writer", {})
         print(f"| {r.label} | {r.accounts} | {r.wall_s:.1f} | {r.wall_s / slowest.wall_s:.2f} | "
-              f"{r.cpu_s:.1f} | {r.cpu_per_seller:.2f} | "
+              f"{r.cpu_s:.1f} | {r.server_cpu_s:.1f} | {r.cpu_per_seller:.2f} | "
               f"{r.peak_rss_mb:.0f} | {r.scored}/{r.expected} | "
               + " | ".join(str(r.calls[op]) for op in OPERATIONS)
               + f" | {r.self_caused_429} / {r.all_429} | {w.get('wait_s', 0):.2f} "

@@ -15,8 +15,8 @@ and offboarding a client is removing theirs. Reading across accounts (the dashbo
 index, ``ipi score`` without an account) attaches the files read-only (``Fleet``); an
 account being written at that moment is said to be updating, the others read.
 
-``split`` moves an existing single-file store (before 0.19) into this layout, in place,
-once: each account's file is written complete under ``accounts.split/``, then the
+``split`` moves a store made before the file per account (one file) into this layout,
+in place, once: each account's file is written complete under ``accounts.split/``, then the
 account rows leave the installation's file in one transaction, then the folder takes its
 name. A crash at any point leaves either the old store whole or the new one.
 """
