@@ -17,6 +17,7 @@ between two questions.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -163,6 +164,9 @@ class Overview:
     # as the dead man's switch sees it (alerts.engine.check_freshness): the newest
     # estimate older than max_data_age_days
     stale: bool
+    # its file was being written when read across accounts: left out, none of the above
+    # known (not "no estimate")
+    updating: bool = False
 
 
 class Rows:
@@ -171,9 +175,15 @@ class Rows:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        # The accounts a read across all of them left out: their files were being written.
-        self.updating: list[str] = []
+        # The accounts a read across all of them left out (their files were being written),
+        # per thread: the dashboard's requests share one Rows.
+        self._local = threading.local()
         self._stores: dict[str, Store] = {}
+
+    @property
+    def updating(self) -> list[str]:
+        """The accounts this thread's last read across accounts left out: being written."""
+        return list(getattr(self._local, "updating", ()))
 
     def store(self, account: str) -> Store:
         """The account's own store (its file: ipi.store.accounts), the same each time:
@@ -194,8 +204,8 @@ class Rows:
             return
         fleet = Fleet(self.settings)
         with fleet.read() as con:
+            self._local.updating = fleet.updating
             yield con
-        self.updating = fleet.updating
 
     # -- naming things --------------------------------------------------------------------
 
@@ -429,8 +439,10 @@ class Rows:
         accounts = [self.account(account)] if account else list(self.settings.accounts)
         name = accounts[0].name if account else None
         firing = self.firing(name)
+        left_out = self.updating
         out = []
         with self.reading(name) as con:
+            writing = set(self.updating) | set(left_out)
             recent = scores(con, name, last=8)
             fresh = {(r.account, r.marketplace): r.latest_data for r in newest(con, name)}
             for acc in accounts:
@@ -473,7 +485,8 @@ class Rows:
                                 if f.account == acc.name and f.marketplace == mp],
                         latest_data=data, data_age_days=(today - data).days if data else None,
                         stale=bool(data) and (latest is None or (today - latest.date).days
-                                              > policy.max_data_age_days)))
+                                              > policy.max_data_age_days),
+                        updating=acc.name in writing))
         return out
 
     # -- capacity ---------------------------------------------------------------------------

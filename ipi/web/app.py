@@ -145,9 +145,10 @@ class Pages:
 
     def index(self, request: Request) -> Response:
         mine = self.accounts(request)
-        return self.render(request, "index.html",
-                           rows=[r for r in views.index(self.rows) if r.account in mine],
-                           accounts=mine)
+        rows = [r for r in views.index(self.rows) if r.account in mine]
+        # An account a run is writing shows "updating": the page comes back for it.
+        return self.render(request, "index.html", rows=rows, accounts=mine,
+                           refresh=RETRY_AFTER if any(r.updating for r in rows) else None)
 
     def account(self, request: Request) -> Response:
         name = self.known(request)

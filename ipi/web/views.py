@@ -85,6 +85,8 @@ def index(rows: Rows) -> list[Overview]:
 def worst_first(r: Overview) -> tuple[int, float, int]:
     score, age = r.score, r.data_age_days
     group = 1 if score is None else 0 if score < r.threshold else 2
+    if r.updating:  # being written: not known now, not "no estimate", so not first
+        group = 3
     return group, (score - r.threshold) if score is not None else 0.0, -(age or 0)
 
 

@@ -168,6 +168,31 @@ def test_given_a_long_write_when_the_page_is_asked_then_it_says_updating_at_once
     assert time.monotonic() - started < 5  # a Python start and a write; no waiting
 
 
+def test_given_one_account_being_written_when_the_index_is_asked_then_only_it_says_updating(
+        server: str, two_accounts: Settings) -> None:
+    """A file per account: while a run writes acme's, the index still shows beta's estimate,
+    and acme's row says "updating" (not "no estimate", which would be a wrong headline),
+    last in the order, with the page set to reload itself."""
+    writer = subprocess.Popen([sys.executable, "-c", HOLD,
+                               str(account_path(two_accounts, "acme")), "8"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "held"
+        r = httpx.get(server + "/", timeout=10)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert r.status_code == 200
+    rows = r.text.split("<tbody>")[1].split("</tbody>")[0].split("<tr ")[1:]
+    acme = next(row for row in rows if 'data-account="acme"' in row)
+    beta = next(row for row in rows if 'data-account="beta"' in row)
+    assert "updating" in acme and "no estimate" not in acme
+    assert 'class="score"' in beta and "updating" not in beta
+    assert rows.index(acme) > rows.index(beta)
+    assert '<meta http-equiv="refresh" content="5">' in r.text
+    assert "updating" not in httpx.get(server + "/", timeout=10).text.split("<tbody>")[1]
+
+
 def test_the_vendored_chart_library_is_served_with_its_licence(server: str) -> None:
     """uPlot comes from ipi, not a CDN, with its MIT licence and version beside it."""
     vendor = Path(__file__).parents[2] / "ipi" / "web" / "static" / "vendor"
