@@ -44,6 +44,7 @@ from ipi.store import private
 log = logging.getLogger("ipi.serve")
 
 STARTUP_TIMEOUT = 120.0  # seconds; a first start migrates the database (~15 s on 2 cores)
+API_GONE = 600.0  # seconds the runner waits for a lost API before ipi serve gives up
 
 
 def deployments(settings: Settings) -> list[RunnerDeployment]:
@@ -106,12 +107,42 @@ def serve(settings: Settings) -> None:
 
 
 def _run(served: list[RunnerDeployment], api: str, hint: str = "") -> None:
-    try:
-        prefect_serve(*served, print_starting_message=False)
-    except httpx.HTTPError as exc:  # e.g. the server went away while the runner started
-        raise ServerUnavailable(
-            f"lost the Prefect API at {api} ({type(exc).__name__}: {exc}){hint}; start ipi "
-            "serve again (systemd does, with Restart=on-failure)") from None
+    """Run Prefect's runner; when it gives up on a lost API, serve again once it answers.
+
+    The runner stops after three failed polls in a row (~30 s), shorter than a restart
+    of the local server on a busy machine takes: without this, a dead server would stop
+    the schedules for good even though ipi starts the server again.
+    """
+    while True:
+        try:
+            prefect_serve(*served, print_starting_message=False)
+            return
+        except Exception as exc:
+            if not _lost_api(exc):
+                raise
+            log.warning("lost the Prefect API at %s (%s); serving again when it answers%s",
+                        api, _reason(exc), hint)
+        deadline = time.monotonic() + API_GONE
+        while not healthy(api):
+            if time.monotonic() > deadline:
+                raise ServerUnavailable(
+                    f"lost the Prefect API at {api} for {API_GONE / 60:.0f} minutes{hint}; "
+                    "start ipi serve again (systemd does, with Restart=on-failure)")
+            time.sleep(2.0)
+
+
+def _lost_api(exc: BaseException) -> bool:
+    """The runner's own words for "the API went away", however deep in its task groups."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_lost_api(inner) for inner in exc.exceptions)
+    return isinstance(exc, httpx.HTTPError) or (
+        isinstance(exc, RuntimeError) and "error threshold" in str(exc))
+
+
+def _reason(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
 
 
 class LocalServer:

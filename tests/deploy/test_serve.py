@@ -72,11 +72,12 @@ def test_a_taken_port_is_named_with_the_setting_that_moves_it(tmp_path: Path) ->
     assert not (tmp_path / "prefect").exists()  # nothing started, nothing written
 
 
-def _start_serve(config: Path, cwd: Path) -> tuple[subprocess.Popen[bytes], Path]:
+def _start_serve(config: Path, cwd: Path,
+                 **extra: str) -> tuple[subprocess.Popen[bytes], Path]:
     """``ipi serve --config CONFIG`` in a process; its output goes to the returned file."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "IPI_"))}
     # The runner looks for due runs every second instead of ten.
-    env.update(PREFECT_RUNNER_POLL_FREQUENCY="1", PYTHONPATH=str(ROOT))
+    env.update(PREFECT_RUNNER_POLL_FREQUENCY="1", PYTHONPATH=str(ROOT), **extra)
     out = cwd / "serve.out"
     with open(out, "wb") as sink:
         proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--config",
@@ -130,6 +131,33 @@ def _server_log(out: Path) -> str:
     """The end of the local Prefect server's log, beside ipi serve's output."""
     return "".join(f"\n{log} ends with:\n" + log.read_text(errors="replace")[-3000:]
                    for log in out.parent.rglob("server.log"))
+
+
+def _run_completes(api: str, out: Path) -> None:
+    """Ask the server for a run of the daily deployment; the runner must complete it."""
+    [deployment] = [d for d in _post(f"{api}/deployments/filter", {})
+                    if d["name"].startswith("daily-")]
+    created: list[Any] = []
+
+    def create() -> bool:
+        try:
+            created.append(_post(f"{api}/deployments/{deployment['id']}/create_flow_run", {}))
+        except urllib.error.HTTPError as exc:  # a server just back: 503 until it is ready
+            assert exc.code == 503, exc
+        except urllib.error.URLError:  # on a loaded machine it may be restarted again
+            pass
+        return bool(created)
+
+    _wait(create, 60, "the server took no flow run", out)
+    run = created[0]
+
+    def completed() -> bool:  # on a loaded machine the server may be restarted again
+        try:
+            return bool(_get(f"{api}/flow_runs/{run['id']}")["state_type"] == "COMPLETED")
+        except urllib.error.URLError:
+            return False
+
+    _wait(completed, 90, "the runner did not run the flow", out)
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: str, out: Path) -> None:
@@ -224,31 +252,39 @@ def test_ipi_serve_restarts_a_dead_server_and_a_killed_ipi_takes_it_along(
               "the server did not come back", out)
         assert _processes_on(port) not in ([], [first])
         # The runner carried on: a run asked of the restarted server completes.
-        api = f"http://127.0.0.1:{port}/api"
-        [deployment] = [d for d in _post(f"{api}/deployments/filter", {})
-                        if d["name"].startswith("daily-")]
-        created: list[Any] = []
-
-        def create() -> bool:
-            try:
-                created.append(_post(f"{api}/deployments/{deployment['id']}/create_flow_run",
-                                     {}))
-            except urllib.error.HTTPError as exc:  # a server just back: 503 until it is ready
-                assert exc.code == 503, exc
-            except urllib.error.URLError:  # on a loaded machine it may be restarted again
-                pass
-            return bool(created)
-
-        _wait(create, 60, "the restarted server took no flow run", out)
-        run = created[0]
-        def completed() -> bool:  # on a loaded machine the server may be restarted again
-            try:
-                return bool(_get(f"{api}/flow_runs/{run['id']}")["state_type"] == "COMPLETED")
-            except urllib.error.URLError:
-                return False
-
-        _wait(completed, 90, "the runner did not run the flow after the restart", out)
+        _run_completes(f"http://127.0.0.1:{port}/api", out)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     _wait(lambda: not _processes_on(port), 30, "the server outlived ipi", out)
+
+
+@pytest.mark.e2e
+def test_ipi_serve_outlasts_an_api_gone_longer_than_prefects_runner_waits(
+        make_settings: Callable[..., tuple[Settings, Path]], tmp_path: Path) -> None:
+    """Prefect's runner gives up after three failed polls in a row; a server that takes
+    longer to come back (a restart on a busy machine, an upgrade) must not end the
+    schedules: ipi serves again once the API answers."""
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    _, config = make_settings()
+    server = LocalServer(tmp_path / "prefect", port)
+    server.start()
+    # One retry inside each poll (five by default): the runner gives up within seconds.
+    proc, out = _start_serve(config, tmp_path, PREFECT_API_URL=api,
+                             PREFECT_CLIENT_MAX_RETRIES="1")
+    try:
+        _wait(lambda: _served(port) == 2, 150, "the deployments were not served", out)
+        server.stop()
+        _wait(lambda: "serving again when it answers" in out.read_text(errors="replace"), 120,
+              "ipi serve did not notice the runner gave up", out)
+        assert proc.poll() is None, "ipi serve ended with its runner"
+        server = LocalServer(tmp_path / "prefect", port)
+        server.start()
+        _wait(lambda: _served(port) == 2, 150, "the deployments were not served again", out)
+        _run_completes(api, out)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        server.stop()
+    assert f"lost the Prefect API at {api}" in out.read_text(errors="replace")
