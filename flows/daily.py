@@ -66,20 +66,21 @@ def account_day(settings: Settings, account: Account, day: date, workers: bool =
             # worker of the Prefect server: a second waits, then stops, sending nothing.
             with pipeline.run_lock(settings, account, what), \
                     (account_slot(settings, account, what) if workers else nullcontext()):
-                summary, failed = _account_day(settings, account, day)
+                summary, failed, known = _account_day(settings, account, day)
         except RunOverlap as exc:
             get_run_logger().warning("%s", exc)
             return pipeline.DayRun(day, overlap=str(exc)), [], None
         # A view of what is stored, outside the locks (as the run's artifacts always were):
         # drawn here, each account's page overlaps the others' work instead of all of them
         # waiting for the end of the run, one after the other.
-        return summary, failed, _view(settings, account, day)
+        return summary, failed, _view(settings, account, day, known)
 
 
-def _view(settings: Settings, account: Account, day: date) -> View | None:
+def _view(settings: Settings, account: Account, day: date,
+          known: Stakes | None = None) -> View | None:
     """The account's rows for the run's artifacts, and its report page (written, and its
     words an artifact). None when that fails: the run's data and alerts stand without,
-    and ``publish`` tries again."""
+    and ``publish`` tries again. ``known``: what is at stake, as the alerts worked it out."""
     from ipi.api import Rows
 
     lib = Rows(settings)
@@ -88,7 +89,7 @@ def _view(settings: Settings, account: Account, day: date) -> View | None:
         store = lib.store(account.name)
         with pipeline.working(store), store.session():
             rows = lib.scores(account.name, start=day, end=day)
-            secs = _report_page(settings, lib, account, day)
+            secs = _report_page(settings, lib, account, day, known)
         # The page computed what is at stake (ipi.stakes, as Rows.capacity does): once.
         at = secs[0].stakes if secs and secs[0].stakes is not None else None
         return View(rows, at if at is not None else lib.capacity(account.name, day=day),
@@ -225,10 +226,11 @@ def _failed(settings: Settings, group: list[Account], days: dict[str, date],
     return part
 
 
-def _account_day(settings: Settings, account: Account,
-                 day: date) -> tuple[pipeline.DayRun, list[tuple[str, str]]]:
-    """Ingest, score and alert one account; its summary, and what failed. Plain calls in
-    the account's task run: a task run each cost the Prefect server a dozen calls an
+def _account_day(settings: Settings, account: Account, day: date
+                 ) -> tuple[pipeline.DayRun, list[tuple[str, str]], Stakes | None]:
+    """Ingest, score and alert one account; its summary, what failed, and what is at
+    stake if its alerts worked it out (its page need not again). Plain calls in the
+    account's task run: a task run each cost the Prefect server a dozen calls an
     account, and a fleet's run waited on the server (bench/fleet.py)."""
     log = get_run_logger()
     try:
@@ -236,7 +238,7 @@ def _account_day(settings: Settings, account: Account,
     except IpiError as exc:  # e.g. refused credentials: the other accounts still run
         log.error("%s: %s", account.name, exc)
         report_failure(settings, account, day, str(exc))
-        return pipeline.DayRun(day, error=str(exc)), [(account.name, str(exc))]
+        return pipeline.DayRun(day, error=str(exc)), [(account.name, str(exc))], None
     if not ing.loaded:
         log.warning("%s: no new reports for %s; the day has no fresh estimate",
                     account.name, day)
@@ -245,7 +247,7 @@ def _account_day(settings: Settings, account: Account,
     sc = pipeline.score(settings, account, day, ing.days)
     al = pipeline.alert(settings, account, day, ing)
     return (pipeline.DayRun.of(settings, account, day, al, ing, sc.days),
-            [(f"{account.name}/{name}", why) for name, why in ing.failed])
+            [(f"{account.name}/{name}", why) for name, why in ing.failed], al.stakes)
 
 
 def publish(settings: Settings, days: dict[str, date], summary: dict[str, pipeline.DayRun],
@@ -299,14 +301,15 @@ def publish(settings: Settings, days: dict[str, date], summary: dict[str, pipeli
             _report_page(settings, lib, settings.account(name), d)
 
 
-def _report_page(settings: Settings, lib: Any, account: Account, day: date) -> list[Any]:
+def _report_page(settings: Settings, lib: Any, account: Account, day: date,
+                 known: Stakes | None = None) -> list[Any]:
     """The account's report: the page on disk, its words an artifact; its sections.
-    ``lib``: an ``ipi.api.Rows``."""
+    ``lib``: an ``ipi.api.Rows``; ``known``: what is at stake, if worked out already."""
     from prefect.artifacts import create_markdown_artifact
 
     from ipi import page
 
-    secs = page.sections(lib.store(account.name), settings, account, day)
+    secs = page.sections(lib.store(account.name), settings, account, day, known=known)
     model = lib.model(account.name)
     path = page.write_html(page.render(account, settings, secs, model),
                            settings.data_dir / "reports", account)

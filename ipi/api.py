@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from ipi.errors import NotFound, UsageError
 from ipi.settings import Account, Settings, load_settings
 from ipi.store import Store
-from ipi.store.accounts import Fleet, account_store
+from ipi.store.accounts import WHOLE_RUN, Fleet, account_store
 
 if TYPE_CHECKING:
     import duckdb
@@ -354,11 +354,19 @@ class Rows:
 
     def messages(self, account: str | None = None, *,
                  limit: int | None = None) -> list[Sent]:
-        """The messages sent (or queued), newest first, with each target's delivery."""
+        """The messages sent (or queued), newest first, with each target's delivery; with
+        no account named, also the whole run's own (ops: a run that failed as a whole)."""
         from ipi.alerts.control import messages
 
-        with self.reading(self._named(account)) as con:
-            return messages(con, self._named(account), limit)
+        name = self._named(account)
+        with self.reading(name) as con:
+            sent = messages(con, name, limit)
+        if name is None and self.settings.database_path.exists():
+            # Kept in the installation's file: no account's file holds them.
+            with self.store(WHOLE_RUN).read() as con:
+                sent += messages(con, WHOLE_RUN, limit)
+            sent.sort(key=lambda m: m.date, reverse=True)
+        return sent[:limit] if limit is not None else sent
 
     def silences(self, account: str | None = None, *, ended: bool = False,
                  today: Day | None = None) -> list[Silence]:

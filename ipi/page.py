@@ -58,8 +58,9 @@ class Section:
 
 
 def sections(store: Store, settings: Settings, account: Account,
-             day: date | None = None) -> list[Section]:
-    """Each marketplace's section, as of ``day`` (default: its latest estimate)."""
+             day: date | None = None, *, known: Stakes | None = None) -> list[Section]:
+    """Each marketplace's section, as of ``day`` (default: its latest estimate);
+    ``known``: what is at stake on ``day``, already worked out (by the day's alerts)."""
     policy = settings.policy_for(account)
     with store.read() as con:
         recorded = listing(con, account.name)
@@ -81,7 +82,8 @@ def sections(store: Store, settings: Settings, account: Account,
                 if latest.score < policy.recovery:
                     sec.plan = recovery(con, account.name, latest, policy)
             out.append(sec)
-        at = stakes(con, settings, account, day)  # in the same transaction: one snapshot
+        # In the same transaction: one snapshot.
+        at = known if known is not None else stakes(con, settings, account, day)
     for sec in out:
         sec.stakes = at
     for sec in out:  # drawn after the transaction: no one waits on the database for it

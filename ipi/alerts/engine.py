@@ -61,6 +61,7 @@ class AlertRun:
     inhibited: list[Notice] = field(default_factory=list)  # warnings under a firing critical
     deliveries: list[Delivery] = field(default_factory=list)
     capacity: list[str] = field(default_factory=list)  # e.g. 'standard: warning', paged
+    stakes: Stakes | None = None  # what was at stake, fees too, when a message needed it
 
     @property
     def undelivered(self) -> list[str]:
@@ -167,7 +168,9 @@ def _capacity_pages(con: duckdb.DuckDBPyConnection, notifier: Notifier, run: Ale
     if due and all(silenced(con, account, mp, day) for mp in marketplaces):
         due = []
     full = [s for s, _ in due]
-    lines = list(at_stake(con, day).lines) if at_stake and (full or run.notices) else []
+    if at_stake and (full or run.notices):
+        run.stakes = at_stake(con, day)
+    lines = list(run.stakes.lines) if run.stakes else []
     if not full:
         return full, lines
     with_score = bool(run.notices)

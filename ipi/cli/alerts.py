@@ -22,7 +22,8 @@ def register(c: Commands) -> None:
                answer=True)
     ap = alerts.add("history", cmd_alerts_history, "alert state changes and messages, newest "
                     "first", json=True)
-    ap.add_argument("--account", help="only this account")
+    ap.add_argument("--account", help="only this account (default: every account's, and "
+                    "the [OPS] messages of runs that failed as a whole)")
     ap.add_argument("--limit", type=int, default=20, help="how many of each (default 20)")
     ap = alerts.add("ack", cmd_alerts_ack, "acknowledge what fires: no repeats until it "
                     "resolves or gets materially worse")

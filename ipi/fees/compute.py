@@ -6,6 +6,7 @@ it were nothing would tell the seller there is nothing to pay.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -142,13 +143,22 @@ def _after_sales(buckets: Mapping[tuple[int, int | None], float | None],
     if sold <= 0:
         return buckets
     out = dict(buckets)
-    for key in sorted(out, key=lambda k: (k[1] is None, k[0]), reverse=True):
+    for key in _oldest_first(tuple(out)):
         units = out[key]
-        if sold <= 0 or not units:
+        if sold <= 0:
+            break
+        if not units:
             continue
         took = min(units, sold)
         out[key], sold = units - took, sold - took
     return out
+
+
+@functools.cache
+def _oldest_first(keys: tuple[tuple[int, int | None], ...]
+                  ) -> tuple[tuple[int, int | None], ...]:
+    # A report's SKUs share their buckets: sorted once per layout, not per SKU.
+    return tuple(sorted(keys, key=lambda k: (k[1] is None, k[0]), reverse=True))
 
 
 def _charge(units: float, volume: float, tier: AgedTier) -> float:
@@ -178,7 +188,11 @@ def aged_surcharge_forecast(rows: Sequence[AgedStock], assessment_day: date, rat
         if shift < 0:
             raise ValueError(f"{row.sku}: snapshot {row.snapshot} is after the assessment "
                              f"day {assessment_day}")
-        units_known = all(u is not None for u in row.buckets.values())
+        units_known = None not in row.buckets.values()
+        if not any(row.buckets.values()):  # nothing aged 91 days or more: most SKUs
+            nothing = 0.0 if units_known else None
+            skus.append(SkuCharge(row.sku, nothing, nothing, {}, 0.0))
+            continue
         buckets = _after_sales(row.buckets, (sold or {}).get(row.sku, 0.0))
         by_tier: dict[str, float] = {}
         exempt = 0.0
@@ -198,15 +212,14 @@ def aged_surcharge_forecast(rows: Sequence[AgedStock], assessment_day: date, rat
         charged = math.fsum(by_tier.values())
         volume = row.volume_cuft
         charge: float | None = None
+        each = {lb: _charge(n, volume or 0.0, by_label[lb]) for lb, n in by_tier.items()}
         if units_known and (volume is not None or charged == 0):
-            charge = math.fsum(_charge(n, volume or 0.0, by_label[lb])
-                               for lb, n in by_tier.items())
+            charge = math.fsum(each.values())
         for label, n in by_tier.items():
             t_units[label] += n
             c, ch = t_cuft[label], t_charge[label]
             t_cuft[label] = None if c is None or volume is None else c + n * volume
-            t_charge[label] = (None if ch is None or volume is None
-                               else ch + _charge(n, volume, by_label[label]))
+            t_charge[label] = None if ch is None or volume is None else ch + each[label]
         skus.append(SkuCharge(row.sku, charged if units_known else None, charge, by_tier,
                               exempt))
     skus.sort(key=lambda s: (s.charge is None, -(s.charge or 0.0), s.sku))
@@ -481,28 +494,34 @@ def zone(days_of_supply: float | None, rates: Rates) -> str:
 
 
 def fee_calendar(rows: Sequence[AgedStock], supply: Mapping[str, Supply],
-                 assessment_day: date, rates: Rates) -> list[CalendarRow]:
+                 assessment_day: date, rates: Rates, *,
+                 idle: AgedForecast | None = None) -> list[CalendarRow]:
     """Each SKU's calendar row for ``assessment_day``: the most to pay at pace first, then
-    those outside the safe zone, then the rest by SKU."""
-    idle = {s.sku: s for s in aged_surcharge_forecast(rows, assessment_day, rates).skus}
+    those outside the safe zone, then the rest by SKU. ``idle``: the forecast if nothing
+    sells of some of ``rows`` at these rates, already worked out (the rest is)."""
+    done = ({s.sku: s for s in idle.skus}
+            if idle is not None and idle.assessment_day == assessment_day else {})
+    rest = [row for row in rows if row.sku not in done]
+    idle_of = done | {s.sku: s for s in aged_surcharge_forecast(rest, assessment_day,
+                                                                 rates).skus}
     sold: dict[str, float] = {}
     for row in rows:
         pace = supply.get(row.sku, Supply(None, None)).shipped_30
         if pace is not None:
             sold[row.sku] = pace / 30 * (assessment_day - row.snapshot).days
-    paced = {s.sku: s for s in aged_surcharge_forecast(rows, assessment_day, rates,
-                                                       sold=sold).skus}
+    # At pace, only the SKUs with a pace are read.
+    paced = {s.sku: s for s in aged_surcharge_forecast(
+        [row for row in rows if row.sku in sold], assessment_day, rates, sold=sold).skus}
     order = {t.label: i for i, t in enumerate(rates.aged_tiers)}
     out = []
     for row in rows:
-        a, p = idle[row.sku], paced[row.sku]
-        known = row.sku in sold
+        a, p = idle_of[row.sku], paced.get(row.sku)
         tiers = [t for t, n in a.by_tier.items() if n > 1e-9]
         days = supply.get(row.sku, Supply(None, None)).days_of_supply
         out.append(CalendarRow(
             row.sku, assessment_day, max(tiers, key=order.__getitem__) if tiers else None,
-            a.units, a.charge, sold.get(row.sku), p.charge if known else None,
-            p.units if known else None, days, zone(days, rates)))
+            a.units, a.charge, sold.get(row.sku), None if p is None else p.charge,
+            None if p is None else p.units, days, zone(days, rates)))
     out.sort(key=lambda r: (-(r.charge_at_pace if r.charge_at_pace is not None
                               else r.charge or 0.0), r.zone == "safe", r.sku))
     return out

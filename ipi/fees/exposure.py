@@ -224,14 +224,21 @@ def calendar(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
     on = newest_day(con, account, marketplace, day)
     if on is None:
         return None
-    due = next_assessment(on, rates_on(on))
     stock, _, _ = _stock(con, account, marketplace, on)
+    return _calendar(on, stock, sku_rows(con, account, marketplace, on), rates_on)
+
+
+def _calendar(on: date, stock: list[AgedStock], skus: list[SkuRow],
+              rates_on: Callable[[date], Rates],
+              idle: AgedForecast | None = None) -> list[CalendarRow]:
+    """``calendar`` from the planning day's rows already read (``idle``: their forecast
+    if nothing sells, already worked out)."""
+    due = next_assessment(on, rates_on(on))
     have = {s.sku for s in stock}
-    supply = {r.volume.sku: Supply(r.days_of_supply, r.supply.shipped_30)
-              for r in sku_rows(con, account, marketplace, on)}
+    supply = {r.volume.sku: Supply(r.days_of_supply, r.supply.shipped_30) for r in skus}
     # SKUs without aged buckets still have a zone to show.
-    stock += [AgedStock(sku, on, None, {}) for sku in supply if sku not in have]
-    return fee_calendar(stock, supply, due, rates_on(due))
+    rows = stock + [AgedStock(sku, on, None, {}) for sku in supply if sku not in have]
+    return fee_calendar(rows, supply, due, rates_on(due), idle=idle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,7 +425,8 @@ def exposure(con: duckdb.DuckDBPyConnection, account: str, marketplace: str,
     # SKUs without a volume leave the total unknown; what is known is a floor, said so.
     known = f.total if f.total is not None else f.total_known or None
     aged_total = None if known is None else Span(known, known)
-    cal = calendar(con, account, marketplace, on, rates_on) or []
+    # The calendar from the rows and the forecast read above: not twice.
+    cal = _calendar(on, a.stock, skus, rates_on, idle=f)
     return FeeExposure(
         marketplace=marketplace, date=on, currency=rates.currency,
         window=Window(on, due, days),

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from ipi.errors import StoreBusy
+from ipi.errors import StoreBusy, StoreUnavailable
 from ipi.store import Store, _is_lock_error, rows
 from ipi.store.migrations import MIGRATIONS
 
@@ -152,7 +152,14 @@ def ensure_split(settings: Settings) -> list[str]:
     if settings.accounts_dir.is_dir():
         return []
     with _HOUSE:
-        return split(settings)
+        try:
+            return split(settings)
+        except duckdb.Error as exc:  # a full disk mid-copy (the OS's own errors say theirs)
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StoreUnavailable(
+                f"could not move the accounts of {settings.database_path} into a file each "
+                f"under {settings.accounts_dir} ({why}); nothing is lost, and the next "
+                "command starts it again: free space in [store] data_dir") from None
 
 
 def split(settings: Settings) -> list[str]:
@@ -255,9 +262,11 @@ class Fleet:
                 tables = [t for (t,) in con.execute(
                     "SELECT table_name FROM duckdb_tables() WHERE database_name = $db "
                     "ORDER BY table_name", {"db": attached[0]}).fetchall()]
+                # The default model is copied into every file: read once, not N times.
                 con.execute("".join(
                     f"CREATE TEMP VIEW {t} AS "
-                    + " UNION ALL ".join(f"SELECT * FROM {a}.{t}" for a in attached) + ";"
+                    + " UNION ALL ".join(f"SELECT * FROM {a}.{t}" for a in (
+                        attached[:1] if t in HOUSE_TABLES else attached)) + ";"
                     for t in tables))
             yield con
 

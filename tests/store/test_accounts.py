@@ -21,8 +21,11 @@ import pytest
 
 from ipi.alerts.control import add_silence
 from ipi.api import Rows
+from ipi.cli import main
+from ipi.errors import StoreUnavailable
 from ipi.plain import plain
 from ipi.settings import Settings, load_settings
+from ipi.store import Store
 from ipi.store import accounts as accounts_mod
 from ipi.store.accounts import (
     WHOLE_RUN,
@@ -32,6 +35,7 @@ from ipi.store.accounts import (
     account_tables,
     ensure_split,
     prepare,
+    share_house,
     split,
 )
 
@@ -197,6 +201,19 @@ def test_given_a_previous_release_store_when_first_read_then_each_account_gets_i
     assert {p.name: p.read_bytes() for p in settings.accounts_dir.iterdir()} == files
 
 
+def test_messages_of_no_account_named_list_the_whole_runs_own_beside_the_accounts(
+        old_store: tuple[Settings, dict[str, Any]]) -> None:
+    """A run that failed as a whole paged ops from the installation's file; the list of
+    every message shows it with the accounts' (named, only theirs)."""
+    settings, _ = old_store
+    lib = Rows(settings)
+    every = lib.messages()
+    assert {m.account for m in every} == {"acme", WHOLE_RUN}
+    assert [m.date for m in every] == sorted((m.date for m in every), reverse=True)
+    assert {m.account for m in lib.messages("acme")} == {"acme"}
+    assert len(lib.messages(limit=1)) == 1
+
+
 def test_given_a_split_stopped_before_the_rename_when_opened_then_it_finishes(
         old_store: tuple[Settings, dict[str, Any]]) -> None:
     """The account files complete under accounts.split/ and the rows gone from the
@@ -217,19 +234,20 @@ def test_given_a_split_stopped_before_the_rename_when_opened_then_it_finishes(
 def test_given_a_split_stopped_before_the_rows_left_when_opened_then_it_starts_again(
         old_store: tuple[Settings, dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
     """The split fails after acme's file was written, before beta's and before the rows
-    left the installation's file: that transaction rolls back, the half-made folder stays;
-    the next open starts again and ends with every row once, in its account's file."""
+    left the installation's file (the disk full: DuckDB's error, said as ipi's): that
+    transaction rolls back, the half-made folder stays; the next open starts again and
+    ends with every row once, in its account's file."""
     settings, before = old_store
     copy_out = accounts_mod._copy_out
 
     def stops_at_beta(con: duckdb.DuckDBPyConnection, path: Path, name: str,
                       tables: Any) -> None:
         if name == "beta":
-            raise OSError("the machine went down")
+            raise duckdb.IOException("could not write: No space left on device")
         copy_out(con, path, name, tables)
 
     monkeypatch.setattr(accounts_mod, "_copy_out", stops_at_beta)
-    with pytest.raises(OSError, match="went down"):
+    with pytest.raises(StoreUnavailable, match=r"No space left.*nothing is lost"):
         Rows(settings).scores("acme")
     partial = settings.accounts_dir.with_name("accounts.split")
     assert [p.name for p in partial.glob("*.duckdb")] == ["acme.duckdb"]
@@ -243,6 +261,27 @@ def test_given_a_split_stopped_before_the_rows_left_when_opened_then_it_starts_a
     for name in NAMES:
         assert all(found <= {name} for found in
                    table_accounts(account_path(settings, name)).values())
+
+
+def test_given_a_file_in_the_splits_way_when_a_command_runs_then_one_line_and_nothing_lost(
+        old_store: tuple[Settings, dict[str, Any]], capsys: pytest.CaptureFixture[str]) -> None:
+    """A file in the way of the new folder: the command says so in one line naming the
+    path and the fix, exit 2; the old file keeps every row; cleared, the next command
+    splits."""
+    settings, before = old_store
+    assert settings.config_path is not None
+    blocker = settings.accounts_dir.with_name("accounts.split")
+    blocker.write_text("not a folder")
+
+    assert main(["score", "--config", str(settings.config_path)]) == 2  # nothing done
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert str(blocker) in err and "a file stands where a folder is needed" in err, err
+    assert table_accounts(settings.database_path)["daily_score"] == set(NAMES)
+    assert not settings.accounts_dir.exists()
+
+    blocker.unlink()
+    assert read(Rows(settings), "acme") == before["acme"]
 
 
 @pytest.fixture
@@ -281,6 +320,13 @@ def test_fleet_reads_across_accounts_and_names_the_one_being_written(
     assert fleet.query("SELECT account, count(*) AS n FROM daily_score GROUP BY ALL "
                        "ORDER BY ALL") == [{"account": n, "n": DAYS} for n in NAMES]
     assert fleet.updating == []
+    # The default model each file carries a copy of reads once across them.
+    with Store.for_settings(settings).write() as con:
+        con.execute("INSERT INTO reference_row (key, source, kind, imported_at) "
+                    "VALUES ('k', 'a screenshot', 'counted', now())")
+    for name in NAMES:
+        share_house(settings, account_store(settings, name))
+    assert fleet.query("SELECT key FROM reference_row") == [{"key": "k"}]
 
     held(account_path(settings, "acme"))
     assert fleet.query("SELECT DISTINCT account FROM daily_score") == [{"account": "beta"}]
