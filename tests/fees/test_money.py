@@ -205,6 +205,26 @@ def test_the_fee_calendar_says_what_the_15th_costs_and_what_avoids_it() -> None:
     assert [r.sku for r in fee_calendar(stock, supply, DEC_15, R2026)] == ["LAMP", "MUG", "NEW"]
 
 
+def test_the_fee_calendar_reads_the_same_with_the_forecast_already_worked_out() -> None:
+    """The exposure hands the calendar its forecast if nothing sells (of the SKUs with
+    aged units): the rows are the same as the calendar working it out alone; one for
+    another assessment day is not taken. A SKU without a pace has nothing at pace."""
+    snap = date(2026, 11, 20)
+    stock = [AgedStock("LAMP", snap, 0.02, {(456, None): 30.0}),
+             AgedStock("MUG", snap, 0.1, {(151, 180): 30.0}),
+             AgedStock("ODD", snap, None, {(91, 180): 4.0, (181, 270): None}),
+             AgedStock("NEW", snap, 0.1, {})]
+    supply = {"LAMP": Supply(150, 6), "MUG": Supply(400, 60), "NEW": Supply(10, 90),
+              "ODD": Supply(None, None)}
+    alone = fee_calendar(stock, supply, DEC_15, R2026)
+    idle = aged_surcharge_forecast(stock[:2], DEC_15, R2026)
+    assert fee_calendar(stock, supply, DEC_15, R2026, idle=idle) == alone
+    elsewhere = aged_surcharge_forecast(stock, date(2027, 1, 15), R2026)
+    assert fee_calendar(stock, supply, DEC_15, R2026, idle=elsewhere) == alone
+    odd = next(r for r in alone if r.sku == "ODD")
+    assert (odd.charge, odd.charge_at_pace, odd.to_act) == (None, None, None)
+
+
 def test_the_safe_zone_lies_between_the_floor_and_the_first_aged_tier() -> None:
     assert [zone(d, R2026) for d in (None, 27.9, 28, 180, 181)] == [
         "unknown", "low-inventory risk", "safe", "safe", "ageing into the surcharge"]
