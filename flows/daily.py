@@ -24,7 +24,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from flows.hooks import ops_alert
 from flows.limits import account_slot
 from ipi import pipeline
-from ipi.errors import IngestFailed, IpiError, RunOverlap
+from ipi.errors import IngestFailed, IpiError, RunOverlap, ServerUnavailable
 from ipi.score import DailyScore
 from ipi.settings import MAX_PARALLEL_ACCOUNTS, Account, Settings, load_settings
 from ipi.stakes import Stakes
@@ -70,6 +70,10 @@ def account_day(settings: Settings, account: Account, day: date, workers: bool =
         except RunOverlap as exc:
             get_run_logger().warning("%s", exc)
             return pipeline.DayRun(day, overlap=str(exc)), [], None
+        except ServerUnavailable as exc:  # no slot: the day did not run, and ops hear why
+            get_run_logger().error("%s", exc)
+            report_failure(settings, account, day, str(exc))
+            return pipeline.DayRun(day, error=str(exc)), [(account.name, str(exc))], None
         # A view of what is stored, outside the locks (as the run's artifacts always were):
         # drawn here, each account's page overlaps the others' work instead of all of them
         # waiting for the end of the run, one after the other.

@@ -150,6 +150,70 @@ def serve_webhook() -> Iterator[Webhook]:
         server.server_close()
 
 
+@dataclass
+class Proxy:
+    """A real HTTP server on 127.0.0.1 passing every request on to ``target`` (an origin),
+    except the first ``refuse`` whose method and path are ``route``: to those it answers
+    ``status`` itself (an overloaded Prefect server answers 503)."""
+
+    port: int
+    target: str
+    route: tuple[str, str] = ("", "")
+    status: int = 503
+    refuse: int = 0
+    refused: int = 0
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+
+def serve_proxy(target: str) -> Iterator[Proxy]:
+    """A ``Proxy`` to ``target`` listening until the generator is closed."""
+    import httpx
+
+    proxy = Proxy(free_port(), target.rstrip("/"))
+    hop = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
+
+    class Handler(BaseHTTPRequestHandler):
+        def forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if self.headers.get("Upgrade"):  # a websocket (Prefect's events): not passed on
+                self.send_response(501)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if proxy.refused < proxy.refuse and (self.command, self.path) == proxy.route:
+                proxy.refused += 1
+                self.send_response(proxy.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            r = httpx.request(self.command, proxy.target + self.path, content=body,
+                              headers={k: v for k, v in self.headers.items()
+                                       if k.lower() not in hop})
+            self.send_response(r.status_code)
+            for k, v in r.headers.items():
+                if k.lower() not in hop:
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(r.content)))
+            self.end_headers()
+            self.wfile.write(r.content)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = forward
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", proxy.port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield proxy
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def kill_cli_at(args: list[str], line_prefix: str) -> list[str]:
     """Run ``ipi ARGS`` in a process and SIGKILL it once stderr shows a line starting with
     ``line_prefix`` (a progress line); return stderr's lines up to that one."""

@@ -346,3 +346,34 @@ def test_one_door_to_the_database() -> None:
              and ((isinstance(n.func, ast.Attribute) and n.func.attr == "begin")
                   or ast.unparse(n.func).split(".")[-1] == "duck")]
     assert found == []
+
+
+def _sql_texts() -> Iterator[tuple[str, str]]:
+    """Each string literal of the library (an f-string with its holes as written), where."""
+    for _, path, tree in _modules(folders=("ipi",)):
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Constant) and isinstance(n.value, str):
+                yield f"{path.relative_to(ROOT)}:{n.lineno}", n.value
+            elif isinstance(n, ast.JoinedStr):
+                yield f"{path.relative_to(ROOT)}:{n.lineno}", ast.unparse(n)
+
+
+def test_every_insert_names_its_columns() -> None:
+    """A column added to a table never shifts an INSERT's values into the wrong one:
+    each names its columns (or inserts BY NAME)."""
+    import re
+
+    positional = re.compile(r"\bINSERT\s+(?:OR\s+\w+\s+)?INTO\s+[\w.{}]+\s+(?!\(|BY\s+NAME)",
+                            re.IGNORECASE)
+    found = [where for where, text in _sql_texts() if positional.search(text)]
+    assert found == []
+
+
+def test_one_parameter_style() -> None:
+    """Parameters are named (``$day``), never positional ``?``: a statement reads the same
+    wherever it is, and no argument list must follow its placeholders' order."""
+    import re
+
+    qmark = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|WHERE|VALUES)\b[^'\"]*\?")
+    found = [where for where, text in _sql_texts() if qmark.search(text)]
+    assert found == []

@@ -33,7 +33,7 @@ def refresh_sql(days: str, lo: date = date.min, hi: date = date.max) -> list[str
     WHERE a.d BETWEEN DATE '{lo.isoformat()}' AND DATE '{hi.isoformat()}'
         AND a.account = p.account AND a.marketplace = p.marketplace AND a.d = p.d
     """, f"""
-    INSERT INTO asin_day
+    INSERT INTO asin_day (account, marketplace, d, asin, in_stock, shipped, t60)
     WITH days AS (
         SELECT p.account, p.marketplace, p.d,
             EXISTS (SELECT 1 FROM report_partition r

@@ -60,8 +60,9 @@ def forget_day(con: duckdb.DuckDBPyConnection, account: str, day: date, *,
         "AND r.marketplace = f.marketplace AND r.report_type = f.report_type "
         "AND r.snapshot_date = f.snapshot_date")
     con.execute(
-        "INSERT INTO forgotten_load SELECT account, marketplace, report_type, "
-        "snapshot_date, sha256, rows, loaded_at, $reason, $now FROM _ipi_forget",
+        "INSERT INTO forgotten_load (account, marketplace, report_type, snapshot_date, "
+        "sha256, rows, loaded_at, reason, forgotten_at) SELECT account, marketplace, "
+        "report_type, snapshot_date, sha256, rows, loaded_at, $reason, $now FROM _ipi_forget",
         {"reason": reason, "now": utcnow()})
     # The day's other reports may remain (MYI without the planning report, say).
     for sql in asin_day.refresh_sql(

@@ -234,9 +234,9 @@ def _load(store: Store, account: str, path: Path, sha: str, *, ingest_day: date,
                     {"sha": sha, "account": account, "lo": lo, "hi": hi})
         loaded_at = utcnow()
         con.execute(
-            "INSERT OR REPLACE INTO report_partition "
-            "SELECT $account, marketplace, $report_type, snapshot_date, $sha, rows, $loaded_at, "
-            f"NULL FROM {_values(parts)}",
+            "INSERT OR REPLACE INTO report_partition (account, marketplace, report_type, "
+            "snapshot_date, sha256, rows, loaded_at, unreliable) SELECT $account, marketplace, "
+            f"$report_type, snapshot_date, $sha, rows, $loaded_at, NULL FROM {_values(parts)}",
             {"account": account, "report_type": spec.report_type, "sha": sha,
              "loaded_at": loaded_at},
         )

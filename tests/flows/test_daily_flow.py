@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,10 @@ import pytest
 from flows.daily import daily
 from ipi import pipeline
 from ipi.demo import Simulation, write_day
-from ipi.errors import IngestFailed
+from ipi.errors import IngestFailed, ServerUnavailable
 from ipi.settings import Settings, settings_from_dict
 from ipi.sources.files import FAILED, PROCESSED, FileDrops
-from tests.helpers import FAR_APART, FAR_APART_ACCOUNTS, Webhook, built_once
+from tests.helpers import FAR_APART, FAR_APART_ACCOUNTS, Proxy, Webhook, built_once, serve_proxy
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -252,6 +253,107 @@ def test_a_run_on_another_worker_holds_the_accounts_prefect_slot_so_this_one_sto
     config.write_text(config.read_text().replace("run_lock_wait = 1\n", ""))
     summary = daily(config=str(config), day=demo_sim.day(70))
     assert summary["acme"]["loaded"] == 3
+
+
+@pytest.fixture
+def busy_api() -> Iterator[Proxy]:
+    """The session's Prefect API behind a proxy that can answer for it (as a busy one)."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    api = str(get_current_settings().api.url)
+    for proxy in serve_proxy(api[:api.index("/api")]):
+        with temporary_settings({PREFECT_API_URL: proxy.api}):
+            yield proxy
+
+
+INCREMENT = ("POST", "/api/v2/concurrency_limits/increment-with-lease")
+CREATE = ("POST", "/api/v2/concurrency_limits/")
+RELEASE = ("POST", "/api/v2/concurrency_limits/decrement-with-lease")
+# Each test names its own account: Prefect keeps a slot service per limit and process,
+# bound to the API of its first use, and a slot left held would hold up other tests.
+
+
+def test_a_free_slot_the_server_is_too_busy_to_grant_in_time_is_asked_again_not_an_overlap(
+        make_settings: Callable[..., tuple[Settings, Path]], busy_api: Proxy,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A Prefect server whose database is locked answers 503 and its client backs off past
+    the wait (CI saw two of twenty accounts stop as "another run holds" a slot nobody
+    held). The slot reads free, so the run asks again, holds it, and gives it back."""
+    from prefect.client.orchestration import get_client
+    from prefect.concurrency.sync import concurrency
+
+    from flows.limits import account_slot, limit_name
+
+    settings, _ = make_settings(accounts='[[accounts]]\nname = "busy-once"\n')
+    settings = settings.model_copy(update={"run_lock_wait": 1.0})
+    account = settings.accounts[0]
+    busy_api.route, busy_api.refuse = INCREMENT, 1
+    with get_client(sync_client=True) as client:
+        with account_slot(settings, account, "the daily run"):
+            held = client.read_global_concurrency_limit_by_name(limit_name(account))
+        assert busy_api.refused == 1 and held.active_slots == 1
+        assert any("did not grant it within 1s; asking again (1 of 3)" in r.getMessage()
+                   for r in caplog.records)
+        with concurrency(limit_name(account), occupy=1, timeout_seconds=30, strict=True):
+            pass  # given back
+
+
+def test_a_server_that_keeps_failing_the_slot_stops_the_account_in_one_line(
+        make_settings: Callable[..., tuple[Settings, Path]], busy_api: Proxy) -> None:
+    """Every request for the slot answered 500: after three asks the account's day stops
+    with ServerUnavailable, its line naming the account and the status, not another run,
+    and quoting nothing the server said."""
+    from flows.limits import ATTEMPTS, account_slot
+
+    settings, _ = make_settings(accounts='[[accounts]]\nname = "busy-always"\n')
+    busy_api.route, busy_api.status, busy_api.refuse = CREATE, 500, 99
+    with pytest.raises(ServerUnavailable) as err, \
+            account_slot(settings, settings.accounts[0], "the daily run"):
+        pytest.fail("the slot was not held")
+    line = str(err.value)
+    assert busy_api.refused == ATTEMPTS and "\n" not in line
+    assert line.startswith("account busy-always: the Prefect server failed the request for "
+                           "its slot 'ipi-account-busy-always' (HTTP 500), 3 times")
+    assert "another run" not in line and "next run tries again" in line
+
+
+def test_a_slot_the_server_fails_to_take_back_does_not_fail_the_work_done_under_it(
+        make_settings: Callable[..., tuple[Settings, Path]], busy_api: Proxy,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The account's day ran; giving its slot back answered 500. The day stands (no
+    error), the log says the slot comes back with its lease; an error of the work itself
+    is never hidden by the release's."""
+    from flows.limits import account_slot
+
+    settings, _ = make_settings(accounts='[[accounts]]\nname = "kept-slot"\n'
+                                '[[accounts]]\nname = "kept-slot-too"\n')
+    busy_api.route, busy_api.status, busy_api.refuse = RELEASE, 500, 2
+    with account_slot(settings, settings.accounts[0], "the daily run"):
+        pass
+    with pytest.raises(KeyError), account_slot(settings, settings.accounts[1], "a run"):
+        raise KeyError("the work's own error")
+    warned = [r.getMessage() for r in caplog.records if "did not take back" in r.getMessage()]
+    assert busy_api.refused == 2 and len(warned) == 2
+    assert "(HTTP 500); it comes back when its lease runs out, within 5 minutes" in warned[0]
+
+
+def test_a_day_the_server_cannot_give_its_slot_fails_and_tells_ops_loading_nothing(
+        make_settings: Callable[..., tuple[Settings, Path]], demo_sim: Simulation,
+        webhook_server: Webhook, busy_api: Proxy) -> None:
+    """Through the daily run: the account's day is a failure (not an overlap, which would
+    be silent), ops hear the one line, and nothing is loaded or moved."""
+    settings, config = make_settings(urls=[webhook_server.url],
+                                     accounts='[[accounts]]\nname = "no-slot"\n')
+    drop = settings.drop_dir(settings.accounts[0])
+    write_day(demo_sim, 70, drop)
+    busy_api.route, busy_api.status, busy_api.refuse = CREATE, 500, 99
+    with pytest.raises(IngestFailed) as err:
+        daily(config=str(config), day=demo_sim.day(70))
+    assert err.value.runs is not None
+    assert "the Prefect server failed the request" in str(err.value.runs["no-slot"].error)
+    ops = [m for m in webhook_server.received if "[OPS]" in json.dumps(m)]
+    assert len(ops) == 1 and "(HTTP 500), 3 times" in json.dumps(ops[0])
+    assert not (drop / PROCESSED).exists() and len(list(drop.iterdir())) == 3
 
 
 def test_without_a_day_each_account_runs_for_its_own_today_in_its_time_zone(
