@@ -154,7 +154,8 @@ def serve_webhook() -> Iterator[Webhook]:
 class Proxy:
     """A real HTTP server on 127.0.0.1 passing every request on to ``target`` (an origin),
     except the first ``refuse`` whose method and path are ``route``: to those it answers
-    ``status`` itself (an overloaded Prefect server answers 503)."""
+    ``status`` itself (an overloaded Prefect server answers 503; here with a Retry-After
+    of 10 s, which Prefect's client waits before it asks again)."""
 
     port: int
     target: str
@@ -186,10 +187,12 @@ def serve_proxy(target: str) -> Iterator[Proxy]:
             if proxy.refused < proxy.refuse and (self.command, self.path) == proxy.route:
                 proxy.refused += 1
                 self.send_response(proxy.status)
+                if proxy.status == 503:
+                    self.send_header("Retry-After", "10")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            r = httpx.request(self.command, proxy.target + self.path, content=body,
+            r = httpx.request(self.command, proxy.target + self.path, content=body, timeout=60,
                               headers={k: v for k, v in self.headers.items()
                                        if k.lower() not in hop})
             self.send_response(r.status_code)
