@@ -82,7 +82,7 @@ def sections(store: Store, settings: Settings, account: Account,
                 if latest.score < policy.recovery:
                     sec.plan = recovery(con, account.name, latest, policy)
             out.append(sec)
-        # In the same transaction: one snapshot.
+        # Worked out in the same transaction (one snapshot), unless the day's alerts did.
         at = known if known is not None else stakes(con, settings, account, day)
     for sec in out:
         sec.stakes = at

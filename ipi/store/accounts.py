@@ -159,7 +159,8 @@ def ensure_split(settings: Settings) -> list[str]:
             raise StoreUnavailable(
                 f"could not move the accounts of {settings.database_path} into a file each "
                 f"under {settings.accounts_dir} ({why}); nothing is lost, and the next "
-                "command starts it again: free space in [store] data_dir") from None
+                "command starts it again (a full disk: free space in [store] data_dir "
+                "first)") from None
 
 
 def split(settings: Settings) -> list[str]:
